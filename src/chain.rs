@@ -1,0 +1,642 @@
+//! The block tree of one node: fork choice by most cumulative work, reorgs that revert and
+//! re-apply state, a bounded orphan pool, sync helpers and block templates.
+//!
+//! Blocks off the best chain are kept after their header checks; their transactions are
+//! checked against state only when their branch becomes the best one (as Bitcoin does).
+//! A branch that fails is marked invalid and the node stays on its previous tip.
+
+use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal, BLOCK_VERSION};
+use crate::crypto::Address;
+use crate::hash::{Hash, TxId};
+use crate::params::{ChainParams, TieBreak};
+use crate::pow::{retarget, work};
+use crate::state::{Account, State, Undo};
+use crate::tx::Transaction;
+use crate::validation::BlockError;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+/// How many past timestamps the median-time-past rule looks at.
+pub const MTP_WINDOW: usize = 11;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// Header checked; transactions not yet applied to state.
+    Pending,
+    /// Connected once; valid.
+    Valid,
+    /// Failed, or has a failed ancestor.
+    Invalid,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    block: Arc<Block>,
+    tx_ids: Arc<Vec<TxId>>,
+    height: u64,
+    total_work: u128,
+    tie_key: u64,
+    status: Status,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Already known.
+    Duplicate,
+    /// Parent unknown: the block waits in the orphan pool.
+    Orphan {
+        /// The hash to fetch.
+        missing: Hash,
+    },
+    /// Stored in the tree (and maybe connected).
+    Accepted,
+}
+
+/// A change of the best tip.
+#[derive(Clone, Debug, Default)]
+pub struct TipChange {
+    /// Tip before.
+    pub old_tip: Hash,
+    /// Tip after.
+    pub new_tip: Hash,
+    /// Height after.
+    pub new_height: u64,
+    /// Blocks reverted from the old best chain (0 for a plain extension).
+    pub reorg_depth: u64,
+    /// Blocks now on the best chain that were not before, in order.
+    pub connected: Vec<Arc<Block>>,
+    /// Ids of the transactions of `connected`.
+    pub included: Vec<TxId>,
+    /// Transactions of reverted blocks that the new chain does not hold.
+    pub reverted_txs: Vec<Transaction>,
+    /// Accounts touched by reverted or connected blocks, with their new values.
+    pub changed: Vec<(Address, Account)>,
+}
+
+/// Result of [`ChainState::import`].
+#[derive(Clone, Debug)]
+pub struct ImportOutcome {
+    /// What happened to the block itself.
+    pub status: ImportStatus,
+    /// Blocks newly stored (the block, then orphans it unlocked), parents first.
+    pub accepted: Vec<Arc<Block>>,
+    /// Set when the best tip moved.
+    pub tip_change: Option<TipChange>,
+    /// Orphans unlocked by this block that turned out invalid.
+    pub rejected_orphans: usize,
+}
+
+#[derive(Debug, Default)]
+struct OrphanPool {
+    by_seq: BTreeMap<u64, CheckedBlock>,
+    by_parent: BTreeMap<Hash, BTreeSet<u64>>,
+    hashes: HashSet<Hash>,
+    next_seq: u64,
+}
+
+impl OrphanPool {
+    fn insert(&mut self, b: CheckedBlock, max: usize) {
+        if max == 0 || !self.hashes.insert(b.hash) {
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_parent
+            .entry(b.block.header.parent)
+            .or_default()
+            .insert(seq);
+        self.by_seq.insert(seq, b);
+        while self.by_seq.len() > max {
+            if let Some((&old, _)) = self.by_seq.iter().next() {
+                self.remove(old);
+            }
+        }
+    }
+
+    fn remove(&mut self, seq: u64) -> Option<CheckedBlock> {
+        let b = self.by_seq.remove(&seq)?;
+        self.hashes.remove(&b.hash);
+        let parent = b.block.header.parent;
+        if let Some(set) = self.by_parent.get_mut(&parent) {
+            set.remove(&seq);
+            if set.is_empty() {
+                self.by_parent.remove(&parent);
+            }
+        }
+        Some(b)
+    }
+
+    fn take_children(&mut self, parent: &Hash) -> Vec<CheckedBlock> {
+        let seqs: Vec<u64> = self
+            .by_parent
+            .get(parent)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        seqs.into_iter().filter_map(|s| self.remove(s)).collect()
+    }
+}
+
+/// One node's view of the chain.
+#[derive(Debug)]
+pub struct ChainState {
+    params: Arc<ChainParams>,
+    genesis: Hash,
+    entries: HashMap<Hash, Entry>,
+    canonical: Vec<Hash>,
+    undo: HashMap<Hash, Undo>,
+    state: State,
+    orphans: OrphanPool,
+}
+
+impl ChainState {
+    /// A chain holding only genesis.
+    pub fn new(params: Arc<ChainParams>) -> ChainState {
+        let genesis = Arc::new(params.genesis_block());
+        let hash = genesis.hash();
+        let mut entries = HashMap::new();
+        entries.insert(
+            hash,
+            Entry {
+                block: genesis,
+                tx_ids: Arc::new(Vec::new()),
+                height: 0,
+                total_work: 0,
+                tie_key: 0,
+                status: Status::Valid,
+            },
+        );
+        ChainState {
+            state: params.genesis_state(),
+            params,
+            genesis: hash,
+            entries,
+            canonical: vec![hash],
+            undo: HashMap::new(),
+            orphans: OrphanPool::default(),
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Arc<ChainParams> {
+        &self.params
+    }
+    /// Genesis hash.
+    pub fn genesis(&self) -> Hash {
+        self.genesis
+    }
+    /// Best tip.
+    pub fn tip(&self) -> Hash {
+        *self.canonical.last().expect("genesis is always canonical")
+    }
+    /// Best height.
+    pub fn height(&self) -> u64 {
+        (self.canonical.len() - 1) as u64
+    }
+    /// Cumulative work of the best chain.
+    pub fn tip_work(&self) -> u128 {
+        self.entries[&self.tip()].total_work
+    }
+    /// State at the tip.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+    /// Best-chain hashes from genesis to tip.
+    pub fn canonical(&self) -> &[Hash] {
+        &self.canonical
+    }
+    /// Whether the tree holds `hash` (valid or pending).
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.entries
+            .get(hash)
+            .is_some_and(|e| e.status != Status::Invalid)
+    }
+    /// Whether the block waits in the orphan pool.
+    pub fn is_orphan(&self, hash: &Hash) -> bool {
+        self.orphans.hashes.contains(hash)
+    }
+    /// Number of orphans waiting.
+    pub fn orphan_count(&self) -> usize {
+        self.orphans.by_seq.len()
+    }
+    /// A stored block.
+    pub fn get(&self, hash: &Hash) -> Option<&Arc<Block>> {
+        self.entries.get(hash).map(|e| &e.block)
+    }
+    /// Number of blocks in the tree (all branches, genesis included).
+    pub fn block_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_canonical(&self, hash: &Hash) -> bool {
+        self.entries
+            .get(hash)
+            .is_some_and(|e| self.canonical.get(e.height as usize) == Some(hash))
+    }
+
+    /// The ancestor of `hash` at `height` (walks back to the best chain, then indexes it).
+    fn ancestor(&self, mut hash: Hash, height: u64) -> Option<Hash> {
+        loop {
+            let e = self.entries.get(&hash)?;
+            if e.height < height {
+                return None;
+            }
+            if e.height == height {
+                return Some(hash);
+            }
+            if self.is_canonical(&hash) {
+                return self.canonical.get(height as usize).copied();
+            }
+            hash = e.block.header.parent;
+        }
+    }
+
+    /// Median of the timestamps of `hash` and up to ten ancestors.
+    pub fn median_time_past(&self, mut hash: Hash) -> u64 {
+        let mut ts = Vec::with_capacity(MTP_WINDOW);
+        while ts.len() < MTP_WINDOW {
+            let Some(e) = self.entries.get(&hash) else { break };
+            ts.push(e.block.header.timestamp_ms);
+            if e.height == 0 {
+                break;
+            }
+            hash = e.block.header.parent;
+        }
+        ts.sort_unstable();
+        ts.get(ts.len() / 2).copied().unwrap_or(0)
+    }
+
+    /// The difficulty a child of `parent` must carry.
+    pub fn next_difficulty(&self, parent: &Hash) -> u64 {
+        let Some(p) = self.entries.get(parent) else {
+            return self.params.initial_difficulty;
+        };
+        let h = p.height + 1;
+        let n = self.params.retarget_interval;
+        if p.height == 0 {
+            return self.params.initial_difficulty;
+        }
+        let parent_diff = p.block.header.difficulty();
+        if n == 0 || h % n != 0 {
+            return parent_diff;
+        }
+        let first_height = p.height.saturating_sub(n).max(if p.height > n { 0 } else { 1 });
+        let first_height = first_height.min(p.height);
+        let Some(first) = self.ancestor(*parent, first_height) else {
+            return parent_diff;
+        };
+        let first_ts = self.entries[&first].block.header.timestamp_ms;
+        let span = p.block.header.timestamp_ms.saturating_sub(first_ts);
+        retarget(parent_diff, p.height - first_height, self.params.block_interval_ms, span)
+    }
+
+    fn check_header(&self, header: &BlockHeader, now_ms: u64) -> Result<(), BlockError> {
+        let p = &self.entries[&header.parent];
+        if p.status == Status::Invalid {
+            return Err(BlockError::InvalidAncestor(header.parent));
+        }
+        if header.height != p.height + 1 {
+            return Err(BlockError::BadHeight {
+                expected: p.height + 1,
+                got: header.height,
+            });
+        }
+        let expected = self.next_difficulty(&header.parent);
+        if header.difficulty() != expected {
+            return Err(BlockError::BadDifficulty {
+                expected,
+                got: header.difficulty(),
+            });
+        }
+        let median = self.median_time_past(header.parent);
+        if header.timestamp_ms <= median && header.height > 1 {
+            return Err(BlockError::TimestampTooOld {
+                ts: header.timestamp_ms,
+                median,
+            });
+        }
+        if header.timestamp_ms > now_ms.saturating_add(self.params.max_future_ms) {
+            return Err(BlockError::TimestampTooNew {
+                ts: header.timestamp_ms,
+                now: now_ms,
+                max_ahead: self.params.max_future_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Imports a checked block at local time `now_ms`; `tie_key` is this node's random draw for
+    /// the block (used by the `random` tie-break).
+    ///
+    /// # Errors
+    /// The contextual check the block (or, when it would become the tip, its branch) fails.
+    /// On error the best chain and state are as before.
+    pub fn import(
+        &mut self,
+        block: CheckedBlock,
+        now_ms: u64,
+        tie_key: u64,
+    ) -> Result<ImportOutcome, BlockError> {
+        let hash = block.hash;
+        if let Some(e) = self.entries.get(&hash) {
+            if e.status == Status::Invalid {
+                return Err(BlockError::KnownInvalid(hash));
+            }
+            return Ok(self.outcome(ImportStatus::Duplicate));
+        }
+        let parent = block.block.header.parent;
+        if !self.entries.contains_key(&parent) {
+            if !self.orphans.hashes.contains(&hash) {
+                self.orphans.insert(block, self.params.max_orphans);
+            }
+            return Ok(self.outcome(ImportStatus::Orphan { missing: parent }));
+        }
+        let old_tip = self.tip();
+        let mut out = self.outcome(ImportStatus::Accepted);
+        let mut queue = VecDeque::from([block]);
+        let mut first = true;
+        while let Some(b) = queue.pop_front() {
+            let h = b.hash;
+            match self.accept(b, now_ms, tie_key) {
+                Ok(stored) => {
+                    out.accepted.push(stored);
+                    queue.extend(self.orphans.take_children(&h));
+                }
+                Err(e) if first => {
+                    self.finish_tip_change(&mut out, old_tip);
+                    if out.accepted.is_empty() && out.tip_change.is_none() {
+                        return Err(e);
+                    }
+                    return Err(e);
+                }
+                Err(_) => out.rejected_orphans += 1,
+            }
+            first = false;
+        }
+        self.finish_tip_change(&mut out, old_tip);
+        Ok(out)
+    }
+
+    fn outcome(&self, status: ImportStatus) -> ImportOutcome {
+        ImportOutcome {
+            status,
+            accepted: Vec::new(),
+            tip_change: None,
+            rejected_orphans: 0,
+        }
+    }
+
+    /// Inserts one block whose parent is known, then runs fork choice.
+    fn accept(&mut self, b: CheckedBlock, now_ms: u64, tie_key: u64) -> Result<Arc<Block>, BlockError> {
+        if self.entries.contains_key(&b.hash) {
+            return Ok(b.block);
+        }
+        self.check_header(&b.block.header, now_ms)?;
+        let p = &self.entries[&b.block.header.parent];
+        let entry = Entry {
+            height: p.height + 1,
+            total_work: p.total_work + work(b.block.header.difficulty()),
+            block: b.block.clone(),
+            tx_ids: b.tx_ids.clone(),
+            tie_key,
+            status: Status::Pending,
+        };
+        let hash = b.hash;
+        self.entries.insert(hash, entry);
+        if self.better_than_tip(&hash) {
+            self.reorg_to(hash)?;
+        }
+        Ok(b.block)
+    }
+
+    fn better_than_tip(&self, hash: &Hash) -> bool {
+        let cand = &self.entries[hash];
+        let tip = &self.entries[&self.tip()];
+        match cand.total_work.cmp(&tip.total_work) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => {
+                self.params.tie_break == TieBreak::Random && cand.tie_key < tip.tie_key
+            }
+        }
+    }
+
+    /// Makes `target` the tip: disconnects down to the fork point, connects the new branch.
+    fn reorg_to(&mut self, target: Hash) -> Result<(), BlockError> {
+        let mut branch = Vec::new();
+        let mut h = target;
+        while !self.is_canonical(&h) {
+            branch.push(h);
+            h = self.entries[&h].block.header.parent;
+        }
+        let fork_height = self.entries[&h].height;
+        let mut disconnected = Vec::new();
+        while self.height() > fork_height {
+            let top = self.canonical.pop().expect("above fork point");
+            let undo = self.undo.remove(&top).expect("canonical blocks have undo data");
+            self.state.revert(&undo);
+            disconnected.push(top);
+        }
+        for (i, b) in branch.iter().rev().enumerate() {
+            if let Err(e) = self.connect(*b) {
+                self.mark_invalid(*b);
+                for bad in branch.iter().rev().skip(i + 1) {
+                    self.mark_invalid(*bad);
+                }
+                while self.height() > fork_height {
+                    let top = self.canonical.pop().expect("connected above fork");
+                    let undo = self.undo.remove(&top).expect("undo of connected block");
+                    self.state.revert(&undo);
+                }
+                for d in disconnected.iter().rev() {
+                    self.connect(*d)
+                        .expect("a block that was connected before connects again");
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, hash: Hash) -> Result<(), BlockError> {
+        let e = &self.entries[&hash];
+        if e.status == Status::Invalid {
+            return Err(BlockError::InvalidAncestor(hash));
+        }
+        let block = e.block.clone();
+        let undo = self
+            .state
+            .apply_block(&block, self.params.reward)
+            .map_err(|(index, source)| BlockError::TxApply { index, source })?;
+        let root = self.state.root();
+        if root != block.header.state_root {
+            self.state.revert(&undo);
+            return Err(BlockError::BadStateRoot {
+                expected: root,
+                got: block.header.state_root,
+            });
+        }
+        self.undo.insert(hash, undo);
+        self.canonical.push(hash);
+        if let Some(e) = self.entries.get_mut(&hash) {
+            e.status = Status::Valid;
+        }
+        Ok(())
+    }
+
+    fn mark_invalid(&mut self, hash: Hash) {
+        if let Some(e) = self.entries.get_mut(&hash) {
+            e.status = Status::Invalid;
+        }
+    }
+
+    fn finish_tip_change(&self, out: &mut ImportOutcome, old_tip: Hash) {
+        let new_tip = self.tip();
+        if new_tip == old_tip {
+            return;
+        }
+        let mut reverted = Vec::new();
+        let mut h = old_tip;
+        while !self.is_canonical(&h) {
+            reverted.push(h);
+            h = self.entries[&h].block.header.parent;
+        }
+        let fork_height = self.entries[&h].height as usize;
+        let connected: Vec<Arc<Block>> = self.canonical[fork_height + 1..]
+            .iter()
+            .map(|c| self.entries[c].block.clone())
+            .collect();
+        let included: Vec<TxId> = self.canonical[fork_height + 1..]
+            .iter()
+            .flat_map(|c| self.entries[c].tx_ids.iter().copied())
+            .collect();
+        let included_set: HashSet<TxId> = included.iter().copied().collect();
+        let mut touched = BTreeSet::new();
+        let mut reverted_txs = Vec::new();
+        for r in reverted.iter().rev() {
+            let e = &self.entries[r];
+            touched.insert(e.block.header.miner);
+            for (tx, id) in e.block.txs.iter().zip(e.tx_ids.iter()) {
+                touched.insert(tx.sender());
+                touched.insert(tx.to);
+                if !included_set.contains(id) {
+                    reverted_txs.push(tx.clone());
+                }
+            }
+        }
+        for b in &connected {
+            touched.insert(b.header.miner);
+            for tx in &b.txs {
+                touched.insert(tx.sender());
+                touched.insert(tx.to);
+            }
+        }
+        out.tip_change = Some(TipChange {
+            old_tip,
+            new_tip,
+            new_height: self.height(),
+            reorg_depth: reverted.len() as u64,
+            connected,
+            included,
+            reverted_txs,
+            changed: touched.into_iter().map(|a| (a, self.state.get(&a))).collect(),
+        });
+    }
+
+    /// A block locator: the tip, then hashes back at doubling distances, then genesis.
+    pub fn locator(&self) -> Vec<Hash> {
+        let mut out = Vec::new();
+        let mut step = 1usize;
+        let mut i = self.canonical.len() as i64 - 1;
+        while i > 0 {
+            out.push(self.canonical[i as usize]);
+            if out.len() >= 10 {
+                step *= 2;
+            }
+            i -= step as i64;
+        }
+        out.push(self.genesis);
+        out
+    }
+
+    /// Best-chain blocks after the first locator hash found on the best chain, at most `max`.
+    pub fn blocks_after(&self, locator: &[Hash], max: usize) -> Vec<Arc<Block>> {
+        let start = locator
+            .iter()
+            .find(|h| self.is_canonical(h))
+            .map(|h| self.entries[h].height as usize)
+            .unwrap_or(0);
+        self.canonical
+            .iter()
+            .skip(start + 1)
+            .take(max)
+            .map(|h| self.entries[h].block.clone())
+            .collect()
+    }
+
+    /// Builds an unsealed block on the tip from candidate transactions: those that apply in
+    /// order are included (up to the size limits), the rest skipped. The nonce is left at 0.
+    pub fn build_block(&mut self, candidates: &[Transaction], miner: Address, now_ms: u64) -> Block {
+        let tip = self.tip();
+        let mut undo = Undo::default();
+        let mut txs = Vec::new();
+        let mut fees: u64 = 0;
+        let mut bytes = 400u64;
+        for tx in candidates {
+            if txs.len() >= self.params.max_block_txs {
+                break;
+            }
+            let size = tx.size();
+            if bytes + size > self.params.max_block_bytes {
+                continue;
+            }
+            if self.state.apply_tx(tx, &mut undo).is_ok() {
+                fees = fees.saturating_add(tx.fee);
+                bytes += size;
+                txs.push(tx.clone());
+            }
+        }
+        let _ = self
+            .state
+            .credit(miner, self.params.reward.saturating_add(fees), &mut undo);
+        let state_root = self.state.root();
+        self.state.revert(&undo);
+        let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+        Block {
+            header: BlockHeader {
+                version: BLOCK_VERSION,
+                parent: tip,
+                height: self.height() + 1,
+                tx_root: merkle_root(&ids),
+                state_root,
+                timestamp_ms: now_ms.max(self.median_time_past(tip) + 1),
+                miner,
+                seal: Seal::Pow {
+                    difficulty: self.next_difficulty(&tip),
+                    nonce: 0,
+                },
+            },
+            txs,
+        }
+    }
+
+    /// Replays the best chain from genesis and compares with the live state.
+    ///
+    /// # Errors
+    /// A description of the first difference.
+    pub fn verify_replay(&self) -> Result<(), String> {
+        let mut s = self.params.genesis_state();
+        for h in &self.canonical[1..] {
+            let b = &self.entries[h].block;
+            s.apply_block(b, self.params.reward)
+                .map_err(|(i, e)| format!("replay of block {} tx {i}: {e}", h.short()))?;
+            if s.root() != b.header.state_root {
+                return Err(format!("replay state root differs at block {}", h.short()));
+            }
+        }
+        if s != self.state {
+            return Err("replayed state differs from the live state".into());
+        }
+        Ok(())
+    }
+}

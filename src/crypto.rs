@@ -1,0 +1,292 @@
+//! secp256k1 keys, addresses, low-S ECDSA over 32-byte digests, and a bounded cache of
+//! successful verifications that can be shared by every node of a process.
+
+use crate::hash::Hash;
+use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use k256::ecdsa::{Signature as EcdsaSignature, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_big_array::BigArray;
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A compressed SEC1 secp256k1 public key (33 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PublicKey(#[serde(with = "BigArray")] pub [u8; 33]);
+
+/// A compact (r, s) ECDSA signature (64 bytes), low-S only.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Signature(#[serde(with = "BigArray")] pub [u8; 64]);
+
+/// An account address: the first 20 bytes of SHA-256 of the compressed public key.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct Address(pub [u8; 20]);
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", hex::encode(&self.0[..5]))
+    }
+}
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({}..)", hex::encode(&self.0[..4]))
+    }
+}
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Address({})", hex::encode(&self.0[..4]))
+    }
+}
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl PublicKey {
+    /// The address owned by this key.
+    pub fn address(&self) -> Address {
+        let h = Hash::sha256(&self.0);
+        let mut a = [0u8; 20];
+        a.copy_from_slice(&h.0[..20]);
+        Address(a)
+    }
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The 33 bytes are not a point on secp256k1.
+    #[error("public key is not a valid secp256k1 point")]
+    InvalidPublicKey,
+    /// r or s is zero or not below the group order.
+    #[error("signature is malformed")]
+    MalformedSignature,
+    /// s is in the upper half of the order (malleable form).
+    #[error("signature has a high S value")]
+    HighS,
+    /// The signature does not match key and message.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// A signing key with its public key.
+#[derive(Clone)]
+pub struct KeyPair {
+    sk: SigningKey,
+    /// The compressed public key.
+    pub public: PublicKey,
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyPair({:?})", self.public)
+    }
+}
+
+impl KeyPair {
+    /// Derives a key deterministically from a seed; the same seed gives the same key.
+    pub fn from_seed(seed: &[u8]) -> KeyPair {
+        let mut counter = 0u32;
+        loop {
+            let h = Hash::sha256_parts(&[b"chainlab/key/v1", seed, &counter.to_le_bytes()]);
+            if let Ok(sk) = SigningKey::from_bytes(&h.0.into()) {
+                return KeyPair::from_signing_key(sk);
+            }
+            counter += 1;
+        }
+    }
+
+    fn from_signing_key(sk: SigningKey) -> KeyPair {
+        let point = sk.verifying_key().to_sec1_point(true);
+        let mut pk = [0u8; 33];
+        pk.copy_from_slice(point.as_bytes());
+        KeyPair {
+            sk,
+            public: PublicKey(pk),
+        }
+    }
+
+    /// The address of this key.
+    pub fn address(&self) -> Address {
+        self.public.address()
+    }
+
+    /// Signs a 32-byte digest (RFC 6979, deterministic, low-S).
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> Signature {
+        let sig: EcdsaSignature = self
+            .sk
+            .sign_prehash(digest)
+            .expect("a 32-byte prehash is always accepted by k256");
+        let sig = sig.normalize_s();
+        Signature(sig.to_bytes().into())
+    }
+}
+
+/// Verifies a low-S signature over a 32-byte digest.
+///
+/// # Errors
+/// Returns which check failed: key, encoding, high S, or the equation itself.
+pub fn verify_digest(pk: &PublicKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
+    let sig = EcdsaSignature::from_slice(&sig.0).map_err(|_| CryptoError::MalformedSignature)?;
+    if sig.normalize_s() != sig {
+        return Err(CryptoError::HighS);
+    }
+    let vk = VerifyingKey::from_sec1_bytes(&pk.0).map_err(|_| CryptoError::InvalidPublicKey)?;
+    vk.verify_prehash(digest, &sig)
+        .map_err(|_| CryptoError::BadSignature)
+}
+
+/// Returns the high-S twin of a valid low-S signature (for tests of malleability rejection).
+pub fn to_high_s(sig: &Signature) -> Option<Signature> {
+    use k256::elliptic_curve::ops::Neg;
+    let parsed = EcdsaSignature::from_slice(&sig.0).ok()?;
+    let (r, s) = parsed.split_scalars();
+    let neg_s = s.as_ref().neg();
+    let high = EcdsaSignature::from_scalars(r.to_bytes(), neg_s.to_bytes()).ok()?;
+    Some(Signature(high.to_bytes().into()))
+}
+
+/// A bounded set of verification keys that already verified, shared between nodes.
+///
+/// Callers key it with a hash that commits to the public key, the message and the
+/// signature (a transaction id does), so a different signature can never hit.
+/// Eviction is first-in first-out. Hits and misses are counted.
+#[derive(Debug)]
+pub struct SigCache {
+    inner: Mutex<CacheInner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+#[derive(Debug)]
+struct CacheInner {
+    set: HashSet<Hash>,
+    order: VecDeque<Hash>,
+    capacity: usize,
+}
+
+impl SigCache {
+    /// A cache holding at most `capacity` entries (0 disables it).
+    pub fn new(capacity: usize) -> SigCache {
+        SigCache {
+            inner: Mutex::new(CacheInner {
+                set: HashSet::new(),
+                order: VecDeque::new(),
+                capacity,
+            }),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Verifies with the cache: a key seen before as valid skips the ECDSA work.
+    ///
+    /// # Errors
+    /// As [`verify_digest`]; failures are never cached.
+    pub fn verify(
+        &self,
+        key: &Hash,
+        pk: &PublicKey,
+        digest: &[u8; 32],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
+        if self.contains(key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        verify_digest(pk, digest, sig)?;
+        self.insert(*key);
+        Ok(())
+    }
+
+    fn contains(&self, key: &Hash) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.capacity > 0 && inner.set.contains(key)
+    }
+
+    fn insert(&self, key: Hash) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.capacity == 0 || !inner.set.insert(key) {
+            return;
+        }
+        inner.order.push_back(key);
+        while inner.order.len() > inner.capacity {
+            if let Some(old) = inner.order.pop_front() {
+                inner.set.remove(&old);
+            }
+        }
+    }
+
+    /// (hits, misses) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify_round_trip() {
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        assert_eq!(verify_digest(&kp.public, &d, &sig), Ok(()));
+        let other = Hash::sha256(b"n").0;
+        assert_eq!(
+            verify_digest(&kp.public, &other, &sig),
+            Err(CryptoError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn high_s_twin_is_rejected() {
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        let high = to_high_s(&sig).unwrap();
+        assert_ne!(high, sig);
+        assert_eq!(verify_digest(&kp.public, &d, &high), Err(CryptoError::HighS));
+    }
+
+    #[test]
+    fn invalid_key_and_signature_bytes_are_named() {
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        assert_eq!(
+            verify_digest(&PublicKey([7; 33]), &d, &sig),
+            Err(CryptoError::InvalidPublicKey)
+        );
+        assert_eq!(
+            verify_digest(&kp.public, &d, &Signature([0; 64])),
+            Err(CryptoError::MalformedSignature)
+        );
+    }
+
+    #[test]
+    fn cache_hits_only_for_verified_keys_and_stays_bounded() {
+        let cache = SigCache::new(2);
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        let bad = Signature([1; 64]);
+        let k1 = Hash::sha256(b"k1");
+        assert!(cache.verify(&k1, &kp.public, &d, &bad).is_err());
+        assert!(cache.verify(&k1, &kp.public, &d, &sig).is_ok());
+        assert!(cache.verify(&k1, &kp.public, &d, &sig).is_ok());
+        assert_eq!(cache.stats(), (1, 2));
+        for i in 0..5u8 {
+            let k = Hash::sha256(&[i]);
+            cache.verify(&k, &kp.public, &d, &sig).unwrap();
+        }
+        assert!(cache.inner.lock().unwrap().set.len() <= 2);
+    }
+}

@@ -1,0 +1,94 @@
+//! Consensus parameters of a chain and its genesis block.
+
+use crate::block::{Block, BlockHeader, Seal, BLOCK_VERSION};
+use crate::crypto::Address;
+use crate::hash::Hash;
+use crate::state::State;
+use serde::{Deserialize, Serialize};
+
+/// How to choose between tips of equal cumulative work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieBreak {
+    /// Keep the tip seen first (Bitcoin's rule).
+    #[default]
+    FirstSeen,
+    /// Each node gives each block a seeded random priority; the lowest wins a tie.
+    Random,
+}
+
+/// The rules every node of one chain shares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainParams {
+    /// Chain id signed into every transaction.
+    pub chain_id: u32,
+    /// Target block interval, milliseconds.
+    pub block_interval_ms: u64,
+    /// Retarget every this many blocks (0 = never).
+    pub retarget_interval: u64,
+    /// Difficulty of the blocks after genesis until the first retarget.
+    pub initial_difficulty: u64,
+    /// Equal-work tie-break.
+    pub tie_break: TieBreak,
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// Most encoded bytes in one block.
+    pub max_block_bytes: u64,
+    /// New coins per block.
+    pub reward: u64,
+    /// How far a block timestamp may be ahead of the local clock, ms.
+    pub max_future_ms: u64,
+    /// Bound on blocks waiting for their parent.
+    pub max_orphans: usize,
+    /// Balances at genesis.
+    pub genesis_balances: Vec<(Address, u64)>,
+}
+
+impl ChainParams {
+    /// The genesis state.
+    pub fn genesis_state(&self) -> State {
+        State::from_balances(self.genesis_balances.iter().copied())
+    }
+
+    /// The genesis block: no parent, no transactions, timestamp 0, not proof-of-work checked.
+    pub fn genesis_block(&self) -> Block {
+        Block {
+            header: BlockHeader {
+                version: BLOCK_VERSION,
+                parent: Hash::ZERO,
+                height: 0,
+                tx_root: Hash::ZERO,
+                state_root: self.genesis_state().root(),
+                timestamp_ms: 0,
+                miner: Address::default(),
+                seal: Seal::Pow {
+                    difficulty: self.initial_difficulty,
+                    nonce: u64::from(self.chain_id),
+                },
+            },
+            txs: Vec::new(),
+        }
+    }
+
+    /// Total coins at genesis.
+    pub fn genesis_supply(&self) -> u128 {
+        self.genesis_balances.iter().map(|(_, b)| u128::from(*b)).sum()
+    }
+
+    /// A small parameter set for tests.
+    pub fn for_tests(genesis_balances: Vec<(Address, u64)>) -> ChainParams {
+        ChainParams {
+            chain_id: 7,
+            block_interval_ms: 10_000,
+            retarget_interval: 10,
+            initial_difficulty: 16,
+            tie_break: TieBreak::FirstSeen,
+            max_block_txs: 1000,
+            max_block_bytes: 1_000_000,
+            reward: 50,
+            max_future_ms: 15_000,
+            max_orphans: 64,
+            genesis_balances,
+        }
+    }
+}

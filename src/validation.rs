@@ -1,0 +1,223 @@
+//! Block and transaction validation, cheapest checks first; each failure a distinct variant.
+//!
+//! [`check_block`] does everything that needs no chain: the result, a [`CheckedBlock`], is the
+//! only thing [`crate::chain::ChainState::import`] takes. The chain then checks what needs
+//! context (parent, height, difficulty, timestamps, nonces, balances, state root).
+
+use crate::block::{merkle_root, Block, CheckedBlock, Seal, BLOCK_VERSION};
+use crate::crypto::{verify_digest, CryptoError, SigCache};
+use crate::hash::{Hash, TxId};
+use crate::params::ChainParams;
+use crate::pow::meets_difficulty;
+use crate::state::ApplyError;
+use crate::tx::Transaction;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Why a transaction is invalid regardless of state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// Signed for another chain.
+    #[error("chain id {got} is not this chain's {expected}")]
+    WrongChain {
+        /// This chain's id.
+        expected: u32,
+        /// The transaction's.
+        got: u32,
+    },
+    /// The signature check failed.
+    #[error("signature: {0}")]
+    Signature(#[from] CryptoError),
+}
+
+/// Why a block is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// Header version unknown.
+    #[error("unknown block version {0}")]
+    BadVersion(u32),
+    /// Too many transactions.
+    #[error("{count} transactions exceed the limit {max}")]
+    TooManyTxs {
+        /// Count in the block.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Too many bytes.
+    #[error("{size} bytes exceed the block size limit {max}")]
+    TooLarge {
+        /// Encoded size.
+        size: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// Hash does not meet the claimed difficulty.
+    #[error("proof of work: hash {hash} does not meet difficulty {difficulty}")]
+    BadPow {
+        /// The block hash.
+        hash: Hash,
+        /// The claimed difficulty.
+        difficulty: u64,
+    },
+    /// The same transaction twice.
+    #[error("transaction {index} repeats an earlier one")]
+    DuplicateTx {
+        /// Index of the repeat.
+        index: usize,
+    },
+    /// Merkle root does not match the transactions.
+    #[error("merkle root does not match the transactions")]
+    BadMerkleRoot,
+    /// A transaction is invalid in itself.
+    #[error("transaction {index}: {source}")]
+    Tx {
+        /// Index in the block.
+        index: usize,
+        /// Why.
+        source: TxError,
+    },
+    /// The block was already found invalid.
+    #[error("block {0} is known to be invalid")]
+    KnownInvalid(Hash),
+    /// Its height is not parent + 1.
+    #[error("height {got} is not parent height + 1 = {expected}")]
+    BadHeight {
+        /// Parent height + 1.
+        expected: u64,
+        /// Claimed.
+        got: u64,
+    },
+    /// Difficulty is not what the retarget rule demands.
+    #[error("difficulty {got} is not the required {expected}")]
+    BadDifficulty {
+        /// Required.
+        expected: u64,
+        /// Claimed.
+        got: u64,
+    },
+    /// Timestamp not after the median of the previous 11.
+    #[error("timestamp {ts} ms is not after the median past time {median} ms")]
+    TimestampTooOld {
+        /// Block timestamp.
+        ts: u64,
+        /// Median of the last 11.
+        median: u64,
+    },
+    /// Timestamp too far ahead of the local clock.
+    #[error("timestamp {ts} ms is more than {max_ahead} ms ahead of local time {now} ms")]
+    TimestampTooNew {
+        /// Block timestamp.
+        ts: u64,
+        /// Local clock.
+        now: u64,
+        /// Allowed drift.
+        max_ahead: u64,
+    },
+    /// A transaction does not apply to the parent state.
+    #[error("transaction {index} does not apply: {source}")]
+    TxApply {
+        /// Index in the block (the block's tx count for the miner reward).
+        index: usize,
+        /// Why.
+        source: ApplyError,
+    },
+    /// The state root does not match the state after the block.
+    #[error("state root {got} is not the computed {expected}")]
+    BadStateRoot {
+        /// Computed.
+        expected: Hash,
+        /// Claimed.
+        got: Hash,
+    },
+    /// A block on its branch is invalid.
+    #[error("ancestor {0} is invalid")]
+    InvalidAncestor(Hash),
+}
+
+/// Checks a transaction in itself: chain id, then signature (through the cache if given).
+///
+/// # Errors
+/// The first failing check.
+pub fn check_tx(
+    tx: &Transaction,
+    id: &TxId,
+    chain_id: u32,
+    cache: Option<&SigCache>,
+) -> Result<(), TxError> {
+    if tx.chain_id != chain_id {
+        return Err(TxError::WrongChain {
+            expected: chain_id,
+            got: tx.chain_id,
+        });
+    }
+    let digest = tx.signing_digest();
+    match cache {
+        Some(c) => c.verify(id, &tx.from, &digest, &tx.sig)?,
+        None => verify_digest(&tx.from, &digest, &tx.sig)?,
+    }
+    Ok(())
+}
+
+/// Checks what needs no chain, cheapest first: version, transaction count, size, proof of work,
+/// duplicates, Merkle root, each transaction's chain id, then signatures.
+///
+/// # Errors
+/// The first failing check.
+pub fn check_block(
+    block: Arc<Block>,
+    params: &ChainParams,
+    cache: Option<&SigCache>,
+) -> Result<CheckedBlock, BlockError> {
+    let h = &block.header;
+    if h.version != BLOCK_VERSION {
+        return Err(BlockError::BadVersion(h.version));
+    }
+    if block.txs.len() > params.max_block_txs {
+        return Err(BlockError::TooManyTxs {
+            count: block.txs.len(),
+            max: params.max_block_txs,
+        });
+    }
+    let size = block.size();
+    if size > params.max_block_bytes {
+        return Err(BlockError::TooLarge {
+            size,
+            max: params.max_block_bytes,
+        });
+    }
+    let hash = h.hash();
+    let Seal::Pow { difficulty, .. } = h.seal;
+    if !meets_difficulty(&hash, difficulty) {
+        return Err(BlockError::BadPow { hash, difficulty });
+    }
+    let ids = block.tx_ids();
+    let mut seen = HashSet::with_capacity(ids.len());
+    for (index, id) in ids.iter().enumerate() {
+        if !seen.insert(*id) {
+            return Err(BlockError::DuplicateTx { index });
+        }
+    }
+    if merkle_root(&ids) != h.tx_root {
+        return Err(BlockError::BadMerkleRoot);
+    }
+    for (index, tx) in block.txs.iter().enumerate() {
+        if tx.chain_id != params.chain_id {
+            return Err(BlockError::Tx {
+                index,
+                source: TxError::WrongChain {
+                    expected: params.chain_id,
+                    got: tx.chain_id,
+                },
+            });
+        }
+    }
+    for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
+        check_tx(tx, id, params.chain_id, cache).map_err(|source| BlockError::Tx { index, source })?;
+    }
+    Ok(CheckedBlock {
+        block,
+        hash,
+        tx_ids: Arc::new(ids),
+    })
+}
