@@ -9,12 +9,15 @@ pub mod block;
 pub mod chain;
 pub mod crypto;
 pub mod encoding;
+pub mod gossip;
 pub mod hash;
+pub mod mempool;
 pub mod params;
 pub mod pow;
 pub mod state;
 pub mod tx;
 pub mod validation;
+pub mod wire;
 
 pub use block::{Block, BlockHeader, CheckedBlock, Seal};
 pub use chain::{ChainState, ImportOutcome, ImportStatus, TipChange};

@@ -1,0 +1,416 @@
+//! Gossip decisions of one node: announce by id, fetch what is unknown, relay only what
+//! validated, never announce an item to a peer that has it or sent it, batch transaction
+//! announcements, and run catch-up sync with a timeout and a retry at another peer.
+//!
+//! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
+
+use crate::hash::{Hash, TxId};
+use crate::wire::{WireMsg, MAX_INV_ITEMS};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// A node's index in its cluster.
+pub type NodeId = usize;
+
+/// Gossip tunables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipPolicy {
+    /// Capacity of the seen-set (ids the node has received or announced).
+    pub seen_capacity: usize,
+    /// Capacity of each per-peer known-set.
+    pub peer_known_capacity: usize,
+    /// A `getdata` unanswered this long may be asked of another peer, ms.
+    pub request_timeout_ms: u64,
+    /// A `getblocks` unanswered this long is retried at another peer, ms.
+    pub sync_timeout_ms: u64,
+}
+
+/// A bounded first-in first-out set.
+#[derive(Debug, Default, Clone)]
+pub struct BoundedSet {
+    set: HashSet<Hash>,
+    order: VecDeque<Hash>,
+    capacity: usize,
+}
+
+impl BoundedSet {
+    /// An empty set holding at most `capacity` ids.
+    pub fn new(capacity: usize) -> BoundedSet {
+        BoundedSet {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+    /// Inserts; returns true if it was new. The oldest id goes when full.
+    pub fn insert(&mut self, h: Hash) -> bool {
+        if self.capacity == 0 || !self.set.insert(h) {
+            return false;
+        }
+        self.order.push_back(h);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+    /// Membership.
+    pub fn contains(&self, h: &Hash) -> bool {
+        self.set.contains(h)
+    }
+    /// Number held.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SyncState {
+    peer: NodeId,
+    deadline_ms: u64,
+    locator: Vec<Hash>,
+    tried: Vec<NodeId>,
+}
+
+/// One node's gossip state.
+#[derive(Debug)]
+pub struct Gossip {
+    policy: GossipPolicy,
+    neighbors: Vec<NodeId>,
+    seen: BoundedSet,
+    peer_known: BTreeMap<NodeId, BoundedSet>,
+    requested: HashMap<Hash, u64>,
+    pending_txs: Vec<(TxId, Option<NodeId>)>,
+    sync: Option<SyncState>,
+}
+
+/// Messages to send, in order.
+pub type Outbox = Vec<(NodeId, WireMsg)>;
+
+impl Gossip {
+    /// Gossip over the given neighbours (kept sorted).
+    pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>) -> Gossip {
+        neighbors.sort_unstable();
+        neighbors.dedup();
+        let peer_known = neighbors
+            .iter()
+            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity)))
+            .collect();
+        Gossip {
+            seen: BoundedSet::new(policy.seen_capacity),
+            policy,
+            neighbors,
+            peer_known,
+            requested: HashMap::new(),
+            pending_txs: Vec::new(),
+            sync: None,
+        }
+    }
+
+    /// The neighbours.
+    pub fn neighbors(&self) -> &[NodeId] {
+        &self.neighbors
+    }
+
+    /// Whether the node has seen `id`.
+    pub fn has_seen(&self, id: &Hash) -> bool {
+        self.seen.contains(id)
+    }
+
+    fn note_known(&mut self, peer: NodeId, id: Hash) {
+        if let Some(k) = self.peer_known.get_mut(&peer) {
+            k.insert(id);
+        }
+    }
+
+    /// A peer announced ids: returns the `getdata` for the unknown ones not already requested.
+    /// `is_known` tells whether the node already holds a block (the chain may know it even when
+    /// the seen-set forgot it).
+    pub fn on_inv(
+        &mut self,
+        from: NodeId,
+        blocks: &[Hash],
+        txs: &[TxId],
+        now_ms: u64,
+        is_known: impl Fn(&Hash) -> bool,
+    ) -> Option<WireMsg> {
+        let mut want_b = Vec::new();
+        let mut want_t = Vec::new();
+        for (ids, want) in [(blocks, &mut want_b), (txs, &mut want_t)] {
+            for id in ids.iter().take(MAX_INV_ITEMS) {
+                self.note_known(from, *id);
+                if self.seen.contains(id) || is_known(id) {
+                    continue;
+                }
+                match self.requested.get(id) {
+                    Some(at) if now_ms < at + self.policy.request_timeout_ms => continue,
+                    _ => {}
+                }
+                self.requested.insert(*id, now_ms);
+                want.push(*id);
+            }
+        }
+        if want_b.is_empty() && want_t.is_empty() {
+            return None;
+        }
+        Some(WireMsg::GetData {
+            blocks: want_b,
+            txs: want_t,
+        })
+    }
+
+    /// A full item arrived from `from` (or was made locally when `from` is None).
+    /// Returns false when it was seen before (nothing more to do).
+    pub fn on_item(&mut self, id: Hash, from: Option<NodeId>) -> bool {
+        self.requested.remove(&id);
+        if let Some(f) = from {
+            self.note_known(f, id);
+        }
+        self.seen.insert(id)
+    }
+
+    /// Forgets that an item was received, so that it can be fetched again (used when the
+    /// node could not process it, e.g. its parent was unknown and the orphan pool dropped it).
+    pub fn forget_request(&mut self, id: &Hash) {
+        self.requested.remove(id);
+    }
+
+    /// A block validated: announce it at once to every neighbour that does not know it.
+    pub fn announce_block(&mut self, hash: Hash, source: Option<NodeId>) -> Outbox {
+        self.seen.insert(hash);
+        let mut out = Vec::new();
+        for &n in &self.neighbors {
+            if Some(n) == source || self.peer_known.get(&n).is_some_and(|k| k.contains(&hash)) {
+                continue;
+            }
+            out.push((
+                n,
+                WireMsg::Inv {
+                    blocks: vec![hash],
+                    txs: Vec::new(),
+                },
+            ));
+        }
+        for &(n, _) in &out {
+            self.note_known(n, hash);
+        }
+        out
+    }
+
+    /// A transaction validated: queue it for the next batched announcement.
+    pub fn queue_tx(&mut self, id: TxId, source: Option<NodeId>) {
+        self.seen.insert(id);
+        self.pending_txs.push((id, source));
+    }
+
+    /// Sends the queued transaction announcements, one `inv` per neighbour.
+    pub fn flush_txs(&mut self) -> Outbox {
+        if self.pending_txs.is_empty() {
+            return Vec::new();
+        }
+        let pending = std::mem::take(&mut self.pending_txs);
+        let mut out = Vec::new();
+        for &n in &self.neighbors {
+            let known = self.peer_known.get(&n);
+            let ids: Vec<TxId> = pending
+                .iter()
+                .filter(|(id, src)| *src != Some(n) && !known.is_some_and(|k| k.contains(id)))
+                .map(|(id, _)| *id)
+                .collect();
+            for chunk in ids.chunks(MAX_INV_ITEMS) {
+                out.push((
+                    n,
+                    WireMsg::Inv {
+                        blocks: Vec::new(),
+                        txs: chunk.to_vec(),
+                    },
+                ));
+            }
+        }
+        for (n, msg) in &out {
+            if let WireMsg::Inv { txs, .. } = msg {
+                for id in txs {
+                    if let Some(k) = self.peer_known.get_mut(n) {
+                        k.insert(*id);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Asks a peer for the blocks after `locator`. Prefers `preferred`; otherwise (or when
+    /// `preferred` is not a neighbour) picks the neighbour at `pick % n`. No-op while a sync
+    /// is in flight, unless `force`.
+    pub fn start_sync(
+        &mut self,
+        preferred: Option<NodeId>,
+        locator: Vec<Hash>,
+        now_ms: u64,
+        pick: u64,
+        force: bool,
+    ) -> Option<(NodeId, WireMsg)> {
+        if self.sync.is_some() && !force {
+            if let Some(s) = self.sync.as_mut() {
+                s.locator = locator;
+            }
+            return None;
+        }
+        let peer = match preferred {
+            Some(p) if self.neighbors.contains(&p) => p,
+            _ if self.neighbors.is_empty() => return None,
+            _ => self.neighbors[(pick % self.neighbors.len() as u64) as usize],
+        };
+        let tried = self.sync.take().map(|s| s.tried).unwrap_or_default();
+        Some(self.send_sync(peer, locator, now_ms, tried))
+    }
+
+    fn send_sync(
+        &mut self,
+        peer: NodeId,
+        locator: Vec<Hash>,
+        now_ms: u64,
+        mut tried: Vec<NodeId>,
+    ) -> (NodeId, WireMsg) {
+        if !tried.contains(&peer) {
+            tried.push(peer);
+        }
+        self.sync = Some(SyncState {
+            peer,
+            deadline_ms: now_ms + self.policy.sync_timeout_ms,
+            locator: locator.clone(),
+            tried,
+        });
+        (peer, WireMsg::GetBlocks { locator })
+    }
+
+    /// A `blocks` reply arrived. Returns true when it came from the peer being synced with
+    /// and was full (the caller then continues with a fresh locator via [`Gossip::continue_sync`]).
+    pub fn on_sync_reply(&mut self, from: NodeId, count: usize, max: usize) -> bool {
+        match &self.sync {
+            Some(s) if s.peer == from => {
+                if count >= max {
+                    true
+                } else {
+                    self.sync = None;
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Continues a sync with the same peer from a fresh locator.
+    pub fn continue_sync(&mut self, peer: NodeId, locator: Vec<Hash>, now_ms: u64) -> (NodeId, WireMsg) {
+        let tried = self.sync.take().map(|s| s.tried).unwrap_or_default();
+        self.send_sync(peer, locator, now_ms, tried)
+    }
+
+    /// True while a sync is in flight.
+    pub fn syncing(&self) -> bool {
+        self.sync.is_some()
+    }
+
+    /// Periodic check: a sync past its deadline is retried at a neighbour not yet tried
+    /// (all tried: start over), chosen by `pick`. Stale `getdata` records are dropped.
+    pub fn on_tick(&mut self, now_ms: u64, pick: u64) -> Option<(NodeId, WireMsg)> {
+        let timeout = self.policy.request_timeout_ms;
+        self.requested.retain(|_, at| now_ms < *at + timeout);
+        let s = self.sync.as_ref()?;
+        if now_ms < s.deadline_ms {
+            return None;
+        }
+        let s = self.sync.take()?;
+        let mut candidates: Vec<NodeId> = self
+            .neighbors
+            .iter()
+            .copied()
+            .filter(|n| !s.tried.contains(n))
+            .collect();
+        let tried = if candidates.is_empty() {
+            candidates = self.neighbors.clone();
+            Vec::new()
+        } else {
+            s.tried
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        let peer = candidates[(pick % candidates.len() as u64) as usize];
+        Some(self.send_sync(peer, s.locator, now_ms, tried))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> GossipPolicy {
+        GossipPolicy {
+            seen_capacity: 100,
+            peer_known_capacity: 100,
+            request_timeout_ms: 1000,
+            sync_timeout_ms: 5000,
+        }
+    }
+
+    fn h(i: u8) -> Hash {
+        Hash([i; 32])
+    }
+
+    #[test]
+    fn fetches_unknown_once_and_never_echoes() {
+        let mut g = Gossip::new(policy(), vec![3, 1, 2]);
+        let get = g.on_inv(1, &[h(1)], &[], 0, |_| false).unwrap();
+        assert_eq!(get, WireMsg::GetData { blocks: vec![h(1)], txs: vec![] });
+        assert!(g.on_inv(2, &[h(1)], &[], 10, |_| false).is_none(), "in flight");
+        assert!(g.on_inv(2, &[h(1)], &[], 2000, |_| false).is_some(), "timed out: ask another");
+        assert!(g.on_item(h(1), Some(1)));
+        assert!(!g.on_item(h(1), Some(2)));
+        let out = g.announce_block(h(1), Some(1));
+        let to: Vec<NodeId> = out.iter().map(|(n, _)| *n).collect();
+        assert_eq!(to, vec![3], "not to the source 1, not to 2 which announced it");
+    }
+
+    #[test]
+    fn tx_announcements_are_batched_per_neighbour() {
+        let mut g = Gossip::new(policy(), vec![1, 2]);
+        g.queue_tx(h(5), Some(1));
+        g.queue_tx(h(6), None);
+        let out = g.flush_txs();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0], (1, WireMsg::Inv { blocks: vec![], txs: vec![h(6)] }));
+        assert_eq!(out[1], (2, WireMsg::Inv { blocks: vec![], txs: vec![h(5), h(6)] }));
+        assert!(g.flush_txs().is_empty());
+    }
+
+    #[test]
+    fn sync_times_out_and_retries_elsewhere() {
+        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let (p, _) = g.start_sync(Some(1), vec![h(0)], 0, 0, false).unwrap();
+        assert_eq!(p, 1);
+        assert!(g.start_sync(Some(2), vec![h(0)], 0, 0, false).is_none());
+        assert!(g.on_tick(4999, 0).is_none());
+        let (p2, msg) = g.on_tick(5000, 0).unwrap();
+        assert_eq!(p2, 2);
+        assert_eq!(msg, WireMsg::GetBlocks { locator: vec![h(0)] });
+        assert!(g.on_sync_reply(2, 64, 64));
+        let _ = g.continue_sync(2, vec![h(9)], 6000);
+        assert!(!g.on_sync_reply(2, 3, 64));
+        assert!(!g.syncing());
+    }
+
+    #[test]
+    fn seen_set_is_bounded() {
+        let mut s = BoundedSet::new(3);
+        for i in 0..10 {
+            s.insert(h(i));
+        }
+        assert_eq!(s.len(), 3);
+        assert!(s.contains(&h(9)) && !s.contains(&h(0)));
+    }
+}
