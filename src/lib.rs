@@ -7,14 +7,18 @@
 
 pub mod block;
 pub mod chain;
+pub mod config;
 pub mod crypto;
 pub mod encoding;
 pub mod gossip;
 pub mod hash;
 pub mod mempool;
+pub mod model;
 pub mod params;
 pub mod pow;
+pub mod report;
 pub mod state;
+pub mod store;
 pub mod tx;
 pub mod validation;
 pub mod wire;

@@ -1,0 +1,488 @@
+//! Trace events and the end-of-run report: block, propagation, transaction, convergence and
+//! invariant figures computed from the events and the nodes' final chains.
+
+use crate::chain::ChainState;
+use crate::gossip::NodeId;
+use crate::hash::{Hash, TxId};
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+fn hex<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&h.to_hex())
+}
+
+/// One thing that happened. Serialized with an `event` tag (snake case) and its fields.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A node's miner sealed a block.
+    BlockMined {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Height.
+        height: u64,
+        /// Parent hash.
+        #[serde(serialize_with = "hex")]
+        parent: Hash,
+        /// Node index of the miner.
+        miner: NodeId,
+        /// Transactions in it.
+        txs: usize,
+        /// Difficulty it carries.
+        difficulty: u64,
+    },
+    /// A node stored a valid block (on any branch).
+    BlockImported {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Height.
+        height: u64,
+    },
+    /// A node's best chain switched branches.
+    Reorg {
+        /// Blocks reverted.
+        depth: u64,
+        /// Tip before.
+        #[serde(serialize_with = "hex")]
+        old_tip: Hash,
+        /// Tip after.
+        #[serde(serialize_with = "hex")]
+        new_tip: Hash,
+    },
+    /// A node rejected a block.
+    BlockRejected {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// The workload submitted a transaction to `node`.
+    TxSubmitted {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+    },
+    /// The node refused a workload transaction.
+    TxRejected {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// Why.
+        reason: String,
+    },
+    /// A node asked a peer for the blocks it misses.
+    SyncRequested {
+        /// The peer asked.
+        peer: NodeId,
+    },
+    /// A node started (from its store, at this height).
+    NodeStarted {
+        /// Height after loading its store.
+        height: u64,
+    },
+}
+
+/// An event at a time at a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRecord {
+    /// Cluster-clock milliseconds since start.
+    pub t_ms: u64,
+    /// The node.
+    pub node: NodeId,
+    /// What happened.
+    pub event: Event,
+}
+
+#[derive(Serialize)]
+struct TraceLine<'a> {
+    t: f64,
+    node: NodeId,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+impl TraceRecord {
+    /// One JSON line: `{"t": seconds, "node": n, "event": "...", ...fields}`.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(&TraceLine {
+            t: self.t_ms as f64 / 1000.0,
+            node: self.node,
+            event: &self.event,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// p50, p90, p99 (nearest rank); null without samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 90th percentile.
+    pub p90: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Number of samples.
+    pub samples: usize,
+}
+
+impl Percentiles {
+    /// From unsorted samples.
+    pub fn of(mut v: Vec<f64>) -> Percentiles {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            if v.is_empty() {
+                None
+            } else {
+                let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+                Some(v[rank - 1])
+            }
+        };
+        Percentiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            samples: v.len(),
+        }
+    }
+}
+
+/// `blocks`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BlockStats {
+    /// Blocks mined by anyone.
+    pub mined: u64,
+    /// Height of the final best chain.
+    pub canonical_height: u64,
+    /// Mined blocks not on the final best chain.
+    pub stale: u64,
+    /// stale / mined.
+    pub stale_rate: f64,
+    /// Heights at which more than one block was mined.
+    pub forks: u64,
+    /// Reorg events over all nodes.
+    pub reorgs: u64,
+    /// Deepest reorg at any node.
+    pub max_reorg_depth: u64,
+    /// Mean time between best-chain blocks, seconds (by mining time).
+    pub mean_interval_s: f64,
+    /// Difficulty of the final tip.
+    pub final_difficulty: u64,
+}
+
+/// `txs`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TxStats {
+    /// Submitted by the workload.
+    pub submitted: u64,
+    /// Of those, on the final best chain.
+    pub confirmed: u64,
+    /// Refused at submission.
+    pub rejected: u64,
+    /// confirmed / duration.
+    pub tps: f64,
+    /// Submission to mining of the including best-chain block, seconds.
+    pub confirm_latency_s: Percentiles,
+}
+
+/// `convergence`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Convergence {
+    /// All live nodes on one tip.
+    pub converged: bool,
+    /// Number of distinct tips among live nodes.
+    pub distinct_tips: usize,
+    /// The best tip (hex).
+    pub tip: String,
+    /// Its height.
+    pub height: u64,
+}
+
+/// `invariants`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Invariants {
+    /// Checks run.
+    pub checked: u64,
+    /// What failed, one line each.
+    pub violations: Vec<String>,
+}
+
+/// A node's final state as the report needs it.
+#[derive(Clone, Debug)]
+pub struct NodeFinal {
+    /// Index.
+    pub id: NodeId,
+    /// Still running at the end.
+    pub live: bool,
+    /// Its tip.
+    pub tip: Hash,
+    /// Its height.
+    pub height: u64,
+    /// Cumulative work of its best chain.
+    pub work: u128,
+}
+
+/// A block of the final best chain.
+#[derive(Clone, Debug)]
+pub struct FinalBlock {
+    /// Hash.
+    pub hash: Hash,
+    /// Height.
+    pub height: u64,
+    /// Transaction ids.
+    pub txids: Vec<TxId>,
+    /// Difficulty.
+    pub difficulty: u64,
+}
+
+/// Everything the report is computed from.
+#[derive(Clone, Debug)]
+pub struct RunFacts {
+    /// Seed.
+    pub seed: u64,
+    /// "virtual" or "real".
+    pub clock: String,
+    /// Node count.
+    pub nodes: usize,
+    /// Load and mining period, seconds.
+    pub duration_s: f64,
+    /// Settle period, seconds.
+    pub settle_s: f64,
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// Final state of every node.
+    pub finals: Vec<NodeFinal>,
+    /// The best live node's chain, genesis first.
+    pub chain: Vec<FinalBlock>,
+    /// Invariant checks run and their failures.
+    pub invariants: Invariants,
+}
+
+/// The JSON report of a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Seed.
+    pub seed: u64,
+    /// Clock mode.
+    pub clock: String,
+    /// Nodes.
+    pub nodes: usize,
+    /// Load and mining period, simulated seconds.
+    pub duration_s: f64,
+    /// Settle period, simulated seconds.
+    pub settle_s: f64,
+    /// Wall-clock seconds the run took.
+    pub wall_s: f64,
+    /// Block figures.
+    pub blocks: BlockStats,
+    /// Time from mining to import by every live node, over final best-chain blocks.
+    pub propagation_s: Percentiles,
+    /// Transaction figures.
+    pub txs: TxStats,
+    /// Final agreement.
+    pub convergence: Convergence,
+    /// End-of-run invariants.
+    pub invariants: Invariants,
+    /// Trace events recorded.
+    pub events: u64,
+}
+
+impl Report {
+    /// Computes the report.
+    pub fn compute(facts: &RunFacts, events: &[TraceRecord]) -> Report {
+        let chain_pos: HashMap<Hash, usize> = facts.chain.iter().enumerate().map(|(i, b)| (b.hash, i)).collect();
+        let mut mined_at: HashMap<Hash, u64> = HashMap::new();
+        let mut heights: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut mined = 0u64;
+        let mut reorgs = 0u64;
+        let mut max_depth = 0u64;
+        let mut submitted: HashMap<TxId, u64> = HashMap::new();
+        let mut rejected = 0u64;
+        let live: HashSet<NodeId> = facts.finals.iter().filter(|f| f.live).map(|f| f.id).collect();
+        let mut last_import: HashMap<Hash, (u64, HashSet<NodeId>)> = HashMap::new();
+        for r in events {
+            match &r.event {
+                Event::BlockMined { hash, height, .. } => {
+                    mined += 1;
+                    *heights.entry(*height).or_default() += 1;
+                    mined_at.entry(*hash).or_insert(r.t_ms);
+                }
+                Event::BlockImported { hash, .. } => {
+                    if chain_pos.contains_key(hash) && live.contains(&r.node) {
+                        let e = last_import.entry(*hash).or_insert((0, HashSet::new()));
+                        e.0 = e.0.max(r.t_ms);
+                        e.1.insert(r.node);
+                    }
+                }
+                Event::Reorg { depth, .. } => {
+                    reorgs += 1;
+                    max_depth = max_depth.max(*depth);
+                }
+                Event::TxSubmitted { txid } => {
+                    submitted.entry(*txid).or_insert(r.t_ms);
+                }
+                Event::TxRejected { .. } => rejected += 1,
+                _ => {}
+            }
+        }
+        let stale = mined_at.keys().filter(|h| !chain_pos.contains_key(h)).count() as u64;
+        let forks = heights.values().filter(|c| **c > 1).count() as u64;
+        let chain_times: Vec<u64> = facts.chain.iter().skip(1).filter_map(|b| mined_at.get(&b.hash).copied()).collect();
+        let mean_interval_s = match chain_times.len() {
+            0 => 0.0,
+            1 => chain_times[0] as f64 / 1000.0,
+            n => (chain_times[n - 1].saturating_sub(chain_times[0])) as f64 / 1000.0 / (n - 1) as f64,
+        };
+        let mut prop = Vec::new();
+        for b in facts.chain.iter().skip(1) {
+            if let (Some(t0), Some((t1, who))) = (mined_at.get(&b.hash), last_import.get(&b.hash)) {
+                if who.len() == live.len() {
+                    prop.push(t1.saturating_sub(*t0) as f64 / 1000.0);
+                }
+            }
+        }
+        let mut latencies = Vec::new();
+        for b in facts.chain.iter().skip(1) {
+            let Some(t_block) = mined_at.get(&b.hash) else { continue };
+            for id in &b.txids {
+                if let Some(t_sub) = submitted.get(id) {
+                    latencies.push(t_block.saturating_sub(*t_sub) as f64 / 1000.0);
+                }
+            }
+        }
+        let confirmed = latencies.len() as u64;
+        let live_tips: BTreeMap<Hash, u64> = facts
+            .finals
+            .iter()
+            .filter(|f| f.live)
+            .map(|f| (f.tip, f.height))
+            .collect();
+        let best = facts.chain.last();
+        Report {
+            seed: facts.seed,
+            clock: facts.clock.clone(),
+            nodes: facts.nodes,
+            duration_s: facts.duration_s,
+            settle_s: facts.settle_s,
+            wall_s: facts.wall_s,
+            blocks: BlockStats {
+                mined,
+                canonical_height: best.map(|b| b.height).unwrap_or(0),
+                stale,
+                stale_rate: if mined > 0 { stale as f64 / mined as f64 } else { 0.0 },
+                forks,
+                reorgs,
+                max_reorg_depth: max_depth,
+                mean_interval_s,
+                final_difficulty: best.map(|b| b.difficulty).unwrap_or(0),
+            },
+            propagation_s: Percentiles::of(prop),
+            txs: TxStats {
+                submitted: submitted.len() as u64,
+                confirmed,
+                rejected,
+                tps: if facts.duration_s > 0.0 { confirmed as f64 / facts.duration_s } else { 0.0 },
+                confirm_latency_s: Percentiles::of(latencies),
+            },
+            convergence: Convergence {
+                converged: live_tips.len() == 1,
+                distinct_tips: live_tips.len(),
+                tip: best.map(|b| b.hash.to_hex()).unwrap_or_default(),
+                height: best.map(|b| b.height).unwrap_or(0),
+            },
+            invariants: facts.invariants.clone(),
+            events: events.len() as u64,
+        }
+    }
+}
+
+/// Checks one node's chain: state equals a replay from genesis, supply equals genesis plus
+/// rewards, no transaction twice on the best chain. Returns (checks run, violations).
+pub fn check_chain_invariants(node: NodeId, chain: &ChainState) -> (u64, Vec<String>) {
+    let mut v = Vec::new();
+    if let Err(e) = chain.verify_replay() {
+        v.push(format!("node {node}: state is not a replay of its chain: {e}"));
+    }
+    let p = chain.params();
+    let expected = p.genesis_supply() + u128::from(p.reward) * u128::from(chain.height());
+    let supply = chain.state().total_supply();
+    if supply != expected {
+        v.push(format!("node {node}: supply {supply} != genesis + rewards {expected}"));
+    }
+    let mut seen = HashSet::new();
+    for h in chain.canonical() {
+        if let Some(b) = chain.get(h) {
+            for id in b.tx_ids() {
+                if !seen.insert(id) {
+                    v.push(format!("node {node}: transaction {} twice on the best chain", id.short()));
+                }
+            }
+        }
+    }
+    (3, v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_nearest_rank() {
+        let p = Percentiles::of((1..=100).map(f64::from).collect());
+        assert_eq!((p.p50, p.p90, p.p99), (Some(50.0), Some(90.0), Some(99.0)));
+        assert_eq!(Percentiles::of(vec![]).p50, None);
+    }
+
+    #[test]
+    fn trace_line_has_t_node_event_and_fields() {
+        let r = TraceRecord {
+            t_ms: 1500,
+            node: 3,
+            event: Event::BlockImported { hash: Hash([1; 32]), height: 2 },
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
+        assert_eq!(v["t"], 1.5);
+        assert_eq!(v["node"], 3);
+        assert_eq!(v["event"], "block_imported");
+        assert_eq!(v["height"], 2);
+        assert_eq!(v["hash"], Hash([1; 32]).to_hex());
+    }
+
+    #[test]
+    fn stale_forks_and_propagation_from_events() {
+        let g = Hash([0; 32]);
+        let a = Hash([1; 32]);
+        let b = Hash([2; 32]);
+        let mined = |t, h, node| TraceRecord {
+            t_ms: t,
+            node,
+            event: Event::BlockMined { hash: h, height: 1, parent: g, miner: node, txs: 0, difficulty: 1 },
+        };
+        let imp = |t, h, node| TraceRecord { t_ms: t, node, event: Event::BlockImported { hash: h, height: 1 } };
+        let events = vec![mined(1000, a, 0), imp(1000, a, 0), mined(1100, b, 1), imp(1100, b, 1), imp(1300, a, 1)];
+        let facts = RunFacts {
+            seed: 1,
+            clock: "virtual".into(),
+            nodes: 2,
+            duration_s: 10.0,
+            settle_s: 1.0,
+            wall_s: 0.1,
+            finals: vec![
+                NodeFinal { id: 0, live: true, tip: a, height: 1, work: 1 },
+                NodeFinal { id: 1, live: true, tip: a, height: 1, work: 1 },
+            ],
+            chain: vec![
+                FinalBlock { hash: g, height: 0, txids: vec![], difficulty: 1 },
+                FinalBlock { hash: a, height: 1, txids: vec![], difficulty: 1 },
+            ],
+            invariants: Invariants::default(),
+        };
+        let r = Report::compute(&facts, &events);
+        assert_eq!((r.blocks.mined, r.blocks.stale, r.blocks.forks), (2, 1, 1));
+        assert_eq!(r.propagation_s.p50, Some(0.3));
+        assert!(r.convergence.converged);
+    }
+}
