@@ -1,1 +1,33 @@
+//! chainlab's runtime: each node is four actix actors around the pure core of the `chainlab`
+//! crate, linked to other nodes by a transport; a cluster harness runs many nodes in one
+//! process on a virtual (deterministic) or real clock.
+//!
+//! ```text
+//!                  one node                                   other nodes
+//!   ┌───────────────────────────────────────────┐
+//!   │  SubmitTx ─► MempoolActor ◄── TipChanged ─┐│
+//!   │                │  ▲   TxAccepted          ││
+//!   │   GetTemplate  │  │        │              ││
+//!   │                ▼  │        ▼              ││     Deliver / WireMsg
+//!   │  MinerActor ──ImportBlock─► ChainActor ───┘│◄──────────────┐
+//!   │      ▲   BuildTemplate        │  │ ▲       │               │
+//!   │      └──── NewTip ────────────┘  │ │       │   ┌───────────┴─────────┐
+//!   │                 BlocksAccepted,  ▼ │Import │   │ Transport (memory:  │
+//!   │                 RequestSync  PeerActor ────┼──►│ Network actor with  │
+//!   │                                            │   │ per-link delays)    │
+//!   └────────────────────────────────────────────┘   └─────────────────────┘
+//!        ChainActor persists to a BlockStore (sled or memory) before announcing.
+//! ```
+//!
+//! Handlers are thin: each checks its inputs and calls one core function; decisions (what to
+//! fetch, relay, mine, evict, which tip wins) are made in the core.
 
+pub mod clock;
+pub mod cluster;
+pub mod logging;
+pub mod node;
+pub mod recorder;
+pub mod runtime;
+pub mod store_sled;
+pub mod transport;
+pub mod workload;

@@ -1,1 +1,220 @@
-fn main() {}
+//! The `chainlab` command: run a cluster, check a config.
+
+use anyhow::Context as _;
+use chainlab::config::{Config, ConfigError};
+use chainlab_actors::cluster::{self, RunOptions, RunOutput};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The embedded default configuration (`config/default.toml`).
+const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+
+#[derive(Parser)]
+#[command(name = "chainlab", version, about = "A blockchain network laboratory in one process")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct ConfigArgs {
+    /// Override a config key by its dotted path, e.g. --set consensus.block_interval=20s (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a cluster (the embedded default config when CONFIG is not given).
+    Run {
+        /// TOML config file.
+        config: Option<PathBuf>,
+        /// Seed (cluster.seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Number of nodes (cluster.nodes).
+        #[arg(long)]
+        nodes: Option<usize>,
+        /// Load and mining period, e.g. 10m (cluster.duration).
+        #[arg(long)]
+        duration: Option<String>,
+        /// Keep sled data here (storage.data_dir); resumes from it when it exists.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the JSON Lines trace here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// No progress bar and no summary.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Validate a config file (exit 0 when valid, 2 when not).
+    Check {
+        /// TOML config file.
+        config: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+/// A failure that maps to exit code 2 (bad input).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, BadInput> {
+    let (text, label) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p).map_err(|e| BadInput(format!("cannot read config {}: {e}", p.display())))?,
+            p.display().to_string(),
+        ),
+        None => (DEFAULT_CONFIG.to_string(), "<embedded config/default.toml>".to_string()),
+    };
+    Config::parse(&text, &label, overrides).map_err(|e: ConfigError| BadInput(e.to_string()))
+}
+
+fn quoted(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+fn main() -> ExitCode {
+    chainlab_actors::logging::init();
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("chainlab: error: {e:#}");
+            if e.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config, cfg } => {
+            let c = load_config(Some(&config), &cfg.set)?;
+            println!(
+                "{}: ok ({} nodes, {} clock, {:?} topology, seed {})",
+                config.display(),
+                c.cluster.nodes,
+                if c.cluster.clock == chainlab::config::ClockMode::Virtual { "virtual" } else { "real" },
+                c.network.topology,
+                c.cluster.seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config, seed, nodes, duration, data_dir, report, trace, quiet, cfg } => {
+            let mut overrides = cfg.set.clone();
+            if let Some(s) = seed {
+                overrides.push(format!("cluster.seed={s}"));
+            }
+            if let Some(n) = nodes {
+                overrides.push(format!("cluster.nodes={n}"));
+            }
+            if let Some(d) = duration {
+                overrides.push(format!("cluster.duration={}", quoted(&d)));
+            }
+            if let Some(d) = &data_dir {
+                overrides.push(format!("storage.data_dir={}", quoted(&d.display().to_string())));
+            }
+            let c = load_config(config.as_deref(), &overrides)?;
+            let out = cluster::run(c, RunOptions { progress: !quiet, ..Default::default() })
+                .map_err(|e| BadInput(e.to_string()))?;
+            if let Some(path) = &report {
+                write_report(path, &out)?;
+            }
+            if let Some(path) = &trace {
+                write_trace(path, &out)?;
+            }
+            if !quiet {
+                print_summary(&out);
+            }
+            if out.report.invariants.violations.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for v in &out.report.invariants.violations {
+                    eprintln!("invariant violated: {v}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct FullReport<'a> {
+    #[serde(flatten)]
+    report: &'a chainlab::report::Report,
+    messages: &'a chainlab_actors::transport::memory::NetStats,
+    sig_cache: SigCacheStats,
+}
+
+#[derive(serde::Serialize)]
+struct SigCacheStats {
+    hits: u64,
+    misses: u64,
+}
+
+fn write_report(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
+    let full = FullReport {
+        report: &out.report,
+        messages: &out.net,
+        sig_cache: SigCacheStats { hits: out.sig_cache.0, misses: out.sig_cache.1 },
+    };
+    let json = serde_json::to_string_pretty(&full)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("cannot write report {}", path.display()))
+}
+
+fn write_trace(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
+    let f = std::fs::File::create(path).with_context(|| format!("cannot create trace {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for e in &out.events {
+        writeln!(w, "{}", e.to_json_line())?;
+    }
+    w.flush().with_context(|| format!("cannot write trace {}", path.display()))
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
+
+fn print_summary(out: &RunOutput) {
+    let r = &out.report;
+    let b = &r.blocks;
+    let t = &r.txs;
+    let rows = [
+        ("seed / clock / nodes", format!("{} / {} / {}", r.seed, r.clock, r.nodes)),
+        ("simulated / wall", format!("{:.0}s + {:.0}s settle / {:.2}s", r.duration_s, r.settle_s, r.wall_s)),
+        ("blocks mined / height", format!("{} / {}", b.mined, b.canonical_height)),
+        ("stale (rate) / forks", format!("{} ({:.3}) / {}", b.stale, b.stale_rate, b.forks)),
+        ("reorgs / max depth", format!("{} / {}", b.reorgs, b.max_reorg_depth)),
+        ("mean block interval", format!("{:.2}s", b.mean_interval_s)),
+        ("propagation p50/p90/p99", format!("{} / {} / {} s", fmt_opt(r.propagation_s.p50), fmt_opt(r.propagation_s.p90), fmt_opt(r.propagation_s.p99))),
+        ("txs submitted / confirmed / rejected", format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected)),
+        ("confirmed TPS", format!("{:.2}", t.tps)),
+        ("confirm latency p50/p90/p99", format!("{} / {} / {} s", fmt_opt(t.confirm_latency_s.p50), fmt_opt(t.confirm_latency_s.p90), fmt_opt(t.confirm_latency_s.p99))),
+        ("converged / distinct tips", format!("{} / {}", r.convergence.converged, r.convergence.distinct_tips)),
+        ("tip", format!("{}… at height {}", &r.convergence.tip.get(..16).unwrap_or(""), r.convergence.height)),
+        ("invariants checked / violated", format!("{} / {}", r.invariants.checked, r.invariants.violations.len())),
+        ("trace events", format!("{}", r.events)),
+    ];
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!();
+    for (k, v) in rows {
+        println!("  {k:<w$}  {v}");
+    }
+    if let Some(d) = &out.data_dir {
+        println!("  {:<w$}  {}", "data kept in", d.display());
+    }
+}

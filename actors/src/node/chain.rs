@@ -1,0 +1,265 @@
+//! The chain actor: validates and imports blocks (core `check_block` + `ChainState::import`),
+//! persists them before anyone hears of them, and tells the mempool, miner and peer.
+
+use super::mempool::TipChanged;
+use super::miner::NewTip;
+use super::peer::{BlocksAccepted, ContinueSync, RequestSync};
+use super::{NodeHandle, NodeShared, Shutdown};
+use actix::prelude::*;
+use chainlab::block::Block;
+use chainlab::chain::{ImportOutcome, ImportStatus};
+use chainlab::gossip::NodeId;
+use chainlab::report::{check_chain_invariants, Event, FinalBlock};
+use chainlab::store::BlockStore;
+use chainlab::validation::check_block;
+use chainlab::{Address, ChainState, Hash, Transaction};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use tracing::{debug, error, info_span, Span};
+
+/// Validate and import blocks (from a peer, a sync reply, or the local miner when `from` is None).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ImportBlocks {
+    /// Blocks, parents first.
+    pub blocks: Vec<Arc<Block>>,
+    /// The peer they came from.
+    pub from: Option<NodeId>,
+    /// A full sync reply: ask the same peer for more afterwards.
+    pub sync_more: bool,
+}
+
+/// Stored blocks by hash (unknown ones are skipped).
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Block>>")]
+pub struct GetBlocks {
+    /// Hashes.
+    pub hashes: Vec<Hash>,
+}
+
+/// Best-chain blocks after a locator.
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Block>>")]
+pub struct GetBlocksAfter {
+    /// Locator from the requester.
+    pub locator: Vec<Hash>,
+    /// At most this many.
+    pub max: usize,
+}
+
+/// Build an unsealed block on the tip from candidate transactions.
+#[derive(Message)]
+#[rtype(result = "Block")]
+pub struct BuildTemplate {
+    /// Candidates in priority order.
+    pub txs: Vec<Arc<Transaction>>,
+    /// Reward address.
+    pub miner: Address,
+}
+
+/// The node's final view, with invariant checks.
+#[derive(Message)]
+#[rtype(result = "ChainSummary")]
+pub struct GetChainSummary {
+    /// Include the whole best chain.
+    pub with_chain: bool,
+}
+
+/// Answer to [`GetChainSummary`].
+#[derive(Debug, Clone)]
+pub struct ChainSummary {
+    /// Tip.
+    pub tip: Hash,
+    /// Height.
+    pub height: u64,
+    /// Cumulative work.
+    pub work: u128,
+    /// Invariant checks run.
+    pub checked: u64,
+    /// Invariant violations.
+    pub violations: Vec<String>,
+    /// The best chain (when asked).
+    pub chain: Vec<FinalBlock>,
+}
+
+/// See the module doc.
+pub struct ChainActor {
+    id: NodeId,
+    chain: ChainState,
+    store: Box<dyn BlockStore>,
+    shared: Arc<NodeShared>,
+    rng: ChaCha8Rng,
+    node: NodeHandle,
+    span: Span,
+}
+
+impl ChainActor {
+    /// A chain actor over a loaded chain.
+    pub fn new(
+        id: NodeId,
+        chain: ChainState,
+        store: Box<dyn BlockStore>,
+        shared: Arc<NodeShared>,
+        rng: ChaCha8Rng,
+        node: &NodeHandle,
+    ) -> ChainActor {
+        ChainActor {
+            id,
+            chain,
+            store,
+            shared,
+            rng,
+            node: node.clone(),
+            span: info_span!("node", id),
+        }
+    }
+
+    fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
+        let hash = block.hash();
+        let checked = match check_block(block, &self.shared.params, self.shared.cache()) {
+            Ok(c) => c,
+            Err(e) => return self.rejected(hash, from, e.to_string()),
+        };
+        let now = self.shared.now_ms();
+        let tie = self.rng.gen();
+        match self.chain.import(checked, now, tie) {
+            Ok(out) => self.apply(out, from),
+            Err(e) => self.rejected(hash, from, e.to_string()),
+        }
+    }
+
+    fn rejected(&self, hash: Hash, from: Option<NodeId>, reason: String) {
+        debug!(block = %hash.short(), ?from, %reason, "block rejected");
+        self.shared.recorder.record(self.id, Event::BlockRejected { hash, reason });
+    }
+
+    fn persist(&mut self, out: &ImportOutcome) {
+        let mut result = Ok(());
+        for b in &out.accepted {
+            result = result.and_then(|()| self.store.put_block(&b.hash(), b));
+        }
+        if let Some(tc) = &out.tip_change {
+            result = result.and_then(|()| self.store.set_tip(&tc.new_tip));
+        }
+        if self.shared.cfg.storage.flush_each_block && !out.accepted.is_empty() {
+            result = result.and_then(|()| self.store.flush());
+        }
+        if let Err(e) = result {
+            error!(node = self.id, error = %e, "store write failed");
+        }
+    }
+
+    fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
+        if let ImportStatus::Orphan { .. } = out.status {
+            self.node.peer.do_send(RequestSync { preferred: from, locator: self.chain.locator() });
+            return;
+        }
+        self.persist(&out);
+        let rec = &self.shared.recorder;
+        let hashes: Vec<Hash> = out.accepted.iter().map(|b| b.hash()).collect();
+        for (b, h) in out.accepted.iter().zip(&hashes) {
+            rec.record(self.id, Event::BlockImported { hash: *h, height: b.header.height });
+        }
+        if !hashes.is_empty() {
+            self.node.peer.do_send(BlocksAccepted { hashes, from });
+        }
+        let Some(tc) = out.tip_change else { return };
+        if tc.reorg_depth > 0 {
+            rec.record(self.id, Event::Reorg { depth: tc.reorg_depth, old_tip: tc.old_tip, new_tip: tc.new_tip });
+        }
+        let next_difficulty = self.chain.next_difficulty(&tc.new_tip);
+        self.node.miner.do_send(NewTip { height: tc.new_height, next_difficulty });
+        self.node.mempool.do_send(TipChanged {
+            changed: tc.changed,
+            included: tc.included,
+            reverted: tc.reverted_txs,
+        });
+    }
+}
+
+impl Actor for ChainActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.node.peer.do_send(RequestSync { preferred: None, locator: self.chain.locator() });
+    }
+}
+
+impl Handler<ImportBlocks> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
+        for b in m.blocks {
+            self.import_one(b, m.from);
+        }
+        if let (true, Some(peer)) = (m.sync_more, m.from) {
+            self.node.peer.do_send(ContinueSync { peer, locator: self.chain.locator() });
+        }
+    }
+}
+
+impl Handler<GetBlocks> for ChainActor {
+    type Result = MessageResult<GetBlocks>;
+    fn handle(&mut self, m: GetBlocks, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(m.hashes.iter().filter_map(|h| self.chain.get(h).cloned()).collect())
+    }
+}
+
+impl Handler<GetBlocksAfter> for ChainActor {
+    type Result = MessageResult<GetBlocksAfter>;
+    fn handle(&mut self, m: GetBlocksAfter, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.chain.blocks_after(&m.locator, m.max))
+    }
+}
+
+impl Handler<BuildTemplate> for ChainActor {
+    type Result = MessageResult<BuildTemplate>;
+    fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
+        let txs: Vec<Transaction> = m.txs.iter().map(|t| (**t).clone()).collect();
+        let now = self.shared.now_ms();
+        MessageResult(self.chain.build_block(&txs, m.miner, now))
+    }
+}
+
+impl Handler<GetChainSummary> for ChainActor {
+    type Result = MessageResult<GetChainSummary>;
+    fn handle(&mut self, m: GetChainSummary, _: &mut Context<Self>) -> Self::Result {
+        let (checked, violations) = check_chain_invariants(self.id, &self.chain);
+        let chain = if m.with_chain {
+            self.chain
+                .canonical()
+                .iter()
+                .filter_map(|h| {
+                    let b = self.chain.get(h)?;
+                    Some(FinalBlock {
+                        hash: *h,
+                        height: b.header.height,
+                        txids: b.tx_ids(),
+                        difficulty: b.header.difficulty(),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        MessageResult(ChainSummary {
+            tip: self.chain.tip(),
+            height: self.chain.height(),
+            work: self.chain.tip_work(),
+            checked,
+            violations,
+            chain,
+        })
+    }
+}
+
+impl Handler<Shutdown> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        if let Err(e) = self.store.flush() {
+            error!(node = self.id, error = %e, "store flush at shutdown failed");
+        }
+        ctx.stop();
+    }
+}

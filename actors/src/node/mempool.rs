@@ -1,0 +1,115 @@
+//! The mempool actor: admits transactions (core `Mempool::admit`), serves templates and
+//! `getdata`, follows the tip.
+
+use super::peer::TxAccepted;
+use super::{NodeHandle, NodeShared, Shutdown};
+use actix::prelude::*;
+use chainlab::gossip::NodeId;
+use chainlab::mempool::{Mempool, MempoolError};
+use chainlab::{Account, Address, Transaction, TxId};
+use std::sync::Arc;
+
+/// Offer a transaction (from a peer, or from a client when `from` is None).
+#[derive(Message)]
+#[rtype(result = "Result<TxId, MempoolError>")]
+pub struct SubmitTx {
+    /// The transaction.
+    pub tx: Arc<Transaction>,
+    /// The peer it came from.
+    pub from: Option<NodeId>,
+}
+
+/// The best chain moved.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TipChanged {
+    /// Accounts touched, with their new values.
+    pub changed: Vec<(Address, Account)>,
+    /// Transactions now on the best chain.
+    pub included: Vec<TxId>,
+    /// Transactions of reverted blocks.
+    pub reverted: Vec<Transaction>,
+}
+
+/// Transactions for a block template, best first.
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Transaction>>")]
+pub struct GetTemplate {
+    /// At most this many.
+    pub max: usize,
+}
+
+/// Pooled transactions by id (unknown ones skipped).
+#[derive(Message)]
+#[rtype(result = "Vec<Arc<Transaction>>")]
+pub struct GetTxs {
+    /// Ids.
+    pub ids: Vec<TxId>,
+}
+
+/// See the module doc.
+pub struct MempoolActor {
+    id: NodeId,
+    pool: Mempool,
+    shared: Arc<NodeShared>,
+    node: NodeHandle,
+}
+
+impl MempoolActor {
+    /// A mempool actor.
+    pub fn new(id: NodeId, pool: Mempool, shared: Arc<NodeShared>, node: &NodeHandle) -> MempoolActor {
+        MempoolActor {
+            id,
+            pool,
+            shared,
+            node: node.clone(),
+        }
+    }
+}
+
+impl Actor for MempoolActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<SubmitTx> for MempoolActor {
+    type Result = Result<TxId, MempoolError>;
+    fn handle(&mut self, m: SubmitTx, _: &mut Context<Self>) -> Self::Result {
+        let id = m.tx.id();
+        let now = self.shared.now_ms();
+        self.pool.admit(m.tx, id, now, self.shared.cache())?;
+        self.node.peer.do_send(TxAccepted { id, from: m.from });
+        tracing::trace!(node = self.id, tx = %id.short(), "tx admitted");
+        Ok(id)
+    }
+}
+
+impl Handler<TipChanged> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
+        let now = self.shared.now_ms();
+        self.pool
+            .on_tip_change(&m.changed, &m.included, &m.reverted, now, self.shared.cache());
+        self.pool.expire(now);
+    }
+}
+
+impl Handler<GetTemplate> for MempoolActor {
+    type Result = MessageResult<GetTemplate>;
+    fn handle(&mut self, m: GetTemplate, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.pool.template(m.max))
+    }
+}
+
+impl Handler<GetTxs> for MempoolActor {
+    type Result = MessageResult<GetTxs>;
+    fn handle(&mut self, m: GetTxs, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(m.ids.iter().filter_map(|id| self.pool.get(id).cloned()).collect())
+    }
+}
+
+impl Handler<Shutdown> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

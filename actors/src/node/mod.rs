@@ -1,0 +1,205 @@
+//! A node: four actors (chain, mempool, miner, peer) built by one factory, so a node can be
+//! stopped and started again from its store.
+
+pub mod chain;
+pub mod mempool;
+pub mod miner;
+pub mod peer;
+
+use crate::recorder::Recorder;
+use crate::transport::Transport;
+use actix::prelude::*;
+use chainlab::config::Config;
+use chainlab::gossip::{Gossip, NodeId};
+use chainlab::mempool::Mempool;
+use chainlab::model::stream;
+use chainlab::report::Event;
+use chainlab::store::{BlockStore, StoreError};
+use chainlab::validation::check_block;
+use chainlab::{ChainParams, ChainState, Hash, SigCache};
+use std::sync::Arc;
+
+pub use chain::ChainActor;
+pub use mempool::MempoolActor;
+pub use miner::MinerActor;
+pub use peer::PeerActor;
+
+/// What every node of a cluster shares.
+#[derive(Debug)]
+pub struct NodeShared {
+    /// The configuration.
+    pub cfg: Arc<Config>,
+    /// Consensus parameters.
+    pub params: Arc<ChainParams>,
+    /// Process-wide verification cache (None when disabled).
+    pub sig_cache: Option<Arc<SigCache>>,
+    /// Event sink and clock.
+    pub recorder: Recorder,
+    /// How peers reach each other.
+    pub transport: Arc<dyn Transport>,
+}
+
+impl NodeShared {
+    /// The cache, if enabled.
+    pub fn cache(&self) -> Option<&SigCache> {
+        self.sig_cache.as_deref()
+    }
+    /// Cluster-clock milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.recorder.clock().now_ms()
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store failed.
+    #[error("node {node}: {source}")]
+    Store {
+        /// Node.
+        node: NodeId,
+        /// Store error (names the path).
+        source: StoreError,
+    },
+    /// A stored block is invalid.
+    #[error("node {node}: stored block {hash} is invalid: {reason}")]
+    Damaged {
+        /// Node.
+        node: NodeId,
+        /// Block.
+        hash: Hash,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How to build one node.
+pub struct NodeSpec {
+    /// Index.
+    pub id: NodeId,
+    /// Neighbours.
+    pub neighbors: Vec<NodeId>,
+    /// Share of the hash power.
+    pub hash_share: f64,
+    /// Its store.
+    pub store: Box<dyn BlockStore>,
+    /// Whether the miner starts enabled.
+    pub mining: bool,
+}
+
+/// Addresses of a running node's actors.
+#[derive(Clone)]
+pub struct NodeHandle {
+    /// Index.
+    pub id: NodeId,
+    /// Chain actor.
+    pub chain: Addr<ChainActor>,
+    /// Mempool actor.
+    pub mempool: Addr<MempoolActor>,
+    /// Miner actor.
+    pub miner: Addr<MinerActor>,
+    /// Peer actor.
+    pub peer: Addr<PeerActor>,
+}
+
+/// Stop an actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl NodeHandle {
+    /// Stops all four actors (their memory is gone; the store stays).
+    pub fn stop(&self) {
+        self.peer.do_send(Shutdown);
+        self.miner.do_send(Shutdown);
+        self.mempool.do_send(Shutdown);
+        self.chain.do_send(Shutdown);
+    }
+}
+
+/// Rebuilds a chain from a store: every stored block is checked again and imported in
+/// height order.
+///
+/// # Errors
+/// [`NodeError`] naming the node, and the path or block.
+pub fn load_chain(
+    id: NodeId,
+    params: &Arc<ChainParams>,
+    store: &dyn BlockStore,
+    cache: Option<&SigCache>,
+) -> Result<ChainState, NodeError> {
+    let mut chain = ChainState::new(params.clone());
+    let blocks = store.load_blocks().map_err(|source| NodeError::Store { node: id, source })?;
+    for block in blocks {
+        let hash = block.hash();
+        if hash == chain.genesis() {
+            continue;
+        }
+        if block.header.height == 0 {
+            return Err(NodeError::Damaged {
+                node: id,
+                hash,
+                reason: "a different genesis block: this store belongs to another chain".into(),
+            });
+        }
+        let damaged = |reason: String| NodeError::Damaged { node: id, hash, reason };
+        let checked = check_block(Arc::new(block), params, cache).map_err(|e| damaged(e.to_string()))?;
+        let tie = u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes"));
+        chain
+            .import(checked, u64::MAX / 4, tie)
+            .map_err(|e| damaged(e.to_string()))?;
+    }
+    Ok(chain)
+}
+
+/// Builds and starts a node on the current arbiter.
+///
+/// # Errors
+/// When its store cannot be read or holds an invalid chain.
+pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec) -> Result<NodeHandle, NodeError> {
+    let id = spec.id;
+    let seed = shared.cfg.cluster.seed;
+    let chain_state = load_chain(id, &shared.params, spec.store.as_ref(), shared.cache())?;
+    let accounts = chain_state.state().accounts().clone();
+    let chain_ctx = Context::<ChainActor>::new();
+    let mempool_ctx = Context::<MempoolActor>::new();
+    let miner_ctx = Context::<MinerActor>::new();
+    let peer_ctx = Context::<PeerActor>::new();
+    let handle = NodeHandle {
+        id,
+        chain: chain_ctx.address(),
+        mempool: mempool_ctx.address(),
+        miner: miner_ctx.address(),
+        peer: peer_ctx.address(),
+    };
+    shared.recorder.record(id, Event::NodeStarted { height: chain_state.height() });
+    let gossip = Gossip::new(shared.cfg.gossip_policy(), spec.neighbors);
+    let next_difficulty = chain_state.next_difficulty(&chain_state.tip());
+    peer_ctx.run(PeerActor::new(id, gossip, shared.clone(), stream(seed, "peer", id as u64), &handle));
+    mempool_ctx.run(MempoolActor::new(
+        id,
+        Mempool::new(shared.cfg.mempool_policy(), accounts),
+        shared.clone(),
+        &handle,
+    ));
+    miner_ctx.run(MinerActor::new(
+        miner::MinerSetup {
+            id,
+            share: spec.hash_share,
+            enabled: spec.mining,
+            next_difficulty,
+            rng: stream(seed, "miner", id as u64),
+        },
+        shared.clone(),
+        &handle,
+    ));
+    chain_ctx.run(ChainActor::new(
+        id,
+        chain_state,
+        spec.store,
+        shared.clone(),
+        stream(seed, "chain", id as u64),
+        &handle,
+    ));
+    Ok(handle)
+}

@@ -1,0 +1,229 @@
+//! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
+//! core returns through the transport.
+
+use super::chain::{GetBlocks, GetBlocksAfter, ImportBlocks};
+use super::mempool::{GetTxs, SubmitTx};
+use super::{NodeHandle, NodeShared, Shutdown};
+use crate::transport::Deliver;
+use actix::prelude::*;
+use chainlab::gossip::{Gossip, NodeId};
+use chainlab::report::Event;
+use chainlab::wire::{WireMsg, MAX_SYNC_BLOCKS};
+use chainlab::{Hash, TxId};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blocks were validated and stored: announce them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BlocksAccepted {
+    /// Hashes.
+    pub hashes: Vec<Hash>,
+    /// Where they came from (not announced back there).
+    pub from: Option<NodeId>,
+}
+
+/// A transaction was admitted: announce it with the next batch.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TxAccepted {
+    /// Id.
+    pub id: TxId,
+    /// Where it came from.
+    pub from: Option<NodeId>,
+}
+
+/// The chain misses blocks: start a catch-up sync (no-op while one runs).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RequestSync {
+    /// Peer to ask first (the one that sent the orphan).
+    pub preferred: Option<NodeId>,
+    /// The chain's locator.
+    pub locator: Vec<Hash>,
+}
+
+/// A full sync reply was imported: ask the same peer for more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ContinueSync {
+    /// The peer.
+    pub peer: NodeId,
+    /// Fresh locator.
+    pub locator: Vec<Hash>,
+}
+
+/// See the module doc.
+pub struct PeerActor {
+    id: NodeId,
+    gossip: Gossip,
+    shared: Arc<NodeShared>,
+    rng: ChaCha8Rng,
+    node: NodeHandle,
+    flush_scheduled: bool,
+}
+
+impl PeerActor {
+    /// A peer actor.
+    pub fn new(id: NodeId, gossip: Gossip, shared: Arc<NodeShared>, rng: ChaCha8Rng, node: &NodeHandle) -> PeerActor {
+        PeerActor {
+            id,
+            gossip,
+            shared,
+            rng,
+            node: node.clone(),
+            flush_scheduled: false,
+        }
+    }
+
+    fn send(&self, to: NodeId, msg: WireMsg) {
+        self.shared.transport.send(self.id, to, msg);
+    }
+
+    fn send_all(&self, out: Vec<(NodeId, WireMsg)>) {
+        for (to, msg) in out {
+            self.send(to, msg);
+        }
+    }
+
+    fn sync_sent(&mut self, sent: Option<(NodeId, WireMsg)>, ctx: &mut Context<Self>) {
+        let Some((peer, msg)) = sent else { return };
+        self.shared.recorder.record(self.id, Event::SyncRequested { peer });
+        self.send(peer, msg);
+        let wait = Duration::from_millis(self.shared.cfg.gossip.sync_timeout.as_millis() as u64 + 1);
+        ctx.run_later(wait, |act, ctx| {
+            let now = act.shared.now_ms();
+            let pick = act.rng.gen();
+            let retry = act.gossip.on_tick(now, pick);
+            act.sync_sent(retry, ctx);
+        });
+    }
+
+    fn serve_blocks(&self, to: NodeId, hashes: Vec<Hash>, ctx: &mut Context<Self>) {
+        let fut = self.node.chain.send(GetBlocks { hashes });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+            for b in res.unwrap_or_default() {
+                act.send(to, WireMsg::Block(b));
+            }
+        }));
+    }
+
+    fn serve_txs(&self, to: NodeId, ids: Vec<TxId>, ctx: &mut Context<Self>) {
+        let fut = self.node.mempool.send(GetTxs { ids });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+            for t in res.unwrap_or_default() {
+                act.send(to, WireMsg::Tx(t));
+            }
+        }));
+    }
+
+    fn serve_sync(&self, to: NodeId, locator: Vec<Hash>, ctx: &mut Context<Self>) {
+        let fut = self.node.chain.send(GetBlocksAfter { locator, max: MAX_SYNC_BLOCKS });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+            act.send(to, WireMsg::Blocks { blocks: res.unwrap_or_default() });
+        }));
+    }
+}
+
+impl Actor for PeerActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: Deliver, ctx: &mut Context<Self>) {
+        let from = m.from;
+        if m.msg.check_caps().is_err() {
+            return;
+        }
+        match m.msg {
+            WireMsg::Inv { blocks, txs } => {
+                let now = self.shared.now_ms();
+                if let Some(get) = self.gossip.on_inv(from, &blocks, &txs, now, |_| false) {
+                    self.send(from, get);
+                }
+            }
+            WireMsg::GetData { blocks, txs } => {
+                if !blocks.is_empty() {
+                    self.serve_blocks(from, blocks, ctx);
+                }
+                if !txs.is_empty() {
+                    self.serve_txs(from, txs, ctx);
+                }
+            }
+            WireMsg::Block(b) => {
+                if self.gossip.on_item(b.hash(), Some(from)) {
+                    self.node.chain.do_send(ImportBlocks { blocks: vec![b], from: Some(from), sync_more: false });
+                }
+            }
+            WireMsg::Tx(t) => {
+                if self.gossip.on_item(t.id(), Some(from)) {
+                    self.node.mempool.do_send(SubmitTx { tx: t, from: Some(from) });
+                }
+            }
+            WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
+            WireMsg::Blocks { blocks } => {
+                let more = self.gossip.on_sync_reply(from, blocks.len(), MAX_SYNC_BLOCKS);
+                for b in &blocks {
+                    self.gossip.on_item(b.hash(), Some(from));
+                }
+                if !blocks.is_empty() {
+                    self.node.chain.do_send(ImportBlocks { blocks, from: Some(from), sync_more: more });
+                }
+            }
+        }
+    }
+}
+
+impl Handler<BlocksAccepted> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: BlocksAccepted, _: &mut Context<Self>) {
+        for h in m.hashes {
+            let out = self.gossip.announce_block(h, m.from);
+            self.send_all(out);
+        }
+    }
+}
+
+impl Handler<TxAccepted> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: TxAccepted, ctx: &mut Context<Self>) {
+        self.gossip.queue_tx(m.id, m.from);
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.run_later(self.shared.cfg.gossip.tx_batch_interval, |act, _| {
+                act.flush_scheduled = false;
+                let out = act.gossip.flush_txs();
+                act.send_all(out);
+            });
+        }
+    }
+}
+
+impl Handler<RequestSync> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: RequestSync, ctx: &mut Context<Self>) {
+        let now = self.shared.now_ms();
+        let pick = self.rng.gen();
+        let sent = self.gossip.start_sync(m.preferred, m.locator, now, pick, false);
+        self.sync_sent(sent, ctx);
+    }
+}
+
+impl Handler<ContinueSync> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: ContinueSync, ctx: &mut Context<Self>) {
+        let now = self.shared.now_ms();
+        let sent = self.gossip.continue_sync(m.peer, m.locator, now);
+        self.sync_sent(Some(sent), ctx);
+    }
+}
+
+impl Handler<Shutdown> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -1,0 +1,95 @@
+//! Collects trace events from every node (with cluster-clock times) and live counters for the
+//! progress display.
+
+use crate::clock::Clock;
+use chainlab::gossip::NodeId;
+use chainlab::report::{Event, TraceRecord};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Default)]
+struct Inner {
+    events: Vec<TraceRecord>,
+    mined_per_height: BTreeMap<u64, u32>,
+    best_height: u64,
+    mined_txs: u64,
+    submitted: u64,
+}
+
+/// Live figures for the progress bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Highest height imported anywhere.
+    pub height: u64,
+    /// Heights with more than one block mined.
+    pub forks: u64,
+    /// Transactions in mined blocks.
+    pub mined_txs: u64,
+    /// Transactions submitted.
+    pub submitted: u64,
+}
+
+/// A shared, cheap-to-clone event sink.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    inner: Arc<Mutex<Inner>>,
+    clock: Clock,
+}
+
+impl Recorder {
+    /// An empty recorder on `clock`.
+    pub fn new(clock: Clock) -> Recorder {
+        Recorder {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Records an event at `node` now.
+    pub fn record(&self, node: NodeId, event: Event) {
+        let t_ms = self.clock.now_ms();
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match &event {
+            Event::BlockMined { height, txs, .. } => {
+                *g.mined_per_height.entry(*height).or_default() += 1;
+                g.mined_txs += *txs as u64;
+            }
+            Event::BlockImported { height, .. } => g.best_height = g.best_height.max(*height),
+            Event::TxSubmitted { .. } => g.submitted += 1,
+            _ => {}
+        }
+        g.events.push(TraceRecord { t_ms, node, event });
+    }
+
+    /// Live figures.
+    pub fn progress(&self) -> Progress {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        Progress {
+            height: g.best_height,
+            forks: g.mined_per_height.values().filter(|c| **c > 1).count() as u64,
+            mined_txs: g.mined_txs,
+            submitted: g.submitted,
+        }
+    }
+
+    /// Takes every event recorded so far.
+    pub fn take_events(&self) -> Vec<TraceRecord> {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut g.events)
+    }
+
+    /// Number of events so far.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).events.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

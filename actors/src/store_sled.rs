@@ -1,0 +1,173 @@
+//! The sled block store: one database per process, three trees per node
+//! (`node{N}.blocks`: hash → block, `node{N}.index`: height ‖ hash → (), `node{N}.meta`: tip).
+//! One database keeps the thread count flat (sled starts threads per database); the page
+//! cache is always set explicitly.
+
+use chainlab::block::Block;
+use chainlab::encoding;
+use chainlab::hash::Hash;
+use chainlab::store::{BlockStore, StoreError};
+use std::path::{Path, PathBuf};
+
+/// Opens (or creates) the process's sled database at `path`.
+///
+/// # Errors
+/// [`StoreError::Backend`] naming the path.
+pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_mb * 1024 * 1024)
+        .flush_every_ms(Some(500))
+        .open()
+        .map_err(|e| StoreError::Backend {
+            location: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Opens a database read-only in spirit (sled has no read-only mode: nothing is written).
+///
+/// # Errors
+/// As [`open_db`].
+pub fn open_existing(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
+    if !path.join("conf").exists() && !path.join("db").exists() {
+        return Err(StoreError::Backend {
+            location: path.display().to_string(),
+            reason: "not a chainlab store (no sled database here)".into(),
+        });
+    }
+    open_db(path, cache_mb)
+}
+
+/// Node ids that have trees in the database, ascending.
+pub fn stored_nodes(db: &sled::Db) -> Vec<usize> {
+    let mut ids: Vec<usize> = db
+        .tree_names()
+        .iter()
+        .filter_map(|n| std::str::from_utf8(n).ok()?.strip_prefix("node")?.strip_suffix(".blocks")?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// One node's trees.
+#[derive(Clone)]
+pub struct SledStore {
+    blocks: sled::Tree,
+    index: sled::Tree,
+    meta: sled::Tree,
+    location: String,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SledStore({})", self.location)
+    }
+}
+
+fn backend(location: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend {
+        location: location.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl SledStore {
+    /// Opens node `id`'s trees in `db` (at `path`, for messages).
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] naming the trees.
+    pub fn open(db: &sled::Db, path: &Path, id: usize) -> Result<SledStore, StoreError> {
+        let location = format!("{} (node {id})", path.display());
+        let tree = |suffix: &str| db.open_tree(format!("node{id}.{suffix}")).map_err(|e| backend(&location, e));
+        Ok(SledStore {
+            blocks: tree("blocks")?,
+            index: tree("index")?,
+            meta: tree("meta")?,
+            location,
+        })
+    }
+
+    fn corrupt(&self, key: String, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            location: self.location.clone(),
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl BlockStore for SledStore {
+    fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
+        self.blocks
+            .insert(hash.0, encoding::encode(block))
+            .map_err(|e| backend(&self.location, e))?;
+        let mut key = [0u8; 40];
+        key[..8].copy_from_slice(&block.header.height.to_be_bytes());
+        key[8..].copy_from_slice(&hash.0);
+        self.index.insert(key, &[]).map_err(|e| backend(&self.location, e))?;
+        Ok(())
+    }
+
+    fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {
+        self.meta.insert("tip", &hash.0).map_err(|e| backend(&self.location, e))?;
+        Ok(())
+    }
+
+    fn tip(&self) -> Result<Option<Hash>, StoreError> {
+        let Some(v) = self.meta.get("tip").map_err(|e| backend(&self.location, e))? else {
+            return Ok(None);
+        };
+        let arr: [u8; 32] = v
+            .as_ref()
+            .try_into()
+            .map_err(|_| self.corrupt("tip".into(), format!("{} bytes, expected 32", v.len())))?;
+        Ok(Some(Hash(arr)))
+    }
+
+    fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.index.iter() {
+            let (k, _) = item.map_err(|e| backend(&self.location, e))?;
+            if k.len() != 40 {
+                return Err(self.corrupt(hex::encode(&k), "index key is not height ‖ hash"));
+            }
+            let hash = Hash(k[8..].try_into().expect("32 bytes"));
+            let bytes = self
+                .blocks
+                .get(hash.0)
+                .map_err(|e| backend(&self.location, e))?
+                .ok_or_else(|| self.corrupt(hash.to_hex(), "indexed block is missing"))?;
+            let block: Block = encoding::decode(&bytes).map_err(|e| self.corrupt(hash.to_hex(), e.to_string()))?;
+            if block.hash() != hash {
+                return Err(self.corrupt(hash.to_hex(), "block bytes do not hash to their key"));
+            }
+            out.push(block);
+        }
+        Ok(out)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.blocks.flush().map_err(|e| backend(&self.location, e))?;
+        Ok(())
+    }
+}
+
+/// Where the process keeps its sled database.
+#[derive(Debug)]
+pub enum DataDir {
+    /// Kept after exit.
+    Kept(PathBuf),
+    /// Removed at exit.
+    Temp(tempfile::TempDir),
+}
+
+impl DataDir {
+    /// The path.
+    pub fn path(&self) -> &Path {
+        match self {
+            DataDir::Kept(p) => p,
+            DataDir::Temp(t) => t.path(),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The load generator: accounts funded at genesis send signed transfers as a Poisson process
+//! to random live nodes, tracking nonces and handling rejections.
+
+use crate::node::mempool::SubmitTx;
+use crate::recorder::Recorder;
+use actix::prelude::*;
+use chainlab::config::{Config, WorkloadConfig};
+use chainlab::gossip::NodeId;
+use chainlab::mempool::MempoolError;
+use chainlab::report::Event;
+use chainlab::{Address, KeyPair, Transaction};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stop submitting.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopLoad;
+
+/// Point node `id`'s slot at its mempool (None while the node is down).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetTarget {
+    /// Node.
+    pub id: NodeId,
+    /// Its mempool.
+    pub target: Option<Recipient<SubmitTx>>,
+}
+
+/// See the module doc.
+pub struct Workload {
+    cfg: WorkloadConfig,
+    chain_id: u32,
+    keys: Vec<KeyPair>,
+    addrs: Vec<Address>,
+    next_nonce: Vec<u64>,
+    in_flight: Vec<bool>,
+    targets: Vec<Option<Recipient<SubmitTx>>>,
+    rng: ChaCha8Rng,
+    recorder: Recorder,
+    running: bool,
+}
+
+impl Workload {
+    /// A generator over `targets` (one slot per node).
+    pub fn new(
+        cfg: &Config,
+        targets: Vec<Option<Recipient<SubmitTx>>>,
+        rng: ChaCha8Rng,
+        recorder: Recorder,
+    ) -> Workload {
+        let n = if cfg.workload.tx_rate > 0.0 { cfg.workload.accounts } else { 0 };
+        let keys: Vec<KeyPair> = (0..n).map(Config::account_key).collect();
+        let addrs = keys.iter().map(KeyPair::address).collect();
+        Workload {
+            cfg: cfg.workload.clone(),
+            chain_id: cfg.consensus.chain_id,
+            next_nonce: vec![0; n],
+            in_flight: vec![false; n],
+            keys,
+            addrs,
+            targets,
+            rng,
+            recorder,
+            running: true,
+        }
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>) {
+        if !self.running || self.cfg.tx_rate <= 0.0 || self.keys.len() < 2 {
+            return;
+        }
+        let Ok(exp) = Exp::new(self.cfg.tx_rate) else { return };
+        let secs: f64 = exp.sample(&mut self.rng);
+        ctx.run_later(Duration::from_micros((secs * 1e6) as u64), |act, ctx| {
+            if act.running {
+                act.submit_one(ctx);
+                act.schedule(ctx);
+            }
+        });
+    }
+
+    fn submit_one(&mut self, ctx: &mut Context<Self>) {
+        let n = self.keys.len();
+        let from = self.rng.gen_range(0..n);
+        let mut to = self.rng.gen_range(0..n - 1);
+        if to >= from {
+            to += 1;
+        }
+        let amount = self.rng.gen_range(1..=self.cfg.max_amount);
+        let fee = self.rng.gen_range(self.cfg.min_fee..=self.cfg.max_fee);
+        let live: Vec<NodeId> = (0..self.targets.len()).filter(|i| self.targets[*i].is_some()).collect();
+        if live.is_empty() || self.in_flight[from] {
+            return;
+        }
+        let node = live[self.rng.gen_range(0..live.len())];
+        let Some(target) = self.targets[node].clone() else { return };
+        let tx = Transaction::new_signed(&self.keys[from], self.chain_id, self.addrs[to], amount, fee, self.next_nonce[from]);
+        let txid = tx.id();
+        self.recorder.record(node, Event::TxSubmitted { txid });
+        self.in_flight[from] = true;
+        let fut = target.send(SubmitTx { tx: Arc::new(tx), from: None });
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+            act.in_flight[from] = false;
+            let reason = match res {
+                Ok(Ok(_)) => {
+                    act.next_nonce[from] += 1;
+                    return;
+                }
+                Ok(Err(e)) => {
+                    if let MempoolError::NonceTooLow { next, .. } = e {
+                        act.next_nonce[from] = next;
+                    }
+                    e.to_string()
+                }
+                Err(e) => format!("node unreachable: {e}"),
+            };
+            act.recorder.record(node, Event::TxRejected { txid, reason });
+        }));
+    }
+}
+
+impl Actor for Workload {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.schedule(ctx);
+    }
+}
+
+impl Handler<StopLoad> for Workload {
+    type Result = ();
+    fn handle(&mut self, _: StopLoad, _: &mut Context<Self>) {
+        self.running = false;
+    }
+}
+
+impl Handler<SetTarget> for Workload {
+    type Result = ();
+    fn handle(&mut self, m: SetTarget, _: &mut Context<Self>) {
+        if m.id < self.targets.len() {
+            self.targets[m.id] = m.target;
+        }
+    }
+}
