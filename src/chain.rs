@@ -7,13 +7,13 @@
 
 use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal, BLOCK_VERSION};
 use crate::crypto::Address;
-use crate::hash::{Hash, TxId};
+use crate::hash::{Hash, HashMapById, TxId};
 use crate::params::{ChainParams, TieBreak};
 use crate::pow::{retarget, work};
 use crate::state::{Account, State, Undo};
 use crate::tx::Transaction;
 use crate::validation::BlockError;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// How many past timestamps the median-time-past rule looks at.
@@ -142,9 +142,9 @@ impl OrphanPool {
 pub struct ChainState {
     params: Arc<ChainParams>,
     genesis: Hash,
-    entries: HashMap<Hash, Entry>,
+    entries: HashMapById<Entry>,
     canonical: Vec<Hash>,
-    undo: HashMap<Hash, Undo>,
+    undo: HashMapById<Undo>,
     state: State,
     orphans: OrphanPool,
 }
@@ -154,7 +154,7 @@ impl ChainState {
     pub fn new(params: Arc<ChainParams>) -> ChainState {
         let genesis = Arc::new(params.genesis_block());
         let hash = genesis.hash();
-        let mut entries = HashMap::new();
+        let mut entries = HashMapById::default();
         entries.insert(
             hash,
             Entry {
@@ -172,7 +172,7 @@ impl ChainState {
             genesis: hash,
             entries,
             canonical: vec![hash],
-            undo: HashMap::new(),
+            undo: HashMapById::default(),
             orphans: OrphanPool::default(),
         }
     }

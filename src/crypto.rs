@@ -1,12 +1,12 @@
 //! secp256k1 keys, addresses, low-S ECDSA over 32-byte digests, and a bounded cache of
 //! successful verifications that can be shared by every node of a process.
 
-use crate::hash::Hash;
+use crate::hash::{Hash, HashSetById};
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use k256::ecdsa::{Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_big_array::BigArray;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -129,11 +129,15 @@ impl KeyPair {
 /// # Errors
 /// Returns which check failed: key, encoding, high S, or the equation itself.
 pub fn verify_digest(pk: &PublicKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
+    let vk = VerifyingKey::from_sec1_bytes(&pk.0).map_err(|_| CryptoError::InvalidPublicKey)?;
+    verify_with_key(&vk, digest, sig)
+}
+
+fn verify_with_key(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
     let sig = EcdsaSignature::from_slice(&sig.0).map_err(|_| CryptoError::MalformedSignature)?;
     if sig.normalize_s() != sig {
         return Err(CryptoError::HighS);
     }
-    let vk = VerifyingKey::from_sec1_bytes(&pk.0).map_err(|_| CryptoError::InvalidPublicKey)?;
     vk.verify_prehash(digest, &sig)
         .map_err(|_| CryptoError::BadSignature)
 }
@@ -156,13 +160,23 @@ pub fn to_high_s(sig: &Signature) -> Option<Signature> {
 #[derive(Debug)]
 pub struct SigCache {
     inner: Mutex<CacheInner>,
+    keys: Mutex<KeyCache>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
+/// Decompressed public keys (decompression is a square root: worth keeping per sender).
+#[derive(Debug, Default)]
+struct KeyCache {
+    map: std::collections::HashMap<PublicKey, VerifyingKey>,
+    order: VecDeque<PublicKey>,
+}
+
+const KEY_CACHE_CAPACITY: usize = 16_384;
+
 #[derive(Debug)]
 struct CacheInner {
-    set: HashSet<Hash>,
+    set: HashSetById,
     order: VecDeque<Hash>,
     capacity: usize,
 }
@@ -172,10 +186,11 @@ impl SigCache {
     pub fn new(capacity: usize) -> SigCache {
         SigCache {
             inner: Mutex::new(CacheInner {
-                set: HashSet::new(),
+                set: HashSetById::default(),
                 order: VecDeque::new(),
                 capacity,
             }),
+            keys: Mutex::new(KeyCache::default()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -197,9 +212,26 @@ impl SigCache {
             return Ok(());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        verify_digest(pk, digest, sig)?;
+        let vk = self.verifying_key(pk)?;
+        verify_with_key(&vk, digest, sig)?;
         self.insert(*key);
         Ok(())
+    }
+
+    fn verifying_key(&self, pk: &PublicKey) -> Result<VerifyingKey, CryptoError> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(vk) = keys.map.get(pk) {
+            return Ok(*vk);
+        }
+        let vk = VerifyingKey::from_sec1_bytes(&pk.0).map_err(|_| CryptoError::InvalidPublicKey)?;
+        keys.map.insert(*pk, vk);
+        keys.order.push_back(*pk);
+        while keys.order.len() > KEY_CACHE_CAPACITY {
+            if let Some(old) = keys.order.pop_front() {
+                keys.map.remove(&old);
+            }
+        }
+        Ok(vk)
     }
 
     fn contains(&self, key: &Hash) -> bool {

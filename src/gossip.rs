@@ -4,9 +4,9 @@
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
-use crate::hash::{Hash, TxId};
+use crate::hash::{Hash, HashMapById, HashSetById, TxId};
 use crate::wire::{WireMsg, MAX_INV_ITEMS};
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// A node's index in its cluster.
 pub type NodeId = usize;
@@ -27,7 +27,7 @@ pub struct GossipPolicy {
 /// A bounded first-in first-out set.
 #[derive(Debug, Default, Clone)]
 pub struct BoundedSet {
-    set: HashSet<Hash>,
+    set: HashSetById,
     order: VecDeque<Hash>,
     capacity: usize,
 }
@@ -36,7 +36,7 @@ impl BoundedSet {
     /// An empty set holding at most `capacity` ids.
     pub fn new(capacity: usize) -> BoundedSet {
         BoundedSet {
-            set: HashSet::new(),
+            set: HashSetById::default(),
             order: VecDeque::new(),
             capacity,
         }
@@ -83,7 +83,7 @@ pub struct Gossip {
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
     peer_known: BTreeMap<NodeId, BoundedSet>,
-    requested: HashMap<Hash, u64>,
+    requested: HashMapById<u64>,
     pending_txs: Vec<(TxId, Option<NodeId>)>,
     sync: Option<SyncState>,
 }
@@ -105,7 +105,7 @@ impl Gossip {
             policy,
             neighbors,
             peer_known,
-            requested: HashMap::new(),
+            requested: HashMapById::default(),
             pending_txs: Vec::new(),
             sync: None,
         }

@@ -2,11 +2,48 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// A 32-byte hash (block hash, transaction id, Merkle or state root).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Hash(pub [u8; 32]);
+
+impl std::hash::Hash for Hash {
+    /// Feeds the first 8 bytes only: they are already uniformly distributed.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(w));
+    }
+}
+
+/// A hasher for keys that are already hashes: it passes their first 8 bytes through.
+/// (Finding many ids that share 64 bits costs an attacker ~2^32 SHA-256 work per id.)
+#[derive(Default, Clone, Copy, Debug)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(23) ^ u64::from_le_bytes(w);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = self.0.rotate_left(23) ^ v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A set of hashes with the pass-through hasher (never iterate it where order matters).
+pub type HashSetById = HashSet<Hash, BuildHasherDefault<IdHasher>>;
+/// A map keyed by hashes with the pass-through hasher (never iterate it where order matters).
+pub type HashMapById<V> = HashMap<Hash, V, BuildHasherDefault<IdHasher>>;
 
 /// A transaction id: SHA-256 of the transaction's canonical encoding.
 pub type TxId = Hash;

@@ -5,11 +5,11 @@
 //! [`crate::chain::TipChange`]), so admission never needs the chain's state.
 
 use crate::crypto::{Address, SigCache};
-use crate::hash::TxId;
+use crate::hash::{HashMapById, TxId};
 use crate::state::Account;
 use crate::tx::Transaction;
 use crate::validation::{check_tx, TxError};
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 /// Pool limits and policy.
@@ -108,7 +108,7 @@ struct Entry {
 #[derive(Debug)]
 pub struct Mempool {
     policy: MempoolPolicy,
-    by_id: HashMap<TxId, Entry>,
+    by_id: HashMapById<Entry>,
     by_sender: BTreeMap<Address, BTreeMap<u64, TxId>>,
     by_fee: BTreeSet<(u64, u64, TxId)>,
     accounts: BTreeMap<Address, Account>,
@@ -120,7 +120,7 @@ impl Mempool {
     pub fn new(policy: MempoolPolicy, accounts: BTreeMap<Address, Account>) -> Mempool {
         Mempool {
             policy,
-            by_id: HashMap::new(),
+            by_id: HashMapById::default(),
             by_sender: BTreeMap::new(),
             by_fee: BTreeSet::new(),
             accounts,

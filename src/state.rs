@@ -61,6 +61,7 @@ impl Undo {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     accounts: BTreeMap<Address, Account>,
+    leaves: BTreeMap<Address, [u64; 4]>,
     acc: [u64; 4],
 }
 
@@ -121,14 +122,17 @@ impl State {
     }
 
     fn set(&mut self, addr: Address, a: Account) {
-        if let Some(old) = self.accounts.get(&addr) {
-            sub256(&mut self.acc, &leaf(&addr, old));
+        if let Some(old) = self.leaves.get(&addr) {
+            sub256(&mut self.acc, old);
         }
         if a == Account::default() {
             self.accounts.remove(&addr);
+            self.leaves.remove(&addr);
         } else {
-            add256(&mut self.acc, &leaf(&addr, &a));
+            let l = leaf(&addr, &a);
+            add256(&mut self.acc, &l);
             self.accounts.insert(addr, a);
+            self.leaves.insert(addr, l);
         }
     }
 

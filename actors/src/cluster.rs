@@ -135,6 +135,7 @@ impl Cluster {
             sig_cache: cfg.node.sig_cache.then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
             recorder: recorder.clone(),
             transport: Arc::new(MemoryTransport::new(net.clone())),
+            flush_each_block: cfg.storage.flush_each_block && matches!(data_dir, Some(DataDir::Kept(_))),
             cfg: cfg.clone(),
         });
         let workload = Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();

@@ -142,7 +142,7 @@ impl ChainActor {
         if let Some(tc) = &out.tip_change {
             result = result.and_then(|()| self.store.set_tip(&tc.new_tip));
         }
-        if self.shared.cfg.storage.flush_each_block && !out.accepted.is_empty() {
+        if self.shared.flush_each_block && !out.accepted.is_empty() {
             result = result.and_then(|()| self.store.flush());
         }
         if let Err(e) = result {

@@ -37,6 +37,9 @@ pub struct NodeShared {
     pub recorder: Recorder,
     /// How peers reach each other.
     pub transport: Arc<dyn Transport>,
+    /// Flush the store after each import, before announcing (off for a temporary store,
+    /// which is deleted at exit anyway).
+    pub flush_each_block: bool,
 }
 
 impl NodeShared {

@@ -58,7 +58,19 @@ pub struct Network {
     bandwidth_mbps: f64,
     rng: ChaCha8Rng,
     last_delivery: HashMap<(NodeId, NodeId), Instant>,
+    /// Messages in flight by (delivery time, sequence): one timer serves them all, so the
+    /// actor never holds more than one pending timer however many messages are in flight.
+    in_flight: BTreeMap<(Instant, u64), InFlight>,
+    seq: u64,
+    timer: Option<(Instant, SpawnHandle)>,
     stats: NetStats,
+}
+
+struct InFlight {
+    from: NodeId,
+    to: NodeId,
+    msg: WireMsg,
+    bytes: u64,
 }
 
 impl Network {
@@ -70,8 +82,39 @@ impl Network {
             bandwidth_mbps,
             rng,
             last_delivery: HashMap::new(),
+            in_flight: BTreeMap::new(),
+            seq: 0,
+            timer: None,
             stats: NetStats::default(),
         }
+    }
+
+    fn deliver_due(&mut self, ctx: &mut Context<Self>) {
+        self.timer = None;
+        let now = Instant::now();
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let m = entry.remove();
+            self.deliver(m.from, m.to, m.msg, m.bytes);
+        }
+        self.arm(ctx);
+    }
+
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        let Some((&(at, _), _)) = self.in_flight.first_key_value() else {
+            return;
+        };
+        if let Some((armed, handle)) = self.timer {
+            if armed <= at {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let wait = at.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(wait, |act, ctx| act.deliver_due(ctx));
+        self.timer = Some((at, handle));
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: WireMsg, bytes: u64) {
@@ -112,8 +155,12 @@ impl Handler<Route> for Network {
             at = *last;
         }
         *last = at;
-        let (from, to, msg) = (m.from, m.to, m.msg);
-        ctx.run_later(at - now, move |act, _| act.deliver(from, to, msg, bytes));
+        self.seq += 1;
+        self.in_flight.insert(
+            (at, self.seq),
+            InFlight { from: m.from, to: m.to, msg: m.msg, bytes },
+        );
+        self.arm(ctx);
     }
 }
 
