@@ -137,12 +137,20 @@ impl OrphanPool {
     }
 }
 
+/// The tie key of an orphan connected by an import with key `key`: derived from that key
+/// and the orphan's hash, so each block gets its own.
+pub fn mix_key(key: u64, hash: &Hash) -> u64 {
+    let h = Hash::sha256_parts(&[&key.to_le_bytes(), &hash.0]);
+    u64::from_le_bytes(h.0[..8].try_into().expect("8 bytes"))
+}
+
 /// One node's view of the chain.
 #[derive(Debug)]
 pub struct ChainState {
     params: Arc<ChainParams>,
     genesis: Hash,
     entries: HashMapById<Entry>,
+    children: HashMapById<Vec<Hash>>,
     canonical: Vec<Hash>,
     undo: HashMapById<Undo>,
     state: State,
@@ -171,6 +179,7 @@ impl ChainState {
             params,
             genesis: hash,
             entries,
+            children: HashMapById::default(),
             canonical: vec![hash],
             undo: HashMapById::default(),
             orphans: OrphanPool::default(),
@@ -255,7 +264,9 @@ impl ChainState {
     pub fn median_time_past(&self, mut hash: Hash) -> u64 {
         let mut ts = Vec::with_capacity(MTP_WINDOW);
         while ts.len() < MTP_WINDOW {
-            let Some(e) = self.entries.get(&hash) else { break };
+            let Some(e) = self.entries.get(&hash) else {
+                break;
+            };
             ts.push(e.block.header.timestamp_ms);
             if e.height == 0 {
                 break;
@@ -280,14 +291,22 @@ impl ChainState {
         if n == 0 || h % n != 0 {
             return parent_diff;
         }
-        let first_height = p.height.saturating_sub(n).max(if p.height > n { 0 } else { 1 });
+        let first_height = p
+            .height
+            .saturating_sub(n)
+            .max(if p.height > n { 0 } else { 1 });
         let first_height = first_height.min(p.height);
         let Some(first) = self.ancestor(*parent, first_height) else {
             return parent_diff;
         };
         let first_ts = self.entries[&first].block.header.timestamp_ms;
         let span = p.block.header.timestamp_ms.saturating_sub(first_ts);
-        retarget(parent_diff, p.height - first_height, self.params.block_interval_ms, span)
+        retarget(
+            parent_diff,
+            p.height - first_height,
+            self.params.block_interval_ms,
+            span,
+        )
     }
 
     fn check_header(&self, header: &BlockHeader, now_ms: u64) -> Result<(), BlockError> {
@@ -357,7 +376,8 @@ impl ChainState {
         let mut first = true;
         while let Some(b) = queue.pop_front() {
             let h = b.hash;
-            match self.accept(b, now_ms, tie_key) {
+            let key = if first { tie_key } else { mix_key(tie_key, &h) };
+            match self.accept(b, now_ms, key) {
                 Ok(stored) => {
                     out.accepted.push(stored);
                     queue.extend(self.orphans.take_children(&h));
@@ -387,7 +407,12 @@ impl ChainState {
     }
 
     /// Inserts one block whose parent is known, then runs fork choice.
-    fn accept(&mut self, b: CheckedBlock, now_ms: u64, tie_key: u64) -> Result<Arc<Block>, BlockError> {
+    fn accept(
+        &mut self,
+        b: CheckedBlock,
+        now_ms: u64,
+        tie_key: u64,
+    ) -> Result<Arc<Block>, BlockError> {
         if self.entries.contains_key(&b.hash) {
             return Ok(b.block);
         }
@@ -403,6 +428,10 @@ impl ChainState {
         };
         let hash = b.hash;
         self.entries.insert(hash, entry);
+        self.children
+            .entry(b.block.header.parent)
+            .or_default()
+            .push(hash);
         if self.better_than_tip(&hash) {
             self.reorg_to(hash)?;
         }
@@ -433,7 +462,10 @@ impl ChainState {
         let mut disconnected = Vec::new();
         while self.height() > fork_height {
             let top = self.canonical.pop().expect("above fork point");
-            let undo = self.undo.remove(&top).expect("canonical blocks have undo data");
+            let undo = self
+                .undo
+                .remove(&top)
+                .expect("canonical blocks have undo data");
             self.state.revert(&undo);
             disconnected.push(top);
         }
@@ -484,9 +516,16 @@ impl ChainState {
         Ok(())
     }
 
+    /// Marks a block and every stored descendant invalid.
     fn mark_invalid(&mut self, hash: Hash) {
-        if let Some(e) = self.entries.get_mut(&hash) {
-            e.status = Status::Invalid;
+        let mut stack = vec![hash];
+        while let Some(h) = stack.pop() {
+            if let Some(e) = self.entries.get_mut(&h) {
+                e.status = Status::Invalid;
+            }
+            if let Some(kids) = self.children.get(&h) {
+                stack.extend(kids.iter().copied());
+            }
         }
     }
 
@@ -539,7 +578,10 @@ impl ChainState {
             connected,
             included,
             reverted_txs,
-            changed: touched.into_iter().map(|a| (a, self.state.get(&a))).collect(),
+            changed: touched
+                .into_iter()
+                .map(|a| (a, self.state.get(&a)))
+                .collect(),
         });
     }
 
@@ -576,7 +618,12 @@ impl ChainState {
 
     /// Builds an unsealed block on the tip from candidate transactions: those that apply in
     /// order are included (up to the size limits), the rest skipped. The nonce is left at 0.
-    pub fn build_block(&mut self, candidates: &[Transaction], miner: Address, now_ms: u64) -> Block {
+    pub fn build_block(
+        &mut self,
+        candidates: &[Transaction],
+        miner: Address,
+        now_ms: u64,
+    ) -> Block {
         let tip = self.tip();
         let mut undo = Undo::default();
         let mut txs = Vec::new();

@@ -439,7 +439,9 @@ pub fn apply_override(doc: &mut toml::Table, arg: &str) -> Result<(), ConfigErro
         arg: arg.to_string(),
         reason: reason.to_string(),
     };
-    let (key, raw) = arg.split_once('=').ok_or_else(|| bad("expected KEY=VALUE"))?;
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE"))?;
     let parts: Vec<&str> = key.trim().split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(bad("empty key segment"));
@@ -510,7 +512,7 @@ impl Config {
                     if n > 1 && (d == 0 || d >= n) {
                         return err("network.degree", format!("{d} must be in 1..{n} (nodes)"));
                     }
-                    if n > 1 && (n * d) % 2 != 0 {
+                    if n > 1 && !(n * d).is_multiple_of(2) {
                         return err("network.degree", format!("nodes x degree = {n} x {d} must be even"));
                     }
                 }
@@ -534,15 +536,30 @@ impl Config {
         }
         let lat_ok = match self.network.latency {
             Latency::Constant { ms } => ms >= 0.0 && ms.is_finite(),
-            Latency::Uniform { min_ms, max_ms } => min_ms >= 0.0 && max_ms >= min_ms && max_ms.is_finite(),
-            Latency::Normal { mean_ms, sd_ms } => mean_ms >= 0.0 && sd_ms >= 0.0 && mean_ms.is_finite() && sd_ms.is_finite(),
-            Latency::Lognormal { median_ms, sigma } => median_ms > 0.0 && sigma >= 0.0 && median_ms.is_finite() && sigma.is_finite(),
+            Latency::Uniform { min_ms, max_ms } => {
+                min_ms >= 0.0 && max_ms >= min_ms && max_ms.is_finite()
+            }
+            Latency::Normal { mean_ms, sd_ms } => {
+                mean_ms >= 0.0 && sd_ms >= 0.0 && mean_ms.is_finite() && sd_ms.is_finite()
+            }
+            Latency::Lognormal { median_ms, sigma } => {
+                median_ms > 0.0 && sigma >= 0.0 && median_ms.is_finite() && sigma.is_finite()
+            }
         };
         if !lat_ok {
-            return err("network.latency", format!("{:?} has a negative, inverted or non-finite parameter", self.network.latency));
+            return err(
+                "network.latency",
+                format!(
+                    "{:?} has a negative, inverted or non-finite parameter",
+                    self.network.latency
+                ),
+            );
         }
         if !(self.network.bandwidth_mbps >= 0.0 && self.network.bandwidth_mbps.is_finite()) {
-            return err("network.bandwidth_mbps", "must be >= 0 (0 = unlimited)".into());
+            return err(
+                "network.bandwidth_mbps",
+                "must be >= 0 (0 = unlimited)".into(),
+            );
         }
         if self.consensus.block_interval.as_millis() < 1 {
             return err("consensus.block_interval", "must be at least 1ms".into());
@@ -550,24 +567,41 @@ impl Config {
         if self.consensus.max_block_txs == 0 {
             return err("consensus.max_block_txs", "must be positive".into());
         }
-        if self.consensus.max_block_bytes < 1_000 {
-            return err("consensus.max_block_bytes", "must be at least 1000".into());
+        let max_bytes = crate::encoding::MAX_DECODE_BYTES - 64 * 1024;
+        if self.consensus.max_block_bytes < 1_000 || self.consensus.max_block_bytes > max_bytes {
+            return err(
+                "consensus.max_block_bytes",
+                format!("must be in 1000..={max_bytes} (a block must fit one decodable message)"),
+            );
         }
         if self.pow.difficulty == 0 {
             return err("pow.difficulty", "must be at least 1".into());
         }
         if self.pow.engine == PowEngine::Hashing && self.cluster.clock == ClockMode::Virtual {
-            return err("pow.engine", "\"hashing\" grinds real hashes and needs cluster.clock = \"real\"".into());
+            return err(
+                "pow.engine",
+                "\"hashing\" grinds real hashes and needs cluster.clock = \"real\"".into(),
+            );
         }
         match &self.pow.hashpower {
             HashPower::Named(s) if s == "equal" => {}
-            HashPower::Named(s) => return err("pow.hashpower", format!("unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}")),
+            HashPower::Named(s) => {
+                return err(
+                    "pow.hashpower",
+                    format!(
+                        "unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}"
+                    ),
+                )
+            }
             HashPower::Shares(v) => {
                 if v.len() != n {
                     return err("pow.hashpower", format!("{} shares for {n} nodes", v.len()));
                 }
                 if v.iter().any(|x| !(*x >= 0.0 && x.is_finite())) || v.iter().sum::<f64>() <= 0.0 {
-                    return err("pow.hashpower", "shares must be >= 0 with a positive sum".into());
+                    return err(
+                        "pow.hashpower",
+                        "shares must be >= 0 with a positive sum".into(),
+                    );
                 }
             }
             HashPower::Skewed { skew } => {
@@ -581,10 +615,16 @@ impl Config {
             return err("workload.tx_rate", "must be >= 0".into());
         }
         if w.tx_rate > 0.0 && w.accounts < 2 {
-            return err("workload.accounts", "at least 2 accounts are needed to send transactions".into());
+            return err(
+                "workload.accounts",
+                "at least 2 accounts are needed to send transactions".into(),
+            );
         }
         if w.min_fee > w.max_fee {
-            return err("workload.min_fee", format!("{} exceeds max_fee {}", w.min_fee, w.max_fee));
+            return err(
+                "workload.min_fee",
+                format!("{} exceeds max_fee {}", w.min_fee, w.max_fee),
+            );
         }
         if w.max_amount == 0 {
             return err("workload.max_amount", "must be positive".into());
@@ -614,7 +654,12 @@ impl Config {
     /// The chain parameters, with every workload account funded at genesis.
     pub fn chain_params(&self) -> ChainParams {
         let genesis_balances = (0..self.workload.accounts)
-            .map(|i| (Config::account_key(i).address(), self.workload.initial_balance))
+            .map(|i| {
+                (
+                    Config::account_key(i).address(),
+                    self.workload.initial_balance,
+                )
+            })
             .collect();
         let c = &self.consensus;
         ChainParams {
@@ -699,10 +744,16 @@ mod tests {
             ("[cluster]\nnodes = 0", "cluster.nodes"),
             ("[network]\ntopology = \"star\"", "network.topology"),
             ("[network]\ntopology = [[0, 99]]", "network.topology"),
-            ("[cluster]\nnodes = 5\n[network]\ndegree = 3", "network.degree"),
+            (
+                "[cluster]\nnodes = 5\n[network]\ndegree = 3",
+                "network.degree",
+            ),
             ("[pow]\nhashpower = [1.0]", "pow.hashpower"),
             ("[pow]\nengine = \"hashing\"", "pow.engine"),
-            ("[network]\nlatency = { dist = \"uniform\", min_ms = 5.0, max_ms = 1.0 }", "network.latency"),
+            (
+                "[network]\nlatency = { dist = \"uniform\", min_ms = 5.0, max_ms = 1.0 }",
+                "network.latency",
+            ),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, "f.toml", &[]).unwrap_err();
@@ -715,7 +766,12 @@ mod tests {
 
     #[test]
     fn latency_tables_reject_unknown_fields() {
-        let e = Config::parse("[network]\nlatency = { dist = \"constant\", msec = 3 }", "f.toml", &[]).unwrap_err();
+        let e = Config::parse(
+            "[network]\nlatency = { dist = \"constant\", msec = 3 }",
+            "f.toml",
+            &[],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("msec"), "{e}");
     }
 }

@@ -128,12 +128,20 @@ impl KeyPair {
 ///
 /// # Errors
 /// Returns which check failed: key, encoding, high S, or the equation itself.
-pub fn verify_digest(pk: &PublicKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
+pub fn verify_digest(
+    pk: &PublicKey,
+    digest: &[u8; 32],
+    sig: &Signature,
+) -> Result<(), CryptoError> {
     let vk = VerifyingKey::from_sec1_bytes(&pk.0).map_err(|_| CryptoError::InvalidPublicKey)?;
     verify_with_key(&vk, digest, sig)
 }
 
-fn verify_with_key(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> Result<(), CryptoError> {
+fn verify_with_key(
+    vk: &VerifyingKey,
+    digest: &[u8; 32],
+    sig: &Signature,
+) -> Result<(), CryptoError> {
     let sig = EcdsaSignature::from_slice(&sig.0).map_err(|_| CryptoError::MalformedSignature)?;
     if sig.normalize_s() != sig {
         return Err(CryptoError::HighS);
@@ -285,7 +293,10 @@ mod tests {
         let sig = kp.sign_digest(&d);
         let high = to_high_s(&sig).unwrap();
         assert_ne!(high, sig);
-        assert_eq!(verify_digest(&kp.public, &d, &high), Err(CryptoError::HighS));
+        assert_eq!(
+            verify_digest(&kp.public, &d, &high),
+            Err(CryptoError::HighS)
+        );
     }
 
     #[test]

@@ -28,16 +28,23 @@ fn options() -> impl Options {
         .reject_trailing_bytes()
 }
 
-/// Encodes a value canonically.
+fn write_options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .with_no_limit()
+}
+
+/// Encodes a value canonically (the same bytes [`decode`] reads; no size limit on writing).
 pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    options()
+    write_options()
         .serialize(value)
-        .expect("chainlab types are bounded and always serialize")
+        .expect("chainlab types have no maps or unsized parts and always serialize")
 }
 
 /// The length of [`encode`]'s output without building it.
 pub fn encoded_len<T: Serialize>(value: &T) -> u64 {
-    options().serialized_size(value).unwrap_or(u64::MAX)
+    write_options().serialized_size(value).unwrap_or(u64::MAX)
 }
 
 /// Decodes untrusted bytes; trailing bytes, truncation and oversize are errors.

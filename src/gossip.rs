@@ -305,7 +305,12 @@ impl Gossip {
     }
 
     /// Continues a sync with the same peer from a fresh locator.
-    pub fn continue_sync(&mut self, peer: NodeId, locator: Vec<Hash>, now_ms: u64) -> (NodeId, WireMsg) {
+    pub fn continue_sync(
+        &mut self,
+        peer: NodeId,
+        locator: Vec<Hash>,
+        now_ms: u64,
+    ) -> (NodeId, WireMsg) {
         let tried = self.sync.take().map(|s| s.tried).unwrap_or_default();
         self.send_sync(peer, locator, now_ms, tried)
     }
@@ -366,14 +371,30 @@ mod tests {
     fn fetches_unknown_once_and_never_echoes() {
         let mut g = Gossip::new(policy(), vec![3, 1, 2]);
         let get = g.on_inv(1, &[h(1)], &[], 0, |_| false).unwrap();
-        assert_eq!(get, WireMsg::GetData { blocks: vec![h(1)], txs: vec![] });
-        assert!(g.on_inv(2, &[h(1)], &[], 10, |_| false).is_none(), "in flight");
-        assert!(g.on_inv(2, &[h(1)], &[], 2000, |_| false).is_some(), "timed out: ask another");
+        assert_eq!(
+            get,
+            WireMsg::GetData {
+                blocks: vec![h(1)],
+                txs: vec![]
+            }
+        );
+        assert!(
+            g.on_inv(2, &[h(1)], &[], 10, |_| false).is_none(),
+            "in flight"
+        );
+        assert!(
+            g.on_inv(2, &[h(1)], &[], 2000, |_| false).is_some(),
+            "timed out: ask another"
+        );
         assert!(g.on_item(h(1), Some(1)));
         assert!(!g.on_item(h(1), Some(2)));
         let out = g.announce_block(h(1), Some(1));
         let to: Vec<NodeId> = out.iter().map(|(n, _)| *n).collect();
-        assert_eq!(to, vec![3], "not to the source 1, not to 2 which announced it");
+        assert_eq!(
+            to,
+            vec![3],
+            "not to the source 1, not to 2 which announced it"
+        );
     }
 
     #[test]
@@ -383,8 +404,26 @@ mod tests {
         g.queue_tx(h(6), None);
         let out = g.flush_txs();
         assert_eq!(out.len(), 2);
-        assert_eq!(out[0], (1, WireMsg::Inv { blocks: vec![], txs: vec![h(6)] }));
-        assert_eq!(out[1], (2, WireMsg::Inv { blocks: vec![], txs: vec![h(5), h(6)] }));
+        assert_eq!(
+            out[0],
+            (
+                1,
+                WireMsg::Inv {
+                    blocks: vec![],
+                    txs: vec![h(6)]
+                }
+            )
+        );
+        assert_eq!(
+            out[1],
+            (
+                2,
+                WireMsg::Inv {
+                    blocks: vec![],
+                    txs: vec![h(5), h(6)]
+                }
+            )
+        );
         assert!(g.flush_txs().is_empty());
     }
 
@@ -397,7 +436,12 @@ mod tests {
         assert!(g.on_tick(4999, 0).is_none());
         let (p2, msg) = g.on_tick(5000, 0).unwrap();
         assert_eq!(p2, 2);
-        assert_eq!(msg, WireMsg::GetBlocks { locator: vec![h(0)] });
+        assert_eq!(
+            msg,
+            WireMsg::GetBlocks {
+                locator: vec![h(0)]
+            }
+        );
         assert!(g.on_sync_reply(2, 64, 64));
         let _ = g.continue_sync(2, vec![h(9)], 6000);
         assert!(!g.on_sync_reply(2, 3, 64));

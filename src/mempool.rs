@@ -211,8 +211,18 @@ impl Mempool {
                     self.remove(&low_id);
                     evicted.push(low_id);
                 }
-                Some((fee, _, _)) => return Err(MempoolError::PoolFull { fee: tx.fee, lowest: fee }),
-                None => return Err(MempoolError::PoolFull { fee: tx.fee, lowest: 0 }),
+                Some((fee, _, _)) => {
+                    return Err(MempoolError::PoolFull {
+                        fee: tx.fee,
+                        lowest: fee,
+                    })
+                }
+                None => {
+                    return Err(MempoolError::PoolFull {
+                        fee: tx.fee,
+                        lowest: 0,
+                    })
+                }
             }
         }
         check_tx(&tx, &id, self.policy.chain_id, cache)?;
@@ -224,7 +234,11 @@ impl Mempool {
         Ok(evicted)
     }
 
-    fn replaced_by(&self, sender: &Address, tx: &Transaction) -> Result<Option<TxId>, MempoolError> {
+    fn replaced_by(
+        &self,
+        sender: &Address,
+        tx: &Transaction,
+    ) -> Result<Option<TxId>, MempoolError> {
         let Some(old_id) = self.by_sender.get(sender).and_then(|m| m.get(&tx.nonce)) else {
             return Ok(None);
         };
@@ -241,7 +255,10 @@ impl Mempool {
     fn insert(&mut self, tx: Arc<Transaction>, id: TxId, sender: Address, now_ms: u64) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_sender.entry(sender).or_default().insert(tx.nonce, id);
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(tx.nonce, id);
         self.by_fee.insert((tx.fee, u64::MAX - seq, id));
         self.by_id.insert(
             id,
@@ -321,10 +338,7 @@ impl Mempool {
         let mut back = 0;
         for tx in reverted {
             let id = tx.id();
-            if self
-                .admit(Arc::new(tx.clone()), id, now_ms, cache)
-                .is_ok()
-            {
+            if self.admit(Arc::new(tx.clone()), id, now_ms, cache).is_ok() {
                 back += 1;
             }
         }
@@ -371,13 +385,28 @@ mod tests {
     fn pool(keys: &[&KeyPair], max: usize) -> Mempool {
         let accounts = keys
             .iter()
-            .map(|k| (k.address(), Account { balance: 1000, nonce: 0 }))
+            .map(|k| {
+                (
+                    k.address(),
+                    Account {
+                        balance: 1000,
+                        nonce: 0,
+                    },
+                )
+            })
             .collect();
         Mempool::new(policy(max), accounts)
     }
 
     fn tx(k: &KeyPair, nonce: u64, fee: u64) -> Arc<Transaction> {
-        Arc::new(Transaction::new_signed(k, 1, Address([9; 20]), 10, fee, nonce))
+        Arc::new(Transaction::new_signed(
+            k,
+            1,
+            Address([9; 20]),
+            10,
+            fee,
+            nonce,
+        ))
     }
 
     fn admit(p: &mut Mempool, t: &Arc<Transaction>, now: u64) -> Result<Vec<TxId>, MempoolError> {
@@ -408,8 +437,14 @@ mod tests {
         let t0 = tx(&a, 0, 1);
         admit(&mut p, &t0, 0).unwrap();
         assert_eq!(admit(&mut p, &t0, 0), Err(MempoolError::AlreadyKnown));
-        assert!(matches!(admit(&mut p, &tx(&a, 9, 1), 0), Err(MempoolError::NonceGap { .. })));
-        assert!(matches!(admit(&mut p, &tx(&a, 1, 0), 0), Err(MempoolError::FeeTooLow { .. })));
+        assert!(matches!(
+            admit(&mut p, &tx(&a, 9, 1), 0),
+            Err(MempoolError::NonceGap { .. })
+        ));
+        assert!(matches!(
+            admit(&mut p, &tx(&a, 1, 0), 0),
+            Err(MempoolError::FeeTooLow { .. })
+        ));
         assert!(matches!(
             admit(&mut p, &tx(&a, 0, 1), 0),
             Err(MempoolError::AlreadyKnown | MempoolError::ReplacementUnderpriced { .. })
@@ -417,7 +452,10 @@ mod tests {
         let replacement = tx(&a, 0, 5);
         assert_eq!(admit(&mut p, &replacement, 0), Ok(vec![t0.id()]));
         let big = Arc::new(Transaction::new_signed(&a, 1, Address([9; 20]), 990, 1, 1));
-        assert!(matches!(admit(&mut p, &big, 0), Err(MempoolError::InsufficientBalance { .. })));
+        assert!(matches!(
+            admit(&mut p, &big, 0),
+            Err(MempoolError::InsufficientBalance { .. })
+        ));
         let mut wrong_chain = (*tx(&a, 1, 1)).clone();
         wrong_chain.chain_id = 2;
         let e = admit(&mut p, &Arc::new(wrong_chain), 0).unwrap_err();
@@ -432,7 +470,10 @@ mod tests {
         let cheap = tx(&keys[0], 0, 2);
         admit(&mut p, &cheap, 0).unwrap();
         admit(&mut p, &tx(&keys[1], 0, 5), 0).unwrap();
-        assert!(matches!(admit(&mut p, &tx(&keys[2], 0, 1), 0), Err(MempoolError::PoolFull { .. })));
+        assert!(matches!(
+            admit(&mut p, &tx(&keys[2], 0, 1), 0),
+            Err(MempoolError::PoolFull { .. })
+        ));
         assert_eq!(admit(&mut p, &tx(&keys[2], 0, 3), 0), Ok(vec![cheap.id()]));
         assert_eq!(p.len(), 2);
     }
@@ -445,11 +486,29 @@ mod tests {
         let t1 = tx(&a, 1, 1);
         admit(&mut p, &t0, 0).unwrap();
         admit(&mut p, &t1, 0).unwrap();
-        p.on_tip_change(&[(a.address(), Account { balance: 989, nonce: 1 })], &[t0.id()], &[], 0, None);
+        p.on_tip_change(
+            &[(
+                a.address(),
+                Account {
+                    balance: 989,
+                    nonce: 1,
+                },
+            )],
+            &[t0.id()],
+            &[],
+            0,
+            None,
+        );
         assert!(!p.contains(&t0.id()));
         assert!(p.contains(&t1.id()));
         let back = p.on_tip_change(
-            &[(a.address(), Account { balance: 1000, nonce: 0 })],
+            &[(
+                a.address(),
+                Account {
+                    balance: 1000,
+                    nonce: 0,
+                },
+            )],
             &[],
             &[(*t0).clone()],
             0,

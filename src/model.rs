@@ -23,7 +23,12 @@ pub fn stream(seed: u64, label: &str, index: u64) -> ChaCha8Rng {
 
 /// Samples one link delay in milliseconds: the latency distribution plus the serialisation
 /// time of `bytes` at `bandwidth_mbps` (0 = unlimited).
-pub fn link_delay_ms(latency: &Latency, bandwidth_mbps: f64, bytes: u64, rng: &mut impl Rng) -> f64 {
+pub fn link_delay_ms(
+    latency: &Latency,
+    bandwidth_mbps: f64,
+    bytes: u64,
+    rng: &mut impl Rng,
+) -> f64 {
     let base = match *latency {
         Latency::Constant { ms } => ms,
         Latency::Uniform { min_ms, max_ms } => {
@@ -111,11 +116,15 @@ pub fn build_topology(
 
 /// A uniform-ish random `d`-regular connected graph: random pairing of stubs, avoiding loops
 /// and repeated edges, restarted on a dead end or a disconnected result.
-fn random_regular(n: usize, d: usize, rng: &mut impl Rng) -> Result<BTreeSet<(NodeId, NodeId)>, TopologyError> {
+fn random_regular(
+    n: usize,
+    d: usize,
+    rng: &mut impl Rng,
+) -> Result<BTreeSet<(NodeId, NodeId)>, TopologyError> {
     if n <= 1 {
         return Ok(BTreeSet::new());
     }
-    if d >= n || (n * d) % 2 != 0 {
+    if d >= n || !(n * d).is_multiple_of(2) {
         return Err(TopologyError(format!("no {d}-regular graph on {n} nodes")));
     }
     'attempt: for _ in 0..200 {
@@ -145,7 +154,9 @@ fn random_regular(n: usize, d: usize, rng: &mut impl Rng) -> Result<BTreeSet<(No
             return Ok(edges);
         }
     }
-    Err(TopologyError(format!("no connected {d}-regular graph on {n} nodes found in 200 attempts")))
+    Err(TopologyError(format!(
+        "no connected {d}-regular graph on {n} nodes found in 200 attempts"
+    )))
 }
 
 fn connected(n: usize, edges: &BTreeSet<(NodeId, NodeId)>) -> bool {
@@ -198,7 +209,8 @@ pub fn mining_delay_ms(
     if share <= 0.0 {
         return None;
     }
-    let rate = share * initial_difficulty as f64 / (current_difficulty.max(1) as f64 * interval_ms.max(1) as f64);
+    let rate = share * initial_difficulty as f64
+        / (current_difficulty.max(1) as f64 * interval_ms.max(1) as f64);
     Exp::new(rate).ok().map(|d| d.sample(rng))
 }
 
@@ -221,18 +233,30 @@ mod tests {
     fn random_regular_graphs_are_regular_and_connected() {
         for seed in 0..20 {
             let mut rng = stream(seed, "t", 0);
-            let adj = build_topology(&Topology::Named("random-regular".into()), 50, 4, &mut rng).unwrap();
+            let adj =
+                build_topology(&Topology::Named("random-regular".into()), 50, 4, &mut rng).unwrap();
             assert!(adj.iter().all(|l| l.len() == 4));
         }
-        let ring = build_topology(&Topology::Named("ring".into()), 5, 0, &mut stream(0, "t", 0)).unwrap();
+        let ring = build_topology(
+            &Topology::Named("ring".into()),
+            5,
+            0,
+            &mut stream(0, "t", 0),
+        )
+        .unwrap();
         assert_eq!(ring[0], vec![1, 4]);
     }
 
     #[test]
     fn lognormal_median_matches() {
         let mut rng = stream(3, "lat", 0);
-        let lat = Latency::Lognormal { median_ms: 100.0, sigma: 0.5 };
-        let mut v: Vec<f64> = (0..20_001).map(|_| link_delay_ms(&lat, 0.0, 0, &mut rng)).collect();
+        let lat = Latency::Lognormal {
+            median_ms: 100.0,
+            sigma: 0.5,
+        };
+        let mut v: Vec<f64> = (0..20_001)
+            .map(|_| link_delay_ms(&lat, 0.0, 0, &mut rng))
+            .collect();
         v.sort_by(f64::total_cmp);
         let median = v[10_000];
         assert!((95.0..105.0).contains(&median), "{median}");

@@ -72,7 +72,10 @@ impl ChainParams {
 
     /// Total coins at genesis.
     pub fn genesis_supply(&self) -> u128 {
-        self.genesis_balances.iter().map(|(_, b)| u128::from(*b)).sum()
+        self.genesis_balances
+            .iter()
+            .map(|(_, b)| u128::from(*b))
+            .sum()
     }
 
     /// A small parameter set for tests.

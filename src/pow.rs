@@ -33,7 +33,9 @@ pub fn retarget(old: u64, intervals: u64, block_interval_ms: u64, actual_ms: u64
     }
     let expected = u128::from(intervals) * u128::from(block_interval_ms.max(1));
     let clamp = u128::from(RETARGET_CLAMP);
-    let actual = u128::from(actual_ms).clamp(expected / clamp, expected * clamp).max(1);
+    let actual = u128::from(actual_ms)
+        .clamp(expected / clamp, expected * clamp)
+        .max(1);
     let new = u128::from(old) * expected / actual;
     u64::try_from(new).unwrap_or(u64::MAX).max(1)
 }
@@ -89,7 +91,10 @@ mod tests {
                 state_root: Hash::ZERO,
                 timestamp_ms: 0,
                 miner: Address::default(),
-                seal: Seal::Pow { difficulty: 64, nonce: 0 },
+                seal: Seal::Pow {
+                    difficulty: 64,
+                    nonce: 0,
+                },
             };
             let hash = grind(&mut h, 0, 1_000_000).expect("found");
             assert_eq!(hash, h.hash());

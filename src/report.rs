@@ -293,7 +293,12 @@ pub struct Report {
 impl Report {
     /// Computes the report.
     pub fn compute(facts: &RunFacts, events: &[TraceRecord]) -> Report {
-        let chain_pos: HashMap<Hash, usize> = facts.chain.iter().enumerate().map(|(i, b)| (b.hash, i)).collect();
+        let chain_pos: HashMap<Hash, usize> = facts
+            .chain
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.hash, i))
+            .collect();
         let mut mined_at: HashMap<Hash, u64> = HashMap::new();
         let mut heights: BTreeMap<u64, u64> = BTreeMap::new();
         let mut mined = 0u64;
@@ -301,7 +306,12 @@ impl Report {
         let mut max_depth = 0u64;
         let mut submitted: HashMap<TxId, u64> = HashMap::new();
         let mut rejected = 0u64;
-        let live: HashSet<NodeId> = facts.finals.iter().filter(|f| f.live).map(|f| f.id).collect();
+        let live: HashSet<NodeId> = facts
+            .finals
+            .iter()
+            .filter(|f| f.live)
+            .map(|f| f.id)
+            .collect();
         let mut last_import: HashMap<Hash, (u64, HashSet<NodeId>)> = HashMap::new();
         for r in events {
             match &r.event {
@@ -310,12 +320,12 @@ impl Report {
                     *heights.entry(*height).or_default() += 1;
                     mined_at.entry(*hash).or_insert(r.t_ms);
                 }
-                Event::BlockImported { hash, .. } => {
-                    if chain_pos.contains_key(hash) && live.contains(&r.node) {
-                        let e = last_import.entry(*hash).or_insert((0, HashSet::new()));
-                        e.0 = e.0.max(r.t_ms);
-                        e.1.insert(r.node);
-                    }
+                Event::BlockImported { hash, .. }
+                    if chain_pos.contains_key(hash) && live.contains(&r.node) =>
+                {
+                    let e = last_import.entry(*hash).or_insert((0, HashSet::new()));
+                    e.0 = e.0.max(r.t_ms);
+                    e.1.insert(r.node);
                 }
                 Event::Reorg { depth, .. } => {
                     reorgs += 1;
@@ -328,13 +338,23 @@ impl Report {
                 _ => {}
             }
         }
-        let stale = mined_at.keys().filter(|h| !chain_pos.contains_key(h)).count() as u64;
+        let stale = mined_at
+            .keys()
+            .filter(|h| !chain_pos.contains_key(h))
+            .count() as u64;
         let forks = heights.values().filter(|c| **c > 1).count() as u64;
-        let chain_times: Vec<u64> = facts.chain.iter().skip(1).filter_map(|b| mined_at.get(&b.hash).copied()).collect();
+        let chain_times: Vec<u64> = facts
+            .chain
+            .iter()
+            .skip(1)
+            .filter_map(|b| mined_at.get(&b.hash).copied())
+            .collect();
         let mean_interval_s = match chain_times.len() {
             0 => 0.0,
             1 => chain_times[0] as f64 / 1000.0,
-            n => (chain_times[n - 1].saturating_sub(chain_times[0])) as f64 / 1000.0 / (n - 1) as f64,
+            n => {
+                (chain_times[n - 1].saturating_sub(chain_times[0])) as f64 / 1000.0 / (n - 1) as f64
+            }
         };
         let mut prop = Vec::new();
         for b in facts.chain.iter().skip(1) {
@@ -346,7 +366,9 @@ impl Report {
         }
         let mut latencies = Vec::new();
         for b in facts.chain.iter().skip(1) {
-            let Some(t_block) = mined_at.get(&b.hash) else { continue };
+            let Some(t_block) = mined_at.get(&b.hash) else {
+                continue;
+            };
             for id in &b.txids {
                 if let Some(t_sub) = submitted.get(id) {
                     latencies.push(t_block.saturating_sub(*t_sub) as f64 / 1000.0);
@@ -372,7 +394,11 @@ impl Report {
                 mined,
                 canonical_height: best.map(|b| b.height).unwrap_or(0),
                 stale,
-                stale_rate: if mined > 0 { stale as f64 / mined as f64 } else { 0.0 },
+                stale_rate: if mined > 0 {
+                    stale as f64 / mined as f64
+                } else {
+                    0.0
+                },
                 forks,
                 reorgs,
                 max_reorg_depth: max_depth,
@@ -384,7 +410,11 @@ impl Report {
                 submitted: submitted.len() as u64,
                 confirmed,
                 rejected,
-                tps: if facts.duration_s > 0.0 { confirmed as f64 / facts.duration_s } else { 0.0 },
+                tps: if facts.duration_s > 0.0 {
+                    confirmed as f64 / facts.duration_s
+                } else {
+                    0.0
+                },
                 confirm_latency_s: Percentiles::of(latencies),
             },
             convergence: Convergence {
@@ -404,20 +434,27 @@ impl Report {
 pub fn check_chain_invariants(node: NodeId, chain: &ChainState) -> (u64, Vec<String>) {
     let mut v = Vec::new();
     if let Err(e) = chain.verify_replay() {
-        v.push(format!("node {node}: state is not a replay of its chain: {e}"));
+        v.push(format!(
+            "node {node}: state is not a replay of its chain: {e}"
+        ));
     }
     let p = chain.params();
     let expected = p.genesis_supply() + u128::from(p.reward) * u128::from(chain.height());
     let supply = chain.state().total_supply();
     if supply != expected {
-        v.push(format!("node {node}: supply {supply} != genesis + rewards {expected}"));
+        v.push(format!(
+            "node {node}: supply {supply} != genesis + rewards {expected}"
+        ));
     }
     let mut seen = HashSet::new();
     for h in chain.canonical() {
         if let Some(b) = chain.get(h) {
             for id in b.tx_ids() {
                 if !seen.insert(id) {
-                    v.push(format!("node {node}: transaction {} twice on the best chain", id.short()));
+                    v.push(format!(
+                        "node {node}: transaction {} twice on the best chain",
+                        id.short()
+                    ));
                 }
             }
         }
@@ -441,7 +478,10 @@ mod tests {
         let r = TraceRecord {
             t_ms: 1500,
             node: 3,
-            event: Event::BlockImported { hash: Hash([1; 32]), height: 2 },
+            event: Event::BlockImported {
+                hash: Hash([1; 32]),
+                height: 2,
+            },
         };
         let v: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
         assert_eq!(v["t"], 1.5);
@@ -459,10 +499,27 @@ mod tests {
         let mined = |t, h, node| TraceRecord {
             t_ms: t,
             node,
-            event: Event::BlockMined { hash: h, height: 1, parent: g, miner: node, txs: 0, difficulty: 1 },
+            event: Event::BlockMined {
+                hash: h,
+                height: 1,
+                parent: g,
+                miner: node,
+                txs: 0,
+                difficulty: 1,
+            },
         };
-        let imp = |t, h, node| TraceRecord { t_ms: t, node, event: Event::BlockImported { hash: h, height: 1 } };
-        let events = vec![mined(1000, a, 0), imp(1000, a, 0), mined(1100, b, 1), imp(1100, b, 1), imp(1300, a, 1)];
+        let imp = |t, h, node| TraceRecord {
+            t_ms: t,
+            node,
+            event: Event::BlockImported { hash: h, height: 1 },
+        };
+        let events = vec![
+            mined(1000, a, 0),
+            imp(1000, a, 0),
+            mined(1100, b, 1),
+            imp(1100, b, 1),
+            imp(1300, a, 1),
+        ];
         let facts = RunFacts {
             seed: 1,
             clock: "virtual".into(),
@@ -471,12 +528,34 @@ mod tests {
             settle_s: 1.0,
             wall_s: 0.1,
             finals: vec![
-                NodeFinal { id: 0, live: true, tip: a, height: 1, work: 1 },
-                NodeFinal { id: 1, live: true, tip: a, height: 1, work: 1 },
+                NodeFinal {
+                    id: 0,
+                    live: true,
+                    tip: a,
+                    height: 1,
+                    work: 1,
+                },
+                NodeFinal {
+                    id: 1,
+                    live: true,
+                    tip: a,
+                    height: 1,
+                    work: 1,
+                },
             ],
             chain: vec![
-                FinalBlock { hash: g, height: 0, txids: vec![], difficulty: 1 },
-                FinalBlock { hash: a, height: 1, txids: vec![], difficulty: 1 },
+                FinalBlock {
+                    hash: g,
+                    height: 0,
+                    txids: vec![],
+                    difficulty: 1,
+                },
+                FinalBlock {
+                    hash: a,
+                    height: 1,
+                    txids: vec![],
+                    difficulty: 1,
+                },
             ],
             invariants: Invariants::default(),
         };

@@ -215,7 +215,12 @@ impl State {
     ///
     /// # Errors
     /// [`ApplyError::Overflow`] when the balance would overflow.
-    pub fn credit(&mut self, addr: Address, amount: u64, undo: &mut Undo) -> Result<(), ApplyError> {
+    pub fn credit(
+        &mut self,
+        addr: Address,
+        amount: u64,
+        undo: &mut Undo,
+    ) -> Result<(), ApplyError> {
         let mut a = self.get(&addr);
         a.balance = a.balance.checked_add(amount).ok_or(ApplyError::Overflow)?;
         undo.prev.push((addr, self.accounts.get(&addr).copied()));
@@ -238,7 +243,9 @@ impl State {
             }
             fees = fees.saturating_add(tx.fee);
         }
-        let paid = reward.checked_add(fees).ok_or((block.txs.len(), ApplyError::Overflow));
+        let paid = reward
+            .checked_add(fees)
+            .ok_or((block.txs.len(), ApplyError::Overflow));
         let res = paid.and_then(|p| {
             self.credit(block.header.miner, p, &mut undo)
                 .map_err(|e| (block.txs.len(), e))
@@ -276,7 +283,13 @@ mod tests {
         let tx = Transaction::new_signed(&k, 1, Address([9; 20]), 30, 2, 0);
         let mut u = Undo::default();
         s.apply_tx(&tx, &mut u).unwrap();
-        assert_eq!(s.get(&k.address()), Account { balance: 68, nonce: 1 });
+        assert_eq!(
+            s.get(&k.address()),
+            Account {
+                balance: 68,
+                nonce: 1
+            }
+        );
         assert_eq!(s.get(&Address([9; 20])).balance, 30);
         assert_ne!(s.root(), root0);
         s.revert(&u);
@@ -291,7 +304,10 @@ mod tests {
         let bad_nonce = Transaction::new_signed(&k, 1, Address([9; 20]), 1, 1, 1);
         assert_eq!(
             s.apply_tx(&bad_nonce, &mut u),
-            Err(ApplyError::BadNonce { expected: 0, got: 1 })
+            Err(ApplyError::BadNonce {
+                expected: 0,
+                got: 1
+            })
         );
         let too_much = Transaction::new_signed(&k, 1, Address([9; 20]), 100, 1, 0);
         assert!(matches!(
@@ -306,7 +322,13 @@ mod tests {
         let (k, mut s) = setup();
         let tx = Transaction::new_signed(&k, 1, k.address(), 50, 3, 0);
         s.apply_tx(&tx, &mut Undo::default()).unwrap();
-        assert_eq!(s.get(&k.address()), Account { balance: 97, nonce: 1 });
+        assert_eq!(
+            s.get(&k.address()),
+            Account {
+                balance: 97,
+                nonce: 1
+            }
+        );
     }
 
     #[test]

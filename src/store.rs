@@ -83,7 +83,9 @@ impl MemoryStore {
 
 impl BlockStore for MemoryStore {
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
-        self.lock().blocks.insert((block.header.height, *hash), block.clone());
+        self.lock()
+            .blocks
+            .insert((block.header.height, *hash), block.clone());
         Ok(())
     }
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {

@@ -213,7 +213,8 @@ pub fn check_block(
         }
     }
     for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        check_tx(tx, id, params.chain_id, cache).map_err(|source| BlockError::Tx { index, source })?;
+        check_tx(tx, id, params.chain_id, cache)
+            .map_err(|source| BlockError::Tx { index, source })?;
     }
     Ok(CheckedBlock {
         block,

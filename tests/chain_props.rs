@@ -16,7 +16,7 @@ use chainlab::hash::Hash;
 use chainlab::params::{ChainParams, TieBreak};
 use chainlab::pow::grind;
 use chainlab::tx::Transaction;
-use chainlab::validation::check_block;
+use chainlab::validation::{check_block, BlockError};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -79,17 +79,18 @@ struct BlockSpec {
     txs: Vec<TxSpec>,
     /// Delivered to the node only at the end, in reverse order (so as an orphan).
     late: bool,
+    /// Claims a wrong state root (only used on a parent the node holds; never extended).
+    bad: bool,
     tie_key: u64,
 }
 
 fn tx_spec() -> impl Strategy<Value = TxSpec> {
-    (0..FUNDED, 0..FUNDED + 2, 0..10_000u64, 0..100u64).prop_map(|(from, to, amount, fee)| {
-        TxSpec {
-            from,
-            to,
-            amount,
-            fee,
-        }
+    // Few distinct amounts and fees, so branches often carry the very same transaction.
+    (0..FUNDED, 0..3usize, 1..3u64).prop_map(|(from, to, amount)| TxSpec {
+        from,
+        to: (from + 1 + 2 * to) % (FUNDED + 2),
+        amount: amount * 2_500,
+        fee: amount - 1,
     })
 }
 
@@ -99,18 +100,21 @@ fn block_spec() -> impl Strategy<Value = BlockSpec> {
         1_000..25_000u64,
         0..3u8,
         prop::collection::vec(tx_spec(), 0..4),
-        prop::bool::weighted(0.25),
+        (prop::bool::weighted(0.25), prop::bool::weighted(0.1)),
         any::<u64>(),
     )
-        .prop_map(|((parent, recent), delay, miner, txs, late, tie_key)| BlockSpec {
-            parent,
-            recent,
-            delay,
-            miner,
-            txs,
-            late,
-            tie_key,
-        })
+        .prop_map(
+            |((parent, recent), delay, miner, txs, (late, bad), tie_key)| BlockSpec {
+                parent,
+                recent,
+                delay,
+                miner,
+                txs,
+                late,
+                bad,
+                tie_key,
+            },
+        )
 }
 
 fn tie_break() -> impl Strategy<Value = TieBreak> {
@@ -151,7 +155,9 @@ fn build_on(
     let mut scratch = ChainState::new(params.clone());
     for b in tree.path(parent) {
         let checked = check_block(b, params, Some(cache)).expect("built blocks are valid");
-        scratch.import(checked, NOW, 0).expect("built blocks import");
+        scratch
+            .import(checked, NOW, 0)
+            .expect("built blocks import");
     }
     assert_eq!(scratch.tip(), parent);
     let mut next_nonce: HashMap<usize, u64> = HashMap::new();
@@ -201,13 +207,15 @@ fn check_node(node: &ChainState, params: &ChainParams) -> Result<(), TestCaseErr
 }
 
 /// The test's own bookkeeping: every block built, and for each block the node stored, when
-/// it was stored and which tie key it got (orphans get the key of the import that unlocked
-/// them).
+/// it was stored and which tie key it got (orphans get `mix_key` of the key of the import
+/// that unlocked them and their hash).
 struct Model {
     tree: Tree,
     tie: TieBreak,
     stored_seq: HashMap<Hash, usize>,
     tie_key: HashMap<Hash, u64>,
+    /// Blocks with a wrong state root the node stored (pending or invalid).
+    bad_stored: usize,
 }
 
 impl Model {
@@ -241,7 +249,8 @@ impl Model {
     /// same work and a lower tie key.
     fn better(&self, new: &Hash, old: &Hash) -> bool {
         let (wn, wo) = (self.work(new), self.work(old));
-        wn > wo || (wn == wo && self.tie == TieBreak::Random && self.tie_key[new] < self.tie_key[old])
+        wn > wo
+            || (wn == wo && self.tie == TieBreak::Random && self.tie_key[new] < self.tie_key[old])
     }
 }
 
@@ -276,13 +285,21 @@ fn import_into(
     } else {
         prop_assert!(out.accepted.is_empty());
     }
-    for b in &out.accepted {
+    for (i, b) in out.accepted.iter().enumerate() {
         let h = b.hash();
         prop_assert!(!model.stored_seq.contains_key(&h), "stored twice");
-        prop_assert!(model.stored_seq.contains_key(&b.header.parent), "parent stored first");
+        prop_assert!(
+            model.stored_seq.contains_key(&b.header.parent),
+            "parent stored first"
+        );
         let seq = model.stored_seq.len();
         model.stored_seq.insert(h, seq);
-        model.tie_key.insert(h, tie_key);
+        let key = if i == 0 {
+            tie_key
+        } else {
+            chainlab::chain::mix_key(tie_key, &h)
+        };
+        model.tie_key.insert(h, key);
     }
 
     let new_tip = node.tip();
@@ -292,13 +309,23 @@ fn import_into(
             prop_assert_eq!(change.old_tip, old_tip);
             prop_assert_eq!(change.new_tip, new_tip);
             prop_assert_ne!(new_tip, old_tip);
-            prop_assert!(model.better(&new_tip, &old_tip), "tip moved to a worse block");
+            prop_assert!(
+                model.better(&new_tip, &old_tip),
+                "tip moved to a worse block"
+            );
             prop_assert_eq!(change.new_height, node.height());
             let fork = model.fork_point(old_tip, new_tip);
-            prop_assert_eq!(change.reorg_depth, model.height(&old_tip) - model.height(&fork));
+            prop_assert_eq!(
+                change.reorg_depth,
+                model.height(&old_tip) - model.height(&fork)
+            );
             let connected = model.segment(fork, new_tip);
             prop_assert_eq!(
-                change.connected.iter().map(|b| b.hash()).collect::<Vec<_>>(),
+                change
+                    .connected
+                    .iter()
+                    .map(|b| b.hash())
+                    .collect::<Vec<_>>(),
                 connected.iter().map(|b| b.hash()).collect::<Vec<_>>()
             );
             let included: Vec<Hash> = connected.iter().flat_map(|b| b.tx_ids()).collect();
@@ -318,6 +345,55 @@ fn import_into(
     check_node(node, params)
 }
 
+/// Imports a block with a wrong state root whose parent the node holds: if it would win fork
+/// choice, connecting it fails and nothing changes; otherwise it is stored unconnected.
+fn import_bad(
+    node: &mut ChainState,
+    model: &mut Model,
+    bad: Arc<Block>,
+    tie_key: u64,
+    params: &ChainParams,
+    cache: &SigCache,
+) -> Result<(), TestCaseError> {
+    let hash = bad.hash();
+    let tip = node.tip();
+    let parent = &bad.header.parent;
+    let work = node.tip_work();
+    let bad_work = model.work(parent) + u128::from(bad.header.difficulty());
+    let wins = bad_work > work
+        || (bad_work == work && model.tie == TieBreak::Random && tie_key < model.tie_key[&tip]);
+    let before = (tip, node.state().root(), node.canonical().to_vec());
+    let checked = check_block(bad.clone(), params, Some(cache)).expect("chain-free checks pass");
+    let res = node.import(checked.clone(), NOW, tie_key);
+    model.bad_stored += 1;
+    if wins {
+        let err = res.err();
+        prop_assert!(
+            matches!(err, Some(BlockError::BadStateRoot { .. })),
+            "winning bad block: {:?}",
+            err
+        );
+        prop_assert!(!node.contains(&hash));
+        prop_assert_eq!(
+            node.import(checked, NOW, tie_key).err(),
+            Some(BlockError::KnownInvalid(hash))
+        );
+    } else {
+        let out = match res {
+            Ok(out) => out,
+            Err(e) => return Err(TestCaseError::fail(format!("losing bad block: {e}"))),
+        };
+        prop_assert_eq!(out.status, ImportStatus::Accepted);
+        prop_assert!(out.tip_change.is_none());
+        prop_assert!(node.contains(&hash), "stored, not yet connected");
+    }
+    prop_assert_eq!(
+        before,
+        (node.tip(), node.state().root(), node.canonical().to_vec())
+    );
+    check_node(node, params)
+}
+
 fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseError> {
     let params = params(tie);
     let cache = SigCache::new(4096);
@@ -332,6 +408,7 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
         tie,
         stored_seq: HashMap::from([(genesis, 0)]),
         tie_key: HashMap::from([(genesis, 0)]),
+        bad_stored: 0,
     };
     let mut late = Vec::new();
     for spec in &specs {
@@ -342,6 +419,20 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
         } else {
             tree.order[spec.parent.index(n)]
         };
+        if spec.bad && node.contains(&parent) {
+            let mut bad = build_on(tree, parent, spec, &params, &cache);
+            bad.header.state_root = Hash::sha256(&bad.header.state_root.0);
+            grind(&mut bad.header, 0, u64::MAX).expect("a nonce exists");
+            import_bad(
+                &mut node,
+                &mut model,
+                Arc::new(bad),
+                spec.tie_key,
+                &params,
+                &cache,
+            )?;
+            continue;
+        }
         let block = Arc::new(build_on(tree, parent, spec, &params, &cache));
         let work = tree.blocks[&parent].1 + u128::from(block.header.difficulty());
         let hash = block.hash();
@@ -360,12 +451,15 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
     if let Some((block, tie_key)) = late.first() {
         let before = (node.tip(), node.state().root(), node.block_count());
         import_into(&mut node, &mut model, block, *tie_key, &params, &cache)?;
-        prop_assert_eq!(before, (node.tip(), node.state().root(), node.block_count()));
+        prop_assert_eq!(
+            before,
+            (node.tip(), node.state().root(), node.block_count())
+        );
     }
 
     let tree = &model.tree;
     prop_assert_eq!(node.orphan_count(), 0);
-    prop_assert_eq!(node.block_count(), tree.blocks.len());
+    prop_assert_eq!(node.block_count(), tree.blocks.len() + model.bad_stored);
     prop_assert_eq!(model.stored_seq.len(), tree.blocks.len());
     for h in &tree.order {
         prop_assert!(node.contains(h));
@@ -428,20 +522,28 @@ fn arb_tx() -> impl Strategy<Value = Transaction> {
         any::<u64>(),
         bytes_n::<64>(),
     )
-        .prop_map(|(chain_id, from, to, amount, fee, nonce, sig)| Transaction {
-            chain_id,
-            from: PublicKey(from),
-            to: Address(to),
-            amount,
-            fee,
-            nonce,
-            sig: Signature(sig),
-        })
+        .prop_map(
+            |(chain_id, from, to, amount, fee, nonce, sig)| Transaction {
+                chain_id,
+                from: PublicKey(from),
+                to: Address(to),
+                amount,
+                fee,
+                nonce,
+                sig: Signature(sig),
+            },
+        )
 }
 
 /// A really signed transaction (the common case on the wire).
 fn signed_tx() -> impl Strategy<Value = Transaction> {
-    (0..FUNDED, 0..FUNDED + 2, any::<u64>(), any::<u64>(), any::<u64>())
+    (
+        0..FUNDED,
+        0..FUNDED + 2,
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+    )
         .prop_map(|(k, to, amount, fee, nonce)| {
             Transaction::new_signed(&keys()[k], 7, recipient(to), amount, fee, nonce)
         })

@@ -19,7 +19,9 @@ impl Clock {
 
     /// Milliseconds since start.
     pub fn now_ms(&self) -> u64 {
-        Instant::now().saturating_duration_since(self.start).as_millis() as u64
+        Instant::now()
+            .saturating_duration_since(self.start)
+            .as_millis() as u64
     }
 
     /// The instant `ms` after start.

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use chainlab::config::{ClockMode, Config, StorageBackend};
 use chainlab::gossip::NodeId;
 use chainlab::model::{build_topology, hash_shares, stream, TopologyError};
-use chainlab::report::{Invariants, NodeFinal, Report, RunFacts, TraceRecord};
+use chainlab::report::{FinalBlock, Invariants, NodeFinal, Report, RunFacts, TraceRecord};
 use chainlab::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::SigCache;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -45,6 +45,8 @@ pub struct RunOutput {
     pub sig_cache: (u64, u64),
     /// Where the data stayed (None for a temporary or in-memory store).
     pub data_dir: Option<PathBuf>,
+    /// The best live node's chain, genesis first.
+    pub final_chain: Vec<FinalBlock>,
 }
 
 /// Why a run failed.
@@ -126,19 +128,35 @@ impl Cluster {
         let seed = cfg.cluster.seed;
         let clock = Clock::start();
         let recorder = Recorder::new(clock);
-        let adj = build_topology(&cfg.network.topology, n, cfg.network.degree, &mut stream(seed, "topology", 0))?;
+        let adj = build_topology(
+            &cfg.network.topology,
+            n,
+            cfg.network.degree,
+            &mut stream(seed, "topology", 0),
+        )?;
         let shares = hash_shares(&cfg.pow.hashpower, n);
-        let net = Network::new(n, cfg.network.latency.clone(), cfg.network.bandwidth_mbps, stream(seed, "network", 0)).start();
+        let net = Network::new(
+            n,
+            cfg.network.latency.clone(),
+            cfg.network.bandwidth_mbps,
+            stream(seed, "network", 0),
+        )
+        .start();
         let (db, data_dir, stores) = open_stores(&cfg)?;
         let shared = Arc::new(NodeShared {
             params: Arc::new(cfg.chain_params()),
-            sig_cache: cfg.node.sig_cache.then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
+            sig_cache: cfg
+                .node
+                .sig_cache
+                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
             recorder: recorder.clone(),
             transport: Arc::new(MemoryTransport::new(net.clone())),
-            flush_each_block: cfg.storage.flush_each_block && matches!(data_dir, Some(DataDir::Kept(_))),
+            flush_each_block: cfg.storage.flush_each_block
+                && matches!(data_dir, Some(DataDir::Kept(_))),
             cfg: cfg.clone(),
         });
-        let workload = Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
+        let workload =
+            Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
         let mut cluster = Cluster {
             cfg,
             shared,
@@ -173,8 +191,14 @@ impl Cluster {
             mining: true,
         };
         let handle = spawn_node(&self.shared, spec)?;
-        self.net.do_send(RegisterNode { id, inbox: Some(handle.peer.clone().recipient()) });
-        self.workload.do_send(SetTarget { id, target: Some(handle.mempool.clone().recipient()) });
+        self.net.do_send(RegisterNode {
+            id,
+            inbox: Some(handle.peer.clone().recipient()),
+        });
+        self.workload.do_send(SetTarget {
+            id,
+            target: Some(handle.mempool.clone().recipient()),
+        });
         self.nodes[id] = Some(handle);
         Ok(())
     }
@@ -197,7 +221,11 @@ impl Cluster {
         let duration_ms = self.cfg.cluster.duration.as_millis() as u64;
         let total_ms = duration_ms + self.cfg.cluster.settle.as_millis() as u64;
         let bar = progress_bar(opts.progress, total_ms);
-        let mut late: Vec<(u64, NodeId)> = opts.late_start.iter().map(|(id, t)| (t.as_millis() as u64, *id)).collect();
+        let mut late: Vec<(u64, NodeId)> = opts
+            .late_start
+            .iter()
+            .map(|(id, t)| (t.as_millis() as u64, *id))
+            .collect();
         late.sort_unstable();
         let step = (total_ms / 200).max(50);
         let mut t = 0;
@@ -206,7 +234,11 @@ impl Cluster {
             let next = (t + step).min(total_ms);
             let milestone = late.first().map(|(at, _)| *at).filter(|at| *at < next);
             let stop_at = (!load_stopped && duration_ms < next).then_some(duration_ms);
-            let target = [Some(next), milestone, stop_at].into_iter().flatten().min().unwrap_or(next);
+            let target = [Some(next), milestone, stop_at]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(next);
             actix::clock::sleep_until(self.clock.at_ms(target)).await;
             t = target;
             while late.first().is_some_and(|(at, _)| *at <= t) {
@@ -236,7 +268,13 @@ impl Cluster {
         let mut best: Option<(u128, NodeId)> = None;
         for (id, slot) in self.nodes.iter().enumerate() {
             let Some(h) = slot else {
-                finals.push(NodeFinal { id, live: false, tip: chainlab::Hash::ZERO, height: 0, work: 0 });
+                finals.push(NodeFinal {
+                    id,
+                    live: false,
+                    tip: chainlab::Hash::ZERO,
+                    height: 0,
+                    work: 0,
+                });
                 continue;
             };
             let s = h
@@ -249,7 +287,13 @@ impl Cluster {
             if best.is_none_or(|(w, _)| s.work > w) {
                 best = Some((s.work, id));
             }
-            finals.push(NodeFinal { id, live: true, tip: s.tip, height: s.height, work: s.work });
+            finals.push(NodeFinal {
+                id,
+                live: true,
+                tip: s.tip,
+                height: s.height,
+                work: s.work,
+            });
         }
         let chain = match best.and_then(|(_, id)| self.nodes[id].clone()) {
             Some(h) => {
@@ -267,7 +311,11 @@ impl Cluster {
         }
         if let Some(db) = &self.db {
             db.flush().map_err(|e| StoreError::Backend {
-                location: self.data_dir.as_ref().map(|d| d.path().display().to_string()).unwrap_or_default(),
+                location: self
+                    .data_dir
+                    .as_ref()
+                    .map(|d| d.path().display().to_string())
+                    .unwrap_or_default(),
                 reason: e.to_string(),
             })?;
         }
@@ -284,7 +332,7 @@ impl Cluster {
             settle_s: c.settle.as_secs_f64(),
             wall_s: 0.0,
             finals,
-            chain,
+            chain: chain.clone(),
             invariants,
         };
         let report = Report::compute(&facts, &events);
@@ -292,11 +340,17 @@ impl Cluster {
             report,
             events,
             net,
-            sig_cache: self.shared.sig_cache.as_ref().map(|c| c.stats()).unwrap_or_default(),
+            sig_cache: self
+                .shared
+                .sig_cache
+                .as_ref()
+                .map(|c| c.stats())
+                .unwrap_or_default(),
             data_dir: match &self.data_dir {
                 Some(DataDir::Kept(p)) => Some(p.clone()),
                 _ => None,
             },
+            final_chain: chain,
         })
     }
 }
@@ -306,13 +360,24 @@ type Stores = (Option<sled::Db>, Option<DataDir>, Vec<StoreSlot>);
 fn open_stores(cfg: &Config) -> Result<Stores, StoreError> {
     let n = cfg.cluster.nodes;
     match cfg.storage.backend {
-        StorageBackend::Memory => Ok((None, None, (0..n).map(|_| StoreSlot::Memory(MemoryStore::new())).collect())),
+        StorageBackend::Memory => Ok((
+            None,
+            None,
+            (0..n)
+                .map(|_| StoreSlot::Memory(MemoryStore::new()))
+                .collect(),
+        )),
         StorageBackend::Sled => {
             let dir = if cfg.storage.data_dir.as_os_str().is_empty() {
-                DataDir::Temp(tempfile::Builder::new().prefix("chainlab-").tempdir().map_err(|e| StoreError::Backend {
-                    location: std::env::temp_dir().display().to_string(),
-                    reason: format!("cannot create a temporary directory: {e}"),
-                })?)
+                DataDir::Temp(
+                    tempfile::Builder::new()
+                        .prefix("chainlab-")
+                        .tempdir()
+                        .map_err(|e| StoreError::Backend {
+                            location: std::env::temp_dir().display().to_string(),
+                            reason: format!("cannot create a temporary directory: {e}"),
+                        })?,
+                )
             } else {
                 DataDir::Kept(cfg.storage.data_dir.clone())
             };
@@ -343,7 +408,11 @@ fn update_bar(bar: &ProgressBar, rec: &Recorder, t_ms: u64, total_ms: u64) {
     }
     let p = rec.progress();
     let secs = t_ms as f64 / 1000.0;
-    let tps = if secs > 0.0 { p.mined_txs as f64 / secs } else { 0.0 };
+    let tps = if secs > 0.0 {
+        p.mined_txs as f64 / secs
+    } else {
+        0.0
+    };
     bar.set_position(t_ms);
     bar.set_message(format!(
         "t={:.0}s/{:.0}s  height {}  forks {}  tps {:.1}  txs {}",

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
 
 #[derive(Parser)]
-#[command(name = "chainlab", version, about = "A blockchain network laboratory in one process")]
+#[command(
+    name = "chainlab",
+    version,
+    about = "A blockchain network laboratory in one process"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,10 +76,14 @@ struct BadInput(String);
 fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, BadInput> {
     let (text, label) = match path {
         Some(p) => (
-            std::fs::read_to_string(p).map_err(|e| BadInput(format!("cannot read config {}: {e}", p.display())))?,
+            std::fs::read_to_string(p)
+                .map_err(|e| BadInput(format!("cannot read config {}: {e}", p.display())))?,
             p.display().to_string(),
         ),
-        None => (DEFAULT_CONFIG.to_string(), "<embedded config/default.toml>".to_string()),
+        None => (
+            DEFAULT_CONFIG.to_string(),
+            "<embedded config/default.toml>".to_string(),
+        ),
     };
     Config::parse(&text, &label, overrides).map_err(|e: ConfigError| BadInput(e.to_string()))
 }
@@ -90,12 +98,10 @@ fn main() -> ExitCode {
     match run_cli(cli) {
         Ok(code) => code,
         Err(e) => {
+            // Every failure here is bad input: config, arguments, an output path, or a data
+            // directory that cannot be used. Invariant violations return 1 from run_cli.
             eprintln!("chainlab: error: {e:#}");
-            if e.downcast_ref::<BadInput>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(2)
-            }
+            ExitCode::from(2)
         }
     }
 }
@@ -108,13 +114,27 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}: ok ({} nodes, {} clock, {:?} topology, seed {})",
                 config.display(),
                 c.cluster.nodes,
-                if c.cluster.clock == chainlab::config::ClockMode::Virtual { "virtual" } else { "real" },
+                if c.cluster.clock == chainlab::config::ClockMode::Virtual {
+                    "virtual"
+                } else {
+                    "real"
+                },
                 c.network.topology,
                 c.cluster.seed
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { config, seed, nodes, duration, data_dir, report, trace, quiet, cfg } => {
+        Command::Run {
+            config,
+            seed,
+            nodes,
+            duration,
+            data_dir,
+            report,
+            trace,
+            quiet,
+            cfg,
+        } => {
             let mut overrides = cfg.set.clone();
             if let Some(s) = seed {
                 overrides.push(format!("cluster.seed={s}"));
@@ -126,11 +146,20 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 overrides.push(format!("cluster.duration={}", quoted(&d)));
             }
             if let Some(d) = &data_dir {
-                overrides.push(format!("storage.data_dir={}", quoted(&d.display().to_string())));
+                overrides.push(format!(
+                    "storage.data_dir={}",
+                    quoted(&d.display().to_string())
+                ));
             }
             let c = load_config(config.as_deref(), &overrides)?;
-            let out = cluster::run(c, RunOptions { progress: !quiet, ..Default::default() })
-                .map_err(|e| BadInput(e.to_string()))?;
+            let out = cluster::run(
+                c,
+                RunOptions {
+                    progress: !quiet,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| BadInput(e.to_string()))?;
             if let Some(path) = &report {
                 write_report(path, &out)?;
             }
@@ -170,19 +199,25 @@ fn write_report(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
     let full = FullReport {
         report: &out.report,
         messages: &out.net,
-        sig_cache: SigCacheStats { hits: out.sig_cache.0, misses: out.sig_cache.1 },
+        sig_cache: SigCacheStats {
+            hits: out.sig_cache.0,
+            misses: out.sig_cache.1,
+        },
     };
     let json = serde_json::to_string_pretty(&full)?;
-    std::fs::write(path, json + "\n").with_context(|| format!("cannot write report {}", path.display()))
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("cannot write report {}", path.display()))
 }
 
 fn write_trace(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
-    let f = std::fs::File::create(path).with_context(|| format!("cannot create trace {}", path.display()))?;
+    let f = std::fs::File::create(path)
+        .with_context(|| format!("cannot create trace {}", path.display()))?;
     let mut w = std::io::BufWriter::new(f);
     for e in &out.events {
         writeln!(w, "{}", e.to_json_line())?;
     }
-    w.flush().with_context(|| format!("cannot write trace {}", path.display()))
+    w.flush()
+        .with_context(|| format!("cannot write trace {}", path.display()))
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -194,19 +229,76 @@ fn print_summary(out: &RunOutput) {
     let b = &r.blocks;
     let t = &r.txs;
     let rows = [
-        ("seed / clock / nodes", format!("{} / {} / {}", r.seed, r.clock, r.nodes)),
-        ("simulated / wall", format!("{:.0}s + {:.0}s settle / {:.2}s", r.duration_s, r.settle_s, r.wall_s)),
-        ("blocks mined / height", format!("{} / {}", b.mined, b.canonical_height)),
-        ("stale (rate) / forks", format!("{} ({:.3}) / {}", b.stale, b.stale_rate, b.forks)),
-        ("reorgs / max depth", format!("{} / {}", b.reorgs, b.max_reorg_depth)),
+        (
+            "seed / clock / nodes",
+            format!("{} / {} / {}", r.seed, r.clock, r.nodes),
+        ),
+        (
+            "simulated / wall",
+            format!(
+                "{:.0}s + {:.0}s settle / {:.2}s",
+                r.duration_s, r.settle_s, r.wall_s
+            ),
+        ),
+        (
+            "blocks mined / height",
+            format!("{} / {}", b.mined, b.canonical_height),
+        ),
+        (
+            "stale (rate) / forks",
+            format!("{} ({:.3}) / {}", b.stale, b.stale_rate, b.forks),
+        ),
+        (
+            "reorgs / max depth",
+            format!("{} / {}", b.reorgs, b.max_reorg_depth),
+        ),
         ("mean block interval", format!("{:.2}s", b.mean_interval_s)),
-        ("propagation p50/p90/p99", format!("{} / {} / {} s", fmt_opt(r.propagation_s.p50), fmt_opt(r.propagation_s.p90), fmt_opt(r.propagation_s.p99))),
-        ("txs submitted / confirmed / rejected", format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected)),
+        (
+            "propagation p50/p90/p99",
+            format!(
+                "{} / {} / {} s",
+                fmt_opt(r.propagation_s.p50),
+                fmt_opt(r.propagation_s.p90),
+                fmt_opt(r.propagation_s.p99)
+            ),
+        ),
+        (
+            "txs submitted / confirmed / rejected",
+            format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected),
+        ),
         ("confirmed TPS", format!("{:.2}", t.tps)),
-        ("confirm latency p50/p90/p99", format!("{} / {} / {} s", fmt_opt(t.confirm_latency_s.p50), fmt_opt(t.confirm_latency_s.p90), fmt_opt(t.confirm_latency_s.p99))),
-        ("converged / distinct tips", format!("{} / {}", r.convergence.converged, r.convergence.distinct_tips)),
-        ("tip", format!("{}… at height {}", &r.convergence.tip.get(..16).unwrap_or(""), r.convergence.height)),
-        ("invariants checked / violated", format!("{} / {}", r.invariants.checked, r.invariants.violations.len())),
+        (
+            "confirm latency p50/p90/p99",
+            format!(
+                "{} / {} / {} s",
+                fmt_opt(t.confirm_latency_s.p50),
+                fmt_opt(t.confirm_latency_s.p90),
+                fmt_opt(t.confirm_latency_s.p99)
+            ),
+        ),
+        (
+            "converged / distinct tips",
+            format!(
+                "{} / {}",
+                r.convergence.converged, r.convergence.distinct_tips
+            ),
+        ),
+        (
+            "tip",
+            format!(
+                "{}… at height {}",
+                &r.convergence.tip.get(..16).unwrap_or(""),
+                r.convergence.height
+            ),
+        ),
+        (
+            "invariants checked / violated",
+            format!(
+                "{} / {}",
+                r.invariants.checked,
+                r.invariants.violations.len()
+            ),
+        ),
         ("trace events", format!("{}", r.events)),
     ];
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

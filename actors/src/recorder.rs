@@ -85,7 +85,11 @@ impl Recorder {
 
     /// Number of events so far.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).events.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .len()
     }
 
     /// True when nothing was recorded.

@@ -44,7 +44,14 @@ pub fn stored_nodes(db: &sled::Db) -> Vec<usize> {
     let mut ids: Vec<usize> = db
         .tree_names()
         .iter()
-        .filter_map(|n| std::str::from_utf8(n).ok()?.strip_prefix("node")?.strip_suffix(".blocks")?.parse().ok())
+        .filter_map(|n| {
+            std::str::from_utf8(n)
+                .ok()?
+                .strip_prefix("node")?
+                .strip_suffix(".blocks")?
+                .parse()
+                .ok()
+        })
         .collect();
     ids.sort_unstable();
     ids
@@ -79,7 +86,10 @@ impl SledStore {
     /// [`StoreError::Backend`] naming the trees.
     pub fn open(db: &sled::Db, path: &Path, id: usize) -> Result<SledStore, StoreError> {
         let location = format!("{} (node {id})", path.display());
-        let tree = |suffix: &str| db.open_tree(format!("node{id}.{suffix}")).map_err(|e| backend(&location, e));
+        let tree = |suffix: &str| {
+            db.open_tree(format!("node{id}.{suffix}"))
+                .map_err(|e| backend(&location, e))
+        };
         Ok(SledStore {
             blocks: tree("blocks")?,
             index: tree("index")?,
@@ -105,17 +115,25 @@ impl BlockStore for SledStore {
         let mut key = [0u8; 40];
         key[..8].copy_from_slice(&block.header.height.to_be_bytes());
         key[8..].copy_from_slice(&hash.0);
-        self.index.insert(key, &[]).map_err(|e| backend(&self.location, e))?;
+        self.index
+            .insert(key, &[])
+            .map_err(|e| backend(&self.location, e))?;
         Ok(())
     }
 
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {
-        self.meta.insert("tip", &hash.0).map_err(|e| backend(&self.location, e))?;
+        self.meta
+            .insert("tip", &hash.0)
+            .map_err(|e| backend(&self.location, e))?;
         Ok(())
     }
 
     fn tip(&self) -> Result<Option<Hash>, StoreError> {
-        let Some(v) = self.meta.get("tip").map_err(|e| backend(&self.location, e))? else {
+        let Some(v) = self
+            .meta
+            .get("tip")
+            .map_err(|e| backend(&self.location, e))?
+        else {
             return Ok(None);
         };
         let arr: [u8; 32] = v
@@ -138,7 +156,8 @@ impl BlockStore for SledStore {
                 .get(hash.0)
                 .map_err(|e| backend(&self.location, e))?
                 .ok_or_else(|| self.corrupt(hash.to_hex(), "indexed block is missing"))?;
-            let block: Block = encoding::decode(&bytes).map_err(|e| self.corrupt(hash.to_hex(), e.to_string()))?;
+            let block: Block =
+                encoding::decode(&bytes).map_err(|e| self.corrupt(hash.to_hex(), e.to_string()))?;
             if block.hash() != hash {
                 return Err(self.corrupt(hash.to_hex(), "block bytes do not hash to their key"));
             }
@@ -148,7 +167,9 @@ impl BlockStore for SledStore {
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
-        self.blocks.flush().map_err(|e| backend(&self.location, e))?;
+        self.blocks
+            .flush()
+            .map_err(|e| backend(&self.location, e))?;
         Ok(())
     }
 }

@@ -52,7 +52,11 @@ impl Workload {
         rng: ChaCha8Rng,
         recorder: Recorder,
     ) -> Workload {
-        let n = if cfg.workload.tx_rate > 0.0 { cfg.workload.accounts } else { 0 };
+        let n = if cfg.workload.tx_rate > 0.0 {
+            cfg.workload.accounts
+        } else {
+            0
+        };
         let keys: Vec<KeyPair> = (0..n).map(Config::account_key).collect();
         let addrs = keys.iter().map(KeyPair::address).collect();
         Workload {
@@ -73,7 +77,9 @@ impl Workload {
         if !self.running || self.cfg.tx_rate <= 0.0 || self.keys.len() < 2 {
             return;
         }
-        let Ok(exp) = Exp::new(self.cfg.tx_rate) else { return };
+        let Ok(exp) = Exp::new(self.cfg.tx_rate) else {
+            return;
+        };
         let secs: f64 = exp.sample(&mut self.rng);
         ctx.run_later(Duration::from_micros((secs * 1e6) as u64), |act, ctx| {
             if act.running {
@@ -92,17 +98,31 @@ impl Workload {
         }
         let amount = self.rng.gen_range(1..=self.cfg.max_amount);
         let fee = self.rng.gen_range(self.cfg.min_fee..=self.cfg.max_fee);
-        let live: Vec<NodeId> = (0..self.targets.len()).filter(|i| self.targets[*i].is_some()).collect();
+        let live: Vec<NodeId> = (0..self.targets.len())
+            .filter(|i| self.targets[*i].is_some())
+            .collect();
         if live.is_empty() || self.in_flight[from] {
             return;
         }
         let node = live[self.rng.gen_range(0..live.len())];
-        let Some(target) = self.targets[node].clone() else { return };
-        let tx = Transaction::new_signed(&self.keys[from], self.chain_id, self.addrs[to], amount, fee, self.next_nonce[from]);
+        let Some(target) = self.targets[node].clone() else {
+            return;
+        };
+        let tx = Transaction::new_signed(
+            &self.keys[from],
+            self.chain_id,
+            self.addrs[to],
+            amount,
+            fee,
+            self.next_nonce[from],
+        );
         let txid = tx.id();
         self.recorder.record(node, Event::TxSubmitted { txid });
         self.in_flight[from] = true;
-        let fut = target.send(SubmitTx { tx: Arc::new(tx), from: None });
+        let fut = target.send(SubmitTx {
+            tx: Arc::new(tx),
+            from: None,
+        });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             act.in_flight[from] = false;
             let reason = match res {
@@ -118,7 +138,8 @@ impl Workload {
                 }
                 Err(e) => format!("node unreachable: {e}"),
             };
-            act.recorder.record(node, Event::TxRejected { txid, reason });
+            act.recorder
+                .record(node, Event::TxRejected { txid, reason });
         }));
     }
 }

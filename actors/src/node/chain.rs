@@ -131,7 +131,9 @@ impl ChainActor {
 
     fn rejected(&self, hash: Hash, from: Option<NodeId>, reason: String) {
         debug!(block = %hash.short(), ?from, %reason, "block rejected");
-        self.shared.recorder.record(self.id, Event::BlockRejected { hash, reason });
+        self.shared
+            .recorder
+            .record(self.id, Event::BlockRejected { hash, reason });
     }
 
     fn persist(&mut self, out: &ImportOutcome) {
@@ -152,24 +154,43 @@ impl ChainActor {
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
         if let ImportStatus::Orphan { .. } = out.status {
-            self.node.peer.do_send(RequestSync { preferred: from, locator: self.chain.locator() });
+            self.node.peer.do_send(RequestSync {
+                preferred: from,
+                locator: self.chain.locator(),
+            });
             return;
         }
         self.persist(&out);
         let rec = &self.shared.recorder;
         let hashes: Vec<Hash> = out.accepted.iter().map(|b| b.hash()).collect();
         for (b, h) in out.accepted.iter().zip(&hashes) {
-            rec.record(self.id, Event::BlockImported { hash: *h, height: b.header.height });
+            rec.record(
+                self.id,
+                Event::BlockImported {
+                    hash: *h,
+                    height: b.header.height,
+                },
+            );
         }
         if !hashes.is_empty() {
             self.node.peer.do_send(BlocksAccepted { hashes, from });
         }
         let Some(tc) = out.tip_change else { return };
         if tc.reorg_depth > 0 {
-            rec.record(self.id, Event::Reorg { depth: tc.reorg_depth, old_tip: tc.old_tip, new_tip: tc.new_tip });
+            rec.record(
+                self.id,
+                Event::Reorg {
+                    depth: tc.reorg_depth,
+                    old_tip: tc.old_tip,
+                    new_tip: tc.new_tip,
+                },
+            );
         }
         let next_difficulty = self.chain.next_difficulty(&tc.new_tip);
-        self.node.miner.do_send(NewTip { height: tc.new_height, next_difficulty });
+        self.node.miner.do_send(NewTip {
+            height: tc.new_height,
+            next_difficulty,
+        });
         self.node.mempool.do_send(TipChanged {
             changed: tc.changed,
             included: tc.included,
@@ -182,7 +203,10 @@ impl Actor for ChainActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
-        self.node.peer.do_send(RequestSync { preferred: None, locator: self.chain.locator() });
+        self.node.peer.do_send(RequestSync {
+            preferred: None,
+            locator: self.chain.locator(),
+        });
     }
 }
 
@@ -194,7 +218,10 @@ impl Handler<ImportBlocks> for ChainActor {
             self.import_one(b, m.from);
         }
         if let (true, Some(peer)) = (m.sync_more, m.from) {
-            self.node.peer.do_send(ContinueSync { peer, locator: self.chain.locator() });
+            self.node.peer.do_send(ContinueSync {
+                peer,
+                locator: self.chain.locator(),
+            });
         }
     }
 }
@@ -202,7 +229,12 @@ impl Handler<ImportBlocks> for ChainActor {
 impl Handler<GetBlocks> for ChainActor {
     type Result = MessageResult<GetBlocks>;
     fn handle(&mut self, m: GetBlocks, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(m.hashes.iter().filter_map(|h| self.chain.get(h).cloned()).collect())
+        MessageResult(
+            m.hashes
+                .iter()
+                .filter_map(|h| self.chain.get(h).cloned())
+                .collect(),
+        )
     }
 }
 

@@ -57,7 +57,12 @@ pub struct MempoolActor {
 
 impl MempoolActor {
     /// A mempool actor.
-    pub fn new(id: NodeId, pool: Mempool, shared: Arc<NodeShared>, node: &NodeHandle) -> MempoolActor {
+    pub fn new(
+        id: NodeId,
+        pool: Mempool,
+        shared: Arc<NodeShared>,
+        node: &NodeHandle,
+    ) -> MempoolActor {
         MempoolActor {
             id,
             pool,
@@ -87,8 +92,13 @@ impl Handler<TipChanged> for MempoolActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         let now = self.shared.now_ms();
-        self.pool
-            .on_tip_change(&m.changed, &m.included, &m.reverted, now, self.shared.cache());
+        self.pool.on_tip_change(
+            &m.changed,
+            &m.included,
+            &m.reverted,
+            now,
+            self.shared.cache(),
+        );
         self.pool.expire(now);
     }
 }
@@ -103,7 +113,12 @@ impl Handler<GetTemplate> for MempoolActor {
 impl Handler<GetTxs> for MempoolActor {
     type Result = MessageResult<GetTxs>;
     fn handle(&mut self, m: GetTxs, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(m.ids.iter().filter_map(|id| self.pool.get(id).cloned()).collect())
+        MessageResult(
+            m.ids
+                .iter()
+                .filter_map(|id| self.pool.get(id).cloned())
+                .collect(),
+        )
     }
 }
 

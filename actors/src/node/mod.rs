@@ -132,7 +132,9 @@ pub fn load_chain(
     cache: Option<&SigCache>,
 ) -> Result<ChainState, NodeError> {
     let mut chain = ChainState::new(params.clone());
-    let blocks = store.load_blocks().map_err(|source| NodeError::Store { node: id, source })?;
+    let blocks = store
+        .load_blocks()
+        .map_err(|source| NodeError::Store { node: id, source })?;
     for block in blocks {
         let hash = block.hash();
         if hash == chain.genesis() {
@@ -145,8 +147,13 @@ pub fn load_chain(
                 reason: "a different genesis block: this store belongs to another chain".into(),
             });
         }
-        let damaged = |reason: String| NodeError::Damaged { node: id, hash, reason };
-        let checked = check_block(Arc::new(block), params, cache).map_err(|e| damaged(e.to_string()))?;
+        let damaged = |reason: String| NodeError::Damaged {
+            node: id,
+            hash,
+            reason,
+        };
+        let checked =
+            check_block(Arc::new(block), params, cache).map_err(|e| damaged(e.to_string()))?;
         let tie = u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes"));
         chain
             .import(checked, u64::MAX / 4, tie)
@@ -175,10 +182,21 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec) -> Result<NodeHandle
         miner: miner_ctx.address(),
         peer: peer_ctx.address(),
     };
-    shared.recorder.record(id, Event::NodeStarted { height: chain_state.height() });
+    shared.recorder.record(
+        id,
+        Event::NodeStarted {
+            height: chain_state.height(),
+        },
+    );
     let gossip = Gossip::new(shared.cfg.gossip_policy(), spec.neighbors);
     let next_difficulty = chain_state.next_difficulty(&chain_state.tip());
-    peer_ctx.run(PeerActor::new(id, gossip, shared.clone(), stream(seed, "peer", id as u64), &handle));
+    peer_ctx.run(PeerActor::new(
+        id,
+        gossip,
+        shared.clone(),
+        stream(seed, "peer", id as u64),
+        &handle,
+    ));
     mempool_ctx.run(MempoolActor::new(
         id,
         Mempool::new(shared.cfg.mempool_policy(), accounts),

@@ -67,7 +67,13 @@ pub struct PeerActor {
 
 impl PeerActor {
     /// A peer actor.
-    pub fn new(id: NodeId, gossip: Gossip, shared: Arc<NodeShared>, rng: ChaCha8Rng, node: &NodeHandle) -> PeerActor {
+    pub fn new(
+        id: NodeId,
+        gossip: Gossip,
+        shared: Arc<NodeShared>,
+        rng: ChaCha8Rng,
+        node: &NodeHandle,
+    ) -> PeerActor {
         PeerActor {
             id,
             gossip,
@@ -90,9 +96,12 @@ impl PeerActor {
 
     fn sync_sent(&mut self, sent: Option<(NodeId, WireMsg)>, ctx: &mut Context<Self>) {
         let Some((peer, msg)) = sent else { return };
-        self.shared.recorder.record(self.id, Event::SyncRequested { peer });
+        self.shared
+            .recorder
+            .record(self.id, Event::SyncRequested { peer });
         self.send(peer, msg);
-        let wait = Duration::from_millis(self.shared.cfg.gossip.sync_timeout.as_millis() as u64 + 1);
+        let wait =
+            Duration::from_millis(self.shared.cfg.gossip.sync_timeout.as_millis() as u64 + 1);
         ctx.run_later(wait, |act, ctx| {
             let now = act.shared.now_ms();
             let pick = act.rng.gen();
@@ -120,9 +129,17 @@ impl PeerActor {
     }
 
     fn serve_sync(&self, to: NodeId, locator: Vec<Hash>, ctx: &mut Context<Self>) {
-        let fut = self.node.chain.send(GetBlocksAfter { locator, max: MAX_SYNC_BLOCKS });
+        let fut = self.node.chain.send(GetBlocksAfter {
+            locator,
+            max: MAX_SYNC_BLOCKS,
+        });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            act.send(to, WireMsg::Blocks { blocks: res.unwrap_or_default() });
+            act.send(
+                to,
+                WireMsg::Blocks {
+                    blocks: res.unwrap_or_default(),
+                },
+            );
         }));
     }
 }
@@ -155,22 +172,35 @@ impl Handler<Deliver> for PeerActor {
             }
             WireMsg::Block(b) => {
                 if self.gossip.on_item(b.hash(), Some(from)) {
-                    self.node.chain.do_send(ImportBlocks { blocks: vec![b], from: Some(from), sync_more: false });
+                    self.node.chain.do_send(ImportBlocks {
+                        blocks: vec![b],
+                        from: Some(from),
+                        sync_more: false,
+                    });
                 }
             }
             WireMsg::Tx(t) => {
                 if self.gossip.on_item(t.id(), Some(from)) {
-                    self.node.mempool.do_send(SubmitTx { tx: t, from: Some(from) });
+                    self.node.mempool.do_send(SubmitTx {
+                        tx: t,
+                        from: Some(from),
+                    });
                 }
             }
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
             WireMsg::Blocks { blocks } => {
-                let more = self.gossip.on_sync_reply(from, blocks.len(), MAX_SYNC_BLOCKS);
+                let more = self
+                    .gossip
+                    .on_sync_reply(from, blocks.len(), MAX_SYNC_BLOCKS);
                 for b in &blocks {
                     self.gossip.on_item(b.hash(), Some(from));
                 }
                 if !blocks.is_empty() {
-                    self.node.chain.do_send(ImportBlocks { blocks, from: Some(from), sync_more: more });
+                    self.node.chain.do_send(ImportBlocks {
+                        blocks,
+                        from: Some(from),
+                        sync_more: more,
+                    });
                 }
             }
         }
@@ -207,7 +237,9 @@ impl Handler<RequestSync> for PeerActor {
     fn handle(&mut self, m: RequestSync, ctx: &mut Context<Self>) {
         let now = self.shared.now_ms();
         let pick = self.rng.gen();
-        let sent = self.gossip.start_sync(m.preferred, m.locator, now, pick, false);
+        let sent = self
+            .gossip
+            .start_sync(m.preferred, m.locator, now, pick, false);
         self.sync_sent(sent, ctx);
     }
 }

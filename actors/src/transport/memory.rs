@@ -146,7 +146,11 @@ impl Handler<RegisterNode> for Network {
 impl Handler<Route> for Network {
     type Result = ();
     fn handle(&mut self, m: Route, ctx: &mut Context<Self>) {
-        let bytes = if self.bandwidth_mbps > 0.0 { m.msg.size() } else { 0 };
+        let bytes = if self.bandwidth_mbps > 0.0 {
+            m.msg.size()
+        } else {
+            0
+        };
         let delay_ms = link_delay_ms(&self.latency, self.bandwidth_mbps, bytes, &mut self.rng);
         let now = Instant::now();
         let mut at = now + Duration::from_micros((delay_ms * 1000.0).max(0.0) as u64);
@@ -158,7 +162,12 @@ impl Handler<Route> for Network {
         self.seq += 1;
         self.in_flight.insert(
             (at, self.seq),
-            InFlight { from: m.from, to: m.to, msg: m.msg, bytes },
+            InFlight {
+                from: m.from,
+                to: m.to,
+                msg: m.msg,
+                bytes,
+            },
         );
         self.arm(ctx);
     }
