@@ -154,6 +154,7 @@ pub struct ChainState {
     canonical: Vec<Hash>,
     undo: HashMapById<Undo>,
     state: State,
+    genesis_state: Arc<State>,
     orphans: OrphanPool,
 }
 
@@ -161,6 +162,18 @@ impl ChainState {
     /// A chain holding only genesis.
     pub fn new(params: Arc<ChainParams>) -> ChainState {
         let genesis = Arc::new(params.genesis_block());
+        let state = Arc::new(params.genesis_state());
+        ChainState::from_genesis(params, genesis, state)
+    }
+
+    /// A chain holding only the given genesis block and state, which must be
+    /// `params.genesis_block()` and `params.genesis_state()` (computed once and shared by
+    /// the nodes of a cluster, as building the genesis state hashes every account).
+    pub fn from_genesis(
+        params: Arc<ChainParams>,
+        genesis: Arc<Block>,
+        genesis_state: Arc<State>,
+    ) -> ChainState {
         let hash = genesis.hash();
         let mut entries = HashMapById::default();
         entries.insert(
@@ -175,7 +188,8 @@ impl ChainState {
             },
         );
         ChainState {
-            state: params.genesis_state(),
+            state: (*genesis_state).clone(),
+            genesis_state,
             params,
             genesis: hash,
             entries,
@@ -672,7 +686,7 @@ impl ChainState {
     /// # Errors
     /// A description of the first difference.
     pub fn verify_replay(&self) -> Result<(), String> {
-        let mut s = self.params.genesis_state();
+        let mut s = (*self.genesis_state).clone();
         for h in &self.canonical[1..] {
             let b = &self.entries[h].block;
             s.apply_block(b, self.params.reward)

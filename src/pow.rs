@@ -42,13 +42,24 @@ pub fn retarget(old: u64, intervals: u64, block_interval_ms: u64, actual_ms: u64
 
 /// Searches nonces from `start` for at most `max_tries` hashes. On success the header holds the
 /// winning nonce and its hash is returned.
+///
+/// The header is encoded once: the nonce is the last 8 bytes of the canonical encoding, so each
+/// try only rewrites them and hashes.
 pub fn grind(header: &mut BlockHeader, start: u64, max_tries: u64) -> Option<Hash> {
     let Seal::Pow { difficulty, .. } = header.seal;
+    header.seal = Seal::Pow {
+        difficulty,
+        nonce: start,
+    };
+    let mut bytes = crate::encoding::encode(header);
+    let at = bytes.len() - 8;
     for i in 0..max_tries {
         let nonce = start.wrapping_add(i);
-        header.seal = Seal::Pow { difficulty, nonce };
-        let h = header.hash();
+        bytes[at..].copy_from_slice(&nonce.to_le_bytes());
+        let h = Hash::double_sha256(&bytes);
         if meets_difficulty(&h, difficulty) {
+            header.seal = Seal::Pow { difficulty, nonce };
+            debug_assert_eq!(header.hash(), h);
             return Some(h);
         }
     }

@@ -143,8 +143,14 @@ impl Cluster {
         )
         .start();
         let (db, data_dir, stores) = open_stores(&cfg)?;
+        let params = Arc::new(cfg.chain_params());
+        let genesis = (
+            Arc::new(params.genesis_block()),
+            Arc::new(params.genesis_state()),
+        );
         let shared = Arc::new(NodeShared {
-            params: Arc::new(cfg.chain_params()),
+            params,
+            genesis,
             sig_cache: cfg
                 .node
                 .sig_cache

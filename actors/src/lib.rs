@@ -22,6 +22,7 @@
 //! Handlers are thin: each checks its inputs and calls one core function; decisions (what to
 //! fetch, relay, mine, evict, which tip wins) are made in the core.
 
+pub mod bench;
 pub mod clock;
 pub mod cluster;
 pub mod logging;

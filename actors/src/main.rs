@@ -59,10 +59,35 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Benchmarks: virtual-clock speed or real-clock throughput (prints one JSON line per run).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
     /// Validate a config file (exit 0 when valid, 2 when not).
     Check {
         /// TOML config file.
         config: PathBuf,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Simulated seconds per wall second and messages per second (memory store).
+    Virtual {
+        /// Cluster sizes to run, one after another.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 100, 1000])]
+        nodes: Vec<usize>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
+    Tps {
+        /// Nodes.
+        #[arg(long, default_value_t = 16)]
+        nodes: usize,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -122,6 +147,23 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 c.network.topology,
                 c.cluster.seed
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { what } => {
+            match what {
+                BenchCmd::Virtual { nodes, cfg } => {
+                    for n in nodes {
+                        let r = chainlab_actors::bench::virtual_speed(n, &cfg.set)
+                            .map_err(|e| BadInput(e.to_string()))?;
+                        println!("{}", serde_json::to_string(&r)?);
+                    }
+                }
+                BenchCmd::Tps { nodes, cfg } => {
+                    let r = chainlab_actors::bench::real_tps(nodes, &cfg.set)
+                        .map_err(|e| BadInput(e.to_string()))?;
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {

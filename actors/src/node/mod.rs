@@ -31,6 +31,8 @@ pub struct NodeShared {
     pub cfg: Arc<Config>,
     /// Consensus parameters.
     pub params: Arc<ChainParams>,
+    /// The genesis block and state, built once for every node.
+    pub genesis: (Arc<chainlab::Block>, Arc<chainlab::State>),
     /// Process-wide verification cache (None when disabled).
     pub sig_cache: Option<Arc<SigCache>>,
     /// Event sink and clock.
@@ -127,11 +129,13 @@ impl NodeHandle {
 /// [`NodeError`] naming the node, and the path or block.
 pub fn load_chain(
     id: NodeId,
-    params: &Arc<ChainParams>,
+    shared: &NodeShared,
     store: &dyn BlockStore,
-    cache: Option<&SigCache>,
 ) -> Result<ChainState, NodeError> {
-    let mut chain = ChainState::new(params.clone());
+    let params = &shared.params;
+    let cache = shared.cache();
+    let (block, state) = &shared.genesis;
+    let mut chain = ChainState::from_genesis(params.clone(), block.clone(), state.clone());
     let blocks = store
         .load_blocks()
         .map_err(|source| NodeError::Store { node: id, source })?;
@@ -169,7 +173,7 @@ pub fn load_chain(
 pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec) -> Result<NodeHandle, NodeError> {
     let id = spec.id;
     let seed = shared.cfg.cluster.seed;
-    let chain_state = load_chain(id, &shared.params, spec.store.as_ref(), shared.cache())?;
+    let chain_state = load_chain(id, shared, spec.store.as_ref())?;
     let accounts = chain_state.state().accounts().clone();
     let chain_ctx = Context::<ChainActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();

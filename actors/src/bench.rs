@@ -1,0 +1,133 @@
+//! Benchmarks behind `chainlab bench`: virtual-clock speed of a whole cluster, and real-clock
+//! transaction throughput next to the single-core signature verification rate.
+
+use crate::cluster::{run, RunOptions, RunOutput};
+use chainlab::config::{Config, ConfigError};
+use chainlab::{Address, KeyPair, Transaction};
+use serde::Serialize;
+use std::time::Instant;
+
+/// One measured run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// What was run.
+    pub scenario: String,
+    /// Nodes.
+    pub nodes: usize,
+    /// Simulated seconds (duration + settle).
+    pub sim_s: f64,
+    /// Wall seconds of the run (cluster build to report).
+    pub wall_s: f64,
+    /// Simulated seconds per wall second.
+    pub sim_per_wall: f64,
+    /// Network messages delivered.
+    pub messages: u64,
+    /// Messages delivered per wall second.
+    pub messages_per_s: f64,
+    /// Trace events recorded.
+    pub trace_events: u64,
+    /// Best-chain height at the end.
+    pub height: u64,
+    /// Blocks mined.
+    pub mined: u64,
+    /// Confirmed transactions per simulated second.
+    pub tps: f64,
+    /// Single-core k256 verifications per second measured in the same process (tps bench).
+    pub verify_per_s: Option<f64>,
+    /// Peak resident memory of the process, MiB (Linux; None elsewhere).
+    pub peak_rss_mib: Option<f64>,
+    /// All live nodes on one tip at the end.
+    pub converged: bool,
+    /// Invariant violations.
+    pub violations: usize,
+}
+
+fn result(scenario: &str, cfg: &Config, out: &RunOutput, verify_per_s: Option<f64>) -> BenchResult {
+    let r = &out.report;
+    let sim_s = r.duration_s + r.settle_s;
+    let messages: u64 = out.net.delivered.values().sum();
+    BenchResult {
+        scenario: scenario.to_string(),
+        nodes: cfg.cluster.nodes,
+        sim_s,
+        wall_s: r.wall_s,
+        sim_per_wall: sim_s / r.wall_s.max(1e-9),
+        messages,
+        messages_per_s: messages as f64 / r.wall_s.max(1e-9),
+        trace_events: r.events,
+        height: r.blocks.canonical_height,
+        mined: r.blocks.mined,
+        tps: r.txs.tps,
+        verify_per_s,
+        peak_rss_mib: peak_rss_mib(),
+        converged: r.convergence.converged,
+        violations: r.invariants.violations.len(),
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The generated config was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The run failed.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
+}
+
+/// Virtual-clock speed: `nodes` nodes on the default config (memory store), with `overrides`.
+///
+/// # Errors
+/// A bad override or a failed run.
+pub fn virtual_speed(nodes: usize, overrides: &[String]) -> Result<BenchResult, BenchError> {
+    let mut all = vec![
+        format!("cluster.nodes={nodes}"),
+        "storage.backend=memory".to_string(),
+    ];
+    all.extend(overrides.iter().cloned());
+    let cfg = Config::parse("", "<bench>", &all)?;
+    let out = run(cfg.clone(), RunOptions::default())?;
+    Ok(result("virtual", &cfg, &out, None))
+}
+
+/// Single-core k256 verification rate over `n` distinct signatures (no cache).
+pub fn verify_rate(n: usize) -> f64 {
+    let key = KeyPair::from_seed(b"bench");
+    let txs: Vec<Transaction> = (0..n as u64)
+        .map(|i| Transaction::new_signed(&key, 1, Address([1; 20]), 1, 1, i))
+        .collect();
+    let start = Instant::now();
+    let ok = txs
+        .iter()
+        .filter(|t| chainlab::crypto::verify_digest(&t.from, &t.signing_digest(), &t.sig).is_ok())
+        .count();
+    assert_eq!(ok, n, "bench signatures verify");
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Real-clock throughput: a cluster on the wall clock under a high transaction rate; reports
+/// confirmed TPS and the single-core verification rate measured just before.
+///
+/// # Errors
+/// A bad override or a failed run.
+pub fn real_tps(nodes: usize, overrides: &[String]) -> Result<BenchResult, BenchError> {
+    let verify = verify_rate(2000);
+    let mut all = vec![
+        format!("cluster.nodes={nodes}"),
+        "cluster.clock=real".to_string(),
+        "storage.backend=memory".to_string(),
+    ];
+    all.extend(overrides.iter().cloned());
+    let cfg = Config::parse("", "<bench>", &all)?;
+    let out = run(cfg.clone(), RunOptions::default())?;
+    Ok(result("real-tps", &cfg, &out, Some(verify)))
+}
