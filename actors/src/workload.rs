@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Stop submitting.
 #[derive(Message)]
@@ -42,6 +43,7 @@ pub struct Workload {
     rng: ChaCha8Rng,
     recorder: Recorder,
     running: bool,
+    next_at: Option<Instant>,
 }
 
 impl Workload {
@@ -70,22 +72,39 @@ impl Workload {
             rng,
             recorder,
             running: true,
+            next_at: None,
         }
     }
 
+    fn gap(&mut self) -> Duration {
+        let secs = Exp::new(self.cfg.tx_rate)
+            .map(|e| e.sample(&mut self.rng))
+            .unwrap_or(1.0);
+        Duration::from_nanos((secs * 1e9) as u64)
+    }
+
+    /// Arrival times form a Poisson process; each wake-up submits every arrival that is due
+    /// (timers have 1 ms granularity, so at high rates one wake-up serves several arrivals).
     fn schedule(&mut self, ctx: &mut Context<Self>) {
         if !self.running || self.cfg.tx_rate <= 0.0 || self.keys.len() < 2 {
             return;
         }
-        let Ok(exp) = Exp::new(self.cfg.tx_rate) else {
-            return;
+        let now = Instant::now();
+        let next = match self.next_at {
+            Some(t) => t,
+            None => now + self.gap(),
         };
-        let secs: f64 = exp.sample(&mut self.rng);
-        ctx.run_later(Duration::from_micros((secs * 1e6) as u64), |act, ctx| {
-            if act.running {
-                act.submit_one(ctx);
-                act.schedule(ctx);
+        self.next_at = Some(next);
+        ctx.run_later(next.saturating_duration_since(now), |act, ctx| {
+            if !act.running {
+                return;
             }
+            let now = Instant::now();
+            while let Some(t) = act.next_at.filter(|t| *t <= now) {
+                act.submit_one(ctx);
+                act.next_at = Some(t + act.gap());
+            }
+            act.schedule(ctx);
         });
     }
 
