@@ -136,7 +136,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check { config, cfg } => {
             let c = load_config(Some(&config), &cfg.set)?;
             println!(
-                "{}: ok ({} nodes, {} clock, {:?} topology, seed {})",
+                "{}: ok ({} nodes, {} clock, {} topology, seed {})",
                 config.display(),
                 c.cluster.nodes,
                 if c.cluster.clock == chainlab::config::ClockMode::Virtual {
@@ -144,7 +144,10 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     "real"
                 },
-                c.network.topology,
+                match &c.network.topology {
+                    chainlab::config::Topology::Named(n) => n.clone(),
+                    chainlab::config::Topology::Edges(e) => format!("{} edges", e.len()),
+                },
                 c.cluster.seed
             );
             Ok(ExitCode::SUCCESS)
