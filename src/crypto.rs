@@ -215,13 +215,27 @@ impl SigCache {
         digest: &[u8; 32],
         sig: &Signature,
     ) -> Result<(), CryptoError> {
+        self.verify_with(key, pk, || *digest, sig)
+    }
+
+    /// As [`SigCache::verify`], computing the digest only on a miss.
+    ///
+    /// # Errors
+    /// As [`verify_digest`]; failures are never cached.
+    pub fn verify_with(
+        &self,
+        key: &Hash,
+        pk: &PublicKey,
+        digest: impl FnOnce() -> [u8; 32],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
         if self.contains(key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let vk = self.verifying_key(pk)?;
-        verify_with_key(&vk, digest, sig)?;
+        verify_with_key(&vk, &digest(), sig)?;
         self.insert(*key);
         Ok(())
     }

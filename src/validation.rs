@@ -151,10 +151,9 @@ pub fn check_tx(
             got: tx.chain_id,
         });
     }
-    let digest = tx.signing_digest();
     match cache {
-        Some(c) => c.verify(id, &tx.from, &digest, &tx.sig)?,
-        None => verify_digest(&tx.from, &digest, &tx.sig)?,
+        Some(c) => c.verify_with(id, &tx.from, || tx.signing_digest(), &tx.sig)?,
+        None => verify_digest(&tx.from, &tx.signing_digest(), &tx.sig)?,
     }
     Ok(())
 }

@@ -49,10 +49,10 @@ pub struct GetTxs {
 
 /// See the module doc.
 pub struct MempoolActor {
-    id: NodeId,
     pool: Mempool,
     shared: Arc<NodeShared>,
     node: NodeHandle,
+    span: tracing::Span,
 }
 
 impl MempoolActor {
@@ -64,10 +64,10 @@ impl MempoolActor {
         node: &NodeHandle,
     ) -> MempoolActor {
         MempoolActor {
-            id,
             pool,
             shared,
             node: node.clone(),
+            span: tracing::info_span!("node", id),
         }
     }
 }
@@ -79,11 +79,12 @@ impl Actor for MempoolActor {
 impl Handler<SubmitTx> for MempoolActor {
     type Result = Result<TxId, MempoolError>;
     fn handle(&mut self, m: SubmitTx, _: &mut Context<Self>) -> Self::Result {
+        let _e = self.span.clone().entered();
         let id = m.tx.id();
         let now = self.shared.now_ms();
         self.pool.admit(m.tx, id, now, self.shared.cache())?;
         self.node.peer.do_send(TxAccepted { id, from: m.from });
-        tracing::trace!(node = self.id, tx = %id.short(), "tx admitted");
+        tracing::trace!(tx = %id.short(), "tx admitted");
         Ok(id)
     }
 }

@@ -67,6 +67,7 @@ pub struct MinerActor {
     cancel: Arc<AtomicBool>,
     shared: Arc<NodeShared>,
     node: NodeHandle,
+    span: tracing::Span,
 }
 
 impl MinerActor {
@@ -84,6 +85,7 @@ impl MinerActor {
             cancel: Arc::new(AtomicBool::new(false)),
             shared,
             node: node.clone(),
+            span: tracing::info_span!("node", id = s.id),
         }
     }
 
@@ -184,7 +186,9 @@ impl MinerActor {
     }
 
     fn publish(&mut self, block: Block) {
+        let _e = self.span.clone().entered();
         let h = &block.header;
+        tracing::debug!(height = h.height, txs = block.txs.len(), "mined a block");
         self.shared.recorder.record(
             self.id,
             Event::BlockMined {

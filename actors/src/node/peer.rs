@@ -63,6 +63,7 @@ pub struct PeerActor {
     rng: ChaCha8Rng,
     node: NodeHandle,
     flush_scheduled: bool,
+    span: tracing::Span,
 }
 
 impl PeerActor {
@@ -81,6 +82,7 @@ impl PeerActor {
             rng,
             node: node.clone(),
             flush_scheduled: false,
+            span: tracing::info_span!("node", id),
         }
     }
 
@@ -151,7 +153,9 @@ impl Actor for PeerActor {
 impl Handler<Deliver> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: Deliver, ctx: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
         let from = m.from;
+        tracing::trace!(from, kind = ?m.msg.kind(), "deliver");
         if m.msg.check_caps().is_err() {
             return;
         }
