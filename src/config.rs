@@ -705,6 +705,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn default_toml_documents_exactly_the_defaults() {
+        let text = include_str!("../config/default.toml");
+        assert_eq!(Config::parse(text, "config/default.toml", &[]).unwrap(), Config::default());
+        // Every key of the schema appears in the file.
+        let doc: toml::Table = toml::from_str(text).unwrap();
+        let full = toml::Table::try_from(Config::default()).unwrap();
+        for (section, keys) in &full {
+            let in_file = doc[section].as_table().unwrap();
+            for key in keys.as_table().unwrap().keys() {
+                assert!(in_file.contains_key(key), "config/default.toml lacks {section}.{key}");
+            }
+        }
+    }
+
+    #[test]
     fn empty_document_gives_defaults() {
         assert_eq!(Config::parse("", "x.toml", &[]).unwrap(), Config::default());
     }
