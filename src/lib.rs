@@ -10,6 +10,7 @@ pub mod chain;
 pub mod config;
 pub mod crypto;
 pub mod encoding;
+pub mod fault;
 pub mod gossip;
 pub mod hash;
 pub mod mempool;
