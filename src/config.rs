@@ -3,6 +3,7 @@
 //! `validate` that names the offending key.
 
 use crate::crypto::KeyPair;
+use crate::fault::FaultEntry;
 use crate::mempool::MempoolPolicy;
 use crate::params::{ChainParams, TieBreak};
 use serde::{Deserialize, Serialize};
@@ -396,6 +397,29 @@ impl Default for NodeConfig {
     }
 }
 
+/// `[safety]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SafetyConfig {
+    /// Common-prefix depth: a block this many confirmations deep must never be reverted.
+    pub k: u64,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        SafetyConfig { k: 6 }
+    }
+}
+
+/// A file of `[[faults]]` entries (`chainlab run --faults FILE`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FaultFile {
+    /// The entries.
+    #[serde(default)]
+    pub faults: Vec<FaultEntry>,
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -418,6 +442,11 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[node]`
     pub node: NodeConfig,
+    /// `[safety]`
+    pub safety: SafetyConfig,
+    /// `[[faults]]`: the fault scenario, in firing order of the file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultEntry>,
 }
 
 /// Parses a `--set` value: a TOML value if it is one (`3`, `0.5`, `true`, `"x"`, `[1, 2]`,
@@ -460,6 +489,15 @@ pub fn apply_override(doc: &mut toml::Table, arg: &str) -> Result<(), ConfigErro
 }
 
 impl Config {
+    /// Appends fault entries (from `--fault` or a `--faults` file) and validates again.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the entry.
+    pub fn add_faults(&mut self, entries: Vec<FaultEntry>, file: &str) -> Result<(), ConfigError> {
+        self.faults.extend(entries);
+        self.validate(file)
+    }
+
     /// Parses TOML text, applies overrides, validates.
     ///
     /// # Errors
@@ -638,6 +676,12 @@ impl Config {
         if self.storage.cache_mb == 0 {
             return err("storage.cache_mb", "must be positive".into());
         }
+        let end = self.cluster.duration + self.cluster.settle;
+        for (i, f) in self.faults.iter().enumerate() {
+            if let Err(e) = f.validate(i, n, end) {
+                return err(&format!("faults[{i}] (kind = {})", e.kind), e.reason);
+            }
+        }
         Ok(())
     }
 
@@ -707,14 +751,23 @@ mod tests {
     #[test]
     fn default_toml_documents_exactly_the_defaults() {
         let text = include_str!("../config/default.toml");
-        assert_eq!(Config::parse(text, "config/default.toml", &[]).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(text, "config/default.toml", &[]).unwrap(),
+            Config::default()
+        );
         // Every key of the schema appears in the file.
         let doc: toml::Table = toml::from_str(text).unwrap();
         let full = toml::Table::try_from(Config::default()).unwrap();
         for (section, keys) in &full {
+            let Some(keys) = keys.as_table().filter(|_| section != "faults") else {
+                continue;
+            };
             let in_file = doc[section].as_table().unwrap();
-            for key in keys.as_table().unwrap().keys() {
-                assert!(in_file.contains_key(key), "config/default.toml lacks {section}.{key}");
+            for key in keys.keys() {
+                assert!(
+                    in_file.contains_key(key),
+                    "config/default.toml lacks {section}.{key}"
+                );
             }
         }
     }

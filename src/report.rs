@@ -83,6 +83,31 @@ pub enum Event {
         /// Height after loading its store.
         height: u64,
     },
+    /// A scenario fault fired (`phase` = "start") or was undone (`phase` = "end").
+    Fault {
+        /// Scenario index.
+        index: usize,
+        /// Fault kind.
+        kind: String,
+        /// "start" or "end".
+        phase: String,
+        /// What it did, in words.
+        detail: String,
+    },
+    /// Messages the fault layer dropped on one directed link over the run (written at the end).
+    MessageDropped {
+        /// Receiver (`node` is the sender).
+        to: NodeId,
+        /// Message kind.
+        kind: crate::wire::MsgKind,
+        /// How many.
+        count: u64,
+    },
+    /// A node stopped (crash or shutdown).
+    NodeStopped {
+        /// True for a crash (no flush).
+        crashed: bool,
+    },
 }
 
 /// An event at a time at a node.
@@ -238,6 +263,113 @@ pub struct FinalBlock {
     pub difficulty: u64,
 }
 
+/// What the harness measured for one fault.
+#[derive(Clone, Debug, Default)]
+pub struct FaultRecord {
+    /// Scenario index.
+    pub index: usize,
+    /// Kind name.
+    pub kind: String,
+    /// When it fired (None: never, e.g. a height never reached).
+    pub at_ms: Option<u64>,
+    /// When it was undone (`for`), if it was.
+    pub until_ms: Option<u64>,
+    /// Messages dropped by its link rule.
+    pub dropped: Option<u64>,
+    /// For heals (and partitions undone by `for`): time until all live nodes shared one tip;
+    /// `Some(None)` when they never did.
+    pub convergence_ms: Option<Option<u64>>,
+    /// For restarts and wipes: time until the node reached the best tip; `Some(None)` when it never did.
+    pub catch_up_ms: Option<Option<u64>>,
+    /// The node it acted on.
+    pub node: Option<NodeId>,
+}
+
+/// A measured value that may be missing for a reason.
+fn secs(ms: Option<u64>) -> Option<f64> {
+    ms.map(|m| m as f64 / 1000.0)
+}
+
+/// What a fault did, measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FaultEffect {
+    /// Blocks mined while it was active.
+    pub blocks_mined: u64,
+    /// Of those, not on the final best chain.
+    pub stale: u64,
+    /// Reorg events while it was active (and until the next fault or the end for instant faults).
+    pub reorgs: u64,
+    /// Deepest of those.
+    pub max_reorg_depth: u64,
+    /// Messages its link rule dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_messages: Option<u64>,
+    /// Seconds until all live nodes shared one tip after it (null: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub convergence_s: Option<Option<f64>>,
+    /// Seconds until the restarted node reached the best tip (null: never).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catch_up_s: Option<Option<f64>>,
+}
+
+/// One entry of `faults`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FaultReport {
+    /// Scenario index.
+    pub index: usize,
+    /// Kind.
+    pub kind: String,
+    /// The node it acted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeId>,
+    /// When it fired (null: never).
+    pub at_s: Option<f64>,
+    /// When it was undone (null: not undone by `for`).
+    pub until_s: Option<f64>,
+    /// What it did.
+    pub effect: FaultEffect,
+}
+
+/// A block `depth` confirmations deep was reverted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PrefixViolation {
+    /// Node.
+    pub node: NodeId,
+    /// Reorg depth (>= k).
+    pub depth: u64,
+    /// When, seconds.
+    pub t: f64,
+}
+
+/// A restart's catch-up.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CatchUp {
+    /// Node.
+    pub node: NodeId,
+    /// Seconds from restart to the best tip (null: never).
+    pub catch_up_s: Option<f64>,
+}
+
+/// `safety`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Safety {
+    /// Common-prefix depth checked.
+    pub k: u64,
+    /// Every reorg of depth >= k.
+    pub common_prefix_violations: Vec<PrefixViolation>,
+    /// Deepest reorg at any node.
+    pub max_reorg_depth: u64,
+    /// Per heal: seconds until all live nodes shared one tip (null: never).
+    pub convergence_s: Vec<Option<f64>>,
+    /// Transactions a node accepted that are not on the final best chain (excluding those
+    /// accepted by a node that later crashed or was wiped).
+    pub lost_txs: u64,
+    /// Accepted by a node that later crashed or was wiped, and not on the final best chain.
+    pub lost_txs_on_crashed_nodes: u64,
+    /// Per restart or wipe: time to reach the best tip.
+    pub restarts: Vec<CatchUp>,
+}
+
 /// Everything the report is computed from.
 #[derive(Clone, Debug)]
 pub struct RunFacts {
@@ -259,6 +391,12 @@ pub struct RunFacts {
     pub chain: Vec<FinalBlock>,
     /// Invariant checks run and their failures.
     pub invariants: Invariants,
+    /// Common-prefix depth.
+    pub k: u64,
+    /// What the harness measured per fault.
+    pub faults: Vec<FaultRecord>,
+    /// Nodes crashed or wiped at some point, with the time.
+    pub crashed: Vec<(NodeId, u64)>,
 }
 
 /// The JSON report of a run.
@@ -286,6 +424,10 @@ pub struct Report {
     pub convergence: Convergence,
     /// End-of-run invariants.
     pub invariants: Invariants,
+    /// The scenario's faults and what each did.
+    pub faults: Vec<FaultReport>,
+    /// Safety and liveness checks.
+    pub safety: Safety,
     /// Trace events recorded.
     pub events: u64,
 }
@@ -383,6 +525,13 @@ impl Report {
             .map(|f| (f.tip, f.height))
             .collect();
         let best = facts.chain.last();
+        let chain_txs: HashSet<TxId> = facts
+            .chain
+            .iter()
+            .flat_map(|b| b.txids.iter().copied())
+            .collect();
+        let safety = safety(facts, events, &chain_txs, max_depth);
+        let faults = fault_reports(facts, events, &chain_pos);
         Report {
             seed: facts.seed,
             clock: facts.clock.clone(),
@@ -424,9 +573,132 @@ impl Report {
                 height: best.map(|b| b.height).unwrap_or(0),
             },
             invariants: facts.invariants.clone(),
+            faults,
+            safety,
             events: events.len() as u64,
         }
     }
+}
+
+fn safety(
+    facts: &RunFacts,
+    events: &[TraceRecord],
+    on_chain: &HashSet<TxId>,
+    max_depth: u64,
+) -> Safety {
+    let mut violations = Vec::new();
+    let mut submitted: Vec<(TxId, NodeId, u64)> = Vec::new();
+    let mut rejected = HashSet::new();
+    for r in events {
+        match &r.event {
+            Event::Reorg { depth, .. } if *depth >= facts.k && facts.k > 0 => {
+                violations.push(PrefixViolation {
+                    node: r.node,
+                    depth: *depth,
+                    t: r.t_ms as f64 / 1000.0,
+                })
+            }
+            Event::TxSubmitted { txid } => submitted.push((*txid, r.node, r.t_ms)),
+            Event::TxRejected { txid, .. } => {
+                rejected.insert(*txid);
+            }
+            _ => {}
+        }
+    }
+    let mut lost = 0;
+    let mut lost_crashed = 0;
+    for (txid, node, t) in submitted {
+        if rejected.contains(&txid) || on_chain.contains(&txid) {
+            continue;
+        }
+        if facts.crashed.iter().any(|(n, at)| *n == node && *at >= t) {
+            lost_crashed += 1;
+        } else {
+            lost += 1;
+        }
+    }
+    let heals = facts
+        .faults
+        .iter()
+        .filter_map(|f| f.convergence_ms.map(secs))
+        .collect();
+    let restarts = facts
+        .faults
+        .iter()
+        .filter_map(|f| {
+            Some(CatchUp {
+                node: f.node?,
+                catch_up_s: secs(f.catch_up_ms?),
+            })
+        })
+        .collect();
+    Safety {
+        k: facts.k,
+        common_prefix_violations: violations,
+        max_reorg_depth: max_depth,
+        convergence_s: heals,
+        lost_txs: lost,
+        lost_txs_on_crashed_nodes: lost_crashed,
+        restarts,
+    }
+}
+
+fn fault_reports(
+    facts: &RunFacts,
+    events: &[TraceRecord],
+    chain_pos: &HashMap<Hash, usize>,
+) -> Vec<FaultReport> {
+    let end_ms = ((facts.duration_s + facts.settle_s) * 1000.0) as u64;
+    let starts: Vec<u64> = facts.faults.iter().filter_map(|f| f.at_ms).collect();
+    facts
+        .faults
+        .iter()
+        .map(|f| {
+            let mut effect = FaultEffect {
+                dropped_messages: f.dropped,
+                convergence_s: f.convergence_ms.map(secs),
+                catch_up_s: f.catch_up_ms.map(secs),
+                ..FaultEffect::default()
+            };
+            if let Some(at) = f.at_ms {
+                // The window: while active, or until the next fault fires for instant faults.
+                let until = f.until_ms.unwrap_or_else(|| {
+                    starts
+                        .iter()
+                        .copied()
+                        .filter(|s| *s > at)
+                        .min()
+                        .unwrap_or(end_ms)
+                });
+                for r in events
+                    .iter()
+                    .filter(|r| r.t_ms >= at && r.t_ms < until.max(at + 1))
+                {
+                    match &r.event {
+                        Event::BlockMined { hash, .. } => {
+                            effect.blocks_mined += 1;
+                            if !chain_pos.contains_key(hash) {
+                                effect.stale += 1;
+                            }
+                        }
+                        Event::Reorg { depth, .. } => {
+                            effect.reorgs += 1;
+                            effect.max_reorg_depth = effect.max_reorg_depth.max(*depth);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            FaultReport {
+                index: f.index,
+                kind: f.kind.clone(),
+                node: f.node,
+                at_s: secs(f.at_ms),
+                until_s: secs(f.until_ms),
+                effect,
+            }
+        })
+        .collect()
 }
 
 /// Checks one node's chain: state equals a replay from genesis, supply equals genesis plus
@@ -558,6 +830,9 @@ mod tests {
                 },
             ],
             invariants: Invariants::default(),
+            k: 6,
+            faults: Vec::new(),
+            crashed: Vec::new(),
         };
         let r = Report::compute(&facts, &events);
         assert_eq!((r.blocks.mined, r.blocks.stale, r.blocks.forks), (2, 1, 1));

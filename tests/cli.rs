@@ -1,1 +1,405 @@
+//! The `chainlab` binary: reports and traces, determinism by seed, config checking, resuming
+//! a data dir, and exit code 2 with a message naming the problem for bad input.
 
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A short run on 4 nodes in memory (`--duration 60s`, 1 minute settle).
+const SMALL: &[&str] = &[
+    "--quiet",
+    "--duration",
+    "60s",
+    "--set",
+    "cluster.nodes=4",
+    "--set",
+    "network.degree=2",
+    "--set",
+    "workload.tx_rate=2",
+    "--set",
+    "storage.backend=memory",
+];
+
+fn chainlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainlab"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the chainlab binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(args: &[&str], out: &Output) -> String {
+    format!(
+        "chainlab {}\nexit: {:?}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// `run` with the small settings plus `extra`; asserts exit 0.
+fn run_small(extra: &[&str]) -> Output {
+    let args: Vec<&str> = ["run"].iter().chain(SMALL).chain(extra).copied().collect();
+    let out = chainlab(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+    out
+}
+
+/// Asserts that `args` exit with code 2 and that stderr names every one of `needles`.
+fn bad_input(args: &[&str], needles: &[&str]) -> String {
+    let out = chainlab(args);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(args, &out));
+    for n in needles {
+        assert!(
+            stderr.contains(n),
+            "stderr does not name {n:?}\n{}",
+            describe(args, &out)
+        );
+    }
+    assert!(
+        !stderr.contains("panicked"),
+        "panic on bad input\n{}",
+        describe(args, &out)
+    );
+    stderr
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temporary path")
+}
+
+fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config")
+}
+
+// ---------------------------------------------------------------------------------------
+// Report and trace.
+
+/// `value[path]`, failing with the path when it is missing.
+fn field<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| {
+        v.get(k)
+            .unwrap_or_else(|| panic!("report has no `{path}`: {v}"))
+    })
+}
+
+fn number(v: &Value, path: &str) -> f64 {
+    field(v, path)
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{path}` is not a number: {}", field(v, path)))
+}
+
+/// A percentile: a number, or null without samples.
+fn percentile(v: &Value, path: &str) {
+    let p = field(v, path);
+    assert!(p.is_number() || p.is_null(), "`{path}` is {p}");
+}
+
+fn is_hex_hash(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[test]
+fn run_writes_a_complete_report_and_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let trace = dir.path().join("trace.jsonl");
+    let out = run_small(&["--seed", "5", "--report", s(&report), "--trace", s(&trace)]);
+    assert!(
+        out.stdout.is_empty(),
+        "--quiet printed {}",
+        text(&out.stdout)
+    );
+
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap())
+        .expect("the report is JSON");
+    assert_eq!(field(&r, "seed"), 5);
+    assert_eq!(field(&r, "clock"), "virtual");
+    assert_eq!(field(&r, "nodes"), 4);
+    assert_eq!(number(&r, "duration_s"), 60.0);
+    assert!(number(&r, "wall_s") > 0.0);
+    for k in [
+        "blocks.mined",
+        "blocks.canonical_height",
+        "blocks.stale",
+        "blocks.stale_rate",
+        "blocks.forks",
+        "blocks.reorgs",
+        "blocks.max_reorg_depth",
+        "blocks.mean_interval_s",
+        "txs.submitted",
+        "txs.confirmed",
+        "txs.rejected",
+        "txs.tps",
+        "invariants.checked",
+    ] {
+        assert!(number(&r, k) >= 0.0, "`{k}` is negative");
+    }
+    for k in ["propagation_s", "txs.confirm_latency_s"] {
+        for p in ["p50", "p90", "p99"] {
+            percentile(&r, &format!("{k}.{p}"));
+        }
+    }
+    assert!(field(&r, "convergence.converged").is_boolean());
+    assert!(field(&r, "convergence.distinct_tips").is_u64());
+    assert!(is_hex_hash(field(&r, "convergence.tip")));
+    assert_eq!(field(&r, "invariants.violations"), &Value::Array(vec![]));
+    assert!(number(&r, "blocks.canonical_height") >= 1.0);
+    assert!(number(&r, "txs.submitted") >= 1.0);
+    assert!(number(&r, "invariants.checked") >= 1.0);
+
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, line) in trace.lines().enumerate() {
+        let e: Value = serde_json::from_str(line)
+            .unwrap_or_else(|err| panic!("trace line {}: {err}: {line}", i + 1));
+        assert!(e["t"].as_f64().is_some_and(|t| t >= 0.0), "{line}");
+        assert!(e["node"].as_u64().is_some_and(|n| n < 4), "{line}");
+        let event = e["event"].as_str().unwrap_or_else(|| panic!("{line}"));
+        match event {
+            "block_mined" => {
+                assert!(
+                    is_hex_hash(&e["hash"]) && is_hex_hash(&e["parent"]),
+                    "{line}"
+                );
+                assert!(e["height"].is_u64() && e["miner"].is_u64(), "{line}");
+            }
+            "block_imported" => {
+                assert!(is_hex_hash(&e["hash"]) && e["height"].is_u64(), "{line}")
+            }
+            "tx_submitted" => assert!(is_hex_hash(&e["txid"]), "{line}"),
+            _ => {}
+        }
+        seen.insert(event.to_string());
+    }
+    for event in [
+        "block_mined",
+        "block_imported",
+        "tx_submitted",
+        "node_started",
+    ] {
+        assert!(seen.contains(event), "no {event} in the trace: {seen:?}");
+    }
+    assert_eq!(
+        trace.lines().count() as f64,
+        number(&r, "events"),
+        "the report counts a different number of events"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_and_another_seed_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |name: &str, seed: &str| {
+        let path = dir.path().join(name);
+        run_small(&["--seed", seed, "--trace", s(&path)]);
+        std::fs::read(path).unwrap()
+    };
+    let a = trace("a.jsonl", "11");
+    let b = trace("b.jsonl", "11");
+    let c = trace("c.jsonl", "12");
+    assert!(!a.is_empty());
+    assert!(a == b, "two runs with --seed 11 wrote different traces");
+    assert!(a != c, "--seed 12 wrote the same trace as --seed 11");
+}
+
+#[test]
+fn a_kept_data_dir_resumes_at_the_last_height() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let report = dir.path().join("r1.json");
+    let trace = dir.path().join("t2.jsonl");
+    let sled = ["--set", "storage.backend=sled", "--data-dir", s(&data)];
+    run_small(&[&sled[..], &["--report", s(&report)]].concat());
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let height = field(&r, "blocks.canonical_height").as_u64().unwrap();
+    assert!(height >= 1);
+    assert!(data.join("db").is_file(), "no sled database in {data:?}");
+    run_small(&[&sled[..], &["--trace", s(&trace)]].concat());
+    let started: Vec<u64> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "node_started")
+        .map(|e| e["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(started, vec![height; 4]);
+}
+
+// ---------------------------------------------------------------------------------------
+// check.
+
+#[test]
+fn check_accepts_the_default_config() {
+    let path = config_dir().join("default.toml");
+    let out = chainlab(&["check", s(&path)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        describe(&["check", s(&path)], &out)
+    );
+    assert!(text(&out.stdout).contains("ok"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn check_accepts_every_shipped_config() {
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(config_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let out = chainlab(&["check", s(&path)]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                describe(&["check", s(&path)], &out)
+            );
+            checked.push(path);
+        }
+    }
+    assert!(!checked.is_empty(), "no config/*.toml");
+}
+
+#[test]
+fn check_refuses_an_unknown_key_naming_it_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.toml");
+    std::fs::write(&path, "[cluster]\nnodez = 3\n").unwrap();
+    bad_input(&["check", s(&path)], &["nodez", s(&path)]);
+    let args: Vec<&str> = ["run", s(&path)].iter().chain(SMALL).copied().collect();
+    bad_input(&args, &["nodez", s(&path)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad input: exit 2 and a message naming the problem.
+
+fn run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    ["run"].iter().chain(SMALL).chain(extra).copied().collect()
+}
+
+#[test]
+fn set_without_equals_is_refused() {
+    bad_input(
+        &run_args(&["--set", "cluster.nodes"]),
+        &["cluster.nodes", "KEY=VALUE"],
+    );
+}
+
+#[test]
+fn zero_nodes_is_refused() {
+    bad_input(&run_args(&["--set", "cluster.nodes=0"]), &["cluster.nodes"]);
+}
+
+#[test]
+fn a_missing_config_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.toml");
+    bad_input(&["check", s(&path)], &[s(&path)]);
+    let args: Vec<&str> = ["run", s(&path)].iter().chain(SMALL).copied().collect();
+    bad_input(&args, &[s(&path)]);
+}
+
+#[test]
+fn an_unknown_subcommand_or_flag_is_refused() {
+    bad_input(&["frobnicate"], &["frobnicate"]);
+    bad_input(&run_args(&["--frobnicate"]), &["--frobnicate"]);
+    bad_input(&[], &["Usage"]);
+}
+
+#[test]
+fn a_bad_duration_is_refused() {
+    bad_input(
+        &["run", "--quiet", "--duration", "abc"],
+        &["abc", "cluster.duration"],
+    );
+}
+
+#[test]
+fn three_nodes_with_the_default_degree_is_refused() {
+    bad_input(
+        &[
+            "run",
+            "--quiet",
+            "--nodes",
+            "3",
+            "--duration",
+            "60s",
+            "--set",
+            "storage.backend=memory",
+        ],
+        &["network.degree"],
+    );
+}
+
+#[test]
+fn an_unwritable_report_path_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("report.json");
+    bad_input(&run_args(&["--report", s(&path)]), &[s(&path)]);
+    bad_input(&run_args(&["--report", s(dir.path())]), &[s(dir.path())]);
+}
+
+#[test]
+fn an_unknown_latency_field_is_refused() {
+    bad_input(
+        &run_args(&[
+            "--set",
+            r#"network.latency={ dist = "constant", msec = 3 }"#,
+        ]),
+        &["msec", "network.latency"],
+    );
+}
+
+/// A sled data dir written by a short run with the default chain.
+fn kept_store(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    run_small(&["--set", "storage.backend=sled", "--data-dir", s(&data)]);
+    data
+}
+
+#[test]
+#[ignore = "bug: a node failing to load its store makes the actors spawned before it panic \
+            (\"there is no reactor running\"), printed before the error line"]
+fn a_data_dir_from_another_chain_id_exits_2_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = kept_store(dir.path());
+    bad_input(
+        &run_args(&[
+            "--set",
+            "storage.backend=sled",
+            "--data-dir",
+            s(&data),
+            "--set",
+            "consensus.chain_id=2",
+        ]),
+        &["node 0", "chain id"],
+    );
+}
+
+#[test]
+#[ignore = "bug: a data dir from other genesis accounts loads as an empty chain (exit 0) \
+            instead of being refused"]
+fn a_data_dir_from_other_genesis_accounts_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = kept_store(dir.path());
+    bad_input(
+        &run_args(&[
+            "--set",
+            "storage.backend=sled",
+            "--data-dir",
+            s(&data),
+            "--set",
+            "workload.initial_balance=5",
+        ]),
+        &["node 0", "another chain"],
+    );
+}

@@ -340,6 +340,9 @@ impl Cluster {
             finals,
             chain: chain.clone(),
             invariants,
+            k: self.cfg.safety.k,
+            faults: Vec::new(),
+            crashed: Vec::new(),
         };
         let report = Report::compute(&facts, &events);
         Ok(RunOutput {

@@ -92,6 +92,7 @@ pub struct ChainActor {
     rng: ChaCha8Rng,
     node: NodeHandle,
     span: Span,
+    skew_ms: i64,
 }
 
 impl ChainActor {
@@ -112,7 +113,13 @@ impl ChainActor {
             rng,
             node: node.clone(),
             span: info_span!("node", id),
+            skew_ms: 0,
         }
+    }
+
+    /// This node's clock: cluster time plus its skew.
+    fn now_ms(&self) -> u64 {
+        self.shared.now_ms().saturating_add_signed(self.skew_ms)
     }
 
     fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
@@ -121,7 +128,7 @@ impl ChainActor {
             Ok(c) => c,
             Err(e) => return self.rejected(hash, from, e.to_string()),
         };
-        let now = self.shared.now_ms();
+        let now = self.now_ms();
         let tie = self.rng.gen();
         match self.chain.import(checked, now, tie) {
             Ok(out) => self.apply(out, from),
@@ -249,7 +256,7 @@ impl Handler<BuildTemplate> for ChainActor {
     type Result = MessageResult<BuildTemplate>;
     fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
         let txs: Vec<Transaction> = m.txs.iter().map(|t| (**t).clone()).collect();
-        let now = self.shared.now_ms();
+        let now = self.now_ms();
         MessageResult(self.chain.build_block(&txs, m.miner, now))
     }
 }
@@ -288,10 +295,36 @@ impl Handler<GetChainSummary> for ChainActor {
 
 impl Handler<Shutdown> for ChainActor {
     type Result = ();
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
-        if let Err(e) = self.store.flush() {
-            error!(node = self.id, error = %e, "store flush at shutdown failed");
+    fn handle(&mut self, m: Shutdown, ctx: &mut Context<Self>) {
+        if m.graceful {
+            if let Err(e) = self.store.flush() {
+                error!(node = self.id, error = %e, "store flush at shutdown failed");
+            }
         }
         ctx.stop();
+    }
+}
+
+/// The node's tip, height and cumulative work.
+#[derive(Message)]
+#[rtype(result = "(Hash, u64, u128)")]
+pub struct GetTip;
+
+impl Handler<GetTip> for ChainActor {
+    type Result = MessageResult<GetTip>;
+    fn handle(&mut self, _: GetTip, _: &mut Context<Self>) -> Self::Result {
+        MessageResult((self.chain.tip(), self.chain.height(), self.chain.tip_work()))
+    }
+}
+
+/// Shift this node's clock (block timestamps and the future-drift check) by `ms`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetClockSkew(pub i64);
+
+impl Handler<SetClockSkew> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, m: SetClockSkew, _: &mut Context<Self>) {
+        self.skew_ms = m.0;
     }
 }

@@ -107,18 +107,30 @@ pub struct NodeHandle {
     pub peer: Addr<PeerActor>,
 }
 
-/// Stop an actor.
-#[derive(Message)]
+/// Stop an actor; `graceful` lets the chain actor flush its store first.
+#[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
-pub struct Shutdown;
+pub struct Shutdown {
+    /// Flush before stopping (false: a crash).
+    pub graceful: bool,
+}
 
 impl NodeHandle {
-    /// Stops all four actors (their memory is gone; the store stays).
+    /// Stops all four actors after flushing the store (their memory is gone; the store stays).
     pub fn stop(&self) {
-        self.peer.do_send(Shutdown);
-        self.miner.do_send(Shutdown);
-        self.mempool.do_send(Shutdown);
-        self.chain.do_send(Shutdown);
+        self.send_shutdown(Shutdown { graceful: true });
+    }
+
+    /// Stops all four actors without flushing: a simulated crash.
+    pub fn crash(&self) {
+        self.send_shutdown(Shutdown { graceful: false });
+    }
+
+    fn send_shutdown(&self, s: Shutdown) {
+        self.peer.do_send(s);
+        self.miner.do_send(s);
+        self.mempool.do_send(s);
+        self.chain.do_send(s);
     }
 }
 

@@ -1,15 +1,18 @@
 //! In-memory links: one `Network` actor holds every node's inbox and delivers each message
 //! after a delay drawn from the link model (latency distribution plus size / bandwidth),
-//! first-in first-out per directed link.
+//! first-in first-out per directed link. The fault layer (core `LinkFaults`) is consulted for
+//! every message when any partition or link rule is active: it may drop, delay, duplicate or
+//! reorder it. Messages to a paused node are held until it resumes.
 
 use super::{Deliver, Transport};
 use actix::prelude::*;
 use chainlab::config::Latency;
+use chainlab::fault::{LinkFaults, LinkRule, Verdict};
 use chainlab::gossip::NodeId;
 use chainlab::model::link_delay_ms;
 use chainlab::wire::{MsgKind, WireMsg};
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -35,6 +38,24 @@ pub struct Route {
     pub msg: WireMsg,
 }
 
+/// Change the fault layer.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub enum ApplyLinkFault {
+    /// Cut these directed links (counted).
+    Block(Vec<(NodeId, NodeId)>),
+    /// Undo one earlier `Block` of these links.
+    Unblock(Vec<(NodeId, NodeId)>),
+    /// Remove blocks among these nodes, or every block and rule.
+    Heal(Option<BTreeSet<NodeId>>),
+    /// Add a link rule.
+    AddRule(LinkRule),
+    /// Remove a link rule.
+    RemoveRule(u64),
+    /// Hold (true) or release (false) messages to a node.
+    Hold(NodeId, bool),
+}
+
 /// Message counters.
 #[derive(Message)]
 #[rtype(result = "NetStats")]
@@ -45,10 +66,22 @@ pub struct GetNetStats;
 pub struct NetStats {
     /// Delivered messages per kind.
     pub delivered: BTreeMap<MsgKind, u64>,
-    /// Bytes delivered.
+    /// Bytes delivered (counted when a bandwidth is set).
     pub bytes: u64,
     /// Messages for a node that was down.
     pub dropped_down: u64,
+    /// Messages the fault layer dropped, per directed link and kind.
+    #[serde(skip)]
+    pub dropped: BTreeMap<(NodeId, NodeId, MsgKind), u64>,
+    /// Messages dropped by each link rule (by rule id).
+    #[serde(skip)]
+    pub dropped_by_rule: BTreeMap<u64, u64>,
+    /// Messages dropped by partitions.
+    pub dropped_partitioned: u64,
+    /// Messages dropped by loss rules.
+    pub dropped_loss: u64,
+    /// Extra copies delivered by duplicate rules.
+    pub duplicated: u64,
 }
 
 /// The in-memory network.
@@ -63,6 +96,8 @@ pub struct Network {
     in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
     timer: Option<(Instant, SpawnHandle)>,
+    faults: LinkFaults,
+    held: BTreeMap<NodeId, VecDeque<InFlight>>,
     stats: NetStats,
 }
 
@@ -85,6 +120,8 @@ impl Network {
             in_flight: BTreeMap::new(),
             seq: 0,
             timer: None,
+            faults: LinkFaults::default(),
+            held: BTreeMap::new(),
             stats: NetStats::default(),
         }
     }
@@ -97,7 +134,7 @@ impl Network {
                 break;
             }
             let m = entry.remove();
-            self.deliver(m.from, m.to, m.msg, m.bytes);
+            self.deliver(m);
         }
         self.arm(ctx);
     }
@@ -117,15 +154,37 @@ impl Network {
         self.timer = Some((at, handle));
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, msg: WireMsg, bytes: u64) {
-        match self.inboxes.get(to).and_then(|i| i.as_ref()) {
+    fn deliver(&mut self, m: InFlight) {
+        if let Some(queue) = self.held.get_mut(&m.to) {
+            queue.push_back(m);
+            return;
+        }
+        match self.inboxes.get(m.to).and_then(|i| i.as_ref()) {
             Some(inbox) => {
-                *self.stats.delivered.entry(msg.kind()).or_default() += 1;
-                self.stats.bytes += bytes;
-                inbox.do_send(Deliver { from, msg });
+                *self.stats.delivered.entry(m.msg.kind()).or_default() += 1;
+                self.stats.bytes += m.bytes;
+                inbox.do_send(Deliver {
+                    from: m.from,
+                    msg: m.msg,
+                });
             }
             None => self.stats.dropped_down += 1,
         }
+    }
+
+    fn schedule(&mut self, m: InFlight, delay_ms: f64, fifo: bool, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let mut at = now + Duration::from_micros((delay_ms * 1000.0).max(0.0) as u64);
+        if fifo {
+            let last = self.last_delivery.entry((m.from, m.to)).or_insert(now);
+            if at < *last {
+                at = *last;
+            }
+            *last = at;
+        }
+        self.seq += 1;
+        self.in_flight.insert((at, self.seq), m);
+        self.arm(ctx);
     }
 }
 
@@ -146,30 +205,74 @@ impl Handler<RegisterNode> for Network {
 impl Handler<Route> for Network {
     type Result = ();
     fn handle(&mut self, m: Route, ctx: &mut Context<Self>) {
-        let bytes = if self.bandwidth_mbps > 0.0 {
-            m.msg.size()
-        } else {
-            0
-        };
+        let needs_size = self.bandwidth_mbps > 0.0 || !self.faults.is_empty();
+        let bytes = if needs_size { m.msg.size() } else { 0 };
         let delay_ms = link_delay_ms(&self.latency, self.bandwidth_mbps, bytes, &mut self.rng);
-        let now = Instant::now();
-        let mut at = now + Duration::from_micros((delay_ms * 1000.0).max(0.0) as u64);
-        let last = self.last_delivery.entry((m.from, m.to)).or_insert(now);
-        if at < *last {
-            at = *last;
+        let (extra_ms, copies, reorder) = if self.faults.is_empty() {
+            (0.0, 1, false)
+        } else {
+            let kind = m.msg.kind();
+            match self.faults.judge(m.from, m.to, kind, bytes, &mut self.rng) {
+                Verdict::Drop { reason, rule } => {
+                    *self.stats.dropped.entry((m.from, m.to, kind)).or_default() += 1;
+                    match reason {
+                        chainlab::fault::DropReason::Partitioned => {
+                            self.stats.dropped_partitioned += 1
+                        }
+                        chainlab::fault::DropReason::Loss => self.stats.dropped_loss += 1,
+                    }
+                    if let Some(r) = rule {
+                        *self.stats.dropped_by_rule.entry(r).or_default() += 1;
+                    }
+                    return;
+                }
+                Verdict::Deliver {
+                    extra_ms,
+                    copies,
+                    reorder,
+                } => (extra_ms, copies, reorder),
+            }
+        };
+        if copies > 1 {
+            self.stats.duplicated += u64::from(copies - 1);
+            for _ in 1..copies {
+                let copy = InFlight {
+                    from: m.from,
+                    to: m.to,
+                    msg: m.msg.clone(),
+                    bytes,
+                };
+                self.schedule(copy, delay_ms + extra_ms, !reorder, ctx);
+            }
         }
-        *last = at;
-        self.seq += 1;
-        self.in_flight.insert(
-            (at, self.seq),
-            InFlight {
-                from: m.from,
-                to: m.to,
-                msg: m.msg,
-                bytes,
-            },
-        );
-        self.arm(ctx);
+        let msg = InFlight {
+            from: m.from,
+            to: m.to,
+            msg: m.msg,
+            bytes,
+        };
+        self.schedule(msg, delay_ms + extra_ms, !reorder, ctx);
+    }
+}
+
+impl Handler<ApplyLinkFault> for Network {
+    type Result = ();
+    fn handle(&mut self, m: ApplyLinkFault, _: &mut Context<Self>) {
+        match m {
+            ApplyLinkFault::Block(links) => self.faults.block(&links),
+            ApplyLinkFault::Unblock(links) => self.faults.unblock(&links),
+            ApplyLinkFault::Heal(among) => self.faults.heal(among.as_ref()),
+            ApplyLinkFault::AddRule(rule) => self.faults.add_rule(rule),
+            ApplyLinkFault::RemoveRule(id) => self.faults.remove_rule(id),
+            ApplyLinkFault::Hold(node, true) => {
+                self.held.entry(node).or_default();
+            }
+            ApplyLinkFault::Hold(node, false) => {
+                for m in self.held.remove(&node).unwrap_or_default() {
+                    self.deliver(m);
+                }
+            }
+        }
     }
 }
 
