@@ -31,6 +31,8 @@ pub enum StoreError {
 
 /// Where a node keeps its chain.
 pub trait BlockStore: Send {
+    /// Where it is (a path and node, for messages).
+    fn location(&self) -> String;
     /// Stores a block under its hash (and indexes it by height).
     ///
     /// # Errors
@@ -51,6 +53,16 @@ pub trait BlockStore: Send {
     /// # Errors
     /// Backend failures or a damaged record.
     fn load_blocks(&self) -> Result<Vec<Block>, StoreError>;
+    /// A small named value (the genesis hash, for instance).
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets a small named value.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Makes everything written so far durable.
     ///
     /// # Errors
@@ -62,6 +74,7 @@ pub trait BlockStore: Send {
 struct MemInner {
     blocks: BTreeMap<(u64, Hash), Block>,
     tip: Option<Hash>,
+    meta: BTreeMap<String, Vec<u8>>,
 }
 
 /// A store in memory. Clones share the data, so a restarted node finds what it wrote.
@@ -82,6 +95,9 @@ impl MemoryStore {
 }
 
 impl BlockStore for MemoryStore {
+    fn location(&self) -> String {
+        "memory".into()
+    }
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
         self.lock()
             .blocks
@@ -97,6 +113,13 @@ impl BlockStore for MemoryStore {
     }
     fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
         Ok(self.lock().blocks.values().cloned().collect())
+    }
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().meta.get(key).cloned())
+    }
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.lock().meta.insert(key.to_string(), value.to_vec());
+        Ok(())
     }
     fn flush(&mut self) -> Result<(), StoreError> {
         Ok(())

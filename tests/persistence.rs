@@ -181,8 +181,6 @@ fn a_kept_data_dir_resumes_where_the_last_run_stopped() {
 /// timestamps: after a long first run, every block mined in the first minutes of the next
 /// run is "too far in the future" for its own miner and its peers.
 #[test]
-#[ignore = "bug: a resumed run's clock restarts at 0, so its blocks are rejected as more than \
-            max_future_drift ahead until it passes the stored chain's timestamps"]
 fn a_resumed_run_mines_from_its_first_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let first = run_ok(sled_cfg(dir.path(), &["cluster.duration=\"200s\""]));
@@ -546,8 +544,6 @@ fn a_stored_block_under_another_hash_is_refused() {
 /// reactor running"). Tokio catches those panics, so the error still comes back, but every
 /// such run prints them (the CLI prints one backtrace per actor before its error line).
 #[test]
-#[ignore = "bug: a node failing to load its store makes the actors spawned before it panic \
-            (\"there is no reactor running\") while the runtime is dropped"]
 fn a_node_failing_to_load_its_store_causes_no_panic() {
     let (_tmp, data) = store_copy();
     let mut block = next_block(&data, 2);
@@ -576,8 +572,6 @@ fn a_store_from_another_chain_id_is_refused() {
 /// Genesis is never stored and `load_chain` keeps blocks whose parent is unknown as
 /// orphans, so a store from another genesis loads as an empty chain.
 #[test]
-#[ignore = "bug: a store from another chain whose blocks hold no transactions loads as an \
-            empty chain instead of being refused"]
 fn a_store_of_empty_blocks_from_another_chain_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     run_ok(sled_cfg(dir.path(), &["workload.tx_rate=0"]));
@@ -592,8 +586,6 @@ fn a_store_of_empty_blocks_from_another_chain_id_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: a store from other genesis accounts loads as an empty chain instead of being \
-            refused"]
 fn a_store_from_other_genesis_accounts_is_refused() {
     let (_tmp, data) = store_copy();
     let (msg, _) = run_err(sled_cfg(&data, &["workload.initial_balance=999"]));

@@ -1,24 +1,31 @@
 //! The cluster harness: builds the topology, the network, the nodes and the workload, drives
-//! the timeline (late starts, end of load and mining, settle), and computes the report.
+//! the timeline (late starts, the fault scenario, end of load and mining, settle), measures
+//! what the faults did, and computes the report.
 
 use crate::clock::Clock;
 use crate::logging;
-use crate::node::chain::GetChainSummary;
-use crate::node::miner::SetMining;
-use crate::node::{spawn_node, NodeError, NodeHandle, NodeShared, NodeSpec};
+use crate::node::chain::{GetChainSummary, GetTip, SetClockSkew};
+use crate::node::miner::{SetHashShare, SetMining};
+use crate::node::{load_chain, spawn_node, NodeError, NodeHandle, NodeShared, NodeSpec};
 use crate::recorder::Recorder;
 use crate::runtime;
 use crate::store_sled::{open_db, DataDir, SledStore};
-use crate::transport::memory::{GetNetStats, MemoryTransport, NetStats, Network, RegisterNode};
+use crate::transport::memory::{
+    ApplyLinkFault, GetNetStats, MemoryTransport, NetStats, Network, RegisterNode,
+};
 use crate::workload::{SetTarget, StopLoad, Workload};
 use actix::prelude::*;
 use chainlab::config::{ClockMode, Config, StorageBackend};
+use chainlab::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
 use chainlab::gossip::NodeId;
 use chainlab::model::{build_topology, hash_shares, stream, TopologyError};
-use chainlab::report::{FinalBlock, Invariants, NodeFinal, Report, RunFacts, TraceRecord};
+use chainlab::report::{
+    Event, FaultRecord, FinalBlock, Invariants, NodeFinal, Report, RunFacts, TraceRecord,
+};
 use chainlab::store::{BlockStore, MemoryStore, StoreError};
-use chainlab::SigCache;
+use chainlab::{ChainState, Hash, SigCache};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +89,27 @@ impl StoreSlot {
             StoreSlot::Sled(s) => Box::new(s.clone()),
         }
     }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        match self {
+            StoreSlot::Memory(m) => *m = MemoryStore::new(),
+            StoreSlot::Sled(s) => s.clear()?,
+        }
+        Ok(())
+    }
+}
+
+/// A measurement the harness polls for after a fault.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// All live nodes on one tip.
+    Convergence { record: usize, since_ms: u64 },
+    /// `node` on the best tip.
+    CatchUp {
+        record: usize,
+        node: NodeId,
+        since_ms: u64,
+    },
 }
 
 /// A running cluster (inside an actix system).
@@ -97,6 +125,13 @@ pub struct Cluster {
     db: Option<sled::Db>,
     data_dir: Option<DataDir>,
     clock: Clock,
+    mining_on: bool,
+    paused: BTreeSet<NodeId>,
+    records: Vec<FaultRecord>,
+    crashed: Vec<(NodeId, u64)>,
+    pending: Vec<Pending>,
+    undo: BTreeMap<(u64, usize), ()>,
+    undo_state: BTreeMap<usize, f64>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -108,9 +143,17 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<RunOutput, ClusterError> {
     let mode = cfg.cluster.clock;
     let mut out = runtime::block_on(mode, async move {
         logging::mark_start();
-        let mut cluster = Cluster::start(cfg, &opts)?;
-        cluster.drive(&opts).await?;
-        cluster.finish().await
+        let result = async {
+            let mut cluster = Cluster::start(cfg, &opts)?;
+            cluster.drive(&opts).await?;
+            cluster.finish().await
+        }
+        .await;
+        if result.is_err() {
+            // Let actors already spawned run their `started` before the runtime goes.
+            actix::clock::sleep(Duration::from_millis(1)).await;
+        }
+        result
     })
     .map_err(|e| ClusterError::Runtime(e.to_string()))??;
     out.report.wall_s = wall.elapsed().as_secs_f64();
@@ -118,7 +161,8 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<RunOutput, ClusterError> {
 }
 
 impl Cluster {
-    /// Builds everything and starts the nodes that start at time 0.
+    /// Builds everything and starts the nodes that start at time 0. Every node's store is
+    /// loaded and checked before any actor starts.
     ///
     /// # Errors
     /// Topology, store or node start failures.
@@ -126,8 +170,6 @@ impl Cluster {
         let cfg = Arc::new(cfg);
         let n = cfg.cluster.nodes;
         let seed = cfg.cluster.seed;
-        let clock = Clock::start();
-        let recorder = Recorder::new(clock);
         let adj = build_topology(
             &cfg.network.topology,
             n,
@@ -135,6 +177,43 @@ impl Cluster {
             &mut stream(seed, "topology", 0),
         )?;
         let shares = hash_shares(&cfg.pow.hashpower, n);
+        let (db, data_dir, mut stores) = open_stores(&cfg)?;
+        let params = Arc::new(cfg.chain_params());
+        let genesis = (
+            Arc::new(params.genesis_block()),
+            Arc::new(params.genesis_state()),
+        );
+        let loader = NodeShared {
+            params,
+            genesis,
+            sig_cache: cfg
+                .node
+                .sig_cache
+                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
+            recorder: Recorder::new(Clock::start(0)),
+            transport: Arc::new(NullTransport),
+            flush_each_block: cfg.storage.flush_each_block
+                && matches!(data_dir, Some(DataDir::Kept(_))),
+            cfg: cfg.clone(),
+        };
+        let late: BTreeSet<NodeId> = opts.late_start.iter().map(|(id, _)| *id).collect();
+        let mut chains: Vec<Option<ChainState>> = Vec::with_capacity(n);
+        for (id, slot) in stores.iter_mut().enumerate() {
+            chains.push(if late.contains(&id) {
+                None
+            } else {
+                Some(load_chain(id, &loader, slot.boxed().as_mut())?)
+            });
+        }
+        // Chain time resumes after the newest stored block.
+        let offset = chains
+            .iter()
+            .flatten()
+            .filter_map(|c| c.get(&c.tip()).map(|b| b.header.timestamp_ms))
+            .max()
+            .map_or(0, |t| if t > 0 { t + 1 } else { 0 });
+        let clock = Clock::start(offset);
+        let recorder = Recorder::new(clock);
         let net = Network::new(
             n,
             cfg.network.latency.clone(),
@@ -142,24 +221,10 @@ impl Cluster {
             stream(seed, "network", 0),
         )
         .start();
-        let (db, data_dir, stores) = open_stores(&cfg)?;
-        let params = Arc::new(cfg.chain_params());
-        let genesis = (
-            Arc::new(params.genesis_block()),
-            Arc::new(params.genesis_state()),
-        );
         let shared = Arc::new(NodeShared {
-            params,
-            genesis,
-            sig_cache: cfg
-                .node
-                .sig_cache
-                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
             recorder: recorder.clone(),
             transport: Arc::new(MemoryTransport::new(net.clone())),
-            flush_each_block: cfg.storage.flush_each_block
-                && matches!(data_dir, Some(DataDir::Kept(_))),
-            cfg: cfg.clone(),
+            ..loader
         });
         let workload =
             Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
@@ -175,28 +240,31 @@ impl Cluster {
             db,
             data_dir,
             clock,
+            mining_on: true,
+            paused: BTreeSet::new(),
+            records: Vec::new(),
+            crashed: Vec::new(),
+            pending: Vec::new(),
+            undo: BTreeMap::new(),
+            undo_state: BTreeMap::new(),
         };
-        for id in 0..n {
-            if !opts.late_start.iter().any(|(l, _)| *l == id) {
-                cluster.start_node(id)?;
+        for (id, chain) in chains.into_iter().enumerate() {
+            if let Some(chain) = chain {
+                cluster.spawn(id, chain);
             }
         }
         Ok(cluster)
     }
 
-    /// Starts (or restarts) node `id` from its store.
-    ///
-    /// # Errors
-    /// When its store cannot be read or holds an invalid chain.
-    pub fn start_node(&mut self, id: NodeId) -> Result<(), NodeError> {
+    fn spawn(&mut self, id: NodeId, chain: ChainState) {
         let spec = NodeSpec {
             id,
             neighbors: self.adj[id].clone(),
             hash_share: self.shares[id],
             store: self.stores[id].boxed(),
-            mining: true,
+            mining: self.mining_on,
         };
-        let handle = spawn_node(&self.shared, spec)?;
+        let handle = spawn_node(&self.shared, spec, chain);
         self.net.do_send(RegisterNode {
             id,
             inbox: Some(handle.peer.clone().recipient()),
@@ -206,21 +274,45 @@ impl Cluster {
             target: Some(handle.mempool.clone().recipient()),
         });
         self.nodes[id] = Some(handle);
+    }
+
+    /// Starts (or restarts) node `id` from its store.
+    ///
+    /// # Errors
+    /// When its store cannot be read or holds an invalid chain.
+    pub fn start_node(&mut self, id: NodeId) -> Result<(), NodeError> {
+        if self.nodes[id].is_some() {
+            return Ok(());
+        }
+        let mut store = self.stores[id].boxed();
+        let chain = load_chain(id, &self.shared, store.as_mut())?;
+        self.spawn(id, chain);
         Ok(())
     }
 
-    /// Stops node `id` (its actors and memory go; its store stays).
-    pub fn stop_node(&mut self, id: NodeId) {
+    /// Stops node `id` (its actors and memory go; its store stays). `crash` skips the flush.
+    pub fn stop_node(&mut self, id: NodeId, crash: bool) {
         if let Some(h) = self.nodes[id].take() {
             self.net.do_send(RegisterNode { id, inbox: None });
             self.workload.do_send(SetTarget { id, target: None });
-            h.stop();
+            if crash {
+                h.crash();
+            } else {
+                h.stop();
+            }
+            self.shared
+                .recorder
+                .record(id, Event::NodeStopped { crashed: crash });
         }
     }
 
     /// Running nodes.
     pub fn live_nodes(&self) -> impl Iterator<Item = &NodeHandle> {
         self.nodes.iter().flatten()
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.elapsed_ms()
     }
 
     async fn drive(&mut self, opts: &RunOptions) -> Result<(), ClusterError> {
@@ -233,30 +325,77 @@ impl Cluster {
             .map(|(id, t)| (t.as_millis() as u64, *id))
             .collect();
         late.sort_unstable();
+        let faults: Vec<FaultEntry> = self.cfg.faults.clone();
+        let mut by_time: Vec<(u64, usize)> = faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.at.map(|t| (t.as_millis() as u64, i)))
+            .collect();
+        by_time.sort_unstable();
+        let mut by_height: Vec<(u64, usize)> = faults
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.at_height.map(|h| (h, i)))
+            .collect();
+        by_height.sort_unstable();
+        for (i, f) in faults.iter().enumerate() {
+            self.records.push(FaultRecord {
+                index: i,
+                kind: f.kind.name().into(),
+                node: f.node,
+                ..Default::default()
+            });
+        }
         let step = (total_ms / 200).max(50);
+        let poll = 100;
         let mut t = 0;
         let mut load_stopped = false;
         while t < total_ms {
-            let next = (t + step).min(total_ms);
-            let milestone = late.first().map(|(at, _)| *at).filter(|at| *at < next);
-            let stop_at = (!load_stopped && duration_ms < next).then_some(duration_ms);
-            let target = [Some(next), milestone, stop_at]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(next);
-            actix::clock::sleep_until(self.clock.at_ms(target)).await;
-            t = target;
+            let mut next = (t + step).min(total_ms);
+            if !by_height.is_empty() || !self.pending.is_empty() {
+                next = next.min(t + poll);
+            }
+            let candidates = [
+                late.first().map(|(at, _)| *at),
+                by_time.first().map(|(at, _)| *at),
+                self.undo.keys().next().map(|(at, _)| *at),
+                (!load_stopped).then_some(duration_ms),
+            ];
+            for c in candidates.into_iter().flatten() {
+                if c > t {
+                    next = next.min(c);
+                }
+            }
+            actix::clock::sleep_until(self.clock.at_ms(next)).await;
+            t = next;
             while late.first().is_some_and(|(at, _)| *at <= t) {
                 let (_, id) = late.remove(0);
                 self.start_node(id)?;
             }
+            while let Some(&(at, i)) = by_time.first().filter(|(at, _)| *at <= t) {
+                by_time.remove(0);
+                let _ = at;
+                self.apply_fault(i, &faults[i])?;
+            }
+            let height = self.shared.recorder.progress().height;
+            while let Some(&(_, i)) = by_height.first().filter(|(h, _)| *h <= height) {
+                by_height.remove(0);
+                self.apply_fault(i, &faults[i])?;
+            }
+            while let Some(&(at, i)) = self.undo.keys().next().filter(|(at, _)| *at <= t) {
+                self.undo.remove(&(at, i));
+                self.undo_fault(i, &faults[i])?;
+            }
             if !load_stopped && t >= duration_ms {
                 load_stopped = true;
+                self.mining_on = false;
                 self.workload.do_send(StopLoad);
                 for h in self.live_nodes() {
                     h.miner.do_send(SetMining(false));
                 }
+            }
+            if !self.pending.is_empty() {
+                self.poll_pending().await?;
             }
             update_bar(&bar, &self.shared.recorder, t, total_ms);
         }
@@ -264,11 +403,256 @@ impl Cluster {
         Ok(())
     }
 
+    fn fault_event(&self, index: usize, kind: FaultKind, phase: &str, detail: String) {
+        let node = self.records[index].node.unwrap_or(0);
+        self.shared.recorder.record(
+            node,
+            Event::Fault {
+                index,
+                kind: kind.name().into(),
+                phase: phase.into(),
+                detail,
+            },
+        );
+    }
+
+    fn links_of(&self, f: &FaultEntry) -> Vec<(NodeId, NodeId)> {
+        let n = self.cfg.cluster.nodes;
+        match f.kind {
+            FaultKind::Partition => partition_links(f.groups.as_deref().unwrap_or_default(), n),
+            FaultKind::Isolate => node_links(f.node.unwrap_or(0), n),
+            FaultKind::PartitionOneway => {
+                let all: Vec<NodeId> = (0..n).collect();
+                let from = f.from.clone().unwrap_or_else(|| all.clone());
+                let to = f.to.clone().unwrap_or(all);
+                from.iter()
+                    .flat_map(|a| to.iter().filter(move |b| *b != a).map(move |b| (*a, *b)))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Applies scenario entry `i` now.
+    fn apply_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
+        let now = self.now();
+        self.records[i].at_ms = Some(now);
+        let node = f.node.unwrap_or(0);
+        let detail = match f.kind {
+            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
+                let links = self.links_of(f);
+                let d = format!("{} directed links cut", links.len());
+                self.net.do_send(ApplyLinkFault::Block(links));
+                d
+            }
+            FaultKind::Heal => {
+                let among: Option<BTreeSet<NodeId>> = f
+                    .groups
+                    .as_ref()
+                    .map(|g| g.iter().flatten().copied().collect());
+                self.net.do_send(ApplyLinkFault::Heal(among.clone()));
+                if among.is_none() {
+                    self.undo.retain(|(_, j), _| {
+                        !self.cfg.faults[*j].kind.is_link_rule()
+                            && !matches!(
+                                self.cfg.faults[*j].kind,
+                                FaultKind::Partition
+                                    | FaultKind::PartitionOneway
+                                    | FaultKind::Isolate
+                            )
+                    });
+                }
+                self.records[i].convergence_ms = Some(None);
+                self.pending.push(Pending::Convergence {
+                    record: i,
+                    since_ms: now,
+                });
+                match among {
+                    Some(s) => format!("links among {} nodes restored", s.len()),
+                    None => "every partition and link rule removed".into(),
+                }
+            }
+            k if k.is_link_rule() => {
+                let rule = LinkRule::from_entry(i as u64, f).expect("link-rule kind");
+                self.net.do_send(ApplyLinkFault::AddRule(rule));
+                self.records[i].dropped = Some(0);
+                format!("{:?} on {} -> {}", k, fmt_nodes(&f.from), fmt_nodes(&f.to))
+            }
+            FaultKind::Crash => {
+                self.crashed.push((node, now));
+                self.stop_node(node, true);
+                format!("node {node} crashed")
+            }
+            FaultKind::Restart => {
+                self.start_node(node)?;
+                self.records[i].catch_up_ms = Some(None);
+                self.pending.push(Pending::CatchUp {
+                    record: i,
+                    node,
+                    since_ms: now,
+                });
+                format!("node {node} restarted from its store")
+            }
+            FaultKind::Wipe => {
+                self.crashed.push((node, now));
+                self.stop_node(node, true);
+                self.stores[node].wipe()?;
+                self.start_node(node)?;
+                self.records[i].catch_up_ms = Some(None);
+                self.pending.push(Pending::CatchUp {
+                    record: i,
+                    node,
+                    since_ms: now,
+                });
+                format!("node {node} restarted with an empty store")
+            }
+            FaultKind::Pause => {
+                self.pause(node, true);
+                format!("node {node} paused")
+            }
+            FaultKind::Resume => {
+                self.pause(node, false);
+                format!("node {node} resumed")
+            }
+            FaultKind::ClockSkew => {
+                let ms = f.ms.unwrap_or(0.0) as i64;
+                if let Some(h) = &self.nodes[node] {
+                    h.chain.do_send(SetClockSkew(ms));
+                }
+                format!("node {node} clock skewed by {ms} ms")
+            }
+            FaultKind::Hashrate => {
+                let share = f.share.unwrap_or(0.0);
+                self.undo_state.insert(i, self.shares[node]);
+                self.set_share(node, share);
+                format!("node {node} hash share {share}")
+            }
+            _ => String::new(),
+        };
+        self.fault_event(i, f.kind, "start", detail);
+        if let Some(d) = f.lasts {
+            self.undo.insert((now + d.as_millis() as u64, i), ());
+        }
+        Ok(())
+    }
+
+    /// Undoes entry `i` when its `for` ends.
+    fn undo_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
+        let now = self.now();
+        self.records[i].until_ms = Some(now);
+        let node = f.node.unwrap_or(0);
+        let detail = match f.kind {
+            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
+                self.net.do_send(ApplyLinkFault::Unblock(self.links_of(f)));
+                self.records[i].convergence_ms = Some(None);
+                self.pending.push(Pending::Convergence {
+                    record: i,
+                    since_ms: now,
+                });
+                "links restored".to_string()
+            }
+            k if k.is_link_rule() => {
+                self.net.do_send(ApplyLinkFault::RemoveRule(i as u64));
+                "rule removed".into()
+            }
+            FaultKind::Crash => {
+                self.start_node(node)?;
+                self.records[i].catch_up_ms = Some(None);
+                self.pending.push(Pending::CatchUp {
+                    record: i,
+                    node,
+                    since_ms: now,
+                });
+                format!("node {node} restarted from its store")
+            }
+            FaultKind::Pause => {
+                self.pause(node, false);
+                format!("node {node} resumed")
+            }
+            FaultKind::ClockSkew => {
+                if let Some(h) = &self.nodes[node] {
+                    h.chain.do_send(SetClockSkew(0));
+                }
+                format!("node {node} clock restored")
+            }
+            FaultKind::Hashrate => {
+                let share = self.undo_state.remove(&i).unwrap_or(self.shares[node]);
+                self.set_share(node, share);
+                format!("node {node} hash share back to {share}")
+            }
+            _ => String::new(),
+        };
+        self.fault_event(i, f.kind, "end", detail);
+        Ok(())
+    }
+
+    fn pause(&mut self, node: NodeId, on: bool) {
+        if on == self.paused.contains(&node) {
+            return;
+        }
+        self.net.do_send(ApplyLinkFault::Hold(node, on));
+        if on {
+            self.paused.insert(node);
+        } else {
+            self.paused.remove(&node);
+        }
+        if let Some(h) = &self.nodes[node] {
+            h.miner.do_send(SetMining(!on && self.mining_on));
+            let target = (!on).then(|| h.mempool.clone().recipient());
+            self.workload.do_send(SetTarget { id: node, target });
+        }
+    }
+
+    fn set_share(&mut self, node: NodeId, share: f64) {
+        self.shares[node] = share;
+        if let Some(h) = &self.nodes[node] {
+            h.miner.do_send(SetHashShare(share));
+        }
+    }
+
+    /// Checks pending convergence and catch-up measurements.
+    async fn poll_pending(&mut self) -> Result<(), ClusterError> {
+        let mut tips: BTreeMap<NodeId, (Hash, u128)> = BTreeMap::new();
+        for h in self.nodes.iter().flatten() {
+            let (tip, _, work) = h
+                .chain
+                .send(GetTip)
+                .await
+                .map_err(|_| ClusterError::Unresponsive(h.id))?;
+            tips.insert(h.id, (tip, work));
+        }
+        let now = self.now();
+        let best = tips.values().max_by_key(|(_, w)| *w).map(|(t, _)| *t);
+        let distinct: BTreeSet<Hash> = tips.values().map(|(t, _)| *t).collect();
+        let mut still = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                Pending::Convergence { record, since_ms } if distinct.len() <= 1 => {
+                    self.records[record].convergence_ms = Some(Some(now - since_ms));
+                }
+                Pending::CatchUp {
+                    record,
+                    node,
+                    since_ms,
+                } if tips.get(&node).map(|(t, _)| Some(*t)) == Some(best) && tips.len() > 1 => {
+                    self.records[record].catch_up_ms = Some(Some(now - since_ms));
+                }
+                Pending::CatchUp { node, .. } if !tips.contains_key(&node) => {}
+                other => still.push(other),
+            }
+        }
+        self.pending = still;
+        Ok(())
+    }
+
     /// Collects the nodes' final views and computes the report; flushes and stops the nodes.
     ///
     /// # Errors
     /// When a node does not answer.
-    pub async fn finish(self) -> Result<RunOutput, ClusterError> {
+    pub async fn finish(mut self) -> Result<RunOutput, ClusterError> {
+        for id in self.paused.clone() {
+            self.pause(id, false);
+        }
         let mut finals = Vec::new();
         let mut invariants = Invariants::default();
         let mut best: Option<(u128, NodeId)> = None;
@@ -277,7 +661,7 @@ impl Cluster {
                 finals.push(NodeFinal {
                     id,
                     live: false,
-                    tip: chainlab::Hash::ZERO,
+                    tip: Hash::ZERO,
                     height: 0,
                     work: 0,
                 });
@@ -325,6 +709,25 @@ impl Cluster {
                 reason: e.to_string(),
             })?;
         }
+        for ((from, to, kind), count) in &net.dropped {
+            self.shared.recorder.record(
+                *from,
+                Event::MessageDropped {
+                    to: *to,
+                    kind: *kind,
+                    count: *count,
+                },
+            );
+        }
+        for r in &mut self.records {
+            if let Some(d) = r.dropped.as_mut() {
+                *d = net
+                    .dropped_by_rule
+                    .get(&(r.index as u64))
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
         let events = self.shared.recorder.take_events();
         let c = &self.cfg.cluster;
         let facts = RunFacts {
@@ -341,8 +744,8 @@ impl Cluster {
             chain: chain.clone(),
             invariants,
             k: self.cfg.safety.k,
-            faults: Vec::new(),
-            crashed: Vec::new(),
+            faults: self.records.clone(),
+            crashed: self.crashed.clone(),
         };
         let report = Report::compute(&facts, &events);
         Ok(RunOutput {
@@ -362,6 +765,21 @@ impl Cluster {
             final_chain: chain,
         })
     }
+}
+
+fn fmt_nodes(v: &Option<Vec<NodeId>>) -> String {
+    match v {
+        None => "all".into(),
+        Some(l) => format!("{l:?}"),
+    }
+}
+
+/// A transport that drops everything (used only while loading stores, before the network exists).
+#[derive(Debug)]
+struct NullTransport;
+
+impl crate::transport::Transport for NullTransport {
+    fn send(&self, _: NodeId, _: NodeId, _: chainlab::wire::WireMsg) {}
 }
 
 type Stores = (Option<sled::Db>, Option<DataDir>, Vec<StoreSlot>);

@@ -52,7 +52,7 @@ impl Recorder {
 
     /// Records an event at `node` now.
     pub fn record(&self, node: NodeId, event: Event) {
-        let t_ms = self.clock.now_ms();
+        let t_ms = self.clock.elapsed_ms();
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match &event {
             Event::BlockMined { height, txs, .. } => {

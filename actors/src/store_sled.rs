@@ -21,7 +21,9 @@ pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
         .open()
         .map_err(|e| StoreError::Backend {
             location: path.display().to_string(),
-            reason: e.to_string(),
+            reason: format!(
+                "cannot open the sled database ({e}); if it is damaged, remove it or choose another --data-dir"
+            ),
         })
 }
 
@@ -98,6 +100,17 @@ impl SledStore {
         })
     }
 
+    /// Removes everything this node stored (for `wipe`).
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn clear(&self) -> Result<(), StoreError> {
+        for t in [&self.blocks, &self.index, &self.meta] {
+            t.clear().map_err(|e| backend(&self.location, e))?;
+        }
+        Ok(())
+    }
+
     fn corrupt(&self, key: String, reason: impl Into<String>) -> StoreError {
         StoreError::Corrupt {
             location: self.location.clone(),
@@ -108,6 +121,10 @@ impl SledStore {
 }
 
 impl BlockStore for SledStore {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
         self.blocks
             .insert(hash.0, encoding::encode(block))
@@ -164,6 +181,18 @@ impl BlockStore for SledStore {
             out.push(block);
         }
         Ok(out)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let v = self.meta.get(key).map_err(|e| backend(&self.location, e))?;
+        Ok(v.map(|v| v.to_vec()))
+    }
+
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta
+            .insert(key, value)
+            .map_err(|e| backend(&self.location, e))?;
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {

@@ -67,14 +67,28 @@ pub enum NodeError {
         source: StoreError,
     },
     /// A stored block is invalid.
-    #[error("node {node}: stored block {hash} is invalid: {reason}")]
+    #[error("node {node}: store {location}: stored block {hash} is invalid: {reason}")]
     Damaged {
         /// Node.
         node: NodeId,
+        /// The store.
+        location: String,
         /// Block.
         hash: Hash,
         /// Why.
         reason: String,
+    },
+    /// The store holds another chain.
+    #[error("node {node}: store {location} belongs to another chain (it holds {stored}; this config's genesis is {expected})")]
+    AnotherChain {
+        /// Node.
+        node: NodeId,
+        /// The store.
+        location: String,
+        /// What the store holds.
+        stored: String,
+        /// This config's genesis hash.
+        expected: Hash,
     },
 }
 
@@ -135,39 +149,49 @@ impl NodeHandle {
 }
 
 /// Rebuilds a chain from a store: every stored block is checked again and imported in
-/// height order.
+/// height order; the store must belong to this chain (its recorded genesis, and every block
+/// connecting to it). Records the genesis in a new store.
 ///
 /// # Errors
 /// [`NodeError`] naming the node, and the path or block.
 pub fn load_chain(
     id: NodeId,
     shared: &NodeShared,
-    store: &dyn BlockStore,
+    store: &mut dyn BlockStore,
 ) -> Result<ChainState, NodeError> {
     let params = &shared.params;
     let cache = shared.cache();
-    let (block, state) = &shared.genesis;
-    let mut chain = ChainState::from_genesis(params.clone(), block.clone(), state.clone());
-    let blocks = store
-        .load_blocks()
-        .map_err(|source| NodeError::Store { node: id, source })?;
+    let (genesis, state) = &shared.genesis;
+    let mut chain = ChainState::from_genesis(params.clone(), genesis.clone(), state.clone());
+    let store_err = |source| NodeError::Store { node: id, source };
+    let expected = chain.genesis();
+    if let Some(g) = store.meta("genesis").map_err(store_err)? {
+        if g != expected.0 {
+            return Err(NodeError::AnotherChain {
+                node: id,
+                location: store.location(),
+                stored: hex::encode(&g),
+                expected,
+            });
+        }
+    }
+    let blocks = store.load_blocks().map_err(store_err)?;
     for block in blocks {
         let hash = block.hash();
-        if hash == chain.genesis() {
+        if hash == expected {
             continue;
-        }
-        if block.header.height == 0 {
-            return Err(NodeError::Damaged {
-                node: id,
-                hash,
-                reason: "a different genesis block: this store belongs to another chain".into(),
-            });
         }
         let damaged = |reason: String| NodeError::Damaged {
             node: id,
+            location: store.location(),
             hash,
             reason,
         };
+        if block.header.height == 0 {
+            return Err(damaged(
+                "a different genesis block: this store belongs to another chain".into(),
+            ));
+        }
         let checked =
             check_block(Arc::new(block), params, cache).map_err(|e| damaged(e.to_string()))?;
         let tie = u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes"));
@@ -175,17 +199,25 @@ pub fn load_chain(
             .import(checked, u64::MAX / 4, tie)
             .map_err(|e| damaged(e.to_string()))?;
     }
+    if chain.orphan_count() > 0 {
+        return Err(NodeError::AnotherChain {
+            node: id,
+            location: store.location(),
+            stored: format!(
+                "{} blocks that do not connect to this genesis",
+                chain.orphan_count()
+            ),
+            expected,
+        });
+    }
+    store.set_meta("genesis", &expected.0).map_err(store_err)?;
     Ok(chain)
 }
 
-/// Builds and starts a node on the current arbiter.
-///
-/// # Errors
-/// When its store cannot be read or holds an invalid chain.
-pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec) -> Result<NodeHandle, NodeError> {
+/// Builds and starts a node on the current arbiter over a chain loaded by [`load_chain`].
+pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainState) -> NodeHandle {
     let id = spec.id;
     let seed = shared.cfg.cluster.seed;
-    let chain_state = load_chain(id, shared, spec.store.as_ref())?;
     let accounts = chain_state.state().accounts().clone();
     let chain_ctx = Context::<ChainActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();
@@ -238,5 +270,5 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec) -> Result<NodeHandle
         stream(seed, "chain", id as u64),
         &handle,
     ));
-    Ok(handle)
+    handle
 }
