@@ -298,6 +298,10 @@ pub struct GossipConfig {
     /// Unanswered `getblocks` is retried at another peer after this.
     #[serde(with = "humantime_serde")]
     pub sync_timeout: Duration,
+    /// Every this long, each node re-announces transactions pooled for longer than this
+    /// (announcements lost to partitions or loss are repaired); 0 = never.
+    #[serde(with = "humantime_serde")]
+    pub rebroadcast_interval: Duration,
 }
 
 impl Default for GossipConfig {
@@ -307,6 +311,7 @@ impl Default for GossipConfig {
             seen_capacity: 100_000,
             request_timeout: Duration::from_secs(2),
             sync_timeout: Duration::from_secs(5),
+            rebroadcast_interval: Duration::from_secs(60),
         }
     }
 }
@@ -675,6 +680,15 @@ impl Config {
         }
         if self.storage.cache_mb == 0 {
             return err("storage.cache_mb", "must be positive".into());
+        }
+        if self.storage.backend == StorageBackend::Memory
+            && !self.storage.data_dir.as_os_str().is_empty()
+        {
+            return err(
+                "storage.data_dir",
+                "is set but storage.backend = \"memory\" keeps nothing: use backend = \"sled\""
+                    .into(),
+            );
         }
         let end = self.cluster.duration + self.cluster.settle;
         for (i, f) in self.faults.iter().enumerate() {

@@ -207,6 +207,25 @@ impl Gossip {
         self.pending_txs.push((id, source));
     }
 
+    /// Re-announces transactions that have waited long in the mempool to every neighbour,
+    /// whatever the known-sets say (an announcement may have been lost to a partition or a
+    /// lossy link). Receivers that hold them ignore the ids.
+    pub fn rebroadcast(&mut self, ids: &[TxId]) -> Outbox {
+        let mut out = Vec::new();
+        for &n in &self.neighbors {
+            for chunk in ids.chunks(MAX_INV_ITEMS) {
+                out.push((
+                    n,
+                    WireMsg::Inv {
+                        blocks: Vec::new(),
+                        txs: chunk.to_vec(),
+                    },
+                ));
+            }
+        }
+        out
+    }
+
     /// Sends the queued transaction announcements, one `inv` per neighbour.
     pub fn flush_txs(&mut self) -> Outbox {
         if self.pending_txs.is_empty() {

@@ -140,6 +140,25 @@ impl Mempool {
     pub fn contains(&self, id: &TxId) -> bool {
         self.by_id.contains_key(id)
     }
+    /// Ids of transactions pooled before `before_ms`, in admission order.
+    pub fn older_than(&self, before_ms: u64) -> Vec<TxId> {
+        let mut v: Vec<(u64, TxId)> = self
+            .by_id
+            .iter()
+            .filter(|(_, e)| e.added_ms < before_ms)
+            .map(|(id, e)| (e.seq, *id))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Every pooled id, in admission order.
+    pub fn ids(&self) -> Vec<TxId> {
+        let mut v: Vec<(u64, TxId)> = self.by_id.iter().map(|(id, e)| (e.seq, *id)).collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+
     /// A pooled transaction.
     pub fn get(&self, id: &TxId) -> Option<&Arc<Transaction>> {
         self.by_id.get(id).map(|e| &e.tx)

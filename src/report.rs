@@ -361,9 +361,12 @@ pub struct Safety {
     pub max_reorg_depth: u64,
     /// Per heal: seconds until all live nodes shared one tip (null: never).
     pub convergence_s: Vec<Option<f64>>,
-    /// Transactions a node accepted that are not on the final best chain (excluding those
-    /// accepted by a node that later crashed or was wiped).
+    /// Transactions a node accepted that are neither on the final best chain nor in any live
+    /// node's mempool (excluding those accepted by a node that later crashed or was wiped).
     pub lost_txs: u64,
+    /// Accepted transactions still waiting in some mempool at the end (submitted too late to
+    /// be mined before mining stopped).
+    pub pending_txs: u64,
     /// Accepted by a node that later crashed or was wiped, and not on the final best chain.
     pub lost_txs_on_crashed_nodes: u64,
     /// Per restart or wipe: time to reach the best tip.
@@ -397,6 +400,8 @@ pub struct RunFacts {
     pub faults: Vec<FaultRecord>,
     /// Nodes crashed or wiped at some point, with the time.
     pub crashed: Vec<(NodeId, u64)>,
+    /// Transactions in some live node's mempool at the end.
+    pub pooled: HashSet<TxId>,
 }
 
 /// The JSON report of a run.
@@ -607,8 +612,13 @@ fn safety(
     }
     let mut lost = 0;
     let mut lost_crashed = 0;
+    let mut pending = 0;
     for (txid, node, t) in submitted {
         if rejected.contains(&txid) || on_chain.contains(&txid) {
+            continue;
+        }
+        if facts.pooled.contains(&txid) {
+            pending += 1;
             continue;
         }
         if facts.crashed.iter().any(|(n, at)| *n == node && *at >= t) {
@@ -638,6 +648,7 @@ fn safety(
         max_reorg_depth: max_depth,
         convergence_s: heals,
         lost_txs: lost,
+        pending_txs: pending,
         lost_txs_on_crashed_nodes: lost_crashed,
         restarts,
     }
@@ -833,6 +844,7 @@ mod tests {
             k: 6,
             faults: Vec::new(),
             crashed: Vec::new(),
+            pooled: HashSet::new(),
         };
         let r = Report::compute(&facts, &events);
         assert_eq!((r.blocks.mined, r.blocks.stale, r.blocks.forks), (2, 1, 1));

@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::logging;
 use crate::node::chain::{GetChainSummary, GetTip, SetClockSkew};
+use crate::node::mempool::GetPoolIds;
 use crate::node::miner::{SetHashShare, SetMining};
 use crate::node::{load_chain, spawn_node, NodeError, NodeHandle, NodeShared, NodeSpec};
 use crate::recorder::Recorder;
@@ -695,6 +696,15 @@ impl Cluster {
             }
             None => Vec::new(),
         };
+        let mut pooled = std::collections::HashSet::new();
+        for h in self.live_nodes() {
+            let ids = h
+                .mempool
+                .send(GetPoolIds)
+                .await
+                .map_err(|_| ClusterError::Unresponsive(h.id))?;
+            pooled.extend(ids);
+        }
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
         for h in self.live_nodes() {
             h.stop();
@@ -746,6 +756,7 @@ impl Cluster {
             k: self.cfg.safety.k,
             faults: self.records.clone(),
             crashed: self.crashed.clone(),
+            pooled,
         };
         let report = Report::compute(&facts, &events);
         Ok(RunOutput {

@@ -56,6 +56,12 @@ enum Command {
         /// No progress bar and no summary.
         #[arg(long)]
         quiet: bool,
+        /// Add a fault, e.g. --fault 'at=600s kind=partition groups=[[0,1],[2,3]]' (repeatable).
+        #[arg(long = "fault", value_name = "FAULT")]
+        faults: Vec<String>,
+        /// Add the [[faults]] of a TOML file (repeatable).
+        #[arg(long = "faults", value_name = "FILE")]
+        fault_files: Vec<PathBuf>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -111,6 +117,25 @@ fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, BadI
         ),
     };
     Config::parse(&text, &label, overrides).map_err(|e: ConfigError| BadInput(e.to_string()))
+}
+
+fn add_faults(c: &mut Config, args: &[String], files: &[PathBuf]) -> Result<(), BadInput> {
+    let mut entries = Vec::new();
+    for a in args {
+        entries.push(chainlab::fault::parse_fault_arg(a).map_err(BadInput)?);
+    }
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| BadInput(format!("cannot read faults file {}: {e}", f.display())))?;
+        let file: chainlab::config::FaultFile = toml::from_str(&text)
+            .map_err(|e| BadInput(format!("{}: {}", f.display(), e.to_string().trim_end())))?;
+        entries.extend(file.faults);
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    c.add_faults(entries, "--fault/--faults")
+        .map_err(|e| BadInput(e.to_string()))
 }
 
 fn quoted(s: &str) -> String {
@@ -171,6 +196,8 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run {
             config,
+            faults,
+            fault_files,
             seed,
             nodes,
             duration,
@@ -196,7 +223,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                     quoted(&d.display().to_string())
                 ));
             }
-            let c = load_config(config.as_deref(), &overrides)?;
+            let mut c = load_config(config.as_deref(), &overrides)?;
+            add_faults(&mut c, &faults, &fault_files)?;
+            // Fail on unwritable outputs before running, not after.
+            for path in report.iter().chain(trace.iter()) {
+                std::fs::File::create(path)
+                    .map_err(|e| BadInput(format!("cannot write {}: {e}", path.display())))?;
+            }
             let out = cluster::run(
                 c,
                 RunOptions {

@@ -1,7 +1,7 @@
 //! The mempool actor: admits transactions (core `Mempool::admit`), serves templates and
 //! `getdata`, follows the tip.
 
-use super::peer::TxAccepted;
+use super::peer::{Rebroadcast, TxAccepted};
 use super::{NodeHandle, NodeShared, Shutdown};
 use actix::prelude::*;
 use chainlab::gossip::NodeId;
@@ -74,6 +74,22 @@ impl MempoolActor {
 
 impl Actor for MempoolActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let every = self.shared.cfg.gossip.rebroadcast_interval;
+        if every.is_zero() {
+            return;
+        }
+        ctx.run_interval(every, move |act, _| {
+            let now = act.shared.now_ms();
+            let ids = act
+                .pool
+                .older_than(now.saturating_sub(every.as_millis() as u64));
+            if !ids.is_empty() {
+                act.node.peer.do_send(Rebroadcast { ids });
+            }
+        });
+    }
 }
 
 impl Handler<SubmitTx> for MempoolActor {
@@ -120,6 +136,18 @@ impl Handler<GetTxs> for MempoolActor {
                 .filter_map(|id| self.pool.get(id).cloned())
                 .collect(),
         )
+    }
+}
+
+/// Ids of every pooled transaction.
+#[derive(Message)]
+#[rtype(result = "Vec<TxId>")]
+pub struct GetPoolIds;
+
+impl Handler<GetPoolIds> for MempoolActor {
+    type Result = MessageResult<GetPoolIds>;
+    fn handle(&mut self, _: GetPoolIds, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.pool.ids())
     }
 }
 

@@ -116,6 +116,12 @@ impl MinerActor {
                     return;
                 };
                 let delay = Duration::from_micros((ms * 1000.0) as u64);
+                tracing::trace!(
+                    node = self.id,
+                    delay_ms = ms,
+                    difficulty = self.next_difficulty,
+                    "next attempt"
+                );
                 self.timer = Some(ctx.run_later(delay, |act, ctx| act.build(ctx)));
             }
             PowEngine::Hashing => self.build(ctx),
@@ -133,8 +139,15 @@ impl MinerActor {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
             chain.send(BuildTemplate { txs, miner }).await.ok()
         };
+        tracing::trace!(node = self.id, gen, "building a template");
         ctx.spawn(fut.into_actor(self).map(move |block, act, ctx| {
             if act.generation != gen || !act.enabled {
+                tracing::trace!(
+                    node = act.id,
+                    gen,
+                    now = act.generation,
+                    "template outdated"
+                );
                 return;
             }
             let Some(block) = block else { return };

@@ -35,6 +35,22 @@ pub struct TxAccepted {
     pub from: Option<NodeId>,
 }
 
+/// Re-announce long-pooled transactions to every neighbour.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Rebroadcast {
+    /// Their ids.
+    pub ids: Vec<TxId>,
+}
+
+impl Handler<Rebroadcast> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: Rebroadcast, _: &mut Context<Self>) {
+        let out = self.gossip.rebroadcast(&m.ids);
+        self.send_all(out);
+    }
+}
+
 /// The chain misses blocks: start a catch-up sync (no-op while one runs).
 #[derive(Message)]
 #[rtype(result = "()")]
