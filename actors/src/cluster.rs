@@ -7,7 +7,9 @@ use crate::logging;
 use crate::node::chain::{GetChainSummary, GetTip, SetClockSkew};
 use crate::node::mempool::GetPoolIds;
 use crate::node::miner::{SetHashShare, SetMining};
-use crate::node::{load_chain, spawn_node, NodeError, NodeHandle, NodeShared, NodeSpec};
+use crate::node::{
+    load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeHandle, NodeShared, NodeSpec,
+};
 use crate::recorder::Recorder;
 use crate::runtime;
 use crate::store_sled::{open_db, DataDir, SledStore};
@@ -38,6 +40,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Nodes that start late: (node, time).
     pub late_start: Vec<(NodeId, Duration)>,
+    /// Report blocks once flushed to this file (`-`: standard output).
+    pub durable_log: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -195,6 +199,13 @@ impl Cluster {
             transport: Arc::new(NullTransport),
             flush_each_block: cfg.storage.flush_each_block
                 && matches!(data_dir, Some(DataDir::Kept(_))),
+            durable_log: match &opts.durable_log {
+                Some(p) => Some(DurableLog::open(p).map_err(|e| StoreError::Backend {
+                    location: p.display().to_string(),
+                    reason: format!("cannot create the durable log: {e}"),
+                })?),
+                None => None,
+            },
             cfg: cfg.clone(),
         };
         let late: BTreeSet<NodeId> = opts.late_start.iter().map(|(id, _)| *id).collect();
@@ -203,7 +214,10 @@ impl Cluster {
             chains.push(if late.contains(&id) {
                 None
             } else {
-                Some(load_chain(id, &loader, slot.boxed().as_mut())?)
+                let mut store = slot.boxed();
+                let chain = load_chain(id, &loader, store.as_mut())?;
+                mark_genesis(id, store.as_mut(), &chain.genesis())?;
+                Some(chain)
             });
         }
         // Chain time resumes after the newest stored block.
@@ -287,6 +301,7 @@ impl Cluster {
         }
         let mut store = self.stores[id].boxed();
         let chain = load_chain(id, &self.shared, store.as_mut())?;
+        mark_genesis(id, store.as_mut(), &chain.genesis())?;
         self.spawn(id, chain);
         Ok(())
     }
@@ -785,9 +800,9 @@ fn fmt_nodes(v: &Option<Vec<NodeId>>) -> String {
     }
 }
 
-/// A transport that drops everything (used only while loading stores, before the network exists).
+/// A transport that drops everything (used while loading stores, before the network exists).
 #[derive(Debug)]
-struct NullTransport;
+pub struct NullTransport;
 
 impl crate::transport::Transport for NullTransport {
     fn send(&self, _: NodeId, _: NodeId, _: chainlab::wire::WireMsg) {}
@@ -820,6 +835,7 @@ fn open_stores(cfg: &Config) -> Result<Stores, StoreError> {
                 DataDir::Kept(cfg.storage.data_dir.clone())
             };
             let db = open_db(dir.path(), cfg.storage.cache_mb)?;
+            crate::store_sled::record_config(&db, dir.path(), cfg)?;
             let stores = (0..n)
                 .map(|id| SledStore::open(&db, dir.path(), id).map(StoreSlot::Sled))
                 .collect::<Result<Vec<_>, _>>()?;

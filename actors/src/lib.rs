@@ -25,6 +25,7 @@
 pub mod bench;
 pub mod clock;
 pub mod cluster;
+pub mod inspect;
 pub mod logging;
 pub mod node;
 pub mod recorder;

@@ -62,6 +62,9 @@ enum Command {
         /// Add the [[faults]] of a TOML file (repeatable).
         #[arg(long = "faults", value_name = "FILE")]
         fault_files: Vec<PathBuf>,
+        /// Print `durable NODE HEIGHT HASH` once each block is flushed, to FILE or `-` (stdout).
+        #[arg(long, value_name = "FILE")]
+        durable_log: Option<PathBuf>,
         #[command(flatten)]
         cfg: ConfigArgs,
     },
@@ -69,6 +72,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         what: BenchCmd,
+    },
+    /// Verify a data directory: every node's chain from genesis (exit 0 consistent, 1 not, 2 not a store).
+    Inspect {
+        /// The data directory of an earlier `run --data-dir`.
+        data_dir: PathBuf,
     },
     /// Validate a config file (exit 0 when valid, 2 when not).
     Check {
@@ -177,6 +185,34 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Inspect { data_dir } => {
+            let checks = chainlab_actors::inspect::inspect(&data_dir)
+                .map_err(|e| BadInput(e.to_string()))?;
+            let mut bad = 0;
+            for c in &checks {
+                match &c.problem {
+                    None => println!(
+                        "node {}: height {} tip {} ({} blocks) ok",
+                        c.node, c.height, c.tip, c.blocks
+                    ),
+                    Some(p) => {
+                        bad += 1;
+                        println!("node {}: INCONSISTENT: {p}", c.node);
+                    }
+                }
+            }
+            println!(
+                "{} nodes, {} consistent, {} inconsistent",
+                checks.len(),
+                checks.len() - bad,
+                bad
+            );
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Bench { what } => {
             match what {
                 BenchCmd::Virtual { nodes, cfg } => {
@@ -198,6 +234,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             faults,
             fault_files,
+            durable_log,
             seed,
             nodes,
             duration,
@@ -234,6 +271,7 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 c,
                 RunOptions {
                     progress: !quiet,
+                    durable_log,
                     ..Default::default()
                 },
             )

@@ -41,6 +41,45 @@ pub fn open_existing(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError>
     open_db(path, cache_mb)
 }
 
+/// Records the cluster's config in the database (tree `cluster`, key `config`, TOML), so that
+/// `chainlab inspect` can rebuild the chain rules.
+///
+/// # Errors
+/// [`StoreError::Backend`] naming the path.
+pub fn record_config(
+    db: &sled::Db,
+    path: &Path,
+    cfg: &chainlab::config::Config,
+) -> Result<(), StoreError> {
+    let err = |e: String| StoreError::Backend {
+        location: path.display().to_string(),
+        reason: e,
+    };
+    let text = toml::to_string(cfg).map_err(|e| err(e.to_string()))?;
+    let tree = db.open_tree("cluster").map_err(|e| err(e.to_string()))?;
+    tree.insert("config", text.as_bytes())
+        .map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// The config recorded by [`record_config`], if any.
+///
+/// # Errors
+/// [`StoreError`] when the tree cannot be read or the text is not valid UTF-8.
+pub fn recorded_config(db: &sled::Db, path: &Path) -> Result<Option<String>, StoreError> {
+    let err = |e: String| StoreError::Backend {
+        location: path.display().to_string(),
+        reason: e,
+    };
+    let tree = db.open_tree("cluster").map_err(|e| err(e.to_string()))?;
+    match tree.get("config").map_err(|e| err(e.to_string()))? {
+        Some(v) => Ok(Some(
+            String::from_utf8(v.to_vec()).map_err(|e| err(format!("recorded config: {e}")))?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Node ids that have trees in the database, ascending.
 pub fn stored_nodes(db: &sled::Db) -> Vec<usize> {
     let mut ids: Vec<usize> = db

@@ -153,6 +153,11 @@ impl ChainActor {
         }
         if self.shared.flush_each_block && !out.accepted.is_empty() {
             result = result.and_then(|()| self.store.flush());
+            if result.is_ok() {
+                if let Some(log) = &self.shared.durable_log {
+                    log.record(self.id, &out.accepted);
+                }
+            }
         }
         if let Err(e) = result {
             error!(node = self.id, error = %e, "store write failed");

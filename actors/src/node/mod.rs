@@ -17,6 +17,7 @@ use chainlab::report::Event;
 use chainlab::store::{BlockStore, StoreError};
 use chainlab::validation::check_block;
 use chainlab::{ChainParams, ChainState, Hash, SigCache};
+use std::io::Write as _;
 use std::sync::Arc;
 
 pub use chain::ChainActor;
@@ -42,6 +43,59 @@ pub struct NodeShared {
     /// Flush the store after each import, before announcing (off for a temporary store,
     /// which is deleted at exit anyway).
     pub flush_each_block: bool,
+    /// Where to report blocks once they are durable (crash tests).
+    pub durable_log: Option<DurableLog>,
+}
+
+/// Appends `durable NODE HEIGHT HASH` lines once blocks are flushed, to a file or stdout.
+#[derive(Clone)]
+pub struct DurableLog {
+    out: Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
+}
+
+impl std::fmt::Debug for DurableLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DurableLog")
+    }
+}
+
+impl DurableLog {
+    /// Writes to `path`, or to standard output when `path` is `-`.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn open(path: &std::path::Path) -> std::io::Result<DurableLog> {
+        let w: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::fs::File::create(path)?)
+        };
+        Ok(DurableLog {
+            out: Arc::new(std::sync::Mutex::new(w)),
+        })
+    }
+
+    fn record(&self, node: NodeId, blocks: &[Arc<chainlab::Block>]) {
+        let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        for b in blocks {
+            let _ = writeln!(w, "durable {node} {} {}", b.header.height, b.hash());
+        }
+        let _ = w.flush();
+    }
+}
+
+/// Records this chain's genesis in a store (so that another chain's config cannot use it).
+///
+/// # Errors
+/// Backend failures.
+pub fn mark_genesis(
+    id: NodeId,
+    store: &mut dyn BlockStore,
+    genesis: &Hash,
+) -> Result<(), NodeError> {
+    store
+        .set_meta("genesis", &genesis.0)
+        .map_err(|source| NodeError::Store { node: id, source })
 }
 
 impl NodeShared {
@@ -210,7 +264,6 @@ pub fn load_chain(
             expected,
         });
     }
-    store.set_meta("genesis", &expected.0).map_err(store_err)?;
     Ok(chain)
 }
 
