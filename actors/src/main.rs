@@ -29,6 +29,8 @@ struct ConfigArgs {
     set: Vec<String>,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a cluster (the embedded default config when CONFIG is not given).
