@@ -111,6 +111,15 @@ impl State {
         s
     }
 
+    /// A state holding exactly these accounts (its root computed from scratch).
+    pub fn from_accounts(accounts: BTreeMap<Address, Account>) -> State {
+        let mut s = State::default();
+        for (addr, a) in accounts {
+            s.set(addr, a);
+        }
+        s
+    }
+
     /// The account at `addr` (zero if absent).
     pub fn get(&self, addr: &Address) -> Account {
         self.accounts.get(addr).copied().unwrap_or_default()
@@ -163,7 +172,11 @@ impl State {
     /// # Errors
     /// The first rule it breaks.
     pub fn check_tx(&self, tx: &Transaction) -> Result<(), ApplyError> {
-        let sender = self.get(&tx.sender());
+        self.check_from(tx, &tx.sender())
+    }
+
+    fn check_from(&self, tx: &Transaction, from: &Address) -> Result<(), ApplyError> {
+        let sender = self.get(from);
         if tx.nonce != sender.nonce {
             return Err(ApplyError::BadNonce {
                 expected: sender.nonce,
@@ -185,8 +198,8 @@ impl State {
     /// # Errors
     /// As [`State::check_tx`], or overflow of the recipient; nothing changes on error.
     pub fn apply_tx(&mut self, tx: &Transaction, undo: &mut Undo) -> Result<(), ApplyError> {
-        self.check_tx(tx)?;
         let from = tx.sender();
+        self.check_from(tx, &from)?;
         let mut s = self.get(&from);
         let to_before = if tx.to == from { s } else { self.get(&tx.to) };
         if tx.to != from {
@@ -255,6 +268,66 @@ impl State {
             return Err(e);
         }
         Ok(undo)
+    }
+
+    /// Replays blocks onto `accounts` without maintaining the incremental commitment (used to
+    /// check a live state: compare the result with [`State::accounts`], then the root once).
+    ///
+    /// # Errors
+    /// The first transaction that does not apply, as (block index, tx index, error).
+    pub fn replay_balances<'a>(
+        accounts: &mut BTreeMap<Address, Account>,
+        blocks: impl IntoIterator<Item = &'a Block>,
+        reward: u64,
+    ) -> Result<(), (usize, usize, ApplyError)> {
+        for (bi, block) in blocks.into_iter().enumerate() {
+            let mut fees: u64 = 0;
+            for (ti, tx) in block.txs.iter().enumerate() {
+                let from = tx.sender();
+                let s = accounts.get(&from).copied().unwrap_or_default();
+                if tx.nonce != s.nonce {
+                    return Err((
+                        bi,
+                        ti,
+                        ApplyError::BadNonce {
+                            expected: s.nonce,
+                            got: tx.nonce,
+                        },
+                    ));
+                }
+                let needed = u128::from(tx.amount) + u128::from(tx.fee);
+                if u128::from(s.balance) < needed {
+                    return Err((
+                        bi,
+                        ti,
+                        ApplyError::InsufficientBalance {
+                            balance: s.balance,
+                            needed,
+                        },
+                    ));
+                }
+                let e = accounts.entry(from).or_default();
+                e.balance -= tx.amount + tx.fee;
+                e.nonce += 1;
+                let r = accounts.entry(tx.to).or_default();
+                r.balance =
+                    r.balance
+                        .checked_add(tx.amount)
+                        .ok_or((bi, ti, ApplyError::Overflow))?;
+                fees = fees.saturating_add(tx.fee);
+            }
+            let paid =
+                reward
+                    .checked_add(fees)
+                    .ok_or((bi, block.txs.len(), ApplyError::Overflow))?;
+            let m = accounts.entry(block.header.miner).or_default();
+            m.balance =
+                m.balance
+                    .checked_add(paid)
+                    .ok_or((bi, block.txs.len(), ApplyError::Overflow))?;
+        }
+        accounts.retain(|_, a| *a != Account::default());
+        Ok(())
     }
 
     /// Reverts what `undo` recorded.

@@ -65,8 +65,20 @@ impl Transaction {
     }
 
     /// The id: SHA-256 of the canonical encoding (it commits to the signature too).
+    ///
+    /// The encoding of a transaction is the concatenation of its fixed-size fields (fixed-width
+    /// little-endian integers, arrays without length prefixes), so it is hashed field by field
+    /// without building it; a test checks this equals hashing [`encoding::encode`].
     pub fn id(&self) -> TxId {
-        Hash::sha256(&encoding::encode(self))
+        Hash::sha256_parts(&[
+            &self.chain_id.to_le_bytes(),
+            &self.from.0,
+            &self.to.0,
+            &self.amount.to_le_bytes(),
+            &self.fee.to_le_bytes(),
+            &self.nonce.to_le_bytes(),
+            &self.sig.0,
+        ])
     }
 
     /// The sender's address.
@@ -94,6 +106,16 @@ mod tests {
         other.chain_id = 2;
         assert!(verify_digest(&other.from, &other.signing_digest(), &other.sig).is_err());
         assert_ne!(tx.id(), other.id());
+    }
+
+    #[test]
+    fn id_is_the_hash_of_the_canonical_encoding() {
+        let k = KeyPair::from_seed(b"s");
+        for n in 0..5 {
+            let tx = Transaction::new_signed(&k, 9, Address([n as u8; 20]), 5 + n, 1, n);
+            assert_eq!(tx.id(), Hash::sha256(&encoding::encode(&tx)));
+            assert_eq!(encoding::encode(&tx).len(), 145);
+        }
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl Workload {
         self.in_flight[from] = true;
         let fut = target.send(SubmitTx {
             tx: Arc::new(tx),
+            id: Some(txid),
             from: None,
         });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {

@@ -15,6 +15,8 @@ use std::sync::Arc;
 pub struct SubmitTx {
     /// The transaction.
     pub tx: Arc<Transaction>,
+    /// Its id, when the sender computed it already.
+    pub id: Option<TxId>,
     /// The peer it came from.
     pub from: Option<NodeId>,
 }
@@ -96,7 +98,7 @@ impl Handler<SubmitTx> for MempoolActor {
     type Result = Result<TxId, MempoolError>;
     fn handle(&mut self, m: SubmitTx, _: &mut Context<Self>) -> Self::Result {
         let _e = self.span.clone().entered();
-        let id = m.tx.id();
+        let id = m.id.unwrap_or_else(|| m.tx.id());
         let now = self.shared.now_ms();
         self.pool.admit(m.tx, id, now, self.shared.cache())?;
         self.node.peer.do_send(TxAccepted { id, from: m.from });

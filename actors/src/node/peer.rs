@@ -200,9 +200,11 @@ impl Handler<Deliver> for PeerActor {
                 }
             }
             WireMsg::Tx(t) => {
-                if self.gossip.on_item(t.id(), Some(from)) {
+                let id = t.id();
+                if self.gossip.on_item(id, Some(from)) {
                     self.node.mempool.do_send(SubmitTx {
                         tx: t,
+                        id: Some(id),
                         from: Some(from),
                     });
                 }
