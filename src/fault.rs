@@ -440,6 +440,11 @@ impl LinkFaults {
         self.blocked.is_empty() && self.rules.is_empty()
     }
 
+    /// Whether some rule needs message sizes (a bandwidth limit).
+    pub fn needs_size(&self) -> bool {
+        self.rules.iter().any(|r| matches!(r.effect, LinkEffect::Bandwidth(_)))
+    }
+
     /// Blocks links (counted: a link blocked twice needs two unblocks).
     pub fn block(&mut self, links: &[(NodeId, NodeId)]) {
         for l in links {

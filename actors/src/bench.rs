@@ -131,3 +131,39 @@ pub fn real_tps(nodes: usize, overrides: &[String]) -> Result<BenchResult, Bench
     let out = run(cfg.clone(), RunOptions::default())?;
     Ok(result("real-tps", &cfg, &out, Some(verify)))
 }
+
+/// Cost of the fault layer on the fault-free path: the same run without faults and with a
+/// no-op fault layer (a loss rule of rate 0 on every link, active from t = 0, so every message
+/// goes through the fault decision), alternated `rounds` times. Returns (without, with) runs.
+///
+/// # Errors
+/// A bad override or a failed run.
+pub fn fault_overhead(
+    nodes: usize,
+    overrides: &[String],
+    rounds: usize,
+) -> Result<(Vec<BenchResult>, Vec<BenchResult>), BenchError> {
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    let mut noop = overrides.to_vec();
+    noop.push(r#"faults=[{ at = "0s", kind = "loss", rate = 0.0 }]"#.to_string());
+    for _ in 0..rounds {
+        let mut a = virtual_speed(nodes, overrides)?;
+        a.scenario = "no-faults".into();
+        without.push(a);
+        let mut b = virtual_speed(nodes, &noop)?;
+        b.scenario = "noop-fault-layer".into();
+        with.push(b);
+    }
+    Ok((without, with))
+}
+
+/// The median of `f` over `runs`.
+pub fn median(runs: &[BenchResult], f: impl Fn(&BenchResult) -> f64) -> f64 {
+    let mut v: Vec<f64> = runs.iter().map(f).collect();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    v[v.len() / 2]
+}

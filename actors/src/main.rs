@@ -99,6 +99,17 @@ enum BenchCmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Messages per second without faults and with a no-op fault layer (alternated runs).
+    Faults {
+        /// Nodes.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Runs of each variant.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
     Tps {
         /// Nodes.
@@ -223,6 +234,20 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                             .map_err(|e| BadInput(e.to_string()))?;
                         println!("{}", serde_json::to_string(&r)?);
                     }
+                }
+                BenchCmd::Faults { nodes, rounds, cfg } => {
+                    use chainlab_actors::bench::{fault_overhead, median};
+                    let (without, with) = fault_overhead(nodes, &cfg.set, rounds)
+                        .map_err(|e| BadInput(e.to_string()))?;
+                    for r in without.iter().chain(&with) {
+                        println!("{}", serde_json::to_string(r)?);
+                    }
+                    let a = median(&without, |r| r.messages_per_s);
+                    let b = median(&with, |r| r.messages_per_s);
+                    println!(
+                        "{{\"median_messages_per_s_without\":{a:.0},\"median_messages_per_s_with_noop_faults\":{b:.0},\"slowdown_percent\":{:.1}}}",
+                        (a - b) / a * 100.0
+                    );
                 }
                 BenchCmd::Tps { nodes, cfg } => {
                     let r = chainlab_actors::bench::real_tps(nodes, &cfg.set)

@@ -205,7 +205,7 @@ impl Handler<RegisterNode> for Network {
 impl Handler<Route> for Network {
     type Result = ();
     fn handle(&mut self, m: Route, ctx: &mut Context<Self>) {
-        let needs_size = self.bandwidth_mbps > 0.0 || !self.faults.is_empty();
+        let needs_size = self.bandwidth_mbps > 0.0 || self.faults.needs_size();
         let bytes = if needs_size { m.msg.size() } else { 0 };
         let delay_ms = link_delay_ms(&self.latency, self.bandwidth_mbps, bytes, &mut self.rng);
         let (extra_ms, copies, reorder) = if self.faults.is_empty() {
