@@ -442,7 +442,9 @@ impl LinkFaults {
 
     /// Whether some rule needs message sizes (a bandwidth limit).
     pub fn needs_size(&self) -> bool {
-        self.rules.iter().any(|r| matches!(r.effect, LinkEffect::Bandwidth(_)))
+        self.rules
+            .iter()
+            .any(|r| matches!(r.effect, LinkEffect::Bandwidth(_)))
     }
 
     /// Blocks links (counted: a link blocked twice needs two unblocks).

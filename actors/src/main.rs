@@ -449,6 +449,43 @@ fn print_summary(out: &RunOutput) {
     for (k, v) in rows {
         println!("  {k:<w$}  {v}");
     }
+    let sf = &r.safety;
+    println!(
+        "  {:<w$}  k={} violations={} max_reorg={} lost={} pending={} lost_on_crashed={}",
+        "safety",
+        sf.k,
+        sf.common_prefix_violations.len(),
+        sf.max_reorg_depth,
+        sf.lost_txs,
+        sf.pending_txs,
+        sf.lost_txs_on_crashed_nodes
+    );
+    for f in &r.faults {
+        let e = &f.effect;
+        let mut line = format!(
+            "at {} mined {} stale {} reorgs {} (max {})",
+            f.at_s
+                .map(|t| format!("{t:.1}s"))
+                .unwrap_or_else(|| "never".into()),
+            e.blocks_mined,
+            e.stale,
+            e.reorgs,
+            e.max_reorg_depth
+        );
+        if let Some(until) = f.until_s {
+            line += &format!(" until {until:.1}s");
+        }
+        if let Some(d) = e.dropped_messages {
+            line += &format!(" dropped {d}");
+        }
+        if let Some(c) = e.convergence_s {
+            line += &format!(" converged after {}", fmt_opt(c));
+        }
+        if let Some(c) = e.catch_up_s {
+            line += &format!(" caught up after {}", fmt_opt(c));
+        }
+        println!("  {:<w$}  {line}", format!("fault {} {}", f.index, f.kind));
+    }
     if let Some(d) = &out.data_dir {
         println!("  {:<w$}  {}", "data kept in", d.display());
     }
