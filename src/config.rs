@@ -520,10 +520,31 @@ impl Config {
         } else {
             format!("{file} (with --set overrides)")
         };
-        let cfg: Config = Config::deserialize(doc).map_err(|e| ConfigError::Parse {
+        // Fault entries are read one by one so that an error names its entry.
+        let faults = match doc.remove("faults") {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    FaultEntry::deserialize(item).map_err(|e| ConfigError::Parse {
+                        file: file_label.clone(),
+                        message: format!("faults[{i}]: {}", e.to_string().trim_end()),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(ConfigError::Parse {
+                    file: file_label,
+                    message: "`faults` must be an array of tables ([[faults]])".into(),
+                })
+            }
+        };
+        let mut cfg: Config = Config::deserialize(doc).map_err(|e| ConfigError::Parse {
             file: file_label.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
+        cfg.faults = faults;
         cfg.validate(&file_label)?;
         Ok(cfg)
     }

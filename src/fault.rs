@@ -401,7 +401,8 @@ impl LinkRule {
 /// Blocked links and active link rules.
 #[derive(Clone, Debug, Default)]
 pub struct LinkFaults {
-    blocked: BTreeMap<(NodeId, NodeId), u32>,
+    /// Cut links, each with the faults (owners) that cut it.
+    blocked: BTreeMap<(NodeId, NodeId), BTreeSet<u64>>,
     rules: Vec<LinkRule>,
 }
 
@@ -447,19 +448,19 @@ impl LinkFaults {
             .any(|r| matches!(r.effect, LinkEffect::Bandwidth(_)))
     }
 
-    /// Blocks links (counted: a link blocked twice needs two unblocks).
-    pub fn block(&mut self, links: &[(NodeId, NodeId)]) {
+    /// Cuts links on behalf of fault `owner` (a link cut by two faults needs both undone).
+    pub fn block(&mut self, links: &[(NodeId, NodeId)], owner: u64) {
         for l in links {
-            *self.blocked.entry(*l).or_default() += 1;
+            self.blocked.entry(*l).or_default().insert(owner);
         }
     }
 
-    /// Unblocks links blocked by one earlier [`LinkFaults::block`].
-    pub fn unblock(&mut self, links: &[(NodeId, NodeId)]) {
+    /// Undoes `owner`'s cut of these links (other faults' cuts stay).
+    pub fn unblock(&mut self, links: &[(NodeId, NodeId)], owner: u64) {
         for l in links {
-            if let Some(c) = self.blocked.get_mut(l) {
-                *c -= 1;
-                if *c == 0 {
+            if let Some(owners) = self.blocked.get_mut(l) {
+                owners.remove(&owner);
+                if owners.is_empty() {
                     self.blocked.remove(l);
                 }
             }
@@ -646,7 +647,7 @@ mod tests {
     fn partitions_cut_between_groups_and_heal() {
         let links = partition_links(&[vec![0, 1]], 4);
         let mut f = LinkFaults::default();
-        f.block(&links);
+        f.block(&links, 0);
         assert!(f.is_blocked(0, 2) && f.is_blocked(3, 1));
         assert!(!f.is_blocked(0, 1) && !f.is_blocked(2, 3));
         f.heal(Some(&[0, 2].into_iter().collect()));
@@ -656,14 +657,23 @@ mod tests {
     }
 
     #[test]
-    fn oneway_and_counted_blocks() {
+    fn oneway_and_owned_blocks() {
         let mut f = LinkFaults::default();
-        f.block(&[(0, 1)]);
-        f.block(&[(0, 1)]);
-        f.unblock(&[(0, 1)]);
+        f.block(&[(0, 1)], 1);
+        f.block(&[(0, 1)], 2);
+        f.unblock(&[(0, 1)], 1);
         assert!(f.is_blocked(0, 1) && !f.is_blocked(1, 0));
-        f.unblock(&[(0, 1)]);
+        f.unblock(&[(0, 1)], 1);
+        assert!(f.is_blocked(0, 1), "only the owner's cut is undone");
+        f.unblock(&[(0, 1)], 2);
         assert!(f.is_empty());
+        // A partial heal removes every owner's cut among the healed nodes; a later undo of an
+        // owner whose cut is gone leaves other owners' cuts alone.
+        f.block(&[(0, 5)], 3);
+        f.heal(Some(&[0, 5].into_iter().collect()));
+        f.block(&[(0, 5)], 4);
+        f.unblock(&[(0, 5)], 3);
+        assert!(f.is_blocked(0, 5));
     }
 
     #[test]

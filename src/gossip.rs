@@ -207,6 +207,23 @@ impl Gossip {
         self.pending_txs.push((id, source));
     }
 
+    /// Announces the tip to every neighbour, whatever the known-sets say: what a node does when
+    /// links come back (a reconnection), so that a peer on another branch fetches it and syncs.
+    pub fn announce_tip(&mut self, tip: Hash) -> Outbox {
+        self.neighbors
+            .iter()
+            .map(|&n| {
+                (
+                    n,
+                    WireMsg::Inv {
+                        blocks: vec![tip],
+                        txs: Vec::new(),
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// Re-announces transactions that have waited long in the mempool to every neighbour,
     /// whatever the known-sets say (an announcement may have been lost to a partition or a
     /// lossy link). Receivers that hold them ignore the ids.

@@ -4,7 +4,7 @@
 
 use crate::clock::Clock;
 use crate::logging;
-use crate::node::chain::{GetChainSummary, GetTip, SetClockSkew};
+use crate::node::chain::{GetChainSummary, GetTip, Reconnected, SetClockSkew};
 use crate::node::mempool::GetPoolIds;
 use crate::node::miner::{SetHashShare, SetMining};
 use crate::node::{
@@ -136,7 +136,10 @@ pub struct Cluster {
     crashed: Vec<(NodeId, u64)>,
     pending: Vec<Pending>,
     undo: BTreeMap<(u64, usize), ()>,
-    undo_state: BTreeMap<usize, f64>,
+    base_shares: Vec<f64>,
+    share_overrides: BTreeMap<NodeId, Vec<(usize, f64)>>,
+    skews: BTreeMap<NodeId, Vec<(usize, i64)>>,
+    pausers: BTreeMap<NodeId, BTreeSet<usize>>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -261,8 +264,12 @@ impl Cluster {
             crashed: Vec::new(),
             pending: Vec::new(),
             undo: BTreeMap::new(),
-            undo_state: BTreeMap::new(),
+            base_shares: Vec::new(),
+            share_overrides: BTreeMap::new(),
+            skews: BTreeMap::new(),
+            pausers: BTreeMap::new(),
         };
+        cluster.base_shares = cluster.shares.clone();
         for (id, chain) in chains.into_iter().enumerate() {
             if let Some(chain) = chain {
                 cluster.spawn(id, chain);
@@ -277,17 +284,19 @@ impl Cluster {
             neighbors: self.adj[id].clone(),
             hash_share: self.shares[id],
             store: self.stores[id].boxed(),
-            mining: self.mining_on,
+            mining: self.mining_on && !self.paused.contains(&id),
         };
         let handle = spawn_node(&self.shared, spec, chain);
         self.net.do_send(RegisterNode {
             id,
             inbox: Some(handle.peer.clone().recipient()),
         });
-        self.workload.do_send(SetTarget {
-            id,
-            target: Some(handle.mempool.clone().recipient()),
-        });
+        let target = (!self.paused.contains(&id)).then(|| handle.mempool.clone().recipient());
+        self.workload.do_send(SetTarget { id, target });
+        let skew = self.skew(id);
+        if skew != 0 {
+            handle.chain.do_send(SetClockSkew(skew));
+        }
         self.nodes[id] = Some(handle);
     }
 
@@ -366,31 +375,14 @@ impl Cluster {
         let poll = 100;
         let mut t = 0;
         let mut load_stopped = false;
-        while t < total_ms {
-            let mut next = (t + step).min(total_ms);
-            if !by_height.is_empty() || !self.pending.is_empty() {
-                next = next.min(t + poll);
-            }
-            let candidates = [
-                late.first().map(|(at, _)| *at),
-                by_time.first().map(|(at, _)| *at),
-                self.undo.keys().next().map(|(at, _)| *at),
-                (!load_stopped).then_some(duration_ms),
-            ];
-            for c in candidates.into_iter().flatten() {
-                if c > t {
-                    next = next.min(c);
-                }
-            }
-            actix::clock::sleep_until(self.clock.at_ms(next)).await;
-            t = next;
+        loop {
+            // Everything due now (time-0 entries included) happens before the next sleep.
             while late.first().is_some_and(|(at, _)| *at <= t) {
                 let (_, id) = late.remove(0);
                 self.start_node(id)?;
             }
-            while let Some(&(at, i)) = by_time.first().filter(|(at, _)| *at <= t) {
+            while let Some(&(_, i)) = by_time.first().filter(|(at, _)| *at <= t) {
                 by_time.remove(0);
-                let _ = at;
                 self.apply_fault(i, &faults[i])?;
             }
             let height = self.shared.recorder.progress().height;
@@ -414,6 +406,26 @@ impl Cluster {
                 self.poll_pending().await?;
             }
             update_bar(&bar, &self.shared.recorder, t, total_ms);
+            if t >= total_ms {
+                break;
+            }
+            let mut next = (t + step).min(total_ms);
+            if !by_height.is_empty() || !self.pending.is_empty() {
+                next = next.min(t + poll);
+            }
+            let candidates = [
+                late.first().map(|(at, _)| *at),
+                by_time.first().map(|(at, _)| *at),
+                self.undo.keys().next().map(|(at, _)| *at),
+                (!load_stopped).then_some(duration_ms),
+            ];
+            for c in candidates.into_iter().flatten() {
+                if c > t {
+                    next = next.min(c);
+                }
+            }
+            actix::clock::sleep_until(self.clock.at_ms(next)).await;
+            t = next;
         }
         bar.finish_and_clear();
         Ok(())
@@ -458,7 +470,7 @@ impl Cluster {
             FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
                 let links = self.links_of(f);
                 let d = format!("{} directed links cut", links.len());
-                self.net.do_send(ApplyLinkFault::Block(links));
+                self.net.do_send(ApplyLinkFault::Block(links, i as u64));
                 d
             }
             FaultKind::Heal => {
@@ -523,24 +535,28 @@ impl Cluster {
                 format!("node {node} restarted with an empty store")
             }
             FaultKind::Pause => {
+                self.pausers.entry(node).or_default().insert(i);
                 self.pause(node, true);
                 format!("node {node} paused")
             }
             FaultKind::Resume => {
+                self.pausers.remove(&node);
                 self.pause(node, false);
                 format!("node {node} resumed")
             }
             FaultKind::ClockSkew => {
                 let ms = f.ms.unwrap_or(0.0) as i64;
-                if let Some(h) = &self.nodes[node] {
-                    h.chain.do_send(SetClockSkew(ms));
-                }
+                self.skews.entry(node).or_default().push((i, ms));
+                self.send_skew(node);
                 format!("node {node} clock skewed by {ms} ms")
             }
             FaultKind::Hashrate => {
                 let share = f.share.unwrap_or(0.0);
-                self.undo_state.insert(i, self.shares[node]);
-                self.set_share(node, share);
+                self.share_overrides
+                    .entry(node)
+                    .or_default()
+                    .push((i, share));
+                self.apply_share(node);
                 format!("node {node} hash share {share}")
             }
             _ => String::new(),
@@ -559,7 +575,9 @@ impl Cluster {
         let node = f.node.unwrap_or(0);
         let detail = match f.kind {
             FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
-                self.net.do_send(ApplyLinkFault::Unblock(self.links_of(f)));
+                self.net
+                    .do_send(ApplyLinkFault::Unblock(self.links_of(f), i as u64));
+                self.reconnected();
                 self.records[i].convergence_ms = Some(None);
                 self.pending.push(Pending::Convergence {
                     record: i,
@@ -582,19 +600,30 @@ impl Cluster {
                 format!("node {node} restarted from its store")
             }
             FaultKind::Pause => {
-                self.pause(node, false);
-                format!("node {node} resumed")
+                let still = self.pausers.get_mut(&node).is_some_and(|p| {
+                    p.remove(&i);
+                    !p.is_empty()
+                });
+                if still {
+                    format!("node {node}: this pause ended, another one holds")
+                } else {
+                    self.pause(node, false);
+                    format!("node {node} resumed")
+                }
             }
             FaultKind::ClockSkew => {
-                if let Some(h) = &self.nodes[node] {
-                    h.chain.do_send(SetClockSkew(0));
+                if let Some(v) = self.skews.get_mut(&node) {
+                    v.retain(|(j, _)| *j != i);
                 }
-                format!("node {node} clock restored")
+                self.send_skew(node);
+                format!("node {node} clock skew now {} ms", self.skew(node))
             }
             FaultKind::Hashrate => {
-                let share = self.undo_state.remove(&i).unwrap_or(self.shares[node]);
-                self.set_share(node, share);
-                format!("node {node} hash share back to {share}")
+                if let Some(v) = self.share_overrides.get_mut(&node) {
+                    v.retain(|(j, _)| *j != i);
+                }
+                self.apply_share(node);
+                format!("node {node} hash share now {}", self.shares[node])
             }
             _ => String::new(),
         };
@@ -619,10 +648,38 @@ impl Cluster {
         }
     }
 
-    fn set_share(&mut self, node: NodeId, share: f64) {
+    /// The node's share: its latest active override, else its configured share.
+    fn apply_share(&mut self, node: NodeId) {
+        let share = self
+            .share_overrides
+            .get(&node)
+            .and_then(|v| v.last())
+            .map_or(self.base_shares[node], |(_, s)| *s);
         self.shares[node] = share;
         if let Some(h) = &self.nodes[node] {
             h.miner.do_send(SetHashShare(share));
+        }
+    }
+
+    /// The node's clock skew: its latest active override, else 0.
+    fn skew(&self, node: NodeId) -> i64 {
+        self.skews
+            .get(&node)
+            .and_then(|v| v.last())
+            .map_or(0, |(_, ms)| *ms)
+    }
+
+    fn send_skew(&self, node: NodeId) {
+        if let Some(h) = &self.nodes[node] {
+            h.chain.do_send(SetClockSkew(self.skew(node)));
+        }
+    }
+
+    /// Links came back: every node announces its tip to its neighbours, as a reconnecting
+    /// node does, so that nodes on another branch fetch it and sync.
+    fn reconnected(&self) {
+        for h in self.live_nodes() {
+            h.chain.do_send(Reconnected);
         }
     }
 

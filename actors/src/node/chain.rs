@@ -93,7 +93,13 @@ pub struct ChainActor {
     node: NodeHandle,
     span: Span,
     skew_ms: i64,
+    /// Blocks refused as too far in the future, with the local time they become acceptable:
+    /// neither they nor orphans waiting on them trigger a sync before then.
+    too_new: std::collections::BTreeMap<Hash, u64>,
 }
+
+/// How many too-new blocks a node remembers.
+const TOO_NEW_CAPACITY: usize = 1024;
 
 impl ChainActor {
     /// A chain actor over a loaded chain.
@@ -114,6 +120,7 @@ impl ChainActor {
             node: node.clone(),
             span: info_span!("node", id),
             skew_ms: 0,
+            too_new: std::collections::BTreeMap::new(),
         }
     }
 
@@ -124,15 +131,26 @@ impl ChainActor {
 
     fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
         let hash = block.hash();
+        let now = self.now_ms();
+        if self.too_new.get(&hash).is_some_and(|at| now < *at) {
+            return;
+        }
         let checked = match check_block(block, &self.shared.params, self.shared.cache()) {
             Ok(c) => c,
             Err(e) => return self.rejected(hash, from, e.to_string()),
         };
-        let now = self.now_ms();
         let tie = self.rng.gen();
         match self.chain.import(checked, now, tie) {
             Ok(out) => self.apply(out, from),
-            Err(e) => self.rejected(hash, from, e.to_string()),
+            Err(e) => {
+                if let chainlab::validation::BlockError::TimestampTooNew { ts, max_ahead, .. } = e {
+                    if self.too_new.len() >= TOO_NEW_CAPACITY {
+                        self.too_new.pop_first();
+                    }
+                    self.too_new.insert(hash, ts.saturating_sub(max_ahead));
+                }
+                self.rejected(hash, from, e.to_string())
+            }
         }
     }
 
@@ -165,7 +183,14 @@ impl ChainActor {
     }
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
-        if let ImportStatus::Orphan { .. } = out.status {
+        if let ImportStatus::Orphan { missing } = out.status {
+            if self
+                .too_new
+                .get(&missing)
+                .is_some_and(|at| self.now_ms() < *at)
+            {
+                return;
+            }
             self.node.peer.do_send(RequestSync {
                 preferred: from,
                 locator: self.chain.locator(),
@@ -319,6 +344,20 @@ impl Handler<GetTip> for ChainActor {
     type Result = MessageResult<GetTip>;
     fn handle(&mut self, _: GetTip, _: &mut Context<Self>) -> Self::Result {
         MessageResult((self.chain.tip(), self.chain.height(), self.chain.tip_work()))
+    }
+}
+
+/// Links came back: announce the tip to every neighbour (as a reconnecting node does).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconnected;
+
+impl Handler<Reconnected> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, _: Reconnected, _: &mut Context<Self>) {
+        self.node
+            .peer
+            .do_send(super::peer::AnnounceTip(self.chain.tip()));
     }
 }
 

@@ -35,6 +35,19 @@ pub struct TxAccepted {
     pub from: Option<NodeId>,
 }
 
+/// Links came back: announce this tip to every neighbour.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AnnounceTip(pub Hash);
+
+impl Handler<AnnounceTip> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: AnnounceTip, _: &mut Context<Self>) {
+        let out = self.gossip.announce_tip(m.0);
+        self.send_all(out);
+    }
+}
+
 /// Re-announce long-pooled transactions to every neighbour.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -42,10 +42,10 @@ pub struct Route {
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub enum ApplyLinkFault {
-    /// Cut these directed links (counted).
-    Block(Vec<(NodeId, NodeId)>),
-    /// Undo one earlier `Block` of these links.
-    Unblock(Vec<(NodeId, NodeId)>),
+    /// Cut these directed links on behalf of fault `.1`.
+    Block(Vec<(NodeId, NodeId)>, u64),
+    /// Undo fault `.1`'s cut of these links.
+    Unblock(Vec<(NodeId, NodeId)>, u64),
     /// Remove blocks among these nodes, or every block and rule.
     Heal(Option<BTreeSet<NodeId>>),
     /// Add a link rule.
@@ -259,8 +259,8 @@ impl Handler<ApplyLinkFault> for Network {
     type Result = ();
     fn handle(&mut self, m: ApplyLinkFault, _: &mut Context<Self>) {
         match m {
-            ApplyLinkFault::Block(links) => self.faults.block(&links),
-            ApplyLinkFault::Unblock(links) => self.faults.unblock(&links),
+            ApplyLinkFault::Block(links, owner) => self.faults.block(&links, owner),
+            ApplyLinkFault::Unblock(links, owner) => self.faults.unblock(&links, owner),
             ApplyLinkFault::Heal(among) => self.faults.heal(among.as_ref()),
             ApplyLinkFault::AddRule(rule) => self.faults.add_rule(rule),
             ApplyLinkFault::RemoveRule(id) => self.faults.remove_rule(id),
