@@ -490,11 +490,7 @@ impl Cluster {
                             )
                     });
                 }
-                self.records[i].convergence_ms = Some(None);
-                self.pending.push(Pending::Convergence {
-                    record: i,
-                    since_ms: now,
-                });
+                self.expect_convergence(i, now);
                 match among {
                     Some(s) => format!("links among {} nodes restored", s.len()),
                     None => "every partition and link rule removed".into(),
@@ -513,12 +509,7 @@ impl Cluster {
             }
             FaultKind::Restart => {
                 self.start_node(node)?;
-                self.records[i].catch_up_ms = Some(None);
-                self.pending.push(Pending::CatchUp {
-                    record: i,
-                    node,
-                    since_ms: now,
-                });
+                self.expect_catch_up(i, node, now);
                 format!("node {node} restarted from its store")
             }
             FaultKind::Wipe => {
@@ -526,12 +517,7 @@ impl Cluster {
                 self.stop_node(node, true);
                 self.stores[node].wipe()?;
                 self.start_node(node)?;
-                self.records[i].catch_up_ms = Some(None);
-                self.pending.push(Pending::CatchUp {
-                    record: i,
-                    node,
-                    since_ms: now,
-                });
+                self.expect_catch_up(i, node, now);
                 format!("node {node} restarted with an empty store")
             }
             FaultKind::Pause => {
@@ -578,11 +564,7 @@ impl Cluster {
                 self.net
                     .do_send(ApplyLinkFault::Unblock(self.links_of(f), i as u64));
                 self.reconnected();
-                self.records[i].convergence_ms = Some(None);
-                self.pending.push(Pending::Convergence {
-                    record: i,
-                    since_ms: now,
-                });
+                self.expect_convergence(i, now);
                 "links restored".to_string()
             }
             k if k.is_link_rule() => {
@@ -591,12 +573,7 @@ impl Cluster {
             }
             FaultKind::Crash => {
                 self.start_node(node)?;
-                self.records[i].catch_up_ms = Some(None);
-                self.pending.push(Pending::CatchUp {
-                    record: i,
-                    node,
-                    since_ms: now,
-                });
+                self.expect_catch_up(i, node, now);
                 format!("node {node} restarted from its store")
             }
             FaultKind::Pause => {
@@ -681,6 +658,25 @@ impl Cluster {
         for h in self.live_nodes() {
             h.chain.do_send(Reconnected);
         }
+    }
+
+    /// From now on, poll until `node` is on the best tip; record the time in fault `record`.
+    fn expect_catch_up(&mut self, record: usize, node: NodeId, now: u64) {
+        self.records[record].catch_up_ms = Some(None);
+        self.pending.push(Pending::CatchUp {
+            record,
+            node,
+            since_ms: now,
+        });
+    }
+
+    /// From now on, poll until every live node is on one tip; record the time in fault `record`.
+    fn expect_convergence(&mut self, record: usize, now: u64) {
+        self.records[record].convergence_ms = Some(None);
+        self.pending.push(Pending::Convergence {
+            record,
+            since_ms: now,
+        });
     }
 
     /// Checks pending convergence and catch-up measurements.

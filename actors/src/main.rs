@@ -363,6 +363,15 @@ fn write_trace(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write trace {}", path.display()))
 }
 
+fn fmt_pct(p: &chainlab::report::Percentiles) -> String {
+    format!(
+        "{} / {} / {} s",
+        fmt_opt(p.p50),
+        fmt_opt(p.p90),
+        fmt_opt(p.p99)
+    )
+}
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
 }
@@ -396,29 +405,13 @@ fn print_summary(out: &RunOutput) {
             format!("{} / {}", b.reorgs, b.max_reorg_depth),
         ),
         ("mean block interval", format!("{:.2}s", b.mean_interval_s)),
-        (
-            "propagation p50/p90/p99",
-            format!(
-                "{} / {} / {} s",
-                fmt_opt(r.propagation_s.p50),
-                fmt_opt(r.propagation_s.p90),
-                fmt_opt(r.propagation_s.p99)
-            ),
-        ),
+        ("propagation p50/p90/p99", fmt_pct(&r.propagation_s)),
         (
             "txs submitted / confirmed / rejected",
             format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected),
         ),
         ("confirmed TPS", format!("{:.2}", t.tps)),
-        (
-            "confirm latency p50/p90/p99",
-            format!(
-                "{} / {} / {} s",
-                fmt_opt(t.confirm_latency_s.p50),
-                fmt_opt(t.confirm_latency_s.p90),
-                fmt_opt(t.confirm_latency_s.p99)
-            ),
-        ),
+        ("confirm latency p50/p90/p99", fmt_pct(&t.confirm_latency_s)),
         (
             "converged / distinct tips",
             format!(
