@@ -559,6 +559,51 @@ impl LinkFaults {
     }
 }
 
+/// Per-node values set by faults whose windows may overlap (hash share, clock skew, pause):
+/// the latest active one applies; when it ends, the one before it (or none) applies again.
+#[derive(Clone, Debug)]
+pub struct Overrides<T> {
+    active: BTreeMap<NodeId, Vec<(usize, T)>>,
+}
+
+impl<T> Default for Overrides<T> {
+    fn default() -> Self {
+        Overrides {
+            active: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Copy> Overrides<T> {
+    /// Fault `fault` sets `value` on `node`.
+    pub fn set(&mut self, node: NodeId, fault: usize, value: T) {
+        self.active.entry(node).or_default().push((fault, value));
+    }
+
+    /// Fault `fault` ends on `node`.
+    pub fn end(&mut self, node: NodeId, fault: usize) {
+        if let Some(v) = self.active.get_mut(&node) {
+            v.retain(|(f, _)| *f != fault);
+            if v.is_empty() {
+                self.active.remove(&node);
+            }
+        }
+    }
+
+    /// Every override of `node` ends (an explicit `resume`, say).
+    pub fn clear(&mut self, node: NodeId) {
+        self.active.remove(&node);
+    }
+
+    /// The value that applies to `node` now, if any.
+    pub fn current(&self, node: NodeId) -> Option<T> {
+        self.active
+            .get(&node)
+            .and_then(|v| v.last())
+            .map(|(_, t)| *t)
+    }
+}
+
 /// Parses a `--fault 'at=600s kind=partition groups=[[0,1],[2,3]]'` argument into an entry.
 /// Words are `key=value` separated by spaces outside brackets; values are TOML when they parse
 /// as TOML, else text.
@@ -703,6 +748,26 @@ mod tests {
                 Verdict::Deliver { copies: 1, .. }
             ));
         }
+    }
+
+    #[test]
+    fn overlapping_overrides_restore_the_previous_active_value() {
+        let mut o = Overrides::default();
+        o.set(3, 0, 0.0);
+        o.set(3, 1, 0.1);
+        assert_eq!(o.current(3), Some(0.1));
+        o.end(3, 0);
+        assert_eq!(
+            o.current(3),
+            Some(0.1),
+            "ending an older window keeps the newer value"
+        );
+        o.end(3, 1);
+        assert_eq!(o.current(3), None);
+        o.set(3, 2, 0.5);
+        o.set(4, 3, 0.7);
+        o.clear(3);
+        assert_eq!((o.current(3), o.current(4)), (None, Some(0.7)));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::transport::memory::{
 use crate::workload::{SetTarget, StopLoad, Workload};
 use actix::prelude::*;
 use chainlab::config::{ClockMode, Config, StorageBackend};
-use chainlab::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
+use chainlab::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule, Overrides};
 use chainlab::gossip::NodeId;
 use chainlab::model::{build_topology, hash_shares, stream, TopologyError};
 use chainlab::report::{
@@ -137,9 +137,9 @@ pub struct Cluster {
     pending: Vec<Pending>,
     undo: BTreeMap<(u64, usize), ()>,
     base_shares: Vec<f64>,
-    share_overrides: BTreeMap<NodeId, Vec<(usize, f64)>>,
-    skews: BTreeMap<NodeId, Vec<(usize, i64)>>,
-    pausers: BTreeMap<NodeId, BTreeSet<usize>>,
+    share_overrides: Overrides<f64>,
+    skews: Overrides<i64>,
+    pausers: Overrides<()>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -265,9 +265,9 @@ impl Cluster {
             pending: Vec::new(),
             undo: BTreeMap::new(),
             base_shares: Vec::new(),
-            share_overrides: BTreeMap::new(),
-            skews: BTreeMap::new(),
-            pausers: BTreeMap::new(),
+            share_overrides: Overrides::default(),
+            skews: Overrides::default(),
+            pausers: Overrides::default(),
         };
         cluster.base_shares = cluster.shares.clone();
         for (id, chain) in chains.into_iter().enumerate() {
@@ -521,27 +521,24 @@ impl Cluster {
                 format!("node {node} restarted with an empty store")
             }
             FaultKind::Pause => {
-                self.pausers.entry(node).or_default().insert(i);
+                self.pausers.set(node, i, ());
                 self.pause(node, true);
                 format!("node {node} paused")
             }
             FaultKind::Resume => {
-                self.pausers.remove(&node);
+                self.pausers.clear(node);
                 self.pause(node, false);
                 format!("node {node} resumed")
             }
             FaultKind::ClockSkew => {
                 let ms = f.ms.unwrap_or(0.0) as i64;
-                self.skews.entry(node).or_default().push((i, ms));
+                self.skews.set(node, i, ms);
                 self.send_skew(node);
                 format!("node {node} clock skewed by {ms} ms")
             }
             FaultKind::Hashrate => {
                 let share = f.share.unwrap_or(0.0);
-                self.share_overrides
-                    .entry(node)
-                    .or_default()
-                    .push((i, share));
+                self.share_overrides.set(node, i, share);
                 self.apply_share(node);
                 format!("node {node} hash share {share}")
             }
@@ -577,11 +574,8 @@ impl Cluster {
                 format!("node {node} restarted from its store")
             }
             FaultKind::Pause => {
-                let still = self.pausers.get_mut(&node).is_some_and(|p| {
-                    p.remove(&i);
-                    !p.is_empty()
-                });
-                if still {
+                self.pausers.end(node, i);
+                if self.pausers.current(node).is_some() {
                     format!("node {node}: this pause ended, another one holds")
                 } else {
                     self.pause(node, false);
@@ -589,16 +583,12 @@ impl Cluster {
                 }
             }
             FaultKind::ClockSkew => {
-                if let Some(v) = self.skews.get_mut(&node) {
-                    v.retain(|(j, _)| *j != i);
-                }
+                self.skews.end(node, i);
                 self.send_skew(node);
                 format!("node {node} clock skew now {} ms", self.skew(node))
             }
             FaultKind::Hashrate => {
-                if let Some(v) = self.share_overrides.get_mut(&node) {
-                    v.retain(|(j, _)| *j != i);
-                }
+                self.share_overrides.end(node, i);
                 self.apply_share(node);
                 format!("node {node} hash share now {}", self.shares[node])
             }
@@ -629,9 +619,8 @@ impl Cluster {
     fn apply_share(&mut self, node: NodeId) {
         let share = self
             .share_overrides
-            .get(&node)
-            .and_then(|v| v.last())
-            .map_or(self.base_shares[node], |(_, s)| *s);
+            .current(node)
+            .unwrap_or(self.base_shares[node]);
         self.shares[node] = share;
         if let Some(h) = &self.nodes[node] {
             h.miner.do_send(SetHashShare(share));
@@ -640,10 +629,7 @@ impl Cluster {
 
     /// The node's clock skew: its latest active override, else 0.
     fn skew(&self, node: NodeId) -> i64 {
-        self.skews
-            .get(&node)
-            .and_then(|v| v.last())
-            .map_or(0, |(_, ms)| *ms)
+        self.skews.current(node).unwrap_or(0)
     }
 
     fn send_skew(&self, node: NodeId) {
