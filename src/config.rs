@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Largest `pow.difficulty` for the simulated engine (each block costs ~this many hashes).
+pub const MAX_SIMULATED_DIFFICULTY: u64 = 1 << 24;
+/// Largest `workload.tx_rate`.
+pub const MAX_TX_RATE: f64 = 1_000_000.0;
+
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -641,6 +646,13 @@ impl Config {
         if self.pow.difficulty == 0 {
             return err("pow.difficulty", "must be at least 1".into());
         }
+        if self.pow.engine == PowEngine::Simulated && self.pow.difficulty > MAX_SIMULATED_DIFFICULTY
+        {
+            return err(
+                "pow.difficulty",
+                format!("{} is above {MAX_SIMULATED_DIFFICULTY}: the simulated engine really finds each nonce (~difficulty hashes per block)", self.pow.difficulty),
+            );
+        }
         if self.pow.engine == PowEngine::Hashing && self.cluster.clock == ClockMode::Virtual {
             return err(
                 "pow.engine",
@@ -675,8 +687,11 @@ impl Config {
             }
         }
         let w = &self.workload;
-        if !(w.tx_rate >= 0.0 && w.tx_rate.is_finite()) {
-            return err("workload.tx_rate", "must be >= 0".into());
+        if !(0.0..=MAX_TX_RATE).contains(&w.tx_rate) {
+            return err(
+                "workload.tx_rate",
+                format!("{} is not in 0..={MAX_TX_RATE}", w.tx_rate),
+            );
         }
         if w.tx_rate > 0.0 && w.accounts < 2 {
             return err(
@@ -695,6 +710,12 @@ impl Config {
         }
         if self.mempool.max_txs == 0 {
             return err("mempool.max_txs", "must be positive".into());
+        }
+        if self.gossip.seen_capacity < 1_000 {
+            return err(
+                "gossip.seen_capacity",
+                "must be at least 1000 (a node must remember what it has seen to gossip)".into(),
+            );
         }
         if self.gossip.tx_batch_interval.is_zero() {
             return err("gossip.tx_batch_interval", "must be positive".into());

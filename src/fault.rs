@@ -277,6 +277,26 @@ impl FaultEntry {
                 return Err(err(format!("rate {r} is not in [0, 1]")));
             }
         }
+        if let Some(share) = self.share {
+            if share > 1000.0 {
+                return Err(err(format!(
+                    "`share` = {share} is above 1000 (times the network's initial hash power)"
+                )));
+            }
+        }
+        if self.kind == FaultKind::PartitionOneway {
+            let all: BTreeSet<NodeId> = (0..nodes).collect();
+            let pick = |v: &Option<Vec<NodeId>>| -> BTreeSet<NodeId> {
+                v.as_ref()
+                    .map_or(all.clone(), |l| l.iter().copied().collect())
+            };
+            let (from, to) = (pick(&self.from), pick(&self.to));
+            if from.iter().all(|a| to.iter().all(|b| a == b)) {
+                return Err(err(
+                    "`from` and `to` name only the same node: nothing to cut".into(),
+                ));
+            }
+        }
         let non_negative = [
             ("jitter_ms", self.jitter_ms),
             ("mbps", self.mbps),

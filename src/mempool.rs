@@ -222,6 +222,7 @@ impl Mempool {
                 needed,
             });
         }
+        check_tx(&tx, &id, self.policy.chain_id, cache)?;
         let mut evicted = Vec::new();
         if replaced.is_none() && self.by_id.len() >= self.policy.max_txs {
             let lowest = self.by_fee.iter().next().copied();
@@ -244,7 +245,6 @@ impl Mempool {
                 }
             }
         }
-        check_tx(&tx, &id, self.policy.chain_id, cache)?;
         if let Some(old) = replaced {
             self.remove(&old);
             evicted.push(old);
@@ -495,6 +495,20 @@ mod tests {
         ));
         assert_eq!(admit(&mut p, &tx(&keys[2], 0, 3), 0), Ok(vec![cheap.id()]));
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn an_invalid_transaction_never_evicts_a_valid_one() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 1);
+        let good = tx(&a, 0, 1);
+        admit(&mut p, &good, 0).unwrap();
+        let mut forged = (*tx(&b, 0, 50)).clone();
+        forged.amount += 1;
+        let e = admit(&mut p, &Arc::new(forged), 0).unwrap_err();
+        assert!(e.is_invalid());
+        assert!(p.contains(&good.id()));
     }
 
     #[test]

@@ -459,7 +459,9 @@ impl Report {
             .filter(|f| f.live)
             .map(|f| f.id)
             .collect();
-        let mut last_import: HashMap<Hash, (u64, HashSet<NodeId>)> = HashMap::new();
+        // The first import of each best-chain block at each live node (a wiped node's re-import
+        // later does not count).
+        let mut first_import: HashMap<Hash, HashMap<NodeId, u64>> = HashMap::new();
         for r in events {
             match &r.event {
                 Event::BlockMined { hash, height, .. } => {
@@ -470,9 +472,11 @@ impl Report {
                 Event::BlockImported { hash, .. }
                     if chain_pos.contains_key(hash) && live.contains(&r.node) =>
                 {
-                    let e = last_import.entry(*hash).or_insert((0, HashSet::new()));
-                    e.0 = e.0.max(r.t_ms);
-                    e.1.insert(r.node);
+                    first_import
+                        .entry(*hash)
+                        .or_default()
+                        .entry(r.node)
+                        .or_insert(r.t_ms);
                 }
                 Event::Reorg { depth, .. } => {
                     reorgs += 1;
@@ -505,8 +509,9 @@ impl Report {
         };
         let mut prop = Vec::new();
         for b in facts.chain.iter().skip(1) {
-            if let (Some(t0), Some((t1, who))) = (mined_at.get(&b.hash), last_import.get(&b.hash)) {
+            if let (Some(t0), Some(who)) = (mined_at.get(&b.hash), first_import.get(&b.hash)) {
                 if who.len() == live.len() {
+                    let t1 = who.values().copied().max().unwrap_or(*t0);
                     prop.push(t1.saturating_sub(*t0) as f64 / 1000.0);
                 }
             }

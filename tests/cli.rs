@@ -312,7 +312,29 @@ fn a_missing_config_file_is_refused() {
 fn an_unknown_subcommand_or_flag_is_refused() {
     bad_input(&["frobnicate"], &["frobnicate"]);
     bad_input(&run_args(&["--frobnicate"]), &["--frobnicate"]);
-    bad_input(&[], &["Usage"]);
+}
+
+/// README's first command: `chainlab` with no command runs the demo on the embedded default
+/// config, which must converge with no invariant violated.
+#[test]
+fn without_a_command_chainlab_runs_the_demo_and_it_converges() {
+    let out = chainlab(&[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&[], &out));
+    assert!(
+        stdout.contains("16 nodes") || stdout.contains("/ 16"),
+        "{stdout}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("converged / distinct tips"))
+        .unwrap_or_default();
+    assert!(line.ends_with("true / 1"), "{stdout}");
+    let inv = stdout
+        .lines()
+        .find(|l| l.contains("invariants checked / violated"))
+        .unwrap_or_default();
+    assert!(inv.ends_with("48 / 0"), "{stdout}");
 }
 
 #[test]

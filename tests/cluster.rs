@@ -37,6 +37,31 @@ fn run_quiet(cfg: Config, opts: RunOptions) -> RunOutput {
     run(cfg, opts).expect("run succeeds")
 }
 
+/// On the real clock mining stops at `duration` wherever the miners are: if the last two blocks
+/// were mined at the same height, two equal-work tips legitimately remain. Anything else must
+/// converge.
+fn assert_converged_or_final_tie(out: &RunOutput) {
+    let c = &out.report.convergence;
+    if c.converged {
+        return;
+    }
+    let mined: Vec<u64> = out
+        .events
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::BlockMined { height, .. } => Some(height),
+            _ => None,
+        })
+        .collect();
+    let tie = mined.len() >= 2 && mined[mined.len() - 1] == mined[mined.len() - 2];
+    assert!(
+        tie && c.distinct_tips == 2,
+        "not converged ({} tips) and not a final tie: last heights {:?}",
+        c.distinct_tips,
+        &mined[mined.len().saturating_sub(3)..]
+    );
+}
+
 fn trace_text(out: &RunOutput) -> String {
     out.events.iter().map(|e| e.to_json_line() + "\n").collect()
 }
@@ -186,7 +211,7 @@ fn real_clock_cluster_mines_and_converges() {
         "height {}",
         out.report.blocks.canonical_height
     );
-    assert!(out.report.convergence.converged);
+    assert_converged_or_final_tie(&out);
     assert!(out.report.invariants.violations.is_empty());
 }
 
@@ -223,6 +248,6 @@ fn hashing_engine_grinds_real_proof_of_work() {
         "mined {}",
         out.report.blocks.mined
     );
-    assert!(out.report.convergence.converged);
+    assert_converged_or_final_tie(&out);
     assert!(out.report.invariants.violations.is_empty());
 }

@@ -223,6 +223,9 @@ impl Cluster {
                 Some(chain)
             });
         }
+        if let (Some(db), Some(dir)) = (&db, &data_dir) {
+            crate::store_sled::record_config(db, dir.path(), &cfg)?;
+        }
         // Chain time resumes after the newest stored block.
         let offset = chains
             .iter()
@@ -491,6 +494,7 @@ impl Cluster {
                     });
                 }
                 self.expect_convergence(i, now);
+                self.reconnected();
                 match among {
                     Some(s) => format!("links among {} nodes restored", s.len()),
                     None => "every partition and link rule removed".into(),
@@ -873,8 +877,15 @@ fn open_stores(cfg: &Config) -> Result<Stores, StoreError> {
             } else {
                 DataDir::Kept(cfg.storage.data_dir.clone())
             };
+            let had_db = std::fs::metadata(dir.path().join("db")).is_ok_and(|m| m.len() > 0);
             let db = open_db(dir.path(), cfg.storage.cache_mb)?;
-            crate::store_sled::record_config(&db, dir.path(), cfg)?;
+            if had_db && crate::store_sled::recorded_config(&db, dir.path())?.is_none() {
+                return Err(StoreError::Corrupt {
+                    location: dir.path().display().to_string(),
+                    key: "cluster/config".into(),
+                    reason: "the directory holds a sled database without a chainlab config: it is damaged or not a chainlab store (remove it or choose another --data-dir)".into(),
+                });
+            }
             let stores = (0..n)
                 .map(|id| SledStore::open(&db, dir.path(), id).map(StoreSlot::Sled))
                 .collect::<Result<Vec<_>, _>>()?;

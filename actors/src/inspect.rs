@@ -1,6 +1,8 @@
 //! `chainlab inspect DATA_DIR`: opens a store, rebuilds every node's chain from genesis with
 //! full validation (links, proof of work, difficulty, timestamps, transactions, state roots),
-//! replays its state, and reports each node's tip. Nothing is written to the store.
+//! replays its state, checks that the tip the store recorded is one of its valid blocks, and
+//! reports each node's tip. chainlab writes nothing; sled has no read-only mode, so opening the
+//! database may still rewrite sled's own files (recovery, snapshot).
 
 use crate::clock::Clock;
 use crate::node::{load_chain, NodeShared};
@@ -89,14 +91,22 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
         };
         let stored_tip = store.tip().ok().flatten();
         let check = match load_chain(node, &shared, &mut store) {
-            Ok(chain) => NodeCheck {
-                node,
-                height: chain.height(),
-                tip: chain.tip(),
-                stored_tip,
-                blocks: chain.block_count(),
-                problem: chain.verify_replay().err(),
-            },
+            Ok(chain) => {
+                let problem = match stored_tip {
+                    Some(t) if !chain.contains(&t) => {
+                        Some(format!("the recorded tip {t} is not a valid stored block"))
+                    }
+                    _ => chain.verify_replay().err(),
+                };
+                NodeCheck {
+                    node,
+                    height: chain.height(),
+                    tip: chain.tip(),
+                    stored_tip,
+                    blocks: chain.block_count(),
+                    problem,
+                }
+            }
             Err(e) => NodeCheck {
                 node,
                 height: 0,

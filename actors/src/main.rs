@@ -18,8 +18,9 @@ const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
     about = "A blockchain network laboratory in one process"
 )]
 struct Cli {
+    /// Without a command: `run` on the embedded default config (the demo).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(clap::Args, Clone, Default)]
@@ -178,7 +179,21 @@ fn main() -> ExitCode {
 }
 
 fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Run {
+        config: None,
+        faults: Vec::new(),
+        fault_files: Vec::new(),
+        durable_log: None,
+        seed: None,
+        nodes: None,
+        duration: None,
+        data_dir: None,
+        report: None,
+        trace: None,
+        quiet: false,
+        cfg: ConfigArgs::default(),
+    });
+    match command {
         Command::Check { config, cfg } => {
             let c = load_config(Some(&config), &cfg.set)?;
             println!(

@@ -9,11 +9,39 @@ use chainlab::hash::Hash;
 use chainlab::store::{BlockStore, StoreError};
 use std::path::{Path, PathBuf};
 
+/// Runs a sled call that may panic on damaged files (sled 0.34 panics on some corruptions, e.g.
+/// zeroed regions of its log): a panic becomes [`StoreError::Corrupt`] naming the location,
+/// and the default panic message is not printed meanwhile.
+fn guarded<T>(location: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown".into());
+        Err(StoreError::Corrupt {
+            location: location.to_string(),
+            key: "sled database".into(),
+            reason: format!("sled failed reading damaged files ({msg}); remove the directory or choose another --data-dir"),
+        })
+    })
+}
+
 /// Opens (or creates) the process's sled database at `path`.
 ///
 /// # Errors
 /// [`StoreError::Backend`] naming the path.
 pub fn open_db(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
+    guarded(&path.display().to_string(), || {
+        open_db_unguarded(path, cache_mb)
+    })
+}
+
+fn open_db_unguarded(path: &Path, cache_mb: u64) -> Result<sled::Db, StoreError> {
     sled::Config::new()
         .path(path)
         .cache_capacity(cache_mb * 1024 * 1024)
@@ -139,6 +167,29 @@ impl SledStore {
         })
     }
 
+    fn load_blocks_unguarded(&self) -> Result<Vec<Block>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.index.iter() {
+            let (k, _) = item.map_err(|e| backend(&self.location, e))?;
+            if k.len() != 40 {
+                return Err(self.corrupt(hex::encode(&k), "index key is not height ‖ hash"));
+            }
+            let hash = Hash(k[8..].try_into().expect("32 bytes"));
+            let bytes = self
+                .blocks
+                .get(hash.0)
+                .map_err(|e| backend(&self.location, e))?
+                .ok_or_else(|| self.corrupt(hash.to_hex(), "indexed block is missing"))?;
+            let block: Block =
+                encoding::decode(&bytes).map_err(|e| self.corrupt(hash.to_hex(), e.to_string()))?;
+            if block.hash() != hash {
+                return Err(self.corrupt(hash.to_hex(), "block bytes do not hash to their key"));
+            }
+            out.push(block);
+        }
+        Ok(out)
+    }
+
     /// Removes everything this node stored (for `wipe`).
     ///
     /// # Errors
@@ -200,26 +251,7 @@ impl BlockStore for SledStore {
     }
 
     fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.index.iter() {
-            let (k, _) = item.map_err(|e| backend(&self.location, e))?;
-            if k.len() != 40 {
-                return Err(self.corrupt(hex::encode(&k), "index key is not height ‖ hash"));
-            }
-            let hash = Hash(k[8..].try_into().expect("32 bytes"));
-            let bytes = self
-                .blocks
-                .get(hash.0)
-                .map_err(|e| backend(&self.location, e))?
-                .ok_or_else(|| self.corrupt(hash.to_hex(), "indexed block is missing"))?;
-            let block: Block =
-                encoding::decode(&bytes).map_err(|e| self.corrupt(hash.to_hex(), e.to_string()))?;
-            if block.hash() != hash {
-                return Err(self.corrupt(hash.to_hex(), "block bytes do not hash to their key"));
-            }
-            out.push(block);
-        }
-        Ok(out)
+        guarded(&self.location, || self.load_blocks_unguarded())
     }
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -161,7 +161,9 @@ impl ChainActor {
             .record(self.id, Event::BlockRejected { hash, reason });
     }
 
-    fn persist(&mut self, out: &ImportOutcome) {
+    /// Writes the accepted blocks and the tip (flushing when configured). Returns false when
+    /// the store failed: the blocks are then neither recorded as imported nor announced.
+    fn persist(&mut self, out: &ImportOutcome) -> bool {
         let mut result = Ok(());
         for b in &out.accepted {
             result = result.and_then(|()| self.store.put_block(&b.hash(), b));
@@ -178,8 +180,10 @@ impl ChainActor {
             }
         }
         if let Err(e) = result {
-            error!(node = self.id, error = %e, "store write failed");
+            error!(node = self.id, error = %e, "store write failed: blocks not announced");
+            return false;
         }
+        true
     }
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
@@ -197,9 +201,13 @@ impl ChainActor {
             });
             return;
         }
-        self.persist(&out);
+        let durable = self.persist(&out);
         let rec = &self.shared.recorder;
-        let hashes: Vec<Hash> = out.accepted.iter().map(|b| b.hash()).collect();
+        let hashes: Vec<Hash> = if durable {
+            out.accepted.iter().map(|b| b.hash()).collect()
+        } else {
+            Vec::new()
+        };
         for (b, h) in out.accepted.iter().zip(&hashes) {
             rec.record(
                 self.id,

@@ -258,7 +258,7 @@ pub fn load_chain(
             node: id,
             location: store.location(),
             stored: format!(
-                "{} blocks that do not connect to this genesis",
+                "{} blocks that do not connect to this genesis: a damaged store or another chain's",
                 chain.orphan_count()
             ),
             expected,
