@@ -2,7 +2,7 @@
 //! after a delay drawn from the link model (latency distribution plus size / bandwidth),
 //! first-in first-out per directed link. The fault layer (core `LinkFaults`) is consulted for
 //! every message when any partition or link rule is active: it may drop, delay, duplicate or
-//! reorder it. Messages to a paused node are held until it resumes.
+//! reorder it. Messages to and from a paused node are held until it resumes.
 
 use super::{Deliver, Transport};
 use actix::prelude::*;
@@ -98,6 +98,8 @@ pub struct Network {
     timer: Option<(Instant, SpawnHandle)>,
     faults: LinkFaults,
     held: BTreeMap<NodeId, VecDeque<InFlight>>,
+    /// Messages a paused node sent, routed when it resumes.
+    held_out: BTreeMap<NodeId, VecDeque<Route>>,
     stats: NetStats,
 }
 
@@ -122,6 +124,7 @@ impl Network {
             timer: None,
             faults: LinkFaults::default(),
             held: BTreeMap::new(),
+            held_out: BTreeMap::new(),
             stats: NetStats::default(),
         }
     }
@@ -205,6 +208,17 @@ impl Handler<RegisterNode> for Network {
 impl Handler<Route> for Network {
     type Result = ();
     fn handle(&mut self, m: Route, ctx: &mut Context<Self>) {
+        if let Some(queue) = self.held_out.get_mut(&m.from) {
+            queue.push_back(m);
+            return;
+        }
+        self.route(m, ctx);
+    }
+}
+
+impl Network {
+    /// Applies the link model and the fault layer to one message and schedules its delivery.
+    fn route(&mut self, m: Route, ctx: &mut Context<Self>) {
         let needs_size = self.bandwidth_mbps > 0.0 || self.faults.needs_size();
         let bytes = if needs_size { m.msg.size() } else { 0 };
         let delay_ms = link_delay_ms(&self.latency, self.bandwidth_mbps, bytes, &mut self.rng);
@@ -257,7 +271,7 @@ impl Handler<Route> for Network {
 
 impl Handler<ApplyLinkFault> for Network {
     type Result = ();
-    fn handle(&mut self, m: ApplyLinkFault, _: &mut Context<Self>) {
+    fn handle(&mut self, m: ApplyLinkFault, ctx: &mut Context<Self>) {
         match m {
             ApplyLinkFault::Block(links, owner) => self.faults.block(&links, owner),
             ApplyLinkFault::Unblock(links, owner) => self.faults.unblock(&links, owner),
@@ -266,10 +280,14 @@ impl Handler<ApplyLinkFault> for Network {
             ApplyLinkFault::RemoveRule(id) => self.faults.remove_rule(id),
             ApplyLinkFault::Hold(node, true) => {
                 self.held.entry(node).or_default();
+                self.held_out.entry(node).or_default();
             }
             ApplyLinkFault::Hold(node, false) => {
                 for m in self.held.remove(&node).unwrap_or_default() {
                     self.deliver(m);
+                }
+                for m in self.held_out.remove(&node).unwrap_or_default() {
+                    self.route(m, ctx);
                 }
             }
         }
