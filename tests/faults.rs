@@ -1606,3 +1606,37 @@ proptest! {
         }
     }
 }
+
+/// The Rust API injects faults into a running cluster: a crash with `for` injected at 60 s
+/// fires then, restarts the node 30 s later, and is reported like a scripted one.
+#[test]
+fn faults_injected_through_the_rust_api_fire_and_are_reported() {
+    use chainlab::fault::{parse_fault_arg, FaultKind};
+    use chainlab_actors::cluster::Cluster;
+    use std::time::Duration;
+    let cfg = scenario(&[], "");
+    let out = chainlab_actors::runtime::block_on(cfg.cluster.clock, async move {
+        let mut cluster = Cluster::start(cfg, &RunOptions::default()).expect("starts");
+        cluster
+            .advance_to(Duration::from_secs(60))
+            .await
+            .expect("runs");
+        let crash = parse_fault_arg("at=60s kind=crash node=2 for=30s").unwrap();
+        assert_eq!(cluster.inject(crash).expect("valid"), 0);
+        let bad = parse_fault_arg("at=60s kind=crash node=99").unwrap();
+        assert!(cluster.inject(bad).is_err(), "an unknown node is refused");
+        cluster
+            .advance_to(Duration::from_secs(10_000))
+            .await
+            .expect("runs");
+        cluster.finish().await.expect("finishes")
+    })
+    .expect("runtime");
+    let f = fault(&out, 0);
+    assert_eq!(f.kind, FaultKind::Crash.name());
+    assert_eq!((f.at_s, f.until_s), (Some(60.0), Some(90.0)));
+    assert!(f.effect.catch_up_s.is_some_and(|c| c.is_some()), "{f:?}");
+    assert!(restarts(&out)
+        .iter()
+        .any(|(t, n, _)| *n == 2 && *t == 90_000));
+}

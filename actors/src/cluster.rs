@@ -76,6 +76,9 @@ pub enum ClusterError {
     /// The runtime failed.
     #[error("runtime: {0}")]
     Runtime(String),
+    /// A fault entry is invalid for this cluster.
+    #[error(transparent)]
+    Fault(#[from] chainlab::fault::FaultError),
     /// A node stopped answering.
     #[error("node {0} did not answer")]
     Unresponsive(NodeId),
@@ -140,6 +143,20 @@ pub struct Cluster {
     share_overrides: Overrides<f64>,
     skews: Overrides<i64>,
     pausers: Overrides<()>,
+    timeline: Timeline,
+    bar: Option<ProgressBar>,
+}
+
+/// What is still to happen on the cluster's timeline.
+#[derive(Default)]
+struct Timeline {
+    /// Current cluster time, ms.
+    t: u64,
+    late: Vec<(u64, NodeId)>,
+    by_time: Vec<(u64, usize)>,
+    by_height: Vec<(u64, usize)>,
+    load_stopped: bool,
+    faults: Vec<FaultEntry>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -153,7 +170,7 @@ pub fn run(cfg: Config, opts: RunOptions) -> Result<RunOutput, ClusterError> {
         logging::mark_start();
         let result = async {
             let mut cluster = Cluster::start(cfg, &opts)?;
-            cluster.drive(&opts).await?;
+            cluster.drive().await?;
             cluster.finish().await
         }
         .await;
@@ -271,7 +288,20 @@ impl Cluster {
             share_overrides: Overrides::default(),
             skews: Overrides::default(),
             pausers: Overrides::default(),
+            timeline: Timeline::default(),
+            bar: None,
         };
+        let total = cluster.total_ms();
+        cluster.bar = opts.progress.then(|| progress_bar(true, total));
+        cluster.timeline.late = opts
+            .late_start
+            .iter()
+            .map(|(id, t)| (t.as_millis() as u64, *id))
+            .collect();
+        cluster.timeline.late.sort_unstable();
+        for f in cluster.cfg.faults.clone() {
+            cluster.inject(f)?;
+        }
         cluster.base_shares = cluster.shares.clone();
         for (id, chain) in chains.into_iter().enumerate() {
             if let Some(chain) = chain {
@@ -343,62 +373,88 @@ impl Cluster {
         self.clock.elapsed_ms()
     }
 
-    async fn drive(&mut self, opts: &RunOptions) -> Result<(), ClusterError> {
-        let duration_ms = self.cfg.cluster.duration.as_millis() as u64;
-        let total_ms = duration_ms + self.cfg.cluster.settle.as_millis() as u64;
-        let bar = progress_bar(opts.progress, total_ms);
-        let mut late: Vec<(u64, NodeId)> = opts
-            .late_start
-            .iter()
-            .map(|(id, t)| (t.as_millis() as u64, *id))
-            .collect();
-        late.sort_unstable();
-        let faults: Vec<FaultEntry> = self.cfg.faults.clone();
-        let mut by_time: Vec<(u64, usize)> = faults
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.at.map(|t| (t.as_millis() as u64, i)))
-            .collect();
-        by_time.sort_unstable();
-        let mut by_height: Vec<(u64, usize)> = faults
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.at_height.map(|h| (h, i)))
-            .collect();
-        by_height.sort_unstable();
-        for (i, f) in faults.iter().enumerate() {
-            self.records.push(FaultRecord {
-                index: i,
-                kind: f.kind.name().into(),
-                node: f.node,
-                ..Default::default()
-            });
+    async fn drive(&mut self) -> Result<(), ClusterError> {
+        let total = self.total_ms();
+        self.advance_to(Duration::from_millis(total)).await?;
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
+        Ok(())
+    }
+
+    fn total_ms(&self) -> u64 {
+        (self.cfg.cluster.duration + self.cfg.cluster.settle).as_millis() as u64
+    }
+
+    /// Adds a fault to the running scenario (the Rust API of the `[[faults]]` vocabulary): it
+    /// fires now if its `at` has passed (or its `at_height` is reached), else when due, while
+    /// [`Cluster::advance_to`] drives time. Returns its index in the report's `faults`.
+    ///
+    /// # Errors
+    /// [`ClusterError::Fault`] when the entry is invalid for this cluster.
+    pub fn inject(&mut self, entry: FaultEntry) -> Result<usize, ClusterError> {
+        let i = self.timeline.faults.len();
+        let end = Duration::from_millis(self.total_ms());
+        entry.validate(i, self.cfg.cluster.nodes, end)?;
+        self.records.push(FaultRecord {
+            index: i,
+            kind: entry.kind.name().into(),
+            node: entry.node,
+            ..Default::default()
+        });
+        if let Some(h) = entry.at_height {
+            self.timeline.by_height.push((h, i));
+            self.timeline.by_height.sort_unstable();
+        } else if let Some(at) = entry.at {
+            self.timeline.by_time.push((at.as_millis() as u64, i));
+            self.timeline.by_time.sort_unstable();
+        }
+        self.timeline.faults.push(entry);
+        Ok(i)
+    }
+
+    /// Drives the cluster's timeline (late starts, faults and their `for` ends, the end of load
+    /// and mining at `duration`, measurements) until cluster time `until` (at most the end of
+    /// the settle period).
+    ///
+    /// # Errors
+    /// When a node cannot be (re)started from its store or stops answering.
+    pub async fn advance_to(&mut self, until: Duration) -> Result<(), ClusterError> {
+        let duration_ms = self.cfg.cluster.duration.as_millis() as u64;
+        let total_ms = self.total_ms();
+        let until_ms = (until.as_millis() as u64).min(total_ms);
         let step = (total_ms / 200).max(50);
         let poll = 100;
-        let mut t = 0;
-        let mut load_stopped = false;
         loop {
+            let t = self.timeline.t;
             // Everything due now (time-0 entries included) happens before the next sleep.
-            while late.first().is_some_and(|(at, _)| *at <= t) {
-                let (_, id) = late.remove(0);
+            while self.timeline.late.first().is_some_and(|(at, _)| *at <= t) {
+                let (_, id) = self.timeline.late.remove(0);
                 self.start_node(id)?;
             }
-            while let Some(&(_, i)) = by_time.first().filter(|(at, _)| *at <= t) {
-                by_time.remove(0);
-                self.apply_fault(i, &faults[i])?;
+            while let Some(&(_, i)) = self.timeline.by_time.first().filter(|(at, _)| *at <= t) {
+                self.timeline.by_time.remove(0);
+                let f = self.timeline.faults[i].clone();
+                self.apply_fault(i, &f)?;
             }
             let height = self.shared.recorder.progress().height;
-            while let Some(&(_, i)) = by_height.first().filter(|(h, _)| *h <= height) {
-                by_height.remove(0);
-                self.apply_fault(i, &faults[i])?;
+            while let Some(&(_, i)) = self
+                .timeline
+                .by_height
+                .first()
+                .filter(|(h, _)| *h <= height)
+            {
+                self.timeline.by_height.remove(0);
+                let f = self.timeline.faults[i].clone();
+                self.apply_fault(i, &f)?;
             }
             while let Some(&(at, i)) = self.undo.keys().next().filter(|(at, _)| *at <= t) {
                 self.undo.remove(&(at, i));
-                self.undo_fault(i, &faults[i])?;
+                let f = self.timeline.faults[i].clone();
+                self.undo_fault(i, &f)?;
             }
-            if !load_stopped && t >= duration_ms {
-                load_stopped = true;
+            if !self.timeline.load_stopped && t >= duration_ms {
+                self.timeline.load_stopped = true;
                 self.mining_on = false;
                 self.workload.do_send(StopLoad);
                 for h in self.live_nodes() {
@@ -408,19 +464,21 @@ impl Cluster {
             if !self.pending.is_empty() {
                 self.poll_pending().await?;
             }
-            update_bar(&bar, &self.shared.recorder, t, total_ms);
-            if t >= total_ms {
-                break;
+            if let Some(bar) = &self.bar {
+                update_bar(bar, &self.shared.recorder, t, total_ms);
             }
-            let mut next = (t + step).min(total_ms);
-            if !by_height.is_empty() || !self.pending.is_empty() {
+            if t >= until_ms {
+                return Ok(());
+            }
+            let mut next = (t + step).min(until_ms);
+            if !self.timeline.by_height.is_empty() || !self.pending.is_empty() {
                 next = next.min(t + poll);
             }
             let candidates = [
-                late.first().map(|(at, _)| *at),
-                by_time.first().map(|(at, _)| *at),
+                self.timeline.late.first().map(|(at, _)| *at),
+                self.timeline.by_time.first().map(|(at, _)| *at),
                 self.undo.keys().next().map(|(at, _)| *at),
-                (!load_stopped).then_some(duration_ms),
+                (!self.timeline.load_stopped).then_some(duration_ms),
             ];
             for c in candidates.into_iter().flatten() {
                 if c > t {
@@ -428,10 +486,8 @@ impl Cluster {
                 }
             }
             actix::clock::sleep_until(self.clock.at_ms(next)).await;
-            t = next;
+            self.timeline.t = next;
         }
-        bar.finish_and_clear();
-        Ok(())
     }
 
     fn fault_event(&self, index: usize, kind: FaultKind, phase: &str, detail: String) {
@@ -484,9 +540,9 @@ impl Cluster {
                 self.net.do_send(ApplyLinkFault::Heal(among.clone()));
                 if among.is_none() {
                     self.undo.retain(|(_, j), _| {
-                        !self.cfg.faults[*j].kind.is_link_rule()
+                        !self.timeline.faults[*j].kind.is_link_rule()
                             && !matches!(
-                                self.cfg.faults[*j].kind,
+                                self.timeline.faults[*j].kind,
                                 FaultKind::Partition
                                     | FaultKind::PartitionOneway
                                     | FaultKind::Isolate
