@@ -16,11 +16,9 @@
 //!
 //! Run with `cargo test -p chainlab-actors --test fidelity -- --nocapture` to see the numbers.
 
-use chainlab::config::{ClockMode, Config};
+use chainlab::config::Config;
 use chainlab::report::Event;
-use chainlab_actors::cluster::{run, Cluster, RunOptions, RunOutput};
-use chainlab_actors::node::miner::{SetHashShare, SetMining};
-use chainlab_actors::runtime;
+use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -340,29 +338,17 @@ fn fork_rate_grows_with_propagation_delay() {
     );
 }
 
-/// Runs `cfg` like `cluster::run`, but sets every miner's hash share to `new_share` at
-/// `drop_at` (the config alone cannot make the network slower than its genesis difficulty
-/// implies: `model::mining_delay_ms` defines the network hash rate as initial difficulty / T
-/// and `model::hash_shares` normalises the shares to sum 1, so a hash-power drop is emulated
-/// through the miner's public `SetHashShare` message).
-fn run_with_hash_drop(cfg: Config, drop_at: Duration, new_share: f64) -> RunOutput {
-    let duration = cfg.cluster.duration;
-    let settle = cfg.cluster.settle;
-    runtime::block_on(ClockMode::Virtual, async move {
-        let start = tokio::time::Instant::now();
-        let cluster = Cluster::start(cfg, &RunOptions::default()).expect("cluster starts");
-        tokio::time::sleep_until(start + drop_at).await;
-        for h in cluster.live_nodes() {
-            h.miner.do_send(SetHashShare(new_share));
-        }
-        tokio::time::sleep_until(start + duration).await;
-        for h in cluster.live_nodes() {
-            h.miner.do_send(SetMining(false));
-        }
-        tokio::time::sleep_until(start + duration + settle).await;
-        cluster.finish().await.expect("cluster finishes")
-    })
-    .expect("runtime builds")
+/// Runs `cfg` with a `hashrate` fault that sets node 0's hash share to `new_share` (of the
+/// network's initial hash power) at `drop_at` (the scenario has one node).
+fn run_with_hash_drop(mut cfg: Config, drop_at: Duration, new_share: f64) -> RunOutput {
+    let arg = format!(
+        "at={}s kind=hashrate node=0 share={new_share}",
+        drop_at.as_secs()
+    );
+    let fault = chainlab::fault::parse_fault_arg(&arg).expect("valid fault");
+    cfg.add_faults(vec![fault], "fidelity")
+        .expect("valid scenario");
+    run(cfg, RunOptions::default()).expect("run succeeds")
 }
 
 /// **Difficulty retargeting after the hash power halves.** One node (no forks), T = 10 s,
