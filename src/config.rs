@@ -459,6 +459,29 @@ pub struct Config {
     pub faults: Vec<FaultEntry>,
 }
 
+/// The first node that an undirected edge list does not connect to node 0.
+fn unreachable_from_zero(n: usize, edges: &[[usize; 2]]) -> Option<usize> {
+    let mut adj = vec![Vec::new(); n];
+    for [a, b] in edges {
+        adj[*a].push(*b);
+        adj[*b].push(*a);
+    }
+    let mut seen = vec![false; n];
+    let mut stack = vec![0];
+    if n > 0 {
+        seen[0] = true;
+    }
+    while let Some(v) = stack.pop() {
+        for &w in &adj[v] {
+            if !seen[w] {
+                seen[w] = true;
+                stack.push(w);
+            }
+        }
+    }
+    seen.iter().position(|s| !s)
+}
+
 /// Parses a `--set` value: a TOML value if it is one (`3`, `0.5`, `true`, `"x"`, `[1, 2]`,
 /// `{ dist = "constant", ms = 5 }`), else the raw text as a string (`20s`, `ring`).
 fn parse_value(raw: &str) -> toml::Value {
@@ -600,6 +623,12 @@ impl Config {
                     if a == b {
                         return err("network.topology", format!("edge [{a}, {b}] is a self-loop"));
                     }
+                }
+                if let Some(lone) = unreachable_from_zero(n, edges) {
+                    return err(
+                        "network.topology",
+                        format!("the edge list does not connect node {lone} to node 0 (use a partition fault to split the network)"),
+                    );
                 }
             }
         }
@@ -868,6 +897,10 @@ mod tests {
             ("[cluster]\nnodes = 0", "cluster.nodes"),
             ("[network]\ntopology = \"star\"", "network.topology"),
             ("[network]\ntopology = [[0, 99]]", "network.topology"),
+            (
+                "[cluster]\nnodes = 4\n[network]\ntopology = [[0, 1], [2, 3]]",
+                "network.topology",
+            ),
             (
                 "[cluster]\nnodes = 5\n[network]\ndegree = 3",
                 "network.degree",

@@ -142,22 +142,23 @@ fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, BadI
 }
 
 fn add_faults(c: &mut Config, args: &[String], files: &[PathBuf]) -> Result<(), BadInput> {
-    let mut entries = Vec::new();
+    let mut from_args = Vec::new();
     for a in args {
-        entries.push(chainlab::fault::parse_fault_arg(a).map_err(BadInput)?);
+        from_args.push(chainlab::fault::parse_fault_arg(a).map_err(BadInput)?);
+    }
+    if !from_args.is_empty() {
+        c.add_faults(from_args, "--fault")
+            .map_err(|e| BadInput(e.to_string()))?;
     }
     for f in files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| BadInput(format!("cannot read faults file {}: {e}", f.display())))?;
         let file: chainlab::config::FaultFile = toml::from_str(&text)
             .map_err(|e| BadInput(format!("{}: {}", f.display(), e.to_string().trim_end())))?;
-        entries.extend(file.faults);
+        c.add_faults(file.faults, &f.display().to_string())
+            .map_err(|e| BadInput(e.to_string()))?;
     }
-    if entries.is_empty() {
-        return Ok(());
-    }
-    c.add_faults(entries, "--fault/--faults")
-        .map_err(|e| BadInput(e.to_string()))
+    Ok(())
 }
 
 fn quoted(s: &str) -> String {

@@ -151,7 +151,12 @@ impl Workload {
                     return;
                 }
                 Ok(Err(e)) => {
-                    if let MempoolError::NonceTooLow { next, .. } = e {
+                    // The node's view of the account tells where to continue: below it the
+                    // nonce is used; far above it an earlier transaction was lost (say, with
+                    // a crashed node), so the account starts again from the node's view.
+                    if let MempoolError::NonceTooLow { next, .. }
+                    | MempoolError::NonceGap { next, .. } = e
+                    {
                         act.next_nonce[from] = next;
                     }
                     e.to_string()
