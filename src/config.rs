@@ -459,29 +459,6 @@ pub struct Config {
     pub faults: Vec<FaultEntry>,
 }
 
-/// The first node that an undirected edge list does not connect to node 0.
-fn unreachable_from_zero(n: usize, edges: &[[usize; 2]]) -> Option<usize> {
-    let mut adj = vec![Vec::new(); n];
-    for [a, b] in edges {
-        adj[*a].push(*b);
-        adj[*b].push(*a);
-    }
-    let mut seen = vec![false; n];
-    let mut stack = vec![0];
-    if n > 0 {
-        seen[0] = true;
-    }
-    while let Some(v) = stack.pop() {
-        for &w in &adj[v] {
-            if !seen[w] {
-                seen[w] = true;
-                stack.push(w);
-            }
-        }
-    }
-    seen.iter().position(|s| !s)
-}
-
 /// Parses a `--set` value: a TOML value if it is one (`3`, `0.5`, `true`, `"x"`, `[1, 2]`,
 /// `{ dist = "constant", ms = 5 }`), else the raw text as a string (`20s`, `ring`).
 fn parse_value(raw: &str) -> toml::Value {
@@ -624,7 +601,7 @@ impl Config {
                         return err("network.topology", format!("edge [{a}, {b}] is a self-loop"));
                     }
                 }
-                if let Some(lone) = unreachable_from_zero(n, edges) {
+                if let Some(lone) = crate::model::first_unreachable(n, edges.iter().map(|[a, b]| (*a, *b))) {
                     return err(
                         "network.topology",
                         format!("the edge list does not connect node {lone} to node 0 (use a partition fault to split the network)"),

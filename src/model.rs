@@ -160,10 +160,23 @@ fn random_regular(
 }
 
 fn connected(n: usize, edges: &BTreeSet<(NodeId, NodeId)>) -> bool {
+    first_unreachable(n, edges.iter().copied()).is_none()
+}
+
+/// The first node an undirected edge list does not connect to node 0 (None: connected).
+pub fn first_unreachable(
+    n: usize,
+    edges: impl IntoIterator<Item = (NodeId, NodeId)>,
+) -> Option<NodeId> {
+    if n == 0 {
+        return None;
+    }
     let mut adj = vec![Vec::new(); n];
-    for &(a, b) in edges {
-        adj[a].push(b);
-        adj[b].push(a);
+    for (a, b) in edges {
+        if a < n && b < n {
+            adj[a].push(b);
+            adj[b].push(a);
+        }
     }
     let mut seen = vec![false; n];
     let mut stack = vec![0];
@@ -176,7 +189,7 @@ fn connected(n: usize, edges: &BTreeSet<(NodeId, NodeId)>) -> bool {
             }
         }
     }
-    seen.iter().all(|s| *s)
+    seen.iter().position(|s| !s)
 }
 
 /// Hash-power shares per node, summing to 1.
