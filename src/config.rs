@@ -231,10 +231,15 @@ pub enum HashPower {
     /// One share per node (normalised).
     Shares(Vec<f64>),
     /// `{ skew = s }`: node i gets a share proportional to 1 / (i + 1)^s.
-    Skewed {
-        /// Zipf exponent.
-        skew: f64,
-    },
+    Skewed(Skew),
+}
+
+/// `pow.hashpower = { skew = s }` (unknown keys refused).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skew {
+    /// Zipf exponent.
+    pub skew: f64,
 }
 
 /// `[pow]`
@@ -686,7 +691,7 @@ impl Config {
                     );
                 }
             }
-            HashPower::Skewed { skew } => {
+            HashPower::Skewed(Skew { skew }) => {
                 if !(*skew >= 0.0 && skew.is_finite()) {
                     return err("pow.hashpower.skew", "must be >= 0".into());
                 }
@@ -884,6 +889,7 @@ mod tests {
             ),
             ("[pow]\nhashpower = [1.0]", "pow.hashpower"),
             ("[pow]\nengine = \"hashing\"", "pow.engine"),
+            ("[pow]\nhashpower = { skew = -1.0 }", "pow.hashpower.skew"),
             (
                 "[network]\nlatency = { dist = \"uniform\", min_ms = 5.0, max_ms = 1.0 }",
                 "network.latency",
@@ -896,6 +902,14 @@ mod tests {
                 other => panic!("{text}: {other}"),
             }
         }
+    }
+
+    #[test]
+    fn a_skew_table_rejects_unknown_keys() {
+        assert!(Config::parse("[pow]\nhashpower = { skew = 1.0 }", "f.toml", &[]).is_ok());
+        assert!(
+            Config::parse("[pow]\nhashpower = { skew = 1.0, foo = 3 }", "f.toml", &[]).is_err()
+        );
     }
 
     #[test]

@@ -197,7 +197,9 @@ pub fn hash_shares(spec: &HashPower, n: usize) -> Vec<f64> {
     let raw: Vec<f64> = match spec {
         HashPower::Named(_) => vec![1.0; n],
         HashPower::Shares(v) => v.clone(),
-        HashPower::Skewed { skew } => (0..n).map(|i| 1.0 / ((i + 1) as f64).powf(*skew)).collect(),
+        HashPower::Skewed(k) => (0..n)
+            .map(|i| 1.0 / ((i + 1) as f64).powf(k.skew))
+            .collect(),
     };
     let sum: f64 = raw.iter().sum();
     if sum <= 0.0 {
@@ -292,7 +294,7 @@ mod tests {
 
     #[test]
     fn shares_normalise() {
-        let s = hash_shares(&HashPower::Skewed { skew: 1.0 }, 3);
+        let s = hash_shares(&HashPower::Skewed(crate::config::Skew { skew: 1.0 }), 3);
         assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(s[0] > s[1] && s[1] > s[2]);
     }
