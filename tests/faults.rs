@@ -108,6 +108,21 @@ fn imports(out: &RunOutput, node: NodeId) -> Vec<(u64, Hash, u64)> {
 }
 
 /// The best height `node` had at `t_ms` (without retargeting the highest block is the best).
+/// Times (ms, strictly between `after` and `before`) at which `node` imported a block it did
+/// not mine itself.
+fn foreign_imports(out: &RunOutput, node: NodeId, after: u64, before: u64) -> Vec<u64> {
+    let own: HashSet<Hash> = mined(out)
+        .iter()
+        .filter(|m| m.miner == node)
+        .map(|m| m.hash)
+        .collect();
+    imports(out, node)
+        .into_iter()
+        .filter(|(t, h, _)| *t > after && *t < before && !own.contains(h))
+        .map(|(t, _, _)| t)
+        .collect()
+}
+
 fn height_at(out: &RunOutput, node: NodeId, t_ms: u64) -> u64 {
     imports(out, node)
         .iter()
@@ -518,19 +533,11 @@ fn an_isolated_node_falls_behind_and_catches_up_after_the_heal() {
     ));
     assert_healthy(&out);
     // While isolated it imports only what it mines itself.
-    let own: HashSet<Hash> = mined(&out)
-        .iter()
-        .filter(|m| m.miner == node)
-        .map(|m| m.hash)
-        .collect();
-    for (t, h, _) in imports(&out, node) {
-        if t > start + 2 * S && t < heal {
-            assert!(
-                own.contains(&h),
-                "isolated node imported a foreign block at {t} ms"
-            );
-        }
-    }
+    let foreign = foreign_imports(&out, node, start + 2 * S, heal);
+    assert!(
+        foreign.is_empty(),
+        "isolated node imported foreign blocks at {foreign:?} ms"
+    );
     let behind = height_at(&out, 0, heal) as i64 - height_at(&out, node, heal) as i64;
     assert!(behind >= 5, "only {behind} blocks behind at the heal");
     let conv = fault(&out, 1)
@@ -569,16 +576,11 @@ fn an_isolation_outlasts_an_overlapping_partition_that_expires() {
     ));
     assert!(out.report.invariants.violations.is_empty());
     // Links cut twice need two restorations: node 0 stays cut off after the partition ends.
-    let own: HashSet<Hash> = mined(&out)
-        .iter()
-        .filter(|m| m.miner == node)
-        .map(|m| m.hash)
-        .collect();
-    let foreign = imports(&out, node)
-        .iter()
-        .filter(|(t, h, _)| *t > 62 * S && !own.contains(h))
-        .count();
-    assert_eq!(foreign, 0, "the isolated node imported foreign blocks");
+    let foreign = foreign_imports(&out, node, 62 * S, u64::MAX);
+    assert!(
+        foreign.is_empty(),
+        "the isolated node imported foreign blocks at {foreign:?} ms"
+    );
     // Everyone else did get back together.
     assert!(height_at(&out, 1, 360 * S) >= height_at(&out, 0, 360 * S) + 5);
     let p = fault(&out, 0);
@@ -615,16 +617,7 @@ fn a_partition_expiring_after_a_partial_heal_does_not_lift_a_later_isolation() {
         "#,
     ));
     // Node 0 stays isolated from 60 s to the end: it imports only its own blocks.
-    let own: HashSet<Hash> = mined(&out)
-        .iter()
-        .filter(|m| m.miner == node)
-        .map(|m| m.hash)
-        .collect();
-    let foreign: Vec<u64> = imports(&out, node)
-        .iter()
-        .filter(|(t, h, _)| *t > 62 * S && !own.contains(h))
-        .map(|(t, _, _)| *t)
-        .collect();
+    let foreign = foreign_imports(&out, node, 62 * S, u64::MAX);
     assert!(
         foreign.is_empty(),
         "the isolated node imported foreign blocks at {foreign:?} ms"
