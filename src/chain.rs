@@ -615,19 +615,31 @@ impl ChainState {
         out
     }
 
-    /// Best-chain blocks after the first locator hash found on the best chain, at most `max`.
-    pub fn blocks_after(&self, locator: &[Hash], max: usize) -> Vec<Arc<Block>> {
+    /// Best-chain blocks after the first locator hash found on the best chain: at most `max`
+    /// and, past the first, at most `max_bytes` encoded; the flag says whether more follow.
+    pub fn blocks_after(
+        &self,
+        locator: &[Hash],
+        max: usize,
+        max_bytes: u64,
+    ) -> (Vec<Arc<Block>>, bool) {
         let start = locator
             .iter()
             .find(|h| self.is_canonical(h))
             .map(|h| self.entries[h].height as usize)
             .unwrap_or(0);
-        self.canonical
-            .iter()
-            .skip(start + 1)
-            .take(max)
-            .map(|h| self.entries[h].block.clone())
-            .collect()
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for h in self.canonical.iter().skip(start + 1) {
+            let block = &self.entries[h].block;
+            let size = crate::encoding::encoded_len(&**block);
+            if out.len() >= max || (!out.is_empty() && bytes + size > max_bytes) {
+                return (out, true);
+            }
+            bytes += size;
+            out.push(block.clone());
+        }
+        (out, false)
     }
 
     /// Builds an unsealed block on the tip from candidate transactions: those that apply in

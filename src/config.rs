@@ -141,6 +141,82 @@ pub struct NetworkConfig {
     pub latency: Latency,
     /// Link bandwidth in megabits per second (adds size / bandwidth to each delay); 0 = unlimited.
     pub bandwidth_mbps: f64,
+    /// `memory` (in-process mailboxes), `tcp` (every link a loopback socket) or `mixed`.
+    pub transport: TransportKind,
+    /// With `mixed`: the links that use TCP (each must be a topology link).
+    pub tcp_links: Vec<[usize; 2]>,
+    /// With `mixed` and no `tcp_links`: this share of the links, chosen by seed, uses TCP.
+    pub tcp_share: f64,
+}
+
+/// `network.transport`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// In-process mailboxes.
+    #[default]
+    Memory,
+    /// Every link over a loopback TCP connection.
+    Tcp,
+    /// Some links over TCP (`tcp_links` or `tcp_share`), the rest in memory.
+    Mixed,
+}
+
+/// `[tcp]`: sockets, handshake and peer hygiene (used by TCP links and `chainlab node`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpConfig {
+    /// Interface each in-process TCP node listens on (on an ephemeral port).
+    pub listen_host: String,
+    /// A connection must finish its handshake within this.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// A connection silent this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// A keepalive ping goes out after this much silence.
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+    /// First reconnection wait (doubling per failure, with jitter).
+    #[serde(with = "humantime_serde")]
+    pub reconnect_base: Duration,
+    /// Longest reconnection wait.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+    /// How long a peer that sent invalid data is refused.
+    #[serde(with = "humantime_serde")]
+    pub discourage_for: Duration,
+    /// Messages per second accepted from one peer (a burst of one second's worth is allowed);
+    /// a faster peer is throttled (its socket is not read).
+    pub max_msgs_per_sec: f64,
+    /// Bytes per second accepted from one peer, likewise.
+    pub max_bytes_per_sec: f64,
+    /// Frames queued for sending to one peer; more are dropped and counted.
+    pub queue_frames: usize,
+    /// Most connected peers per node (inbound and outbound).
+    pub max_peers: usize,
+    /// Useless items (duplicates, unrequested data) from one peer within 10 s before it is
+    /// disconnected as a flood.
+    pub flood_limit: u64,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            listen_host: "127.0.0.1".into(),
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(10),
+            reconnect_base: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(10),
+            discourage_for: Duration::from_secs(600),
+            max_msgs_per_sec: 20_000.0,
+            max_bytes_per_sec: 64.0 * 1024.0 * 1024.0,
+            queue_frames: 4096,
+            max_peers: 125,
+            flood_limit: 2_000,
+        }
+    }
 }
 
 impl Default for NetworkConfig {
@@ -153,6 +229,9 @@ impl Default for NetworkConfig {
                 sigma: 0.5,
             },
             bandwidth_mbps: 0.0,
+            transport: TransportKind::Memory,
+            tcp_links: Vec::new(),
+            tcp_share: 0.5,
         }
     }
 }
@@ -459,6 +538,8 @@ pub struct Config {
     pub node: NodeConfig,
     /// `[safety]`
     pub safety: SafetyConfig,
+    /// `[tcp]`
+    pub tcp: TcpConfig,
     /// `[[faults]]`: the fault scenario, in firing order of the file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultEntry>,
@@ -640,6 +721,94 @@ impl Config {
                 "network.bandwidth_mbps",
                 "must be >= 0 (0 = unlimited)".into(),
             );
+        }
+        if self.network.transport != TransportKind::Memory
+            && self.cluster.clock == ClockMode::Virtual
+        {
+            return err(
+                "network.transport",
+                "TCP links move bytes in wall time: they need cluster.clock = \"real\"".into(),
+            );
+        }
+        for [a, b] in &self.network.tcp_links {
+            if *a >= n || *b >= n || a == b {
+                return err(
+                    "network.tcp_links",
+                    format!("[{a}, {b}] is not a link between two of the {n} nodes"),
+                );
+            }
+        }
+        if !self.network.tcp_links.is_empty() && self.network.transport != TransportKind::Mixed {
+            return err(
+                "network.tcp_links",
+                "is only used with network.transport = \"mixed\"".into(),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.network.tcp_share) {
+            return err(
+                "network.tcp_share",
+                format!("{} is not in 0..=1", self.network.tcp_share),
+            );
+        }
+        let t = &self.tcp;
+        if t.listen_host.parse::<std::net::IpAddr>().is_err() {
+            return err(
+                "tcp.listen_host",
+                format!("{:?} is not an IP address", t.listen_host),
+            );
+        }
+        for (key, d) in [
+            ("tcp.handshake_timeout", t.handshake_timeout),
+            ("tcp.idle_timeout", t.idle_timeout),
+            ("tcp.ping_interval", t.ping_interval),
+            ("tcp.reconnect_base", t.reconnect_base),
+            ("tcp.reconnect_max", t.reconnect_max),
+        ] {
+            if d.as_millis() < 1 {
+                return err(key, "must be at least 1ms".into());
+            }
+        }
+        if t.ping_interval >= t.idle_timeout {
+            return err(
+                "tcp.ping_interval",
+                format!(
+                    "must be shorter than tcp.idle_timeout ({:?})",
+                    t.idle_timeout
+                ),
+            );
+        }
+        if t.reconnect_max < t.reconnect_base {
+            return err(
+                "tcp.reconnect_max",
+                "must be at least tcp.reconnect_base".into(),
+            );
+        }
+        for (key, v) in [
+            ("tcp.max_msgs_per_sec", t.max_msgs_per_sec),
+            ("tcp.max_bytes_per_sec", t.max_bytes_per_sec),
+        ] {
+            if !(v >= 1.0 && v.is_finite()) {
+                return err(key, format!("{v} must be a finite number >= 1"));
+            }
+        }
+        if t.max_bytes_per_sec < crate::net::MAX_FRAME_BYTES as f64 {
+            return err(
+                "tcp.max_bytes_per_sec",
+                format!(
+                    "must be at least the frame limit {} (one largest frame per second)",
+                    crate::net::MAX_FRAME_BYTES
+                ),
+            );
+        }
+        if t.queue_frames == 0 || t.max_peers == 0 || t.flood_limit == 0 {
+            let key = if t.queue_frames == 0 {
+                "tcp.queue_frames"
+            } else if t.max_peers == 0 {
+                "tcp.max_peers"
+            } else {
+                "tcp.flood_limit"
+            };
+            return err(key, "must be positive".into());
         }
         if self.consensus.block_interval.as_millis() < 1 {
             return err("consensus.block_interval", "must be at least 1ms".into());

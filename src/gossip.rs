@@ -116,6 +116,23 @@ impl Gossip {
         &self.neighbors
     }
 
+    /// Adds a neighbour (a peer that connected); no-op if already one.
+    pub fn add_neighbor(&mut self, peer: NodeId) {
+        if let Err(pos) = self.neighbors.binary_search(&peer) {
+            self.neighbors.insert(pos, peer);
+            self.peer_known
+                .insert(peer, BoundedSet::new(self.policy.peer_known_capacity));
+        }
+    }
+
+    /// Removes a neighbour (a peer that disconnected and is not part of the topology).
+    pub fn remove_neighbor(&mut self, peer: NodeId) {
+        if let Ok(pos) = self.neighbors.binary_search(&peer) {
+            self.neighbors.remove(pos);
+            self.peer_known.remove(&peer);
+        }
+    }
+
     /// Whether the node has seen `id`.
     pub fn has_seen(&self, id: &Hash) -> bool {
         self.seen.contains(id)
@@ -325,11 +342,12 @@ impl Gossip {
     }
 
     /// A `blocks` reply arrived. Returns true when it came from the peer being synced with
-    /// and was full (the caller then continues with a fresh locator via [`Gossip::continue_sync`]).
-    pub fn on_sync_reply(&mut self, from: NodeId, count: usize, max: usize) -> bool {
+    /// and that peer has `more` (the caller then continues with a fresh locator via
+    /// [`Gossip::continue_sync`]).
+    pub fn on_sync_reply(&mut self, from: NodeId, more: bool) -> bool {
         match &self.sync {
             Some(s) if s.peer == from => {
-                if count >= max {
+                if more {
                     true
                 } else {
                     self.sync = None;
@@ -478,9 +496,9 @@ mod tests {
                 locator: vec![h(0)]
             }
         );
-        assert!(g.on_sync_reply(2, 64, 64));
+        assert!(g.on_sync_reply(2, true));
         let _ = g.continue_sync(2, vec![h(9)], 6000);
-        assert!(!g.on_sync_reply(2, 3, 64));
+        assert!(!g.on_sync_reply(2, false));
         assert!(!g.syncing());
     }
 

@@ -15,6 +15,7 @@ pub mod gossip;
 pub mod hash;
 pub mod mempool;
 pub mod model;
+pub mod net;
 pub mod params;
 pub mod pow;
 pub mod report;

@@ -108,6 +108,40 @@ pub enum Event {
         /// True for a crash (no flush).
         crashed: bool,
     },
+    /// A TCP peer finished the handshake.
+    PeerConnected {
+        /// The peer's node id.
+        peer: u64,
+        /// Its socket address.
+        addr: String,
+        /// True when the peer dialled this node.
+        inbound: bool,
+    },
+    /// A TCP connection failed its handshake.
+    HandshakeFailed {
+        /// The remote socket address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// A TCP peer's connection ended.
+    PeerDisconnected {
+        /// The peer's node id.
+        peer: u64,
+        /// Short cause: `closed`, `idle-timeout`, `shutdown`, an offence label, ...
+        cause: String,
+        /// In words.
+        reason: String,
+    },
+    /// A TCP peer is refused for a while after an offence.
+    PeerDiscouraged {
+        /// The peer's node id.
+        peer: u64,
+        /// The offence.
+        reason: String,
+        /// For how long, ms.
+        for_ms: u64,
+    },
 }
 
 /// An event at a time at a node.
@@ -350,6 +384,40 @@ pub struct CatchUp {
     pub catch_up_s: Option<f64>,
 }
 
+/// `connections`: what happened on TCP links.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Connections {
+    /// Handshakes completed (each side counts its own).
+    pub connected: u64,
+    /// Handshakes failed.
+    pub handshake_failed: u64,
+    /// Connections ended after a handshake.
+    pub disconnected: u64,
+    /// Peers discouraged.
+    pub discouraged: u64,
+    /// Disconnections by cause.
+    pub causes: BTreeMap<String, u64>,
+}
+
+impl Connections {
+    fn from_events(events: &[TraceRecord]) -> Connections {
+        let mut c = Connections::default();
+        for r in events {
+            match &r.event {
+                Event::PeerConnected { .. } => c.connected += 1,
+                Event::HandshakeFailed { .. } => c.handshake_failed += 1,
+                Event::PeerDisconnected { cause, .. } => {
+                    c.disconnected += 1;
+                    *c.causes.entry(cause.clone()).or_default() += 1;
+                }
+                Event::PeerDiscouraged { .. } => c.discouraged += 1,
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
 /// `safety`
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Safety {
@@ -433,6 +501,8 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Safety and liveness checks.
     pub safety: Safety,
+    /// TCP connection events (all zero when every link is in memory).
+    pub connections: Connections,
     /// Trace events recorded.
     pub events: u64,
 }
@@ -585,6 +655,7 @@ impl Report {
             invariants: facts.invariants.clone(),
             faults,
             safety,
+            connections: Connections::from_events(events),
             events: events.len() as u64,
         }
     }

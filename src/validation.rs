@@ -135,6 +135,15 @@ pub enum BlockError {
     InvalidAncestor(Hash),
 }
 
+impl BlockError {
+    /// Whether a peer that sent this block misbehaved. Every rule is deterministic given the
+    /// block and its ancestors, except the future-timestamp limit, which depends on the local
+    /// clock (a skewed clock is not the sender's fault).
+    pub fn is_peer_fault(&self) -> bool {
+        !matches!(self, BlockError::TimestampTooNew { .. })
+    }
+}
+
 /// Checks a transaction in itself: chain id, then signature (through the cache if given).
 ///
 /// # Errors

@@ -40,10 +40,12 @@ pub enum WireMsg {
         /// Hashes from the requester's tip back to genesis.
         locator: Vec<Hash>,
     },
-    /// `blocks`: reply to `getblocks`, parents first; fewer than the maximum means "no more".
+    /// `blocks`: reply to `getblocks`, parents first.
     Blocks {
         /// The blocks.
         blocks: Vec<Arc<Block>>,
+        /// The sender has more best-chain blocks after these (ask again).
+        more: bool,
     },
 }
 
@@ -71,6 +73,14 @@ pub struct CapError {
     pub count: usize,
     /// The cap.
     pub max: usize,
+}
+
+/// A sync reply whose blocks do not form one chain, parents first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync reply block {index} does not connect to the block before it")]
+pub struct LinkError {
+    /// Position of the first block that does not connect.
+    pub index: usize,
 }
 
 fn cap(what: &'static str, count: usize, max: usize) -> Result<(), CapError> {
@@ -106,8 +116,27 @@ impl WireMsg {
                 cap("inventory", blocks.len() + txs.len(), MAX_INV_ITEMS)
             }
             WireMsg::GetBlocks { locator } => cap("locator", locator.len(), MAX_LOCATOR),
-            WireMsg::Blocks { blocks } => cap("blocks", blocks.len(), MAX_SYNC_BLOCKS),
+            WireMsg::Blocks { blocks, .. } => cap("blocks", blocks.len(), MAX_SYNC_BLOCKS),
             WireMsg::Block(_) | WireMsg::Tx(_) => Ok(()),
         }
+    }
+
+    /// Checks that a `blocks` reply is one chain, each block the child of the one before.
+    ///
+    /// # Errors
+    /// The first block that does not connect.
+    pub fn check_links(&self) -> Result<(), LinkError> {
+        let WireMsg::Blocks { blocks, .. } = self else {
+            return Ok(());
+        };
+        for (i, pair) in blocks.windows(2).enumerate() {
+            let (parent, child) = (&pair[0], &pair[1]);
+            if child.header.parent != parent.hash()
+                || child.header.height != parent.header.height.wrapping_add(1)
+            {
+                return Err(LinkError { index: i + 1 });
+            }
+        }
+        Ok(())
     }
 }

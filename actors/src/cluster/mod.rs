@@ -14,10 +14,14 @@ use crate::node::{
 use crate::recorder::Recorder;
 use crate::runtime;
 use crate::store_sled::{open_db, DataDir, SledStore};
-use crate::transport::memory::{GetNetStats, MemoryTransport, NetStats, Network, RegisterNode};
+use crate::transport::memory::{
+    GetNetStats, MemoryTransport, NetStats, Network, RegisterNode, RegisterTcp, TcpLinks,
+};
+use crate::transport::tcp::{DialTarget, GetTcpInfo, StopTcp, TcpInfo, TcpNode, TcpSetup};
+use crate::transport::PeerLink;
 use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
-use chainlab::config::{ClockMode, Config, StorageBackend};
+use chainlab::config::{ClockMode, Config, StorageBackend, TransportKind};
 use chainlab::fault::{FaultEntry, Overrides};
 use chainlab::gossip::NodeId;
 use chainlab::model::{build_topology, hash_shares, stream, TopologyError};
@@ -58,6 +62,8 @@ pub struct RunOutput {
     pub data_dir: Option<PathBuf>,
     /// The best live node's chain, genesis first.
     pub final_chain: Vec<FinalBlock>,
+    /// Each live TCP node's connections and counters at the end.
+    pub tcp: BTreeMap<NodeId, TcpInfo>,
 }
 
 /// Why a run failed.
@@ -144,6 +150,83 @@ pub struct Cluster {
     pausers: Overrides<()>,
     timeline: Timeline,
     bar: Option<ProgressBar>,
+    tcp: TcpPlan,
+}
+
+/// Which links are TCP, where each TCP node listens, and the running endpoints.
+#[derive(Default)]
+struct TcpPlan {
+    links: TcpLinks,
+    /// Listening address per node (None: no TCP link).
+    addrs: Vec<Option<std::net::SocketAddr>>,
+    /// Listeners bound at start, used by each node's first endpoint.
+    bound: Vec<Option<std::net::TcpListener>>,
+    endpoints: Vec<Option<Addr<TcpNode>>>,
+}
+
+impl TcpPlan {
+    /// Chooses the TCP links and binds a listener for every node on one.
+    fn new(cfg: &Config, adj: &[Vec<NodeId>]) -> Result<TcpPlan, ClusterError> {
+        let n = adj.len();
+        let links = match cfg.network.transport {
+            TransportKind::Memory => return Ok(TcpPlan::default()),
+            TransportKind::Tcp => TcpLinks::All,
+            TransportKind::Mixed if !cfg.network.tcp_links.is_empty() => {
+                let mut set = BTreeSet::new();
+                for [a, b] in &cfg.network.tcp_links {
+                    if !adj[*a].contains(b) {
+                        return Err(ClusterError::Topology(TopologyError(format!(
+                            "network.tcp_links: [{a}, {b}] is not a link of the topology"
+                        ))));
+                    }
+                    set.insert(((*a).min(*b), (*a).max(*b)));
+                }
+                TcpLinks::Some(set)
+            }
+            TransportKind::Mixed => {
+                use rand::Rng;
+                let mut rng = stream(cfg.cluster.seed, "tcp-links", 0);
+                let mut set = BTreeSet::new();
+                for (a, ns) in adj.iter().enumerate() {
+                    for &b in ns.iter().filter(|b| **b > a) {
+                        if rng.gen::<f64>() < cfg.network.tcp_share {
+                            set.insert((a, b));
+                        }
+                    }
+                }
+                TcpLinks::Some(set)
+            }
+        };
+        let mut plan = TcpPlan {
+            addrs: vec![None; n],
+            bound: (0..n).map(|_| None).collect(),
+            endpoints: vec![None; n],
+            links,
+        };
+        for (a, ns) in adj.iter().enumerate() {
+            if !ns.iter().any(|b| plan.links.contains(a, *b)) {
+                continue;
+            }
+            let host: std::net::IpAddr = cfg
+                .tcp
+                .listen_host
+                .parse()
+                .map_err(|_| ClusterError::Runtime("tcp.listen_host is not an IP".into()))?;
+            let l = std::net::TcpListener::bind((host, 0)).map_err(|e| {
+                ClusterError::Node(NodeError::Listen {
+                    node: a,
+                    addr: format!("{host}:0"),
+                    reason: e.to_string(),
+                })
+            })?;
+            plan.addrs[a] =
+                Some(l.local_addr().map_err(|e| {
+                    ClusterError::Runtime(format!("node {a}: listener address: {e}"))
+                })?);
+            plan.bound[a] = Some(l);
+        }
+        Ok(plan)
+    }
 }
 
 /// What is still to happen on the cluster's timeline.
@@ -251,12 +334,14 @@ impl Cluster {
             .map_or(0, |t| if t > 0 { t + 1 } else { 0 });
         let clock = Clock::start(offset);
         let recorder = Recorder::new(clock);
+        let tcp = TcpPlan::new(&cfg, &adj)?;
         let net = Network::new(
             n,
             cfg.network.latency.clone(),
             cfg.network.bandwidth_mbps,
             stream(seed, "network", 0),
         )
+        .with_tcp_links(tcp.links.clone())
         .start();
         let shared = Arc::new(NodeShared {
             recorder: recorder.clone(),
@@ -289,6 +374,7 @@ impl Cluster {
             pausers: Overrides::default(),
             timeline: Timeline::default(),
             bar: None,
+            tcp,
         };
         let total = cluster.total_ms();
         cluster.bar = opts.progress.then(|| progress_bar(true, total));
@@ -304,13 +390,81 @@ impl Cluster {
         cluster.base_shares = cluster.shares.clone();
         for (id, chain) in chains.into_iter().enumerate() {
             if let Some(chain) = chain {
-                cluster.spawn(id, chain);
+                cluster.spawn(id, chain)?;
             }
         }
         Ok(cluster)
     }
 
-    fn spawn(&mut self, id: NodeId, chain: ChainState) {
+    /// Starts node `id`'s TCP endpoint (when it has TCP links): the same address each time.
+    fn spawn_tcp(&mut self, h: &NodeHandle) -> Result<(), NodeError> {
+        let id = h.id;
+        let Some(addr) = self.tcp.addrs[id] else {
+            return Ok(());
+        };
+        let listener = match self.tcp.bound[id].take() {
+            Some(l) => l,
+            None => std::net::TcpListener::bind(addr).map_err(|e| NodeError::Listen {
+                node: id,
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?,
+        };
+        // The lower id of each TCP link dials.
+        let dial = self.adj[id]
+            .iter()
+            .filter(|j| **j > id && self.tcp.links.contains(id, **j))
+            .filter_map(|j| {
+                Some(DialTarget {
+                    addr: self.tcp.addrs[*j]?,
+                    peer: Some(*j),
+                })
+            })
+            .collect();
+        let seed = self.cfg.cluster.seed;
+        let endpoint = TcpNode::new(TcpSetup {
+            id,
+            key: chainlab::net::node_key(seed, id as u32),
+            rules: chainlab::net::HandshakeRules {
+                chain_id: self.cfg.consensus.chain_id,
+                genesis: self.shared.genesis.0.hash(),
+                node: id as u32,
+                seed,
+            },
+            cfg: self.cfg.tcp.clone(),
+            listener,
+            dial,
+            inbox: h.peer.clone().recipient(),
+            links: h.peer.clone().recipient::<PeerLink>(),
+            recorder: self.shared.recorder.clone(),
+            rng: stream(seed, "tcp", id as u64),
+        })
+        .map_err(|e| NodeError::Listen {
+            node: id,
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?
+        .start();
+        self.net.do_send(RegisterTcp {
+            id,
+            endpoint: Some(endpoint.clone()),
+        });
+        self.tcp.endpoints[id] = Some(endpoint);
+        Ok(())
+    }
+
+    /// Node `id`'s TCP listening address (None when it has no TCP link).
+    pub fn tcp_addr(&self, id: NodeId) -> Option<std::net::SocketAddr> {
+        self.tcp.addrs.get(id).copied().flatten()
+    }
+
+    /// Node `id`'s TCP connections and counters (None when it has no running endpoint).
+    pub async fn tcp_info(&self, id: NodeId) -> Option<TcpInfo> {
+        let e = self.tcp.endpoints.get(id)?.as_ref()?;
+        e.send(GetTcpInfo).await.ok()
+    }
+
+    fn spawn(&mut self, id: NodeId, chain: ChainState) -> Result<(), NodeError> {
         let spec = NodeSpec {
             id,
             neighbors: self.adj[id].clone(),
@@ -329,7 +483,9 @@ impl Cluster {
         if skew != 0 {
             handle.chain.do_send(SetClockSkew(skew));
         }
+        self.spawn_tcp(&handle)?;
         self.nodes[id] = Some(handle);
+        Ok(())
     }
 
     /// Starts (or restarts) node `id` from its store.
@@ -343,14 +499,17 @@ impl Cluster {
         let mut store = self.stores[id].boxed();
         let chain = load_chain(id, &self.shared, store.as_mut())?;
         mark_genesis(id, store.as_mut(), &chain.genesis())?;
-        self.spawn(id, chain);
-        Ok(())
+        self.spawn(id, chain)
     }
 
     /// Stops node `id` (its actors and memory go; its store stays). `crash` skips the flush.
     pub fn stop_node(&mut self, id: NodeId, crash: bool) {
         if let Some(h) = self.nodes[id].take() {
             self.net.do_send(RegisterNode { id, inbox: None });
+            if let Some(e) = self.tcp.endpoints[id].take() {
+                self.net.do_send(RegisterTcp { id, endpoint: None });
+                e.do_send(StopTcp);
+            }
             self.workload.do_send(SetTarget { id, target: None });
             if crash {
                 h.crash();
@@ -432,6 +591,15 @@ impl Cluster {
             pooled.extend(ids);
         }
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
+        let mut tcp = BTreeMap::new();
+        for (id, e) in self.tcp.endpoints.iter().enumerate() {
+            if let Some(e) = e {
+                if let Ok(info) = e.send(GetTcpInfo).await {
+                    tcp.insert(id, info);
+                }
+                e.do_send(StopTcp);
+            }
+        }
         for h in self.live_nodes() {
             h.stop();
         }
@@ -500,6 +668,7 @@ impl Cluster {
                 _ => None,
             },
             final_chain: chain,
+            tcp,
         })
     }
 }
@@ -510,6 +679,7 @@ pub struct NullTransport;
 
 impl crate::transport::Transport for NullTransport {
     fn send(&self, _: NodeId, _: NodeId, _: chainlab::wire::WireMsg) {}
+    fn penalize(&self, _: NodeId, _: NodeId, _: chainlab::net::Offence) {}
 }
 
 type Stores = (Option<sled::Db>, Option<DataDir>, Vec<StoreSlot>);

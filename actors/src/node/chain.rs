@@ -9,9 +9,10 @@ use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::{ImportOutcome, ImportStatus};
 use chainlab::gossip::NodeId;
+use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
 use chainlab::store::BlockStore;
-use chainlab::validation::check_block;
+use chainlab::validation::{check_block, BlockError};
 use chainlab::{Address, ChainState, Hash, Transaction};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -38,9 +39,9 @@ pub struct GetBlocks {
     pub hashes: Vec<Hash>,
 }
 
-/// Best-chain blocks after a locator.
+/// Best-chain blocks after a locator, and whether more follow.
 #[derive(Message)]
-#[rtype(result = "Vec<Arc<Block>>")]
+#[rtype(result = "(Vec<Arc<Block>>, bool)")]
 pub struct GetBlocksAfter {
     /// Locator from the requester.
     pub locator: Vec<Hash>,
@@ -132,12 +133,13 @@ impl ChainActor {
     fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
         let hash = block.hash();
         let now = self.now_ms();
-        if self.too_new.get(&hash).is_some_and(|at| now < *at) {
+        if self.too_new.get(&hash).is_some_and(|at| now < *at) || self.chain.get(&hash).is_some() {
+            // Too early to look at again, or already stored (genesis included).
             return;
         }
         let checked = match check_block(block, &self.shared.params, self.shared.cache()) {
             Ok(c) => c,
-            Err(e) => return self.rejected(hash, from, e.to_string()),
+            Err(e) => return self.rejected(hash, from, &e),
         };
         let tie = self.rng.gen();
         match self.chain.import(checked, now, tie) {
@@ -149,13 +151,24 @@ impl ChainActor {
                     }
                     self.too_new.insert(hash, ts.saturating_sub(max_ahead));
                 }
-                self.rejected(hash, from, e.to_string())
+                self.rejected(hash, from, &e)
             }
         }
     }
 
-    fn rejected(&self, hash: Hash, from: Option<NodeId>, reason: String) {
+    fn rejected(&self, hash: Hash, from: Option<NodeId>, e: &BlockError) {
+        let reason = e.to_string();
         debug!(block = %hash.short(), ?from, %reason, "block rejected");
+        if let (Some(peer), true) = (from, e.is_peer_fault()) {
+            self.shared.transport.penalize(
+                self.id,
+                peer,
+                Offence::InvalidBlock {
+                    hash,
+                    reason: reason.clone(),
+                },
+            );
+        }
         self.shared
             .recorder
             .record(self.id, Event::BlockRejected { hash, reason });
@@ -286,7 +299,11 @@ impl Handler<GetBlocks> for ChainActor {
 impl Handler<GetBlocksAfter> for ChainActor {
     type Result = MessageResult<GetBlocksAfter>;
     fn handle(&mut self, m: GetBlocksAfter, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.chain.blocks_after(&m.locator, m.max))
+        MessageResult(self.chain.blocks_after(
+            &m.locator,
+            m.max,
+            chainlab::net::SYNC_REPLY_MAX_BYTES,
+        ))
     }
 }
 

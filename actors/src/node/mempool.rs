@@ -100,7 +100,20 @@ impl Handler<SubmitTx> for MempoolActor {
         let _e = self.span.clone().entered();
         let id = m.id.unwrap_or_else(|| m.tx.id());
         let now = self.shared.now_ms();
-        self.pool.admit(m.tx, id, now, self.shared.cache())?;
+        if let Err(e) = self.pool.admit(m.tx, id, now, self.shared.cache()) {
+            // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
+            if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
+                self.shared.transport.penalize(
+                    self.node.id,
+                    peer,
+                    chainlab::net::Offence::InvalidTx {
+                        id,
+                        reason: reason.to_string(),
+                    },
+                );
+            }
+            return Err(e);
+        }
         self.node.peer.do_send(TxAccepted { id, from: m.from });
         tracing::trace!(tx = %id.short(), "tx admitted");
         Ok(id)

@@ -144,6 +144,16 @@ pub enum NodeError {
         /// This config's genesis hash.
         expected: Hash,
     },
+    /// The node's TCP listener could not be opened.
+    #[error("node {node}: cannot listen on {addr}: {reason}")]
+    Listen {
+        /// Node.
+        node: NodeId,
+        /// Address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// How to build one node.

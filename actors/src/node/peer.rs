@@ -1,12 +1,14 @@
 //! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
 //! core returns through the transport.
 
+use super::chain::GetTip;
 use super::chain::{GetBlocks, GetBlocksAfter, ImportBlocks};
 use super::mempool::{GetTxs, SubmitTx};
 use super::{NodeHandle, NodeShared, Shutdown};
-use crate::transport::Deliver;
+use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::gossip::{Gossip, NodeId};
+use chainlab::net::FloodGauge;
 use chainlab::report::Event;
 use chainlab::wire::{WireMsg, MAX_SYNC_BLOCKS};
 use chainlab::{Hash, TxId};
@@ -93,6 +95,10 @@ pub struct PeerActor {
     node: NodeHandle,
     flush_scheduled: bool,
     span: tracing::Span,
+    /// Neighbours from the topology (kept while disconnected; others go when they leave).
+    fixed: Vec<NodeId>,
+    /// Useless items per peer (flood detection).
+    floods: std::collections::BTreeMap<NodeId, FloodGauge>,
 }
 
 impl PeerActor {
@@ -106,6 +112,8 @@ impl PeerActor {
     ) -> PeerActor {
         PeerActor {
             id,
+            fixed: gossip.neighbors().to_vec(),
+            floods: std::collections::BTreeMap::new(),
             gossip,
             shared,
             rng,
@@ -122,6 +130,20 @@ impl PeerActor {
     fn send_all(&self, out: Vec<(NodeId, WireMsg)>) {
         for (to, msg) in out {
             self.send(to, msg);
+        }
+    }
+
+    /// A peer sent an item this node already had (honest peers send only what was asked).
+    fn useless_from(&mut self, peer: NodeId) {
+        let now = self.shared.now_ms();
+        let limit = self.shared.cfg.tcp.flood_limit;
+        let gauge = self
+            .floods
+            .entry(peer)
+            .or_insert_with(|| FloodGauge::new(limit, FLOOD_WINDOW_MS));
+        if let Some(offence) = gauge.note(now) {
+            self.floods.remove(&peer);
+            self.shared.transport.penalize(self.id, peer, offence);
         }
     }
 
@@ -165,18 +187,52 @@ impl PeerActor {
             max: MAX_SYNC_BLOCKS,
         });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            act.send(
-                to,
-                WireMsg::Blocks {
-                    blocks: res.unwrap_or_default(),
-                },
-            );
+            let (blocks, more) = res.unwrap_or_default();
+            act.send(to, WireMsg::Blocks { blocks, more });
         }));
     }
 }
 
+/// Window of the flood gauge.
+const FLOOD_WINDOW_MS: u64 = 10_000;
+
 impl Actor for PeerActor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // TCP readers hand messages over with `try_send`: this bounds what they may queue.
+        ctx.set_mailbox_capacity(self.shared.cfg.tcp.queue_frames);
+    }
+}
+
+impl Handler<PeerLink> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: PeerLink, ctx: &mut Context<Self>) {
+        if !m.up {
+            self.floods.remove(&m.peer);
+            if self.fixed.binary_search(&m.peer).is_err() {
+                self.gossip.remove_neighbor(m.peer);
+            }
+            return;
+        }
+        self.gossip.add_neighbor(m.peer);
+        // Tell the new peer where this node is, so that whichever is behind syncs.
+        let fut = self.node.chain.send(GetTip);
+        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
+            if let Ok((tip, height, _)) = res {
+                if height == 0 {
+                    return;
+                }
+                act.send(
+                    m.peer,
+                    WireMsg::Inv {
+                        blocks: vec![tip],
+                        txs: Vec::new(),
+                    },
+                );
+            }
+        }));
+    }
 }
 
 impl Handler<Deliver> for PeerActor {
@@ -210,6 +266,8 @@ impl Handler<Deliver> for PeerActor {
                         from: Some(from),
                         sync_more: false,
                     });
+                } else {
+                    self.useless_from(from);
                 }
             }
             WireMsg::Tx(t) => {
@@ -220,13 +278,13 @@ impl Handler<Deliver> for PeerActor {
                         id: Some(id),
                         from: Some(from),
                     });
+                } else {
+                    self.useless_from(from);
                 }
             }
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
-            WireMsg::Blocks { blocks } => {
-                let more = self
-                    .gossip
-                    .on_sync_reply(from, blocks.len(), MAX_SYNC_BLOCKS);
+            WireMsg::Blocks { blocks, more } => {
+                let more = self.gossip.on_sync_reply(from, more);
                 for b in &blocks {
                     self.gossip.on_item(b.hash(), Some(from));
                 }

@@ -3,13 +3,19 @@
 //! first-in first-out per directed link. The fault layer (core `LinkFaults`) is consulted for
 //! every message when any partition or link rule is active: it may drop, delay, duplicate or
 //! reorder it. Messages to and from a paused node are held until it resumes.
+//!
+//! A TCP link goes through the same steps; at delivery time the message is handed to the
+//! sender's [`TcpNode`](super::tcp::TcpNode), which writes it to the socket, instead of the
+//! receiver's mailbox. So partitions, loss, extra latency and pauses apply to TCP links too.
 
+use super::tcp::{Penalize, SendFrame, TcpNode};
 use super::{Deliver, Transport};
 use actix::prelude::*;
 use chainlab::config::Latency;
 use chainlab::fault::{LinkFaults, LinkRule, Verdict};
 use chainlab::gossip::NodeId;
 use chainlab::model::link_delay_ms;
+use chainlab::net::Offence;
 use chainlab::wire::{MsgKind, WireMsg};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -56,6 +62,16 @@ pub enum ApplyLinkFault {
     Hold(NodeId, bool),
 }
 
+/// Register (or, with `None`, unregister) a node's TCP endpoint.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RegisterTcp {
+    /// Node.
+    pub id: NodeId,
+    /// Its endpoint.
+    pub endpoint: Option<Addr<TcpNode>>,
+}
+
 /// Message counters.
 #[derive(Message)]
 #[rtype(result = "NetStats")]
@@ -82,6 +98,31 @@ pub struct NetStats {
     pub dropped_loss: u64,
     /// Extra copies delivered by duplicate rules.
     pub duplicated: u64,
+    /// Messages handed to a TCP endpoint (counted in `delivered` too).
+    pub tcp_sent: u64,
+}
+
+/// Which links are TCP.
+#[derive(Debug, Clone, Default)]
+pub enum TcpLinks {
+    /// None.
+    #[default]
+    None,
+    /// These undirected links (smaller id first).
+    Some(BTreeSet<(NodeId, NodeId)>),
+    /// Every link.
+    All,
+}
+
+impl TcpLinks {
+    /// Whether the link between `a` and `b` is TCP.
+    pub fn contains(&self, a: NodeId, b: NodeId) -> bool {
+        match self {
+            TcpLinks::None => false,
+            TcpLinks::All => true,
+            TcpLinks::Some(set) => set.contains(&(a.min(b), a.max(b))),
+        }
+    }
 }
 
 /// The in-memory network.
@@ -101,6 +142,8 @@ pub struct Network {
     /// Messages a paused node sent, routed when it resumes.
     held_out: BTreeMap<NodeId, VecDeque<Route>>,
     stats: NetStats,
+    tcp_links: TcpLinks,
+    tcp: BTreeMap<NodeId, Addr<TcpNode>>,
 }
 
 struct InFlight {
@@ -108,6 +151,7 @@ struct InFlight {
     to: NodeId,
     msg: WireMsg,
     bytes: u64,
+    tcp: bool,
 }
 
 impl Network {
@@ -126,7 +170,15 @@ impl Network {
             held: BTreeMap::new(),
             held_out: BTreeMap::new(),
             stats: NetStats::default(),
+            tcp_links: TcpLinks::None,
+            tcp: BTreeMap::new(),
         }
+    }
+
+    /// Sends these links over TCP (each node's endpoint registers with [`RegisterTcp`]).
+    pub fn with_tcp_links(mut self, links: TcpLinks) -> Network {
+        self.tcp_links = links;
+        self
     }
 
     fn deliver_due(&mut self, ctx: &mut Context<Self>) {
@@ -160,6 +212,21 @@ impl Network {
     fn deliver(&mut self, m: InFlight) {
         if let Some(queue) = self.held.get_mut(&m.to) {
             queue.push_back(m);
+            return;
+        }
+        if m.tcp {
+            match self.tcp.get(&m.from) {
+                Some(endpoint) => {
+                    *self.stats.delivered.entry(m.msg.kind()).or_default() += 1;
+                    self.stats.bytes += m.bytes;
+                    self.stats.tcp_sent += 1;
+                    endpoint.do_send(SendFrame {
+                        to: m.to,
+                        msg: m.msg,
+                    });
+                }
+                None => self.stats.dropped_down += 1,
+            }
             return;
         }
         match self.inboxes.get(m.to).and_then(|i| i.as_ref()) {
@@ -205,6 +272,25 @@ impl Handler<RegisterNode> for Network {
     }
 }
 
+impl Handler<RegisterTcp> for Network {
+    type Result = ();
+    fn handle(&mut self, m: RegisterTcp, _: &mut Context<Self>) {
+        match m.endpoint {
+            Some(e) => self.tcp.insert(m.id, e),
+            None => self.tcp.remove(&m.id),
+        };
+    }
+}
+
+impl Handler<PenalizeAt> for Network {
+    type Result = ();
+    fn handle(&mut self, m: PenalizeAt, _: &mut Context<Self>) {
+        if let Some(endpoint) = self.tcp.get(&m.node) {
+            endpoint.do_send(m.penalty);
+        }
+    }
+}
+
 impl Handler<Route> for Network {
     type Result = ();
     fn handle(&mut self, m: Route, ctx: &mut Context<Self>) {
@@ -247,6 +333,7 @@ impl Network {
                 } => (extra_ms, copies, reorder),
             }
         };
+        let tcp = self.tcp_links.contains(m.from, m.to);
         if copies > 1 {
             self.stats.duplicated += u64::from(copies - 1);
             for _ in 1..copies {
@@ -255,6 +342,7 @@ impl Network {
                     to: m.to,
                     msg: m.msg.clone(),
                     bytes,
+                    tcp,
                 };
                 self.schedule(copy, delay_ms + extra_ms, !reorder, ctx);
             }
@@ -264,6 +352,7 @@ impl Network {
             to: m.to,
             msg: m.msg,
             bytes,
+            tcp,
         };
         self.schedule(msg, delay_ms + extra_ms, !reorder, ctx);
     }
@@ -318,4 +407,22 @@ impl Transport for MemoryTransport {
     fn send(&self, from: NodeId, to: NodeId, msg: WireMsg) {
         self.net.do_send(Route { from, to, msg });
     }
+
+    fn penalize(&self, node: NodeId, peer: NodeId, offence: Offence) {
+        self.net.do_send(PenalizeAt {
+            node,
+            penalty: Penalize { peer, offence },
+        });
+    }
+}
+
+/// Forward a penalty to `node`'s TCP endpoint (ignored when it has none: in-memory peers are
+/// in-process nodes).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PenalizeAt {
+    /// The offended node.
+    pub node: NodeId,
+    /// The penalty.
+    pub penalty: Penalize,
 }

@@ -1,0 +1,609 @@
+//! The TCP protocol, as pure decisions: frames and their decoding, the authenticated handshake,
+//! peer offences and what they cost, per-peer rate limits, flood detection, discouragement and
+//! reconnection backoff. The sockets live in `chainlab-actors`; time and randomness come in
+//! as arguments.
+//!
+//! A connection carries length-prefixed frames (a 4-byte big-endian length, then that many
+//! bytes of one canonically encoded [`Frame`]). Each side first sends a [`Hello`] with a fresh
+//! challenge, then an [`Frame::Auth`] signing the other side's challenge with its node key;
+//! only then do protocol messages flow.
+
+use crate::crypto::{verify_digest, KeyPair, PublicKey, Signature};
+use crate::encoding::{self, DecodeError, MAX_DECODE_BYTES};
+use crate::hash::Hash;
+use crate::wire::{CapError, LinkError, WireMsg};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The first bytes of every handshake.
+pub const MAGIC: [u8; 4] = *b"CLAB";
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// Bytes in a frame's length prefix.
+pub const LENGTH_FIELD_BYTES: usize = 4;
+/// Largest frame body accepted or sent; a longer length prefix ends the connection before any
+/// of the body is buffered.
+pub const MAX_FRAME_BYTES: usize = MAX_DECODE_BYTES as usize;
+/// Byte budget of one `blocks` sync reply (leaves room for the frame's own fields).
+pub const SYNC_REPLY_MAX_BYTES: u64 = MAX_DECODE_BYTES - 64 * 1024;
+
+/// The handshake's first frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// [`MAGIC`].
+    pub magic: [u8; 4],
+    /// [`PROTOCOL_VERSION`].
+    pub version: u16,
+    /// The chain id the sender runs.
+    pub chain_id: u32,
+    /// Its genesis block hash.
+    pub genesis: Hash,
+    /// The sender's node id.
+    pub node: u32,
+    /// The sender's node key.
+    pub key: PublicKey,
+    /// Fresh random bytes the other side must sign.
+    pub challenge: [u8; 32],
+}
+
+/// One frame on a TCP link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// Handshake, first frame each way.
+    Hello(Hello),
+    /// Handshake, second frame: signature over the other side's challenge.
+    Auth(Signature),
+    /// Keepalive request.
+    Ping(u64),
+    /// Keepalive answer.
+    Pong(u64),
+    /// A protocol message.
+    Msg(WireMsg),
+}
+
+/// Why a frame was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The bytes are not a frame (garbage, an unknown message type, truncation, trailing bytes).
+    #[error("undecodable frame: {0}")]
+    Undecodable(#[from] DecodeError),
+    /// A list is longer than its cap.
+    #[error("{0}")]
+    Cap(#[from] CapError),
+    /// A sync reply whose blocks do not form a chain.
+    #[error("{0}")]
+    Links(#[from] LinkError),
+}
+
+/// Encodes a frame body (without the length prefix).
+pub fn encode_frame(frame: &Frame) -> Vec<u8> {
+    encoding::encode(frame)
+}
+
+/// Decodes one frame body and checks every list in it against its cap, right after decoding.
+///
+/// # Errors
+/// [`FrameError`] saying what is wrong.
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
+    let frame: Frame = encoding::decode(bytes)?;
+    if let Frame::Msg(m) = &frame {
+        m.check_caps()?;
+        m.check_links()?;
+    }
+    Ok(frame)
+}
+
+/// The node key of node `node` in a cluster run from `seed`. Every node of a lab cluster can
+/// compute every other node's key from the shared config: the handshake proves which node
+/// speaks, not that the operator of the machine is trusted.
+pub fn node_key(seed: u64, node: u32) -> KeyPair {
+    let mut s = b"chainlab/node-key/v1".to_vec();
+    s.extend_from_slice(&seed.to_le_bytes());
+    s.extend_from_slice(&node.to_le_bytes());
+    KeyPair::from_seed(&s)
+}
+
+/// The digest a node signs to answer `challenge` (bound to the chain and both keys).
+pub fn auth_digest(
+    chain_id: u32,
+    challenge: &[u8; 32],
+    signer: &PublicKey,
+    verifier: &PublicKey,
+) -> [u8; 32] {
+    Hash::sha256_parts(&[
+        b"chainlab/handshake/v1",
+        &chain_id.to_le_bytes(),
+        challenge,
+        &signer.0,
+        &verifier.0,
+    ])
+    .0
+}
+
+/// What this side expects of the other's [`Hello`].
+#[derive(Clone, Debug)]
+pub struct HandshakeRules {
+    /// Our chain id.
+    pub chain_id: u32,
+    /// Our genesis hash.
+    pub genesis: Hash,
+    /// Our node id (a hello claiming it is a connection to ourselves).
+    pub node: u32,
+    /// The cluster seed node keys derive from.
+    pub seed: u64,
+}
+
+/// Why a handshake failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    /// The first frame was not a hello, or the second not an auth.
+    #[error("expected {expected} during the handshake, got {got}")]
+    Unexpected {
+        /// What was due.
+        expected: &'static str,
+        /// What came.
+        got: &'static str,
+    },
+    /// Another protocol.
+    #[error("wrong magic {0:02x?}")]
+    BadMagic([u8; 4]),
+    /// Another version.
+    #[error("protocol version {got}, this node speaks {expected}")]
+    BadVersion {
+        /// Ours.
+        expected: u16,
+        /// Theirs.
+        got: u16,
+    },
+    /// Another chain.
+    #[error("chain id {got}, this node runs {expected}")]
+    WrongChain {
+        /// Ours.
+        expected: u32,
+        /// Theirs.
+        got: u32,
+    },
+    /// Same chain id, another genesis.
+    #[error("genesis {got}, this node's is {expected}")]
+    WrongGenesis {
+        /// Ours.
+        expected: Hash,
+        /// Theirs.
+        got: Hash,
+    },
+    /// It claims to be us.
+    #[error("the peer claims this node's own id {0}")]
+    SelfConnection(u32),
+    /// The key is not that node's key.
+    #[error("node {0} presented a key that is not its node key")]
+    WrongKey(u32),
+    /// The challenge signature does not verify.
+    #[error("handshake signature does not verify")]
+    BadSignature,
+    /// The peer is discouraged.
+    #[error("node {node} is discouraged for {left_ms} ms more ({reason})")]
+    Discouraged {
+        /// The peer.
+        node: u32,
+        /// Time left.
+        left_ms: u64,
+        /// Why it was discouraged.
+        reason: String,
+    },
+    /// Already connected to that node.
+    #[error("node {0} is already connected")]
+    Duplicate(u32),
+    /// Too many peers.
+    #[error("{0} peers connected, the most allowed")]
+    Full(usize),
+    /// The handshake did not finish in time.
+    #[error("handshake not finished within {0} ms")]
+    Timeout(u64),
+    /// The connection closed or failed during the handshake.
+    #[error("connection closed during the handshake: {0}")]
+    Closed(String),
+    /// A frame could not be read.
+    #[error("{0}")]
+    Frame(String),
+}
+
+impl Frame {
+    /// The frame's name, for errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Frame::Hello(_) => "hello",
+            Frame::Auth(_) => "auth",
+            Frame::Ping(_) => "ping",
+            Frame::Pong(_) => "pong",
+            Frame::Msg(_) => "a protocol message",
+        }
+    }
+}
+
+/// Our hello, with a fresh challenge.
+pub fn make_hello(rules: &HandshakeRules, key: &PublicKey, challenge: [u8; 32]) -> Hello {
+    Hello {
+        magic: MAGIC,
+        version: PROTOCOL_VERSION,
+        chain_id: rules.chain_id,
+        genesis: rules.genesis,
+        node: rules.node,
+        key: *key,
+        challenge,
+    }
+}
+
+/// Checks the other side's hello: magic, version, chain, genesis, identity (cheapest first).
+///
+/// # Errors
+/// The first mismatch.
+pub fn check_hello(rules: &HandshakeRules, h: &Hello) -> Result<(), HandshakeError> {
+    if h.magic != MAGIC {
+        return Err(HandshakeError::BadMagic(h.magic));
+    }
+    if h.version != PROTOCOL_VERSION {
+        return Err(HandshakeError::BadVersion {
+            expected: PROTOCOL_VERSION,
+            got: h.version,
+        });
+    }
+    if h.chain_id != rules.chain_id {
+        return Err(HandshakeError::WrongChain {
+            expected: rules.chain_id,
+            got: h.chain_id,
+        });
+    }
+    if h.genesis != rules.genesis {
+        return Err(HandshakeError::WrongGenesis {
+            expected: rules.genesis,
+            got: h.genesis,
+        });
+    }
+    if h.node == rules.node {
+        return Err(HandshakeError::SelfConnection(h.node));
+    }
+    if node_key(rules.seed, h.node).public != h.key {
+        return Err(HandshakeError::WrongKey(h.node));
+    }
+    Ok(())
+}
+
+/// Our answer to the other side's challenge.
+pub fn sign_auth(rules: &HandshakeRules, key: &KeyPair, theirs: &Hello) -> Signature {
+    key.sign_digest(&auth_digest(
+        rules.chain_id,
+        &theirs.challenge,
+        &key.public,
+        &theirs.key,
+    ))
+}
+
+/// Checks the other side's answer to our challenge.
+///
+/// # Errors
+/// [`HandshakeError::BadSignature`].
+pub fn verify_auth(
+    rules: &HandshakeRules,
+    ours: &Hello,
+    theirs: &Hello,
+    sig: &Signature,
+) -> Result<(), HandshakeError> {
+    let digest = auth_digest(rules.chain_id, &ours.challenge, &theirs.key, &ours.key);
+    verify_digest(&theirs.key, &digest, sig).map_err(|_| HandshakeError::BadSignature)
+}
+
+/// Something a connected peer did wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Offence {
+    /// A frame that does not decode or breaks a cap.
+    #[error("invalid frame: {0}")]
+    BadFrame(String),
+    /// A length prefix over the maximum (the body is never read).
+    #[error("frame length prefix exceeds the maximum {max} bytes")]
+    Oversized {
+        /// Maximum.
+        max: u64,
+    },
+    /// A block that is invalid in itself or against its parent.
+    #[error("invalid block {hash}: {reason}")]
+    InvalidBlock {
+        /// Block.
+        hash: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// A transaction that is invalid in itself (signature, chain id).
+    #[error("invalid transaction {id}: {reason}")]
+    InvalidTx {
+        /// Id.
+        id: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// Too many useless items (duplicates, unrequested data).
+    #[error("flood: {count} useless items within {window_ms} ms")]
+    Flood {
+        /// Counted.
+        count: u64,
+        /// Window.
+        window_ms: u64,
+    },
+    /// A handshake frame after the handshake.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+}
+
+impl Offence {
+    /// A short stable label for counters.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Offence::BadFrame(_) => "bad-frame",
+            Offence::Oversized { .. } => "oversized-frame",
+            Offence::InvalidBlock { .. } => "invalid-block",
+            Offence::InvalidTx { .. } => "invalid-tx",
+            Offence::Flood { .. } => "flood",
+            Offence::Protocol(_) => "protocol",
+        }
+    }
+}
+
+/// A token bucket: `rate` units per second, at most `burst` saved.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last_ms: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate_per_s: f64, burst: f64, now_ms: u64) -> TokenBucket {
+        TokenBucket {
+            rate: rate_per_s,
+            burst,
+            tokens: burst,
+            last_ms: now_ms,
+        }
+    }
+
+    /// Takes `n` units: Ok when available now, else how many ms until they will be (the units
+    /// are then owed, so a caller that waits that long may proceed).
+    ///
+    /// # Errors
+    /// The wait in milliseconds.
+    pub fn take(&mut self, n: f64, now_ms: u64) -> Result<(), u64> {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = self.last_ms.max(now_ms);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.tokens -= n;
+        if self.tokens >= 0.0 {
+            return Ok(());
+        }
+        Err(((-self.tokens / self.rate) * 1000.0).ceil() as u64)
+    }
+}
+
+/// Counts useless items from one peer in fixed windows; too many in one window is a flood.
+#[derive(Debug, Clone)]
+pub struct FloodGauge {
+    window_ms: u64,
+    limit: u64,
+    start_ms: u64,
+    count: u64,
+}
+
+impl FloodGauge {
+    /// At most `limit` useless items per `window_ms`.
+    pub fn new(limit: u64, window_ms: u64) -> FloodGauge {
+        FloodGauge {
+            window_ms: window_ms.max(1),
+            limit,
+            start_ms: 0,
+            count: 0,
+        }
+    }
+
+    /// Notes one useless item; returns the offence once the window's limit is passed.
+    pub fn note(&mut self, now_ms: u64) -> Option<Offence> {
+        if now_ms >= self.start_ms + self.window_ms {
+            self.start_ms = now_ms;
+            self.count = 0;
+        }
+        self.count += 1;
+        (self.count > self.limit).then_some(Offence::Flood {
+            count: self.count,
+            window_ms: self.window_ms,
+        })
+    }
+}
+
+/// Peers refused for a while after an offence, keyed by node id; bounded.
+#[derive(Debug, Clone, Default)]
+pub struct Discouraged {
+    until: BTreeMap<u32, (u64, String)>,
+    capacity: usize,
+}
+
+impl Discouraged {
+    /// Holds at most `capacity` peers (the soonest to expire go first).
+    pub fn new(capacity: usize) -> Discouraged {
+        Discouraged {
+            until: BTreeMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Discourages `node` until `until_ms`.
+    pub fn add(&mut self, node: u32, until_ms: u64, reason: String) {
+        if !self.until.contains_key(&node) && self.until.len() >= self.capacity {
+            if let Some(first) = self
+                .until
+                .iter()
+                .min_by_key(|(_, (u, _))| *u)
+                .map(|(n, _)| *n)
+            {
+                self.until.remove(&first);
+            }
+        }
+        self.until.insert(node, (until_ms, reason));
+    }
+
+    /// Whether `node` is discouraged at `now_ms`.
+    ///
+    /// # Errors
+    /// [`HandshakeError::Discouraged`] while it is.
+    pub fn check(&mut self, node: u32, now_ms: u64) -> Result<(), HandshakeError> {
+        match self.until.get(&node) {
+            Some((u, reason)) if *u > now_ms => Err(HandshakeError::Discouraged {
+                node,
+                left_ms: u - now_ms,
+                reason: reason.clone(),
+            }),
+            Some(_) => {
+                self.until.remove(&node);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Number held.
+    pub fn len(&self) -> usize {
+        self.until.len()
+    }
+
+    /// True when none.
+    pub fn is_empty(&self) -> bool {
+        self.until.is_empty()
+    }
+}
+
+/// The wait before reconnection attempt `attempt` (0 = first retry): `base · 2^attempt`
+/// capped at `cap`, scaled by a jitter factor in [0.5, 1.0) drawn from `jitter` in [0, 1).
+pub fn backoff_ms(attempt: u32, base_ms: u64, cap_ms: u64, jitter: f64) -> u64 {
+    let exp = base_ms.saturating_mul(1u64 << attempt.min(32)).min(cap_ms);
+    (exp as f64 * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(node: u32) -> HandshakeRules {
+        HandshakeRules {
+            chain_id: 7,
+            genesis: Hash::sha256(b"g"),
+            node,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn handshake_round_trip_and_each_mismatch() {
+        let (a, b) = (rules(0), rules(1));
+        let (ka, kb) = (node_key(1, 0), node_key(1, 1));
+        let ha = make_hello(&a, &ka.public, [1; 32]);
+        let hb = make_hello(&b, &kb.public, [2; 32]);
+        check_hello(&a, &hb).unwrap();
+        check_hello(&b, &ha).unwrap();
+        let sb = sign_auth(&b, &kb, &ha);
+        verify_auth(&a, &ha, &hb, &sb).unwrap();
+        // A signature over another challenge does not verify.
+        let other = make_hello(&a, &ka.public, [3; 32]);
+        let wrong = sign_auth(&b, &kb, &other);
+        assert_eq!(
+            verify_auth(&a, &ha, &hb, &wrong),
+            Err(HandshakeError::BadSignature)
+        );
+        let mut h = hb.clone();
+        h.magic = *b"BTC!";
+        assert!(matches!(
+            check_hello(&a, &h),
+            Err(HandshakeError::BadMagic(_))
+        ));
+        let mut h = hb.clone();
+        h.version = 9;
+        assert!(matches!(
+            check_hello(&a, &h),
+            Err(HandshakeError::BadVersion { .. })
+        ));
+        let mut h = hb.clone();
+        h.chain_id = 8;
+        assert!(matches!(
+            check_hello(&a, &h),
+            Err(HandshakeError::WrongChain { .. })
+        ));
+        let mut h = hb.clone();
+        h.genesis = Hash::ZERO;
+        assert!(matches!(
+            check_hello(&a, &h),
+            Err(HandshakeError::WrongGenesis { .. })
+        ));
+        let mut h = hb.clone();
+        h.node = 5;
+        assert_eq!(check_hello(&a, &h), Err(HandshakeError::WrongKey(5)));
+        assert_eq!(
+            check_hello(&a, &make_hello(&a, &ka.public, [0; 32])),
+            Err(HandshakeError::SelfConnection(0))
+        );
+    }
+
+    #[test]
+    fn token_bucket_throttles_to_its_rate() {
+        let mut b = TokenBucket::new(100.0, 10.0, 0);
+        for _ in 0..10 {
+            b.take(1.0, 0).unwrap();
+        }
+        assert_eq!(b.take(1.0, 0), Err(10));
+        // 50 ms later 5 tokens came back, one of which was owed.
+        b.take(4.0, 50).unwrap();
+        assert!(b.take(1.0, 50).is_err());
+    }
+
+    #[test]
+    fn flood_gauge_fires_past_its_limit_and_resets_per_window() {
+        let mut g = FloodGauge::new(3, 1000);
+        assert!(g.note(0).is_none());
+        assert!(g.note(1).is_none());
+        assert!(g.note(2).is_none());
+        assert!(matches!(g.note(3), Some(Offence::Flood { count: 4, .. })));
+        assert!(g.note(1500).is_none());
+    }
+
+    #[test]
+    fn discouragement_expires_and_is_bounded() {
+        let mut d = Discouraged::new(2);
+        d.add(1, 100, "x".into());
+        assert!(d.check(1, 50).is_err());
+        assert!(d.check(1, 100).is_ok());
+        d.add(1, 300, "a".into());
+        d.add(2, 200, "b".into());
+        d.add(3, 400, "c".into());
+        assert_eq!(d.len(), 2);
+        assert!(d.check(2, 0).is_ok(), "the soonest to expire was dropped");
+        assert!(d.check(3, 0).is_err());
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        assert_eq!(backoff_ms(0, 100, 10_000, 0.0), 50);
+        assert_eq!(backoff_ms(0, 100, 10_000, 1.0), 100);
+        assert_eq!(backoff_ms(3, 100, 10_000, 1.0), 800);
+        assert_eq!(backoff_ms(30, 100, 10_000, 1.0), 10_000);
+        assert_eq!(backoff_ms(63, 100, 10_000, 0.0), 5_000);
+    }
+
+    #[test]
+    fn frames_round_trip_and_garbage_is_refused() {
+        let f = Frame::Ping(42);
+        assert_eq!(decode_frame(&encode_frame(&f)).unwrap(), f);
+        assert!(matches!(
+            decode_frame(&[0xff; 9]),
+            Err(FrameError::Undecodable(_))
+        ));
+        let mut bytes = encode_frame(&f);
+        bytes.push(0);
+        assert!(decode_frame(&bytes).is_err(), "trailing bytes are refused");
+    }
+}
