@@ -30,6 +30,7 @@ pub mod logging;
 pub mod node;
 pub mod recorder;
 pub mod runtime;
+pub mod standalone;
 pub mod store_sled;
 pub mod transport;
 pub mod workload;

@@ -71,6 +71,35 @@ enum Command {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Run one node in this process, joined to nodes in other processes over TCP.
+    Node {
+        /// TOML config file (every process of one network uses the same one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// This node's id, below cluster.nodes (sets its key and its hash share).
+        #[arg(long)]
+        id: usize,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// A peer's address to stay connected to (repeatable).
+        #[arg(long = "peer", value_name = "ADDR")]
+        peers: Vec<std::net::SocketAddr>,
+        /// Keep the chain here (sled); resumes from it when it exists. Default: in memory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Stop after this long, e.g. 30s (default: run until SIGINT or SIGTERM).
+        #[arg(long)]
+        duration: Option<String>,
+        /// Write the JSON report (tip, peers, counters) here at shutdown.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Print `durable NODE HEIGHT HASH` once each block is flushed, to FILE or `-` (stdout).
+        #[arg(long, value_name = "FILE")]
+        durable_log: Option<PathBuf>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Benchmarks: virtual-clock speed or real-clock throughput (prints one JSON line per run).
     Bench {
         #[command(subcommand)]
@@ -212,6 +241,61 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 c.cluster.seed
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Node {
+            config,
+            id,
+            listen,
+            peers,
+            data_dir,
+            duration,
+            report,
+            durable_log,
+            cfg,
+        } => {
+            let c = load_config(config.as_deref(), &cfg.set)?;
+            let durable_log = durable_log
+                .map(|p| {
+                    chainlab_actors::node::DurableLog::open(&p)
+                        .map_err(|e| BadInput(format!("cannot write {}: {e}", p.display())))
+                })
+                .transpose()?;
+            let duration = duration
+                .map(|d| {
+                    humantime::parse_duration(&d)
+                        .map_err(|e| BadInput(format!("--duration {d:?}: {e}")))
+                })
+                .transpose()?;
+            if let Some(path) = &report {
+                std::fs::File::create(path)
+                    .map_err(|e| BadInput(format!("cannot write {}: {e}", path.display())))?;
+            }
+            let opts = chainlab_actors::standalone::NodeOptions {
+                id,
+                listen,
+                peers,
+                data_dir,
+                duration,
+                durable_log,
+            };
+            let r = chainlab_actors::standalone::run_node(c, opts, |addr| {
+                println!("node {id} listening on {addr}");
+                let _ = std::io::stdout().flush();
+            })
+            .map_err(|e| BadInput(e.to_string()))?;
+            println!(
+                "node {id} stopped by {}: height {} tip {} peers {}",
+                r.stopped_by,
+                r.tip_height,
+                r.tip_hash,
+                r.peers.len()
+            );
+            if let Some(path) = &report {
+                let text = serde_json::to_string_pretty(&r)?;
+                std::fs::write(path, text + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { data_dir } => {

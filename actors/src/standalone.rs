@@ -1,0 +1,324 @@
+//! `chainlab node`: one node in its own process, joined to nodes in other processes (or on
+//! other machines) over TCP. It runs on the real clock; chain time is Unix time in
+//! milliseconds, so that processes started at different moments agree on block timestamps.
+//! It mines with its config share of the hash power (`pow.hashpower` over `cluster.nodes`),
+//! accepts any peer that passes the handshake, and keeps dialling its `--peer` addresses.
+//! SIGINT or SIGTERM (or `--duration`) stops it cleanly: connections closed, store flushed,
+//! then the report is written.
+
+use crate::clock::Clock;
+use crate::node::chain::GetTip;
+use crate::node::{
+    load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeShared, NodeSpec, Shutdown,
+};
+use crate::recorder::Recorder;
+use crate::runtime;
+use crate::store_sled::{open_db, record_config, SledStore};
+use crate::transport::memory::{MemoryTransport, Network, RegisterNode, RegisterTcp, TcpLinks};
+use crate::transport::tcp::{
+    DialTarget, GetTcpInfo, PeerInfo, StopTcp, TcpNode, TcpSetup, TcpStats,
+};
+use crate::transport::PeerLink;
+use actix::prelude::*;
+use chainlab::config::{ClockMode, Config, Latency};
+use chainlab::gossip::NodeId;
+use chainlab::model::{hash_shares, stream};
+use chainlab::report::Event;
+use chainlab::store::{BlockStore, MemoryStore, StoreError};
+use chainlab::SigCache;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What `chainlab node` was asked to do.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// This node's id (its key and its hash share follow from it).
+    pub id: NodeId,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Addresses to keep connected to.
+    pub peers: Vec<SocketAddr>,
+    /// Keep the chain here (sled); resumed from when it exists. None: in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Stop by itself after this long.
+    pub duration: Option<Duration>,
+    /// Report blocks once flushed (needs `data_dir`).
+    pub durable_log: Option<DurableLog>,
+}
+
+/// What the node reports at shutdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    /// Node id.
+    pub node: NodeId,
+    /// Listening address.
+    pub listen: String,
+    /// Best-chain height.
+    pub tip_height: u64,
+    /// Best-chain tip.
+    pub tip_hash: String,
+    /// Peers connected at shutdown.
+    pub peers: Vec<PeerInfo>,
+    /// TCP counters.
+    pub counters: TcpStats,
+    /// Blocks this node mined.
+    pub mined: u64,
+    /// Blocks it imported (own included).
+    pub imported: u64,
+    /// Blocks it rejected.
+    pub rejected: u64,
+    /// Seconds it ran.
+    pub uptime_s: f64,
+    /// What stopped it: `SIGINT`, `SIGTERM` or `duration`.
+    pub stopped_by: String,
+}
+
+/// Why the node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum StandaloneError {
+    /// Bad arguments.
+    #[error("{0}")]
+    Usage(String),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The chain in the store.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The listener.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime.
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// Runs one node until a signal or `duration`; `on_listen` gets the bound address first.
+///
+/// # Errors
+/// [`StandaloneError`] naming the problem.
+pub fn run_node(
+    mut cfg: Config,
+    opts: NodeOptions,
+    on_listen: impl FnOnce(SocketAddr),
+) -> Result<NodeReport, StandaloneError> {
+    if opts.durable_log.is_some() && opts.data_dir.is_none() {
+        return Err(StandaloneError::Usage(
+            "--durable-log needs --data-dir (blocks are durable only in a kept store)".into(),
+        ));
+    }
+    if opts.id >= cfg.cluster.nodes {
+        return Err(StandaloneError::Usage(format!(
+            "--id {} is not below cluster.nodes = {} (the config's node count sets each node's hash share)",
+            opts.id, cfg.cluster.nodes
+        )));
+    }
+    cfg.cluster.clock = ClockMode::Real;
+    let cfg = Arc::new(cfg);
+    runtime::block_on(ClockMode::Real, run(cfg, opts, on_listen))
+        .map_err(|e| StandaloneError::Runtime(e.to_string()))?
+}
+
+async fn run(
+    cfg: Arc<Config>,
+    opts: NodeOptions,
+    on_listen: impl FnOnce(SocketAddr),
+) -> Result<NodeReport, StandaloneError> {
+    let id = opts.id;
+    let seed = cfg.cluster.seed;
+    let (db, mut store): (Option<sled::Db>, Box<dyn BlockStore>) = match &opts.data_dir {
+        Some(dir) => {
+            let db = open_db(dir, cfg.storage.cache_mb)?;
+            let store = SledStore::open(&db, dir, id)?;
+            (Some(db), Box::new(store))
+        }
+        None => (None, Box::new(MemoryStore::new())),
+    };
+    let params = Arc::new(cfg.chain_params());
+    let genesis = (
+        Arc::new(params.genesis_block()),
+        Arc::new(params.genesis_state()),
+    );
+    // Chain time: Unix milliseconds (shared by processes), never before the stored tip.
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut shared = NodeShared {
+        cfg: cfg.clone(),
+        params,
+        genesis,
+        sig_cache: cfg
+            .node
+            .sig_cache
+            .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
+        recorder: Recorder::new(Clock::start(unix_ms)),
+        transport: Arc::new(crate::cluster::NullTransport),
+        flush_each_block: db.is_some() && cfg.storage.flush_each_block,
+        durable_log: opts.durable_log.clone(),
+    };
+    let chain = load_chain(id, &shared, store.as_mut())?;
+    mark_genesis(id, store.as_mut(), &chain.genesis())?;
+    if let (Some(db), Some(dir)) = (&db, &opts.data_dir) {
+        record_config(db, dir, &cfg)?;
+    }
+    let stored_ts = chain
+        .get(&chain.tip())
+        .map_or(0, |b| b.header.timestamp_ms + 1);
+    shared.recorder = Recorder::new(Clock::start(unix_ms.max(stored_ts)));
+    let net = Network::new(
+        id + 1,
+        Latency::Constant { ms: 0.0 },
+        0.0,
+        stream(seed, "network", id as u64),
+    )
+    .with_tcp_links(TcpLinks::All)
+    .start();
+    shared.transport = Arc::new(MemoryTransport::new(net.clone()));
+    let shared = Arc::new(shared);
+    let listener =
+        std::net::TcpListener::bind(opts.listen).map_err(|e| StandaloneError::Listen {
+            addr: opts.listen,
+            reason: e.to_string(),
+        })?;
+    let share = hash_shares(&cfg.pow.hashpower, cfg.cluster.nodes)[id];
+    let handle = spawn_node(
+        &shared,
+        NodeSpec {
+            id,
+            neighbors: Vec::new(),
+            hash_share: share,
+            store,
+            mining: true,
+        },
+        chain,
+    );
+    net.do_send(RegisterNode {
+        id,
+        inbox: Some(handle.peer.clone().recipient()),
+    });
+    let endpoint = TcpNode::new(TcpSetup {
+        id,
+        key: chainlab::net::node_key(seed, id as u32),
+        rules: chainlab::net::HandshakeRules {
+            chain_id: cfg.consensus.chain_id,
+            genesis: shared.genesis.0.hash(),
+            node: id as u32,
+            seed,
+        },
+        cfg: cfg.tcp.clone(),
+        listener,
+        dial: opts
+            .peers
+            .iter()
+            .map(|addr| DialTarget {
+                addr: *addr,
+                peer: None,
+            })
+            .collect(),
+        inbox: handle.peer.clone().recipient(),
+        links: handle.peer.clone().recipient::<PeerLink>(),
+        recorder: shared.recorder.clone(),
+        rng: stream(seed ^ unix_ms, "tcp", id as u64),
+    })
+    .map_err(|e| StandaloneError::Listen {
+        addr: opts.listen,
+        reason: e.to_string(),
+    })?;
+    let listen = endpoint.listen_addr();
+    let endpoint = endpoint.start();
+    net.do_send(RegisterTcp {
+        id,
+        endpoint: Some(endpoint.clone()),
+    });
+    on_listen(listen);
+    let started = std::time::Instant::now();
+    let stopped_by = wait_for_stop(opts.duration).await;
+    tracing::info!(node = id, by = %stopped_by, "stopping");
+    let info = endpoint.send(GetTcpInfo).await.ok();
+    let _ = endpoint.send(StopTcp).await;
+    let (tip, height, _) = handle
+        .chain
+        .send(GetTip)
+        .await
+        .map_err(|e| StandaloneError::Runtime(e.to_string()))?;
+    handle.peer.do_send(Shutdown { graceful: true });
+    handle.miner.do_send(Shutdown { graceful: true });
+    handle.mempool.do_send(Shutdown { graceful: true });
+    // Waits for the chain actor's flush.
+    let _ = handle.chain.send(Shutdown { graceful: true }).await;
+    if let Some(db) = &db {
+        db.flush().map_err(|e| StoreError::Backend {
+            location: opts
+                .data_dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            reason: format!("final flush failed: {e}"),
+        })?;
+    }
+    let events = shared.recorder.take_events();
+    let count = |f: fn(&Event) -> bool| events.iter().filter(|r| f(&r.event)).count() as u64;
+    let info = info.unwrap_or(crate::transport::tcp::TcpInfo {
+        listen: listen.to_string(),
+        peers: Vec::new(),
+        stats: TcpStats::default(),
+    });
+    Ok(NodeReport {
+        node: id,
+        listen: listen.to_string(),
+        tip_height: height,
+        tip_hash: tip.to_hex(),
+        peers: info.peers,
+        counters: info.stats,
+        mined: count(|e| matches!(e, Event::BlockMined { .. })),
+        imported: count(|e| matches!(e, Event::BlockImported { .. })),
+        rejected: count(|e| matches!(e, Event::BlockRejected { .. })),
+        uptime_s: started.elapsed().as_secs_f64(),
+        stopped_by,
+    })
+}
+
+async fn wait_for_stop(duration: Option<Duration>) -> String {
+    let timer = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
+            () = term => "SIGTERM".into(),
+            () = timer => "duration".into(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
+            () = timer => "duration".into(),
+        }
+    }
+}
