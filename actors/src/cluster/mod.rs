@@ -597,8 +597,10 @@ impl Cluster {
                 if let Ok(info) = e.send(GetTcpInfo).await {
                     tcp.insert(id, info);
                 }
-                e.do_send(StopTcp);
             }
+        }
+        for e in self.tcp.endpoints.iter().flatten() {
+            e.do_send(StopTcp);
         }
         for h in self.live_nodes() {
             h.stop();

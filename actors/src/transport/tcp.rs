@@ -470,7 +470,6 @@ impl Actor for TcpNode {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX);
         self.env = Some(Arc::new(Env {
             node: ctx.address(),
             key: self.key.clone(),
