@@ -36,6 +36,10 @@ pub struct BenchResult {
     pub verify_per_s: Option<f64>,
     /// Peak resident memory of the process, MiB (Linux; None elsewhere).
     pub peak_rss_mib: Option<f64>,
+    /// Block propagation (mined to imported by every live node), median and 90th percentile, s.
+    pub propagation_p50_s: f64,
+    /// See `propagation_p50_s`.
+    pub propagation_p90_s: f64,
     /// All live nodes on one tip at the end.
     pub converged: bool,
     /// Invariant violations.
@@ -60,6 +64,8 @@ fn result(scenario: &str, cfg: &Config, out: &RunOutput, verify_per_s: Option<f6
         tps: r.txs.tps,
         verify_per_s,
         peak_rss_mib: peak_rss_mib(),
+        propagation_p50_s: r.propagation_s.p50.unwrap_or(f64::NAN),
+        propagation_p90_s: r.propagation_s.p90.unwrap_or(f64::NAN),
         converged: r.convergence.converged,
         violations: r.invariants.violations.len(),
     }
@@ -166,4 +172,44 @@ pub fn median(runs: &[BenchResult], f: impl Fn(&BenchResult) -> f64) -> f64 {
         return 0.0;
     }
     v[v.len() / 2]
+}
+
+/// The same real-clock cluster over in-memory links and over TCP links, alternated `rounds`
+/// times: zero modelled latency (so the difference is the transport), 1 s blocks, a
+/// transaction load of `tx_rate`. Returns (memory, tcp) runs.
+///
+/// # Errors
+/// A bad override or a failed run.
+pub fn transport_compare(
+    nodes: usize,
+    overrides: &[String],
+    rounds: usize,
+) -> Result<(Vec<BenchResult>, Vec<BenchResult>), BenchError> {
+    let base = vec![
+        format!("cluster.nodes={nodes}"),
+        "cluster.clock=real".to_string(),
+        "cluster.duration=20s".to_string(),
+        "cluster.settle=3s".to_string(),
+        "network.latency={ dist = \"constant\", ms = 0.0 }".to_string(),
+        "consensus.block_interval=1s".to_string(),
+        "consensus.retarget_interval=0".to_string(),
+        "workload.tx_rate=500.0".to_string(),
+        "storage.backend=memory".to_string(),
+    ];
+    let mut memory = Vec::new();
+    let mut tcp = Vec::new();
+    for _ in 0..rounds {
+        for (name, transport, into) in [
+            ("memory-links", "memory", &mut memory),
+            ("tcp-links", "tcp", &mut tcp),
+        ] {
+            let mut all = base.clone();
+            all.push(format!("network.transport={transport}"));
+            all.extend(overrides.iter().cloned());
+            let cfg = Config::parse("", "<bench>", &all)?;
+            let out = run(cfg.clone(), RunOptions::default())?;
+            into.push(result(name, &cfg, &out, None));
+        }
+    }
+    Ok((memory, tcp))
 }

@@ -140,6 +140,18 @@ enum BenchCmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Messages per second and block propagation over in-memory versus TCP links (real clock,
+    /// alternated runs of the same cluster).
+    Transport {
+        /// Nodes.
+        #[arg(long, default_value_t = 16)]
+        nodes: usize,
+        /// Runs of each variant.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
     /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
     Tps {
         /// Nodes.
@@ -347,6 +359,26 @@ fn run_cli(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!(
                         "{{\"median_messages_per_s_without\":{a:.0},\"median_messages_per_s_with_noop_faults\":{b:.0},\"slowdown_percent\":{:.1}}}",
                         (a - b) / a * 100.0
+                    );
+                }
+                BenchCmd::Transport { nodes, rounds, cfg } => {
+                    use chainlab_actors::bench::{median, transport_compare};
+                    let (memory, tcp) = transport_compare(nodes, &cfg.set, rounds)
+                        .map_err(|e| BadInput(e.to_string()))?;
+                    for r in memory.iter().chain(&tcp) {
+                        println!("{}", serde_json::to_string(r)?);
+                    }
+                    let m = |runs: &[chainlab_actors::bench::BenchResult]| {
+                        (
+                            median(runs, |r| r.messages_per_s),
+                            median(runs, |r| r.propagation_p50_s),
+                            median(runs, |r| r.propagation_p90_s),
+                        )
+                    };
+                    let (a, b) = (m(&memory), m(&tcp));
+                    println!(
+                        "{{\"median_messages_per_s_memory\":{:.0},\"median_messages_per_s_tcp\":{:.0},\"median_propagation_p50_s_memory\":{:.4},\"median_propagation_p50_s_tcp\":{:.4},\"median_propagation_p90_s_memory\":{:.4},\"median_propagation_p90_s_tcp\":{:.4}}}",
+                        a.0, b.0, a.1, b.1, a.2, b.2
                     );
                 }
                 BenchCmd::Tps { nodes, cfg } => {

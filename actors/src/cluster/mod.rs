@@ -399,7 +399,7 @@ impl Cluster {
     /// Starts node `id`'s TCP endpoint (when it has TCP links): the same address each time.
     fn spawn_tcp(&mut self, h: &NodeHandle) -> Result<(), NodeError> {
         let id = h.id;
-        let Some(addr) = self.tcp.addrs[id] else {
+        let Some(addr) = self.tcp.addrs.get(id).copied().flatten() else {
             return Ok(());
         };
         let listener = match self.tcp.bound[id].take() {
@@ -506,7 +506,7 @@ impl Cluster {
     pub fn stop_node(&mut self, id: NodeId, crash: bool) {
         if let Some(h) = self.nodes[id].take() {
             self.net.do_send(RegisterNode { id, inbox: None });
-            if let Some(e) = self.tcp.endpoints[id].take() {
+            if let Some(e) = self.tcp.endpoints.get_mut(id).and_then(Option::take) {
                 self.net.do_send(RegisterTcp { id, endpoint: None });
                 e.do_send(StopTcp);
             }
