@@ -144,6 +144,29 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's name, as in the trace's `event` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::BlockMined { .. } => "block_mined",
+            Event::BlockImported { .. } => "block_imported",
+            Event::Reorg { .. } => "reorg",
+            Event::BlockRejected { .. } => "block_rejected",
+            Event::TxSubmitted { .. } => "tx_submitted",
+            Event::TxRejected { .. } => "tx_rejected",
+            Event::SyncRequested { .. } => "sync_requested",
+            Event::NodeStarted { .. } => "node_started",
+            Event::Fault { .. } => "fault",
+            Event::MessageDropped { .. } => "message_dropped",
+            Event::NodeStopped { .. } => "node_stopped",
+            Event::PeerConnected { .. } => "peer_connected",
+            Event::HandshakeFailed { .. } => "handshake_failed",
+            Event::PeerDisconnected { .. } => "peer_disconnected",
+            Event::PeerDiscouraged { .. } => "peer_discouraged",
+        }
+    }
+}
+
 /// An event at a time at a node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceRecord {

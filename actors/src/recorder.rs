@@ -14,6 +14,10 @@ struct Inner {
     best_height: u64,
     mined_txs: u64,
     submitted: u64,
+    /// Events by name (kept in both modes).
+    counts: BTreeMap<&'static str, u64>,
+    /// Drop events after counting them (a long-running `chainlab node`).
+    count_only: bool,
 }
 
 /// Live figures for the progress bar.
@@ -45,6 +49,22 @@ impl Recorder {
         }
     }
 
+    /// A recorder that only counts events by name (memory stays flat however long it runs).
+    pub fn counting(clock: Clock) -> Recorder {
+        let r = Recorder::new(clock);
+        r.inner.lock().unwrap_or_else(|p| p.into_inner()).count_only = true;
+        r
+    }
+
+    /// Events recorded so far, by name.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .counts
+            .clone()
+    }
+
     /// The clock.
     pub fn clock(&self) -> Clock {
         self.clock
@@ -63,7 +83,10 @@ impl Recorder {
             Event::TxSubmitted { .. } => g.submitted += 1,
             _ => {}
         }
-        g.events.push(TraceRecord { t_ms, node, event });
+        *g.counts.entry(event.name()).or_default() += 1;
+        if !g.count_only {
+            g.events.push(TraceRecord { t_ms, node, event });
+        }
     }
 
     /// Live figures.

@@ -2,7 +2,9 @@
 //! other machines) over TCP. It runs on the real clock; chain time is Unix time in
 //! milliseconds, so that processes started at different moments agree on block timestamps.
 //! It mines with its config share of the hash power (`pow.hashpower` over `cluster.nodes`),
-//! accepts any peer that passes the handshake, and keeps dialling its `--peer` addresses.
+//! submits its share of the transaction load (`workload.tx_rate / cluster.nodes`, from the
+//! accounts whose index is its id modulo `cluster.nodes`), accepts any peer that passes the
+//! handshake, and keeps dialling its `--peer` addresses. Events are counted, not kept.
 //! SIGINT or SIGTERM (or `--duration`) stops it cleanly: connections closed, store flushed,
 //! then the report is written.
 
@@ -19,11 +21,11 @@ use crate::transport::tcp::{
     DialTarget, GetTcpInfo, PeerInfo, StopTcp, TcpNode, TcpSetup, TcpStats,
 };
 use crate::transport::PeerLink;
+use crate::workload::{StopLoad, Workload};
 use actix::prelude::*;
 use chainlab::config::{ClockMode, Config, Latency};
 use chainlab::gossip::NodeId;
 use chainlab::model::{hash_shares, stream};
-use chainlab::report::Event;
 use chainlab::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::SigCache;
 use serde::Serialize;
@@ -70,6 +72,10 @@ pub struct NodeReport {
     pub imported: u64,
     /// Blocks it rejected.
     pub rejected: u64,
+    /// Transactions its share of the workload submitted to it.
+    pub txs_submitted: u64,
+    /// Of those, refused.
+    pub txs_rejected: u64,
     /// Seconds it ran.
     pub uptime_s: f64,
     /// What stopped it: `SIGINT`, `SIGTERM` or `duration`.
@@ -160,7 +166,7 @@ async fn run(
             .node
             .sig_cache
             .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
-        recorder: Recorder::new(Clock::start(unix_ms)),
+        recorder: Recorder::counting(Clock::start(unix_ms)),
         transport: Arc::new(crate::cluster::NullTransport),
         flush_each_block: db.is_some() && cfg.storage.flush_each_block,
         durable_log: opts.durable_log.clone(),
@@ -173,7 +179,7 @@ async fn run(
     let stored_ts = chain
         .get(&chain.tip())
         .map_or(0, |b| b.header.timestamp_ms + 1);
-    shared.recorder = Recorder::new(Clock::start(unix_ms.max(stored_ts)));
+    shared.recorder = Recorder::counting(Clock::start(unix_ms.max(stored_ts)));
     let net = Network::new(
         id + 1,
         Latency::Constant { ms: 0.0 },
@@ -239,10 +245,29 @@ async fn run(
         id,
         endpoint: Some(endpoint.clone()),
     });
+    // This process's share of the transaction load, from its own share of the accounts.
+    let workload = (cfg.workload.tx_rate > 0.0).then(|| {
+        let mut wcfg = (*cfg).clone();
+        let n = cfg.cluster.nodes;
+        wcfg.workload.tx_rate /= n as f64;
+        let mut targets = vec![None; id + 1];
+        targets[id] = Some(handle.mempool.clone().recipient());
+        Workload::new(
+            &wcfg,
+            targets,
+            stream(seed ^ unix_ms, "workload", id as u64),
+            shared.recorder.clone(),
+        )
+        .senders_only(|i| i % n == id)
+        .start()
+    });
     on_listen(listen);
     let started = std::time::Instant::now();
     let stopped_by = wait_for_stop(opts.duration).await;
     tracing::info!(node = id, by = %stopped_by, "stopping");
+    if let Some(w) = &workload {
+        w.do_send(StopLoad);
+    }
     let info = endpoint.send(GetTcpInfo).await.ok();
     let _ = endpoint.send(StopTcp).await;
     let (tip, height, _) = handle
@@ -265,8 +290,8 @@ async fn run(
             reason: format!("final flush failed: {e}"),
         })?;
     }
-    let events = shared.recorder.take_events();
-    let count = |f: fn(&Event) -> bool| events.iter().filter(|r| f(&r.event)).count() as u64;
+    let counts = shared.recorder.counts();
+    let count = |name: &str| counts.get(name).copied().unwrap_or(0);
     let info = info.unwrap_or(crate::transport::tcp::TcpInfo {
         listen: listen.to_string(),
         peers: Vec::new(),
@@ -279,9 +304,11 @@ async fn run(
         tip_hash: tip.to_hex(),
         peers: info.peers,
         counters: info.stats,
-        mined: count(|e| matches!(e, Event::BlockMined { .. })),
-        imported: count(|e| matches!(e, Event::BlockImported { .. })),
-        rejected: count(|e| matches!(e, Event::BlockRejected { .. })),
+        mined: count("block_mined"),
+        imported: count("block_imported"),
+        rejected: count("block_rejected"),
+        txs_submitted: count("tx_submitted"),
+        txs_rejected: count("tx_rejected"),
         uptime_s: started.elapsed().as_secs_f64(),
         stopped_by,
     })

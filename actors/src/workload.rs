@@ -76,6 +76,17 @@ impl Workload {
         }
     }
 
+    /// Keeps only the sending accounts whose index passes `keep` (processes of one network
+    /// split the accounts, so that two never use one account's nonces).
+    pub fn senders_only(mut self, keep: impl Fn(usize) -> bool) -> Workload {
+        let idx: Vec<usize> = (0..self.keys.len()).filter(|i| keep(*i)).collect();
+        self.keys = idx.iter().map(|i| self.keys[*i].clone()).collect();
+        self.addrs = idx.iter().map(|i| self.addrs[*i]).collect();
+        self.next_nonce = vec![0; idx.len()];
+        self.in_flight = vec![false; idx.len()];
+        self
+    }
+
     fn gap(&mut self) -> Duration {
         let secs = Exp::new(self.cfg.tx_rate)
             .map(|e| e.sample(&mut self.rng))
