@@ -376,7 +376,7 @@ impl TokenBucket {
         let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
         self.last_ms = self.last_ms.max(now_ms);
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.tokens -= n;
+        self.tokens -= n.max(0.0);
         if self.tokens >= 0.0 {
             return Ok(());
         }
@@ -483,7 +483,7 @@ impl Discouraged {
 /// capped at `cap`, scaled by a jitter factor in [0.5, 1.0) drawn from `jitter` in [0, 1).
 pub fn backoff_ms(attempt: u32, base_ms: u64, cap_ms: u64, jitter: f64) -> u64 {
     let exp = base_ms.saturating_mul(1u64 << attempt.min(32)).min(cap_ms);
-    (exp as f64 * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))) as u64
+    ((exp as f64 * (0.5 + 0.5 * jitter.clamp(0.0, 1.0))) as u64).min(cap_ms)
 }
 
 #[cfg(test)]

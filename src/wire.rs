@@ -132,7 +132,7 @@ impl WireMsg {
         for (i, pair) in blocks.windows(2).enumerate() {
             let (parent, child) = (&pair[0], &pair[1]);
             if child.header.parent != parent.hash()
-                || child.header.height != parent.header.height.wrapping_add(1)
+                || parent.header.height.checked_add(1) != Some(child.header.height)
             {
                 return Err(LinkError { index: i + 1 });
             }
