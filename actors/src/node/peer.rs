@@ -99,6 +99,8 @@ pub struct PeerActor {
     fixed: Vec<NodeId>,
     /// Useless items per peer (flood detection).
     floods: std::collections::BTreeMap<NodeId, FloodGauge>,
+    /// When the gossip's expired requests are next forgotten (see the `inv` arm).
+    next_prune_ms: u64,
 }
 
 impl PeerActor {
@@ -114,6 +116,7 @@ impl PeerActor {
             id,
             fixed: gossip.neighbors().to_vec(),
             floods: std::collections::BTreeMap::new(),
+            next_prune_ms: 0,
             gossip,
             shared,
             rng,
@@ -247,6 +250,16 @@ impl Handler<Deliver> for PeerActor {
         match m.msg {
             WireMsg::Inv { blocks, txs } => {
                 let now = self.shared.now_ms();
+                // Requests never answered are forgotten once expired by the core's periodic
+                // `on_tick`, which only a running sync drives: without this, a peer announcing
+                // ids it never delivers would grow the node's memory for as long as it likes.
+                // (With no sync in flight, `on_tick` only prunes, which decides nothing.)
+                if now >= self.next_prune_ms && !self.gossip.syncing() {
+                    let retry = self.gossip.on_tick(now, 0);
+                    debug_assert!(retry.is_none());
+                    self.next_prune_ms =
+                        now + self.shared.cfg.gossip.request_timeout.as_millis() as u64;
+                }
                 if let Some(get) = self.gossip.on_inv(from, &blocks, &txs, now, |_| false) {
                     self.send(from, get);
                 }

@@ -2,9 +2,10 @@
 //! connection runs as one task on the node's arbiter:
 //!
 //! 1. framing: tokio-util's `LengthDelimitedCodec` with a 4-byte length and an explicit
-//!    maximum ([`MAX_FRAME_BYTES`]), so an oversized length prefix ends the connection before
-//!    its body is buffered; each body is decoded with the core's byte limit and its lists
-//!    checked against their caps (core [`decode_frame`]);
+//!    maximum ([`MAX_FRAME_BYTES`]; [`HANDSHAKE_FRAME_BYTES`] until the handshake completes),
+//!    so an oversized length prefix ends the connection before its body is buffered; each
+//!    body is decoded with the core's byte limit and its lists checked against their caps
+//!    (core [`decode_frame`]);
 //! 2. the handshake (core [`check_hello`], [`sign_auth`], [`verify_auth`]) within
 //!    `tcp.handshake_timeout`;
 //! 3. a reader, throttled by two token buckets (messages and bytes per second), that hands
@@ -55,6 +56,11 @@ pub fn codec() -> LengthDelimitedCodec {
         .max_frame_length(MAX_FRAME_BYTES)
         .new_codec()
 }
+
+/// Largest frame accepted before the handshake completes (a hello is about 120 bytes, an
+/// auth 68): a peer that has not proved who it is cannot make the node buffer a full-size
+/// frame on each of its connections.
+pub const HANDSHAKE_FRAME_BYTES: usize = 1024;
 
 type Link = Framed<TcpStream, LengthDelimitedCodec>;
 
@@ -668,7 +674,11 @@ impl Handler<SendFrame> for TcpNode {
 impl Handler<Penalize> for TcpNode {
     type Result = ();
     fn handle(&mut self, m: Penalize, ctx: &mut Context<Self>) {
-        if self.conns.contains_key(&m.peer) {
+        // The actors judge a block or transaction after the reader handed it over, so the
+        // peer may already have hung up (hit and run): it is discouraged all the same, once
+        // (later penalties for what it sent before it was dropped add nothing).
+        let now = self.now_ms();
+        if self.conns.contains_key(&m.peer) || self.discouraged.check(m.peer as u32, now).is_ok() {
             self.penalize(m.peer, m.offence, ctx);
         }
     }
@@ -714,7 +724,7 @@ impl Handler<StopTcp> for TcpNode {
 async fn read_frame(link: &mut Link, counters: &TcpCounters) -> Result<Frame, HandshakeError> {
     match link.next().await {
         None => Err(HandshakeError::Closed("end of stream".into())),
-        Some(Err(e)) => Err(match oversized(&e) {
+        Some(Err(e)) => Err(match oversized(&e, HANDSHAKE_FRAME_BYTES) {
             Some(o) => HandshakeError::Frame(o.to_string()),
             None => HandshakeError::Closed(e.to_string()),
         }),
@@ -728,12 +738,10 @@ async fn read_frame(link: &mut Link, counters: &TcpCounters) -> Result<Frame, Ha
     }
 }
 
-fn oversized(e: &std::io::Error) -> Option<Offence> {
+fn oversized(e: &std::io::Error, max: usize) -> Option<Offence> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<LengthDelimitedCodecError>())
-        .map(|_| Offence::Oversized {
-            max: MAX_FRAME_BYTES as u64,
-        })
+        .map(|_| Offence::Oversized { max: max as u64 })
 }
 
 async fn write_frame(
@@ -804,6 +812,7 @@ async fn connection(
     cancel: CancellationToken,
 ) -> (Option<NodeId>, End) {
     let mut link = Framed::new(stream, codec());
+    link.codec_mut().set_max_frame_length(HANDSHAKE_FRAME_BYTES);
     let hs_ms = env.cfg.handshake_timeout.as_millis() as u64;
     let hello = tokio::select! {
         biased;
@@ -814,6 +823,7 @@ async fn connection(
             Ok(Ok(h)) => h,
         },
     };
+    link.codec_mut().set_max_frame_length(MAX_FRAME_BYTES);
     let peer = hello.node as NodeId;
     let (tx, rx) = mpsc::channel(env.cfg.queue_frames);
     let kept = env
@@ -886,7 +896,7 @@ async fn reader(
             }
             Ok(None) => return End::Closed("closed", "the peer closed the connection".into()),
             Ok(Some(Err(e))) => {
-                return match oversized(&e) {
+                return match oversized(&e, MAX_FRAME_BYTES) {
                     Some(o) => End::Offence(o),
                     None => End::Closed("io-error", format!("read failed: {e}")),
                 }
