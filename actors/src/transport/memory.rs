@@ -144,6 +144,8 @@ pub struct Network {
     stats: NetStats,
     tcp_links: TcpLinks,
     tcp: BTreeMap<NodeId, Addr<TcpNode>>,
+    /// Node ids below this are this process's nodes.
+    nodes: usize,
 }
 
 struct InFlight {
@@ -172,6 +174,7 @@ impl Network {
             stats: NetStats::default(),
             tcp_links: TcpLinks::None,
             tcp: BTreeMap::new(),
+            nodes: n,
         }
     }
 
@@ -333,7 +336,8 @@ impl Network {
                 } => (extra_ms, copies, reorder),
             }
         };
-        let tcp = self.tcp_links.contains(m.from, m.to);
+        // A peer outside the cluster (it dialled a node's TCP port) is reachable only by TCP.
+        let tcp = self.tcp_links.contains(m.from, m.to) || m.to >= self.nodes;
         if copies > 1 {
             self.stats.duplicated += u64::from(copies - 1);
             for _ in 1..copies {

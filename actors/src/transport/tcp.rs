@@ -57,6 +57,10 @@ pub fn codec() -> LengthDelimitedCodec {
         .new_codec()
 }
 
+/// Most encoded bytes queued for one peer (besides `tcp.queue_frames`): a peer that asks for
+/// much and reads little cannot make the node hold more than this for it.
+pub const QUEUE_BYTES_PER_PEER: u64 = 4 * MAX_FRAME_BYTES as u64;
+
 /// Largest frame accepted before the handshake completes (a hello is about 120 bytes, an
 /// auth 68): a peer that has not proved who it is cannot make the node buffer a full-size
 /// frame on each of its connections.
@@ -227,7 +231,8 @@ struct CheckPeer(NodeId);
 struct Established {
     peer: NodeId,
     conn: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<(Frame, u64)>,
+    queued: Arc<AtomicU64>,
     cancel: CancellationToken,
     addr: SocketAddr,
     inbound: bool,
@@ -265,7 +270,9 @@ enum End {
 
 struct Conn {
     id: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<(Frame, u64)>,
+    /// Encoded bytes queued for this peer and not yet written.
+    queued: Arc<AtomicU64>,
     cancel: CancellationToken,
     addr: SocketAddr,
     inbound: bool,
@@ -437,7 +444,8 @@ impl TcpNode {
                 cause: cause.to_string(),
                 reason,
             });
-            let _ = self.links.try_send(PeerLink { peer, up: false });
+            // A control message from this process (one per connection): never dropped.
+            self.links.do_send(PeerLink { peer, up: false });
         }
     }
 
@@ -583,7 +591,7 @@ impl Handler<Established> for TcpNode {
                 addr: m.addr.to_string(),
                 inbound: m.inbound,
             });
-            let _ = self.links.try_send(PeerLink {
+            self.links.do_send(PeerLink {
                 peer: m.peer,
                 up: true,
             });
@@ -593,6 +601,7 @@ impl Handler<Established> for TcpNode {
             Conn {
                 id: m.conn,
                 tx: m.tx,
+                queued: m.queued,
                 cancel: m.cancel,
                 addr: m.addr,
                 inbound: m.inbound,
@@ -665,8 +674,15 @@ impl Handler<SendFrame> for TcpNode {
             self.counters.dropped_not_connected.fetch_add(1, Relaxed);
             return;
         };
-        if c.tx.try_send(Frame::Msg(m.msg)).is_err() {
+        let size = m.msg.size();
+        if c.queued.load(Relaxed) + size > QUEUE_BYTES_PER_PEER {
             self.counters.dropped_queue_full.fetch_add(1, Relaxed);
+            return;
+        }
+        if c.tx.try_send((Frame::Msg(m.msg), size)).is_err() {
+            self.counters.dropped_queue_full.fetch_add(1, Relaxed);
+        } else {
+            c.queued.fetch_add(size, Relaxed);
         }
     }
 }
@@ -826,12 +842,14 @@ async fn connection(
     link.codec_mut().set_max_frame_length(MAX_FRAME_BYTES);
     let peer = hello.node as NodeId;
     let (tx, rx) = mpsc::channel(env.cfg.queue_frames);
+    let queued = Arc::new(AtomicU64::new(0));
     let kept = env
         .node
         .send(Established {
             peer,
             conn,
             tx: tx.clone(),
+            queued: queued.clone(),
             cancel: cancel.clone(),
             addr,
             inbound: target.is_none(),
@@ -846,19 +864,24 @@ async fn connection(
     let end = tokio::select! {
         biased;
         () = cancel.cancelled() => End::Cancelled,
-        end = writer(env, sink, rx) => end,
+        end = writer(env, sink, rx, queued) => end,
         end = reader(env, stream, peer, tx) => end,
     };
     (Some(peer), end)
 }
 
-async fn writer(env: &Env, mut sink: SplitSink<Link, Bytes>, mut rx: mpsc::Receiver<Frame>) -> End {
+async fn writer(
+    env: &Env,
+    mut sink: SplitSink<Link, Bytes>,
+    mut rx: mpsc::Receiver<(Frame, u64)>,
+    queued: Arc<AtomicU64>,
+) -> End {
     let mut ping = tokio::time::interval(env.cfg.ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
     let mut nonce = 0u64;
     loop {
-        let frame = tokio::select! {
+        let (frame, size) = tokio::select! {
             biased;
             f = rx.recv() => match f {
                 Some(f) => f,
@@ -866,10 +889,12 @@ async fn writer(env: &Env, mut sink: SplitSink<Link, Bytes>, mut rx: mpsc::Recei
             },
             _ = ping.tick() => {
                 nonce += 1;
-                Frame::Ping(nonce)
+                (Frame::Ping(nonce), 0)
             }
         };
-        if let Err(e) = write_frame(&mut sink, &frame, &env.counters).await {
+        let written = write_frame(&mut sink, &frame, &env.counters).await;
+        queued.fetch_sub(size, Relaxed);
+        if let Err(e) = written {
             return End::Closed("io-error", format!("write failed: {e}"));
         }
     }
@@ -879,7 +904,7 @@ async fn reader(
     env: &Env,
     mut stream: SplitStream<Link>,
     peer: NodeId,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<(Frame, u64)>,
 ) -> End {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
@@ -921,7 +946,7 @@ async fn reader(
         match decode_frame(&bytes) {
             Err(e) => return End::Offence(Offence::BadFrame(e.to_string())),
             Ok(Frame::Ping(n)) => {
-                let _ = tx.try_send(Frame::Pong(n));
+                let _ = tx.try_send((Frame::Pong(n), 0));
             }
             Ok(Frame::Pong(_)) => {}
             Ok(f @ (Frame::Hello(_) | Frame::Auth(_))) => {
