@@ -768,6 +768,9 @@ impl Config {
                 return err(key, "must be at least 1ms".into());
             }
         }
+        if t.discourage_for > Duration::from_secs(365 * 24 * 3600) {
+            return err("tcp.discourage_for", "must be at most a year".into());
+        }
         if t.ping_interval >= t.idle_timeout {
             return err(
                 "tcp.ping_interval",

@@ -83,10 +83,16 @@ pub struct Gossip {
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
     peer_known: BTreeMap<NodeId, BoundedSet>,
-    requested: HashMapById<u64>,
+    /// Ids asked for: when, and of whom.
+    requested: HashMapById<(u64, NodeId)>,
+    /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
+    requested_of: BTreeMap<NodeId, usize>,
     pending_txs: Vec<(TxId, Option<NodeId>)>,
     sync: Option<SyncState>,
 }
+
+/// Most ids outstanding (asked for, not yet received or expired) from one peer.
+pub const MAX_REQUESTS_PER_PEER: usize = 2 * MAX_INV_ITEMS;
 
 /// Messages to send, in order.
 pub type Outbox = Vec<(NodeId, WireMsg)>;
@@ -106,6 +112,7 @@ impl Gossip {
             neighbors,
             peer_known,
             requested: HashMapById::default(),
+            requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
             sync: None,
         }
@@ -114,6 +121,15 @@ impl Gossip {
     /// The neighbours.
     pub fn neighbors(&self) -> &[NodeId] {
         &self.neighbors
+    }
+
+    fn release(&mut self, peer: NodeId) {
+        if let Some(c) = self.requested_of.get_mut(&peer) {
+            *c = c.saturating_sub(1);
+            if *c == 0 {
+                self.requested_of.remove(&peer);
+            }
+        }
     }
 
     /// Adds a neighbour (a peer that connected); no-op if already one.
@@ -164,10 +180,19 @@ impl Gossip {
                     continue;
                 }
                 match self.requested.get(id) {
-                    Some(at) if now_ms < at + self.policy.request_timeout_ms => continue,
+                    Some((at, _)) if now_ms < at + self.policy.request_timeout_ms => continue,
                     _ => {}
                 }
-                self.requested.insert(*id, now_ms);
+                let of_peer = self.requested_of.entry(from).or_default();
+                if *of_peer >= MAX_REQUESTS_PER_PEER {
+                    // A peer announcing more than it delivers gets no more requests until
+                    // its old ones are answered or expire.
+                    continue;
+                }
+                *of_peer += 1;
+                if let Some((_, old)) = self.requested.insert(*id, (now_ms, from)) {
+                    self.release(old);
+                }
                 want.push(*id);
             }
         }
@@ -183,7 +208,9 @@ impl Gossip {
     /// A full item arrived from `from` (or was made locally when `from` is None).
     /// Returns false when it was seen before (nothing more to do).
     pub fn on_item(&mut self, id: Hash, from: Option<NodeId>) -> bool {
-        self.requested.remove(&id);
+        if let Some((_, peer)) = self.requested.remove(&id) {
+            self.release(peer);
+        }
         if let Some(f) = from {
             self.note_known(f, id);
         }
@@ -193,7 +220,9 @@ impl Gossip {
     /// Forgets that an item was received, so that it can be fetched again (used when the
     /// node could not process it, e.g. its parent was unknown and the orphan pool dropped it).
     pub fn forget_request(&mut self, id: &Hash) {
-        self.requested.remove(id);
+        if let Some((_, peer)) = self.requested.remove(id) {
+            self.release(peer);
+        }
     }
 
     /// A block validated: announce it at once to every neighbour that does not know it.
@@ -378,7 +407,17 @@ impl Gossip {
     /// (all tried: start over), chosen by `pick`. Stale `getdata` records are dropped.
     pub fn on_tick(&mut self, now_ms: u64, pick: u64) -> Option<(NodeId, WireMsg)> {
         let timeout = self.policy.request_timeout_ms;
-        self.requested.retain(|_, at| now_ms < *at + timeout);
+        let counts = &mut self.requested_of;
+        self.requested.retain(|_, (at, peer)| {
+            let keep = now_ms < *at + timeout;
+            if !keep {
+                if let Some(c) = counts.get_mut(peer) {
+                    *c = c.saturating_sub(1);
+                }
+            }
+            keep
+        });
+        self.requested_of.retain(|_, c| *c > 0);
         let s = self.sync.as_ref()?;
         if now_ms < s.deadline_ms {
             return None;

@@ -136,11 +136,25 @@ pub enum BlockError {
 }
 
 impl BlockError {
-    /// Whether a peer that sent this block misbehaved. Every rule is deterministic given the
-    /// block and its ancestors, except the future-timestamp limit, which depends on the local
-    /// clock (a skewed clock is not the sender's fault).
+    /// Whether a peer that sent this block certainly misbehaved: the block is invalid in itself
+    /// or its header breaks a rule against its parent. Not punished: a timestamp ahead of the
+    /// local clock (which may be skewed), state errors (`TxApply`, `BadStateRoot`: during a
+    /// reorg they may belong to an ancestor that an honest relay stored without executing it)
+    /// and invalid ancestors (the sender may be an honest relay of a side branch).
     pub fn is_peer_fault(&self) -> bool {
-        !matches!(self, BlockError::TimestampTooNew { .. })
+        matches!(
+            self,
+            BlockError::BadVersion(_)
+                | BlockError::TooManyTxs { .. }
+                | BlockError::TooLarge { .. }
+                | BlockError::BadPow { .. }
+                | BlockError::DuplicateTx { .. }
+                | BlockError::BadMerkleRoot
+                | BlockError::Tx { .. }
+                | BlockError::BadHeight { .. }
+                | BlockError::BadDifficulty { .. }
+                | BlockError::TimestampTooOld { .. }
+        )
     }
 }
 

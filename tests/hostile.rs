@@ -13,6 +13,7 @@
 use chainlab::block::{merkle_root, Block, Seal};
 use chainlab::config::Config;
 use chainlab::crypto::{to_high_s, KeyPair};
+use chainlab::gossip::MAX_REQUESTS_PER_PEER;
 use chainlab::net::{
     check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth, verify_auth, Frame,
     HandshakeRules, Hello, LENGTH_FIELD_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
@@ -1169,9 +1170,10 @@ impl Attacker {
     }
 
     /// Announcing ids and never delivering them is no offence, but the node must not keep its
-    /// requests for them forever. Four floods of fresh announcements, each after the requests
-    /// of the one before expired: the last two must fit in the memory the first two took
-    /// (remembering every request, the node's table of them doubles in the last flood).
+    /// requests for them forever, nor more than MAX_REQUESTS_PER_PEER of them for one peer.
+    /// Four floods of 500,000 fresh announcements, each after the requests of the one before
+    /// expired: each gets exactly the capped number of requests, and the last two must fit in
+    /// the memory the first two took.
     fn inv_flood_case(&mut self) {
         let case = "4 floods of announcements never delivered";
         let id = self.fresh_id();
@@ -1179,30 +1181,44 @@ impl Attacker {
         let t = Instant::now();
         let mut k = 0u64;
         let mut flood = |c: &mut Conn| {
-            for _ in 0..INV_FLOOD_MSGS / 10 {
-                for _ in 0..10 {
-                    let txs = (0..MAX_INV_ITEMS)
-                        .map(|_| {
-                            k += 1;
-                            Hash::sha256(&k.to_le_bytes())
-                        })
-                        .collect();
-                    c.send(&msg(WireMsg::Inv {
-                        blocks: Vec::new(),
-                        txs,
-                    }));
-                }
-                // Read the node's requests as they come, so that no queue holds them.
-                let mut asked = 0;
-                c.expect(IMMEDIATE, case, |_, f| {
-                    if let Frame::Msg(WireMsg::GetData { txs, .. }) = f {
-                        asked += txs.len();
-                    }
-                    (asked == 10 * MAX_INV_ITEMS).then_some(())
-                });
+            for _ in 0..INV_FLOOD_MSGS {
+                let txs = (0..MAX_INV_ITEMS)
+                    .map(|_| {
+                        k += 1;
+                        Hash::sha256(&k.to_le_bytes())
+                    })
+                    .collect();
+                c.send(&msg(WireMsg::Inv {
+                    blocks: Vec::new(),
+                    txs,
+                }));
             }
-            // Past the request timeout, every request of this flood has expired.
-            c.stays_open(REQUEST_TIMEOUT + Duration::from_millis(300), case);
+            // The node asks for at most MAX_REQUESTS_PER_PEER of them while its requests are
+            // outstanding ...
+            let mut asked = 0;
+            c.expect(IMMEDIATE, case, |_, f| {
+                if let Frame::Msg(WireMsg::GetData { txs, .. }) = f {
+                    asked += txs.len();
+                }
+                (asked >= MAX_REQUESTS_PER_PEER).then_some(())
+            });
+            assert_eq!(
+                asked, MAX_REQUESTS_PER_PEER,
+                "{case}: requests per peer are capped"
+            );
+            // ... and nothing more (the rest of the announcements are ignored); past the
+            // request timeout, every request of this flood has expired.
+            let deadline = Instant::now() + REQUEST_TIMEOUT + Duration::from_millis(300);
+            loop {
+                match c.recv(deadline) {
+                    Got::Closed => panic!("{case}: the node closed the connection"),
+                    Got::Timeout => break,
+                    Got::Frame(Frame::Msg(WireMsg::GetData { txs, .. })) => {
+                        panic!("{case}: {} more requests past the cap", txs.len())
+                    }
+                    Got::Frame(_) => {}
+                }
+            }
         };
         // Two to warm up (the allocator's first reuse of freed memory varies with load) ...
         flood(&mut c);
@@ -1232,6 +1248,47 @@ impl Attacker {
         );
     }
 
+    /// One `getdata` naming node 0's tip block 5,000 times is served once: repeated ids are
+    /// dropped before any work, so a request cannot multiply the node's replies.
+    fn getdata_amplification_case(&mut self) {
+        let case = "a getdata naming one block 5000 times";
+        let id = self.fresh_id();
+        let mut c = self.join(id);
+        let tip = c.expect(IMMEDIATE, case, |_, f| match f {
+            Frame::Msg(WireMsg::Inv { blocks, .. }) if !blocks.is_empty() => Some(blocks[0]),
+            _ => None,
+        });
+        let t = Instant::now();
+        c.send(&msg(WireMsg::GetData {
+            blocks: vec![tip; MAX_INV_ITEMS],
+            txs: Vec::new(),
+        }));
+        c.expect(IMMEDIATE, case, |_, f| match f {
+            Frame::Msg(WireMsg::Block(b)) if b.hash() == tip => Some(()),
+            _ => None,
+        });
+        let took = t.elapsed();
+        let deadline = Instant::now() + Duration::from_millis(300);
+        loop {
+            match c.recv(deadline) {
+                Got::Closed => panic!("{case}: the node closed the connection"),
+                Got::Timeout => break,
+                Got::Frame(Frame::Msg(WireMsg::Block(b))) if b.hash() == tip => {
+                    panic!("{case}: the block was served twice")
+                }
+                Got::Frame(_) => {}
+            }
+        }
+        c.ping_pong(1, IMMEDIATE, case);
+        c.hang_up(case);
+        self.record(
+            case,
+            "served once, kept open".to_string(),
+            took,
+            vec![Expect::Kept { peer: id }],
+        );
+    }
+
     fn run(mut self) -> Vec<Outcome> {
         eprintln!("hostile-input catalogue against {}:", self.addr);
         self.handshake_cases();
@@ -1241,6 +1298,7 @@ impl Attacker {
         self.policy_case();
         self.throttle_case();
         self.inv_flood_case();
+        self.getdata_amplification_case();
         self.identity_cases(discouraged);
         self.timeout_cases();
         self.idle_case();

@@ -71,6 +71,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
         transport: Arc::new(crate::cluster::NullTransport),
         flush_each_block: false,
         durable_log: None,
+        network_duplicates: Default::default(),
         cfg: Arc::new(cfg),
     };
     let mut out = Vec::new();

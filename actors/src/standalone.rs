@@ -128,6 +128,8 @@ pub fn run_node(
         )));
     }
     cfg.cluster.clock = ClockMode::Real;
+    // Every link of this process is TCP (peer actors budget what they serve accordingly).
+    cfg.network.transport = chainlab::config::TransportKind::Tcp;
     let cfg = Arc::new(cfg);
     runtime::block_on(ClockMode::Real, run(cfg, opts, on_listen))
         .map_err(|e| StandaloneError::Runtime(e.to_string()))?
@@ -138,6 +140,7 @@ async fn run(
     opts: NodeOptions,
     on_listen: impl FnOnce(SocketAddr),
 ) -> Result<NodeReport, StandaloneError> {
+    let mut stops = Stops::install();
     let id = opts.id;
     let seed = cfg.cluster.seed;
     let (db, mut store): (Option<sled::Db>, Box<dyn BlockStore>) = match &opts.data_dir {
@@ -170,6 +173,7 @@ async fn run(
         transport: Arc::new(crate::cluster::NullTransport),
         flush_each_block: db.is_some() && cfg.storage.flush_each_block,
         durable_log: opts.durable_log.clone(),
+        network_duplicates: Default::default(),
     };
     let chain = load_chain(id, &shared, store.as_mut())?;
     mark_genesis(id, store.as_mut(), &chain.genesis())?;
@@ -263,11 +267,13 @@ async fn run(
     });
     on_listen(listen);
     let started = std::time::Instant::now();
-    let stopped_by = wait_for_stop(opts.duration).await;
+    let stopped_by = stops.wait(opts.duration).await;
     tracing::info!(node = id, by = %stopped_by, "stopping");
     if let Some(w) = &workload {
         w.do_send(StopLoad);
     }
+    // The miner first, so that the reported tip is the final one.
+    let _ = handle.miner.send(Shutdown { graceful: true }).await;
     let info = endpoint.send(GetTcpInfo).await.ok();
     let _ = endpoint.send(StopTcp).await;
     let (tip, height, _) = handle
@@ -276,7 +282,6 @@ async fn run(
         .await
         .map_err(|e| StandaloneError::Runtime(e.to_string()))?;
     handle.peer.do_send(Shutdown { graceful: true });
-    handle.miner.do_send(Shutdown { graceful: true });
     handle.mempool.do_send(Shutdown { graceful: true });
     // Waits for the chain actor's flush.
     let _ = handle.chain.send(Shutdown { graceful: true }).await;
@@ -314,38 +319,61 @@ async fn run(
     })
 }
 
-async fn wait_for_stop(duration: Option<Duration>) -> String {
-    let timer = async {
-        match duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
+/// SIGINT and SIGTERM listeners, installed before anything else so that a signal during
+/// startup still stops the node cleanly.
+struct Stops {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).ok();
-        let term = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Stops {
+    fn install() -> Stops {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Stops {
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Stops {}
+    }
+
+    /// Waits for a signal or the end of `duration`; says which.
+    async fn wait(&mut self, duration: Option<Duration>) -> String {
+        let timer = async {
+            match duration {
+                Some(d) => tokio::time::sleep(d).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            biased;
-            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
-            () = term => "SIGTERM".into(),
-            () = timer => "duration".into(),
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                biased;
+                () = recv(&mut self.int) => "SIGINT".into(),
+                () = recv(&mut self.term) => "SIGTERM".into(),
+                () = timer => "duration".into(),
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::select! {
-            biased;
-            _ = tokio::signal::ctrl_c() => "SIGINT".into(),
-            () = timer => "duration".into(),
+        #[cfg(not(unix))]
+        {
+            tokio::select! {
+                biased;
+                _ = tokio::signal::ctrl_c() => "SIGINT".into(),
+                () = timer => "duration".into(),
+            }
         }
     }
 }

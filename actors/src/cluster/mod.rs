@@ -159,8 +159,14 @@ struct TcpPlan {
     links: TcpLinks,
     /// Listening address per node (None: no TCP link).
     addrs: Vec<Option<std::net::SocketAddr>>,
-    /// Listeners bound at start, used by each node's first endpoint.
+    /// Listeners bound at start and held for the whole run: each endpoint gets a duplicate,
+    /// so a node restarted (or wiped) while its old endpoint is still closing finds its port
+    /// bound. While a node is down its port still accepts into the backlog: dialers time out
+    /// in the handshake instead of being refused.
     bound: Vec<Option<std::net::TcpListener>>,
+    /// Endpoints started per node (mixed into the challenge stream, so a restarted node never
+    /// repeats its challenges).
+    generation: Vec<u64>,
     endpoints: Vec<Option<Addr<TcpNode>>>,
 }
 
@@ -200,6 +206,7 @@ impl TcpPlan {
         let mut plan = TcpPlan {
             addrs: vec![None; n],
             bound: (0..n).map(|_| None).collect(),
+            generation: vec![0; n],
             endpoints: vec![None; n],
             links,
         };
@@ -308,6 +315,7 @@ impl Cluster {
                 })?),
                 None => None,
             },
+            network_duplicates: Default::default(),
             cfg: cfg.clone(),
         };
         let late: BTreeSet<NodeId> = opts.late_start.iter().map(|(id, _)| *id).collect();
@@ -402,14 +410,17 @@ impl Cluster {
         let Some(addr) = self.tcp.addrs.get(id).copied().flatten() else {
             return Ok(());
         };
-        let listener = match self.tcp.bound[id].take() {
-            Some(l) => l,
-            None => std::net::TcpListener::bind(addr).map_err(|e| NodeError::Listen {
-                node: id,
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?,
+        let listen_err = |e: std::io::Error| NodeError::Listen {
+            node: id,
+            addr: addr.to_string(),
+            reason: e.to_string(),
         };
+        let listener = match &self.tcp.bound[id] {
+            Some(l) => l.try_clone().map_err(listen_err)?,
+            None => std::net::TcpListener::bind(addr).map_err(listen_err)?,
+        };
+        self.tcp.generation[id] += 1;
+        let generation = self.tcp.generation[id];
         // The lower id of each TCP link dials.
         let dial = self.adj[id]
             .iter()
@@ -437,13 +448,9 @@ impl Cluster {
             inbox: h.peer.clone().recipient(),
             links: h.peer.clone().recipient::<PeerLink>(),
             recorder: self.shared.recorder.clone(),
-            rng: stream(seed, "tcp", id as u64),
+            rng: stream(seed, "tcp", id as u64 | generation << 32),
         })
-        .map_err(|e| NodeError::Listen {
-            node: id,
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })?
+        .map_err(listen_err)?
         .start();
         self.net.do_send(RegisterTcp {
             id,

@@ -199,6 +199,12 @@ impl Cluster {
                 }
             }
             k if k.is_link_rule() => {
+                if k == FaultKind::Duplicate {
+                    // Copies made by the network are not the sender's doing.
+                    self.shared
+                        .network_duplicates
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let rule = LinkRule::from_entry(i as u64, f).expect("link-rule kind");
                 self.net.do_send(ApplyLinkFault::AddRule(rule));
                 self.records[i].dropped = Some(0);

@@ -97,6 +97,8 @@ pub struct ChainActor {
     /// Blocks refused as too far in the future, with the local time they become acceptable:
     /// neither they nor orphans waiting on them trigger a sync before then.
     too_new: std::collections::BTreeMap<Hash, u64>,
+    /// Peers come over TCP (see `import_one`).
+    untrusted_peers: bool,
 }
 
 /// How many too-new blocks a node remembers.
@@ -113,6 +115,8 @@ impl ChainActor {
         node: &NodeHandle,
     ) -> ChainActor {
         ChainActor {
+            untrusted_peers: shared.cfg.network.transport
+                != chainlab::config::TransportKind::Memory,
             id,
             chain,
             store,
@@ -135,6 +139,21 @@ impl ChainActor {
         let now = self.now_ms();
         if self.too_new.get(&hash).is_some_and(|at| now < *at) || self.chain.get(&hash).is_some() {
             // Too early to look at again, or already stored (genesis included).
+            return;
+        }
+        let parent = block.header.parent;
+        if from.is_some()
+            && self.untrusted_peers
+            && self.chain.get(&parent).is_none()
+            && self.too_new.get(&parent).is_none_or(|at| now >= *at)
+        {
+            // TCP peers are untrusted: a block whose parent is unknown is neither checked (its
+            // signatures would cost work for a block that may never connect) nor kept. The
+            // node syncs from the sender instead, parents first.
+            self.node.peer.do_send(RequestSync {
+                preferred: from,
+                locator: self.chain.locator(),
+            });
             return;
         }
         let checked = match check_block(block, &self.shared.params, self.shared.cache()) {

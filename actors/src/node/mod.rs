@@ -45,6 +45,9 @@ pub struct NodeShared {
     pub flush_each_block: bool,
     /// Where to report blocks once they are durable (crash tests).
     pub durable_log: Option<DurableLog>,
+    /// Set once a `duplicate` fault is active: duplicates then prove nothing about the
+    /// sender, so they no longer count toward the flood limit.
+    pub network_duplicates: std::sync::atomic::AtomicBool,
 }
 
 /// Appends `durable NODE HEIGHT HASH` lines once blocks are flushed, to a file or stdout.

@@ -8,7 +8,7 @@ use super::{NodeHandle, NodeShared, Shutdown};
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::gossip::{Gossip, NodeId};
-use chainlab::net::FloodGauge;
+use chainlab::net::{FloodGauge, TokenBucket};
 use chainlab::report::Event;
 use chainlab::wire::{WireMsg, MAX_SYNC_BLOCKS};
 use chainlab::{Hash, TxId};
@@ -99,6 +99,8 @@ pub struct PeerActor {
     fixed: Vec<NodeId>,
     /// Useless items per peer (flood detection).
     floods: std::collections::BTreeMap<NodeId, FloodGauge>,
+    /// Reply bytes per peer (TCP runs).
+    serving: std::collections::BTreeMap<NodeId, TokenBucket>,
     /// When the gossip's expired requests are next forgotten (see the `inv` arm).
     next_prune_ms: u64,
 }
@@ -116,6 +118,7 @@ impl PeerActor {
             id,
             fixed: gossip.neighbors().to_vec(),
             floods: std::collections::BTreeMap::new(),
+            serving: std::collections::BTreeMap::new(),
             next_prune_ms: 0,
             gossip,
             shared,
@@ -138,6 +141,13 @@ impl PeerActor {
 
     /// A peer sent an item this node already had (honest peers send only what was asked).
     fn useless_from(&mut self, peer: NodeId) {
+        if self
+            .shared
+            .network_duplicates
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
         let now = self.shared.now_ms();
         let limit = self.shared.cfg.tcp.flood_limit;
         let gauge = self
@@ -166,19 +176,50 @@ impl PeerActor {
         });
     }
 
-    fn serve_blocks(&self, to: NodeId, hashes: Vec<Hash>, ctx: &mut Context<Self>) {
+    /// Whether replies of `bytes` to `peer` fit its serving budget (TCP runs only: a peer
+    /// that asks for more than `tcp.max_bytes_per_sec` of replies gets none beyond it, and
+    /// each refusal counts toward the flood limit). In-memory runs are not limited.
+    fn may_serve(&mut self, peer: NodeId, bytes: u64) -> bool {
+        let cfg = &self.shared.cfg;
+        if cfg.network.transport == chainlab::config::TransportKind::Memory {
+            return true;
+        }
+        let now = self.shared.now_ms();
+        let rate = cfg.tcp.max_bytes_per_sec;
+        let bucket = self
+            .serving
+            .entry(peer)
+            .or_insert_with(|| TokenBucket::new(rate, rate, now));
+        if bucket.take(bytes as f64, now).is_ok() {
+            return true;
+        }
+        self.useless_from(peer);
+        false
+    }
+
+    fn serve_blocks(&self, to: NodeId, mut hashes: Vec<Hash>, ctx: &mut Context<Self>) {
+        // Each block once, and no more per request than a sync reply holds.
+        dedup_in_order(&mut hashes);
+        hashes.truncate(MAX_SYNC_BLOCKS);
         let fut = self.node.chain.send(GetBlocks { hashes });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             for b in res.unwrap_or_default() {
+                if !act.may_serve(to, b.size()) {
+                    break;
+                }
                 act.send(to, WireMsg::Block(b));
             }
         }));
     }
 
-    fn serve_txs(&self, to: NodeId, ids: Vec<TxId>, ctx: &mut Context<Self>) {
+    fn serve_txs(&self, to: NodeId, mut ids: Vec<TxId>, ctx: &mut Context<Self>) {
+        dedup_in_order(&mut ids);
         let fut = self.node.mempool.send(GetTxs { ids });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             for t in res.unwrap_or_default() {
+                if !act.may_serve(to, chainlab::encoding::encoded_len(&*t)) {
+                    break;
+                }
                 act.send(to, WireMsg::Tx(t));
             }
         }));
@@ -191,9 +232,18 @@ impl PeerActor {
         });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             let (blocks, more) = res.unwrap_or_default();
-            act.send(to, WireMsg::Blocks { blocks, more });
+            let bytes = blocks.iter().map(|b| b.size()).sum();
+            if act.may_serve(to, bytes) {
+                act.send(to, WireMsg::Blocks { blocks, more });
+            }
         }));
     }
+}
+
+/// Drops repeated ids, keeping the first of each in place.
+fn dedup_in_order(ids: &mut Vec<Hash>) {
+    let mut seen = chainlab::hash::HashSetById::default();
+    ids.retain(|h| seen.insert(*h));
 }
 
 /// Window of the flood gauge.
@@ -213,6 +263,7 @@ impl Handler<PeerLink> for PeerActor {
     fn handle(&mut self, m: PeerLink, ctx: &mut Context<Self>) {
         if !m.up {
             self.floods.remove(&m.peer);
+            self.serving.remove(&m.peer);
             if self.fixed.binary_search(&m.peer).is_err() {
                 self.gossip.remove_neighbor(m.peer);
             }

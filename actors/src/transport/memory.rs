@@ -288,6 +288,11 @@ impl Handler<RegisterTcp> for Network {
 impl Handler<PenalizeAt> for Network {
     type Result = ();
     fn handle(&mut self, m: PenalizeAt, _: &mut Context<Self>) {
+        // Only a TCP peer is penalized: an in-memory neighbour is an in-process node.
+        let peer = m.penalty.peer;
+        if !(self.tcp_links.contains(m.node, peer) || peer >= self.nodes) {
+            return;
+        }
         if let Some(endpoint) = self.tcp.get(&m.node) {
             endpoint.do_send(m.penalty);
         }

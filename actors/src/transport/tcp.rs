@@ -458,8 +458,11 @@ impl TcpNode {
             .entry(offence.label().to_string())
             .or_default() += 1;
         tracing::warn!(node = self.id, peer, %reason, "peer misbehaved: disconnected and discouraged");
-        self.discouraged
-            .add(peer as u32, self.now_ms() + for_ms, reason.clone());
+        self.discouraged.add(
+            peer as u32,
+            self.now_ms().saturating_add(for_ms),
+            reason.clone(),
+        );
         self.events.discouraged += 1;
         self.record(Event::PeerDiscouraged {
             peer: peer as u64,
@@ -567,6 +570,10 @@ impl Handler<Established> for TcpNode {
     fn handle(&mut self, m: Established, _: &mut Context<Self>) -> bool {
         self.handshaking = self.handshaking.saturating_sub(1);
         if self.shutdown.is_cancelled() {
+            return false;
+        }
+        if self.conns.len() >= self.cfg.max_peers && !self.conns.contains_key(&m.peer) {
+            // Several handshakes passed `CheckPeer` at once: the limit holds all the same.
             return false;
         }
         let dialer = if m.inbound { m.peer } else { self.id };
