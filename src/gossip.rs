@@ -351,6 +351,23 @@ impl Gossip {
         Some(self.send_sync(peer, locator, now_ms, tried))
     }
 
+    /// The peer a sync in flight waits on.
+    pub fn sync_peer(&self) -> Option<NodeId> {
+        self.sync.as_ref().map(|s| s.peer)
+    }
+
+    /// Sends the sync in flight again to the same peer, with its latest locator (its link just
+    /// came up: a request sent while it was down was lost).
+    pub fn resend_sync(&mut self, now_ms: u64) -> Option<(NodeId, WireMsg)> {
+        let s = self.sync.take()?;
+        Some(self.send_sync(s.peer, s.locator, now_ms, s.tried))
+    }
+
+    /// Drops the sync in flight (its peer went away); the next trigger starts a fresh one.
+    pub fn abort_sync(&mut self) {
+        self.sync = None;
+    }
+
     fn send_sync(
         &mut self,
         peer: NodeId,

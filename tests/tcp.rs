@@ -241,3 +241,34 @@ fn a_crashed_tcp_node_reconnects_and_catches_up() {
     );
     assert_converged_or_final_tie(&out);
 }
+
+/// A wipe restarts the node at once with an empty store: its TCP port is taken again while the
+/// old endpoint is still closing, and it resyncs the chain over TCP.
+#[test]
+fn a_wiped_tcp_node_gets_its_port_back_and_resyncs() {
+    let out = run_ok(config(
+        &["network.transport=tcp"],
+        r#"
+        [[faults]]
+        at = "1500ms"
+        kind = "wipe"
+        node = 3
+        "#,
+    ));
+    let back = out
+        .events
+        .iter()
+        .filter(|r| {
+            r.node == 3 && matches!(r.event, Event::PeerConnected { .. }) && r.t_ms >= 1_500
+        })
+        .count();
+    assert!(
+        back >= 3,
+        "node 3 reconnected to {back} peers after the wipe"
+    );
+    let restarted = out.events.iter().any(|r| {
+        r.node == 3 && r.t_ms >= 1_500 && matches!(r.event, Event::NodeStarted { height: 0 })
+    });
+    assert!(restarted, "node 3 restarted from an empty store");
+    assert_converged_or_final_tie(&out);
+}

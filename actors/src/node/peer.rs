@@ -261,6 +261,16 @@ impl Actor for PeerActor {
 impl Handler<PeerLink> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: PeerLink, ctx: &mut Context<Self>) {
+        if self.gossip.sync_peer() == Some(m.peer) {
+            if m.up {
+                // A request sent before the link was up went nowhere: send it again.
+                let now = self.shared.now_ms();
+                let sent = self.gossip.resend_sync(now);
+                self.sync_sent(sent, ctx);
+            } else {
+                self.gossip.abort_sync();
+            }
+        }
         if !m.up {
             self.floods.remove(&m.peer);
             self.serving.remove(&m.peer);
