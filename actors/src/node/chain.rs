@@ -99,7 +99,13 @@ pub struct ChainActor {
     too_new: std::collections::BTreeMap<Hash, u64>,
     /// Peers come over TCP (see `import_one`).
     untrusted_peers: bool,
+    /// Blocks from TCP peers waiting, unchecked, for their parent (by parent hash).
+    deferred: std::collections::BTreeMap<Hash, Vec<(Arc<Block>, NodeId)>>,
+    deferred_count: usize,
 }
+
+/// Most blocks waiting for their parent, unchecked, per node.
+const DEFERRED_CAPACITY: usize = 64;
 
 /// How many too-new blocks a node remembers.
 const TOO_NEW_CAPACITY: usize = 1024;
@@ -126,6 +132,8 @@ impl ChainActor {
             span: info_span!("node", id),
             skew_ms: 0,
             too_new: std::collections::BTreeMap::new(),
+            deferred: std::collections::BTreeMap::new(),
+            deferred_count: 0,
         }
     }
 
@@ -142,19 +150,21 @@ impl ChainActor {
             return;
         }
         let parent = block.header.parent;
-        if from.is_some()
-            && self.untrusted_peers
-            && self.chain.get(&parent).is_none()
-            && self.too_new.get(&parent).is_none_or(|at| now >= *at)
-        {
-            // TCP peers are untrusted: a block whose parent is unknown is neither checked (its
-            // signatures would cost work for a block that may never connect) nor kept. The
-            // node syncs from the sender instead, parents first.
-            self.node.peer.do_send(RequestSync {
-                preferred: from,
-                locator: self.chain.locator(),
-            });
-            return;
+        if let (Some(peer), true) = (from, self.untrusted_peers) {
+            if self.chain.get(&parent).is_none() {
+                // TCP peers are untrusted: a block whose parent is unknown waits unchecked (its
+                // signatures would cost work for a block that may never connect) in a small
+                // buffer, and is checked when its parent is stored. Meanwhile the node syncs
+                // from the sender, as for any orphan.
+                self.defer(block, hash, peer);
+                if self.too_new.get(&parent).is_none_or(|at| now >= *at) {
+                    self.node.peer.do_send(RequestSync {
+                        preferred: from,
+                        locator: self.chain.locator(),
+                    });
+                }
+                return;
+            }
         }
         let checked = match check_block(block, &self.shared.params, self.shared.cache()) {
             Ok(c) => c,
@@ -162,7 +172,15 @@ impl ChainActor {
         };
         let tie = self.rng.gen();
         match self.chain.import(checked, now, tie) {
-            Ok(out) => self.apply(out, from),
+            Ok(out) => {
+                let stored: Vec<Hash> = if self.deferred.is_empty() {
+                    Vec::new()
+                } else {
+                    out.accepted.iter().map(|b| b.hash()).collect()
+                };
+                self.apply(out, from);
+                self.release_deferred(&stored);
+            }
             Err(e) => {
                 if let chainlab::validation::BlockError::TimestampTooNew { ts, max_ahead, .. } = e {
                     if self.too_new.len() >= TOO_NEW_CAPACITY {
@@ -171,6 +189,32 @@ impl ChainActor {
                     self.too_new.insert(hash, ts.saturating_sub(max_ahead));
                 }
                 self.rejected(hash, from, &e)
+            }
+        }
+    }
+
+    fn defer(&mut self, block: Arc<Block>, hash: Hash, peer: NodeId) {
+        if self.deferred_count >= DEFERRED_CAPACITY {
+            // Full: the oldest waiting parent's blocks go (the sync will bring them back).
+            if let Some((_, dropped)) = self.deferred.pop_first() {
+                self.deferred_count -= dropped.len();
+            }
+        }
+        let waiting = self.deferred.entry(block.header.parent).or_default();
+        if waiting.iter().all(|(b, _)| b.hash() != hash) {
+            waiting.push((block, peer));
+            self.deferred_count += 1;
+        }
+    }
+
+    /// Blocks that waited for one of `stored` are checked and imported now.
+    fn release_deferred(&mut self, stored: &[Hash]) {
+        for h in stored {
+            if let Some(children) = self.deferred.remove(h) {
+                self.deferred_count -= children.len();
+                for (b, peer) in children {
+                    self.import_one(b, Some(peer));
+                }
             }
         }
     }
