@@ -195,7 +195,8 @@ impl ChainActor {
 
     fn defer(&mut self, block: Arc<Block>, hash: Hash, peer: NodeId) {
         if self.deferred_count >= DEFERRED_CAPACITY {
-            // Full: the oldest waiting parent's blocks go (the sync will bring them back).
+            // Full: the blocks waiting on one parent (the smallest hash) go; a sync brings them
+            // back if they matter.
             if let Some((_, dropped)) = self.deferred.pop_first() {
                 self.deferred_count -= dropped.len();
             }
