@@ -6,6 +6,10 @@ use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use std::collections::HashSet;
 use std::time::Duration;
 
+#[path = "support/converge.rs"]
+mod converge;
+use converge::assert_converged_or_final_tie;
+
 fn small(seed: u64) -> Config {
     Config::parse(
         r#"
@@ -35,31 +39,6 @@ fn small(seed: u64) -> Config {
 
 fn run_quiet(cfg: Config, opts: RunOptions) -> RunOutput {
     run(cfg, opts).expect("run succeeds")
-}
-
-/// On the real clock mining stops at `duration` wherever the miners are: if the last two blocks
-/// were mined at the same height, two equal-work tips legitimately remain. Anything else must
-/// converge.
-fn assert_converged_or_final_tie(out: &RunOutput) {
-    let c = &out.report.convergence;
-    if c.converged {
-        return;
-    }
-    let mined: Vec<u64> = out
-        .events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::BlockMined { height, .. } => Some(height),
-            _ => None,
-        })
-        .collect();
-    let tie = mined.len() >= 2 && mined[mined.len() - 1] == mined[mined.len() - 2];
-    assert!(
-        tie && c.distinct_tips == 2,
-        "not converged ({} tips) and not a final tie: last heights {:?}",
-        c.distinct_tips,
-        &mined[mined.len().saturating_sub(3)..]
-    );
 }
 
 fn trace_text(out: &RunOutput) -> String {

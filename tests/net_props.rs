@@ -26,7 +26,6 @@ use chainlab::net::{
     verify_auth, Frame, FrameError, HandshakeError, HandshakeRules, Hello, TokenBucket, MAGIC,
     MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use chainlab::tx::Transaction;
 use chainlab::wire::{CapError, LinkError, WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -35,6 +34,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "support/arb.rs"]
+mod arb;
+use arb::{arb_block_of, arb_hash, arb_tx, bytes_n};
 
 // ---------------------------------------------------------------------------------------
 // A counting allocator: the largest single request and the total requested on the current
@@ -100,14 +103,6 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
 // Generators
 // ---------------------------------------------------------------------------------------
 
-fn bytes_n<const N: usize>() -> impl Strategy<Value = [u8; N]> {
-    prop::collection::vec(any::<u8>(), N).prop_map(|v| v.try_into().expect("N bytes"))
-}
-
-fn arb_hash() -> impl Strategy<Value = Hash> {
-    bytes_n::<32>().prop_map(Hash)
-}
-
 /// `n` distinct ids derived from `seed` (cheap bulk lists, which also shrink well).
 fn ids(seed: u64, n: usize) -> Vec<Hash> {
     (0..n as u64)
@@ -125,60 +120,8 @@ fn hash_list(max: usize) -> impl Strategy<Value = Vec<Hash>> {
     ]
 }
 
-fn arb_tx() -> impl Strategy<Value = Transaction> {
-    (
-        any::<u32>(),
-        bytes_n::<33>(),
-        bytes_n::<20>(),
-        any::<u64>(),
-        any::<u64>(),
-        any::<u64>(),
-        bytes_n::<64>(),
-    )
-        .prop_map(
-            |(chain_id, from, to, amount, fee, nonce, sig)| Transaction {
-                chain_id,
-                from: PublicKey(from),
-                to: Address(to),
-                amount,
-                fee,
-                nonce,
-                sig: Signature(sig),
-            },
-        )
-}
-
-fn arb_header() -> impl Strategy<Value = BlockHeader> {
-    (
-        any::<u32>(),
-        arb_hash(),
-        any::<u64>(),
-        arb_hash(),
-        arb_hash(),
-        any::<u64>(),
-        bytes_n::<20>(),
-        any::<u64>(),
-        any::<u64>(),
-    )
-        .prop_map(
-            |(version, parent, height, tx_root, state_root, ts, miner, difficulty, nonce)| {
-                BlockHeader {
-                    version,
-                    parent,
-                    height,
-                    tx_root,
-                    state_root,
-                    timestamp_ms: ts,
-                    miner: Address(miner),
-                    seal: Seal::Pow { difficulty, nonce },
-                }
-            },
-        )
-}
-
 fn arb_block() -> impl Strategy<Value = Block> {
-    (arb_header(), prop::collection::vec(arb_tx(), 0..3))
-        .prop_map(|(header, txs)| Block { header, txs })
+    arb_block_of(arb_tx(), 3)
 }
 
 /// Makes each block the child of the one before (parent hash and height), as a sync reply

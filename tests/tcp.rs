@@ -8,6 +8,10 @@ use chainlab::report::Event;
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use std::collections::BTreeSet;
 
+#[path = "support/converge.rs"]
+mod converge;
+use converge::assert_converged_or_final_tie;
+
 /// Six nodes in a ring of degree 2 plus chords (random-regular, degree 3), 5 ms links,
 /// 300 ms blocks, a light transaction load, memory stores.
 const BASE: &str = r#"
@@ -43,30 +47,6 @@ fn config(overrides: &[&str], faults: &str) -> Config {
 
 fn run_ok(cfg: Config) -> RunOutput {
     run(cfg, RunOptions::default()).expect("run succeeds")
-}
-
-/// Mining stops at `duration` wherever the miners are: two equal tips at the last height are
-/// legitimate on the real clock. Anything else must converge.
-fn assert_converged_or_final_tie(out: &RunOutput) {
-    let c = &out.report.convergence;
-    if c.converged {
-        return;
-    }
-    let mined: Vec<u64> = out
-        .events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::BlockMined { height, .. } => Some(height),
-            _ => None,
-        })
-        .collect();
-    let tie = mined.len() >= 2 && mined[mined.len() - 1] == mined[mined.len() - 2];
-    assert!(
-        tie && c.distinct_tips == 2,
-        "not converged ({} tips) and not a final tie: last heights {:?}",
-        c.distinct_tips,
-        &mined[mined.len().saturating_sub(3)..]
-    );
 }
 
 fn connected_pairs(out: &RunOutput) -> BTreeSet<(NodeId, NodeId)> {
