@@ -7,7 +7,7 @@ use super::peer::{BlocksAccepted, ContinueSync, RequestSync};
 use super::{NodeHandle, NodeShared, Shutdown};
 use actix::prelude::*;
 use chainlab::block::Block;
-use chainlab::chain::{ImportOutcome, ImportStatus};
+use chainlab::chain::{Deferred, ImportOutcome, ImportStatus};
 use chainlab::gossip::NodeId;
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
@@ -99,9 +99,8 @@ pub struct ChainActor {
     too_new: std::collections::BTreeMap<Hash, u64>,
     /// Peers come over TCP (see `import_one`).
     untrusted_peers: bool,
-    /// Blocks from TCP peers waiting, unchecked, for their parent (by parent hash).
-    deferred: std::collections::BTreeMap<Hash, Vec<(Arc<Block>, NodeId)>>,
-    deferred_count: usize,
+    /// Blocks from TCP peers waiting, unchecked, for their parent.
+    deferred: Deferred<NodeId>,
 }
 
 /// Most blocks waiting for their parent, unchecked, per node.
@@ -132,8 +131,7 @@ impl ChainActor {
             span: info_span!("node", id),
             skew_ms: 0,
             too_new: std::collections::BTreeMap::new(),
-            deferred: std::collections::BTreeMap::new(),
-            deferred_count: 0,
+            deferred: Deferred::new(DEFERRED_CAPACITY),
         }
     }
 
@@ -156,7 +154,7 @@ impl ChainActor {
                 // signatures would cost work for a block that may never connect) in a small
                 // buffer, and is checked when its parent is stored. Meanwhile the node syncs
                 // from the sender, as for any orphan.
-                self.defer(block, hash, peer);
+                self.deferred.insert(block, hash, peer);
                 if self.too_new.get(&parent).is_none_or(|at| now >= *at) {
                     self.node.peer.do_send(RequestSync {
                         preferred: from,
@@ -193,29 +191,11 @@ impl ChainActor {
         }
     }
 
-    fn defer(&mut self, block: Arc<Block>, hash: Hash, peer: NodeId) {
-        if self.deferred_count >= DEFERRED_CAPACITY {
-            // Full: the blocks waiting on one parent (the smallest hash) go; a sync brings them
-            // back if they matter.
-            if let Some((_, dropped)) = self.deferred.pop_first() {
-                self.deferred_count -= dropped.len();
-            }
-        }
-        let waiting = self.deferred.entry(block.header.parent).or_default();
-        if waiting.iter().all(|(b, _)| b.hash() != hash) {
-            waiting.push((block, peer));
-            self.deferred_count += 1;
-        }
-    }
-
     /// Blocks that waited for one of `stored` are checked and imported now.
     fn release_deferred(&mut self, stored: &[Hash]) {
         for h in stored {
-            if let Some(children) = self.deferred.remove(h) {
-                self.deferred_count -= children.len();
-                for (b, peer) in children {
-                    self.import_one(b, Some(peer));
-                }
+            for (b, peer) in self.deferred.take_children(h) {
+                self.import_one(b, Some(peer));
             }
         }
     }
