@@ -231,7 +231,7 @@ struct CheckPeer(NodeId);
 struct Established {
     peer: NodeId,
     conn: u64,
-    tx: mpsc::Sender<(Frame, u64)>,
+    tx: mpsc::Sender<Bytes>,
     queued: Arc<AtomicU64>,
     cancel: CancellationToken,
     addr: SocketAddr,
@@ -270,7 +270,7 @@ enum End {
 
 struct Conn {
     id: u64,
-    tx: mpsc::Sender<(Frame, u64)>,
+    tx: mpsc::Sender<Bytes>,
     /// Encoded bytes queued for this peer and not yet written.
     queued: Arc<AtomicU64>,
     cancel: CancellationToken,
@@ -681,12 +681,15 @@ impl Handler<SendFrame> for TcpNode {
             self.counters.dropped_not_connected.fetch_add(1, Relaxed);
             return;
         };
-        let size = m.msg.size();
-        if c.queued.load(Relaxed) + size > QUEUE_BYTES_PER_PEER {
+        // Encoded once, here: the queue's byte budget counts what the writer will send.
+        let body = Bytes::from(encode_frame(&Frame::Msg(m.msg)));
+        let size = body.len() as u64;
+        // Never send what the peer must refuse (cannot happen for messages within their caps).
+        if body.len() > MAX_FRAME_BYTES || c.queued.load(Relaxed) + size > QUEUE_BYTES_PER_PEER {
             self.counters.dropped_queue_full.fetch_add(1, Relaxed);
             return;
         }
-        if c.tx.try_send((Frame::Msg(m.msg), size)).is_err() {
+        if c.tx.try_send(body).is_err() {
             self.counters.dropped_queue_full.fetch_add(1, Relaxed);
         } else {
             c.queued.fetch_add(size, Relaxed);
@@ -769,20 +772,14 @@ fn oversized(e: &std::io::Error, max: usize) -> Option<Offence> {
 
 async fn write_frame(
     sink: &mut SplitSink<Link, Bytes>,
-    frame: &Frame,
+    body: Bytes,
     counters: &TcpCounters,
 ) -> std::io::Result<()> {
-    let body = encode_frame(frame);
-    if body.len() > MAX_FRAME_BYTES {
-        // Cannot happen for messages within their caps; never send what the peer must refuse.
-        counters.dropped_queue_full.fetch_add(1, Relaxed);
-        return Ok(());
-    }
     counters.frames_out.fetch_add(1, Relaxed);
     counters
         .bytes_out
         .fetch_add((body.len() + LENGTH_FIELD_BYTES) as u64, Relaxed);
-    sink.send(Bytes::from(body)).await
+    sink.send(body).await
 }
 
 async fn handshake(
@@ -871,8 +868,8 @@ async fn connection(
     let end = tokio::select! {
         biased;
         () = cancel.cancelled() => End::Cancelled,
-        end = writer(env, sink, rx, queued) => end,
-        end = reader(env, stream, peer, tx) => end,
+        end = writer(env, sink, rx, queued.clone()) => end,
+        end = reader(env, stream, peer, tx, queued) => end,
     };
     (Some(peer), end)
 }
@@ -880,7 +877,7 @@ async fn connection(
 async fn writer(
     env: &Env,
     mut sink: SplitSink<Link, Bytes>,
-    mut rx: mpsc::Receiver<(Frame, u64)>,
+    mut rx: mpsc::Receiver<Bytes>,
     queued: Arc<AtomicU64>,
 ) -> End {
     let mut ping = tokio::time::interval(env.cfg.ping_interval);
@@ -888,19 +885,23 @@ async fn writer(
     ping.tick().await;
     let mut nonce = 0u64;
     loop {
-        let (frame, size) = tokio::select! {
+        // Queued bodies count against the peer's byte budget until written; pings do not.
+        let (body, queued_len) = tokio::select! {
             biased;
             f = rx.recv() => match f {
-                Some(f) => f,
+                Some(body) => {
+                    let len = body.len() as u64;
+                    (body, len)
+                }
                 None => return End::Cancelled,
             },
             _ = ping.tick() => {
                 nonce += 1;
-                (Frame::Ping(nonce), 0)
+                (Bytes::from(encode_frame(&Frame::Ping(nonce))), 0)
             }
         };
-        let written = write_frame(&mut sink, &frame, &env.counters).await;
-        queued.fetch_sub(size, Relaxed);
+        let written = write_frame(&mut sink, body, &env.counters).await;
+        queued.fetch_sub(queued_len, Relaxed);
         if let Err(e) = written {
             return End::Closed("io-error", format!("write failed: {e}"));
         }
@@ -911,7 +912,8 @@ async fn reader(
     env: &Env,
     mut stream: SplitStream<Link>,
     peer: NodeId,
-    tx: mpsc::Sender<(Frame, u64)>,
+    tx: mpsc::Sender<Bytes>,
+    queued: Arc<AtomicU64>,
 ) -> End {
     let start = Instant::now();
     let now = || start.elapsed().as_millis() as u64;
@@ -953,7 +955,11 @@ async fn reader(
         match decode_frame(&bytes) {
             Err(e) => return End::Offence(Offence::BadFrame(e.to_string())),
             Ok(Frame::Ping(n)) => {
-                let _ = tx.try_send((Frame::Pong(n), 0));
+                let pong = Bytes::from(encode_frame(&Frame::Pong(n)));
+                let len = pong.len() as u64;
+                if tx.try_send(pong).is_ok() {
+                    queued.fetch_add(len, Relaxed);
+                }
             }
             Ok(Frame::Pong(_)) => {}
             Ok(f @ (Frame::Hello(_) | Frame::Auth(_))) => {
