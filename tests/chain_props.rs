@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 
 #[path = "support/arb.rs"]
 mod arb;
-use arb::{arb_block_of, arb_tx};
+use arb::{apply, arb_block_of, arb_tx, mutation, Mutation};
 
 // ---------------------------------------------------------------------------------------
 // (a) Competing branches
@@ -541,53 +541,8 @@ fn decode_is_canonical(bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-#[derive(Clone, Debug)]
-enum Mutation {
-    Flip(Index, u8),
-    Truncate(Index),
-    Insert(Index, u8),
-    Append(Vec<u8>),
-    /// Overwrite 8 bytes (a length prefix or an integer) with a value.
-    Word(Index, u64),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<Index>(), 1..=255u8).prop_map(|(i, x)| Mutation::Flip(i, x)),
-        any::<Index>().prop_map(Mutation::Truncate),
-        (any::<Index>(), any::<u8>()).prop_map(|(i, x)| Mutation::Insert(i, x)),
-        prop::collection::vec(any::<u8>(), 1..16).prop_map(Mutation::Append),
-        (
-            any::<Index>(),
-            prop_oneof![Just(u64::MAX), Just(1u64 << 32), any::<u64>()]
-        )
-            .prop_map(|(i, w)| Mutation::Word(i, w)),
-    ]
-}
-
-fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
-    match m {
-        Mutation::Flip(..) | Mutation::Truncate(..) if bytes.is_empty() => {}
-        Mutation::Flip(i, x) => {
-            let i = i.index(bytes.len());
-            bytes[i] ^= x;
-        }
-        Mutation::Truncate(i) => {
-            let i = i.index(bytes.len());
-            bytes.truncate(i);
-        }
-        Mutation::Insert(i, x) => {
-            let i = i.index(bytes.len() + 1);
-            bytes.insert(i, *x);
-        }
-        Mutation::Append(v) => bytes.extend_from_slice(v),
-        Mutation::Word(i, w) => {
-            if bytes.len() >= 8 {
-                let i = i.index(bytes.len() - 7);
-                bytes[i..i + 8].copy_from_slice(&w.to_le_bytes());
-            }
-        }
-    }
+fn chain_mutation() -> impl Strategy<Value = Mutation> {
+    mutation(prop_oneof![Just(u64::MAX), Just(1u64 << 32), any::<u64>()])
 }
 
 proptest! {
@@ -632,7 +587,7 @@ proptest! {
     fn decoding_mutated_encodings_never_panics(
         block in arb_block(),
         tx in prop_oneof![arb_tx(), signed_tx()],
-        mutations in prop::collection::vec(mutation(), 1..4),
+        mutations in prop::collection::vec(chain_mutation(), 1..4),
     ) {
         for mut bytes in [encode(&block), encode(&tx)] {
             for m in &mutations {

@@ -7,6 +7,7 @@ use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::hash::Hash;
 use chainlab::tx::Transaction;
 use proptest::prelude::*;
+use proptest::sample::Index;
 
 /// `N` arbitrary bytes.
 pub fn bytes_n<const N: usize>() -> impl Strategy<Value = [u8; N]> {
@@ -78,4 +79,72 @@ pub fn arb_block_of(
 ) -> impl Strategy<Value = Block> {
     (arb_header(), prop::collection::vec(txs, 0..max_txs))
         .prop_map(|(header, txs)| Block { header, txs })
+}
+
+/// One edit of an encoding, for decoders fed damaged input.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    /// XOR one byte.
+    Flip(Index, u8),
+    /// Cut the tail.
+    Truncate(Index),
+    /// Insert a byte.
+    Insert(Index, u8),
+    /// Remove a byte.
+    Remove(Index),
+    /// Append bytes.
+    Append(Vec<u8>),
+    /// Overwrite 8 bytes (a length prefix or an integer) with a value.
+    Word(Index, u64),
+    /// Overwrite 4 bytes (a variant tag) with a value.
+    Tag(Index, u32),
+}
+
+/// Any mutation; `words` are the values `Word` writes (lengths worth trying).
+pub fn mutation(words: impl Strategy<Value = u64>) -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<Index>(), 1..=255u8).prop_map(|(i, x)| Mutation::Flip(i, x)),
+        any::<Index>().prop_map(Mutation::Truncate),
+        (any::<Index>(), any::<u8>()).prop_map(|(i, x)| Mutation::Insert(i, x)),
+        any::<Index>().prop_map(Mutation::Remove),
+        prop::collection::vec(any::<u8>(), 1..16).prop_map(Mutation::Append),
+        (any::<Index>(), words).prop_map(|(i, w)| Mutation::Word(i, w)),
+        (any::<Index>(), 0..8u32).prop_map(|(i, t)| Mutation::Tag(i, t)),
+    ]
+}
+
+/// Applies one mutation (a no-op where it does not fit).
+pub fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+    match m {
+        Mutation::Flip(..) | Mutation::Truncate(..) | Mutation::Remove(..) if bytes.is_empty() => {}
+        Mutation::Flip(i, x) => {
+            let i = i.index(bytes.len());
+            bytes[i] ^= x;
+        }
+        Mutation::Truncate(i) => {
+            let i = i.index(bytes.len());
+            bytes.truncate(i);
+        }
+        Mutation::Insert(i, x) => {
+            let i = i.index(bytes.len() + 1);
+            bytes.insert(i, *x);
+        }
+        Mutation::Remove(i) => {
+            let i = i.index(bytes.len());
+            bytes.remove(i);
+        }
+        Mutation::Append(v) => bytes.extend_from_slice(v),
+        Mutation::Word(i, w) => {
+            if bytes.len() >= 8 {
+                let i = i.index(bytes.len() - 7);
+                bytes[i..i + 8].copy_from_slice(&w.to_le_bytes());
+            }
+        }
+        Mutation::Tag(i, t) => {
+            if bytes.len() >= 4 {
+                let i = i.index(bytes.len() - 3);
+                bytes[i..i + 4].copy_from_slice(&t.to_le_bytes());
+            }
+        }
+    }
 }
