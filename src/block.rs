@@ -90,7 +90,7 @@ impl Block {
 
 /// A block that passed every check that needs no chain context
 /// (size limits, proof of work, Merkle root, signatures, no duplicate transaction).
-/// Only this type can be imported into a chain; build it with [`crate::validation::check_block`].
+/// Only this type can be imported into a chain; build it with [`crate::chain::validation::check_block`].
 #[derive(Clone, Debug)]
 pub struct CheckedBlock {
     pub(crate) block: Arc<Block>,

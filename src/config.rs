@@ -2,10 +2,10 @@
 //! (`config/default.toml` holds the same values), `--set key.path=value` overrides, and a
 //! `validate` that names the offending key.
 
+use crate::chain::params::{ChainParams, TieBreak};
 use crate::crypto::KeyPair;
-use crate::fault::FaultEntry;
 use crate::mempool::MempoolPolicy;
-use crate::params::{ChainParams, TieBreak};
+use crate::sim::fault::FaultEntry;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -687,7 +687,7 @@ impl Config {
                         return err("network.topology", format!("edge [{a}, {b}] is a self-loop"));
                     }
                 }
-                if let Some(lone) = crate::model::first_unreachable(n, edges.iter().map(|[a, b]| (*a, *b))) {
+                if let Some(lone) = crate::sim::model::first_unreachable(n, edges.iter().map(|[a, b]| (*a, *b))) {
                     return err(
                         "network.topology",
                         format!("the edge list does not connect node {lone} to node 0 (use a partition fault to split the network)"),
@@ -973,8 +973,8 @@ impl Config {
     }
 
     /// The gossip policy.
-    pub fn gossip_policy(&self) -> crate::gossip::GossipPolicy {
-        crate::gossip::GossipPolicy {
+    pub fn gossip_policy(&self) -> crate::net::gossip::GossipPolicy {
+        crate::net::gossip::GossipPolicy {
             seen_capacity: self.gossip.seen_capacity,
             peer_known_capacity: 4096,
             request_timeout_ms: self.gossip.request_timeout.as_millis() as u64,

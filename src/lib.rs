@@ -1,34 +1,41 @@
-//! chainlab's protocol core: types, canonical encoding, validation, proof-of-work rules, fork
+//! chainlab's protocol core: types, canonical encoding, validation, consensus rules, fork
 //! choice, mempool policy, gossip decisions, simulation models and configuration.
 //!
 //! Everything here is plain, deterministic Rust: time and randomness are passed in and
 //! outputs are returned as data. The actix shells, transports, storage and the cluster
 //! harness live in the `chainlab-actors` crate.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`hash`], [`crypto`], [`encoding`], [`tx`], [`block`] | the data: ids, keys, canonical bytes, transactions, blocks |
+//! | [`chain`] | one node's chain: state, validation, fork choice and reorgs, orphans, deferred blocks, the store seam |
+//! | [`consensus`] | the consensus seam ([`consensus::Consensus`]) and its engines (proof of work) |
+//! | [`mempool`] | admission, ordering, eviction and expiry of pending transactions |
+//! | [`net`] | the wire protocol, gossip decisions, frames, the handshake and peer hygiene |
+//! | [`sim`] | simulation models (latency, topology, hash power) and the fault vocabulary |
+//! | [`report`] | trace events, the run report and its safety checks |
+//! | [`config`] | the TOML configuration, section by section |
 
 pub mod block;
 pub mod chain;
 pub mod config;
+pub mod consensus;
 pub mod crypto;
 pub mod encoding;
-pub mod fault;
-pub mod gossip;
 pub mod hash;
 pub mod mempool;
-pub mod model;
 pub mod net;
-pub mod params;
-pub mod pow;
 pub mod report;
-pub mod state;
-pub mod store;
+pub mod sim;
 pub mod tx;
-pub mod validation;
-pub mod wire;
 
 pub use block::{Block, BlockHeader, CheckedBlock, Seal};
+pub use chain::params::{ChainParams, TieBreak};
+pub use chain::state::{Account, State};
 pub use chain::{ChainState, ImportOutcome, ImportStatus, TipChange};
 pub use crypto::{Address, KeyPair, PublicKey, SigCache, Signature};
 pub use hash::{Hash, TxId};
-pub use params::{ChainParams, TieBreak};
-pub use state::{Account, State};
 pub use tx::Transaction;
+
+/// A node's index in a cluster (0-based); also its identity on the wire.
+pub type NodeId = usize;

@@ -4,11 +4,11 @@
 //! The pool keeps its own mirror of the accounts it needs (updated from each
 //! [`crate::chain::TipChange`]), so admission never needs the chain's state.
 
+use crate::chain::state::Account;
+use crate::chain::validation::{check_tx, TxError};
 use crate::crypto::{Address, SigCache};
 use crate::hash::{HashMapById, TxId};
-use crate::state::Account;
 use crate::tx::Transaction;
-use crate::validation::{check_tx, TxError};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 //! invariant figures computed from the events and the nodes' final chains.
 
 use crate::chain::ChainState;
-use crate::gossip::NodeId;
 use crate::hash::{Hash, TxId};
+use crate::NodeId;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -99,7 +99,7 @@ pub enum Event {
         /// Receiver (`node` is the sender).
         to: NodeId,
         /// Message kind.
-        kind: crate::wire::MsgKind,
+        kind: crate::net::wire::MsgKind,
         /// How many.
         count: u64,
     },

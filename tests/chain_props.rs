@@ -9,14 +9,14 @@
 //!   panics.
 
 use chainlab::block::{Block, BlockHeader};
+use chainlab::chain::params::{ChainParams, TieBreak};
+use chainlab::chain::validation::{check_block, BlockError};
 use chainlab::chain::{ChainState, ImportStatus};
+use chainlab::consensus::pow::grind;
 use chainlab::crypto::{Address, KeyPair, SigCache};
 use chainlab::encoding::{decode, encode, encoded_len};
 use chainlab::hash::Hash;
-use chainlab::params::{ChainParams, TieBreak};
-use chainlab::pow::grind;
 use chainlab::tx::Transaction;
-use chainlab::validation::{check_block, BlockError};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;

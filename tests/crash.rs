@@ -5,7 +5,7 @@
 //! every node's chain is valid and contiguous from genesis. The next round resumes from the
 //! same store.
 
-use chainlab::store::BlockStore;
+use chainlab::chain::store::BlockStore;
 use chainlab_actors::inspect::inspect;
 use chainlab_actors::store_sled::{open_existing, stored_nodes, SledStore};
 use rand::{Rng, SeedableRng};

@@ -5,10 +5,10 @@
 //! fast. Times in the trace are cluster-clock milliseconds.
 
 use chainlab::config::Config;
-use chainlab::gossip::NodeId;
+use chainlab::net::wire::MsgKind;
 use chainlab::report::{Event, FaultReport};
-use chainlab::wire::MsgKind;
 use chainlab::Hash;
+use chainlab::NodeId;
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
@@ -1604,7 +1604,7 @@ proptest! {
 /// fires then, restarts the node 30 s later, and is reported like a scripted one.
 #[test]
 fn faults_injected_through_the_rust_api_fire_and_are_reported() {
-    use chainlab::fault::{parse_fault_arg, FaultKind};
+    use chainlab::sim::fault::{parse_fault_arg, FaultKind};
     use chainlab_actors::cluster::Cluster;
     use std::time::Duration;
     let cfg = scenario(&[], "");

@@ -345,7 +345,7 @@ fn run_with_hash_drop(mut cfg: Config, drop_at: Duration, new_share: f64) -> Run
         "at={}s kind=hashrate node=0 share={new_share}",
         drop_at.as_secs()
     );
-    let fault = chainlab::fault::parse_fault_arg(&arg).expect("valid fault");
+    let fault = chainlab::sim::fault::parse_fault_arg(&arg).expect("valid fault");
     cfg.add_faults(vec![fault], "fidelity")
         .expect("valid scenario");
     run(cfg, RunOptions::default()).expect("run succeeds")

@@ -12,15 +12,15 @@
 
 use chainlab::block::{merkle_root, Block, Seal};
 use chainlab::config::Config;
+use chainlab::consensus::pow::{grind, meets_difficulty};
 use chainlab::crypto::{to_high_s, KeyPair};
-use chainlab::gossip::MAX_REQUESTS_PER_PEER;
+use chainlab::net::gossip::MAX_REQUESTS_PER_PEER;
+use chainlab::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_LOCATOR};
 use chainlab::net::{
     check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth, verify_auth, Frame,
     HandshakeRules, Hello, LENGTH_FIELD_BYTES, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use chainlab::pow::{grind, meets_difficulty};
 use chainlab::report::{Event, TraceRecord};
-use chainlab::wire::{WireMsg, MAX_INV_ITEMS, MAX_LOCATOR};
 use chainlab::{Address, ChainState, Hash, Transaction};
 use chainlab_actors::cluster::{Cluster, RunOptions};
 use chainlab_actors::node::chain::GetTip;

@@ -1,4 +1,4 @@
-//! Property tests of the TCP protocol's pure parts (`chainlab::net`, `chainlab::wire`):
+//! Property tests of the TCP protocol's pure parts (`chainlab::net`, `chainlab::net::wire`):
 //!
 //! * every valid [`Frame`] (ping, pong, hello, auth, and every protocol message with
 //!   arbitrary content within the caps) round-trips through `encode_frame`/`decode_frame`,
@@ -21,12 +21,14 @@ use chainlab::block::{Block, BlockHeader, Seal};
 use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::encoding::{encoded_len, MAX_DECODE_BYTES};
 use chainlab::hash::{Hash, TxId};
+use chainlab::net::wire::{
+    CapError, LinkError, WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS,
+};
 use chainlab::net::{
     backoff_ms, check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth,
     verify_auth, Frame, FrameError, HandshakeError, HandshakeRules, Hello, TokenBucket, MAGIC,
     MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use chainlab::wire::{CapError, LinkError, WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;

@@ -3,12 +3,12 @@
 //! store from another chain are refused with an error naming the problem, never a panic.
 
 use chainlab::block::{Block, Seal};
+use chainlab::chain::store::BlockStore;
+use chainlab::chain::validation::check_block;
 use chainlab::config::Config;
+use chainlab::consensus::pow::meets_difficulty;
 use chainlab::encoding::encode;
-use chainlab::pow::meets_difficulty;
 use chainlab::report::Event;
-use chainlab::store::BlockStore;
-use chainlab::validation::check_block;
 use chainlab::{ChainState, Hash};
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use chainlab_actors::store_sled::{open_db, SledStore};

@@ -3,8 +3,8 @@
 //! reach the trace and the report.
 
 use chainlab::config::Config;
-use chainlab::gossip::NodeId;
 use chainlab::report::Event;
+use chainlab::NodeId;
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use std::collections::BTreeSet;
 

@@ -6,14 +6,14 @@
 //! re-ground after the change unless the error under test is the proof of work itself.
 
 use chainlab::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal};
+use chainlab::chain::params::{ChainParams, TieBreak};
+use chainlab::chain::state::ApplyError;
+use chainlab::chain::validation::{check_block, BlockError, TxError};
 use chainlab::chain::{ChainState, ImportOutcome, ImportStatus};
+use chainlab::consensus::pow::{grind, meets_difficulty};
 use chainlab::crypto::{to_high_s, Address, CryptoError, KeyPair, PublicKey, SigCache, Signature};
 use chainlab::hash::Hash;
-use chainlab::params::{ChainParams, TieBreak};
-use chainlab::pow::{grind, meets_difficulty};
-use chainlab::state::ApplyError;
 use chainlab::tx::Transaction;
-use chainlab::validation::{check_block, BlockError, TxError};
 use std::sync::Arc;
 
 const CHAIN_ID: u32 = 7;

@@ -8,10 +8,10 @@ use crate::clock::Clock;
 use crate::node::{load_chain, NodeShared};
 use crate::recorder::Recorder;
 use crate::store_sled::{open_existing, recorded_config, stored_nodes, SledStore};
+use chainlab::chain::store::BlockStore;
 use chainlab::config::Config;
-use chainlab::gossip::NodeId;
-use chainlab::store::BlockStore;
 use chainlab::Hash;
+use chainlab::NodeId;
 use std::path::Path;
 use std::sync::Arc;
 

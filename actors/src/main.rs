@@ -185,7 +185,7 @@ fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, BadI
 fn add_faults(c: &mut Config, args: &[String], files: &[PathBuf]) -> Result<(), BadInput> {
     let mut from_args = Vec::new();
     for a in args {
-        from_args.push(chainlab::fault::parse_fault_arg(a).map_err(BadInput)?);
+        from_args.push(chainlab::sim::fault::parse_fault_arg(a).map_err(BadInput)?);
     }
     if !from_args.is_empty() {
         c.add_faults(from_args, "--fault")

@@ -2,8 +2,8 @@
 //! progress display.
 
 use crate::clock::Clock;
-use chainlab::gossip::NodeId;
 use chainlab::report::{Event, TraceRecord};
+use chainlab::NodeId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

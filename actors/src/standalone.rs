@@ -23,10 +23,10 @@ use crate::transport::tcp::{
 use crate::transport::PeerLink;
 use crate::workload::{StopLoad, Workload};
 use actix::prelude::*;
+use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{ClockMode, Config, Latency};
-use chainlab::gossip::NodeId;
-use chainlab::model::{hash_shares, stream};
-use chainlab::store::{BlockStore, MemoryStore, StoreError};
+use chainlab::sim::model::{hash_shares, stream};
+use chainlab::NodeId;
 use chainlab::SigCache;
 use serde::Serialize;
 use std::net::SocketAddr;

@@ -4,9 +4,9 @@
 //! cache is always set explicitly.
 
 use chainlab::block::Block;
+use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::encoding;
 use chainlab::hash::Hash;
-use chainlab::store::{BlockStore, StoreError};
 use std::path::{Path, PathBuf};
 
 /// Runs a sled call that may panic on damaged files (sled 0.34 panics on some corruptions, e.g.

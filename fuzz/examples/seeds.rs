@@ -10,7 +10,7 @@ use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::hash::Hash;
 use chainlab::net::{encode_frame, make_hello, node_key, sign_auth, Frame, HandshakeRules};
 use chainlab::tx::Transaction;
-use chainlab::wire::{WireMsg, MAX_LOCATOR, MAX_SYNC_BLOCKS};
+use chainlab::net::wire::{WireMsg, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use std::path::PathBuf;
 use std::sync::Arc;
 

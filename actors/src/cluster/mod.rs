@@ -21,14 +21,14 @@ use crate::transport::tcp::{DialTarget, GetTcpInfo, StopTcp, TcpInfo, TcpNode, T
 use crate::transport::PeerLink;
 use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
+use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{ClockMode, Config, StorageBackend, TransportKind};
-use chainlab::fault::{FaultEntry, Overrides};
-use chainlab::gossip::NodeId;
-use chainlab::model::{build_topology, hash_shares, stream, TopologyError};
 use chainlab::report::{
     Event, FaultRecord, FinalBlock, Invariants, NodeFinal, Report, RunFacts, TraceRecord,
 };
-use chainlab::store::{BlockStore, MemoryStore, StoreError};
+use chainlab::sim::fault::{FaultEntry, Overrides};
+use chainlab::sim::model::{build_topology, hash_shares, stream, TopologyError};
+use chainlab::NodeId;
 use chainlab::{ChainState, Hash, SigCache};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,7 +83,7 @@ pub enum ClusterError {
     Runtime(String),
     /// A fault entry is invalid for this cluster.
     #[error(transparent)]
-    Fault(#[from] chainlab::fault::FaultError),
+    Fault(#[from] chainlab::sim::fault::FaultError),
     /// A node stopped answering.
     #[error("node {0} did not answer")]
     Unresponsive(NodeId),
@@ -687,7 +687,7 @@ impl Cluster {
 pub struct NullTransport;
 
 impl crate::transport::Transport for NullTransport {
-    fn send(&self, _: NodeId, _: NodeId, _: chainlab::wire::WireMsg) {}
+    fn send(&self, _: NodeId, _: NodeId, _: chainlab::net::wire::WireMsg) {}
     fn penalize(&self, _: NodeId, _: NodeId, _: chainlab::net::Offence) {}
 }
 

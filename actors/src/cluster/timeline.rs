@@ -7,10 +7,10 @@ use crate::node::chain::{GetTip, Reconnected, SetClockSkew};
 use crate::node::miner::{SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::{SetTarget, StopLoad};
-use chainlab::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
-use chainlab::gossip::NodeId;
 use chainlab::report::{Event, FaultRecord};
+use chainlab::sim::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
 use chainlab::Hash;
+use chainlab::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

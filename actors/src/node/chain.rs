@@ -7,12 +7,12 @@ use super::peer::{BlocksAccepted, ContinueSync, RequestSync};
 use super::{NodeHandle, NodeShared, Shutdown};
 use actix::prelude::*;
 use chainlab::block::Block;
+use chainlab::chain::store::BlockStore;
+use chainlab::chain::validation::{check_block, BlockError};
 use chainlab::chain::{Deferred, ImportOutcome, ImportStatus};
-use chainlab::gossip::NodeId;
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
-use chainlab::store::BlockStore;
-use chainlab::validation::{check_block, BlockError};
+use chainlab::NodeId;
 use chainlab::{Address, ChainState, Hash, Transaction};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -180,7 +180,12 @@ impl ChainActor {
                 self.release_deferred(&stored);
             }
             Err(e) => {
-                if let chainlab::validation::BlockError::TimestampTooNew { ts, max_ahead, .. } = e {
+                if let chainlab::chain::validation::BlockError::TimestampTooNew {
+                    ts,
+                    max_ahead,
+                    ..
+                } = e
+                {
                     if self.too_new.len() >= TOO_NEW_CAPACITY {
                         self.too_new.pop_first();
                     }

@@ -4,8 +4,8 @@
 use super::peer::{Rebroadcast, TxAccepted};
 use super::{NodeHandle, NodeShared, Shutdown};
 use actix::prelude::*;
-use chainlab::gossip::NodeId;
 use chainlab::mempool::{Mempool, MempoolError};
+use chainlab::NodeId;
 use chainlab::{Account, Address, Transaction, TxId};
 use std::sync::Arc;
 

@@ -12,11 +12,11 @@ use super::tcp::{Penalize, SendFrame, TcpNode};
 use super::{Deliver, Transport};
 use actix::prelude::*;
 use chainlab::config::Latency;
-use chainlab::fault::{LinkFaults, LinkRule, Verdict};
-use chainlab::gossip::NodeId;
-use chainlab::model::link_delay_ms;
+use chainlab::net::wire::{MsgKind, WireMsg};
 use chainlab::net::Offence;
-use chainlab::wire::{MsgKind, WireMsg};
+use chainlab::sim::fault::{LinkFaults, LinkRule, Verdict};
+use chainlab::sim::model::link_delay_ms;
+use chainlab::NodeId;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
@@ -324,10 +324,10 @@ impl Network {
                 Verdict::Drop { reason, rule } => {
                     *self.stats.dropped.entry((m.from, m.to, kind)).or_default() += 1;
                     match reason {
-                        chainlab::fault::DropReason::Partitioned => {
+                        chainlab::sim::fault::DropReason::Partitioned => {
                             self.stats.dropped_partitioned += 1
                         }
-                        chainlab::fault::DropReason::Loss => self.stats.dropped_loss += 1,
+                        chainlab::sim::fault::DropReason::Loss => self.stats.dropped_loss += 1,
                     }
                     if let Some(r) = rule {
                         *self.stats.dropped_by_rule.entry(r).or_default() += 1;

@@ -7,9 +7,9 @@ pub mod memory;
 pub mod tcp;
 
 use actix::prelude::*;
-use chainlab::gossip::NodeId;
+use chainlab::net::wire::WireMsg;
 use chainlab::net::Offence;
-use chainlab::wire::WireMsg;
+use chainlab::NodeId;
 
 /// A protocol message arriving at a node.
 #[derive(Message, Debug)]

@@ -23,15 +23,15 @@ use crate::recorder::Recorder;
 use actix::prelude::*;
 use bytes::Bytes;
 use chainlab::config::TcpConfig;
-use chainlab::gossip::NodeId;
+use chainlab::net::wire::WireMsg;
 use chainlab::net::{
     backoff_ms, check_hello, decode_frame, encode_frame, make_hello, sign_auth, verify_auth,
     Discouraged, Frame, HandshakeError, HandshakeRules, Hello, Offence, TokenBucket,
     LENGTH_FIELD_BYTES, MAX_FRAME_BYTES,
 };
 use chainlab::report::Event;
-use chainlab::wire::WireMsg;
 use chainlab::KeyPair;
+use chainlab::NodeId;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rand::{Rng, RngCore};

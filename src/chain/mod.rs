@@ -5,16 +5,26 @@
 //! checked against state only when their branch becomes the best one (as Bitcoin does).
 //! A branch that fails is marked invalid and the node stays on its previous tip.
 
+pub mod deferred;
+mod orphans;
+pub mod params;
+pub mod state;
+pub mod store;
+pub mod validation;
+
+pub use deferred::Deferred;
+
 use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal, BLOCK_VERSION};
+use crate::consensus::pow::{retarget, work};
 use crate::crypto::Address;
 use crate::hash::{Hash, HashMapById, TxId};
-use crate::params::{ChainParams, TieBreak};
-use crate::pow::{retarget, work};
-use crate::state::{Account, State, Undo};
 use crate::tx::Transaction;
-use crate::validation::BlockError;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use orphans::OrphanPool;
+use params::{ChainParams, TieBreak};
+use state::{Account, State, Undo};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
+use validation::BlockError;
 
 /// How many past timestamps the median-time-past rule looks at.
 pub const MTP_WINDOW: usize = 11;
@@ -85,56 +95,6 @@ pub struct ImportOutcome {
     pub tip_change: Option<TipChange>,
     /// Orphans unlocked by this block that turned out invalid.
     pub rejected_orphans: usize,
-}
-
-#[derive(Debug, Default)]
-struct OrphanPool {
-    by_seq: BTreeMap<u64, CheckedBlock>,
-    by_parent: BTreeMap<Hash, BTreeSet<u64>>,
-    hashes: HashSet<Hash>,
-    next_seq: u64,
-}
-
-impl OrphanPool {
-    fn insert(&mut self, b: CheckedBlock, max: usize) {
-        if max == 0 || !self.hashes.insert(b.hash) {
-            return;
-        }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.by_parent
-            .entry(b.block.header.parent)
-            .or_default()
-            .insert(seq);
-        self.by_seq.insert(seq, b);
-        while self.by_seq.len() > max {
-            if let Some((&old, _)) = self.by_seq.iter().next() {
-                self.remove(old);
-            }
-        }
-    }
-
-    fn remove(&mut self, seq: u64) -> Option<CheckedBlock> {
-        let b = self.by_seq.remove(&seq)?;
-        self.hashes.remove(&b.hash);
-        let parent = b.block.header.parent;
-        if let Some(set) = self.by_parent.get_mut(&parent) {
-            set.remove(&seq);
-            if set.is_empty() {
-                self.by_parent.remove(&parent);
-            }
-        }
-        Some(b)
-    }
-
-    fn take_children(&mut self, parent: &Hash) -> Vec<CheckedBlock> {
-        let seqs: Vec<u64> = self
-            .by_parent
-            .get(parent)
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
-        seqs.into_iter().filter_map(|s| self.remove(s)).collect()
-    }
 }
 
 /// The tie key of an orphan connected by an import with key `key`: derived from that key
@@ -716,102 +676,5 @@ impl ChainState {
             return Err("the live state root differs from the tip's state root".into());
         }
         Ok(())
-    }
-}
-
-/// Blocks from untrusted peers whose parent is unknown, kept unchecked (checking their
-/// signatures would cost work for blocks that may never connect) until the parent is stored.
-/// Bounded: when full, the blocks waiting on one parent (the smallest hash) are dropped.
-#[derive(Debug, Default)]
-pub struct Deferred<P> {
-    by_parent: BTreeMap<Hash, Vec<(Arc<Block>, P)>>,
-    count: usize,
-    capacity: usize,
-}
-
-impl<P> Deferred<P> {
-    /// Holds at most `capacity` blocks.
-    pub fn new(capacity: usize) -> Deferred<P> {
-        Deferred {
-            by_parent: BTreeMap::new(),
-            count: 0,
-            capacity: capacity.max(1),
-        }
-    }
-
-    /// Keeps `block` (whose hash is `hash`), from `source`, until its parent is stored.
-    pub fn insert(&mut self, block: Arc<Block>, hash: Hash, source: P) {
-        let parent = block.header.parent;
-        if self
-            .by_parent
-            .get(&parent)
-            .is_some_and(|w| w.iter().any(|(b, _)| b.hash() == hash))
-        {
-            return;
-        }
-        if self.count >= self.capacity {
-            if let Some((_, dropped)) = self.by_parent.pop_first() {
-                self.count -= dropped.len();
-            }
-        }
-        self.by_parent
-            .entry(parent)
-            .or_default()
-            .push((block, source));
-        self.count += 1;
-    }
-
-    /// The blocks that waited for `parent`, now that it is stored.
-    pub fn take_children(&mut self, parent: &Hash) -> Vec<(Arc<Block>, P)> {
-        let children = self.by_parent.remove(parent).unwrap_or_default();
-        self.count -= children.len();
-        children
-    }
-
-    /// Blocks held.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// True when none.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-}
-
-#[cfg(test)]
-mod deferred_tests {
-    use super::*;
-
-    fn block(parent: u8, nonce: u64) -> Arc<Block> {
-        let mut b = ChainParams::for_tests(Vec::new()).genesis_block();
-        b.header.parent = Hash([parent; 32]);
-        b.header.seal = Seal::Pow {
-            difficulty: 1,
-            nonce,
-        };
-        Arc::new(b)
-    }
-
-    #[test]
-    fn deferred_blocks_wait_for_their_parent_and_stay_bounded() {
-        let mut d = Deferred::new(3);
-        for (p, n) in [(1, 0), (1, 1), (2, 0)] {
-            let b = block(p, n);
-            let h = b.hash();
-            d.insert(b.clone(), h, 7u8);
-            d.insert(b, h, 7u8);
-        }
-        assert_eq!(d.len(), 3, "a repeat is kept once");
-        // Full: parent [1; 32] (the smallest) loses its two blocks.
-        let b = block(3, 0);
-        let h = b.hash();
-        d.insert(b, h, 8);
-        assert_eq!(d.len(), 2);
-        assert!(d.take_children(&Hash([1; 32])).is_empty());
-        let kids = d.take_children(&Hash([3; 32]));
-        assert_eq!(kids.len(), 1);
-        assert_eq!(kids[0].1, 8);
-        assert_eq!(d.len(), 1);
     }
 }

@@ -2,8 +2,8 @@
 //! hash-power shares and exponential block-finding times.
 
 use crate::config::{HashPower, Latency, Topology};
-use crate::gossip::NodeId;
 use crate::hash::Hash;
+use crate::NodeId;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Normal};

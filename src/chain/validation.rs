@@ -5,11 +5,11 @@
 //! context (parent, height, difficulty, timestamps, nonces, balances, state root).
 
 use crate::block::{merkle_root, Block, CheckedBlock, Seal, BLOCK_VERSION};
+use crate::chain::params::ChainParams;
+use crate::chain::state::ApplyError;
+use crate::consensus::pow::meets_difficulty;
 use crate::crypto::{verify_digest, CryptoError, SigCache};
 use crate::hash::{Hash, TxId};
-use crate::params::ChainParams;
-use crate::pow::meets_difficulty;
-use crate::state::ApplyError;
 use crate::tx::Transaction;
 use std::collections::HashSet;
 use std::sync::Arc;

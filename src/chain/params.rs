@@ -1,9 +1,9 @@
 //! Consensus parameters of a chain and its genesis block.
 
 use crate::block::{Block, BlockHeader, Seal, BLOCK_VERSION};
+use crate::chain::state::State;
 use crate::crypto::Address;
 use crate::hash::Hash;
-use crate::state::State;
 use serde::{Deserialize, Serialize};
 
 /// How to choose between tips of equal cumulative work.

@@ -7,8 +7,8 @@
 //! [`LinkFaults::judge`] for every message (partitions and per-link rules, optionally restricted
 //! to message kinds).
 
-use crate::gossip::NodeId;
-use crate::wire::MsgKind;
+use crate::net::wire::MsgKind;
+use crate::NodeId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -668,7 +668,7 @@ pub fn parse_fault_arg(arg: &str) -> Result<FaultEntry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::stream;
+    use crate::sim::model::stream;
 
     fn entry(toml_text: &str) -> FaultEntry {
         toml::from_str(toml_text).unwrap()

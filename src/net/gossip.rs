@@ -5,11 +5,9 @@
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
 use crate::hash::{Hash, HashMapById, HashSetById, TxId};
-use crate::wire::{WireMsg, MAX_INV_ITEMS};
+use crate::net::wire::{WireMsg, MAX_INV_ITEMS};
+use crate::NodeId;
 use std::collections::{BTreeMap, VecDeque};
-
-/// A node's index in its cluster.
-pub type NodeId = usize;
 
 /// Gossip tunables.
 #[derive(Clone, Debug, PartialEq, Eq)]

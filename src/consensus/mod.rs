@@ -1,0 +1,3 @@
+//! Consensus rules.
+
+pub mod pow;

@@ -1,0 +1,12 @@
+//! The peer-to-peer protocol, as pure decisions: the messages ([`wire`]), what to announce,
+//! fetch and relay ([`gossip`]), TCP frames and the authenticated handshake ([`frame`]), and
+//! peer hygiene: offences, rate limits, flood detection, discouragement, backoff ([`hygiene`]).
+//! The sockets live in `chainlab-actors`; time and randomness come in as arguments.
+
+pub mod frame;
+pub mod gossip;
+pub mod hygiene;
+pub mod wire;
+
+pub use frame::*;
+pub use hygiene::*;
