@@ -947,9 +947,7 @@ impl Config {
         let c = &self.consensus;
         ChainParams {
             chain_id: c.chain_id,
-            block_interval_ms: c.block_interval.as_millis() as u64,
-            retarget_interval: c.retarget_interval,
-            initial_difficulty: self.pow.difficulty,
+            engine: self.engine(),
             tie_break: c.tie_break,
             max_block_txs: c.max_block_txs,
             max_block_bytes: c.max_block_bytes,
@@ -957,6 +955,18 @@ impl Config {
             max_future_ms: c.max_future_drift.as_millis() as u64,
             max_orphans: c.max_orphans,
             genesis_balances,
+        }
+    }
+
+    /// The consensus engine `consensus.kind` names, with its parameters.
+    pub fn engine(&self) -> crate::consensus::Engine {
+        let c = &self.consensus;
+        match c.kind {
+            ConsensusKind::Pow => crate::consensus::Engine::Pow(crate::consensus::pow::Pow {
+                block_interval_ms: c.block_interval.as_millis() as u64,
+                retarget_interval: c.retarget_interval,
+                initial_difficulty: self.pow.difficulty,
+            }),
         }
     }
 

@@ -13,6 +13,8 @@ use chainlab::chain::params::{ChainParams, TieBreak};
 use chainlab::chain::validation::{check_block, BlockError};
 use chainlab::chain::{ChainState, ImportStatus};
 use chainlab::consensus::pow::grind;
+use chainlab::consensus::pow::Pow;
+use chainlab::consensus::Engine;
 use chainlab::crypto::{Address, KeyPair, SigCache};
 use chainlab::encoding::{decode, encode, encoded_len};
 use chainlab::hash::Hash;
@@ -57,8 +59,11 @@ fn recipient(i: usize) -> Address {
 fn params(tie_break: TieBreak) -> Arc<ChainParams> {
     let mut p = ChainParams::for_tests(keys().iter().map(|k| (k.address(), FUNDS)).collect());
     // Frequent retargets over cheap difficulties, so branches also differ in work.
-    p.retarget_interval = 4;
-    p.initial_difficulty = 4;
+    p.engine = Engine::Pow(Pow {
+        block_interval_ms: 10_000,
+        retarget_interval: 4,
+        initial_difficulty: 4,
+    });
     p.tie_break = tie_break;
     Arc::new(p)
 }

@@ -11,10 +11,18 @@ use chainlab::chain::state::ApplyError;
 use chainlab::chain::validation::{check_block, BlockError, TxError};
 use chainlab::chain::{ChainState, ImportOutcome, ImportStatus};
 use chainlab::consensus::pow::{grind, meets_difficulty};
+use chainlab::consensus::{SealError, SealRule};
 use chainlab::crypto::{to_high_s, Address, CryptoError, KeyPair, PublicKey, SigCache, Signature};
 use chainlab::hash::Hash;
 use chainlab::tx::Transaction;
 use std::sync::Arc;
+
+/// The proof-of-work difficulty a child of `parent` must carry.
+fn next_difficulty(chain: &ChainState, parent: &Hash) -> u64 {
+    match chain.next_rule(parent) {
+        SealRule::Pow { difficulty } => difficulty,
+    }
+}
 
 const CHAIN_ID: u32 = 7;
 const FUNDS: u64 = 1_000_000;
@@ -190,10 +198,10 @@ fn bad_pow_is_rejected() {
     }
     assert_eq!(
         check(&b, &p).unwrap_err(),
-        BlockError::BadPow {
+        BlockError::Seal(SealError::BadPow {
             hash: b.hash(),
             difficulty
-        }
+        })
     );
     // Difficulty 0 can never be met.
     b.header.seal = Seal::Pow {
@@ -202,7 +210,7 @@ fn bad_pow_is_rejected() {
     };
     assert!(matches!(
         check(&b, &p).unwrap_err(),
-        BlockError::BadPow { difficulty: 0, .. }
+        BlockError::Seal(SealError::BadPow { difficulty: 0, .. })
     ));
 }
 
@@ -399,10 +407,10 @@ fn bad_difficulty_is_rejected() {
         seal(&mut b);
         assert_eq!(
             import(&mut chain, &b, SPACING).unwrap_err(),
-            BlockError::BadDifficulty {
+            BlockError::Seal(SealError::BadDifficulty {
                 expected: 16,
                 got: wrong
-            }
+            })
         );
         assert_unchanged(&chain, &before);
     }
@@ -612,7 +620,7 @@ fn child_of(chain: &ChainState, parent: &Block, miner: Address) -> Block {
             timestamp_ms: parent.header.timestamp_ms + SPACING,
             miner,
             seal: Seal::Pow {
-                difficulty: chain.next_difficulty(&parent.hash()),
+                difficulty: next_difficulty(&chain, &parent.hash()),
                 nonce: 0,
             },
         },
@@ -848,7 +856,7 @@ fn fast_blocks_raise_difficulty_at_the_retarget_height() {
     let spacing = SPACING / 2;
     let mut chain = chain_to_first_retarget(spacing);
     let tip = chain.tip();
-    assert_eq!(chain.next_difficulty(&tip), 32);
+    assert_eq!(next_difficulty(&chain, &tip), 32);
     let before = snapshot(&chain);
 
     let mut stale = mine(&mut chain, &[], MINER_A, 10 * spacing);
@@ -860,10 +868,10 @@ fn fast_blocks_raise_difficulty_at_the_retarget_height() {
     seal(&mut stale);
     assert_eq!(
         import(&mut chain, &stale, 10 * spacing).unwrap_err(),
-        BlockError::BadDifficulty {
+        BlockError::Seal(SealError::BadDifficulty {
             expected: 32,
             got: 16
-        }
+        })
     );
     assert_unchanged(&chain, &before);
 
@@ -877,14 +885,14 @@ fn fast_blocks_raise_difficulty_at_the_retarget_height() {
     }
     // The second window spans ten full intervals, still twice too fast.
     let tip = chain.tip();
-    assert_eq!(chain.next_difficulty(&tip), 64);
+    assert_eq!(next_difficulty(&chain, &tip), 64);
 }
 
 #[test]
 fn very_fast_blocks_are_clamped_to_four_times() {
     let mut chain = chain_to_first_retarget(1);
     let tip = chain.tip();
-    assert_eq!(chain.next_difficulty(&tip), 64);
+    assert_eq!(next_difficulty(&chain, &tip), 64);
     let b = mine(&mut chain, &[], MINER_A, 10);
     assert_eq!(b.header.difficulty(), 64);
 }
@@ -894,7 +902,7 @@ fn slow_blocks_lower_difficulty_at_the_retarget_height() {
     let spacing = SPACING * 2;
     let mut chain = chain_to_first_retarget(spacing);
     let tip = chain.tip();
-    assert_eq!(chain.next_difficulty(&tip), 8);
+    assert_eq!(next_difficulty(&chain, &tip), 8);
     let mut b = mine(&mut chain, &[], MINER_A, 10 * spacing);
     assert_eq!(b.header.difficulty(), 8);
     b.header.seal = Seal::Pow {
@@ -904,10 +912,10 @@ fn slow_blocks_lower_difficulty_at_the_retarget_height() {
     seal(&mut b);
     assert_eq!(
         import(&mut chain, &b, 10 * spacing).unwrap_err(),
-        BlockError::BadDifficulty {
+        BlockError::Seal(SealError::BadDifficulty {
             expected: 8,
             got: 16
-        }
+        })
     );
     extend(&mut chain, &[], MINER_A, 10 * spacing);
 }
@@ -931,8 +939,8 @@ fn retarget_follows_each_branch() {
     // fast: 54 s - 10 s = 44 s -> 16 * 80 / 44 = 29; slow: 130 s - 10 s -> 16 * 80 / 120 = 10.
     let fast_tip = fast.tip();
     let slow_tip = slow.tip();
-    let d_fast = fast.next_difficulty(&fast_tip);
-    let d_slow = slow.next_difficulty(&slow_tip);
+    let d_fast = next_difficulty(&fast, &fast_tip);
+    let d_slow = next_difficulty(&slow, &slow_tip);
     assert_eq!((d_fast, d_slow), (29, 10));
     // A node holding both branches computes each branch's own requirement.
     let mut node = ChainState::new(p);
@@ -943,8 +951,8 @@ fn retarget_follows_each_branch() {
         import(&mut node, slow.get(&h).unwrap(), 100 * SPACING).unwrap();
     }
     assert_eq!(node.tip(), fast_tip, "first seen of equal work");
-    assert_eq!(node.next_difficulty(&fast_tip), d_fast);
-    assert_eq!(node.next_difficulty(&slow_tip), d_slow);
+    assert_eq!(next_difficulty(&node, &fast_tip), d_fast);
+    assert_eq!(next_difficulty(&node, &slow_tip), d_slow);
 }
 
 // ---------------------------------------------------------------------------------------

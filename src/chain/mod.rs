@@ -1,5 +1,6 @@
-//! The block tree of one node: fork choice by most cumulative work, reorgs that revert and
-//! re-apply state, a bounded orphan pool, sync helpers and block templates.
+//! The block tree of one node: fork choice by the consensus engine's weight (most cumulative
+//! work for proof of work), never below a final block, reorgs that revert and re-apply state,
+//! a bounded orphan pool, sync helpers and block templates.
 //!
 //! Blocks off the best chain are kept after their header checks; their transactions are
 //! checked against state only when their branch becomes the best one (as Bitcoin does).
@@ -14,13 +15,13 @@ pub mod validation;
 
 pub use deferred::Deferred;
 
-use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal, BLOCK_VERSION};
-use crate::consensus::pow::{retarget, work};
+use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, BLOCK_VERSION};
+use crate::consensus::{Ancestry, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
 use crate::hash::{Hash, HashMapById, TxId};
 use crate::tx::Transaction;
 use orphans::OrphanPool;
-use params::{ChainParams, TieBreak};
+use params::ChainParams;
 use state::{Account, State, Undo};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct TipChange {
     pub reverted_txs: Vec<Transaction>,
     /// Accounts touched by reverted or connected blocks, with their new values.
     pub changed: Vec<(Address, Account)>,
+    /// What a child of the new tip must carry (for block producers).
+    pub next_rule: Option<SealRule>,
 }
 
 /// Result of [`ChainState::import`].
@@ -108,6 +111,7 @@ pub fn mix_key(key: u64, hash: &Hash) -> u64 {
 #[derive(Debug)]
 pub struct ChainState {
     params: Arc<ChainParams>,
+    engine: Arc<dyn Consensus>,
     genesis: Hash,
     entries: HashMapById<Entry>,
     children: HashMapById<Vec<Hash>>,
@@ -134,6 +138,18 @@ impl ChainState {
         genesis: Arc<Block>,
         genesis_state: Arc<State>,
     ) -> ChainState {
+        let engine = Arc::new(params.engine.clone());
+        ChainState::with_engine(params, engine, genesis, genesis_state)
+    }
+
+    /// As [`ChainState::from_genesis`], with a consensus engine other than the one `params`
+    /// names (tests of the seam; engines under development).
+    pub fn with_engine(
+        params: Arc<ChainParams>,
+        engine: Arc<dyn Consensus>,
+        genesis: Arc<Block>,
+        genesis_state: Arc<State>,
+    ) -> ChainState {
         let hash = genesis.hash();
         let mut entries = HashMapById::default();
         entries.insert(
@@ -151,6 +167,7 @@ impl ChainState {
             state: (*genesis_state).clone(),
             genesis_state,
             params,
+            engine,
             genesis: hash,
             entries,
             children: HashMapById::default(),
@@ -163,6 +180,10 @@ impl ChainState {
     /// The parameters.
     pub fn params(&self) -> &Arc<ChainParams> {
         &self.params
+    }
+    /// The consensus engine.
+    pub fn engine(&self) -> &Arc<dyn Consensus> {
+        &self.engine
     }
     /// Genesis hash.
     pub fn genesis(&self) -> Hash {
@@ -251,36 +272,9 @@ impl ChainState {
         ts.get(ts.len() / 2).copied().unwrap_or(0)
     }
 
-    /// The difficulty a child of `parent` must carry.
-    pub fn next_difficulty(&self, parent: &Hash) -> u64 {
-        let Some(p) = self.entries.get(parent) else {
-            return self.params.initial_difficulty;
-        };
-        let h = p.height + 1;
-        let n = self.params.retarget_interval;
-        if p.height == 0 {
-            return self.params.initial_difficulty;
-        }
-        let parent_diff = p.block.header.difficulty();
-        if n == 0 || h % n != 0 {
-            return parent_diff;
-        }
-        let first_height = p
-            .height
-            .saturating_sub(n)
-            .max(if p.height > n { 0 } else { 1 });
-        let first_height = first_height.min(p.height);
-        let Some(first) = self.ancestor(*parent, first_height) else {
-            return parent_diff;
-        };
-        let first_ts = self.entries[&first].block.header.timestamp_ms;
-        let span = p.block.header.timestamp_ms.saturating_sub(first_ts);
-        retarget(
-            parent_diff,
-            p.height - first_height,
-            self.params.block_interval_ms,
-            span,
-        )
+    /// What a child of `parent` must carry, by the consensus engine's rule.
+    pub fn next_rule(&self, parent: &Hash) -> SealRule {
+        self.engine.rule_for_child(self, parent)
     }
 
     fn check_header(&self, header: &BlockHeader, now_ms: u64) -> Result<(), BlockError> {
@@ -294,13 +288,7 @@ impl ChainState {
                 got: header.height,
             });
         }
-        let expected = self.next_difficulty(&header.parent);
-        if header.difficulty() != expected {
-            return Err(BlockError::BadDifficulty {
-                expected,
-                got: header.difficulty(),
-            });
-        }
+        self.engine.check_against_parent(self, header)?;
         let median = self.median_time_past(header.parent);
         if header.timestamp_ms <= median && header.height > 1 {
             return Err(BlockError::TimestampTooOld {
@@ -394,7 +382,7 @@ impl ChainState {
         let p = &self.entries[&b.block.header.parent];
         let entry = Entry {
             height: p.height + 1,
-            total_work: p.total_work + work(b.block.header.difficulty()),
+            total_work: p.total_work + self.engine.weight(&b.block.header),
             block: b.block.clone(),
             tx_ids: b.tx_ids.clone(),
             tie_key,
@@ -412,14 +400,31 @@ impl ChainState {
         Ok(b.block)
     }
 
+    fn branch_tip(&self, hash: &Hash) -> BranchTip {
+        let e = &self.entries[hash];
+        BranchTip {
+            weight: e.total_work,
+            height: e.height,
+            tie_key: e.tie_key,
+        }
+    }
+
+    /// Whether the engine prefers the branch ending at `hash` to the best chain, and adopting
+    /// it reverts no final block.
     fn better_than_tip(&self, hash: &Hash) -> bool {
-        let cand = &self.entries[hash];
-        let tip = &self.entries[&self.tip()];
-        match cand.total_work.cmp(&tip.total_work) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => {
-                self.params.tie_break == TieBreak::Random && cand.tie_key < tip.tie_key
+        let tip = self.tip();
+        let tie = self.params.tie_break;
+        if !self
+            .engine
+            .prefers(&self.branch_tip(hash), &self.branch_tip(&tip), tie)
+        {
+            return false;
+        }
+        match self.engine.finalized(self, &tip) {
+            None => true,
+            Some(f) => {
+                let height = self.entries.get(&f).map_or(0, |e| e.height);
+                self.ancestor(*hash, height) == Some(f)
             }
         }
     }
@@ -556,6 +561,7 @@ impl ChainState {
                 .into_iter()
                 .map(|a| (a, self.state.get(&a)))
                 .collect(),
+            next_rule: Some(self.next_rule(&new_tip)),
         });
     }
 
@@ -644,10 +650,7 @@ impl ChainState {
                 state_root,
                 timestamp_ms: now_ms.max(self.median_time_past(tip) + 1),
                 miner,
-                seal: Seal::Pow {
-                    difficulty: self.next_difficulty(&tip),
-                    nonce: 0,
-                },
+                seal: self.engine.template_seal(&self.next_rule(&tip)),
             },
             txs,
         }
@@ -676,5 +679,128 @@ impl ChainState {
             return Err("the live state root differs from the tip's state root".into());
         }
         Ok(())
+    }
+}
+
+impl Ancestry for ChainState {
+    fn header(&self, hash: &Hash) -> Option<&BlockHeader> {
+        self.entries.get(hash).map(|e| &e.block.header)
+    }
+    fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash> {
+        ChainState::ancestor(self, *hash, height)
+    }
+}
+
+#[cfg(test)]
+mod finality_tests {
+    use super::*;
+    use crate::block::Seal;
+    use crate::consensus::pow::Pow;
+    use crate::consensus::{Effort, Plan, SealError, TieBreak};
+    use crate::crypto::KeyPair;
+
+    fn seal_and_check(mut block: Block, c: &ChainState) -> CheckedBlock {
+        let key = KeyPair::from_seed(b"producer");
+        assert!(c.engine().seal(&mut block.header, &key, 0, u64::MAX));
+        validation::check_block(Arc::new(block), c.params(), None).expect("sealed block checks")
+    }
+
+    /// Proof of work, except that the block at height 2 of any branch is final.
+    #[derive(Debug)]
+    struct FinalAtTwo(Pow);
+
+    impl Consensus for FinalAtTwo {
+        fn name(&self) -> &'static str {
+            "final-at-two"
+        }
+        fn genesis_seal(&self, chain_id: u32) -> Seal {
+            self.0.genesis_seal(chain_id)
+        }
+        fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError> {
+            self.0.check_seal(header, hash)
+        }
+        fn rule_for_child(&self, chain: &dyn Ancestry, parent: &Hash) -> SealRule {
+            self.0.rule_for_child(chain, parent)
+        }
+        fn check_against_parent(
+            &self,
+            chain: &dyn Ancestry,
+            header: &BlockHeader,
+        ) -> Result<(), SealError> {
+            self.0.check_against_parent(chain, header)
+        }
+        fn weight(&self, header: &BlockHeader) -> u128 {
+            self.0.weight(header)
+        }
+        fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
+            self.0.prefers(candidate, tip, tie)
+        }
+        fn finalized(&self, chain: &dyn Ancestry, tip: &Hash) -> Option<Hash> {
+            chain.ancestor(tip, 2)
+        }
+        fn template_seal(&self, rule: &SealRule) -> Seal {
+            self.0.template_seal(rule)
+        }
+        fn plan(
+            &self,
+            rule: &SealRule,
+            power: f64,
+            effort: Effort,
+            rng: &mut dyn rand::RngCore,
+        ) -> Plan {
+            self.0.plan(rule, power, effort, rng)
+        }
+        fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
+            self.0.seal(header, key, start, tries)
+        }
+    }
+
+    fn chain(engine: Option<Arc<dyn Consensus>>) -> ChainState {
+        let params = Arc::new(ChainParams::for_tests(Vec::new()));
+        let genesis = Arc::new(params.genesis_block());
+        let state = Arc::new(params.genesis_state());
+        match engine {
+            Some(e) => ChainState::with_engine(params, e, genesis, state),
+            None => ChainState::from_genesis(params, genesis, state),
+        }
+    }
+
+    /// Mines `n` empty blocks on `c`'s tip, importing each; returns them.
+    fn extend(c: &mut ChainState, n: u64, miner: u8) -> Vec<CheckedBlock> {
+        (0..n)
+            .map(|_| {
+                let now = 1_000 * (c.height() + 1);
+                let block = c.build_block(&[], Address([miner; 20]), now);
+                let checked = seal_and_check(block, c);
+                c.import(checked.clone(), now, 0).expect("valid block");
+                checked
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_heavier_branch_is_adopted_unless_it_reverts_a_final_block() {
+        let crate::consensus::Engine::Pow(pow) = ChainParams::for_tests(Vec::new()).engine;
+        for final_at_two in [false, true] {
+            let engine: Option<Arc<dyn Consensus>> =
+                final_at_two.then(|| Arc::new(FinalAtTwo(pow.clone())) as Arc<dyn Consensus>);
+            let mut a = chain(engine.clone());
+            let mut b = chain(engine);
+            let first = extend(&mut a, 1, 1);
+            b.import(first[0].clone(), 1_000, 0).unwrap();
+            extend(&mut a, 2, 1); // a: heights 1..3, final at 2 when the engine says so
+            let fork = extend(&mut b, 3, 2); // b: heights 2..4 from a's block 1: heavier
+            let a_tip = a.tip();
+            for blk in fork {
+                a.import(blk, 10_000, 0).expect("stored either way");
+            }
+            if final_at_two {
+                assert_eq!(a.tip(), a_tip, "the final block at height 2 stays");
+                assert_eq!(a.height(), 3);
+            } else {
+                assert_eq!(a.tip(), b.tip(), "the heavier branch wins");
+                assert_eq!(a.height(), 4);
+            }
+        }
     }
 }

@@ -1,34 +1,22 @@
 //! Consensus parameters of a chain and its genesis block.
 
-use crate::block::{Block, BlockHeader, Seal, BLOCK_VERSION};
+pub use crate::consensus::TieBreak;
+
+use crate::block::{Block, BlockHeader, BLOCK_VERSION};
 use crate::chain::state::State;
+use crate::consensus::pow::Pow;
+use crate::consensus::{Consensus, Engine};
 use crate::crypto::Address;
 use crate::hash::Hash;
-use serde::{Deserialize, Serialize};
-
-/// How to choose between tips of equal cumulative work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TieBreak {
-    /// Keep the tip seen first (Bitcoin's rule).
-    #[default]
-    FirstSeen,
-    /// Each node gives each block a seeded random priority; the lowest wins a tie.
-    Random,
-}
 
 /// The rules every node of one chain shares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainParams {
     /// Chain id signed into every transaction.
     pub chain_id: u32,
-    /// Target block interval, milliseconds.
-    pub block_interval_ms: u64,
-    /// Retarget every this many blocks (0 = never).
-    pub retarget_interval: u64,
-    /// Difficulty of the blocks after genesis until the first retarget.
-    pub initial_difficulty: u64,
-    /// Equal-work tie-break.
+    /// The consensus engine and its parameters.
+    pub engine: Engine,
+    /// Equal-weight tie-break.
     pub tie_break: TieBreak,
     /// Most transactions in one block.
     pub max_block_txs: usize,
@@ -50,7 +38,7 @@ impl ChainParams {
         State::from_balances(self.genesis_balances.iter().copied())
     }
 
-    /// The genesis block: no parent, no transactions, timestamp 0, not proof-of-work checked.
+    /// The genesis block: no parent, no transactions, timestamp 0, seal never checked.
     pub fn genesis_block(&self) -> Block {
         Block {
             header: BlockHeader {
@@ -61,10 +49,7 @@ impl ChainParams {
                 state_root: self.genesis_state().root(),
                 timestamp_ms: 0,
                 miner: Address::default(),
-                seal: Seal::Pow {
-                    difficulty: self.initial_difficulty,
-                    nonce: u64::from(self.chain_id),
-                },
+                seal: self.engine.genesis_seal(self.chain_id),
             },
             txs: Vec::new(),
         }
@@ -82,9 +67,11 @@ impl ChainParams {
     pub fn for_tests(genesis_balances: Vec<(Address, u64)>) -> ChainParams {
         ChainParams {
             chain_id: 7,
-            block_interval_ms: 10_000,
-            retarget_interval: 10,
-            initial_difficulty: 16,
+            engine: Engine::Pow(Pow {
+                block_interval_ms: 10_000,
+                retarget_interval: 10,
+                initial_difficulty: 16,
+            }),
             tie_break: TieBreak::FirstSeen,
             max_block_txs: 1000,
             max_block_bytes: 1_000_000,

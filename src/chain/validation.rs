@@ -4,10 +4,10 @@
 //! only thing [`crate::chain::ChainState::import`] takes. The chain then checks what needs
 //! context (parent, height, difficulty, timestamps, nonces, balances, state root).
 
-use crate::block::{merkle_root, Block, CheckedBlock, Seal, BLOCK_VERSION};
+use crate::block::{merkle_root, Block, CheckedBlock, BLOCK_VERSION};
 use crate::chain::params::ChainParams;
 use crate::chain::state::ApplyError;
-use crate::consensus::pow::meets_difficulty;
+use crate::consensus::{Consensus, SealError};
 use crate::crypto::{verify_digest, CryptoError, SigCache};
 use crate::hash::{Hash, TxId};
 use crate::tx::Transaction;
@@ -52,14 +52,9 @@ pub enum BlockError {
         /// Limit.
         max: u64,
     },
-    /// Hash does not meet the claimed difficulty.
-    #[error("proof of work: hash {hash} does not meet difficulty {difficulty}")]
-    BadPow {
-        /// The block hash.
-        hash: Hash,
-        /// The claimed difficulty.
-        difficulty: u64,
-    },
+    /// The seal is invalid, in itself or against the parent (the consensus engine's checks).
+    #[error(transparent)]
+    Seal(#[from] SealError),
     /// The same transaction twice.
     #[error("transaction {index} repeats an earlier one")]
     DuplicateTx {
@@ -84,14 +79,6 @@ pub enum BlockError {
     #[error("height {got} is not parent height + 1 = {expected}")]
     BadHeight {
         /// Parent height + 1.
-        expected: u64,
-        /// Claimed.
-        got: u64,
-    },
-    /// Difficulty is not what the retarget rule demands.
-    #[error("difficulty {got} is not the required {expected}")]
-    BadDifficulty {
-        /// Required.
         expected: u64,
         /// Claimed.
         got: u64,
@@ -147,12 +134,11 @@ impl BlockError {
             BlockError::BadVersion(_)
                 | BlockError::TooManyTxs { .. }
                 | BlockError::TooLarge { .. }
-                | BlockError::BadPow { .. }
+                | BlockError::Seal(_)
                 | BlockError::DuplicateTx { .. }
                 | BlockError::BadMerkleRoot
                 | BlockError::Tx { .. }
                 | BlockError::BadHeight { .. }
-                | BlockError::BadDifficulty { .. }
                 | BlockError::TimestampTooOld { .. }
         )
     }
@@ -181,7 +167,7 @@ pub fn check_tx(
     Ok(())
 }
 
-/// Checks what needs no chain, cheapest first: version, transaction count, size, proof of work,
+/// Checks what needs no chain, cheapest first: version, transaction count, size, the seal (proof of work),
 /// duplicates, Merkle root, each transaction's chain id, then signatures.
 ///
 /// # Errors
@@ -209,10 +195,7 @@ pub fn check_block(
         });
     }
     let hash = h.hash();
-    let Seal::Pow { difficulty, .. } = h.seal;
-    if !meets_difficulty(&hash, difficulty) {
-        return Err(BlockError::BadPow { hash, difficulty });
-    }
+    params.engine.check_seal(h, &hash)?;
     let ids = block.tx_ids();
     let mut seen = HashSet::with_capacity(ids.len());
     for (index, id) in ids.iter().enumerate() {

@@ -1,3 +1,236 @@
-//! Consensus rules.
+//! The consensus seam: everything a chain and a block producer need to know about *how* blocks
+//! are sealed and chosen, behind one trait, [`Consensus`].
+//!
+//! The trait answers four questions, each as a pure function:
+//! - **May this node produce, and when?** The chain computes a [`SealRule`] for its tip (what a
+//!   child must carry: a difficulty today, a slot and a leader proof for proof of stake) and the
+//!   producer asks [`Consensus::plan`] for its next step ([`Plan`]), then seals a template with
+//!   [`Consensus::seal`]. The producer never reads the chain.
+//! - **Is a received seal valid?** In itself ([`Consensus::check_seal`], before any chain
+//!   context) and against its parent ([`Consensus::check_against_parent`]).
+//! - **Which branch is preferred?** [`Consensus::weight`] of each block adds up along a
+//!   branch; [`Consensus::prefers`] compares two branch tips.
+//! - **What is final?** [`Consensus::finalized`]: a block the chain may never revert (none
+//!   for proof of work).
+//!
+//! [`Engine`] names the engines a config can choose, with their parameters; it implements the
+//! trait by delegating to the engine. [`pow::Pow`] is the first engine. A new engine adds a
+//! variant here and a file beside `pow.rs` (see `docs/architecture.md`); the chain, the miner
+//! actor and the harness drive whatever engine the config names.
+//!
+//! Engines read the chain through [`Ancestry`], which the chain implements, so this module
+//! depends on block and hash types only.
 
 pub mod pow;
+
+use crate::block::{BlockHeader, Seal};
+use crate::crypto::KeyPair;
+use crate::hash::Hash;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// How to choose between branch tips of equal weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TieBreak {
+    /// Keep the tip seen first (Bitcoin's rule).
+    #[default]
+    FirstSeen,
+    /// Each node gives each block a seeded random priority; the lowest wins a tie.
+    Random,
+}
+
+/// Why a seal is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// The hash does not meet the claimed difficulty.
+    #[error("proof of work: hash {hash} does not meet difficulty {difficulty}")]
+    BadPow {
+        /// The block hash.
+        hash: Hash,
+        /// The claimed difficulty.
+        difficulty: u64,
+    },
+    /// The claimed difficulty is not what the retarget rule demands of a child of this parent.
+    #[error("difficulty {got} is not the required {expected}")]
+    BadDifficulty {
+        /// What the rule demands.
+        expected: u64,
+        /// What the header claims.
+        got: u64,
+    },
+}
+
+/// What the chain lets an engine read: stored headers, walking back along parents.
+pub trait Ancestry {
+    /// The stored header of `hash`.
+    fn header(&self, hash: &Hash) -> Option<&BlockHeader>;
+    /// The ancestor of `hash` at `height` (itself at its own height), if stored.
+    fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash>;
+}
+
+/// Fork-choice facts about the tip of a branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BranchTip {
+    /// Sum of [`Consensus::weight`] from genesis to this block.
+    pub weight: u128,
+    /// Its height.
+    pub height: u64,
+    /// This node's random draw for the block (the `random` tie-break).
+    pub tie_key: u64,
+}
+
+/// What a child of one parent must carry, computed by the chain and handed to producers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SealRule {
+    /// Proof of work at this difficulty.
+    Pow {
+        /// Expected hashes per block.
+        difficulty: u64,
+    },
+}
+
+/// How a producer spends its effort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// Modelled: the time to the next block is drawn from the engine's model, then the seal
+    /// is made at once (the virtual clock and large simulations).
+    Modelled,
+    /// Real: the seal is searched for with real work (hashing), in chunks, until found or the
+    /// tip moves.
+    Real,
+}
+
+/// A producer's next step on one parent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Plan {
+    /// Nothing to produce on this parent (no power, or no right to a block).
+    Idle,
+    /// Build a template after this many milliseconds and seal it at once.
+    After {
+        /// Delay, milliseconds (fractional: the draw is continuous).
+        delay_ms: f64,
+    },
+    /// Build a template now and search for its seal with [`Consensus::seal`] in chunks.
+    Search,
+}
+
+/// A consensus engine: the rules of sealing, checking and choosing blocks. Pure and
+/// deterministic: time, randomness and chain context come in as arguments.
+pub trait Consensus: Send + Sync + std::fmt::Debug {
+    /// Its name in configs and reports (`pow`).
+    fn name(&self) -> &'static str;
+
+    /// The seal of the genesis block (never checked).
+    fn genesis_seal(&self, chain_id: u32) -> Seal;
+
+    /// Checks a seal in itself (no chain context): cheap, run before anything else is paid.
+    ///
+    /// # Errors
+    /// [`SealError`] saying what is wrong.
+    fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError>;
+
+    /// What a child of `parent` must carry. `parent` must be stored in `chain`.
+    fn rule_for_child(&self, chain: &dyn Ancestry, parent: &Hash) -> SealRule;
+
+    /// Checks a seal against its parent (which `chain` stores).
+    ///
+    /// # Errors
+    /// [`SealError`] saying what is wrong.
+    fn check_against_parent(
+        &self,
+        chain: &dyn Ancestry,
+        header: &BlockHeader,
+    ) -> Result<(), SealError>;
+
+    /// What a block adds to its branch's weight (proof of work: its difficulty).
+    fn weight(&self, header: &BlockHeader) -> u128;
+
+    /// Whether the branch ending at `candidate` is preferred over the current tip's.
+    fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
+        match candidate.weight.cmp(&tip.weight) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => tie == TieBreak::Random && candidate.tie_key < tip.tie_key,
+        }
+    }
+
+    /// The most recent block on the branch ending at `tip` that may never be reverted
+    /// (`None`: nothing is final, as in proof of work).
+    fn finalized(&self, _chain: &dyn Ancestry, _tip: &Hash) -> Option<Hash> {
+        None
+    }
+
+    /// The seal a new template carries before it is sealed.
+    fn template_seal(&self, rule: &SealRule) -> Seal;
+
+    /// The next step of a producer with `power` (its share of hash power or stake) under
+    /// `rule`. Draws from `rng` only when it needs randomness.
+    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan;
+
+    /// Tries to seal `header` (a template under its rule), signing with `key` where the engine
+    /// signs, trying at most `tries` candidates from `start`. True when sealed.
+    fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool;
+}
+
+/// The engines a config can choose, with their parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Proof of work.
+    Pow(pow::Pow),
+}
+
+impl Engine {
+    fn inner(&self) -> &dyn Consensus {
+        match self {
+            Engine::Pow(p) => p,
+        }
+    }
+
+    /// The proof-of-work parameters, when this is proof of work.
+    pub fn pow(&self) -> Option<&pow::Pow> {
+        match self {
+            Engine::Pow(p) => Some(p),
+        }
+    }
+}
+
+impl Consensus for Engine {
+    fn name(&self) -> &'static str {
+        self.inner().name()
+    }
+    fn genesis_seal(&self, chain_id: u32) -> Seal {
+        self.inner().genesis_seal(chain_id)
+    }
+    fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError> {
+        self.inner().check_seal(header, hash)
+    }
+    fn rule_for_child(&self, chain: &dyn Ancestry, parent: &Hash) -> SealRule {
+        self.inner().rule_for_child(chain, parent)
+    }
+    fn check_against_parent(
+        &self,
+        chain: &dyn Ancestry,
+        header: &BlockHeader,
+    ) -> Result<(), SealError> {
+        self.inner().check_against_parent(chain, header)
+    }
+    fn weight(&self, header: &BlockHeader) -> u128 {
+        self.inner().weight(header)
+    }
+    fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
+        self.inner().prefers(candidate, tip, tie)
+    }
+    fn finalized(&self, chain: &dyn Ancestry, tip: &Hash) -> Option<Hash> {
+        self.inner().finalized(chain, tip)
+    }
+    fn template_seal(&self, rule: &SealRule) -> Seal {
+        self.inner().template_seal(rule)
+    }
+    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan {
+        self.inner().plan(rule, power, effort, rng)
+    }
+    fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
+        self.inner().seal(header, key, start, tries)
+    }
+}

@@ -1,7 +1,160 @@
-//! Proof-of-work rules: the target test, work, difficulty retargeting and nonce grinding.
+//! Proof of work, the first consensus engine: the target test, work, difficulty retargeting,
+//! nonce grinding and the modelled time to the next block.
 
+use super::{Ancestry, Consensus, Effort, Plan, SealError, SealRule};
 use crate::block::{BlockHeader, Seal};
+use crate::crypto::KeyPair;
 use crate::hash::Hash;
+use rand::RngCore;
+use rand_distr::{Distribution, Exp};
+
+/// Proof-of-work parameters: the engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pow {
+    /// Target block interval, milliseconds.
+    pub block_interval_ms: u64,
+    /// Retarget every this many blocks (0 = never).
+    pub retarget_interval: u64,
+    /// Difficulty of the blocks after genesis until the first retarget.
+    pub initial_difficulty: u64,
+}
+
+impl Pow {
+    /// The difficulty a child of `parent` must carry: the parent's, except at every
+    /// `retarget_interval`-th height, where [`retarget`] scales it by how long the window took.
+    pub fn next_difficulty(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        let Some(p) = chain.header(parent) else {
+            return self.initial_difficulty;
+        };
+        let h = p.height + 1;
+        let n = self.retarget_interval;
+        if p.height == 0 {
+            return self.initial_difficulty;
+        }
+        let parent_diff = p.difficulty();
+        if n == 0 || h % n != 0 {
+            return parent_diff;
+        }
+        let first_height = p
+            .height
+            .saturating_sub(n)
+            .max(if p.height > n { 0 } else { 1 });
+        let first_height = first_height.min(p.height);
+        let Some(first) = chain
+            .ancestor(parent, first_height)
+            .and_then(|f| chain.header(&f))
+        else {
+            return parent_diff;
+        };
+        let span = p.timestamp_ms.saturating_sub(first.timestamp_ms);
+        retarget(
+            parent_diff,
+            p.height - first_height,
+            self.block_interval_ms,
+            span,
+        )
+    }
+}
+
+impl Consensus for Pow {
+    fn name(&self) -> &'static str {
+        "pow"
+    }
+
+    fn genesis_seal(&self, chain_id: u32) -> Seal {
+        Seal::Pow {
+            difficulty: self.initial_difficulty,
+            nonce: u64::from(chain_id),
+        }
+    }
+
+    fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError> {
+        let Seal::Pow { difficulty, .. } = header.seal;
+        if meets_difficulty(hash, difficulty) {
+            Ok(())
+        } else {
+            Err(SealError::BadPow {
+                hash: *hash,
+                difficulty,
+            })
+        }
+    }
+
+    fn rule_for_child(&self, chain: &dyn Ancestry, parent: &Hash) -> SealRule {
+        SealRule::Pow {
+            difficulty: self.next_difficulty(chain, parent),
+        }
+    }
+
+    fn check_against_parent(
+        &self,
+        chain: &dyn Ancestry,
+        header: &BlockHeader,
+    ) -> Result<(), SealError> {
+        let expected = self.next_difficulty(chain, &header.parent);
+        let got = header.difficulty();
+        if got == expected {
+            Ok(())
+        } else {
+            Err(SealError::BadDifficulty { expected, got })
+        }
+    }
+
+    fn weight(&self, header: &BlockHeader) -> u128 {
+        work(header.difficulty())
+    }
+
+    fn template_seal(&self, rule: &SealRule) -> Seal {
+        let SealRule::Pow { difficulty } = *rule;
+        Seal::Pow {
+            difficulty,
+            nonce: 0,
+        }
+    }
+
+    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan {
+        let SealRule::Pow { difficulty } = *rule;
+        if power <= 0.0 {
+            return Plan::Idle;
+        }
+        match effort {
+            Effort::Real => Plan::Search,
+            Effort::Modelled => mining_delay_ms(
+                power,
+                self.initial_difficulty,
+                difficulty,
+                self.block_interval_ms,
+                rng,
+            )
+            .map_or(Plan::Idle, |delay_ms| Plan::After { delay_ms }),
+        }
+    }
+
+    fn seal(&self, header: &mut BlockHeader, _key: &KeyPair, start: u64, tries: u64) -> bool {
+        grind(header, start, tries).is_some()
+    }
+}
+
+/// Time until a miner with `share` of the hash power finds a block, in ms.
+///
+/// The whole network hashes at `initial_difficulty / interval` hashes per ms (so that genesis
+/// difficulty gives the target interval); a miner with share s finds blocks of difficulty D as a
+/// Poisson process of rate `s * initial_difficulty / (D * interval_ms)`. Returns `None` for a
+/// miner with no hash power.
+pub fn mining_delay_ms<R: RngCore + ?Sized>(
+    share: f64,
+    initial_difficulty: u64,
+    current_difficulty: u64,
+    interval_ms: u64,
+    rng: &mut R,
+) -> Option<f64> {
+    if share <= 0.0 {
+        return None;
+    }
+    let rate = share * initial_difficulty as f64
+        / (current_difficulty.max(1) as f64 * interval_ms.max(1) as f64);
+    Exp::new(rate).ok().map(|d| d.sample(rng))
+}
 
 /// The retarget clamp: difficulty changes by at most this factor per retarget (as Bitcoin).
 pub const RETARGET_CLAMP: u64 = 4;
@@ -116,5 +269,18 @@ mod tests {
         // Geometric with mean 64: the mean of 200 draws has sd ~ 64/sqrt(200) ~ 4.5.
         let mean = total as f64 / trials as f64;
         assert!((40.0..90.0).contains(&mean), "mean tries {mean}");
+    }
+
+    #[test]
+    fn exponential_mining_delays_have_the_configured_mean() {
+        let mut rng = crate::sim::model::stream(4, "mine", 0);
+        let n = 20_000;
+        let mean: f64 = (0..n)
+            .map(|_| mining_delay_ms(0.25, 100, 100, 10_000, &mut rng).unwrap())
+            .sum::<f64>()
+            / n as f64;
+        // Exponential with mean 40,000 ms: the sample mean has sd 40,000 / sqrt(n) ~ 283 ms.
+        assert!((mean - 40_000.0).abs() < 4.0 * 283.0, "{mean}");
+        assert!(mining_delay_ms(0.0, 1, 1, 1, &mut rng).is_none());
     }
 }

@@ -6,7 +6,7 @@ use crate::hash::Hash;
 use crate::NodeId;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp, LogNormal, Normal};
+use rand_distr::{Distribution, LogNormal, Normal};
 use std::collections::BTreeSet;
 
 /// The random stream for (`seed`, `label`, `index`): independent streams per purpose and node,
@@ -208,27 +208,6 @@ pub fn hash_shares(spec: &HashPower, n: usize) -> Vec<f64> {
     raw.iter().map(|x| x / sum).collect()
 }
 
-/// Time until a miner with `share` of the hash power finds a block, in ms.
-///
-/// The whole network hashes at `initial_difficulty / interval` hashes per ms (so that genesis
-/// difficulty gives the target interval); a miner with share s finds blocks of difficulty D as a
-/// Poisson process of rate `s * initial_difficulty / (D * interval_ms)`. Returns `None` for a
-/// miner with no hash power.
-pub fn mining_delay_ms(
-    share: f64,
-    initial_difficulty: u64,
-    current_difficulty: u64,
-    interval_ms: u64,
-    rng: &mut impl Rng,
-) -> Option<f64> {
-    if share <= 0.0 {
-        return None;
-    }
-    let rate = share * initial_difficulty as f64
-        / (current_difficulty.max(1) as f64 * interval_ms.max(1) as f64);
-    Exp::new(rate).ok().map(|d| d.sample(rng))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,19 +256,6 @@ mod tests {
         assert!((95.0..105.0).contains(&median), "{median}");
         let bw = link_delay_ms(&Latency::Constant { ms: 10.0 }, 8.0, 1000, &mut rng);
         assert!((bw - 11.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn exponential_mining_delays_have_the_configured_mean() {
-        let mut rng = stream(4, "mine", 0);
-        let n = 20_000;
-        let mean: f64 = (0..n)
-            .map(|_| mining_delay_ms(0.25, 100, 100, 10_000, &mut rng).unwrap())
-            .sum::<f64>()
-            / n as f64;
-        // Exponential with mean 40,000 ms: the sample mean has sd 40,000 / sqrt(n) ~ 283 ms.
-        assert!((mean - 40_000.0).abs() < 4.0 * 283.0, "{mean}");
-        assert!(mining_delay_ms(0.0, 1, 1, 1, &mut rng).is_none());
     }
 
     #[test]

@@ -293,10 +293,9 @@ impl ChainActor {
                 },
             );
         }
-        let next_difficulty = self.chain.next_difficulty(&tc.new_tip);
         self.node.miner.do_send(NewTip {
             height: tc.new_height,
-            next_difficulty,
+            rule: self.chain.next_rule(&tc.new_tip),
         });
         self.node.mempool.do_send(TipChanged {
             changed: tc.changed,

@@ -1,17 +1,19 @@
-//! The miner actor. With the simulated engine it waits an exponential time drawn for its
-//! hash share and the current difficulty (core `mining_delay_ms`), then builds a template and
-//! finds a real nonce (cheap: the difficulty is the expected number of hashes). With the
-//! hashing engine it grinds double SHA-256 on a blocking thread until it wins or the tip moves.
+//! The miner actor: drives whatever consensus engine the chain uses ([`Consensus`]).
+//!
+//! On every tip it asks the engine for a [`Plan`] under the tip's [`SealRule`]: wait a
+//! modelled time, then build a template and seal it at once (proof of work on the virtual clock:
+//! an exponential time for its hash share and the difficulty, then a real but cheap nonce), or
+//! build now and search for the seal with real work on a blocking thread until it wins or the
+//! tip moves (`pow.engine = "hashing"`).
 
 use super::chain::{BuildTemplate, ImportBlocks};
 use super::mempool::GetTemplate;
 use super::{NodeHandle, NodeShared, Shutdown};
 use actix::prelude::*;
 use chainlab::block::Block;
-use chainlab::config::{Config, PowEngine};
-use chainlab::consensus::pow::grind;
+use chainlab::config::Config;
+use chainlab::consensus::{Consensus, Effort, Plan, SealRule};
 use chainlab::report::Event;
-use chainlab::sim::model::mining_delay_ms;
 use chainlab::Address;
 use chainlab::NodeId;
 use rand::Rng;
@@ -26,8 +28,8 @@ use std::time::Duration;
 pub struct NewTip {
     /// New height.
     pub height: u64,
-    /// Difficulty of the next block.
-    pub next_difficulty: u64,
+    /// What the next block must carry.
+    pub rule: SealRule,
 }
 
 /// Turn mining on or off.
@@ -48,8 +50,12 @@ pub struct MinerSetup {
     pub share: f64,
     /// Mining at start.
     pub enabled: bool,
-    /// Difficulty of the next block at start.
-    pub next_difficulty: u64,
+    /// What the next block must carry, at start.
+    pub rule: SealRule,
+    /// The consensus engine.
+    pub engine: Arc<dyn Consensus>,
+    /// Modelled delays or real work.
+    pub effort: Effort,
     /// Seeded stream for delays and start nonces.
     pub rng: ChaCha8Rng,
 }
@@ -60,7 +66,10 @@ pub struct MinerActor {
     address: Address,
     share: f64,
     enabled: bool,
-    next_difficulty: u64,
+    rule: SealRule,
+    engine: Arc<dyn Consensus>,
+    effort: Effort,
+    key: chainlab::KeyPair,
     rng: ChaCha8Rng,
     generation: u64,
     timer: Option<SpawnHandle>,
@@ -73,12 +82,16 @@ pub struct MinerActor {
 impl MinerActor {
     /// A miner.
     pub fn new(s: MinerSetup, shared: Arc<NodeShared>, node: &NodeHandle) -> MinerActor {
+        let key = Config::node_key(s.id);
         MinerActor {
             id: s.id,
-            address: Config::node_key(s.id).address(),
+            address: key.address(),
+            key,
             share: s.share,
             enabled: s.enabled,
-            next_difficulty: s.next_difficulty,
+            rule: s.rule,
+            engine: s.engine,
+            effort: s.effort,
             rng: s.rng,
             generation: 0,
             timer: None,
@@ -89,10 +102,6 @@ impl MinerActor {
         }
     }
 
-    fn engine(&self) -> PowEngine {
-        self.shared.cfg.pow.engine
-    }
-
     /// Drops the current attempt and starts a new one on the current tip.
     fn restart(&mut self, ctx: &mut Context<Self>) {
         self.generation += 1;
@@ -100,31 +109,20 @@ impl MinerActor {
             ctx.cancel_future(t);
         }
         self.cancel.store(true, Ordering::Relaxed);
-        if !self.enabled || self.share <= 0.0 {
+        if !self.enabled {
             return;
         }
-        match self.engine() {
-            PowEngine::Simulated => {
-                let p = &self.shared.params;
-                let Some(ms) = mining_delay_ms(
-                    self.share,
-                    p.initial_difficulty,
-                    self.next_difficulty,
-                    p.block_interval_ms,
-                    &mut self.rng,
-                ) else {
-                    return;
-                };
-                let delay = Duration::from_micros((ms * 1000.0) as u64);
-                tracing::trace!(
-                    node = self.id,
-                    delay_ms = ms,
-                    difficulty = self.next_difficulty,
-                    "next attempt"
-                );
+        let plan = self
+            .engine
+            .plan(&self.rule, self.share, self.effort, &mut self.rng);
+        tracing::trace!(node = self.id, ?plan, rule = ?self.rule, "next attempt");
+        match plan {
+            Plan::Idle => {}
+            Plan::After { delay_ms } => {
+                let delay = Duration::from_micros((delay_ms * 1000.0) as u64);
                 self.timer = Some(ctx.run_later(delay, |act, ctx| act.build(ctx)));
             }
-            PowEngine::Hashing => self.build(ctx),
+            Plan::Search => self.build(ctx),
         }
     }
 
@@ -151,32 +149,36 @@ impl MinerActor {
                 return;
             }
             let Some(block) = block else { return };
-            match act.engine() {
-                PowEngine::Simulated => act.seal_simulated(block, ctx),
-                PowEngine::Hashing => act.seal_hashing(block, ctx),
+            match act.effort {
+                Effort::Modelled => act.seal_at_once(block, ctx),
+                Effort::Real => act.search(block, ctx),
             }
         }));
     }
 
-    fn seal_simulated(&mut self, mut block: Block, ctx: &mut Context<Self>) {
+    fn seal_at_once(&mut self, mut block: Block, ctx: &mut Context<Self>) {
         let start = self.rng.gen();
-        if grind(&mut block.header, start, u64::MAX).is_some() {
+        if self
+            .engine
+            .seal(&mut block.header, &self.key, start, u64::MAX)
+        {
             self.publish(block);
         }
         self.restart(ctx);
     }
 
-    fn seal_hashing(&mut self, block: Block, ctx: &mut Context<Self>) {
+    fn search(&mut self, block: Block, ctx: &mut Context<Self>) {
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
         let gen = self.generation;
         let start: u64 = self.rng.gen();
+        let (engine, key) = (self.engine.clone(), self.key.clone());
         let work = async move {
             tokio::task::spawn_blocking(move || {
                 let mut block = block;
                 let mut nonce = start;
                 while !cancel.load(Ordering::Relaxed) {
-                    if grind(&mut block.header, nonce, 1 << 16).is_some() {
+                    if engine.seal(&mut block.header, &key, nonce, 1 << 16) {
                         return Some(block);
                     }
                     nonce = nonce.wrapping_add(1 << 16);
@@ -235,7 +237,7 @@ impl Handler<NewTip> for MinerActor {
     type Result = ();
     fn handle(&mut self, m: NewTip, ctx: &mut Context<Self>) {
         tracing::trace!(node = self.id, height = m.height, "new tip");
-        self.next_difficulty = m.next_difficulty;
+        self.rule = m.rule;
         self.restart(ctx);
     }
 }

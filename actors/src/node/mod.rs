@@ -304,7 +304,12 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainSt
         },
     );
     let gossip = Gossip::new(shared.cfg.gossip_policy(), spec.neighbors);
-    let next_difficulty = chain_state.next_difficulty(&chain_state.tip());
+    let rule = chain_state.next_rule(&chain_state.tip());
+    let engine = chain_state.engine().clone();
+    let effort = match shared.cfg.pow.engine {
+        chainlab::config::PowEngine::Simulated => chainlab::consensus::Effort::Modelled,
+        chainlab::config::PowEngine::Hashing => chainlab::consensus::Effort::Real,
+    };
     peer_ctx.run(PeerActor::new(
         id,
         gossip,
@@ -323,7 +328,9 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainSt
             id,
             share: spec.hash_share,
             enabled: spec.mining,
-            next_difficulty,
+            rule,
+            engine,
+            effort,
             rng: stream(seed, "miner", id as u64),
         },
         shared.clone(),
