@@ -620,7 +620,7 @@ fn child_of(chain: &ChainState, parent: &Block, miner: Address) -> Block {
             timestamp_ms: parent.header.timestamp_ms + SPACING,
             miner,
             seal: Seal::Pow {
-                difficulty: next_difficulty(&chain, &parent.hash()),
+                difficulty: next_difficulty(chain, &parent.hash()),
                 nonce: 0,
             },
         },
