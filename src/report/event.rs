@@ -1,0 +1,220 @@
+//! The trace vocabulary: [`Event`] (what happened, serialized with an `event` tag) and
+//! [`TraceRecord`] (an event at a time at a node, written as one JSON line).
+
+use crate::hash::{Hash, TxId};
+use crate::NodeId;
+use serde::{Serialize, Serializer};
+
+fn hex<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&h.to_hex())
+}
+
+/// One thing that happened. Serialized with an `event` tag (snake case) and its fields.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A node's miner sealed a block.
+    BlockMined {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Height.
+        height: u64,
+        /// Parent hash.
+        #[serde(serialize_with = "hex")]
+        parent: Hash,
+        /// Node index of the miner.
+        miner: NodeId,
+        /// Transactions in it.
+        txs: usize,
+        /// Difficulty it carries.
+        difficulty: u64,
+    },
+    /// A node stored a valid block (on any branch).
+    BlockImported {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Height.
+        height: u64,
+    },
+    /// A node's best chain switched branches.
+    Reorg {
+        /// Blocks reverted.
+        depth: u64,
+        /// Tip before.
+        #[serde(serialize_with = "hex")]
+        old_tip: Hash,
+        /// Tip after.
+        #[serde(serialize_with = "hex")]
+        new_tip: Hash,
+    },
+    /// A node rejected a block.
+    BlockRejected {
+        /// Block hash.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// The workload submitted a transaction to `node`.
+    TxSubmitted {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+    },
+    /// The node refused a workload transaction.
+    TxRejected {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// Why.
+        reason: String,
+    },
+    /// A node asked a peer for the blocks it misses.
+    SyncRequested {
+        /// The peer asked.
+        peer: NodeId,
+    },
+    /// A node started (from its store, at this height).
+    NodeStarted {
+        /// Height after loading its store.
+        height: u64,
+    },
+    /// A scenario fault fired (`phase` = "start") or was undone (`phase` = "end").
+    Fault {
+        /// Scenario index.
+        index: usize,
+        /// Fault kind.
+        kind: String,
+        /// "start" or "end".
+        phase: String,
+        /// What it did, in words.
+        detail: String,
+    },
+    /// Messages the fault layer dropped on one directed link over the run (written at the end).
+    MessageDropped {
+        /// Receiver (`node` is the sender).
+        to: NodeId,
+        /// Message kind.
+        kind: crate::net::wire::MsgKind,
+        /// How many.
+        count: u64,
+    },
+    /// A node stopped (crash or shutdown).
+    NodeStopped {
+        /// True for a crash (no flush).
+        crashed: bool,
+    },
+    /// A TCP peer finished the handshake.
+    PeerConnected {
+        /// The peer's node id.
+        peer: u64,
+        /// Its socket address.
+        addr: String,
+        /// True when the peer dialled this node.
+        inbound: bool,
+    },
+    /// A TCP connection failed its handshake.
+    HandshakeFailed {
+        /// The remote socket address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// A TCP peer's connection ended.
+    PeerDisconnected {
+        /// The peer's node id.
+        peer: u64,
+        /// Short cause: `closed`, `idle-timeout`, `shutdown`, an offence label, ...
+        cause: String,
+        /// In words.
+        reason: String,
+    },
+    /// A TCP peer is refused for a while after an offence.
+    PeerDiscouraged {
+        /// The peer's node id.
+        peer: u64,
+        /// The offence.
+        reason: String,
+        /// For how long, ms.
+        for_ms: u64,
+    },
+}
+
+impl Event {
+    /// The event's name, as in the trace's `event` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::BlockMined { .. } => "block_mined",
+            Event::BlockImported { .. } => "block_imported",
+            Event::Reorg { .. } => "reorg",
+            Event::BlockRejected { .. } => "block_rejected",
+            Event::TxSubmitted { .. } => "tx_submitted",
+            Event::TxRejected { .. } => "tx_rejected",
+            Event::SyncRequested { .. } => "sync_requested",
+            Event::NodeStarted { .. } => "node_started",
+            Event::Fault { .. } => "fault",
+            Event::MessageDropped { .. } => "message_dropped",
+            Event::NodeStopped { .. } => "node_stopped",
+            Event::PeerConnected { .. } => "peer_connected",
+            Event::HandshakeFailed { .. } => "handshake_failed",
+            Event::PeerDisconnected { .. } => "peer_disconnected",
+            Event::PeerDiscouraged { .. } => "peer_discouraged",
+        }
+    }
+}
+
+/// An event at a time at a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRecord {
+    /// Cluster-clock milliseconds since start.
+    pub t_ms: u64,
+    /// The node.
+    pub node: NodeId,
+    /// What happened.
+    pub event: Event,
+}
+
+#[derive(Serialize)]
+struct TraceLine<'a> {
+    t: f64,
+    node: NodeId,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+impl TraceRecord {
+    /// One JSON line: `{"t": seconds, "node": n, "event": "...", ...fields}`.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(&TraceLine {
+            t: self.t_ms as f64 / 1000.0,
+            node: self.node,
+            event: &self.event,
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_line_has_t_node_event_and_fields() {
+        let r = TraceRecord {
+            t_ms: 1500,
+            node: 3,
+            event: Event::BlockImported {
+                hash: Hash([1; 32]),
+                height: 2,
+            },
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
+        assert_eq!(v["t"], 1.5);
+        assert_eq!(v["node"], 3);
+        assert_eq!(v["event"], "block_imported");
+        assert_eq!(v["height"], 2);
+        assert_eq!(v["hash"], Hash([1; 32]).to_hex());
+    }
+}
