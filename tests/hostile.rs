@@ -23,7 +23,7 @@ use chainlab::net::{
 use chainlab::report::{Event, TraceRecord};
 use chainlab::{Address, ChainState, Hash, Transaction};
 use chainlab_actors::cluster::{Cluster, RunOptions};
-use chainlab_actors::node::chain::GetTip;
+use chainlab_actors::node::messages::GetTip;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};

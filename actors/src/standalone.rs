@@ -9,7 +9,7 @@
 //! then the report is written.
 
 use crate::clock::Clock;
-use crate::node::chain::GetTip;
+use crate::node::messages::GetTip;
 use crate::node::{
     load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeShared, NodeSpec, Shutdown,
 };

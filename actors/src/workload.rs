@@ -1,7 +1,7 @@
 //! The load generator: accounts funded at genesis send signed transfers as a Poisson process
 //! to random live nodes, tracking nonces and handling rejections.
 
-use crate::node::mempool::SubmitTx;
+use crate::node::messages::SubmitTx;
 use crate::recorder::Recorder;
 use actix::prelude::*;
 use chainlab::config::{Config, WorkloadConfig};

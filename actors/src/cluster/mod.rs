@@ -6,8 +6,8 @@ mod timeline;
 
 use crate::clock::Clock;
 use crate::logging;
-use crate::node::chain::{GetChainSummary, SetClockSkew};
-use crate::node::mempool::GetPoolIds;
+use crate::node::messages::GetPoolIds;
+use crate::node::messages::{GetChainSummary, SetClockSkew};
 use crate::node::{
     load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeHandle, NodeShared, NodeSpec,
 };

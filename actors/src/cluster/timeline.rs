@@ -3,8 +3,8 @@
 //! and catch-up measurements that faults call for.
 
 use super::{update_bar, Cluster, ClusterError, Pending};
-use crate::node::chain::{GetTip, Reconnected, SetClockSkew};
-use crate::node::miner::{SetHashShare, SetMining};
+use crate::node::messages::{GetTip, Reconnected, SetClockSkew};
+use crate::node::messages::{SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::{SetTarget, StopLoad};
 use chainlab::report::{Event, FaultRecord};

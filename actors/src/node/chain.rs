@@ -1,10 +1,8 @@
 //! The chain actor: validates and imports blocks (core `check_block` + `ChainState::import`),
 //! persists them before anyone hears of them, and tells the mempool, miner and peer.
 
-use super::mempool::TipChanged;
-use super::miner::NewTip;
-use super::peer::{BlocksAccepted, ContinueSync, RequestSync};
-use super::{NodeHandle, NodeShared, Shutdown};
+use super::messages::*;
+use super::{NodeHandle, NodeShared};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::store::BlockStore;
@@ -13,76 +11,11 @@ use chainlab::chain::{Deferred, ImportOutcome, ImportStatus};
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
 use chainlab::NodeId;
-use chainlab::{Address, ChainState, Hash, Transaction};
+use chainlab::{ChainState, Hash, Transaction};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use tracing::{debug, error, info_span, Span};
-
-/// Validate and import blocks (from a peer, a sync reply, or the local miner when `from` is None).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ImportBlocks {
-    /// Blocks, parents first.
-    pub blocks: Vec<Arc<Block>>,
-    /// The peer they came from.
-    pub from: Option<NodeId>,
-    /// A full sync reply: ask the same peer for more afterwards.
-    pub sync_more: bool,
-}
-
-/// Stored blocks by hash (unknown ones are skipped).
-#[derive(Message)]
-#[rtype(result = "Vec<Arc<Block>>")]
-pub struct GetBlocks {
-    /// Hashes.
-    pub hashes: Vec<Hash>,
-}
-
-/// Best-chain blocks after a locator, and whether more follow.
-#[derive(Message)]
-#[rtype(result = "(Vec<Arc<Block>>, bool)")]
-pub struct GetBlocksAfter {
-    /// Locator from the requester.
-    pub locator: Vec<Hash>,
-    /// At most this many.
-    pub max: usize,
-}
-
-/// Build an unsealed block on the tip from candidate transactions.
-#[derive(Message)]
-#[rtype(result = "Block")]
-pub struct BuildTemplate {
-    /// Candidates in priority order.
-    pub txs: Vec<Arc<Transaction>>,
-    /// Reward address.
-    pub miner: Address,
-}
-
-/// The node's final view, with invariant checks.
-#[derive(Message)]
-#[rtype(result = "ChainSummary")]
-pub struct GetChainSummary {
-    /// Include the whole best chain.
-    pub with_chain: bool,
-}
-
-/// Answer to [`GetChainSummary`].
-#[derive(Debug, Clone)]
-pub struct ChainSummary {
-    /// Tip.
-    pub tip: Hash,
-    /// Height.
-    pub height: u64,
-    /// Cumulative work.
-    pub work: u128,
-    /// Invariant checks run.
-    pub checked: u64,
-    /// Invariant violations.
-    pub violations: Vec<String>,
-    /// The best chain (when asked).
-    pub chain: Vec<FinalBlock>,
-}
 
 /// See the module doc.
 pub struct ChainActor {
@@ -265,12 +198,12 @@ impl ChainActor {
         }
         let durable = self.persist(&out);
         let rec = &self.shared.recorder;
-        let hashes: Vec<Hash> = if durable {
-            out.accepted.iter().map(|b| b.hash()).collect()
+        let blocks: Vec<(Hash, Arc<Block>)> = if durable {
+            out.accepted.into_iter().map(|b| (b.hash(), b)).collect()
         } else {
             Vec::new()
         };
-        for (b, h) in out.accepted.iter().zip(&hashes) {
+        for (h, b) in &blocks {
             rec.record(
                 self.id,
                 Event::BlockImported {
@@ -279,8 +212,8 @@ impl ChainActor {
                 },
             );
         }
-        if !hashes.is_empty() {
-            self.node.peer.do_send(BlocksAccepted { hashes, from });
+        if !blocks.is_empty() {
+            self.node.peer.do_send(BlocksAccepted { blocks, from });
         }
         let Some(tc) = out.tip_change else { return };
         if tc.reorg_depth > 0 {
@@ -293,15 +226,10 @@ impl ChainActor {
                 },
             );
         }
-        self.node.miner.do_send(NewTip {
-            height: tc.new_height,
-            rule: self.chain.next_rule(&tc.new_tip),
-        });
-        self.node.mempool.do_send(TipChanged {
-            changed: tc.changed,
-            included: tc.included,
-            reverted: tc.reverted_txs,
-        });
+        let event = TipChanged(Arc::new(tc));
+        self.node.miner.do_send(event.clone());
+        self.node.mempool.do_send(event.clone());
+        self.node.peer.do_send(event);
     }
 }
 
@@ -408,11 +336,6 @@ impl Handler<Shutdown> for ChainActor {
     }
 }
 
-/// The node's tip, height and cumulative work.
-#[derive(Message)]
-#[rtype(result = "(Hash, u64, u128)")]
-pub struct GetTip;
-
 impl Handler<GetTip> for ChainActor {
     type Result = MessageResult<GetTip>;
     fn handle(&mut self, _: GetTip, _: &mut Context<Self>) -> Self::Result {
@@ -420,24 +343,12 @@ impl Handler<GetTip> for ChainActor {
     }
 }
 
-/// Links came back: announce the tip to every neighbour (as a reconnecting node does).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Reconnected;
-
 impl Handler<Reconnected> for ChainActor {
     type Result = ();
     fn handle(&mut self, _: Reconnected, _: &mut Context<Self>) {
-        self.node
-            .peer
-            .do_send(super::peer::AnnounceTip(self.chain.tip()));
+        self.node.peer.do_send(AnnounceTip(self.chain.tip()));
     }
 }
-
-/// Shift this node's clock (block timestamps and the future-drift check) by `ms`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetClockSkew(pub i64);
 
 impl Handler<SetClockSkew> for ChainActor {
     type Result = ();

@@ -1,53 +1,13 @@
 //! The mempool actor: admits transactions (core `Mempool::admit`), serves templates and
 //! `getdata`, follows the tip.
 
-use super::peer::{Rebroadcast, TxAccepted};
-use super::{NodeHandle, NodeShared, Shutdown};
+use super::messages::*;
+use super::{NodeHandle, NodeShared};
 use actix::prelude::*;
 use chainlab::mempool::{Mempool, MempoolError};
 use chainlab::NodeId;
-use chainlab::{Account, Address, Transaction, TxId};
+use chainlab::TxId;
 use std::sync::Arc;
-
-/// Offer a transaction (from a peer, or from a client when `from` is None).
-#[derive(Message)]
-#[rtype(result = "Result<TxId, MempoolError>")]
-pub struct SubmitTx {
-    /// The transaction.
-    pub tx: Arc<Transaction>,
-    /// Its id, when the sender computed it already.
-    pub id: Option<TxId>,
-    /// The peer it came from.
-    pub from: Option<NodeId>,
-}
-
-/// The best chain moved.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TipChanged {
-    /// Accounts touched, with their new values.
-    pub changed: Vec<(Address, Account)>,
-    /// Transactions now on the best chain.
-    pub included: Vec<TxId>,
-    /// Transactions of reverted blocks.
-    pub reverted: Vec<Transaction>,
-}
-
-/// Transactions for a block template, best first.
-#[derive(Message)]
-#[rtype(result = "Vec<Arc<Transaction>>")]
-pub struct GetTemplate {
-    /// At most this many.
-    pub max: usize,
-}
-
-/// Pooled transactions by id (unknown ones skipped).
-#[derive(Message)]
-#[rtype(result = "Vec<Arc<Transaction>>")]
-pub struct GetTxs {
-    /// Ids.
-    pub ids: Vec<TxId>,
-}
 
 /// See the module doc.
 pub struct MempoolActor {
@@ -124,13 +84,10 @@ impl Handler<TipChanged> for MempoolActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         let now = self.shared.now_ms();
-        self.pool.on_tip_change(
-            &m.changed,
-            &m.included,
-            &m.reverted,
-            now,
-            self.shared.cache(),
-        );
+        let tc = &m.0;
+        let cache = self.shared.cache();
+        self.pool
+            .on_tip_change(&tc.changed, &tc.included, &tc.reverted_txs, now, cache);
         self.pool.expire(now);
     }
 }
@@ -153,11 +110,6 @@ impl Handler<GetTxs> for MempoolActor {
         )
     }
 }
-
-/// Ids of every pooled transaction.
-#[derive(Message)]
-#[rtype(result = "Vec<TxId>")]
-pub struct GetPoolIds;
 
 impl Handler<GetPoolIds> for MempoolActor {
     type Result = MessageResult<GetPoolIds>;

@@ -6,9 +6,8 @@
 //! build now and search for the seal with real work on a blocking thread until it wins or the
 //! tip moves (`pow.engine = "hashing"`).
 
-use super::chain::{BuildTemplate, ImportBlocks};
-use super::mempool::GetTemplate;
-use super::{NodeHandle, NodeShared, Shutdown};
+use super::messages::*;
+use super::{NodeHandle, NodeShared};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::config::Config;
@@ -21,26 +20,6 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The best tip changed: restart the search on it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct NewTip {
-    /// New height.
-    pub height: u64,
-    /// What the next block must carry.
-    pub rule: SealRule,
-}
-
-/// Turn mining on or off.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetMining(pub bool);
-
-/// Change this miner's share of the hash power.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SetHashShare(pub f64);
 
 /// Construction parameters.
 pub struct MinerSetup {
@@ -233,11 +212,13 @@ impl Actor for MinerActor {
     }
 }
 
-impl Handler<NewTip> for MinerActor {
+impl Handler<TipChanged> for MinerActor {
     type Result = ();
-    fn handle(&mut self, m: NewTip, ctx: &mut Context<Self>) {
-        tracing::trace!(node = self.id, height = m.height, "new tip");
-        self.rule = m.rule;
+    fn handle(&mut self, m: TipChanged, ctx: &mut Context<Self>) {
+        tracing::trace!(node = self.id, height = m.0.new_height, "new tip");
+        if let Some(rule) = &m.0.next_rule {
+            self.rule = rule.clone();
+        }
         self.restart(ctx);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod mempool;
+pub mod messages;
 pub mod miner;
 pub mod peer;
 
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 pub use chain::ChainActor;
 pub use mempool::MempoolActor;
+pub use messages::Shutdown;
 pub use miner::MinerActor;
 pub use peer::PeerActor;
 
@@ -187,14 +189,6 @@ pub struct NodeHandle {
     pub miner: Addr<MinerActor>,
     /// Peer actor.
     pub peer: Addr<PeerActor>,
-}
-
-/// Stop an actor; `graceful` lets the chain actor flush its store first.
-#[derive(Message, Clone, Copy)]
-#[rtype(result = "()")]
-pub struct Shutdown {
-    /// Flush before stopping (false: a crash).
-    pub graceful: bool,
 }
 
 impl NodeHandle {

@@ -1,10 +1,8 @@
 //! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
 //! core returns through the transport.
 
-use super::chain::GetTip;
-use super::chain::{GetBlocks, GetBlocksAfter, ImportBlocks};
-use super::mempool::{GetTxs, SubmitTx};
-use super::{NodeHandle, NodeShared, Shutdown};
+use super::messages::*;
+use super::{NodeHandle, NodeShared};
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::net::gossip::Gossip;
@@ -18,31 +16,6 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Blocks were validated and stored: announce them.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct BlocksAccepted {
-    /// Hashes.
-    pub hashes: Vec<Hash>,
-    /// Where they came from (not announced back there).
-    pub from: Option<NodeId>,
-}
-
-/// A transaction was admitted: announce it with the next batch.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TxAccepted {
-    /// Id.
-    pub id: TxId,
-    /// Where it came from.
-    pub from: Option<NodeId>,
-}
-
-/// Links came back: announce this tip to every neighbour.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AnnounceTip(pub Hash);
-
 impl Handler<AnnounceTip> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: AnnounceTip, _: &mut Context<Self>) {
@@ -51,40 +24,12 @@ impl Handler<AnnounceTip> for PeerActor {
     }
 }
 
-/// Re-announce long-pooled transactions to every neighbour.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Rebroadcast {
-    /// Their ids.
-    pub ids: Vec<TxId>,
-}
-
 impl Handler<Rebroadcast> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: Rebroadcast, _: &mut Context<Self>) {
         let out = self.gossip.rebroadcast(&m.ids);
         self.send_all(out);
     }
-}
-
-/// The chain misses blocks: start a catch-up sync (no-op while one runs).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RequestSync {
-    /// Peer to ask first (the one that sent the orphan).
-    pub preferred: Option<NodeId>,
-    /// The chain's locator.
-    pub locator: Vec<Hash>,
-}
-
-/// A full sync reply was imported: ask the same peer for more.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ContinueSync {
-    /// The peer.
-    pub peer: NodeId,
-    /// Fresh locator.
-    pub locator: Vec<Hash>,
 }
 
 /// See the module doc.
@@ -104,6 +49,10 @@ pub struct PeerActor {
     serving: std::collections::BTreeMap<NodeId, TokenBucket>,
     /// When the gossip's expired requests are next forgotten (see the `inv` arm).
     next_prune_ms: u64,
+    /// The chain's tip and height, from its last `TipChanged` (None before the first).
+    tip: Option<(Hash, u64)>,
+    /// Blocks accepted lately, to serve `getdata` after an announcement.
+    recent: RecentBlocks,
 }
 
 impl PeerActor {
@@ -121,6 +70,8 @@ impl PeerActor {
             floods: std::collections::BTreeMap::new(),
             serving: std::collections::BTreeMap::new(),
             next_prune_ms: 0,
+            tip: None,
+            recent: RecentBlocks::new(RECENT_BLOCKS),
             gossip,
             shared,
             rng,
@@ -198,19 +149,27 @@ impl PeerActor {
         false
     }
 
-    fn serve_blocks(&self, to: NodeId, mut hashes: Vec<Hash>, ctx: &mut Context<Self>) {
+    fn serve_blocks(&mut self, to: NodeId, mut hashes: Vec<Hash>, ctx: &mut Context<Self>) {
         // Each block once, and no more per request than a sync reply holds.
         dedup_in_order(&mut hashes);
         hashes.truncate(MAX_SYNC_BLOCKS);
+        // Blocks just announced are served from the recent cache; older ones come from the chain.
+        if let Some(blocks) = self.recent.get_all(&hashes) {
+            return self.send_blocks(to, blocks);
+        }
         let fut = self.node.chain.send(GetBlocks { hashes });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            for b in res.unwrap_or_default() {
-                if !act.may_serve(to, b.size()) {
-                    break;
-                }
-                act.send(to, WireMsg::Block(b));
-            }
+            act.send_blocks(to, res.unwrap_or_default());
         }));
+    }
+
+    fn send_blocks(&mut self, to: NodeId, blocks: Vec<Arc<chainlab::Block>>) {
+        for b in blocks {
+            if !self.may_serve(to, b.size()) {
+                break;
+            }
+            self.send(to, WireMsg::Block(b));
+        }
     }
 
     fn serve_txs(&self, to: NodeId, mut ids: Vec<TxId>, ctx: &mut Context<Self>) {
@@ -245,6 +204,43 @@ impl PeerActor {
 fn dedup_in_order(ids: &mut Vec<Hash>) {
     let mut seen = chainlab::hash::HashSetById::default();
     ids.retain(|h| seen.insert(*h));
+}
+
+/// How many recently accepted blocks the peer keeps to serve `getdata`.
+const RECENT_BLOCKS: usize = 64;
+
+/// The last accepted blocks by hash, oldest evicted first.
+struct RecentBlocks {
+    order: std::collections::VecDeque<Hash>,
+    blocks: chainlab::hash::HashMapById<Arc<chainlab::Block>>,
+    capacity: usize,
+}
+
+impl RecentBlocks {
+    fn new(capacity: usize) -> RecentBlocks {
+        RecentBlocks {
+            order: std::collections::VecDeque::with_capacity(capacity),
+            blocks: Default::default(),
+            capacity,
+        }
+    }
+
+    fn insert(&mut self, hash: Hash, block: Arc<chainlab::Block>) {
+        if self.blocks.insert(hash, block).is_some() {
+            return;
+        }
+        self.order.push_back(hash);
+        if self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.blocks.remove(&old);
+            }
+        }
+    }
+
+    /// All of `hashes`, in order, or None when one is not here.
+    fn get_all(&self, hashes: &[Hash]) -> Option<Vec<Arc<chainlab::Block>>> {
+        hashes.iter().map(|h| self.blocks.get(h).cloned()).collect()
+    }
 }
 
 /// Window of the flood gauge.
@@ -282,21 +278,15 @@ impl Handler<PeerLink> for PeerActor {
         }
         self.gossip.add_neighbor(m.peer);
         // Tell the new peer where this node is, so that whichever is behind syncs.
-        let fut = self.node.chain.send(GetTip);
-        ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            if let Ok((tip, height, _)) = res {
-                if height == 0 {
-                    return;
-                }
-                act.send(
-                    m.peer,
-                    WireMsg::Inv {
-                        blocks: vec![tip],
-                        txs: Vec::new(),
-                    },
-                );
+        if let Some((tip, height)) = self.tip {
+            if height > 0 {
+                let inv = WireMsg::Inv {
+                    blocks: vec![tip],
+                    txs: Vec::new(),
+                };
+                self.send(m.peer, inv);
             }
-        }));
+        }
     }
 }
 
@@ -378,10 +368,18 @@ impl Handler<Deliver> for PeerActor {
 impl Handler<BlocksAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: BlocksAccepted, _: &mut Context<Self>) {
-        for h in m.hashes {
+        for (h, b) in m.blocks {
             let out = self.gossip.announce_block(h, m.from);
             self.send_all(out);
+            self.recent.insert(h, b);
         }
+    }
+}
+
+impl Handler<TipChanged> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
+        self.tip = Some((m.0.new_tip, m.0.new_height));
     }
 }
 
