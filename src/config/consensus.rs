@@ -1,0 +1,125 @@
+//! `[consensus]`: chain id, block timing, size limits and reward ([`ConsensusConfig`],
+//! [`ConsensusKind`]), with their checks and [`Config::chain_params`].
+
+use super::{invalid, Config, ConfigError};
+use crate::chain::params::{ChainParams, TieBreak};
+use crate::consensus::pow::Pow;
+use crate::consensus::Engine;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Consensus families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsensusKind {
+    /// Proof of work.
+    #[default]
+    Pow,
+}
+
+/// `[consensus]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusConfig {
+    /// `pow` (proof of stake comes next).
+    pub kind: ConsensusKind,
+    /// Chain id signed into transactions.
+    pub chain_id: u32,
+    /// Target time between blocks.
+    #[serde(with = "humantime_serde")]
+    pub block_interval: Duration,
+    /// Retarget difficulty every this many blocks (0 = never).
+    pub retarget_interval: u64,
+    /// `first-seen` or `random`.
+    pub tie_break: TieBreak,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+    /// Most bytes per block.
+    pub max_block_bytes: u64,
+    /// Coins minted per block.
+    pub reward: u64,
+    /// How far a block timestamp may run ahead of a node's clock.
+    #[serde(with = "humantime_serde")]
+    pub max_future_drift: Duration,
+    /// Blocks waiting for a parent, per node.
+    pub max_orphans: usize,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        ConsensusConfig {
+            kind: ConsensusKind::Pow,
+            chain_id: 1,
+            block_interval: Duration::from_secs(10),
+            retarget_interval: 20,
+            tie_break: TieBreak::FirstSeen,
+            max_block_txs: 5_000,
+            max_block_bytes: 2_000_000,
+            reward: 5_000_000_000,
+            max_future_drift: Duration::from_secs(15),
+            max_orphans: 256,
+        }
+    }
+}
+
+impl ConsensusConfig {
+    /// Checks `consensus.*`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad key.
+    pub(crate) fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, reason: String| invalid(file, key, reason);
+        if self.block_interval.as_millis() < 1 {
+            return err("consensus.block_interval", "must be at least 1ms".into());
+        }
+        if self.max_block_txs == 0 {
+            return err("consensus.max_block_txs", "must be positive".into());
+        }
+        let max_bytes = crate::encoding::MAX_DECODE_BYTES - 64 * 1024;
+        if self.max_block_bytes < 1_000 || self.max_block_bytes > max_bytes {
+            return err(
+                "consensus.max_block_bytes",
+                format!("must be in 1000..={max_bytes} (a block must fit one decodable message)"),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The consensus engine `consensus.kind` names, with its parameters.
+    pub fn engine(&self) -> Engine {
+        let c = &self.consensus;
+        match c.kind {
+            ConsensusKind::Pow => Engine::Pow(Pow {
+                block_interval_ms: c.block_interval.as_millis() as u64,
+                retarget_interval: c.retarget_interval,
+                initial_difficulty: self.pow.difficulty,
+            }),
+        }
+    }
+
+    /// The chain parameters, with every workload account funded at genesis.
+    pub fn chain_params(&self) -> ChainParams {
+        let genesis_balances = (0..self.workload.accounts)
+            .map(|i| {
+                (
+                    Config::account_key(i).address(),
+                    self.workload.initial_balance,
+                )
+            })
+            .collect();
+        let c = &self.consensus;
+        ChainParams {
+            chain_id: c.chain_id,
+            engine: self.engine(),
+            tie_break: c.tie_break,
+            max_block_txs: c.max_block_txs,
+            max_block_bytes: c.max_block_bytes,
+            reward: c.reward,
+            max_future_ms: c.max_future_drift.as_millis() as u64,
+            max_orphans: c.max_orphans,
+            genesis_balances,
+        }
+    }
+}

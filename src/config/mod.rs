@@ -1,0 +1,349 @@
+//! Cluster configuration: TOML with unknown keys rejected, documented defaults
+//! (`config/default.toml` holds the same values), `--set key.path=value` overrides, and a
+//! `validate` that names the offending key.
+//!
+//! This file holds the whole [`Config`], [`ConfigError`], parsing and `--set` overrides, and
+//! the top-level `validate`, which runs each section's checks in a fixed order (so the first
+//! error reported is always the same). Each section (`[cluster]`, `[network]`, `[tcp]`, ...)
+//! lives in its own file with its types, defaults and checks; everything is re-exported here.
+
+mod cluster;
+mod consensus;
+mod faults;
+mod gossip;
+mod mempool;
+mod network;
+mod node;
+mod pow;
+mod safety;
+mod storage;
+mod tcp;
+mod workload;
+
+pub use cluster::{ClockMode, ClusterConfig};
+pub use consensus::{ConsensusConfig, ConsensusKind};
+pub use faults::FaultFile;
+pub use gossip::GossipConfig;
+pub use mempool::MempoolConfig;
+pub use network::{Latency, NetworkConfig, Topology, TransportKind};
+pub use node::NodeConfig;
+pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
+pub use safety::SafetyConfig;
+pub use storage::{StorageBackend, StorageConfig};
+pub use tcp::TcpConfig;
+pub use workload::{WorkloadConfig, MAX_TX_RATE};
+
+use crate::crypto::KeyPair;
+use crate::sim::fault::FaultEntry;
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML did not parse or did not fit the schema.
+    #[error("{file}: {message}")]
+    Parse {
+        /// File (or "<embedded default>").
+        file: String,
+        /// Parser message with line and key.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        /// File.
+        file: String,
+        /// Dotted key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `--set` argument is malformed.
+    #[error("--set {arg}: {reason}")]
+    BadOverride {
+        /// The argument.
+        arg: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// `Err(ConfigError::Invalid)` for `key` of `file`: how each section's check reports.
+fn invalid(file: &str, key: &str, reason: String) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        reason,
+    })
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[cluster]`
+    pub cluster: ClusterConfig,
+    /// `[network]`
+    pub network: NetworkConfig,
+    /// `[consensus]`
+    pub consensus: ConsensusConfig,
+    /// `[pow]`
+    pub pow: PowConfig,
+    /// `[mempool]`
+    pub mempool: MempoolConfig,
+    /// `[gossip]`
+    pub gossip: GossipConfig,
+    /// `[workload]`
+    pub workload: WorkloadConfig,
+    /// `[storage]`
+    pub storage: StorageConfig,
+    /// `[node]`
+    pub node: NodeConfig,
+    /// `[safety]`
+    pub safety: SafetyConfig,
+    /// `[tcp]`
+    pub tcp: TcpConfig,
+    /// `[[faults]]`: the fault scenario, in firing order of the file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultEntry>,
+}
+
+/// Parses a `--set` value: a TOML value if it is one (`3`, `0.5`, `true`, `"x"`, `[1, 2]`,
+/// `{ dist = "constant", ms = 5 }`), else the raw text as a string (`20s`, `ring`).
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+/// Applies `key.path=value` to a TOML document.
+///
+/// # Errors
+/// [`ConfigError::BadOverride`] when the argument has no `=`, an empty key, or a path through
+/// a non-table.
+pub fn apply_override(doc: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
+    let bad = |reason: &str| ConfigError::BadOverride {
+        arg: arg.to_string(),
+        reason: reason.to_string(),
+    };
+    let (key, raw) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=VALUE"))?;
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(bad("empty key segment"));
+    }
+    let mut table = doc;
+    for p in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| bad(&format!("`{p}` is not a table")))?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), parse_value(raw.trim()));
+    Ok(())
+}
+
+impl Config {
+    /// Appends fault entries (from `--fault` or a `--faults` file) and validates again.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the entry.
+    pub fn add_faults(&mut self, entries: Vec<FaultEntry>, file: &str) -> Result<(), ConfigError> {
+        self.faults.extend(entries);
+        self.validate(file)
+    }
+
+    /// Parses TOML text, applies overrides, validates.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and key.
+    pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        for o in overrides {
+            apply_override(&mut doc, o)?;
+        }
+        let file_label = if overrides.is_empty() {
+            file.to_string()
+        } else {
+            format!("{file} (with --set overrides)")
+        };
+        // Fault entries are read one by one so that an error names its entry.
+        let faults = match doc.remove("faults") {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    FaultEntry::deserialize(item).map_err(|e| ConfigError::Parse {
+                        file: file_label.clone(),
+                        message: format!("faults[{i}]: {}", e.to_string().trim_end()),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(ConfigError::Parse {
+                    file: file_label,
+                    message: "`faults` must be an array of tables ([[faults]])".into(),
+                })
+            }
+        };
+        let mut cfg: Config = Config::deserialize(doc).map_err(|e| ConfigError::Parse {
+            file: file_label.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.faults = faults;
+        cfg.validate(&file_label)?;
+        Ok(cfg)
+    }
+
+    /// Checks ranges and consistency.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad key.
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let n = self.cluster.nodes;
+        let clock = self.cluster.clock;
+        self.cluster.validate(file)?;
+        self.network.validate(file, n, clock)?;
+        self.tcp.validate(file)?;
+        self.consensus.validate(file)?;
+        self.pow.validate(file, n, clock)?;
+        self.workload.validate(file)?;
+        self.mempool.validate(file)?;
+        self.gossip.validate(file)?;
+        self.storage.validate(file)?;
+        let end = self.cluster.duration + self.cluster.settle;
+        faults::validate(&self.faults, file, n, end)
+    }
+
+    /// The key of workload account `i` (deterministic, the same for every run).
+    pub fn account_key(i: usize) -> KeyPair {
+        KeyPair::from_seed(format!("chainlab/account/{i}").as_bytes())
+    }
+
+    /// The key of node `i`'s miner.
+    pub fn node_key(i: usize) -> KeyPair {
+        KeyPair::from_seed(format!("chainlab/node/{i}").as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn default_toml_documents_exactly_the_defaults() {
+        let text = include_str!("../../config/default.toml");
+        assert_eq!(
+            Config::parse(text, "config/default.toml", &[]).unwrap(),
+            Config::default()
+        );
+        // Every key of the schema appears in the file.
+        let doc: toml::Table = toml::from_str(text).unwrap();
+        let full = toml::Table::try_from(Config::default()).unwrap();
+        for (section, keys) in &full {
+            let Some(keys) = keys.as_table().filter(|_| section != "faults") else {
+                continue;
+            };
+            let in_file = doc[section].as_table().unwrap();
+            for key in keys.keys() {
+                assert!(
+                    in_file.contains_key(key),
+                    "config/default.toml lacks {section}.{key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_document_gives_defaults() {
+        assert_eq!(Config::parse("", "x.toml", &[]).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::parse("[cluster]\nnodez = 3\n", "x.toml", &[]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("x.toml") && msg.contains("nodez"), "{msg}");
+    }
+
+    #[test]
+    fn overrides_apply_by_dotted_path() {
+        let c = Config::parse(
+            "",
+            "x.toml",
+            &[
+                "consensus.block_interval=20s".into(),
+                "network.latency={ dist = \"constant\", ms = 5 }".into(),
+                "network.latency.ms=500".into(),
+                "cluster.nodes=3".into(),
+                "network.degree=2".into(),
+                "network.topology=ring".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.consensus.block_interval, Duration::from_secs(20));
+        assert_eq!(c.network.latency, Latency::Constant { ms: 500.0 });
+        assert_eq!(c.network.topology, Topology::Named("ring".into()));
+        let e = Config::parse("", "x.toml", &["novalue".into()]).unwrap_err();
+        assert!(matches!(e, ConfigError::BadOverride { .. }));
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let cases = [
+            ("[cluster]\nnodes = 0", "cluster.nodes"),
+            ("[network]\ntopology = \"star\"", "network.topology"),
+            ("[network]\ntopology = [[0, 99]]", "network.topology"),
+            (
+                "[cluster]\nnodes = 4\n[network]\ntopology = [[0, 1], [2, 3]]",
+                "network.topology",
+            ),
+            (
+                "[cluster]\nnodes = 5\n[network]\ndegree = 3",
+                "network.degree",
+            ),
+            ("[pow]\nhashpower = [1.0]", "pow.hashpower"),
+            ("[pow]\nengine = \"hashing\"", "pow.engine"),
+            ("[pow]\nhashpower = { skew = -1.0 }", "pow.hashpower.skew"),
+            (
+                "[network]\nlatency = { dist = \"uniform\", min_ms = 5.0, max_ms = 1.0 }",
+                "network.latency",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = Config::parse(text, "f.toml", &[]).unwrap_err();
+            match e {
+                ConfigError::Invalid { key: k, .. } => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_skew_table_rejects_unknown_keys() {
+        assert!(Config::parse("[pow]\nhashpower = { skew = 1.0 }", "f.toml", &[]).is_ok());
+        assert!(
+            Config::parse("[pow]\nhashpower = { skew = 1.0, foo = 3 }", "f.toml", &[]).is_err()
+        );
+    }
+
+    #[test]
+    fn latency_tables_reject_unknown_fields() {
+        let e = Config::parse(
+            "[network]\nlatency = { dist = \"constant\", msec = 3 }",
+            "f.toml",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("msec"), "{e}");
+    }
+}

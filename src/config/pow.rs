@@ -1,0 +1,120 @@
+//! `[pow]`: mining engine, hash power shares and starting difficulty ([`PowConfig`],
+//! [`PowEngine`], [`HashPower`], [`Skew`]), with their checks (shares against the node count,
+//! the hashing engine against the clock).
+
+use super::{invalid, ClockMode, ConfigError};
+use serde::{Deserialize, Serialize};
+
+/// Largest `pow.difficulty` for the simulated engine (each block costs ~this many hashes).
+pub const MAX_SIMULATED_DIFFICULTY: u64 = 1 << 24;
+
+/// How blocks are mined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PowEngine {
+    /// Exponential inter-block times, then a real (cheap) nonce search.
+    #[default]
+    Simulated,
+    /// Real double-SHA-256 grinding off the actor thread (real clock only).
+    Hashing,
+}
+
+/// `pow.hashpower`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HashPower {
+    /// `"equal"`.
+    Named(String),
+    /// One share per node (normalised).
+    Shares(Vec<f64>),
+    /// `{ skew = s }`: node i gets a share proportional to 1 / (i + 1)^s.
+    Skewed(Skew),
+}
+
+/// `pow.hashpower = { skew = s }` (unknown keys refused).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skew {
+    /// Zipf exponent.
+    pub skew: f64,
+}
+
+/// `[pow]`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PowConfig {
+    /// `simulated` or `hashing`.
+    pub engine: PowEngine,
+    /// Share of hash power per node.
+    pub hashpower: HashPower,
+    /// Difficulty (expected hashes per block) from genesis until the first retarget.
+    pub difficulty: u64,
+}
+
+impl Default for PowConfig {
+    fn default() -> Self {
+        PowConfig {
+            engine: PowEngine::Simulated,
+            hashpower: HashPower::Named("equal".into()),
+            difficulty: 4096,
+        }
+    }
+}
+
+impl PowConfig {
+    /// Checks `pow.*` for a cluster of `n` nodes driven by `clock` (`cluster.clock`).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad key.
+    pub(crate) fn validate(
+        &self,
+        file: &str,
+        n: usize,
+        clock: ClockMode,
+    ) -> Result<(), ConfigError> {
+        let err = |key: &str, reason: String| invalid(file, key, reason);
+        if self.difficulty == 0 {
+            return err("pow.difficulty", "must be at least 1".into());
+        }
+        if self.engine == PowEngine::Simulated && self.difficulty > MAX_SIMULATED_DIFFICULTY {
+            return err(
+                "pow.difficulty",
+                format!("{} is above {MAX_SIMULATED_DIFFICULTY}: the simulated engine really finds each nonce (~difficulty hashes per block)", self.difficulty),
+            );
+        }
+        if self.engine == PowEngine::Hashing && clock == ClockMode::Virtual {
+            return err(
+                "pow.engine",
+                "\"hashing\" grinds real hashes and needs cluster.clock = \"real\"".into(),
+            );
+        }
+        match &self.hashpower {
+            HashPower::Named(s) if s == "equal" => {}
+            HashPower::Named(s) => {
+                return err(
+                    "pow.hashpower",
+                    format!(
+                        "unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}"
+                    ),
+                )
+            }
+            HashPower::Shares(v) => {
+                if v.len() != n {
+                    return err("pow.hashpower", format!("{} shares for {n} nodes", v.len()));
+                }
+                if v.iter().any(|x| !(*x >= 0.0 && x.is_finite())) || v.iter().sum::<f64>() <= 0.0 {
+                    return err(
+                        "pow.hashpower",
+                        "shares must be >= 0 with a positive sum".into(),
+                    );
+                }
+            }
+            HashPower::Skewed(Skew { skew }) => {
+                if !(*skew >= 0.0 && skew.is_finite()) {
+                    return err("pow.hashpower.skew", "must be >= 0".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
