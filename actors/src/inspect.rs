@@ -4,14 +4,11 @@
 //! reports each node's tip. chainlab writes nothing; sled has no read-only mode, so opening the
 //! database may still rewrite sled's own files (recovery, snapshot).
 
-use crate::clock::Clock;
-use crate::node::{load_chain, NodeShared};
-use crate::recorder::Recorder;
 use crate::store_sled::{open_existing, recorded_config, stored_nodes, SledStore};
 use chainlab::chain::store::BlockStore;
 use chainlab::config::Config;
-use chainlab::Hash;
 use chainlab::NodeId;
+use chainlab::{ChainState, Hash};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -60,23 +57,13 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
         .ok_or_else(|| not("no chainlab config is recorded in it".into()))?;
     let cfg = Config::parse(&text, "<recorded config>", &[]).map_err(|e| not(e.to_string()))?;
     let params = Arc::new(cfg.chain_params());
-    let shared = NodeShared {
-        genesis: (
-            Arc::new(params.genesis_block()),
-            Arc::new(params.genesis_state()),
-        ),
-        params,
-        sig_cache: None,
-        recorder: Recorder::new(Clock::start(0)),
-        transport: Arc::new(crate::cluster::NullTransport),
-        flush_each_block: false,
-        durable_log: None,
-        network_duplicates: Default::default(),
-        cfg: Arc::new(cfg),
-    };
+    let genesis = (
+        Arc::new(params.genesis_block()),
+        Arc::new(params.genesis_state()),
+    );
     let mut out = Vec::new();
     for node in stored_nodes(&db) {
-        let mut store = match SledStore::open(&db, path, node) {
+        let store = match SledStore::open(&db, path, node) {
             Ok(s) => s,
             Err(e) => {
                 out.push(NodeCheck {
@@ -91,7 +78,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
             }
         };
         let stored_tip = store.tip().ok().flatten();
-        let check = match load_chain(node, &shared, &mut store) {
+        let check = match ChainState::rebuild(&store, params.clone(), genesis.clone(), None) {
             Ok(chain) => {
                 let problem = match stored_tip {
                     Some(t) if !chain.contains(&t) => {
@@ -114,7 +101,7 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
                 tip: Hash::ZERO,
                 stored_tip,
                 blocks: 0,
-                problem: Some(e.to_string()),
+                problem: Some(format!("node {node}: {e}")),
             },
         };
         out.push(check);

@@ -9,11 +9,13 @@
 pub mod deferred;
 mod orphans;
 pub mod params;
+mod rebuild;
 pub mod state;
 pub mod store;
 pub mod validation;
 
 pub use deferred::Deferred;
+pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 
 use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, BLOCK_VERSION};
 use crate::consensus::{Ancestry, BranchTip, Consensus, SealRule};

@@ -6,6 +6,7 @@
 pub mod frame;
 pub mod gossip;
 pub mod hygiene;
+pub mod ledger;
 pub mod wire;
 
 pub use frame::*;

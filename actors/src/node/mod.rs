@@ -11,7 +11,7 @@ use crate::recorder::Recorder;
 use crate::transport::Transport;
 use actix::prelude::*;
 use chainlab::chain::store::{BlockStore, StoreError};
-use chainlab::chain::validation::check_block;
+use chainlab::chain::RebuildError;
 use chainlab::config::Config;
 use chainlab::mempool::Mempool;
 use chainlab::net::gossip::Gossip;
@@ -99,8 +99,7 @@ pub fn mark_genesis(
     store: &mut dyn BlockStore,
     genesis: &Hash,
 ) -> Result<(), NodeError> {
-    store
-        .set_meta("genesis", &genesis.0)
+    chainlab::chain::mark_genesis(store, genesis)
         .map_err(|source| NodeError::Store { node: id, source })
 }
 
@@ -126,29 +125,13 @@ pub enum NodeError {
         /// Store error (names the path).
         source: StoreError,
     },
-    /// A stored block is invalid.
-    #[error("node {node}: store {location}: stored block {hash} is invalid: {reason}")]
-    Damaged {
+    /// The store does not hold a valid chain of this config (damaged, or another chain's).
+    #[error("node {node}: {source}")]
+    Chain {
         /// Node.
         node: NodeId,
-        /// The store.
-        location: String,
-        /// Block.
-        hash: Hash,
-        /// Why.
-        reason: String,
-    },
-    /// The store holds another chain.
-    #[error("node {node}: store {location} belongs to another chain (it holds {stored}; this config's genesis is {expected})")]
-    AnotherChain {
-        /// Node.
-        node: NodeId,
-        /// The store.
-        location: String,
-        /// What the store holds.
-        stored: String,
-        /// This config's genesis hash.
-        expected: Hash,
+        /// What is wrong, naming the store and block.
+        source: RebuildError,
     },
     /// The node's TCP listener could not be opened.
     #[error("node {node}: cannot listen on {addr}: {reason}")]
@@ -210,9 +193,7 @@ impl NodeHandle {
     }
 }
 
-/// Rebuilds a chain from a store: every stored block is checked again and imported in
-/// height order; the store must belong to this chain (its recorded genesis, and every block
-/// connecting to it). Records the genesis in a new store.
+/// Rebuilds a node's chain from its store ([`ChainState::rebuild`]).
 ///
 /// # Errors
 /// [`NodeError`] naming the node, and the path or block.
@@ -221,58 +202,13 @@ pub fn load_chain(
     shared: &NodeShared,
     store: &mut dyn BlockStore,
 ) -> Result<ChainState, NodeError> {
-    let params = &shared.params;
-    let cache = shared.cache();
-    let (genesis, state) = &shared.genesis;
-    let mut chain = ChainState::from_genesis(params.clone(), genesis.clone(), state.clone());
-    let store_err = |source| NodeError::Store { node: id, source };
-    let expected = chain.genesis();
-    if let Some(g) = store.meta("genesis").map_err(store_err)? {
-        if g != expected.0 {
-            return Err(NodeError::AnotherChain {
-                node: id,
-                location: store.location(),
-                stored: hex::encode(&g),
-                expected,
-            });
-        }
-    }
-    let blocks = store.load_blocks().map_err(store_err)?;
-    for block in blocks {
-        let hash = block.hash();
-        if hash == expected {
-            continue;
-        }
-        let damaged = |reason: String| NodeError::Damaged {
-            node: id,
-            location: store.location(),
-            hash,
-            reason,
-        };
-        if block.header.height == 0 {
-            return Err(damaged(
-                "a different genesis block: this store belongs to another chain".into(),
-            ));
-        }
-        let checked =
-            check_block(Arc::new(block), params, cache).map_err(|e| damaged(e.to_string()))?;
-        let tie = u64::from_le_bytes(hash.0[..8].try_into().expect("8 bytes"));
-        chain
-            .import(checked, u64::MAX / 4, tie)
-            .map_err(|e| damaged(e.to_string()))?;
-    }
-    if chain.orphan_count() > 0 {
-        return Err(NodeError::AnotherChain {
-            node: id,
-            location: store.location(),
-            stored: format!(
-                "{} blocks that do not connect to this genesis: a damaged store or another chain's",
-                chain.orphan_count()
-            ),
-            expected,
-        });
-    }
-    Ok(chain)
+    ChainState::rebuild(
+        store,
+        shared.params.clone(),
+        shared.genesis.clone(),
+        shared.cache(),
+    )
+    .map_err(|source| NodeError::Chain { node: id, source })
 }
 
 /// Builds and starts a node on the current arbiter over a chain loaded by [`load_chain`].
@@ -304,9 +240,16 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainSt
         chainlab::config::PowEngine::Simulated => chainlab::consensus::Effort::Modelled,
         chainlab::config::PowEngine::Hashing => chainlab::consensus::Effort::Real,
     };
+    let ledger = chainlab::net::ledger::LedgerPolicy {
+        flood_limit: shared.cfg.tcp.flood_limit,
+        serve_bytes_per_sec: (shared.cfg.network.transport
+            != chainlab::config::TransportKind::Memory)
+            .then_some(shared.cfg.tcp.max_bytes_per_sec),
+    };
     peer_ctx.run(PeerActor::new(
         id,
         gossip,
+        ledger,
         shared.clone(),
         stream(seed, "peer", id as u64),
         &handle,

@@ -6,8 +6,8 @@ use super::{NodeHandle, NodeShared};
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::net::gossip::Gossip;
+use chainlab::net::ledger::{LedgerPolicy, PeerLedger};
 use chainlab::net::wire::{WireMsg, MAX_SYNC_BLOCKS};
-use chainlab::net::{FloodGauge, TokenBucket};
 use chainlab::report::Event;
 use chainlab::NodeId;
 use chainlab::{Hash, TxId};
@@ -43,10 +43,8 @@ pub struct PeerActor {
     span: tracing::Span,
     /// Neighbours from the topology (kept while disconnected; others go when they leave).
     fixed: Vec<NodeId>,
-    /// Useless items per peer (flood detection).
-    floods: std::collections::BTreeMap<NodeId, FloodGauge>,
-    /// Reply bytes per peer (TCP runs).
-    serving: std::collections::BTreeMap<NodeId, TokenBucket>,
+    /// Useless items and reply bytes per peer (core `PeerLedger`).
+    ledger: PeerLedger,
     /// When the gossip's expired requests are next forgotten (see the `inv` arm).
     next_prune_ms: u64,
     /// The chain's tip and height, from its last `TipChanged` (None before the first).
@@ -60,6 +58,7 @@ impl PeerActor {
     pub fn new(
         id: NodeId,
         gossip: Gossip,
+        ledger: LedgerPolicy,
         shared: Arc<NodeShared>,
         rng: ChaCha8Rng,
         node: &NodeHandle,
@@ -67,8 +66,7 @@ impl PeerActor {
         PeerActor {
             id,
             fixed: gossip.neighbors().to_vec(),
-            floods: std::collections::BTreeMap::new(),
-            serving: std::collections::BTreeMap::new(),
+            ledger: PeerLedger::new(ledger),
             next_prune_ms: 0,
             tip: None,
             recent: RecentBlocks::new(RECENT_BLOCKS),
@@ -93,21 +91,10 @@ impl PeerActor {
 
     /// A peer sent an item this node already had (honest peers send only what was asked).
     fn useless_from(&mut self, peer: NodeId) {
-        if self
-            .shared
-            .network_duplicates
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return;
-        }
-        let now = self.shared.now_ms();
-        let limit = self.shared.cfg.tcp.flood_limit;
-        let gauge = self
-            .floods
-            .entry(peer)
-            .or_insert_with(|| FloodGauge::new(limit, FLOOD_WINDOW_MS));
-        if let Some(offence) = gauge.note(now) {
-            self.floods.remove(&peer);
+        let duplicates = &self.shared.network_duplicates;
+        let expected = duplicates.load(std::sync::atomic::Ordering::Relaxed);
+        self.ledger.expect_duplicates(expected);
+        if let Some(offence) = self.ledger.useless(peer, self.shared.now_ms()) {
             self.shared.transport.penalize(self.id, peer, offence);
         }
     }
@@ -128,25 +115,18 @@ impl PeerActor {
         });
     }
 
-    /// Whether replies of `bytes` to `peer` fit its serving budget (TCP runs only: a peer
-    /// that asks for more than `tcp.max_bytes_per_sec` of replies gets none beyond it, and
-    /// each refusal counts toward the flood limit). In-memory runs are not limited.
+    /// Whether replies of `bytes` to `peer` fit its serving budget (core `PeerLedger::serve`;
+    /// TCP runs only).
     fn may_serve(&mut self, peer: NodeId, bytes: u64) -> bool {
-        let cfg = &self.shared.cfg;
-        if cfg.network.transport == chainlab::config::TransportKind::Memory {
-            return true;
+        match self.ledger.serve(peer, bytes, self.shared.now_ms()) {
+            Ok(()) => true,
+            Err(offence) => {
+                if let Some(o) = offence {
+                    self.shared.transport.penalize(self.id, peer, o);
+                }
+                false
+            }
         }
-        let now = self.shared.now_ms();
-        let rate = cfg.tcp.max_bytes_per_sec;
-        let bucket = self
-            .serving
-            .entry(peer)
-            .or_insert_with(|| TokenBucket::new(rate, rate, now));
-        if bucket.take(bytes as f64, now).is_ok() {
-            return true;
-        }
-        self.useless_from(peer);
-        false
     }
 
     fn serve_blocks(&mut self, to: NodeId, mut hashes: Vec<Hash>, ctx: &mut Context<Self>) {
@@ -243,9 +223,6 @@ impl RecentBlocks {
     }
 }
 
-/// Window of the flood gauge.
-const FLOOD_WINDOW_MS: u64 = 10_000;
-
 impl Actor for PeerActor {
     type Context = Context<Self>;
 
@@ -269,8 +246,7 @@ impl Handler<PeerLink> for PeerActor {
             }
         }
         if !m.up {
-            self.floods.remove(&m.peer);
-            self.serving.remove(&m.peer);
+            self.ledger.forget(m.peer);
             if self.fixed.binary_search(&m.peer).is_err() {
                 self.gossip.remove_neighbor(m.peer);
             }
