@@ -71,28 +71,12 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
         BenchCmd::Faults { nodes, rounds, cfg } => {
             let (without, with) = bench::fault_overhead(nodes, &cfg.set, rounds).map_err(bad)?;
             print_lines(without.iter().chain(&with))?;
-            let a = bench::median(&without, |r| r.messages_per_s);
-            let b = bench::median(&with, |r| r.messages_per_s);
-            println!(
-                "{{\"median_messages_per_s_without\":{a:.0},\"median_messages_per_s_with_noop_faults\":{b:.0},\"slowdown_percent\":{:.1}}}",
-                (a - b) / a * 100.0
-            );
+            print_line(&bench::FaultOverheadMedians::new(&without, &with))?;
         }
         BenchCmd::Transport { nodes, rounds, cfg } => {
             let (memory, tcp) = bench::transport_compare(nodes, &cfg.set, rounds).map_err(bad)?;
             print_lines(memory.iter().chain(&tcp))?;
-            let m = |runs: &[bench::BenchResult]| {
-                (
-                    bench::median(runs, |r| r.messages_per_s),
-                    bench::median(runs, |r| r.propagation_p50_s),
-                    bench::median(runs, |r| r.propagation_p90_s),
-                )
-            };
-            let (a, b) = (m(&memory), m(&tcp));
-            println!(
-                "{{\"median_messages_per_s_memory\":{:.0},\"median_messages_per_s_tcp\":{:.0},\"median_propagation_p50_s_memory\":{:.4},\"median_propagation_p50_s_tcp\":{:.4},\"median_propagation_p90_s_memory\":{:.4},\"median_propagation_p90_s_tcp\":{:.4}}}",
-                a.0, b.0, a.1, b.1, a.2, b.2
-            );
+            print_line(&bench::TransportMedians::new(&memory, &tcp))?;
         }
         BenchCmd::Tps { nodes, cfg } => {
             print_line(&bench::real_tps(nodes, &cfg.set).map_err(bad)?)?;
