@@ -1,10 +1,12 @@
-//! Benchmarks behind `chainlab bench`: virtual-clock speed of a whole cluster, and real-clock
-//! transaction throughput next to the single-core signature verification rate.
+//! Benchmarks behind `chainlab bench`: virtual-clock speed of a whole cluster, real-clock
+//! transaction throughput next to the single-core signature verification rate, and the
+//! comparisons (fault layer, transport) with their medians. Every result serializes to the JSON
+//! line the command prints.
 
 use crate::cluster::{run, RunOptions, RunOutput};
 use chainlab::config::{Config, ConfigError};
 use chainlab::{Address, KeyPair, Transaction};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use std::time::Instant;
 
 /// One measured run.
@@ -212,4 +214,143 @@ pub fn transport_compare(
         }
     }
     Ok((memory, tcp))
+}
+
+/// The medians of a [`fault_overhead`] comparison: the last line of `chainlab bench faults`.
+/// Rates are printed as whole numbers, the slowdown with one decimal.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultOverheadMedians {
+    /// Median messages per wall second without faults.
+    #[serde(serialize_with = "whole")]
+    pub median_messages_per_s_without: f64,
+    /// Median messages per wall second with the no-op fault layer.
+    #[serde(serialize_with = "whole")]
+    pub median_messages_per_s_with_noop_faults: f64,
+    /// How much slower the no-op fault layer is, percent of the rate without.
+    #[serde(serialize_with = "one_decimal")]
+    pub slowdown_percent: f64,
+}
+
+impl FaultOverheadMedians {
+    /// The medians of the two variants' runs.
+    pub fn new(without: &[BenchResult], with: &[BenchResult]) -> Self {
+        let a = median(without, |r| r.messages_per_s);
+        let b = median(with, |r| r.messages_per_s);
+        FaultOverheadMedians {
+            median_messages_per_s_without: a,
+            median_messages_per_s_with_noop_faults: b,
+            slowdown_percent: (a - b) / a * 100.0,
+        }
+    }
+}
+
+/// The medians of a [`transport_compare`] comparison: the last line of
+/// `chainlab bench transport`. Rates are printed as whole numbers, times with four decimals.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransportMedians {
+    /// Median messages per wall second over in-memory links.
+    #[serde(serialize_with = "whole")]
+    pub median_messages_per_s_memory: f64,
+    /// Median messages per wall second over TCP links.
+    #[serde(serialize_with = "whole")]
+    pub median_messages_per_s_tcp: f64,
+    /// Median of the runs' median block propagation over in-memory links, s.
+    #[serde(serialize_with = "four_decimals")]
+    pub median_propagation_p50_s_memory: f64,
+    /// Median of the runs' median block propagation over TCP links, s.
+    #[serde(serialize_with = "four_decimals")]
+    pub median_propagation_p50_s_tcp: f64,
+    /// Median of the runs' 90th-percentile block propagation over in-memory links, s.
+    #[serde(serialize_with = "four_decimals")]
+    pub median_propagation_p90_s_memory: f64,
+    /// Median of the runs' 90th-percentile block propagation over TCP links, s.
+    #[serde(serialize_with = "four_decimals")]
+    pub median_propagation_p90_s_tcp: f64,
+}
+
+impl TransportMedians {
+    /// The medians of the two variants' runs.
+    pub fn new(memory: &[BenchResult], tcp: &[BenchResult]) -> Self {
+        TransportMedians {
+            median_messages_per_s_memory: median(memory, |r| r.messages_per_s),
+            median_messages_per_s_tcp: median(tcp, |r| r.messages_per_s),
+            median_propagation_p50_s_memory: median(memory, |r| r.propagation_p50_s),
+            median_propagation_p50_s_tcp: median(tcp, |r| r.propagation_p50_s),
+            median_propagation_p90_s_memory: median(memory, |r| r.propagation_p90_s),
+            median_propagation_p90_s_tcp: median(tcp, |r| r.propagation_p90_s),
+        }
+    }
+}
+
+/// Serializes `x` as a JSON integer, with the digits `{:.0}` prints; `null` when not finite.
+fn whole<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match format!("{x:.0}").parse::<i64>() {
+        Ok(n) => s.serialize_i64(n),
+        Err(_) => s.serialize_none(),
+    }
+}
+
+/// Serializes `x` rounded to one decimal; `null` when not finite.
+fn one_decimal<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(rounded(*x, 1))
+}
+
+/// Serializes `x` rounded to four decimals (trailing zeros are not written); `null` when not
+/// finite.
+fn four_decimals<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(rounded(*x, 4))
+}
+
+/// `x` rounded to `decimals` places, the way `{:.N}` rounds it (so the JSON shows its digits).
+fn rounded(x: f64, decimals: usize) -> f64 {
+    format!("{x:.decimals$}").parse().unwrap_or(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_at(messages_per_s: f64, p50: f64, p90: f64) -> BenchResult {
+        BenchResult {
+            scenario: "test".into(),
+            nodes: 4,
+            sim_s: 1.0,
+            wall_s: 1.0,
+            sim_per_wall: 1.0,
+            messages: 0,
+            messages_per_s,
+            trace_events: 0,
+            height: 0,
+            mined: 0,
+            tps: 0.0,
+            verify_per_s: None,
+            peak_rss_mib: None,
+            propagation_p50_s: p50,
+            propagation_p90_s: p90,
+            converged: true,
+            violations: 0,
+        }
+    }
+
+    #[test]
+    fn fault_medians_print_whole_rates_and_a_one_decimal_slowdown() {
+        let without = [run_at(1000.4, 0.0, 0.0), run_at(2000.0, 0.0, 0.0)];
+        let with = [run_at(950.0, 0.0, 0.0), run_at(1900.6, 0.0, 0.0)];
+        let json = serde_json::to_string(&FaultOverheadMedians::new(&without, &with)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"median_messages_per_s_without":2000,"median_messages_per_s_with_noop_faults":1901,"slowdown_percent":5.0}"#
+        );
+    }
+
+    #[test]
+    fn transport_medians_round_times_to_four_decimals_and_print_nan_as_null() {
+        let memory = [run_at(6596.2, 0.024_04, 0.054_06)];
+        let tcp = [run_at(6625.0, f64::NAN, f64::NAN)];
+        let json = serde_json::to_string(&TransportMedians::new(&memory, &tcp)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"median_messages_per_s_memory":6596,"median_messages_per_s_tcp":6625,"median_propagation_p50_s_memory":0.024,"median_propagation_p50_s_tcp":null,"median_propagation_p90_s_memory":0.0541,"median_propagation_p90_s_tcp":null}"#
+        );
+    }
 }

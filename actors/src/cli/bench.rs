@@ -1,0 +1,99 @@
+//! `chainlab bench`: runs a benchmark of `chainlab_actors::bench` and prints one JSON line per
+//! run, then, for the compared variants, one line of medians.
+
+use super::args::{bad, ConfigArgs};
+use super::Outcome;
+use chainlab_actors::bench;
+use serde::Serialize;
+
+/// The arguments of `bench`: which benchmark.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchCmd,
+}
+
+/// The benchmarks.
+#[derive(clap::Subcommand)]
+enum BenchCmd {
+    /// Simulated seconds per wall second and messages per second (memory store).
+    Virtual {
+        /// Cluster sizes to run, one after another.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 100, 1000])]
+        nodes: Vec<usize>,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Messages per second without faults and with a no-op fault layer (alternated runs).
+    Faults {
+        /// Nodes.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Runs of each variant.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Messages per second and block propagation over in-memory versus TCP links (real clock,
+    /// alternated runs of the same cluster).
+    Transport {
+        /// Nodes.
+        #[arg(long, default_value_t = 16)]
+        nodes: usize,
+        /// Runs of each variant.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+    /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
+    Tps {
+        /// Nodes.
+        #[arg(long, default_value_t = 16)]
+        nodes: usize,
+        #[command(flatten)]
+        cfg: ConfigArgs,
+    },
+}
+
+/// Runs the chosen benchmark, printing as it goes.
+///
+/// # Errors
+/// A bad override, a failed run, or output that cannot be serialized.
+pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
+    match a.what {
+        BenchCmd::Virtual { nodes, cfg } => {
+            for n in nodes {
+                print_line(&bench::virtual_speed(n, &cfg.set).map_err(bad)?)?;
+            }
+        }
+        BenchCmd::Faults { nodes, rounds, cfg } => {
+            let (without, with) = bench::fault_overhead(nodes, &cfg.set, rounds).map_err(bad)?;
+            print_lines(without.iter().chain(&with))?;
+            print_line(&bench::FaultOverheadMedians::new(&without, &with))?;
+        }
+        BenchCmd::Transport { nodes, rounds, cfg } => {
+            let (memory, tcp) = bench::transport_compare(nodes, &cfg.set, rounds).map_err(bad)?;
+            print_lines(memory.iter().chain(&tcp))?;
+            print_line(&bench::TransportMedians::new(&memory, &tcp))?;
+        }
+        BenchCmd::Tps { nodes, cfg } => {
+            print_line(&bench::real_tps(nodes, &cfg.set).map_err(bad)?)?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Prints `value` as one line of JSON.
+fn print_line(value: &impl Serialize) -> serde_json::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+/// Prints each of `values` as one line of JSON.
+fn print_lines<'a, T: Serialize + 'a>(
+    values: impl IntoIterator<Item = &'a T>,
+) -> serde_json::Result<()> {
+    values.into_iter().try_for_each(print_line)
+}

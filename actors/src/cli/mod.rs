@@ -1,0 +1,78 @@
+//! The `chainlab` commands, one file each, behind one clap parser.
+//!
+//! | command   | file         | what it does                                        |
+//! |-----------|--------------|-----------------------------------------------------|
+//! | `run`     | `run.rs`     | run a whole cluster in this process (the default)   |
+//! | `node`    | `node.rs`    | run one node, joined to other processes over TCP    |
+//! | `bench`   | `bench.rs`   | benchmarks, one JSON line per run                   |
+//! | `inspect` | `inspect.rs` | verify the chains in a data directory               |
+//! | `check`   | `check.rs`   | validate a config file                              |
+//!
+//! `args.rs` holds what commands share (config loading, `--set`, faults), `output.rs` the report
+//! and trace files, `summary.rs` the table printed after a run.
+
+mod args;
+mod bench;
+mod check;
+mod inspect;
+mod node;
+mod output;
+mod run;
+mod summary;
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "chainlab",
+    version,
+    about = "A blockchain network laboratory in one process"
+)]
+pub struct Cli {
+    /// Without a command: `run` on the embedded default config (the demo).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// The commands.
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum Command {
+    /// Run a cluster (the embedded default config when CONFIG is not given).
+    Run(run::RunArgs),
+    /// Run one node in this process, joined to nodes in other processes over TCP.
+    Node(node::NodeArgs),
+    /// Benchmarks: virtual-clock speed or real-clock throughput (prints one JSON line per run).
+    Bench(bench::BenchArgs),
+    /// Verify a data directory: every node's chain from genesis (exit 0 consistent, 1 not, 2 not a store).
+    Inspect(inspect::InspectArgs),
+    /// Validate a config file (exit 0 when valid, 2 when not).
+    Check(check::CheckArgs),
+}
+
+/// How a command that ran to its end went; `main` turns it into the exit code.
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: a run violated an invariant, or a store is inconsistent.
+    Failed,
+}
+
+/// Runs the command (`run` with defaults when none is given).
+///
+/// # Errors
+/// Bad input: a config, an argument, an output path or a data directory that cannot be used.
+pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Run(run::RunArgs::default()))
+    {
+        Command::Run(a) => run::run(a),
+        Command::Node(a) => node::node(a),
+        Command::Bench(a) => bench::bench(a),
+        Command::Inspect(a) => inspect::inspect(a),
+        Command::Check(a) => check::check(a),
+    }
+}

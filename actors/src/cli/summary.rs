@@ -1,0 +1,132 @@
+//! The table `chainlab run` prints after a run: one aligned row per figure, then safety, one
+//! row per fault, and where the data was kept.
+
+use chainlab::report::{FaultReport, Percentiles, Report};
+use chainlab_actors::cluster::RunOutput;
+
+/// Prints the summary of `out` to stdout, after a blank line.
+pub fn print_summary(out: &RunOutput) {
+    let r = &out.report;
+    let rows = rows(r);
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!();
+    for (k, v) in rows {
+        println!("  {k:<w$}  {v}");
+    }
+    let sf = &r.safety;
+    println!(
+        "  {:<w$}  k={} violations={} max_reorg={} lost={} pending={} lost_on_crashed={}",
+        "safety",
+        sf.k,
+        sf.common_prefix_violations.len(),
+        sf.max_reorg_depth,
+        sf.lost_txs,
+        sf.pending_txs,
+        sf.lost_txs_on_crashed_nodes
+    );
+    for f in &r.faults {
+        let label = format!("fault {} {}", f.index, f.kind);
+        println!("  {label:<w$}  {}", fault_line(f));
+    }
+    if let Some(d) = &out.data_dir {
+        println!("  {:<w$}  {}", "data kept in", d.display());
+    }
+}
+
+/// The figures of the table, label first.
+fn rows(r: &Report) -> [(&'static str, String); 14] {
+    let b = &r.blocks;
+    let t = &r.txs;
+    let c = &r.convergence;
+    [
+        (
+            "seed / clock / nodes",
+            format!("{} / {} / {}", r.seed, r.clock, r.nodes),
+        ),
+        (
+            "simulated / wall",
+            format!(
+                "{:.0}s + {:.0}s settle / {:.2}s",
+                r.duration_s, r.settle_s, r.wall_s
+            ),
+        ),
+        (
+            "blocks mined / height",
+            format!("{} / {}", b.mined, b.canonical_height),
+        ),
+        (
+            "stale (rate) / forks",
+            format!("{} ({:.3}) / {}", b.stale, b.stale_rate, b.forks),
+        ),
+        (
+            "reorgs / max depth",
+            format!("{} / {}", b.reorgs, b.max_reorg_depth),
+        ),
+        ("mean block interval", format!("{:.2}s", b.mean_interval_s)),
+        ("propagation p50/p90/p99", fmt_pct(&r.propagation_s)),
+        (
+            "txs submitted / confirmed / rejected",
+            format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected),
+        ),
+        ("confirmed TPS", format!("{:.2}", t.tps)),
+        ("confirm latency p50/p90/p99", fmt_pct(&t.confirm_latency_s)),
+        (
+            "converged / distinct tips",
+            format!("{} / {}", c.converged, c.distinct_tips),
+        ),
+        (
+            "tip",
+            format!("{}… at height {}", c.tip.get(..16).unwrap_or(""), c.height),
+        ),
+        (
+            "invariants checked / violated",
+            format!(
+                "{} / {}",
+                r.invariants.checked,
+                r.invariants.violations.len()
+            ),
+        ),
+        ("trace events", format!("{}", r.events)),
+    ]
+}
+
+/// What one fault did: when, blocks around it, and the optional figures it has.
+fn fault_line(f: &FaultReport) -> String {
+    let e = &f.effect;
+    let at = f
+        .at_s
+        .map(|t| format!("{t:.1}s"))
+        .unwrap_or_else(|| "never".into());
+    let mut line = format!(
+        "at {at} mined {} stale {} reorgs {} (max {})",
+        e.blocks_mined, e.stale, e.reorgs, e.max_reorg_depth
+    );
+    if let Some(until) = f.until_s {
+        line += &format!(" until {until:.1}s");
+    }
+    if let Some(d) = e.dropped_messages {
+        line += &format!(" dropped {d}");
+    }
+    if let Some(c) = e.convergence_s {
+        line += &format!(" converged after {}", fmt_opt(c));
+    }
+    if let Some(c) = e.catch_up_s {
+        line += &format!(" caught up after {}", fmt_opt(c));
+    }
+    line
+}
+
+/// `p50 / p90 / p99 s`, three decimals, `-` for a missing value.
+fn fmt_pct(p: &Percentiles) -> String {
+    format!(
+        "{} / {} / {} s",
+        fmt_opt(p.p50),
+        fmt_opt(p.p90),
+        fmt_opt(p.p99)
+    )
+}
+
+/// Three decimals, or `-`.
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into())
+}
