@@ -7,6 +7,7 @@
 //! A branch that fails is marked invalid and the node stays on its previous tip.
 
 pub mod deferred;
+pub mod intake;
 mod orphans;
 pub mod params;
 mod rebuild;

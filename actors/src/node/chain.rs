@@ -5,9 +5,10 @@ use super::messages::*;
 use super::{NodeHandle, NodeShared};
 use actix::prelude::*;
 use chainlab::block::Block;
+use chainlab::chain::intake::{Admit, Intake};
 use chainlab::chain::store::BlockStore;
 use chainlab::chain::validation::{check_block, BlockError};
-use chainlab::chain::{Deferred, ImportOutcome, ImportStatus};
+use chainlab::chain::{ImportOutcome, ImportStatus};
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
 use chainlab::NodeId;
@@ -27,20 +28,9 @@ pub struct ChainActor {
     node: NodeHandle,
     span: Span,
     skew_ms: i64,
-    /// Blocks refused as too far in the future, with the local time they become acceptable:
-    /// neither they nor orphans waiting on them trigger a sync before then.
-    too_new: std::collections::BTreeMap<Hash, u64>,
-    /// Peers come over TCP (see `import_one`).
-    untrusted_peers: bool,
-    /// Blocks from TCP peers waiting, unchecked, for their parent.
-    deferred: Deferred<NodeId>,
+    /// What to do with arriving blocks before checking them (core `Intake`).
+    intake: Intake,
 }
-
-/// Most blocks waiting for their parent, unchecked, per node.
-const DEFERRED_CAPACITY: usize = 64;
-
-/// How many too-new blocks a node remembers.
-const TOO_NEW_CAPACITY: usize = 1024;
 
 impl ChainActor {
     /// A chain actor over a loaded chain.
@@ -53,8 +43,9 @@ impl ChainActor {
         node: &NodeHandle,
     ) -> ChainActor {
         ChainActor {
-            untrusted_peers: shared.cfg.network.transport
-                != chainlab::config::TransportKind::Memory,
+            intake: Intake::new(
+                shared.cfg.network.transport != chainlab::config::TransportKind::Memory,
+            ),
             id,
             chain,
             store,
@@ -63,8 +54,6 @@ impl ChainActor {
             node: node.clone(),
             span: info_span!("node", id),
             skew_ms: 0,
-            too_new: std::collections::BTreeMap::new(),
-            deferred: Deferred::new(DEFERRED_CAPACITY),
         }
     }
 
@@ -76,66 +65,50 @@ impl ChainActor {
     fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
         let hash = block.hash();
         let now = self.now_ms();
-        if self.too_new.get(&hash).is_some_and(|at| now < *at) || self.chain.get(&hash).is_some() {
-            // Too early to look at again, or already stored (genesis included).
-            return;
-        }
-        let parent = block.header.parent;
-        if let (Some(peer), true) = (from, self.untrusted_peers) {
-            if self.chain.get(&parent).is_none() {
-                // TCP peers are untrusted: a block whose parent is unknown waits unchecked (its
-                // signatures would cost work for a block that may never connect) in a small
-                // buffer, and is checked when its parent is stored. Meanwhile the node syncs
-                // from the sender, as for any orphan.
-                self.deferred.insert(block, hash, peer);
-                if self.too_new.get(&parent).is_none_or(|at| now >= *at) {
-                    self.node.peer.do_send(RequestSync {
-                        preferred: from,
-                        locator: self.chain.locator(),
-                    });
+        match self.intake.admit(&self.chain, &block, hash, from, now) {
+            Admit::Skip => {}
+            Admit::Deferred { sync } => {
+                if sync {
+                    self.request_sync(from);
                 }
-                return;
             }
+            Admit::Check => self.check_and_import(block, hash, from, now),
         }
-        let checked = match check_block(block, &self.shared.params, self.shared.cache()) {
+    }
+
+    fn check_and_import(&mut self, block: Arc<Block>, hash: Hash, from: Option<NodeId>, now: u64) {
+        let params = self.chain.params().clone();
+        let checked = match check_block(block, &params, self.shared.cache()) {
             Ok(c) => c,
             Err(e) => return self.rejected(hash, from, &e),
         };
         let tie = self.rng.gen();
         match self.chain.import(checked, now, tie) {
             Ok(out) => {
-                let stored: Vec<Hash> = if self.deferred.is_empty() {
-                    Vec::new()
-                } else {
+                let stored: Vec<Hash> = if self.intake.waiting() {
                     out.accepted.iter().map(|b| b.hash()).collect()
+                } else {
+                    Vec::new()
                 };
                 self.apply(out, from);
-                self.release_deferred(&stored);
+                for h in &stored {
+                    for (b, peer) in self.intake.released(h) {
+                        self.import_one(b, Some(peer));
+                    }
+                }
             }
             Err(e) => {
-                if let chainlab::chain::validation::BlockError::TimestampTooNew {
-                    ts,
-                    max_ahead,
-                    ..
-                } = e
-                {
-                    if self.too_new.len() >= TOO_NEW_CAPACITY {
-                        self.too_new.pop_first();
-                    }
-                    self.too_new.insert(hash, ts.saturating_sub(max_ahead));
-                }
+                self.intake.rejected(hash, &e);
                 self.rejected(hash, from, &e)
             }
         }
     }
 
-    /// Blocks that waited for one of `stored` are checked and imported now.
-    fn release_deferred(&mut self, stored: &[Hash]) {
-        for h in stored {
-            for (b, peer) in self.deferred.take_children(h) {
-                self.import_one(b, Some(peer));
-            }
-        }
+    fn request_sync(&self, preferred: Option<NodeId>) {
+        self.node.peer.do_send(RequestSync {
+            preferred,
+            locator: self.chain.locator(),
+        });
     }
 
     fn rejected(&self, hash: Hash, from: Option<NodeId>, e: &BlockError) {
@@ -183,17 +156,9 @@ impl ChainActor {
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
         if let ImportStatus::Orphan { missing } = out.status {
-            if self
-                .too_new
-                .get(&missing)
-                .is_some_and(|at| self.now_ms() < *at)
-            {
-                return;
+            if self.intake.sync_for(&missing, self.now_ms()) {
+                self.request_sync(from);
             }
-            self.node.peer.do_send(RequestSync {
-                preferred: from,
-                locator: self.chain.locator(),
-            });
             return;
         }
         let durable = self.persist(&out);
