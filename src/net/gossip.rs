@@ -87,6 +87,8 @@ pub struct Gossip {
     requested_of: BTreeMap<NodeId, usize>,
     pending_txs: Vec<(TxId, Option<NodeId>)>,
     sync: Option<SyncState>,
+    /// When expired requests are next forgotten outside a sync ([`Gossip::prune_expired`]).
+    next_prune_ms: u64,
 }
 
 /// Most ids outstanding (asked for, not yet received or expired) from one peer.
@@ -113,7 +115,31 @@ impl Gossip {
             requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
             sync: None,
+            next_prune_ms: 0,
         }
+    }
+
+    /// Ids asked for and neither received nor forgotten yet.
+    pub fn outstanding(&self) -> usize {
+        self.requested.len()
+    }
+
+    /// The tunables.
+    pub fn policy(&self) -> &GossipPolicy {
+        &self.policy
+    }
+
+    /// Forgets requests never answered, at most once per request timeout, when no sync runs
+    /// (a running sync's [`Gossip::on_tick`] does it). Without this, a peer announcing ids it
+    /// never delivers would grow the node's memory for as long as it likes.
+    pub fn prune_expired(&mut self, now_ms: u64) {
+        if now_ms < self.next_prune_ms || self.syncing() {
+            return;
+        }
+        // With no sync in flight, `on_tick` only prunes: it decides nothing.
+        let retry = self.on_tick(now_ms, 0);
+        debug_assert!(retry.is_none());
+        self.next_prune_ms = now_ms + self.policy.request_timeout_ms;
     }
 
     /// The neighbours.
@@ -564,5 +590,22 @@ mod tests {
         }
         assert_eq!(s.len(), 3);
         assert!(s.contains(&h(9)) && !s.contains(&h(0)));
+    }
+
+    #[test]
+    fn unanswered_requests_are_pruned_outside_a_sync_once_expired() {
+        let mut g = Gossip::new(policy(), vec![1, 2]);
+        assert!(g.on_inv(1, &[h(1), h(2)], &[], 0, |_| false).is_some());
+        assert_eq!(g.outstanding(), 2);
+        g.prune_expired(500);
+        assert_eq!(g.outstanding(), 2, "not expired yet");
+        g.prune_expired(1_200);
+        assert_eq!(
+            g.outstanding(),
+            2,
+            "pruned at most once per request timeout"
+        );
+        g.prune_expired(1_500);
+        assert_eq!(g.outstanding(), 0, "expired and forgotten");
     }
 }

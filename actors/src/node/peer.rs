@@ -45,8 +45,6 @@ pub struct PeerActor {
     fixed: Vec<NodeId>,
     /// Useless items and reply bytes per peer (core `PeerLedger`).
     ledger: PeerLedger,
-    /// When the gossip's expired requests are next forgotten (see the `inv` arm).
-    next_prune_ms: u64,
     /// The chain's tip and height, from its last `TipChanged` (None before the first).
     tip: Option<(Hash, u64)>,
     /// Blocks accepted lately, to serve `getdata` after an announcement.
@@ -67,7 +65,6 @@ impl PeerActor {
             id,
             fixed: gossip.neighbors().to_vec(),
             ledger: PeerLedger::new(ledger),
-            next_prune_ms: 0,
             tip: None,
             recent: RecentBlocks::new(RECENT_BLOCKS),
             gossip,
@@ -105,8 +102,7 @@ impl PeerActor {
             .recorder
             .record(self.id, Event::SyncRequested { peer });
         self.send(peer, msg);
-        let wait =
-            Duration::from_millis(self.shared.cfg.gossip.sync_timeout.as_millis() as u64 + 1);
+        let wait = Duration::from_millis(self.gossip.policy().sync_timeout_ms + 1);
         ctx.run_later(wait, |act, ctx| {
             let now = act.shared.now_ms();
             let pick = act.rng.gen();
@@ -278,16 +274,7 @@ impl Handler<Deliver> for PeerActor {
         match m.msg {
             WireMsg::Inv { blocks, txs } => {
                 let now = self.shared.now_ms();
-                // Requests never answered are forgotten once expired by the core's periodic
-                // `on_tick`, which only a running sync drives: without this, a peer announcing
-                // ids it never delivers would grow the node's memory for as long as it likes.
-                // (With no sync in flight, `on_tick` only prunes, which decides nothing.)
-                if now >= self.next_prune_ms && !self.gossip.syncing() {
-                    let retry = self.gossip.on_tick(now, 0);
-                    debug_assert!(retry.is_none());
-                    self.next_prune_ms =
-                        now + self.shared.cfg.gossip.request_timeout.as_millis() as u64;
-                }
+                self.gossip.prune_expired(now);
                 if let Some(get) = self.gossip.on_inv(from, &blocks, &txs, now, |_| false) {
                     self.send(from, get);
                 }
