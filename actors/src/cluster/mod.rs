@@ -26,8 +26,9 @@ use chainlab::config::{ClockMode, Config, StorageBackend, TransportKind};
 use chainlab::report::{
     Event, FaultRecord, FinalBlock, Invariants, NodeFinal, Report, RunFacts, TraceRecord,
 };
-use chainlab::sim::fault::{FaultEntry, Overrides};
+use chainlab::sim::fault::FaultEntry;
 use chainlab::sim::model::{build_topology, hash_shares, stream, TopologyError};
+use chainlab::sim::timeline::FaultState;
 use chainlab::NodeId;
 use chainlab::{ChainState, Hash, SigCache};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -131,7 +132,6 @@ pub struct Cluster {
     shared: Arc<NodeShared>,
     net: Addr<Network>,
     adj: Vec<Vec<NodeId>>,
-    shares: Vec<f64>,
     nodes: Vec<Option<NodeHandle>>,
     stores: Vec<StoreSlot>,
     workload: Addr<Workload>,
@@ -144,10 +144,8 @@ pub struct Cluster {
     crashed: Vec<(NodeId, u64)>,
     pending: Vec<Pending>,
     undo: BTreeMap<(u64, usize), ()>,
-    base_shares: Vec<f64>,
-    share_overrides: Overrides<f64>,
-    skews: Overrides<i64>,
-    pausers: Overrides<()>,
+    /// Pause, clock skew and hash share overrides, read by the core's fault decisions.
+    fault_state: FaultState,
     timeline: Timeline,
     bar: Option<ProgressBar>,
     tcp: TcpPlan,
@@ -363,7 +361,7 @@ impl Cluster {
             shared,
             net,
             adj,
-            shares,
+            fault_state: FaultState::new(n, shares),
             nodes: vec![None; n],
             stores,
             workload,
@@ -376,10 +374,6 @@ impl Cluster {
             crashed: Vec::new(),
             pending: Vec::new(),
             undo: BTreeMap::new(),
-            base_shares: Vec::new(),
-            share_overrides: Overrides::default(),
-            skews: Overrides::default(),
-            pausers: Overrides::default(),
             timeline: Timeline::default(),
             bar: None,
             tcp,
@@ -395,7 +389,6 @@ impl Cluster {
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;
         }
-        cluster.base_shares = cluster.shares.clone();
         for (id, chain) in chains.into_iter().enumerate() {
             if let Some(chain) = chain {
                 cluster.spawn(id, chain)?;
@@ -475,7 +468,7 @@ impl Cluster {
         let spec = NodeSpec {
             id,
             neighbors: self.adj[id].clone(),
-            hash_share: self.shares[id],
+            hash_share: self.fault_state.share(id),
             store: self.stores[id].boxed(),
             mining: self.mining_on && !self.paused.contains(&id),
         };
@@ -486,7 +479,7 @@ impl Cluster {
         });
         let target = (!self.paused.contains(&id)).then(|| handle.mempool.clone().recipient());
         self.workload.do_send(SetTarget { id, target });
-        let skew = self.skew(id);
+        let skew = self.fault_state.skew(id);
         if skew != 0 {
             handle.chain.do_send(SetClockSkew(skew));
         }

@@ -8,7 +8,8 @@ use crate::node::miner::{SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::{SetTarget, StopLoad};
 use chainlab::report::{Event, FaultRecord};
-use chainlab::sim::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
+use chainlab::sim::fault::{FaultEntry, FaultKind};
+use chainlab::sim::timeline::{ended_by_full_heal, Action};
 use chainlab::Hash;
 use chainlab::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
@@ -145,114 +146,15 @@ impl Cluster {
         );
     }
 
-    fn links_of(&self, f: &FaultEntry) -> Vec<(NodeId, NodeId)> {
-        let n = self.cfg.cluster.nodes;
-        match f.kind {
-            FaultKind::Partition => partition_links(f.groups.as_deref().unwrap_or_default(), n),
-            FaultKind::Isolate => node_links(f.node.unwrap_or(0), n),
-            FaultKind::PartitionOneway => {
-                let all: Vec<NodeId> = (0..n).collect();
-                let from = f.from.clone().unwrap_or_else(|| all.clone());
-                let to = f.to.clone().unwrap_or(all);
-                from.iter()
-                    .flat_map(|a| to.iter().filter(move |b| *b != a).map(move |b| (*a, *b)))
-                    .collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Applies scenario entry `i` now.
+    /// Applies scenario entry `i` now: the core decides, the harness carries it out.
     fn apply_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
         let now = self.now();
         self.records[i].at_ms = Some(now);
-        let node = f.node.unwrap_or(0);
-        let detail = match f.kind {
-            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
-                let links = self.links_of(f);
-                let d = format!("{} directed links cut", links.len());
-                self.net.do_send(ApplyLinkFault::Block(links, i as u64));
-                d
-            }
-            FaultKind::Heal => {
-                let among: Option<BTreeSet<NodeId>> = f
-                    .groups
-                    .as_ref()
-                    .map(|g| g.iter().flatten().copied().collect());
-                self.net.do_send(ApplyLinkFault::Heal(among.clone()));
-                if among.is_none() {
-                    self.undo.retain(|(_, j), _| {
-                        !self.timeline.faults[*j].kind.is_link_rule()
-                            && !matches!(
-                                self.timeline.faults[*j].kind,
-                                FaultKind::Partition
-                                    | FaultKind::PartitionOneway
-                                    | FaultKind::Isolate
-                            )
-                    });
-                }
-                self.expect_convergence(i, now);
-                self.reconnected();
-                match among {
-                    Some(s) => format!("links among {} nodes restored", s.len()),
-                    None => "every partition and link rule removed".into(),
-                }
-            }
-            k if k.is_link_rule() => {
-                if k == FaultKind::Duplicate {
-                    // Copies made by the network are not the sender's doing.
-                    self.shared
-                        .network_duplicates
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                let rule = LinkRule::from_entry(i as u64, f).expect("link-rule kind");
-                self.net.do_send(ApplyLinkFault::AddRule(rule));
-                self.records[i].dropped = Some(0);
-                format!("{:?} on {} -> {}", k, fmt_nodes(&f.from), fmt_nodes(&f.to))
-            }
-            FaultKind::Crash => {
-                self.crashed.push((node, now));
-                self.stop_node(node, true);
-                format!("node {node} crashed")
-            }
-            FaultKind::Restart => {
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted from its store")
-            }
-            FaultKind::Wipe => {
-                self.crashed.push((node, now));
-                self.stop_node(node, true);
-                self.stores[node].wipe()?;
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted with an empty store")
-            }
-            FaultKind::Pause => {
-                self.pausers.set(node, i, ());
-                self.pause(node, true);
-                format!("node {node} paused")
-            }
-            FaultKind::Resume => {
-                self.pausers.clear(node);
-                self.pause(node, false);
-                format!("node {node} resumed")
-            }
-            FaultKind::ClockSkew => {
-                let ms = f.ms.unwrap_or(0.0) as i64;
-                self.skews.set(node, i, ms);
-                self.send_skew(node);
-                format!("node {node} clock skewed by {ms} ms")
-            }
-            FaultKind::Hashrate => {
-                let share = f.share.unwrap_or(0.0);
-                self.share_overrides.set(node, i, share);
-                self.apply_share(node);
-                format!("node {node} hash share {share}")
-            }
-            _ => String::new(),
-        };
-        self.fault_event(i, f.kind, "start", detail);
+        let decision = self.fault_state.apply(i, f);
+        for action in decision.actions {
+            self.execute(i, action, now)?;
+        }
+        self.fault_event(i, f.kind, "start", decision.detail);
         if let Some(d) = f.lasts {
             self.undo.insert((now + d.as_millis() as u64, i), ());
         }
@@ -263,46 +165,56 @@ impl Cluster {
     fn undo_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
         let now = self.now();
         self.records[i].until_ms = Some(now);
-        let node = f.node.unwrap_or(0);
-        let detail = match f.kind {
-            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
-                self.net
-                    .do_send(ApplyLinkFault::Unblock(self.links_of(f), i as u64));
-                self.reconnected();
-                self.expect_convergence(i, now);
-                "links restored".to_string()
+        let decision = self.fault_state.undo(i, f);
+        for action in decision.actions {
+            self.execute(i, action, now)?;
+        }
+        self.fault_event(i, f.kind, "end", decision.detail);
+        Ok(())
+    }
+
+    /// Carries out one action of fault `index`'s decision, at cluster time `now`.
+    fn execute(&mut self, index: usize, action: Action, now: u64) -> Result<(), ClusterError> {
+        match action {
+            Action::CutLinks { links, owner } => {
+                self.net.do_send(ApplyLinkFault::Block(links, owner));
             }
-            k if k.is_link_rule() => {
-                self.net.do_send(ApplyLinkFault::RemoveRule(i as u64));
-                "rule removed".into()
+            Action::RestoreLinks { links, owner } => {
+                self.net.do_send(ApplyLinkFault::Unblock(links, owner));
             }
-            FaultKind::Crash => {
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted from its store")
+            Action::Heal(among) => self.net.do_send(ApplyLinkFault::Heal(among)),
+            Action::ForgetLinkUndos => self
+                .undo
+                .retain(|(_, j), _| !ended_by_full_heal(self.timeline.faults[*j].kind)),
+            Action::MarkNetworkDuplicates => self
+                .shared
+                .network_duplicates
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Action::AddLinkRule(rule) => self.net.do_send(ApplyLinkFault::AddRule(rule)),
+            Action::RemoveLinkRule(id) => self.net.do_send(ApplyLinkFault::RemoveRule(id)),
+            Action::CountDrops => self.records[index].dropped = Some(0),
+            Action::Crash(node) => {
+                self.crashed.push((node, now));
+                self.stop_node(node, true);
             }
-            FaultKind::Pause => {
-                self.pausers.end(node, i);
-                if self.pausers.current(node).is_some() {
-                    format!("node {node}: this pause ended, another one holds")
-                } else {
-                    self.pause(node, false);
-                    format!("node {node} resumed")
+            Action::Wipe(node) => self.stores[node].wipe()?,
+            Action::Restart(node) => self.start_node(node)?,
+            Action::Pause(node) => self.pause(node, true),
+            Action::Resume(node) => self.pause(node, false),
+            Action::SetSkew(node, ms) => {
+                if let Some(h) = &self.nodes[node] {
+                    h.chain.do_send(SetClockSkew(ms));
                 }
             }
-            FaultKind::ClockSkew => {
-                self.skews.end(node, i);
-                self.send_skew(node);
-                format!("node {node} clock skew now {} ms", self.skew(node))
+            Action::SetShare(node, share) => {
+                if let Some(h) = &self.nodes[node] {
+                    h.miner.do_send(SetHashShare(share));
+                }
             }
-            FaultKind::Hashrate => {
-                self.share_overrides.end(node, i);
-                self.apply_share(node);
-                format!("node {node} hash share now {}", self.shares[node])
-            }
-            _ => String::new(),
-        };
-        self.fault_event(i, f.kind, "end", detail);
+            Action::Reconnect => self.reconnected(),
+            Action::ExpectConvergence => self.expect_convergence(index, now),
+            Action::ExpectCatchUp(node) => self.expect_catch_up(index, node, now),
+        }
         Ok(())
     }
 
@@ -320,29 +232,6 @@ impl Cluster {
             h.miner.do_send(SetMining(!on && self.mining_on));
             let target = (!on).then(|| h.mempool.clone().recipient());
             self.workload.do_send(SetTarget { id: node, target });
-        }
-    }
-
-    /// The node's share: its latest active override, else its configured share.
-    fn apply_share(&mut self, node: NodeId) {
-        let share = self
-            .share_overrides
-            .current(node)
-            .unwrap_or(self.base_shares[node]);
-        self.shares[node] = share;
-        if let Some(h) = &self.nodes[node] {
-            h.miner.do_send(SetHashShare(share));
-        }
-    }
-
-    /// The node's clock skew: its latest active override, else 0.
-    pub(super) fn skew(&self, node: NodeId) -> i64 {
-        self.skews.current(node).unwrap_or(0)
-    }
-
-    fn send_skew(&self, node: NodeId) {
-        if let Some(h) = &self.nodes[node] {
-            h.chain.do_send(SetClockSkew(self.skew(node)));
         }
     }
 
@@ -406,12 +295,5 @@ impl Cluster {
         }
         self.pending = still;
         Ok(())
-    }
-}
-
-fn fmt_nodes(v: &Option<Vec<NodeId>>) -> String {
-    match v {
-        None => "all".into(),
-        Some(l) => format!("{l:?}"),
     }
 }
