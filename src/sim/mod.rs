@@ -1,5 +1,7 @@
 //! Simulation: the seeded models (link latency, topology, hash-power shares, block-finding
-//! times) and the fault vocabulary with its link-fault decisions.
+//! times), the fault vocabulary with its link-fault decisions, and the fault timeline's
+//! decisions (what applying or undoing an entry does, as actions).
 
 pub mod fault;
 pub mod model;
+pub mod timeline;

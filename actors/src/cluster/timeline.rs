@@ -1,31 +1,109 @@
 //! The cluster's timeline: late starts, the fault scenario (applied, undone when its `for`
-//! ends, injected live through the Rust API), the end of load and mining, and the convergence
-//! and catch-up measurements that faults call for.
+//! ends, injected live through the Rust API), the end of load and mining, and the polling for
+//! the measurements that faults call for. What a fault does is decided in the core
+//! ([`chainlab::sim::timeline`]); here it is scheduled and its actions carried out.
 
-use super::{update_bar, Cluster, ClusterError, Pending};
-use crate::node::messages::{GetTip, Reconnected, SetClockSkew};
-use crate::node::messages::{SetHashShare, SetMining};
-use crate::transport::memory::ApplyLinkFault;
-use crate::workload::{SetTarget, StopLoad};
-use chainlab::report::{Event, FaultRecord};
-use chainlab::sim::fault::{node_links, partition_links, FaultEntry, FaultKind, LinkRule};
-use chainlab::Hash;
+use super::{Cluster, ClusterError};
+use crate::clock::Clock;
+use crate::node::messages::SetMining;
+use crate::workload::StopLoad;
+use chainlab::config::Config;
+use chainlab::report::FaultRecord;
+use chainlab::sim::fault::FaultEntry;
+use chainlab::sim::timeline::ended_by_full_heal;
 use chainlab::NodeId;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
+
+/// What is still to happen on the cluster's timeline.
+pub(super) struct Timeline {
+    clock: Clock,
+    /// Current cluster time, ms.
+    t: u64,
+    /// End of load and mining, ms.
+    duration_ms: u64,
+    /// End of the settle period, ms.
+    total_ms: u64,
+    /// Nodes still to start: (time, node), in order.
+    late: Vec<(u64, NodeId)>,
+    /// Entries that fire at a time: (time, index), in order.
+    by_time: Vec<(u64, usize)>,
+    /// Entries that fire at a best height: (height, index), in order.
+    by_height: Vec<(u64, usize)>,
+    /// Entries whose `for` ends: (time, index).
+    undo: BTreeSet<(u64, usize)>,
+    load_stopped: bool,
+    /// The scenario, in index order.
+    faults: Vec<FaultEntry>,
+}
+
+impl Timeline {
+    /// Time 0 on `clock`, with the nodes that start late.
+    pub(super) fn new(clock: Clock, cfg: &Config, late_start: &[(NodeId, Duration)]) -> Timeline {
+        let mut late: Vec<(u64, NodeId)> = late_start
+            .iter()
+            .map(|(id, t)| (t.as_millis() as u64, *id))
+            .collect();
+        late.sort_unstable();
+        Timeline {
+            clock,
+            t: 0,
+            duration_ms: cfg.cluster.duration.as_millis() as u64,
+            total_ms: (cfg.cluster.duration + cfg.cluster.settle).as_millis() as u64,
+            late,
+            by_time: Vec::new(),
+            by_height: Vec::new(),
+            undo: BTreeSet::new(),
+            load_stopped: false,
+            faults: Vec::new(),
+        }
+    }
+
+    /// Cluster time now, ms.
+    pub(super) fn now(&self) -> u64 {
+        self.clock.elapsed_ms()
+    }
+
+    /// The whole run (duration and settle), ms.
+    pub(super) fn total_ms(&self) -> u64 {
+        self.total_ms
+    }
+
+    /// Miners run until the load stops.
+    pub(super) fn mining_on(&self) -> bool {
+        !self.load_stopped
+    }
+
+    /// A full heal ended every cut and link rule: their `for` ends are void.
+    pub(super) fn forget_link_undos(&mut self) {
+        let faults = &self.faults;
+        self.undo
+            .retain(|(_, j)| !ended_by_full_heal(faults[*j].kind));
+    }
+
+    /// The next time something is due after `t`, at most `next`.
+    fn next_due(&self, t: u64, mut next: u64) -> u64 {
+        let candidates = [
+            self.late.first().map(|(at, _)| *at),
+            self.by_time.first().map(|(at, _)| *at),
+            self.undo.first().map(|(at, _)| *at),
+            (!self.load_stopped).then_some(self.duration_ms),
+        ];
+        for c in candidates.into_iter().flatten() {
+            if c > t {
+                next = next.min(c);
+            }
+        }
+        next
+    }
+}
 
 impl Cluster {
     pub(super) async fn drive(&mut self) -> Result<(), ClusterError> {
-        let total = self.total_ms();
+        let total = self.timeline.total_ms();
         self.advance_to(Duration::from_millis(total)).await?;
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        self.progress.finish();
         Ok(())
-    }
-
-    pub(super) fn total_ms(&self) -> u64 {
-        (self.cfg.cluster.duration + self.cfg.cluster.settle).as_millis() as u64
     }
 
     /// Adds a fault to the running scenario (the Rust API of the `[[faults]]` vocabulary): it
@@ -36,9 +114,9 @@ impl Cluster {
     /// [`ClusterError::Fault`] when the entry is invalid for this cluster.
     pub fn inject(&mut self, entry: FaultEntry) -> Result<usize, ClusterError> {
         let i = self.timeline.faults.len();
-        let end = Duration::from_millis(self.total_ms());
+        let end = Duration::from_millis(self.timeline.total_ms());
         entry.validate(i, self.cfg.cluster.nodes, end)?;
-        self.records.push(FaultRecord {
+        self.faults.records.push(FaultRecord {
             index: i,
             kind: entry.kind.name().into(),
             node: entry.node,
@@ -62,356 +140,92 @@ impl Cluster {
     /// # Errors
     /// When a node cannot be (re)started from its store or stops answering.
     pub async fn advance_to(&mut self, until: Duration) -> Result<(), ClusterError> {
-        let duration_ms = self.cfg.cluster.duration.as_millis() as u64;
-        let total_ms = self.total_ms();
+        let total_ms = self.timeline.total_ms();
         let until_ms = (until.as_millis() as u64).min(total_ms);
         let step = (total_ms / 200).max(50);
         let poll = 100;
         loop {
             let t = self.timeline.t;
             // Everything due now (time-0 entries included) happens before the next sleep.
-            while self.timeline.late.first().is_some_and(|(at, _)| *at <= t) {
-                let (_, id) = self.timeline.late.remove(0);
-                self.start_node(id)?;
-            }
-            while let Some(&(_, i)) = self.timeline.by_time.first().filter(|(at, _)| *at <= t) {
-                self.timeline.by_time.remove(0);
-                let f = self.timeline.faults[i].clone();
-                self.apply_fault(i, &f)?;
-            }
-            let height = self.shared.recorder.progress().height;
-            while let Some(&(_, i)) = self
-                .timeline
-                .by_height
-                .first()
-                .filter(|(h, _)| *h <= height)
-            {
-                self.timeline.by_height.remove(0);
-                let f = self.timeline.faults[i].clone();
-                self.apply_fault(i, &f)?;
-            }
-            while let Some(&(at, i)) = self.undo.keys().next().filter(|(at, _)| *at <= t) {
-                self.undo.remove(&(at, i));
-                let f = self.timeline.faults[i].clone();
-                self.undo_fault(i, &f)?;
-            }
-            if !self.timeline.load_stopped && t >= duration_ms {
-                self.timeline.load_stopped = true;
-                self.mining_on = false;
-                self.workload.do_send(StopLoad);
-                for h in self.live_nodes() {
-                    h.miner.do_send(SetMining(false));
-                }
-            }
-            if !self.pending.is_empty() {
+            self.fire_due(t)?;
+            if self.faults.is_measuring() {
                 self.poll_pending().await?;
             }
-            if let Some(bar) = &self.bar {
-                update_bar(bar, &self.shared.recorder, t, total_ms);
-            }
+            self.progress.update(&self.shared.recorder, t);
             if t >= until_ms {
                 return Ok(());
             }
             let mut next = (t + step).min(until_ms);
-            if !self.timeline.by_height.is_empty() || !self.pending.is_empty() {
+            if !self.timeline.by_height.is_empty() || self.faults.is_measuring() {
                 next = next.min(t + poll);
             }
-            let candidates = [
-                self.timeline.late.first().map(|(at, _)| *at),
-                self.timeline.by_time.first().map(|(at, _)| *at),
-                self.undo.keys().next().map(|(at, _)| *at),
-                (!self.timeline.load_stopped).then_some(duration_ms),
-            ];
-            for c in candidates.into_iter().flatten() {
-                if c > t {
-                    next = next.min(c);
-                }
-            }
-            actix::clock::sleep_until(self.clock.at_ms(next)).await;
+            let next = self.timeline.next_due(t, next);
+            actix::clock::sleep_until(self.timeline.clock.at_ms(next)).await;
             self.timeline.t = next;
         }
     }
 
-    fn fault_event(&self, index: usize, kind: FaultKind, phase: &str, detail: String) {
-        let node = self.records[index].node.unwrap_or(0);
-        self.shared.recorder.record(
-            node,
-            Event::Fault {
-                index,
-                kind: kind.name().into(),
-                phase: phase.into(),
-                detail,
-            },
-        );
-    }
-
-    fn links_of(&self, f: &FaultEntry) -> Vec<(NodeId, NodeId)> {
-        let n = self.cfg.cluster.nodes;
-        match f.kind {
-            FaultKind::Partition => partition_links(f.groups.as_deref().unwrap_or_default(), n),
-            FaultKind::Isolate => node_links(f.node.unwrap_or(0), n),
-            FaultKind::PartitionOneway => {
-                let all: Vec<NodeId> = (0..n).collect();
-                let from = f.from.clone().unwrap_or_else(|| all.clone());
-                let to = f.to.clone().unwrap_or(all);
-                from.iter()
-                    .flat_map(|a| to.iter().filter(move |b| *b != a).map(move |b| (*a, *b)))
-                    .collect()
-            }
-            _ => Vec::new(),
+    /// Starts the late nodes due at `t`, applies and undoes the entries due, and stops the
+    /// load and mining once `duration` is reached.
+    fn fire_due(&mut self, t: u64) -> Result<(), ClusterError> {
+        while self.timeline.late.first().is_some_and(|(at, _)| *at <= t) {
+            let (_, id) = self.timeline.late.remove(0);
+            self.start_node(id)?;
         }
+        while let Some(&(_, i)) = self.timeline.by_time.first().filter(|(at, _)| *at <= t) {
+            self.timeline.by_time.remove(0);
+            self.apply_fault(i)?;
+        }
+        let height = self.shared.recorder.progress().height;
+        while let Some(&(_, i)) = self
+            .timeline
+            .by_height
+            .first()
+            .filter(|(h, _)| *h <= height)
+        {
+            self.timeline.by_height.remove(0);
+            self.apply_fault(i)?;
+        }
+        while let Some(&(at, i)) = self.timeline.undo.first().filter(|(at, _)| *at <= t) {
+            self.timeline.undo.remove(&(at, i));
+            self.undo_fault(i)?;
+        }
+        if !self.timeline.load_stopped && t >= self.timeline.duration_ms {
+            self.timeline.load_stopped = true;
+            self.workload.do_send(StopLoad);
+            for h in self.live_nodes() {
+                h.miner.do_send(SetMining(false));
+            }
+        }
+        Ok(())
     }
 
-    /// Applies scenario entry `i` now.
-    fn apply_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
+    /// Applies scenario entry `i` now: the core decides, the harness carries it out.
+    fn apply_fault(&mut self, i: usize) -> Result<(), ClusterError> {
         let now = self.now();
-        self.records[i].at_ms = Some(now);
-        let node = f.node.unwrap_or(0);
-        let detail = match f.kind {
-            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
-                let links = self.links_of(f);
-                let d = format!("{} directed links cut", links.len());
-                self.net.do_send(ApplyLinkFault::Block(links, i as u64));
-                d
-            }
-            FaultKind::Heal => {
-                let among: Option<BTreeSet<NodeId>> = f
-                    .groups
-                    .as_ref()
-                    .map(|g| g.iter().flatten().copied().collect());
-                self.net.do_send(ApplyLinkFault::Heal(among.clone()));
-                if among.is_none() {
-                    self.undo.retain(|(_, j), _| {
-                        !self.timeline.faults[*j].kind.is_link_rule()
-                            && !matches!(
-                                self.timeline.faults[*j].kind,
-                                FaultKind::Partition
-                                    | FaultKind::PartitionOneway
-                                    | FaultKind::Isolate
-                            )
-                    });
-                }
-                self.expect_convergence(i, now);
-                self.reconnected();
-                match among {
-                    Some(s) => format!("links among {} nodes restored", s.len()),
-                    None => "every partition and link rule removed".into(),
-                }
-            }
-            k if k.is_link_rule() => {
-                if k == FaultKind::Duplicate {
-                    // Copies made by the network are not the sender's doing.
-                    self.shared
-                        .network_duplicates
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                let rule = LinkRule::from_entry(i as u64, f).expect("link-rule kind");
-                self.net.do_send(ApplyLinkFault::AddRule(rule));
-                self.records[i].dropped = Some(0);
-                format!("{:?} on {} -> {}", k, fmt_nodes(&f.from), fmt_nodes(&f.to))
-            }
-            FaultKind::Crash => {
-                self.crashed.push((node, now));
-                self.stop_node(node, true);
-                format!("node {node} crashed")
-            }
-            FaultKind::Restart => {
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted from its store")
-            }
-            FaultKind::Wipe => {
-                self.crashed.push((node, now));
-                self.stop_node(node, true);
-                self.stores[node].wipe()?;
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted with an empty store")
-            }
-            FaultKind::Pause => {
-                self.pausers.set(node, i, ());
-                self.pause(node, true);
-                format!("node {node} paused")
-            }
-            FaultKind::Resume => {
-                self.pausers.clear(node);
-                self.pause(node, false);
-                format!("node {node} resumed")
-            }
-            FaultKind::ClockSkew => {
-                let ms = f.ms.unwrap_or(0.0) as i64;
-                self.skews.set(node, i, ms);
-                self.send_skew(node);
-                format!("node {node} clock skewed by {ms} ms")
-            }
-            FaultKind::Hashrate => {
-                let share = f.share.unwrap_or(0.0);
-                self.share_overrides.set(node, i, share);
-                self.apply_share(node);
-                format!("node {node} hash share {share}")
-            }
-            _ => String::new(),
-        };
-        self.fault_event(i, f.kind, "start", detail);
+        self.faults.records[i].at_ms = Some(now);
+        let f = self.timeline.faults[i].clone();
+        let decision = self.faults.state.apply(i, &f);
+        for action in decision.actions {
+            self.execute(i, action, now)?;
+        }
+        self.fault_event(i, f.kind, "start", decision.detail);
         if let Some(d) = f.lasts {
-            self.undo.insert((now + d.as_millis() as u64, i), ());
+            self.timeline.undo.insert((now + d.as_millis() as u64, i));
         }
         Ok(())
     }
 
     /// Undoes entry `i` when its `for` ends.
-    fn undo_fault(&mut self, i: usize, f: &FaultEntry) -> Result<(), ClusterError> {
+    fn undo_fault(&mut self, i: usize) -> Result<(), ClusterError> {
         let now = self.now();
-        self.records[i].until_ms = Some(now);
-        let node = f.node.unwrap_or(0);
-        let detail = match f.kind {
-            FaultKind::Partition | FaultKind::PartitionOneway | FaultKind::Isolate => {
-                self.net
-                    .do_send(ApplyLinkFault::Unblock(self.links_of(f), i as u64));
-                self.reconnected();
-                self.expect_convergence(i, now);
-                "links restored".to_string()
-            }
-            k if k.is_link_rule() => {
-                self.net.do_send(ApplyLinkFault::RemoveRule(i as u64));
-                "rule removed".into()
-            }
-            FaultKind::Crash => {
-                self.start_node(node)?;
-                self.expect_catch_up(i, node, now);
-                format!("node {node} restarted from its store")
-            }
-            FaultKind::Pause => {
-                self.pausers.end(node, i);
-                if self.pausers.current(node).is_some() {
-                    format!("node {node}: this pause ended, another one holds")
-                } else {
-                    self.pause(node, false);
-                    format!("node {node} resumed")
-                }
-            }
-            FaultKind::ClockSkew => {
-                self.skews.end(node, i);
-                self.send_skew(node);
-                format!("node {node} clock skew now {} ms", self.skew(node))
-            }
-            FaultKind::Hashrate => {
-                self.share_overrides.end(node, i);
-                self.apply_share(node);
-                format!("node {node} hash share now {}", self.shares[node])
-            }
-            _ => String::new(),
-        };
-        self.fault_event(i, f.kind, "end", detail);
+        self.faults.records[i].until_ms = Some(now);
+        let f = self.timeline.faults[i].clone();
+        let decision = self.faults.state.undo(i, &f);
+        for action in decision.actions {
+            self.execute(i, action, now)?;
+        }
+        self.fault_event(i, f.kind, "end", decision.detail);
         Ok(())
-    }
-
-    pub(super) fn pause(&mut self, node: NodeId, on: bool) {
-        if on == self.paused.contains(&node) {
-            return;
-        }
-        self.net.do_send(ApplyLinkFault::Hold(node, on));
-        if on {
-            self.paused.insert(node);
-        } else {
-            self.paused.remove(&node);
-        }
-        if let Some(h) = &self.nodes[node] {
-            h.miner.do_send(SetMining(!on && self.mining_on));
-            let target = (!on).then(|| h.mempool.clone().recipient());
-            self.workload.do_send(SetTarget { id: node, target });
-        }
-    }
-
-    /// The node's share: its latest active override, else its configured share.
-    fn apply_share(&mut self, node: NodeId) {
-        let share = self
-            .share_overrides
-            .current(node)
-            .unwrap_or(self.base_shares[node]);
-        self.shares[node] = share;
-        if let Some(h) = &self.nodes[node] {
-            h.miner.do_send(SetHashShare(share));
-        }
-    }
-
-    /// The node's clock skew: its latest active override, else 0.
-    pub(super) fn skew(&self, node: NodeId) -> i64 {
-        self.skews.current(node).unwrap_or(0)
-    }
-
-    fn send_skew(&self, node: NodeId) {
-        if let Some(h) = &self.nodes[node] {
-            h.chain.do_send(SetClockSkew(self.skew(node)));
-        }
-    }
-
-    /// Links came back: every node announces its tip to its neighbours, as a reconnecting
-    /// node does, so that nodes on another branch fetch it and sync.
-    fn reconnected(&self) {
-        for h in self.live_nodes() {
-            h.chain.do_send(Reconnected);
-        }
-    }
-
-    /// From now on, poll until `node` is on the best tip; record the time in fault `record`.
-    fn expect_catch_up(&mut self, record: usize, node: NodeId, now: u64) {
-        self.records[record].catch_up_ms = Some(None);
-        self.pending.push(Pending::CatchUp {
-            record,
-            node,
-            since_ms: now,
-        });
-    }
-
-    /// From now on, poll until every live node is on one tip; record the time in fault `record`.
-    fn expect_convergence(&mut self, record: usize, now: u64) {
-        self.records[record].convergence_ms = Some(None);
-        self.pending.push(Pending::Convergence {
-            record,
-            since_ms: now,
-        });
-    }
-
-    /// Checks pending convergence and catch-up measurements.
-    async fn poll_pending(&mut self) -> Result<(), ClusterError> {
-        let mut tips: BTreeMap<NodeId, (Hash, u128)> = BTreeMap::new();
-        for h in self.nodes.iter().flatten() {
-            let (tip, _, work) = h
-                .chain
-                .send(GetTip)
-                .await
-                .map_err(|_| ClusterError::Unresponsive(h.id))?;
-            tips.insert(h.id, (tip, work));
-        }
-        let now = self.now();
-        let best = tips.values().max_by_key(|(_, w)| *w).map(|(t, _)| *t);
-        let distinct: BTreeSet<Hash> = tips.values().map(|(t, _)| *t).collect();
-        let mut still = Vec::new();
-        for p in std::mem::take(&mut self.pending) {
-            match p {
-                Pending::Convergence { record, since_ms } if distinct.len() <= 1 => {
-                    self.records[record].convergence_ms = Some(Some(now - since_ms));
-                }
-                Pending::CatchUp {
-                    record,
-                    node,
-                    since_ms,
-                } if tips.get(&node).map(|(t, _)| Some(*t)) == Some(best) && tips.len() > 1 => {
-                    self.records[record].catch_up_ms = Some(Some(now - since_ms));
-                }
-                Pending::CatchUp { node, .. } if !tips.contains_key(&node) => {}
-                other => still.push(other),
-            }
-        }
-        self.pending = still;
-        Ok(())
-    }
-}
-
-fn fmt_nodes(v: &Option<Vec<NodeId>>) -> String {
-    match v {
-        None => "all".into(),
-        Some(l) => format!("{l:?}"),
     }
 }

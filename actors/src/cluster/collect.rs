@@ -1,0 +1,169 @@
+//! The end of a run: every node's final view, the best chain, the pooled transactions, the
+//! network and TCP counters, gathered into the report; then the nodes stop and the stores flush.
+
+use super::{Cluster, ClusterError, RunOutput};
+use crate::node::messages::GetChainSummary;
+use crate::node::messages::GetPoolIds;
+use crate::transport::memory::{GetNetStats, NetStats};
+use chainlab::config::ClockMode;
+use chainlab::report::{Event, FinalBlock, Invariants, NodeFinal, Report, RunFacts};
+use chainlab::{Hash, NodeId, TxId};
+use std::collections::HashSet;
+
+impl Cluster {
+    /// Collects the nodes' final views and computes the report; flushes and stops the nodes.
+    ///
+    /// # Errors
+    /// When a node does not answer.
+    pub async fn finish(mut self) -> Result<RunOutput, ClusterError> {
+        for id in self.faults.paused.clone() {
+            self.pause(id, false);
+        }
+        let (finals, invariants, best) = self.finals().await?;
+        let chain = self.best_chain(best).await?;
+        let pooled = self.pooled().await?;
+        let net = self.net.send(GetNetStats).await.unwrap_or_default();
+        let tcp = self.tcp.infos().await;
+        self.tcp.stop_all();
+        for h in self.live_nodes() {
+            h.stop();
+        }
+        self.stores.flush()?;
+        self.record_drops(&net);
+        let events = self.shared.recorder.take_events();
+        let facts = self.facts(finals, chain.clone(), invariants, pooled);
+        let report = Report::compute(&facts, &events);
+        Ok(RunOutput {
+            report,
+            events,
+            net,
+            sig_cache: self
+                .shared
+                .sig_cache
+                .as_ref()
+                .map(|c| c.stats())
+                .unwrap_or_default(),
+            data_dir: self.stores.kept_dir(),
+            final_chain: chain,
+            tcp,
+        })
+    }
+
+    /// Every node's tip (zero for a node that is down), the invariant checks, and the live
+    /// node with the most work (the first one on a tie).
+    async fn finals(&self) -> Result<(Vec<NodeFinal>, Invariants, Option<NodeId>), ClusterError> {
+        let mut finals = Vec::new();
+        let mut invariants = Invariants::default();
+        let mut best: Option<(u128, NodeId)> = None;
+        for (id, slot) in self.nodes.iter().enumerate() {
+            let Some(h) = slot else {
+                finals.push(NodeFinal {
+                    id,
+                    live: false,
+                    tip: Hash::ZERO,
+                    height: 0,
+                    work: 0,
+                });
+                continue;
+            };
+            let s = h
+                .chain
+                .send(GetChainSummary { with_chain: false })
+                .await
+                .map_err(|_| ClusterError::Unresponsive(id))?;
+            invariants.checked += s.checked;
+            invariants.violations.extend(s.violations);
+            if best.is_none_or(|(w, _)| s.work > w) {
+                best = Some((s.work, id));
+            }
+            finals.push(NodeFinal {
+                id,
+                live: true,
+                tip: s.tip,
+                height: s.height,
+                work: s.work,
+            });
+        }
+        Ok((finals, invariants, best.map(|(_, id)| id)))
+    }
+
+    /// Node `best`'s chain, genesis first (empty when no node runs).
+    async fn best_chain(&self, best: Option<NodeId>) -> Result<Vec<FinalBlock>, ClusterError> {
+        Ok(match best.and_then(|id| self.nodes[id].clone()) {
+            Some(h) => {
+                h.chain
+                    .send(GetChainSummary { with_chain: true })
+                    .await
+                    .map_err(|_| ClusterError::Unresponsive(h.id))?
+                    .chain
+            }
+            None => Vec::new(),
+        })
+    }
+
+    /// Every transaction still in a live node's pool.
+    async fn pooled(&self) -> Result<HashSet<TxId>, ClusterError> {
+        let mut pooled = HashSet::new();
+        for h in self.live_nodes() {
+            let ids = h
+                .mempool
+                .send(GetPoolIds)
+                .await
+                .map_err(|_| ClusterError::Unresponsive(h.id))?;
+            pooled.extend(ids);
+        }
+        Ok(pooled)
+    }
+
+    /// Traces the network's drops per link and kind, and counts each link rule's drops in its
+    /// fault's report entry.
+    fn record_drops(&mut self, net: &NetStats) {
+        for ((from, to, kind), count) in &net.dropped {
+            self.shared.recorder.record(
+                *from,
+                Event::MessageDropped {
+                    to: *to,
+                    kind: *kind,
+                    count: *count,
+                },
+            );
+        }
+        for r in &mut self.faults.records {
+            if let Some(d) = r.dropped.as_mut() {
+                *d = net
+                    .dropped_by_rule
+                    .get(&(r.index as u64))
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
+    }
+
+    fn facts(
+        &self,
+        finals: Vec<NodeFinal>,
+        chain: Vec<FinalBlock>,
+        invariants: Invariants,
+        pooled: HashSet<TxId>,
+    ) -> RunFacts {
+        let c = &self.cfg.cluster;
+        RunFacts {
+            seed: c.seed,
+            clock: match c.clock {
+                ClockMode::Virtual => "virtual".into(),
+                ClockMode::Real => "real".into(),
+            },
+            nodes: c.nodes,
+            duration_s: c.duration.as_secs_f64(),
+            settle_s: c.settle.as_secs_f64(),
+            wall_s: 0.0,
+            finals,
+            chain,
+            invariants,
+            k: self.cfg.safety.k,
+            faults: self.faults.records.clone(),
+            crashed: self.faults.crashed.clone(),
+            pooled,
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Fault bookkeeping and execution: the harness carries out the core's fault decisions
+//! ([`chainlab::sim::timeline`]) one action at a time, keeps each entry's report record, and
+//! polls for the convergence and catch-up measurements the decisions call for.
+
+use super::{Cluster, ClusterError};
+use crate::node::messages::{GetTip, Reconnected, SetClockSkew};
+use crate::node::messages::{SetHashShare, SetMining};
+use crate::transport::memory::ApplyLinkFault;
+use crate::workload::SetTarget;
+use chainlab::report::{Event, FaultRecord};
+use chainlab::sim::fault::FaultKind;
+use chainlab::sim::timeline::{Action, FaultState};
+use chainlab::{Hash, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A measurement the harness polls for after a fault.
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// All live nodes on one tip.
+    Convergence { record: usize, since_ms: u64 },
+    /// `node` on the best tip.
+    CatchUp {
+        record: usize,
+        node: NodeId,
+        since_ms: u64,
+    },
+}
+
+/// What the faults did so far: report records, crashes, open measurements, the overrides the
+/// core's decisions read, and the nodes frozen now.
+pub(super) struct FaultBook {
+    /// One per scenario entry, in scenario order.
+    pub(super) records: Vec<FaultRecord>,
+    /// Crashed (or wiped) nodes and when, ms.
+    pub(super) crashed: Vec<(NodeId, u64)>,
+    pending: Vec<Pending>,
+    /// Pause, clock skew and hash share overrides.
+    pub(super) state: FaultState,
+    /// Nodes paused now.
+    pub(super) paused: BTreeSet<NodeId>,
+}
+
+impl FaultBook {
+    pub(super) fn new(state: FaultState) -> FaultBook {
+        FaultBook {
+            records: Vec::new(),
+            crashed: Vec::new(),
+            pending: Vec::new(),
+            state,
+            paused: BTreeSet::new(),
+        }
+    }
+
+    /// Whether a measurement is still open.
+    pub(super) fn is_measuring(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// From now on, poll until `node` is on the best tip; record the time in fault `record`.
+    fn expect_catch_up(&mut self, record: usize, node: NodeId, now: u64) {
+        self.records[record].catch_up_ms = Some(None);
+        self.pending.push(Pending::CatchUp {
+            record,
+            node,
+            since_ms: now,
+        });
+    }
+
+    /// From now on, poll until every live node is on one tip; record the time in fault `record`.
+    fn expect_convergence(&mut self, record: usize, now: u64) {
+        self.records[record].convergence_ms = Some(None);
+        self.pending.push(Pending::Convergence {
+            record,
+            since_ms: now,
+        });
+    }
+
+    /// Closes the measurements met by the live nodes' `tips` (tip, work) at time `now`.
+    fn measure(&mut self, tips: &BTreeMap<NodeId, (Hash, u128)>, now: u64) {
+        let best = tips.values().max_by_key(|(_, w)| *w).map(|(t, _)| *t);
+        let distinct: BTreeSet<Hash> = tips.values().map(|(t, _)| *t).collect();
+        let mut still = Vec::new();
+        for p in std::mem::take(&mut self.pending) {
+            match p {
+                Pending::Convergence { record, since_ms } if distinct.len() <= 1 => {
+                    self.records[record].convergence_ms = Some(Some(now - since_ms));
+                }
+                Pending::CatchUp {
+                    record,
+                    node,
+                    since_ms,
+                } if tips.get(&node).map(|(t, _)| Some(*t)) == Some(best) && tips.len() > 1 => {
+                    self.records[record].catch_up_ms = Some(Some(now - since_ms));
+                }
+                Pending::CatchUp { node, .. } if !tips.contains_key(&node) => {}
+                other => still.push(other),
+            }
+        }
+        self.pending = still;
+    }
+}
+
+impl Cluster {
+    /// Carries out one action of fault `index`'s decision, at cluster time `now`.
+    ///
+    /// # Errors
+    /// When a node cannot be restarted from its store or its store cannot be wiped.
+    pub(super) fn execute(
+        &mut self,
+        index: usize,
+        action: Action,
+        now: u64,
+    ) -> Result<(), ClusterError> {
+        match action {
+            Action::CutLinks { links, owner } => {
+                self.net.do_send(ApplyLinkFault::Block(links, owner));
+            }
+            Action::RestoreLinks { links, owner } => {
+                self.net.do_send(ApplyLinkFault::Unblock(links, owner));
+            }
+            Action::Heal(among) => self.net.do_send(ApplyLinkFault::Heal(among)),
+            Action::ForgetLinkUndos => self.timeline.forget_link_undos(),
+            Action::MarkNetworkDuplicates => self
+                .shared
+                .network_duplicates
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Action::AddLinkRule(rule) => self.net.do_send(ApplyLinkFault::AddRule(rule)),
+            Action::RemoveLinkRule(id) => self.net.do_send(ApplyLinkFault::RemoveRule(id)),
+            Action::CountDrops => self.faults.records[index].dropped = Some(0),
+            Action::Crash(node) => {
+                self.faults.crashed.push((node, now));
+                self.stop_node(node, true);
+            }
+            Action::Wipe(node) => self.stores.wipe(node)?,
+            Action::Restart(node) => self.start_node(node)?,
+            Action::Pause(node) => self.pause(node, true),
+            Action::Resume(node) => self.pause(node, false),
+            Action::SetSkew(node, ms) => {
+                if let Some(h) = &self.nodes[node] {
+                    h.chain.do_send(SetClockSkew(ms));
+                }
+            }
+            Action::SetShare(node, share) => {
+                if let Some(h) = &self.nodes[node] {
+                    h.miner.do_send(SetHashShare(share));
+                }
+            }
+            Action::Reconnect => self.reconnected(),
+            Action::ExpectConvergence => self.faults.expect_convergence(index, now),
+            Action::ExpectCatchUp(node) => self.faults.expect_catch_up(index, node, now),
+        }
+        Ok(())
+    }
+
+    /// Traces fault `index`'s `phase` ("start" or "end").
+    pub(super) fn fault_event(&self, index: usize, kind: FaultKind, phase: &str, detail: String) {
+        let node = self.faults.records[index].node.unwrap_or(0);
+        self.shared.recorder.record(
+            node,
+            Event::Fault {
+                index,
+                kind: kind.name().into(),
+                phase: phase.into(),
+                detail,
+            },
+        );
+    }
+
+    /// Freezes (`on`) or unfreezes `node`: the network holds its messages, its miner and its
+    /// load stop.
+    pub(super) fn pause(&mut self, node: NodeId, on: bool) {
+        if on == self.faults.paused.contains(&node) {
+            return;
+        }
+        self.net.do_send(ApplyLinkFault::Hold(node, on));
+        if on {
+            self.faults.paused.insert(node);
+        } else {
+            self.faults.paused.remove(&node);
+        }
+        if let Some(h) = &self.nodes[node] {
+            h.miner.do_send(SetMining(!on && self.timeline.mining_on()));
+            let target = (!on).then(|| h.mempool.clone().recipient());
+            self.workload.do_send(SetTarget { id: node, target });
+        }
+    }
+
+    /// Links came back: every node announces its tip to its neighbours, as a reconnecting
+    /// node does, so that nodes on another branch fetch it and sync.
+    fn reconnected(&self) {
+        for h in self.live_nodes() {
+            h.chain.do_send(Reconnected);
+        }
+    }
+
+    /// Checks pending convergence and catch-up measurements.
+    pub(super) async fn poll_pending(&mut self) -> Result<(), ClusterError> {
+        let mut tips: BTreeMap<NodeId, (Hash, u128)> = BTreeMap::new();
+        for h in self.nodes.iter().flatten() {
+            let (tip, _, work) = h
+                .chain
+                .send(GetTip)
+                .await
+                .map_err(|_| ClusterError::Unresponsive(h.id))?;
+            tips.insert(h.id, (tip, work));
+        }
+        let now = self.now();
+        self.faults.measure(&tips, now);
+        Ok(())
+    }
+}

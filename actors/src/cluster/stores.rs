@@ -1,0 +1,142 @@
+//! The nodes' block stores: one per node, in memory or in one sled database (in a temporary or
+//! a kept data directory). A store outlives its node, so a crashed node restarts from it.
+
+use crate::store_sled::{open_db, DataDir, SledStore};
+use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
+use chainlab::config::{Config, StorageBackend};
+use chainlab::NodeId;
+use std::path::PathBuf;
+
+/// One node's store.
+#[derive(Clone)]
+enum StoreSlot {
+    Memory(MemoryStore),
+    Sled(SledStore),
+}
+
+impl StoreSlot {
+    fn boxed(&self) -> Box<dyn BlockStore> {
+        match self {
+            StoreSlot::Memory(m) => Box::new(m.clone()),
+            StoreSlot::Sled(s) => Box::new(s.clone()),
+        }
+    }
+
+    fn wipe(&mut self) -> Result<(), StoreError> {
+        match self {
+            StoreSlot::Memory(m) => *m = MemoryStore::new(),
+            StoreSlot::Sled(s) => s.clear()?,
+        }
+        Ok(())
+    }
+}
+
+/// Every node's store, and the sled database and data directory behind them (if any).
+pub(super) struct Stores {
+    slots: Vec<StoreSlot>,
+    db: Option<sled::Db>,
+    /// Where the sled database lives (None in memory).
+    pub(super) data_dir: Option<DataDir>,
+}
+
+impl Stores {
+    /// Opens one store per node, as `storage` configures.
+    ///
+    /// # Errors
+    /// When the directory or database cannot be created or opened, or holds a sled database
+    /// that chainlab did not write.
+    pub(super) fn open(cfg: &Config) -> Result<Stores, StoreError> {
+        let n = cfg.cluster.nodes;
+        match cfg.storage.backend {
+            StorageBackend::Memory => Ok(Stores {
+                slots: (0..n)
+                    .map(|_| StoreSlot::Memory(MemoryStore::new()))
+                    .collect(),
+                db: None,
+                data_dir: None,
+            }),
+            StorageBackend::Sled => {
+                let dir = if cfg.storage.data_dir.as_os_str().is_empty() {
+                    DataDir::Temp(
+                        tempfile::Builder::new()
+                            .prefix("chainlab-")
+                            .tempdir()
+                            .map_err(|e| StoreError::Backend {
+                                location: std::env::temp_dir().display().to_string(),
+                                reason: format!("cannot create a temporary directory: {e}"),
+                            })?,
+                    )
+                } else {
+                    DataDir::Kept(cfg.storage.data_dir.clone())
+                };
+                let had_db = std::fs::metadata(dir.path().join("db")).is_ok_and(|m| m.len() > 0);
+                let db = open_db(dir.path(), cfg.storage.cache_mb)?;
+                if had_db && crate::store_sled::recorded_config(&db, dir.path())?.is_none() {
+                    return Err(StoreError::Corrupt {
+                        location: dir.path().display().to_string(),
+                        key: "cluster/config".into(),
+                        reason: "the directory holds a sled database without a chainlab config: it is damaged or not a chainlab store (remove it or choose another --data-dir)".into(),
+                    });
+                }
+                let slots = (0..n)
+                    .map(|id| SledStore::open(&db, dir.path(), id).map(StoreSlot::Sled))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Stores {
+                    slots,
+                    db: Some(db),
+                    data_dir: Some(dir),
+                })
+            }
+        }
+    }
+
+    /// A handle on node `id`'s store.
+    pub(super) fn boxed(&self, id: NodeId) -> Box<dyn BlockStore> {
+        self.slots[id].boxed()
+    }
+
+    /// Empties node `id`'s store.
+    ///
+    /// # Errors
+    /// When sled fails to clear it.
+    pub(super) fn wipe(&mut self, id: NodeId) -> Result<(), StoreError> {
+        self.slots[id].wipe()
+    }
+
+    /// Records the run's config in the database (nothing in memory).
+    ///
+    /// # Errors
+    /// When sled fails to write it.
+    pub(super) fn record_config(&self, cfg: &Config) -> Result<(), StoreError> {
+        if let (Some(db), Some(dir)) = (&self.db, &self.data_dir) {
+            crate::store_sled::record_config(db, dir.path(), cfg)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the database (nothing in memory).
+    ///
+    /// # Errors
+    /// When sled fails to flush.
+    pub(super) fn flush(&self) -> Result<(), StoreError> {
+        if let Some(db) = &self.db {
+            db.flush().map_err(|e| StoreError::Backend {
+                location: self
+                    .data_dir
+                    .as_ref()
+                    .map(|d| d.path().display().to_string())
+                    .unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The data directory when it stays after the run.
+    pub(super) fn kept_dir(&self) -> Option<PathBuf> {
+        match &self.data_dir {
+            Some(DataDir::Kept(p)) => Some(p.clone()),
+            _ => None,
+        }
+    }
+}
