@@ -11,7 +11,7 @@
 use crate::clock::Clock;
 use crate::node::messages::GetTip;
 use crate::node::{
-    load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeShared, NodeSpec, Shutdown,
+    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeSpec, Persistence, Shutdown,
 };
 use crate::recorder::Recorder;
 use crate::runtime;
@@ -27,7 +27,6 @@ use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{ClockMode, Config, Latency};
 use chainlab::sim::model::{hash_shares, stream};
 use chainlab::NodeId;
-use chainlab::SigCache;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -151,39 +150,20 @@ async fn run(
         }
         None => (None, Box::new(MemoryStore::new())),
     };
-    let params = Arc::new(cfg.chain_params());
-    let genesis = (
-        Arc::new(params.genesis_block()),
-        Arc::new(params.genesis_state()),
-    );
+    let kit = ChainKit::new(&cfg);
     // Chain time: Unix milliseconds (shared by processes), never before the stored tip.
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let mut shared = NodeShared {
-        cfg: cfg.clone(),
-        params,
-        genesis,
-        sig_cache: cfg
-            .node
-            .sig_cache
-            .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
-        recorder: Recorder::counting(Clock::start(unix_ms)),
-        transport: Arc::new(crate::cluster::NullTransport),
-        flush_each_block: db.is_some() && cfg.storage.flush_each_block,
-        durable_log: opts.durable_log.clone(),
-        network_duplicates: Default::default(),
-    };
-    let chain = load_chain(id, &shared, store.as_mut())?;
-    mark_genesis(id, store.as_mut(), &chain.genesis())?;
+    let chain = kit.load(id, store.as_mut())?;
     if let (Some(db), Some(dir)) = (&db, &opts.data_dir) {
         record_config(db, dir, &cfg)?;
     }
     let stored_ts = chain
         .get(&chain.tip())
         .map_or(0, |b| b.header.timestamp_ms + 1);
-    shared.recorder = Recorder::counting(Clock::start(unix_ms.max(stored_ts)));
+    let recorder = Recorder::counting(Clock::start(unix_ms.max(stored_ts)));
     let net = Network::new(
         id + 1,
         Latency::Constant { ms: 0.0 },
@@ -192,8 +172,16 @@ async fn run(
     )
     .with_tcp_links(TcpLinks::All)
     .start();
-    shared.transport = Arc::new(MemoryTransport::new(net.clone()));
-    let shared = Arc::new(shared);
+    let factory = NodeFactory {
+        cfg: cfg.clone(),
+        chain: kit,
+        recorder,
+        transport: Arc::new(MemoryTransport::new(net.clone())),
+        persistence: Persistence {
+            flush_each_block: db.is_some() && cfg.storage.flush_each_block,
+            durable_log: opts.durable_log.clone(),
+        },
+    };
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|e| StandaloneError::Listen {
             addr: opts.listen,
@@ -201,7 +189,7 @@ async fn run(
         })?;
     let share = hash_shares(&cfg.pow.hashpower, cfg.cluster.nodes)[id];
     let handle = spawn_node(
-        &shared,
+        &factory,
         NodeSpec {
             id,
             neighbors: Vec::new(),
@@ -220,7 +208,7 @@ async fn run(
         key: chainlab::net::node_key(seed, id as u32),
         rules: chainlab::net::HandshakeRules {
             chain_id: cfg.consensus.chain_id,
-            genesis: shared.genesis.0.hash(),
+            genesis: factory.chain.genesis.0.hash(),
             node: id as u32,
             seed,
         },
@@ -236,7 +224,7 @@ async fn run(
             .collect(),
         inbox: handle.peer.clone().recipient(),
         links: handle.peer.clone().recipient::<PeerLink>(),
-        recorder: shared.recorder.clone(),
+        recorder: factory.recorder.clone(),
         rng: stream(seed ^ unix_ms, "tcp", id as u64),
     })
     .map_err(|e| StandaloneError::Listen {
@@ -260,7 +248,7 @@ async fn run(
             &wcfg,
             targets,
             stream(seed ^ unix_ms, "workload", id as u64),
-            shared.recorder.clone(),
+            factory.recorder.clone(),
         )
         .senders_only(|i| i % n == id)
         .start()
@@ -295,7 +283,7 @@ async fn run(
             reason: format!("final flush failed: {e}"),
         })?;
     }
-    let counts = shared.recorder.counts();
+    let counts = factory.recorder.counts();
     let count = |name: &str| counts.get(name).copied().unwrap_or(0);
     let info = info.unwrap_or(crate::transport::tcp::TcpInfo {
         listen: listen.to_string(),

@@ -30,7 +30,7 @@ impl Cluster {
         }
         self.stores.flush()?;
         self.record_drops(&net);
-        let events = self.shared.recorder.take_events();
+        let events = self.factory.recorder.take_events();
         let facts = self.facts(finals, chain.clone(), invariants, pooled);
         let report = Report::compute(&facts, &events);
         Ok(RunOutput {
@@ -38,7 +38,8 @@ impl Cluster {
             events,
             net,
             sig_cache: self
-                .shared
+                .factory
+                .chain
                 .sig_cache
                 .as_ref()
                 .map(|c| c.stats())
@@ -119,7 +120,7 @@ impl Cluster {
     /// fault's report entry.
     fn record_drops(&mut self, net: &NetStats) {
         for ((from, to, kind), count) in &net.dropped {
-            self.shared.recorder.record(
+            self.factory.recorder.record(
                 *from,
                 Event::MessageDropped {
                     to: *to,

@@ -3,7 +3,7 @@
 //! polls for the convergence and catch-up measurements the decisions call for.
 
 use super::{Cluster, ClusterError};
-use crate::node::messages::{GetTip, Reconnected, SetClockSkew};
+use crate::node::messages::{ExpectDuplicates, GetTip, Reconnected, SetClockSkew};
 use crate::node::messages::{SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::SetTarget;
@@ -38,6 +38,9 @@ pub(super) struct FaultBook {
     pub(super) state: FaultState,
     /// Nodes paused now.
     pub(super) paused: BTreeSet<NodeId>,
+    /// A `duplicate` fault has started: peers no longer count repeats toward the flood limit
+    /// (told with `ExpectDuplicates`, and so is every node started later).
+    pub(super) duplicates_expected: bool,
 }
 
 impl FaultBook {
@@ -48,6 +51,7 @@ impl FaultBook {
             pending: Vec::new(),
             state,
             paused: BTreeSet::new(),
+            duplicates_expected: false,
         }
     }
 
@@ -120,10 +124,12 @@ impl Cluster {
             }
             Action::Heal(among) => self.net.do_send(ApplyLinkFault::Heal(among)),
             Action::ForgetLinkUndos => self.timeline.forget_link_undos(),
-            Action::MarkNetworkDuplicates => self
-                .shared
-                .network_duplicates
-                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Action::MarkNetworkDuplicates => {
+                self.faults.duplicates_expected = true;
+                for h in self.nodes.iter().flatten() {
+                    h.peer.do_send(ExpectDuplicates);
+                }
+            }
             Action::AddLinkRule(rule) => self.net.do_send(ApplyLinkFault::AddRule(rule)),
             Action::RemoveLinkRule(id) => self.net.do_send(ApplyLinkFault::RemoveRule(id)),
             Action::CountDrops => self.faults.records[index].dropped = Some(0),
@@ -155,7 +161,7 @@ impl Cluster {
     /// Traces fault `index`'s `phase` ("start" or "end").
     pub(super) fn fault_event(&self, index: usize, kind: FaultKind, phase: &str, detail: String) {
         let node = self.faults.records[index].node.unwrap_or(0);
-        self.shared.recorder.record(
+        self.factory.recorder.record(
             node,
             Event::Fault {
                 index,

@@ -19,9 +19,10 @@ mod timeline;
 
 use crate::clock::Clock;
 use crate::logging;
+use crate::node::messages::ExpectDuplicates;
 use crate::node::messages::SetClockSkew;
 use crate::node::{
-    load_chain, mark_genesis, spawn_node, DurableLog, NodeError, NodeHandle, NodeShared, NodeSpec,
+    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeHandle, NodeSpec, Persistence,
 };
 use crate::recorder::Recorder;
 use crate::runtime;
@@ -35,8 +36,8 @@ use chainlab::config::Config;
 use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
 use chainlab::sim::model::{build_topology, hash_shares, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
+use chainlab::ChainState;
 use chainlab::NodeId;
-use chainlab::{ChainState, SigCache};
 use faults::FaultBook;
 use progress::Progress;
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,7 +105,7 @@ pub enum ClusterError {
 pub struct Cluster {
     cfg: Arc<Config>,
     /// What every node shares: parameters, genesis, recorder, transport.
-    shared: Arc<NodeShared>,
+    factory: NodeFactory,
     /// The in-process network (it also routes to the TCP endpoints).
     net: Addr<Network>,
     workload: Addr<Workload>,
@@ -163,20 +164,8 @@ impl Cluster {
         )?;
         let shares = hash_shares(&cfg.pow.hashpower, n);
         let stores = Stores::open(&cfg)?;
-        let params = Arc::new(cfg.chain_params());
-        let genesis = (
-            Arc::new(params.genesis_block()),
-            Arc::new(params.genesis_state()),
-        );
-        let loader = NodeShared {
-            params,
-            genesis,
-            sig_cache: cfg
-                .node
-                .sig_cache
-                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
-            recorder: Recorder::new(Clock::start(0)),
-            transport: Arc::new(NullTransport),
+        let kit = ChainKit::new(&cfg);
+        let persistence = Persistence {
             flush_each_block: cfg.storage.flush_each_block
                 && matches!(stores.data_dir, Some(DataDir::Kept(_))),
             durable_log: match &opts.durable_log {
@@ -186,8 +175,6 @@ impl Cluster {
                 })?),
                 None => None,
             },
-            network_duplicates: Default::default(),
-            cfg: cfg.clone(),
         };
         let late: BTreeSet<NodeId> = opts.late_start.iter().map(|(id, _)| *id).collect();
         let mut chains: Vec<Option<ChainState>> = Vec::with_capacity(n);
@@ -195,10 +182,7 @@ impl Cluster {
             chains.push(if late.contains(&id) {
                 None
             } else {
-                let mut store = stores.boxed(id);
-                let chain = load_chain(id, &loader, store.as_mut())?;
-                mark_genesis(id, store.as_mut(), &chain.genesis())?;
-                Some(chain)
+                Some(kit.load(id, stores.boxed(id).as_mut())?)
             });
         }
         stores.record_config(&cfg)?;
@@ -220,11 +204,13 @@ impl Cluster {
         )
         .with_tcp_links(tcp.links.clone())
         .start();
-        let shared = Arc::new(NodeShared {
+        let factory = NodeFactory {
+            cfg: cfg.clone(),
+            chain: kit,
             recorder: recorder.clone(),
             transport: Arc::new(MemoryTransport::new(net.clone())),
-            ..loader
-        });
+            persistence,
+        };
         let workload =
             Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
         let timeline = Timeline::new(clock, &cfg, &opts.late_start);
@@ -233,7 +219,7 @@ impl Cluster {
             faults: FaultBook::new(FaultState::new(n, shares)),
             timeline,
             cfg,
-            shared,
+            factory,
             net,
             workload,
             adj,
@@ -261,7 +247,10 @@ impl Cluster {
             store: self.stores.boxed(id),
             mining: self.timeline.mining_on() && !paused,
         };
-        let handle = spawn_node(&self.shared, spec, chain);
+        let handle = spawn_node(&self.factory, spec, chain);
+        if self.faults.duplicates_expected {
+            handle.peer.do_send(ExpectDuplicates);
+        }
         self.net.do_send(RegisterNode {
             id,
             inbox: Some(handle.peer.clone().recipient()),
@@ -285,9 +274,10 @@ impl Cluster {
         if self.nodes[id].is_some() {
             return Ok(());
         }
-        let mut store = self.stores.boxed(id);
-        let chain = load_chain(id, &self.shared, store.as_mut())?;
-        mark_genesis(id, store.as_mut(), &chain.genesis())?;
+        let chain = self
+            .factory
+            .chain
+            .load(id, self.stores.boxed(id).as_mut())?;
         self.spawn(id, chain)
     }
 
@@ -302,7 +292,7 @@ impl Cluster {
             } else {
                 h.stop();
             }
-            self.shared
+            self.factory
                 .recorder
                 .record(id, Event::NodeStopped { crashed: crash });
         }
@@ -316,13 +306,4 @@ impl Cluster {
     fn now(&self) -> u64 {
         self.timeline.now()
     }
-}
-
-/// A transport that drops everything (used while loading stores, before the network exists).
-#[derive(Debug)]
-pub struct NullTransport;
-
-impl crate::transport::Transport for NullTransport {
-    fn send(&self, _: NodeId, _: NodeId, _: chainlab::net::wire::WireMsg) {}
-    fn penalize(&self, _: NodeId, _: NodeId, _: chainlab::net::Offence) {}
 }

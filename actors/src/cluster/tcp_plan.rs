@@ -150,7 +150,7 @@ impl Cluster {
             key: chainlab::net::node_key(seed, id as u32),
             rules: chainlab::net::HandshakeRules {
                 chain_id: self.cfg.consensus.chain_id,
-                genesis: self.shared.genesis.0.hash(),
+                genesis: self.factory.chain.genesis.0.hash(),
                 node: id as u32,
                 seed,
             },
@@ -159,7 +159,7 @@ impl Cluster {
             dial,
             inbox: h.peer.clone().recipient(),
             links: h.peer.clone().recipient::<PeerLink>(),
-            recorder: self.shared.recorder.clone(),
+            recorder: self.factory.recorder.clone(),
             rng: stream(seed, "tcp", id as u64 | generation << 32),
         })
         .map_err(listen_err)?

@@ -151,7 +151,7 @@ impl Cluster {
             if self.faults.is_measuring() {
                 self.poll_pending().await?;
             }
-            self.progress.update(&self.shared.recorder, t);
+            self.progress.update(&self.factory.recorder, t);
             if t >= until_ms {
                 return Ok(());
             }
@@ -176,7 +176,7 @@ impl Cluster {
             self.timeline.by_time.remove(0);
             self.apply_fault(i)?;
         }
-        let height = self.shared.recorder.progress().height;
+        let height = self.factory.recorder.progress().height;
         while let Some(&(_, i)) = self
             .timeline
             .by_height

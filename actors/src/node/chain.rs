@@ -2,7 +2,7 @@
 //! persists them before anyone hears of them, and tells the mempool, miner and peer.
 
 use super::messages::*;
-use super::{NodeHandle, NodeShared};
+use super::{NodeEnv, NodeHandle, Persistence};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
@@ -23,33 +23,44 @@ pub struct ChainActor {
     id: NodeId,
     chain: ChainState,
     store: Box<dyn BlockStore>,
-    shared: Arc<NodeShared>,
+    env: NodeEnv,
     rng: ChaCha8Rng,
     node: NodeHandle,
     span: Span,
     skew_ms: i64,
     /// What to do with arriving blocks before checking them (core `Intake`).
     intake: Intake,
+    /// Flushing and the durable log.
+    persistence: Persistence,
+}
+
+/// The chain actor's policy.
+#[derive(Clone, Debug)]
+pub struct ChainPolicy {
+    /// Peers come over TCP: blocks whose parent is unknown wait unchecked.
+    pub untrusted_peers: bool,
+    /// Flushing and the durable log.
+    pub persistence: Persistence,
 }
 
 impl ChainActor {
     /// A chain actor over a loaded chain.
     pub fn new(
-        id: NodeId,
+        env: NodeEnv,
         chain: ChainState,
         store: Box<dyn BlockStore>,
-        shared: Arc<NodeShared>,
+        policy: ChainPolicy,
         rng: ChaCha8Rng,
         node: &NodeHandle,
     ) -> ChainActor {
+        let id = env.id;
         ChainActor {
-            intake: Intake::new(
-                shared.cfg.network.transport != chainlab::config::TransportKind::Memory,
-            ),
+            intake: Intake::new(policy.untrusted_peers),
+            persistence: policy.persistence,
             id,
             chain,
             store,
-            shared,
+            env,
             rng,
             node: node.clone(),
             span: info_span!("node", id),
@@ -59,7 +70,7 @@ impl ChainActor {
 
     /// This node's clock: cluster time plus its skew.
     fn now_ms(&self) -> u64 {
-        self.shared.now_ms().saturating_add_signed(self.skew_ms)
+        self.env.now_ms().saturating_add_signed(self.skew_ms)
     }
 
     fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
@@ -78,7 +89,7 @@ impl ChainActor {
 
     fn check_and_import(&mut self, block: Arc<Block>, hash: Hash, from: Option<NodeId>, now: u64) {
         let params = self.chain.params().clone();
-        let checked = match check_block(block, &params, self.shared.cache()) {
+        let checked = match check_block(block, &params, self.env.cache()) {
             Ok(c) => c,
             Err(e) => return self.rejected(hash, from, &e),
         };
@@ -115,8 +126,7 @@ impl ChainActor {
         let reason = e.to_string();
         debug!(block = %hash.short(), ?from, %reason, "block rejected");
         if let (Some(peer), true) = (from, e.is_peer_fault()) {
-            self.shared.transport.penalize(
-                self.id,
+            self.env.penalize(
                 peer,
                 Offence::InvalidBlock {
                     hash,
@@ -124,9 +134,7 @@ impl ChainActor {
                 },
             );
         }
-        self.shared
-            .recorder
-            .record(self.id, Event::BlockRejected { hash, reason });
+        self.env.record(Event::BlockRejected { hash, reason });
     }
 
     /// Writes the accepted blocks and the tip (flushing when configured). Returns false when
@@ -139,10 +147,10 @@ impl ChainActor {
         if let Some(tc) = &out.tip_change {
             result = result.and_then(|()| self.store.set_tip(&tc.new_tip));
         }
-        if self.shared.flush_each_block && !out.accepted.is_empty() {
+        if self.persistence.flush_each_block && !out.accepted.is_empty() {
             result = result.and_then(|()| self.store.flush());
             if result.is_ok() {
-                if let Some(log) = &self.shared.durable_log {
+                if let Some(log) = &self.persistence.durable_log {
                     log.record(self.id, &out.accepted);
                 }
             }
@@ -162,34 +170,27 @@ impl ChainActor {
             return;
         }
         let durable = self.persist(&out);
-        let rec = &self.shared.recorder;
         let blocks: Vec<(Hash, Arc<Block>)> = if durable {
             out.accepted.into_iter().map(|b| (b.hash(), b)).collect()
         } else {
             Vec::new()
         };
         for (h, b) in &blocks {
-            rec.record(
-                self.id,
-                Event::BlockImported {
-                    hash: *h,
-                    height: b.header.height,
-                },
-            );
+            self.env.record(Event::BlockImported {
+                hash: *h,
+                height: b.header.height,
+            });
         }
         if !blocks.is_empty() {
             self.node.peer.do_send(BlocksAccepted { blocks, from });
         }
         let Some(tc) = out.tip_change else { return };
         if tc.reorg_depth > 0 {
-            rec.record(
-                self.id,
-                Event::Reorg {
-                    depth: tc.reorg_depth,
-                    old_tip: tc.old_tip,
-                    new_tip: tc.new_tip,
-                },
-            );
+            self.env.record(Event::Reorg {
+                depth: tc.reorg_depth,
+                old_tip: tc.old_tip,
+                new_tip: tc.new_tip,
+            });
         }
         let event = TipChanged(Arc::new(tc));
         self.node.miner.do_send(event.clone());

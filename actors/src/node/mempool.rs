@@ -2,17 +2,17 @@
 //! `getdata`, follows the tip.
 
 use super::messages::*;
-use super::{NodeHandle, NodeShared};
+use super::{NodeEnv, NodeHandle};
 use actix::prelude::*;
 use chainlab::mempool::{Mempool, MempoolError};
-use chainlab::NodeId;
 use chainlab::TxId;
-use std::sync::Arc;
 
 /// See the module doc.
 pub struct MempoolActor {
     pool: Mempool,
-    shared: Arc<NodeShared>,
+    env: NodeEnv,
+    /// How often long-pooled transactions are announced again (zero: never).
+    rebroadcast: std::time::Duration,
     node: NodeHandle,
     span: tracing::Span,
 }
@@ -20,16 +20,17 @@ pub struct MempoolActor {
 impl MempoolActor {
     /// A mempool actor.
     pub fn new(
-        id: NodeId,
+        env: NodeEnv,
         pool: Mempool,
-        shared: Arc<NodeShared>,
+        rebroadcast: std::time::Duration,
         node: &NodeHandle,
     ) -> MempoolActor {
         MempoolActor {
+            span: tracing::info_span!("node", id = env.id),
             pool,
-            shared,
+            env,
+            rebroadcast,
             node: node.clone(),
-            span: tracing::info_span!("node", id),
         }
     }
 }
@@ -38,12 +39,12 @@ impl Actor for MempoolActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let every = self.shared.cfg.gossip.rebroadcast_interval;
+        let every = self.rebroadcast;
         if every.is_zero() {
             return;
         }
         ctx.run_interval(every, move |act, _| {
-            let now = act.shared.now_ms();
+            let now = act.env.now_ms();
             let ids = act
                 .pool
                 .older_than(now.saturating_sub(every.as_millis() as u64));
@@ -59,12 +60,11 @@ impl Handler<SubmitTx> for MempoolActor {
     fn handle(&mut self, m: SubmitTx, _: &mut Context<Self>) -> Self::Result {
         let _e = self.span.clone().entered();
         let id = m.id.unwrap_or_else(|| m.tx.id());
-        let now = self.shared.now_ms();
-        if let Err(e) = self.pool.admit(m.tx, id, now, self.shared.cache()) {
+        let now = self.env.now_ms();
+        if let Err(e) = self.pool.admit(m.tx, id, now, self.env.cache()) {
             // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
             if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
-                self.shared.transport.penalize(
-                    self.node.id,
+                self.env.penalize(
                     peer,
                     chainlab::net::Offence::InvalidTx {
                         id,
@@ -83,9 +83,9 @@ impl Handler<SubmitTx> for MempoolActor {
 impl Handler<TipChanged> for MempoolActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
-        let now = self.shared.now_ms();
+        let now = self.env.now_ms();
         let tc = &m.0;
-        let cache = self.shared.cache();
+        let cache = self.env.cache();
         self.pool
             .on_tip_change(&tc.changed, &tc.included, &tc.reverted_txs, now, cache);
         self.pool.expire(now);

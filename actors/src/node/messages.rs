@@ -173,6 +173,12 @@ pub struct TxAccepted {
     pub from: Option<NodeId>,
 }
 
+/// The network now duplicates messages (a `duplicate` fault): a repeated item no longer
+/// proves anything about its sender, so it stops counting toward the flood limit.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct ExpectDuplicates;
+
 /// Links came back: announce this tip to every neighbour.
 #[derive(Message)]
 #[rtype(result = "()")]

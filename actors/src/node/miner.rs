@@ -7,7 +7,7 @@
 //! tip moves (`pow.engine = "hashing"`).
 
 use super::messages::*;
-use super::{NodeHandle, NodeShared};
+use super::{NodeEnv, NodeHandle};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::config::Config;
@@ -23,9 +23,7 @@ use std::time::Duration;
 
 /// Construction parameters.
 pub struct MinerSetup {
-    /// Node.
-    pub id: NodeId,
-    /// Hash share.
+    /// Hash share (or stake: the engine's power).
     pub share: f64,
     /// Mining at start.
     pub enabled: bool,
@@ -35,6 +33,8 @@ pub struct MinerSetup {
     pub engine: Arc<dyn Consensus>,
     /// Modelled delays or real work.
     pub effort: Effort,
+    /// Most transactions a template asks the mempool for.
+    pub max_block_txs: usize,
     /// Seeded stream for delays and start nonces.
     pub rng: ChaCha8Rng,
 }
@@ -49,21 +49,23 @@ pub struct MinerActor {
     engine: Arc<dyn Consensus>,
     effort: Effort,
     key: chainlab::KeyPair,
+    max_block_txs: usize,
     rng: ChaCha8Rng,
     generation: u64,
     timer: Option<SpawnHandle>,
     cancel: Arc<AtomicBool>,
-    shared: Arc<NodeShared>,
+    env: NodeEnv,
     node: NodeHandle,
     span: tracing::Span,
 }
 
 impl MinerActor {
     /// A miner.
-    pub fn new(s: MinerSetup, shared: Arc<NodeShared>, node: &NodeHandle) -> MinerActor {
-        let key = Config::node_key(s.id);
+    pub fn new(s: MinerSetup, env: NodeEnv, node: &NodeHandle) -> MinerActor {
+        let id = env.id;
+        let key = Config::node_key(id);
         MinerActor {
-            id: s.id,
+            id,
             address: key.address(),
             key,
             share: s.share,
@@ -75,9 +77,10 @@ impl MinerActor {
             generation: 0,
             timer: None,
             cancel: Arc::new(AtomicBool::new(false)),
-            shared,
+            max_block_txs: s.max_block_txs,
+            env,
             node: node.clone(),
-            span: tracing::info_span!("node", id = s.id),
+            span: tracing::info_span!("node", id),
         }
     }
 
@@ -111,7 +114,7 @@ impl MinerActor {
         let mempool = self.node.mempool.clone();
         let chain = self.node.chain.clone();
         let miner = self.address;
-        let max = self.shared.params.max_block_txs;
+        let max = self.max_block_txs;
         let fut = async move {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
             chain.send(BuildTemplate { txs, miner }).await.ok()
@@ -183,17 +186,14 @@ impl MinerActor {
         let _e = self.span.clone().entered();
         let h = &block.header;
         tracing::debug!(height = h.height, txs = block.txs.len(), "mined a block");
-        self.shared.recorder.record(
-            self.id,
-            Event::BlockMined {
-                hash: h.hash(),
-                height: h.height,
-                parent: h.parent,
-                miner: self.id,
-                txs: block.txs.len(),
-                difficulty: h.difficulty(),
-            },
-        );
+        self.env.record(Event::BlockMined {
+            hash: h.hash(),
+            height: h.height,
+            parent: h.parent,
+            miner: self.id,
+            txs: block.txs.len(),
+            difficulty: h.difficulty(),
+        });
         self.node.chain.do_send(ImportBlocks {
             blocks: vec![Arc::new(block)],
             from: None,

@@ -1,149 +1,31 @@
 //! A node: four actors (chain, mempool, miner, peer) built by one factory, so a node can be
-//! stopped and started again from its store.
+//! stopped and started again from its store. Each actor gets its surroundings ([`NodeEnv`]) and
+//! its own policy, never the raw configuration.
 
 pub mod chain;
+pub mod env;
 pub mod mempool;
 pub mod messages;
 pub mod miner;
 pub mod peer;
 
-use crate::recorder::Recorder;
-use crate::transport::Transport;
 use actix::prelude::*;
-use chainlab::chain::store::{BlockStore, StoreError};
-use chainlab::chain::RebuildError;
-use chainlab::config::Config;
+use chainlab::chain::store::BlockStore;
+use chainlab::config::{PowEngine, TransportKind};
+use chainlab::consensus::Effort;
 use chainlab::mempool::Mempool;
 use chainlab::net::gossip::Gossip;
+use chainlab::net::ledger::LedgerPolicy;
 use chainlab::report::Event;
 use chainlab::sim::model::stream;
-use chainlab::NodeId;
-use chainlab::{ChainParams, ChainState, Hash, SigCache};
-use std::io::Write as _;
-use std::sync::Arc;
+use chainlab::{ChainState, NodeId};
 
-pub use chain::ChainActor;
+pub use chain::{ChainActor, ChainPolicy};
+pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
 pub use mempool::MempoolActor;
 pub use messages::Shutdown;
 pub use miner::MinerActor;
-pub use peer::PeerActor;
-
-/// What every node of a cluster shares.
-#[derive(Debug)]
-pub struct NodeShared {
-    /// The configuration.
-    pub cfg: Arc<Config>,
-    /// Consensus parameters.
-    pub params: Arc<ChainParams>,
-    /// The genesis block and state, built once for every node.
-    pub genesis: (Arc<chainlab::Block>, Arc<chainlab::State>),
-    /// Process-wide verification cache (None when disabled).
-    pub sig_cache: Option<Arc<SigCache>>,
-    /// Event sink and clock.
-    pub recorder: Recorder,
-    /// How peers reach each other.
-    pub transport: Arc<dyn Transport>,
-    /// Flush the store after each import, before announcing (off for a temporary store,
-    /// which is deleted at exit anyway).
-    pub flush_each_block: bool,
-    /// Where to report blocks once they are durable (crash tests).
-    pub durable_log: Option<DurableLog>,
-    /// Set once a `duplicate` fault is active: duplicates then prove nothing about the
-    /// sender, so they no longer count toward the flood limit.
-    pub network_duplicates: std::sync::atomic::AtomicBool,
-}
-
-/// Appends `durable NODE HEIGHT HASH` lines once blocks are flushed, to a file or stdout.
-#[derive(Clone)]
-pub struct DurableLog {
-    out: Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
-}
-
-impl std::fmt::Debug for DurableLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DurableLog")
-    }
-}
-
-impl DurableLog {
-    /// Writes to `path`, or to standard output when `path` is `-`.
-    ///
-    /// # Errors
-    /// When the file cannot be created.
-    pub fn open(path: &std::path::Path) -> std::io::Result<DurableLog> {
-        let w: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(std::fs::File::create(path)?)
-        };
-        Ok(DurableLog {
-            out: Arc::new(std::sync::Mutex::new(w)),
-        })
-    }
-
-    fn record(&self, node: NodeId, blocks: &[Arc<chainlab::Block>]) {
-        let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        for b in blocks {
-            let _ = writeln!(w, "durable {node} {} {}", b.header.height, b.hash());
-        }
-        let _ = w.flush();
-    }
-}
-
-/// Records this chain's genesis in a store (so that another chain's config cannot use it).
-///
-/// # Errors
-/// Backend failures.
-pub fn mark_genesis(
-    id: NodeId,
-    store: &mut dyn BlockStore,
-    genesis: &Hash,
-) -> Result<(), NodeError> {
-    chainlab::chain::mark_genesis(store, genesis)
-        .map_err(|source| NodeError::Store { node: id, source })
-}
-
-impl NodeShared {
-    /// The cache, if enabled.
-    pub fn cache(&self) -> Option<&SigCache> {
-        self.sig_cache.as_deref()
-    }
-    /// Cluster-clock milliseconds.
-    pub fn now_ms(&self) -> u64 {
-        self.recorder.clock().now_ms()
-    }
-}
-
-/// Why a node could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    /// The store failed.
-    #[error("node {node}: {source}")]
-    Store {
-        /// Node.
-        node: NodeId,
-        /// Store error (names the path).
-        source: StoreError,
-    },
-    /// The store does not hold a valid chain of this config (damaged, or another chain's).
-    #[error("node {node}: {source}")]
-    Chain {
-        /// Node.
-        node: NodeId,
-        /// What is wrong, naming the store and block.
-        source: RebuildError,
-    },
-    /// The node's TCP listener could not be opened.
-    #[error("node {node}: cannot listen on {addr}: {reason}")]
-    Listen {
-        /// Node.
-        node: NodeId,
-        /// Address.
-        addr: String,
-        /// Why.
-        reason: String,
-    },
-}
+pub use peer::{PeerActor, PeerPolicy};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -193,28 +75,12 @@ impl NodeHandle {
     }
 }
 
-/// Rebuilds a node's chain from its store ([`ChainState::rebuild`]).
-///
-/// # Errors
-/// [`NodeError`] naming the node, and the path or block.
-pub fn load_chain(
-    id: NodeId,
-    shared: &NodeShared,
-    store: &mut dyn BlockStore,
-) -> Result<ChainState, NodeError> {
-    ChainState::rebuild(
-        store,
-        shared.params.clone(),
-        shared.genesis.clone(),
-        shared.cache(),
-    )
-    .map_err(|source| NodeError::Chain { node: id, source })
-}
-
-/// Builds and starts a node on the current arbiter over a chain loaded by [`load_chain`].
-pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainState) -> NodeHandle {
+/// Builds and starts a node on the current arbiter over a chain loaded by [`ChainKit::load`].
+pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState) -> NodeHandle {
     let id = spec.id;
-    let seed = shared.cfg.cluster.seed;
+    let cfg = &factory.cfg;
+    let seed = cfg.cluster.seed;
+    let env = factory.env(id);
     let accounts = chain_state.state().accounts().clone();
     let chain_ctx = Context::<ChainActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();
@@ -227,59 +93,55 @@ pub fn spawn_node(shared: &Arc<NodeShared>, spec: NodeSpec, chain_state: ChainSt
         miner: miner_ctx.address(),
         peer: peer_ctx.address(),
     };
-    shared.recorder.record(
-        id,
-        Event::NodeStarted {
-            height: chain_state.height(),
+    env.record(Event::NodeStarted {
+        height: chain_state.height(),
+    });
+    let untrusted_peers = cfg.network.transport != TransportKind::Memory;
+    let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors);
+    let peer_policy = PeerPolicy {
+        ledger: LedgerPolicy {
+            flood_limit: cfg.tcp.flood_limit,
+            serve_bytes_per_sec: untrusted_peers.then_some(cfg.tcp.max_bytes_per_sec),
         },
-    );
-    let gossip = Gossip::new(shared.cfg.gossip_policy(), spec.neighbors);
-    let rule = chain_state.next_rule(&chain_state.tip());
-    let engine = chain_state.engine().clone();
-    let effort = match shared.cfg.pow.engine {
-        chainlab::config::PowEngine::Simulated => chainlab::consensus::Effort::Modelled,
-        chainlab::config::PowEngine::Hashing => chainlab::consensus::Effort::Real,
+        tx_batch_interval: cfg.gossip.tx_batch_interval,
+        mailbox_capacity: cfg.tcp.queue_frames,
     };
-    let ledger = chainlab::net::ledger::LedgerPolicy {
-        flood_limit: shared.cfg.tcp.flood_limit,
-        serve_bytes_per_sec: (shared.cfg.network.transport
-            != chainlab::config::TransportKind::Memory)
-            .then_some(shared.cfg.tcp.max_bytes_per_sec),
-    };
+    let rng = |label| stream(seed, label, id as u64);
     peer_ctx.run(PeerActor::new(
-        id,
+        env.clone(),
         gossip,
-        ledger,
-        shared.clone(),
-        stream(seed, "peer", id as u64),
+        peer_policy,
+        rng("peer"),
         &handle,
     ));
-    mempool_ctx.run(MempoolActor::new(
-        id,
-        Mempool::new(shared.cfg.mempool_policy(), accounts),
-        shared.clone(),
-        &handle,
-    ));
-    miner_ctx.run(MinerActor::new(
-        miner::MinerSetup {
-            id,
-            share: spec.hash_share,
-            enabled: spec.mining,
-            rule,
-            engine,
-            effort,
-            rng: stream(seed, "miner", id as u64),
+    let pool = Mempool::new(cfg.mempool_policy(), accounts);
+    let rebroadcast = cfg.gossip.rebroadcast_interval;
+    mempool_ctx.run(MempoolActor::new(env.clone(), pool, rebroadcast, &handle));
+    let miner = miner::MinerSetup {
+        share: spec.hash_share,
+        enabled: spec.mining,
+        rule: chain_state.next_rule(&chain_state.tip()),
+        engine: chain_state.engine().clone(),
+        effort: match cfg.pow.engine {
+            PowEngine::Simulated => Effort::Modelled,
+            PowEngine::Hashing => Effort::Real,
         },
-        shared.clone(),
-        &handle,
-    ));
-    chain_ctx.run(ChainActor::new(
-        id,
+        max_block_txs: chain_state.params().max_block_txs,
+        rng: rng("miner"),
+    };
+    miner_ctx.run(MinerActor::new(miner, env.clone(), &handle));
+    let chain_policy = ChainPolicy {
+        untrusted_peers,
+        persistence: factory.persistence.clone(),
+    };
+    let chain = ChainActor::new(
+        env,
         chain_state,
         spec.store,
-        shared.clone(),
-        stream(seed, "chain", id as u64),
+        chain_policy,
+        rng("chain"),
         &handle,
-    ));
+    );
+    chain_ctx.run(chain);
     handle
 }

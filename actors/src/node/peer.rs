@@ -2,7 +2,7 @@
 //! core returns through the transport.
 
 use super::messages::*;
-use super::{NodeHandle, NodeShared};
+use super::{NodeEnv, NodeHandle};
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::net::gossip::Gossip;
@@ -34,9 +34,8 @@ impl Handler<Rebroadcast> for PeerActor {
 
 /// See the module doc.
 pub struct PeerActor {
-    id: NodeId,
     gossip: Gossip,
-    shared: Arc<NodeShared>,
+    env: NodeEnv,
     rng: ChaCha8Rng,
     node: NodeHandle,
     flush_scheduled: bool,
@@ -49,26 +48,38 @@ pub struct PeerActor {
     tip: Option<(Hash, u64)>,
     /// Blocks accepted lately, to serve `getdata` after an announcement.
     recent: RecentBlocks,
+    policy: PeerPolicy,
+}
+
+/// The peer actor's policy.
+#[derive(Clone, Debug)]
+pub struct PeerPolicy {
+    /// Flood and serving limits per peer.
+    pub ledger: LedgerPolicy,
+    /// How long transaction ids wait to be announced in one batch.
+    pub tx_batch_interval: Duration,
+    /// Mailbox capacity (TCP readers hand messages over with `try_send`).
+    pub mailbox_capacity: usize,
 }
 
 impl PeerActor {
     /// A peer actor.
     pub fn new(
-        id: NodeId,
+        env: NodeEnv,
         gossip: Gossip,
-        ledger: LedgerPolicy,
-        shared: Arc<NodeShared>,
+        policy: PeerPolicy,
         rng: ChaCha8Rng,
         node: &NodeHandle,
     ) -> PeerActor {
+        let id = env.id;
         PeerActor {
-            id,
             fixed: gossip.neighbors().to_vec(),
-            ledger: PeerLedger::new(ledger),
+            ledger: PeerLedger::new(policy.ledger.clone()),
+            policy,
             tip: None,
             recent: RecentBlocks::new(RECENT_BLOCKS),
             gossip,
-            shared,
+            env,
             rng,
             node: node.clone(),
             flush_scheduled: false,
@@ -77,7 +88,7 @@ impl PeerActor {
     }
 
     fn send(&self, to: NodeId, msg: WireMsg) {
-        self.shared.transport.send(self.id, to, msg);
+        self.env.send(to, msg);
     }
 
     fn send_all(&self, out: Vec<(NodeId, WireMsg)>) {
@@ -88,23 +99,18 @@ impl PeerActor {
 
     /// A peer sent an item this node already had (honest peers send only what was asked).
     fn useless_from(&mut self, peer: NodeId) {
-        let duplicates = &self.shared.network_duplicates;
-        let expected = duplicates.load(std::sync::atomic::Ordering::Relaxed);
-        self.ledger.expect_duplicates(expected);
-        if let Some(offence) = self.ledger.useless(peer, self.shared.now_ms()) {
-            self.shared.transport.penalize(self.id, peer, offence);
+        if let Some(offence) = self.ledger.useless(peer, self.env.now_ms()) {
+            self.env.penalize(peer, offence);
         }
     }
 
     fn sync_sent(&mut self, sent: Option<(NodeId, WireMsg)>, ctx: &mut Context<Self>) {
         let Some((peer, msg)) = sent else { return };
-        self.shared
-            .recorder
-            .record(self.id, Event::SyncRequested { peer });
+        self.env.record(Event::SyncRequested { peer });
         self.send(peer, msg);
         let wait = Duration::from_millis(self.gossip.policy().sync_timeout_ms + 1);
         ctx.run_later(wait, |act, ctx| {
-            let now = act.shared.now_ms();
+            let now = act.env.now_ms();
             let pick = act.rng.gen();
             let retry = act.gossip.on_tick(now, pick);
             act.sync_sent(retry, ctx);
@@ -114,11 +120,11 @@ impl PeerActor {
     /// Whether replies of `bytes` to `peer` fit its serving budget (core `PeerLedger::serve`;
     /// TCP runs only).
     fn may_serve(&mut self, peer: NodeId, bytes: u64) -> bool {
-        match self.ledger.serve(peer, bytes, self.shared.now_ms()) {
+        match self.ledger.serve(peer, bytes, self.env.now_ms()) {
             Ok(()) => true,
             Err(offence) => {
                 if let Some(o) = offence {
-                    self.shared.transport.penalize(self.id, peer, o);
+                    self.env.penalize(peer, o);
                 }
                 false
             }
@@ -224,7 +230,7 @@ impl Actor for PeerActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         // TCP readers hand messages over with `try_send`: this bounds what they may queue.
-        ctx.set_mailbox_capacity(self.shared.cfg.tcp.queue_frames);
+        ctx.set_mailbox_capacity(self.policy.mailbox_capacity);
     }
 }
 
@@ -234,7 +240,7 @@ impl Handler<PeerLink> for PeerActor {
         if self.gossip.sync_peer() == Some(m.peer) {
             if m.up {
                 // A request sent before the link was up went nowhere: send it again.
-                let now = self.shared.now_ms();
+                let now = self.env.now_ms();
                 let sent = self.gossip.resend_sync(now);
                 self.sync_sent(sent, ctx);
             } else {
@@ -273,7 +279,7 @@ impl Handler<Deliver> for PeerActor {
         }
         match m.msg {
             WireMsg::Inv { blocks, txs } => {
-                let now = self.shared.now_ms();
+                let now = self.env.now_ms();
                 self.gossip.prune_expired(now);
                 if let Some(get) = self.gossip.on_inv(from, &blocks, &txs, now, |_| false) {
                     self.send(from, get);
@@ -339,6 +345,13 @@ impl Handler<BlocksAccepted> for PeerActor {
     }
 }
 
+impl Handler<ExpectDuplicates> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, _: ExpectDuplicates, _: &mut Context<Self>) {
+        self.ledger.expect_duplicates(true);
+    }
+}
+
 impl Handler<TipChanged> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
@@ -352,7 +365,7 @@ impl Handler<TxAccepted> for PeerActor {
         self.gossip.queue_tx(m.id, m.from);
         if !self.flush_scheduled {
             self.flush_scheduled = true;
-            ctx.run_later(self.shared.cfg.gossip.tx_batch_interval, |act, _| {
+            ctx.run_later(self.policy.tx_batch_interval, |act, _| {
                 act.flush_scheduled = false;
                 let out = act.gossip.flush_txs();
                 act.send_all(out);
@@ -364,7 +377,7 @@ impl Handler<TxAccepted> for PeerActor {
 impl Handler<RequestSync> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: RequestSync, ctx: &mut Context<Self>) {
-        let now = self.shared.now_ms();
+        let now = self.env.now_ms();
         let pick = self.rng.gen();
         let sent = self
             .gossip
@@ -376,7 +389,7 @@ impl Handler<RequestSync> for PeerActor {
 impl Handler<ContinueSync> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: ContinueSync, ctx: &mut Context<Self>) {
-        let now = self.shared.now_ms();
+        let now = self.env.now_ms();
         let sent = self.gossip.continue_sync(m.peer, m.locator, now);
         self.sync_sent(Some(sent), ctx);
     }

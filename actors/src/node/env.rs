@@ -1,0 +1,200 @@
+//! What a node's actors share with the rest of the process, split into what it is: the chain
+//! every node shares ([`ChainKit`]: parameters, genesis, the verification cache), a node's
+//! surroundings ([`NodeEnv`]: the clock and event sink, the transport), where its blocks go
+//! ([`Persistence`]), and the [`NodeFactory`] that holds them to start and restart nodes.
+
+use crate::recorder::Recorder;
+use crate::transport::Transport;
+use chainlab::chain::store::{BlockStore, StoreError};
+use chainlab::chain::RebuildError;
+use chainlab::config::Config;
+use chainlab::net::hygiene::Offence;
+use chainlab::net::wire::WireMsg;
+use chainlab::report::Event;
+use chainlab::{Block, ChainParams, ChainState, NodeId, SigCache, State};
+use std::io::Write as _;
+use std::sync::Arc;
+
+/// The chain every node of a process shares.
+#[derive(Clone, Debug)]
+pub struct ChainKit {
+    /// Consensus parameters.
+    pub params: Arc<ChainParams>,
+    /// The genesis block and state, built once for every node.
+    pub genesis: (Arc<Block>, Arc<State>),
+    /// Process-wide verification cache (None when disabled).
+    pub sig_cache: Option<Arc<SigCache>>,
+}
+
+impl ChainKit {
+    /// The chain `cfg` describes, with the cache `node.sig_cache` asks for.
+    pub fn new(cfg: &Config) -> ChainKit {
+        let params = Arc::new(cfg.chain_params());
+        ChainKit {
+            genesis: (
+                Arc::new(params.genesis_block()),
+                Arc::new(params.genesis_state()),
+            ),
+            params,
+            sig_cache: cfg
+                .node
+                .sig_cache
+                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
+        }
+    }
+
+    /// Rebuilds node `id`'s chain from its store ([`ChainState::rebuild`]) and records this
+    /// chain's genesis in the store (so that another chain's config cannot use it).
+    ///
+    /// # Errors
+    /// [`NodeError`] naming the node, and the path or block.
+    pub fn load(&self, id: NodeId, store: &mut dyn BlockStore) -> Result<ChainState, NodeError> {
+        let cache = self.sig_cache.as_deref();
+        let chain = ChainState::rebuild(store, self.params.clone(), self.genesis.clone(), cache)
+            .map_err(|source| NodeError::Chain { node: id, source })?;
+        chainlab::chain::mark_genesis(store, &chain.genesis())
+            .map_err(|source| NodeError::Store { node: id, source })?;
+        Ok(chain)
+    }
+}
+
+/// A node's surroundings: its id, the clock and event sink, the transport, the cache.
+#[derive(Clone, Debug)]
+pub struct NodeEnv {
+    /// The node.
+    pub id: NodeId,
+    /// Event sink and clock.
+    pub recorder: Recorder,
+    /// How peers reach each other.
+    pub transport: Arc<dyn Transport>,
+    /// Process-wide verification cache (None when disabled).
+    pub sig_cache: Option<Arc<SigCache>>,
+}
+
+impl NodeEnv {
+    /// Cluster-clock milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.recorder.clock().now_ms()
+    }
+    /// The cache, if enabled.
+    pub fn cache(&self) -> Option<&SigCache> {
+        self.sig_cache.as_deref()
+    }
+    /// Records an event at this node, now.
+    pub fn record(&self, event: Event) {
+        self.recorder.record(self.id, event);
+    }
+    /// Sends a protocol message to a peer.
+    pub fn send(&self, to: NodeId, msg: WireMsg) {
+        self.transport.send(self.id, to, msg);
+    }
+    /// Reports a misbehaving peer to the transport.
+    pub fn penalize(&self, peer: NodeId, offence: Offence) {
+        self.transport.penalize(self.id, peer, offence);
+    }
+}
+
+/// Where accepted blocks go before anyone hears of them.
+#[derive(Clone, Debug, Default)]
+pub struct Persistence {
+    /// Flush the store after each import, before announcing (off for a temporary store,
+    /// which is deleted at exit anyway).
+    pub flush_each_block: bool,
+    /// Where to report blocks once they are durable (crash tests).
+    pub durable_log: Option<DurableLog>,
+}
+
+/// What starting a node takes besides its own spec: held by the harness for restarts.
+#[derive(Debug)]
+pub struct NodeFactory {
+    /// The configuration (each actor gets its policy from it).
+    pub cfg: Arc<Config>,
+    /// The shared chain.
+    pub chain: ChainKit,
+    /// Event sink and clock.
+    pub recorder: Recorder,
+    /// How peers reach each other.
+    pub transport: Arc<dyn Transport>,
+    /// Flushing and the durable log.
+    pub persistence: Persistence,
+}
+
+impl NodeFactory {
+    /// Node `id`'s surroundings.
+    pub fn env(&self, id: NodeId) -> NodeEnv {
+        NodeEnv {
+            id,
+            recorder: self.recorder.clone(),
+            transport: self.transport.clone(),
+            sig_cache: self.chain.sig_cache.clone(),
+        }
+    }
+}
+
+/// Appends `durable NODE HEIGHT HASH` lines once blocks are flushed, to a file or stdout.
+#[derive(Clone)]
+pub struct DurableLog {
+    out: Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
+}
+
+impl std::fmt::Debug for DurableLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DurableLog")
+    }
+}
+
+impl DurableLog {
+    /// Writes to `path`, or to standard output when `path` is `-`.
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn open(path: &std::path::Path) -> std::io::Result<DurableLog> {
+        let w: Box<dyn std::io::Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::fs::File::create(path)?)
+        };
+        Ok(DurableLog {
+            out: Arc::new(std::sync::Mutex::new(w)),
+        })
+    }
+
+    pub(crate) fn record(&self, node: NodeId, blocks: &[Arc<chainlab::Block>]) {
+        let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        for b in blocks {
+            let _ = writeln!(w, "durable {node} {} {}", b.header.height, b.hash());
+        }
+        let _ = w.flush();
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The store failed.
+    #[error("node {node}: {source}")]
+    Store {
+        /// Node.
+        node: NodeId,
+        /// Store error (names the path).
+        source: StoreError,
+    },
+    /// The store does not hold a valid chain of this config (damaged, or another chain's).
+    #[error("node {node}: {source}")]
+    Chain {
+        /// Node.
+        node: NodeId,
+        /// What is wrong, naming the store and block.
+        source: RebuildError,
+    },
+    /// The node's TCP listener could not be opened.
+    #[error("node {node}: cannot listen on {addr}: {reason}")]
+    Listen {
+        /// Node.
+        node: NodeId,
+        /// Address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+}
