@@ -4,19 +4,20 @@
 //!
 //! ```text
 //!                  one node                                   other nodes
-//!   ┌───────────────────────────────────────────┐
-//!   │  SubmitTx ─► MempoolActor ◄── TipChanged ─┐│
-//!   │                │  ▲   TxAccepted          ││
-//!   │   GetTemplate  │  │        │              ││
-//!   │                ▼  │        ▼              ││     Deliver / WireMsg
-//!   │  MinerActor ──ImportBlock─► ChainActor ───┘│◄──────────────┐
-//!   │      ▲   BuildTemplate        │  │ ▲       │               │
-//!   │      └──── NewTip ────────────┘  │ │       │   ┌───────────┴─────────┐
-//!   │                 BlocksAccepted,  ▼ │Import │   │ Transport (memory:  │
-//!   │                 RequestSync  PeerActor ────┼──►│ Network actor with  │
-//!   │                                            │   │ per-link delays)    │
-//!   └────────────────────────────────────────────┘   └─────────────────────┘
+//!   ┌────────────────────────────────────────────┐
+//!   │  SubmitTx ─► MempoolActor ◄── TipChanged ──┐│
+//!   │                │  ▲   TxAccepted           ││
+//!   │   GetTemplate  │  │        │               ││
+//!   │                ▼  │        ▼               ││     Deliver / WireMsg
+//!   │  MinerActor ──ImportBlocks─► ChainActor ───┤│◄──────────────┐
+//!   │      ▲   BuildTemplate        │  │ ▲       ││               │
+//!   │      └──── TipChanged ────────┘  │ │       ││   ┌───────────┴─────────┐
+//!   │       BlocksAccepted, TipChanged ▼ │Import ││   │ Transport (memory:  │
+//!   │                RequestSync  PeerActor ─────┼┼──►│ Network actor with  │
+//!   │                                            │    │ per-link delays)    │
+//!   └────────────────────────────────────────────┘    └─────────────────────┘
 //!        ChainActor persists to a BlockStore (sled or memory) before announcing.
+//!        Every node message is in `node::messages`; the map is docs/architecture.md.
 //! ```
 //!
 //! Handlers are thin: each checks its inputs and calls one core function; decisions (what to

@@ -3,49 +3,8 @@
 //! TCP links against the clock).
 
 use super::{invalid, ClockMode, ConfigError};
+pub use crate::sim::model::{Latency, Topology};
 use serde::{Deserialize, Serialize};
-
-/// A link delay distribution.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum Latency {
-    /// Always `ms`.
-    Constant {
-        /// Delay, ms.
-        ms: f64,
-    },
-    /// Uniform in [min_ms, max_ms].
-    Uniform {
-        /// Lower bound, ms.
-        min_ms: f64,
-        /// Upper bound, ms.
-        max_ms: f64,
-    },
-    /// Normal, truncated at 0.
-    Normal {
-        /// Mean, ms.
-        mean_ms: f64,
-        /// Standard deviation, ms.
-        sd_ms: f64,
-    },
-    /// Lognormal with the given median and log-space sigma.
-    Lognormal {
-        /// Median, ms.
-        median_ms: f64,
-        /// Sigma of ln(delay).
-        sigma: f64,
-    },
-}
-
-/// `network.topology`: a named shape or an explicit undirected edge list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Topology {
-    /// `"full-mesh"`, `"ring"` or `"random-regular"`.
-    Named(String),
-    /// `[[0, 1], [1, 2], ...]`.
-    Edges(Vec<[usize; 2]>),
-}
 
 /// `[network]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! the hashing engine against the clock).
 
 use super::{invalid, ClockMode, ConfigError};
+pub use crate::sim::model::{HashPower, Skew};
 use serde::{Deserialize, Serialize};
 
 /// Largest `pow.difficulty` for the simulated engine (each block costs ~this many hashes).
@@ -17,26 +18,6 @@ pub enum PowEngine {
     Simulated,
     /// Real double-SHA-256 grinding off the actor thread (real clock only).
     Hashing,
-}
-
-/// `pow.hashpower`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum HashPower {
-    /// `"equal"`.
-    Named(String),
-    /// One share per node (normalised).
-    Shares(Vec<f64>),
-    /// `{ skew = s }`: node i gets a share proportional to 1 / (i + 1)^s.
-    Skewed(Skew),
-}
-
-/// `pow.hashpower = { skew = s }` (unknown keys refused).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Skew {
-    /// Zipf exponent.
-    pub skew: f64,
 }
 
 /// `[pow]`

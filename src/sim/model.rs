@@ -1,13 +1,75 @@
 //! Simulation models, all driven by seeded random streams: link delays, topologies,
 //! hash-power shares and exponential block-finding times.
 
-use crate::config::{HashPower, Latency, Topology};
 use crate::hash::Hash;
 use crate::NodeId;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+
+/// A link delay distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Latency {
+    /// Always `ms`.
+    Constant {
+        /// Delay, ms.
+        ms: f64,
+    },
+    /// Uniform in [min_ms, max_ms].
+    Uniform {
+        /// Lower bound, ms.
+        min_ms: f64,
+        /// Upper bound, ms.
+        max_ms: f64,
+    },
+    /// Normal, truncated at 0.
+    Normal {
+        /// Mean, ms.
+        mean_ms: f64,
+        /// Standard deviation, ms.
+        sd_ms: f64,
+    },
+    /// Lognormal with the given median and log-space sigma.
+    Lognormal {
+        /// Median, ms.
+        median_ms: f64,
+        /// Sigma of ln(delay).
+        sigma: f64,
+    },
+}
+
+/// `network.topology`: a named shape or an explicit undirected edge list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Topology {
+    /// `"full-mesh"`, `"ring"` or `"random-regular"`.
+    Named(String),
+    /// `[[0, 1], [1, 2], ...]`.
+    Edges(Vec<[usize; 2]>),
+}
+
+/// `pow.hashpower`
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HashPower {
+    /// `"equal"`.
+    Named(String),
+    /// One share per node (normalised).
+    Shares(Vec<f64>),
+    /// `{ skew = s }`: node i gets a share proportional to 1 / (i + 1)^s.
+    Skewed(Skew),
+}
+
+/// `pow.hashpower = { skew = s }` (unknown keys refused).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Skew {
+    /// Zipf exponent.
+    pub skew: f64,
+}
 
 /// The random stream for (`seed`, `label`, `index`): independent streams per purpose and node,
 /// so adding draws to one never shifts another.
@@ -260,7 +322,7 @@ mod tests {
 
     #[test]
     fn shares_normalise() {
-        let s = hash_shares(&HashPower::Skewed(crate::config::Skew { skew: 1.0 }), 3);
+        let s = hash_shares(&HashPower::Skewed(Skew { skew: 1.0 }), 3);
         assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(s[0] > s[1] && s[1] > s[2]);
     }
