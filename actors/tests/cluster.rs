@@ -1,59 +1,26 @@
 //! Cluster behaviour on the virtual clock: convergence, determinism, confirmation, catch-up.
 
+mod support;
+
 use chainlab::config::Config;
 use chainlab::report::Event;
-use chainlab_actors::cluster::{run, RunOptions, RunOutput};
+use chainlab_actors::cluster::RunOptions;
 use std::collections::HashSet;
 use std::time::Duration;
+use support::config::Toml;
+use support::converge::assert_converged_or_final_tie;
+use support::run::{report_without_wall_time, run_ok, run_with, trace_text};
 
-#[path = "support/converge.rs"]
-mod converge;
-use converge::assert_converged_or_final_tie;
-
+/// The virtual-clock base on 8 nodes, retargeting every 10 blocks, with seed `seed`.
 fn small(seed: u64) -> Config {
-    Config::parse(
-        r#"
-        [cluster]
-        nodes = 8
-        seed = 1
-        duration = "300s"
-        settle = "60s"
-        [network]
-        topology = "random-regular"
-        degree = 3
-        latency = { dist = "lognormal", median_ms = 80.0, sigma = 0.5 }
-        [consensus]
-        block_interval = "10s"
-        retarget_interval = 10
-        [workload]
-        tx_rate = 5.0
-        accounts = 50
-        [storage]
-        backend = "memory"
-        "#,
-        "test.toml",
-        &[format!("cluster.seed={seed}")],
-    )
-    .expect("valid test config")
-}
-
-fn run_quiet(cfg: Config, opts: RunOptions) -> RunOutput {
-    run(cfg, opts).expect("run succeeds")
-}
-
-fn trace_text(out: &RunOutput) -> String {
-    out.events.iter().map(|e| e.to_json_line() + "\n").collect()
-}
-
-fn report_without_wall_time(out: &RunOutput) -> String {
-    let mut r = out.report.clone();
-    r.wall_s = 0.0;
-    serde_json::to_string(&r).unwrap()
+    Toml::virtual_clock()
+        .with(&["cluster.nodes=8", "consensus.retarget_interval=10"])
+        .config("test.toml", &[format!("cluster.seed={seed}").as_str()], "")
 }
 
 #[test]
 fn cluster_converges_with_no_invariant_violation() {
-    let out = run_quiet(small(1), RunOptions::default());
+    let out = run_ok(small(1));
     let r = &out.report;
     assert!(
         r.convergence.converged,
@@ -78,9 +45,9 @@ fn cluster_converges_with_no_invariant_violation() {
 
 #[test]
 fn same_seed_gives_identical_report_and_trace_and_another_seed_does_not() {
-    let a = run_quiet(small(7), RunOptions::default());
-    let b = run_quiet(small(7), RunOptions::default());
-    let c = run_quiet(small(8), RunOptions::default());
+    let a = run_ok(small(7));
+    let b = run_ok(small(7));
+    let c = run_ok(small(8));
     assert_eq!(report_without_wall_time(&a), report_without_wall_time(&b));
     assert_eq!(
         trace_text(&a),
@@ -93,7 +60,7 @@ fn same_seed_gives_identical_report_and_trace_and_another_seed_does_not() {
 
 #[test]
 fn transactions_submitted_early_are_confirmed() {
-    let out = run_quiet(small(2), RunOptions::default());
+    let out = run_ok(small(2));
     let on_chain: HashSet<_> = out
         .final_chain
         .iter()
@@ -129,7 +96,7 @@ fn transactions_submitted_early_are_confirmed() {
 #[test]
 fn a_node_started_late_catches_up_through_sync() {
     let late = 5;
-    let out = run_quiet(
+    let out = run_with(
         small(3),
         RunOptions {
             late_start: vec![(late, Duration::from_secs(200))],
@@ -160,30 +127,8 @@ fn a_node_started_late_catches_up_through_sync() {
 
 #[test]
 fn real_clock_cluster_mines_and_converges() {
-    let cfg = Config::parse(
-        r#"
-        [cluster]
-        nodes = 3
-        clock = "real"
-        duration = "1500ms"
-        settle = "700ms"
-        [network]
-        topology = "full-mesh"
-        latency = { dist = "constant", ms = 5.0 }
-        [consensus]
-        block_interval = "100ms"
-        retarget_interval = 0
-        [workload]
-        tx_rate = 20.0
-        accounts = 10
-        [storage]
-        backend = "memory"
-        "#,
-        "real.toml",
-        &[],
-    )
-    .unwrap();
-    let out = run_quiet(cfg, RunOptions::default());
+    let cfg = Toml::real_clock().config("real.toml", &[], "");
+    let out = run_ok(cfg);
     assert_eq!(out.report.clock, "real");
     assert!(
         out.report.blocks.canonical_height >= 3,
@@ -196,32 +141,17 @@ fn real_clock_cluster_mines_and_converges() {
 
 #[test]
 fn hashing_engine_grinds_real_proof_of_work() {
-    let cfg = Config::parse(
-        r#"
-        [cluster]
-        nodes = 2
-        clock = "real"
-        duration = "1500ms"
-        settle = "700ms"
-        [network]
-        topology = "full-mesh"
-        latency = { dist = "constant", ms = 2.0 }
-        [consensus]
-        block_interval = "100ms"
-        retarget_interval = 0
-        [pow]
-        engine = "hashing"
-        difficulty = 20000
-        [workload]
-        tx_rate = 0.0
-        [storage]
-        backend = "memory"
-        "#,
-        "hashing.toml",
-        &[],
-    )
-    .unwrap();
-    let out = run_quiet(cfg, RunOptions::default());
+    let cfg = Toml::real_clock()
+        .with(&[
+            "cluster.nodes=2",
+            r#"network.latency={ dist = "constant", ms = 2.0 }"#,
+            "pow.engine=hashing",
+            "pow.difficulty=20000",
+            "workload.tx_rate=0.0",
+        ])
+        .without("workload.accounts")
+        .config("hashing.toml", &[], "");
+    let out = run_ok(cfg);
     assert!(
         out.report.blocks.mined >= 2,
         "mined {}",

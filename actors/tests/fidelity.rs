@@ -16,11 +16,14 @@
 //!
 //! Run with `cargo test -p chainlab-actors --test fidelity -- --nocapture` to see the numbers.
 
+mod support;
+
 use chainlab::config::Config;
-use chainlab::report::Event;
-use chainlab_actors::cluster::{run, RunOptions, RunOutput};
+use chainlab_actors::cluster::RunOutput;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::config::Toml;
+use support::run::{assert_no_violations, mined};
 
 /// Block interval of every test, seconds.
 const T_S: f64 = 10.0;
@@ -28,63 +31,28 @@ const T_S: f64 = 10.0;
 /// A scenario: `nodes` nodes in a full mesh with constant one-way `latency_ms`, a 10 s block
 /// interval, no transactions, in-memory stores; `extra` is appended to the TOML (more tables).
 fn scenario(nodes: usize, seed: u64, duration_s: u64, latency_ms: f64, extra: &str) -> Config {
-    let text = format!(
-        r#"
-        [cluster]
-        nodes = {nodes}
-        seed = {seed}
-        duration = "{duration_s}s"
-        settle = "60s"
-        [network]
-        topology = "full-mesh"
-        latency = {{ dist = "constant", ms = {latency_ms:?} }}
-        [consensus]
-        block_interval = "{T_S}s"
-        retarget_interval = 0
-        [workload]
-        tx_rate = 0.0
-        accounts = 2
-        [storage]
-        backend = "memory"
-        {extra}
-        "#
-    );
-    Config::parse(&text, "fidelity.toml", &[]).expect("valid fidelity config")
+    Toml::virtual_clock()
+        .with(&[
+            &format!("cluster.nodes={nodes}"),
+            &format!("cluster.seed={seed}"),
+            &format!("cluster.duration={duration_s}s"),
+            "network.topology=full-mesh",
+            &format!(r#"network.latency={{ dist = "constant", ms = {latency_ms:?} }}"#),
+            &format!("consensus.block_interval={T_S}s"),
+            "workload.tx_rate=0.0",
+            "workload.accounts=2",
+        ])
+        .without("network.degree")
+        .config("fidelity.toml", &[], extra)
 }
 
 /// Runs a scenario and checks the end-of-run invariants. Convergence is not asserted: mining
 /// stops at `duration`, so when the last height happens to be forked (probability ≈ the fork
 /// rate, 0.2-0.4 in the fork tests) the nodes keep two tips of equal work forever.
 fn run_ok(cfg: Config) -> RunOutput {
-    let out = run(cfg, RunOptions::default()).expect("run succeeds");
-    let r = &out.report;
-    assert!(
-        r.invariants.violations.is_empty(),
-        "{:?}",
-        r.invariants.violations
-    );
+    let out = support::run::run_ok(cfg);
+    assert_no_violations(&out);
     out
-}
-
-/// One mined block as the trace tells it.
-struct Mined {
-    t_ms: u64,
-    height: u64,
-    miner: usize,
-}
-
-fn mined_blocks(out: &RunOutput) -> Vec<Mined> {
-    out.events
-        .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined { height, miner, .. } => Some(Mined {
-                t_ms: r.t_ms,
-                height,
-                miner,
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -130,7 +98,7 @@ fn check(what: &str, measured: f64, expected: f64, sd: f64, bias_tol: f64) {
 fn block_arrivals_are_poisson() {
     let duration_s = 30_000u64;
     let out = run_ok(scenario(1, 11, duration_s, 0.0, "[pow]\ndifficulty = 16"));
-    let blocks = mined_blocks(&out);
+    let blocks = mined(&out);
     let n = blocks.len() as f64;
     let mu = duration_s as f64 / T_S;
     eprintln!(
@@ -145,7 +113,7 @@ fn block_arrivals_are_poisson() {
     let k = (duration_s / window_s) as usize;
     let mut counts = vec![0.0; k];
     for b in &blocks {
-        let i = (b.t_ms / (window_s * 1000)) as usize;
+        let i = (b.t / (window_s * 1000)) as usize;
         if i < k {
             counts[i] += 1.0;
         }
@@ -163,8 +131,8 @@ fn block_arrivals_are_poisson() {
     let gaps: Vec<f64> = blocks
         .iter()
         .map(|b| {
-            let g = (b.t_ms - prev) as f64 / 1000.0;
-            prev = b.t_ms;
+            let g = (b.t - prev) as f64 / 1000.0;
+            prev = b.t;
             g
         })
         .collect();
@@ -207,7 +175,7 @@ fn blocks_are_won_in_proportion_to_hash_power() {
         1.0,
         "[pow]\ndifficulty = 16\nhashpower = [0.5, 0.3, 0.2]",
     ));
-    let blocks = mined_blocks(&out);
+    let blocks = mined(&out);
     let n = blocks.len() as f64;
     eprintln!(
         "hash-power shares {shares:?}: {} blocks, {} stale (wall {:.2} s)",
@@ -348,7 +316,7 @@ fn run_with_hash_drop(mut cfg: Config, drop_at: Duration, new_share: f64) -> Run
     let fault = chainlab::sim::fault::parse_fault_arg(&arg).expect("valid fault");
     cfg.add_faults(vec![fault], "fidelity")
         .expect("valid scenario");
-    run(cfg, RunOptions::default()).expect("run succeeds")
+    support::run::run_ok(cfg)
 }
 
 /// **Difficulty retargeting after the hash power halves.** One node (no forks), T = 10 s,
@@ -384,10 +352,7 @@ fn retargeting_tracks_a_hash_power_drop() {
     assert!(out.report.invariants.violations.is_empty());
     let t1 = t1_s * 1000;
     // Mining time and difficulty by height (one node: every block is canonical).
-    let t_at: BTreeMap<u64, u64> = mined_blocks(&out)
-        .iter()
-        .map(|b| (b.height, b.t_ms))
-        .collect();
+    let t_at: BTreeMap<u64, u64> = mined(&out).iter().map(|b| (b.height, b.t)).collect();
     let diff: Vec<f64> = out
         .final_chain
         .iter()

@@ -4,89 +4,35 @@
 //! Small clusters (8-10 nodes, 5 tx/s, in-memory stores), one run per test: deterministic and
 //! fast. Times in the trace are cluster-clock milliseconds.
 
+mod support;
+
 use chainlab::config::Config;
 use chainlab::net::wire::MsgKind;
 use chainlab::report::{Event, FaultReport};
 use chainlab::Hash;
 use chainlab::NodeId;
-use chainlab_actors::cluster::{run, RunOptions, RunOutput};
+use chainlab_actors::cluster::{RunOptions, RunOutput};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use support::config::Toml;
+use support::run::{
+    assert_no_violations, mined, rejections, report_without_wall_time, run_ok, starts, trace_text,
+    Mined,
+};
 
-/// 10 nodes, 300 s of load and mining plus 60 s settle, 10 s blocks without retargeting
-/// (so the best chain is the highest one), 5 tx/s, memory stores.
-const BASE: &str = r#"
-[cluster]
-nodes = 10
-seed = 1
-duration = "300s"
-settle = "60s"
-
-[network]
-topology = "random-regular"
-degree = 3
-latency = { dist = "lognormal", median_ms = 80.0, sigma = 0.5 }
-
-[consensus]
-block_interval = "10s"
-retarget_interval = 0
-
-[workload]
-tx_rate = 5.0
-accounts = 50
-
-[storage]
-backend = "memory"
-
-[safety]
-k = 6
-"#;
+/// The virtual-clock base: 10 nodes, 300 s of load and mining plus 60 s settle, 10 s blocks
+/// without retargeting (so the best chain is the highest one), 5 tx/s, memory stores; k = 6.
+fn base() -> Toml {
+    Toml::virtual_clock().with(&["safety.k=6"])
+}
 
 /// The base scenario with `--set` style overrides and `[[faults]]` entries (TOML text).
 fn scenario(overrides: &[&str], faults: &str) -> Config {
-    let text = format!("{BASE}\n{faults}");
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Config::parse(&text, "faults-test.toml", &overrides).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn run_ok(cfg: Config) -> RunOutput {
-    run(cfg, RunOptions::default()).expect("run succeeds")
+    base().config("faults-test.toml", overrides, faults)
 }
 
 const S: u64 = 1000;
-
-/// A `block_mined` event.
-#[derive(Debug, Clone, Copy)]
-struct Mined {
-    t: u64,
-    miner: NodeId,
-    hash: Hash,
-    parent: Hash,
-    height: u64,
-}
-
-fn mined(out: &RunOutput) -> Vec<Mined> {
-    out.events
-        .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined {
-                hash,
-                height,
-                parent,
-                miner,
-                ..
-            } => Some(Mined {
-                t: r.t_ms,
-                miner,
-                hash,
-                parent,
-                height,
-            }),
-            _ => None,
-        })
-        .collect()
-}
 
 fn mined_between(out: &RunOutput, from_ms: u64, to_ms: u64) -> Vec<Mined> {
     mined(out)
@@ -145,14 +91,7 @@ fn reorgs(out: &RunOutput) -> Vec<(u64, NodeId, u64)> {
 
 /// `(t, node, height)` of every `node_started` after time 0.
 fn restarts(out: &RunOutput) -> Vec<(u64, NodeId, u64)> {
-    out.events
-        .iter()
-        .filter(|r| r.t_ms > 0)
-        .filter_map(|r| match r.event {
-            Event::NodeStarted { height } => Some((r.t_ms, r.node, height)),
-            _ => None,
-        })
-        .collect()
+    starts(out).into_iter().filter(|s| s.0 > 0).collect()
 }
 
 /// `(t, index, kind, phase)` of every `fault` event.
@@ -192,11 +131,7 @@ fn on_final_chain(out: &RunOutput) -> HashSet<Hash> {
 /// Invariants hold and every live node ends on one tip.
 fn assert_healthy(out: &RunOutput) {
     let r = &out.report;
-    assert!(
-        r.invariants.violations.is_empty(),
-        "invariant violations: {:?}",
-        r.invariants.violations
-    );
+    assert_no_violations(out);
     assert!(r.invariants.checked > 0);
     assert_converged(out);
     assert_eq!(r.blocks.mined, r.blocks.canonical_height + r.blocks.stale);
@@ -225,16 +160,6 @@ fn assert_converged(out: &RunOutput) {
         "{} distinct tips at the end, not a race at the last height (blocks at height {top} mined at {at_top:?} ms)",
         r.convergence.distinct_tips
     );
-}
-
-fn trace_text(out: &RunOutput) -> String {
-    out.events.iter().map(|e| e.to_json_line() + "\n").collect()
-}
-
-fn report_without_wall_time(out: &RunOutput) -> String {
-    let mut r = out.report.clone();
-    r.wall_s = 0.0;
-    serde_json::to_string(&r).expect("report serializes")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1015,17 +940,6 @@ fn a_paused_node_stays_paused_across_a_crash_and_restart() {
 /// Node 1 holds 40% of the hash power.
 const BIG_NODE_1: &str = "pow.hashpower=[1.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]";
 
-/// `(t, node, hash, reason)` of every `block_rejected`.
-fn rejections(out: &RunOutput) -> Vec<(u64, NodeId, Hash, String)> {
-    out.events
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::BlockRejected { hash, reason } => Some((r.t_ms, r.node, *hash, reason.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
 const SKEW: &str = r#"
 [[faults]]
 at = "40s"
@@ -1344,7 +1258,10 @@ fn a_fault_at_time_zero_fires_at_once() {
 // scenario validation
 
 fn refusal(faults: &str) -> String {
-    let text = format!("{BASE}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = 0\n{faults}");
+    let text = format!(
+        "{}\n[[faults]]\nat = \"1s\"\nkind = \"crash\"\nnode = 0\n{faults}",
+        base().text()
+    );
     match Config::parse(&text, "bad.toml", &[]) {
         Ok(_) => panic!("accepted:\n{faults}"),
         Err(e) => e.to_string(),
@@ -1405,7 +1322,10 @@ fn invalid_fault_entries_are_refused_naming_the_entry_and_the_problem() {
         );
     }
     // The time limit is duration + settle: the last instant is allowed.
-    let ok = format!("{BASE}\n[[faults]]\nat = \"360s\"\nkind = \"heal\"");
+    let ok = format!(
+        "{}\n[[faults]]\nat = \"360s\"\nkind = \"heal\"",
+        base().text()
+    );
     assert!(Config::parse(&ok, "ok.toml", &[]).is_ok());
 }
 

@@ -2,51 +2,37 @@
 //! converge; partitions and crashes apply to TCP links as to in-memory ones; connection events
 //! reach the trace and the report.
 
+mod support;
+
 use chainlab::config::Config;
 use chainlab::report::Event;
 use chainlab::NodeId;
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use std::collections::BTreeSet;
+use support::config::Toml;
+use support::converge::assert_converged_or_final_tie;
+use support::run::{mined, run_ok};
 
-#[path = "support/converge.rs"]
-mod converge;
-use converge::assert_converged_or_final_tie;
-
-/// Six nodes in a ring of degree 2 plus chords (random-regular, degree 3), 5 ms links,
-/// 300 ms blocks, a light transaction load, memory stores.
-const BASE: &str = r#"
-[cluster]
-nodes = 6
-seed = 4
-clock = "real"
-duration = "4s"
-settle = "1500ms"
-
-[network]
-topology = "random-regular"
-degree = 3
-latency = { dist = "constant", ms = 5.0 }
-
-[consensus]
-block_interval = "300ms"
-retarget_interval = 0
-
-[workload]
-tx_rate = 40.0
-accounts = 20
-
-[storage]
-backend = "memory"
-"#;
-
-fn config(overrides: &[&str], faults: &str) -> Config {
-    let text = format!("{BASE}\n{faults}");
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    Config::parse(&text, "tcp-test.toml", &overrides).unwrap_or_else(|e| panic!("{e}"))
+/// The real-clock base on six nodes in a ring of degree 2 plus chords (random-regular, degree
+/// 3), seed 4, 4 s of load and mining plus a 1.5 s settle, 300 ms blocks, 40 tx/s over 20
+/// accounts.
+fn base() -> Toml {
+    Toml::real_clock().with(&[
+        "cluster.nodes=6",
+        "cluster.seed=4",
+        "cluster.duration=4s",
+        "cluster.settle=1500ms",
+        "network.topology=random-regular",
+        "network.degree=3",
+        "consensus.block_interval=300ms",
+        "workload.tx_rate=40.0",
+        "workload.accounts=20",
+    ])
 }
 
-fn run_ok(cfg: Config) -> RunOutput {
-    run(cfg, RunOptions::default()).expect("run succeeds")
+/// The base with `--set` style overrides and `[[faults]]` entries (TOML text).
+fn config(overrides: &[&str], faults: &str) -> Config {
+    base().config("tcp-test.toml", overrides, faults)
 }
 
 fn connected_pairs(out: &RunOutput) -> BTreeSet<(NodeId, NodeId)> {
@@ -128,7 +114,7 @@ fn explicit_tcp_links_must_be_topology_links() {
     let err = run(cfg, RunOptions::default()).unwrap_err().to_string();
     assert!(err.contains("[0, 5] is not a link"), "{err}");
     let err = Config::parse(
-        BASE,
+        &base().text(),
         "t.toml",
         &[
             "network.transport=tcp".into(),
@@ -156,22 +142,17 @@ fn a_partition_cuts_tcp_links_and_healing_reconverges() {
     // No block crossed the cut while it stood: a block mined on one side during the window
     // is imported on the other side only after the heal.
     let side = |n: NodeId| n < 3;
-    let mined: Vec<(u64, NodeId, chainlab::Hash)> = out
-        .events
-        .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined { hash, miner, .. } => Some((r.t_ms, miner, hash)),
-            _ => None,
-        })
-        .collect();
+    let blocks = mined(&out);
     for r in &out.events {
         if let Event::BlockImported { hash, .. } = r.event {
-            if let Some((t, miner, _)) = mined.iter().find(|m| m.2 == hash) {
-                let crossed = side(*miner) != side(r.node);
-                if crossed && *t > 1_050 && *t < 2_450 {
+            if let Some(m) = blocks.iter().find(|m| m.hash == hash) {
+                let crossed = side(m.miner) != side(r.node);
+                if crossed && m.t > 1_050 && m.t < 2_450 {
                     assert!(
                         r.t_ms >= 2_450,
-                        "block mined at {t} ms by {miner} reached node {} at {} ms, inside the partition",
+                        "block mined at {} ms by {} reached node {} at {} ms, inside the partition",
+                        m.t,
+                        m.miner,
                         r.node,
                         r.t_ms
                     );

@@ -10,6 +10,8 @@
 //! block node 0 mines within a propagation bound, no task may panic, and the process's
 //! resident memory must stay bounded.
 
+mod support;
+
 use chainlab::block::{merkle_root, Block, Seal};
 use chainlab::config::Config;
 use chainlab::consensus::pow::{grind, meets_difficulty};
@@ -30,6 +32,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::config::Toml;
 
 const SEED: u64 = 7;
 /// `tcp.handshake_timeout`.
@@ -71,22 +74,12 @@ const INV_FLOOD_GROWTH_KIB: u64 = 16 * 1024;
 
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
+/// The real-clock base over TCP on three nodes, node 0 the only miner: seed [`SEED`], 100 s
+/// of mining and a 1 s settle, 500 ms blocks, no transaction load over 32 accounts, with the
+/// mempool, gossip and TCP limits the cases test.
 fn config() -> Config {
-    let text = format!(
+    let limits = format!(
         r#"
-        [cluster]
-        nodes = 3
-        seed = {SEED}
-        clock = "real"
-        duration = "100s"
-        settle = "1s"
-        [network]
-        topology = "full-mesh"
-        transport = "tcp"
-        latency = {{ dist = "constant", ms = 5.0 }}
-        [consensus]
-        block_interval = "500ms"
-        retarget_interval = 0
         [pow]
         hashpower = [1.0, 0.0, 0.0]
         [mempool]
@@ -94,11 +87,6 @@ fn config() -> Config {
         max_nonce_gap = {MAX_NONCE_GAP}
         [gossip]
         request_timeout = "{}ms"
-        [workload]
-        tx_rate = 0.0
-        accounts = 32
-        [storage]
-        backend = "memory"
         [tcp]
         handshake_timeout = "{}ms"
         idle_timeout = "{}ms"
@@ -112,7 +100,17 @@ fn config() -> Config {
         HANDSHAKE_TIMEOUT.as_millis(),
         IDLE_TIMEOUT.as_millis(),
     );
-    Config::parse(&text, "hostile.toml", &[]).expect("valid config")
+    Toml::real_clock()
+        .with(&[
+            &format!("cluster.seed={SEED}"),
+            "cluster.duration=100s",
+            "cluster.settle=1s",
+            "network.transport=tcp",
+            "consensus.block_interval=500ms",
+            "workload.tx_rate=0.0",
+            "workload.accounts=32",
+        ])
+        .config("hostile.toml", &[], &limits)
 }
 
 fn rss_kib() -> Option<u64> {

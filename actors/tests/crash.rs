@@ -5,13 +5,16 @@
 //! every node's chain is valid and contiguous from genesis. The next round resumes from the
 //! same store.
 
+mod support;
+
 use chainlab::chain::store::BlockStore;
 use chainlab_actors::inspect::inspect;
 use chainlab_actors::store_sled::{open_existing, stored_nodes, SledStore};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+use support::cli::{chainlab, SMALL_CLUSTER};
 
 const KILLS: usize = 24;
 
@@ -19,7 +22,7 @@ const KILLS: usize = 24;
 type Reported = BTreeSet<(usize, String)>;
 
 fn run_and_kill(data: &std::path::Path, lines_before_kill: usize) -> Reported {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chainlab"))
+    let mut child = chainlab()
         .args([
             "run",
             "--quiet",
@@ -29,12 +32,9 @@ fn run_and_kill(data: &std::path::Path, lines_before_kill: usize) -> Reported {
             data.to_str().unwrap(),
             "--durable-log",
             "-",
-            "--set",
-            "cluster.nodes=4",
-            "--set",
-            "network.degree=2",
-            "--set",
-            "workload.tx_rate=2",
+        ])
+        .args(SMALL_CLUSTER)
+        .args([
             "--set",
             "workload.accounts=20",
             "--set",

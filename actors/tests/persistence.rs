@@ -2,54 +2,49 @@
 //! last run stopped; a damaged database, a stored block that decodes but is invalid, and a
 //! store from another chain are refused with an error naming the problem, never a panic.
 
+mod support;
+
 use chainlab::block::{Block, Seal};
 use chainlab::chain::store::BlockStore;
 use chainlab::chain::validation::check_block;
 use chainlab::config::Config;
 use chainlab::consensus::pow::meets_difficulty;
 use chainlab::encoding::encode;
-use chainlab::report::Event;
 use chainlab::{ChainState, Hash};
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
 use chainlab_actors::store_sled::{open_db, SledStore};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::thread::ThreadId;
+use support::config::Toml;
+use support::run::{assert_no_violations, rejections, starts};
 
 const NODES: usize = 4;
 
 /// A small sled-backed cluster keeping its data in `dir`; `extra` are `--set` overrides.
 fn sled_cfg(dir: &Path, extra: &[&str]) -> Config {
-    let mut overrides = vec![format!(
+    let data_dir = format!(
         "storage.data_dir={}",
         toml::Value::String(dir.display().to_string())
-    )];
-    overrides.extend(extra.iter().map(|s| s.to_string()));
-    Config::parse(
-        r#"
-        [cluster]
-        nodes = 4
-        seed = 1
-        duration = "60s"
-        settle = "20s"
-        [network]
-        topology = "random-regular"
-        degree = 2
-        latency = { dist = "lognormal", median_ms = 80.0, sigma = 0.5 }
-        [consensus]
-        block_interval = "5s"
-        retarget_interval = 10
-        [workload]
-        tx_rate = 2.0
-        accounts = 20
-        [storage]
-        backend = "sled"
-        cache_mb = 4
-        "#,
-        "persistence.toml",
-        &overrides,
-    )
-    .expect("valid test config")
+    );
+    let overrides: Vec<&str> = [data_dir.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    Toml::virtual_clock()
+        .with(&[
+            "cluster.nodes=4",
+            "cluster.duration=60s",
+            "cluster.settle=20s",
+            "network.degree=2",
+            "consensus.block_interval=5s",
+            "consensus.retarget_interval=10",
+            "workload.tx_rate=2.0",
+            "workload.accounts=20",
+            "storage.backend=sled",
+            "storage.cache_mb=4",
+        ])
+        .config("persistence.toml", &overrides, "")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -99,11 +94,7 @@ fn run_ok(cfg: Config) -> RunOutput {
     let (out, panics) = watching_panics(|| run(cfg, RunOptions::default()));
     let out = out.expect("run succeeds");
     assert!(panics.is_empty(), "panics during the run: {panics:?}");
-    assert!(
-        out.report.invariants.violations.is_empty(),
-        "{:?}",
-        out.report.invariants.violations
-    );
+    assert_no_violations(&out);
     out
 }
 
@@ -124,24 +115,16 @@ fn run_err(cfg: Config) -> (String, Vec<String>) {
 }
 
 fn started_heights(out: &RunOutput) -> Vec<(usize, u64)> {
-    out.events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::NodeStarted { height } => Some((e.node, height)),
-            _ => None,
-        })
+    starts(out)
+        .into_iter()
+        .map(|(_, node, h)| (node, h))
         .collect()
 }
 
-fn rejections(out: &RunOutput) -> Vec<String> {
-    out.events
-        .iter()
-        .filter_map(|e| match &e.event {
-            Event::BlockRejected { reason, .. } => {
-                Some(format!("t={}ms node {}: {reason}", e.t_ms, e.node))
-            }
-            _ => None,
-        })
+fn rejection_lines(out: &RunOutput) -> Vec<String> {
+    rejections(out)
+        .into_iter()
+        .map(|(t, node, _, reason)| format!("t={t}ms node {node}: {reason}"))
         .collect()
 }
 
@@ -186,7 +169,7 @@ fn a_resumed_run_mines_from_its_first_seconds() {
     let first = run_ok(sled_cfg(dir.path(), &["cluster.duration=\"200s\""]));
     let h1 = first.report.blocks.canonical_height;
     let second = run_ok(sled_cfg(dir.path(), &[]));
-    let rejected = rejections(&second);
+    let rejected = rejection_lines(&second);
     assert!(
         rejected.is_empty(),
         "{} blocks rejected after resuming at height {h1}, the first: {:?}",

@@ -1,7 +1,6 @@
-//! The end-of-run convergence check for real-clock clusters, shared by the cluster tests
-//! (`#[path = "support/converge.rs"] mod converge;`).
+//! The end-of-run convergence check for real-clock clusters.
 
-use chainlab::report::Event;
+use super::run::mined;
 use chainlab_actors::cluster::RunOutput;
 
 /// On the real clock mining stops at `duration` wherever the miners are: if the last two blocks
@@ -12,14 +11,7 @@ pub fn assert_converged_or_final_tie(out: &RunOutput) {
     if c.converged {
         return;
     }
-    let mined: Vec<u64> = out
-        .events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::BlockMined { height, .. } => Some(height),
-            _ => None,
-        })
-        .collect();
+    let mined: Vec<u64> = mined(out).iter().map(|m| m.height).collect();
     let tie = mined.len() >= 2 && mined[mined.len() - 1] == mined[mined.len() - 2];
     assert!(
         tie && c.distinct_tips == 2,

@@ -1,27 +1,23 @@
 //! The `chainlab` binary: reports and traces, determinism by seed, config checking, resuming
 //! a data dir, and exit code 2 with a message naming the problem for bad input.
 
+mod support;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::cli::SMALL_CLUSTER;
 
 /// A short run on 4 nodes in memory (`--duration 60s`, 1 minute settle).
-const SMALL: &[&str] = &[
-    "--quiet",
-    "--duration",
-    "60s",
-    "--set",
-    "cluster.nodes=4",
-    "--set",
-    "network.degree=2",
-    "--set",
-    "workload.tx_rate=2",
-    "--set",
-    "storage.backend=memory",
-];
+fn small() -> Vec<&'static str> {
+    let mut args = vec!["--quiet", "--duration", "60s"];
+    args.extend(SMALL_CLUSTER);
+    args.extend(["--set", "storage.backend=memory"]);
+    args
+}
 
 fn chainlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chainlab"))
+    support::cli::chainlab()
         .args(args)
         .env_remove("RUST_LOG")
         .env("RUST_BACKTRACE", "0")
@@ -45,7 +41,12 @@ fn describe(args: &[&str], out: &Output) -> String {
 
 /// `run` with the small settings plus `extra`; asserts exit 0.
 fn run_small(extra: &[&str]) -> Output {
-    let args: Vec<&str> = ["run"].iter().chain(SMALL).chain(extra).copied().collect();
+    let args: Vec<&str> = ["run"]
+        .iter()
+        .chain(&small())
+        .chain(extra)
+        .copied()
+        .collect();
     let out = chainlab(&args);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
     out
@@ -275,7 +276,7 @@ fn check_refuses_an_unknown_key_naming_it_and_the_file() {
     let path = dir.path().join("typo.toml");
     std::fs::write(&path, "[cluster]\nnodez = 3\n").unwrap();
     bad_input(&["check", s(&path)], &["nodez", s(&path)]);
-    let args: Vec<&str> = ["run", s(&path)].iter().chain(SMALL).copied().collect();
+    let args: Vec<&str> = ["run", s(&path)].iter().chain(&small()).copied().collect();
     bad_input(&args, &["nodez", s(&path)]);
 }
 
@@ -283,7 +284,12 @@ fn check_refuses_an_unknown_key_naming_it_and_the_file() {
 // Bad input: exit 2 and a message naming the problem.
 
 fn run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    ["run"].iter().chain(SMALL).chain(extra).copied().collect()
+    ["run"]
+        .iter()
+        .chain(&small())
+        .chain(extra)
+        .copied()
+        .collect()
 }
 
 #[test]
@@ -304,7 +310,7 @@ fn a_missing_config_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing.toml");
     bad_input(&["check", s(&path)], &[s(&path)]);
-    let args: Vec<&str> = ["run", s(&path)].iter().chain(SMALL).copied().collect();
+    let args: Vec<&str> = ["run", s(&path)].iter().chain(&small()).copied().collect();
     bad_input(&args, &[s(&path)]);
 }
 

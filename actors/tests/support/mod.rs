@@ -1,0 +1,14 @@
+//! What the actor crate's integration tests share, taken by each with `mod support;`:
+//!
+//! - [`config`]: the base cluster configs (one per clock), changed key by key;
+//! - [`run`]: running a cluster in-process, and reading its trace and report;
+//! - [`converge`]: the end-of-run convergence check for real-clock runs;
+//! - [`cli`]: the `chainlab` binary and the `--set` arguments of a small run.
+//!
+//! Each test binary uses part of it, hence `dead_code` is allowed here (and only here).
+#![allow(dead_code)]
+
+pub mod cli;
+pub mod config;
+pub mod converge;
+pub mod run;
