@@ -2,7 +2,7 @@
 //! persists them before anyone hears of them, and tells the mempool, miner and peer.
 
 use super::messages::*;
-use super::{NodeEnv, NodeHandle, Persistence};
+use super::{NodeEnv, Persistence};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
@@ -18,6 +18,21 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use tracing::{debug, error, info_span, Span};
 
+/// Where the chain actor sends: the peer, and every receiver of the tip event.
+#[derive(Clone)]
+pub struct ChainLinks {
+    /// Blocks stored: to announce.
+    pub accepted: Recipient<BlocksAccepted>,
+    /// The tip moved: miner, mempool, peer, in that order.
+    pub tip: Vec<Recipient<TipChanged>>,
+    /// A catch-up sync is needed.
+    pub sync: Recipient<RequestSync>,
+    /// A full sync reply was imported: ask for more.
+    pub continue_sync: Recipient<ContinueSync>,
+    /// Announce the tip to every neighbour.
+    pub announce: Recipient<AnnounceTip>,
+}
+
 /// See the module doc.
 pub struct ChainActor {
     id: NodeId,
@@ -25,7 +40,7 @@ pub struct ChainActor {
     store: Box<dyn BlockStore>,
     env: NodeEnv,
     rng: ChaCha8Rng,
-    node: NodeHandle,
+    links: ChainLinks,
     span: Span,
     skew_ms: i64,
     /// What to do with arriving blocks before checking them (core `Intake`).
@@ -51,7 +66,7 @@ impl ChainActor {
         store: Box<dyn BlockStore>,
         policy: ChainPolicy,
         rng: ChaCha8Rng,
-        node: &NodeHandle,
+        links: ChainLinks,
     ) -> ChainActor {
         let id = env.id;
         ChainActor {
@@ -62,7 +77,7 @@ impl ChainActor {
             store,
             env,
             rng,
-            node: node.clone(),
+            links,
             span: info_span!("node", id),
             skew_ms: 0,
         }
@@ -116,7 +131,7 @@ impl ChainActor {
     }
 
     fn request_sync(&self, preferred: Option<NodeId>) {
-        self.node.peer.do_send(RequestSync {
+        self.links.sync.do_send(RequestSync {
             preferred,
             locator: self.chain.locator(),
         });
@@ -182,7 +197,7 @@ impl ChainActor {
             });
         }
         if !blocks.is_empty() {
-            self.node.peer.do_send(BlocksAccepted { blocks, from });
+            self.links.accepted.do_send(BlocksAccepted { blocks, from });
         }
         let Some(tc) = out.tip_change else { return };
         if tc.reorg_depth > 0 {
@@ -193,9 +208,9 @@ impl ChainActor {
             });
         }
         let event = TipChanged(Arc::new(tc));
-        self.node.miner.do_send(event.clone());
-        self.node.mempool.do_send(event.clone());
-        self.node.peer.do_send(event);
+        for to in &self.links.tip {
+            to.do_send(event.clone());
+        }
     }
 }
 
@@ -203,7 +218,7 @@ impl Actor for ChainActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
-        self.node.peer.do_send(RequestSync {
+        self.links.sync.do_send(RequestSync {
             preferred: None,
             locator: self.chain.locator(),
         });
@@ -218,7 +233,7 @@ impl Handler<ImportBlocks> for ChainActor {
             self.import_one(b, m.from);
         }
         if let (true, Some(peer)) = (m.sync_more, m.from) {
-            self.node.peer.do_send(ContinueSync {
+            self.links.continue_sync.do_send(ContinueSync {
                 peer,
                 locator: self.chain.locator(),
             });
@@ -312,7 +327,7 @@ impl Handler<GetTip> for ChainActor {
 impl Handler<Reconnected> for ChainActor {
     type Result = ();
     fn handle(&mut self, _: Reconnected, _: &mut Context<Self>) {
-        self.node.peer.do_send(AnnounceTip(self.chain.tip()));
+        self.links.announce.do_send(AnnounceTip(self.chain.tip()));
     }
 }
 

@@ -2,10 +2,19 @@
 //! `getdata`, follows the tip.
 
 use super::messages::*;
-use super::{NodeEnv, NodeHandle};
+use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::mempool::{Mempool, MempoolError};
 use chainlab::TxId;
+
+/// Where the mempool actor sends (the peer).
+#[derive(Clone)]
+pub struct MempoolLinks {
+    /// A transaction was admitted: announce it.
+    pub accepted: Recipient<TxAccepted>,
+    /// Long-pooled transactions: announce them again.
+    pub rebroadcast: Recipient<Rebroadcast>,
+}
 
 /// See the module doc.
 pub struct MempoolActor {
@@ -13,7 +22,7 @@ pub struct MempoolActor {
     env: NodeEnv,
     /// How often long-pooled transactions are announced again (zero: never).
     rebroadcast: std::time::Duration,
-    node: NodeHandle,
+    links: MempoolLinks,
     span: tracing::Span,
 }
 
@@ -23,14 +32,14 @@ impl MempoolActor {
         env: NodeEnv,
         pool: Mempool,
         rebroadcast: std::time::Duration,
-        node: &NodeHandle,
+        links: MempoolLinks,
     ) -> MempoolActor {
         MempoolActor {
             span: tracing::info_span!("node", id = env.id),
             pool,
             env,
             rebroadcast,
-            node: node.clone(),
+            links,
         }
     }
 }
@@ -49,7 +58,7 @@ impl Actor for MempoolActor {
                 .pool
                 .older_than(now.saturating_sub(every.as_millis() as u64));
             if !ids.is_empty() {
-                act.node.peer.do_send(Rebroadcast { ids });
+                act.links.rebroadcast.do_send(Rebroadcast { ids });
             }
         });
     }
@@ -74,7 +83,7 @@ impl Handler<SubmitTx> for MempoolActor {
             }
             return Err(e);
         }
-        self.node.peer.do_send(TxAccepted { id, from: m.from });
+        self.links.accepted.do_send(TxAccepted { id, from: m.from });
         tracing::trace!(tx = %id.short(), "tx admitted");
         Ok(id)
     }

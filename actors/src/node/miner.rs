@@ -7,7 +7,7 @@
 //! tip moves (`pow.engine = "hashing"`).
 
 use super::messages::*;
-use super::{NodeEnv, NodeHandle};
+use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::config::Config;
@@ -39,6 +39,18 @@ pub struct MinerSetup {
     pub rng: ChaCha8Rng,
 }
 
+/// Where the miner actor sends: the mempool for transactions, the chain for templates and
+/// for the blocks it seals.
+#[derive(Clone)]
+pub struct MinerLinks {
+    /// Transactions for a template.
+    pub template: Recipient<GetTemplate>,
+    /// Build a template on the tip.
+    pub build: Recipient<BuildTemplate>,
+    /// A sealed block.
+    pub import: Recipient<ImportBlocks>,
+}
+
 /// See the module doc.
 pub struct MinerActor {
     id: NodeId,
@@ -55,13 +67,13 @@ pub struct MinerActor {
     timer: Option<SpawnHandle>,
     cancel: Arc<AtomicBool>,
     env: NodeEnv,
-    node: NodeHandle,
+    links: MinerLinks,
     span: tracing::Span,
 }
 
 impl MinerActor {
     /// A miner.
-    pub fn new(s: MinerSetup, env: NodeEnv, node: &NodeHandle) -> MinerActor {
+    pub fn new(s: MinerSetup, env: NodeEnv, links: MinerLinks) -> MinerActor {
         let id = env.id;
         let key = Config::node_key(id);
         MinerActor {
@@ -79,7 +91,7 @@ impl MinerActor {
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
             env,
-            node: node.clone(),
+            links,
             span: tracing::info_span!("node", id),
         }
     }
@@ -111,8 +123,8 @@ impl MinerActor {
     /// Fetches a template and seals it.
     fn build(&mut self, ctx: &mut Context<Self>) {
         let gen = self.generation;
-        let mempool = self.node.mempool.clone();
-        let chain = self.node.chain.clone();
+        let mempool = self.links.template.clone();
+        let chain = self.links.build.clone();
         let miner = self.address;
         let max = self.max_block_txs;
         let fut = async move {
@@ -194,7 +206,7 @@ impl MinerActor {
             txs: block.txs.len(),
             difficulty: h.difficulty(),
         });
-        self.node.chain.do_send(ImportBlocks {
+        self.links.import.do_send(ImportBlocks {
             blocks: vec![Arc::new(block)],
             from: None,
             sync_more: false,

@@ -20,12 +20,12 @@ use chainlab::report::Event;
 use chainlab::sim::model::stream;
 use chainlab::{ChainState, NodeId};
 
-pub use chain::{ChainActor, ChainPolicy};
+pub use chain::{ChainActor, ChainLinks, ChainPolicy};
 pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
-pub use mempool::MempoolActor;
+pub use mempool::{MempoolActor, MempoolLinks};
 pub use messages::Shutdown;
-pub use miner::MinerActor;
-pub use peer::{PeerActor, PeerPolicy};
+pub use miner::{MinerActor, MinerLinks};
+pub use peer::{PeerActor, PeerLinks, PeerPolicy};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -65,6 +65,45 @@ impl NodeHandle {
     /// Stops all four actors without flushing: a simulated crash.
     pub fn crash(&self) {
         self.send_shutdown(Shutdown { graceful: false });
+    }
+
+    fn peer_links(&self) -> PeerLinks {
+        PeerLinks {
+            import: self.chain.clone().recipient(),
+            blocks: self.chain.clone().recipient(),
+            blocks_after: self.chain.clone().recipient(),
+            submit: self.mempool.clone().recipient(),
+            txs: self.mempool.clone().recipient(),
+        }
+    }
+
+    fn mempool_links(&self) -> MempoolLinks {
+        MempoolLinks {
+            accepted: self.peer.clone().recipient(),
+            rebroadcast: self.peer.clone().recipient(),
+        }
+    }
+
+    fn miner_links(&self) -> MinerLinks {
+        MinerLinks {
+            template: self.mempool.clone().recipient(),
+            build: self.chain.clone().recipient(),
+            import: self.chain.clone().recipient(),
+        }
+    }
+
+    fn chain_links(&self) -> ChainLinks {
+        ChainLinks {
+            accepted: self.peer.clone().recipient(),
+            tip: vec![
+                self.miner.clone().recipient(),
+                self.mempool.clone().recipient(),
+                self.peer.clone().recipient(),
+            ],
+            sync: self.peer.clone().recipient(),
+            continue_sync: self.peer.clone().recipient(),
+            announce: self.peer.clone().recipient(),
+        }
     }
 
     fn send_shutdown(&self, s: Shutdown) {
@@ -107,17 +146,19 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         mailbox_capacity: cfg.tcp.queue_frames,
     };
     let rng = |label| stream(seed, label, id as u64);
-    peer_ctx.run(PeerActor::new(
+    let peer = PeerActor::new(
         env.clone(),
         gossip,
         peer_policy,
         rng("peer"),
-        &handle,
-    ));
+        handle.peer_links(),
+    );
+    peer_ctx.run(peer);
     let pool = Mempool::new(cfg.mempool_policy(), accounts);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
-    mempool_ctx.run(MempoolActor::new(env.clone(), pool, rebroadcast, &handle));
-    let miner = miner::MinerSetup {
+    let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links());
+    mempool_ctx.run(mempool);
+    let setup = miner::MinerSetup {
         share: spec.hash_share,
         enabled: spec.mining,
         rule: chain_state.next_rule(&chain_state.tip()),
@@ -129,19 +170,13 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         max_block_txs: chain_state.params().max_block_txs,
         rng: rng("miner"),
     };
-    miner_ctx.run(MinerActor::new(miner, env.clone(), &handle));
-    let chain_policy = ChainPolicy {
+    miner_ctx.run(MinerActor::new(setup, env.clone(), handle.miner_links()));
+    let policy = ChainPolicy {
         untrusted_peers,
         persistence: factory.persistence.clone(),
     };
-    let chain = ChainActor::new(
-        env,
-        chain_state,
-        spec.store,
-        chain_policy,
-        rng("chain"),
-        &handle,
-    );
+    let links = handle.chain_links();
+    let chain = ChainActor::new(env, chain_state, spec.store, policy, rng("chain"), links);
     chain_ctx.run(chain);
     handle
 }

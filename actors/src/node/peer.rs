@@ -2,7 +2,7 @@
 //! core returns through the transport.
 
 use super::messages::*;
-use super::{NodeEnv, NodeHandle};
+use super::NodeEnv;
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::net::gossip::Gossip;
@@ -32,12 +32,28 @@ impl Handler<Rebroadcast> for PeerActor {
     }
 }
 
+/// Where the peer actor sends: the chain (blocks in, blocks to serve) and the mempool
+/// (transactions in, transactions to serve).
+#[derive(Clone)]
+pub struct PeerLinks {
+    /// Blocks from peers.
+    pub import: Recipient<ImportBlocks>,
+    /// Stored blocks by hash.
+    pub blocks: Recipient<GetBlocks>,
+    /// A sync reply.
+    pub blocks_after: Recipient<GetBlocksAfter>,
+    /// Transactions from peers.
+    pub submit: Recipient<SubmitTx>,
+    /// Pooled transactions by id.
+    pub txs: Recipient<GetTxs>,
+}
+
 /// See the module doc.
 pub struct PeerActor {
     gossip: Gossip,
     env: NodeEnv,
     rng: ChaCha8Rng,
-    node: NodeHandle,
+    links: PeerLinks,
     flush_scheduled: bool,
     span: tracing::Span,
     /// Neighbours from the topology (kept while disconnected; others go when they leave).
@@ -69,7 +85,7 @@ impl PeerActor {
         gossip: Gossip,
         policy: PeerPolicy,
         rng: ChaCha8Rng,
-        node: &NodeHandle,
+        links: PeerLinks,
     ) -> PeerActor {
         let id = env.id;
         PeerActor {
@@ -81,7 +97,7 @@ impl PeerActor {
             gossip,
             env,
             rng,
-            node: node.clone(),
+            links,
             flush_scheduled: false,
             span: tracing::info_span!("node", id),
         }
@@ -132,6 +148,9 @@ impl PeerActor {
     }
 
     fn serve_blocks(&mut self, to: NodeId, mut hashes: Vec<Hash>, ctx: &mut Context<Self>) {
+        if hashes.is_empty() {
+            return;
+        }
         // Each block once, and no more per request than a sync reply holds.
         dedup_in_order(&mut hashes);
         hashes.truncate(MAX_SYNC_BLOCKS);
@@ -139,7 +158,7 @@ impl PeerActor {
         if let Some(blocks) = self.recent.get_all(&hashes) {
             return self.send_blocks(to, blocks);
         }
-        let fut = self.node.chain.send(GetBlocks { hashes });
+        let fut = self.links.blocks.send(GetBlocks { hashes });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             act.send_blocks(to, res.unwrap_or_default());
         }));
@@ -155,8 +174,11 @@ impl PeerActor {
     }
 
     fn serve_txs(&self, to: NodeId, mut ids: Vec<TxId>, ctx: &mut Context<Self>) {
+        if ids.is_empty() {
+            return;
+        }
         dedup_in_order(&mut ids);
-        let fut = self.node.mempool.send(GetTxs { ids });
+        let fut = self.links.txs.send(GetTxs { ids });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             for t in res.unwrap_or_default() {
                 if !act.may_serve(to, chainlab::encoding::encoded_len(&*t)) {
@@ -168,7 +190,7 @@ impl PeerActor {
     }
 
     fn serve_sync(&self, to: NodeId, locator: Vec<Hash>, ctx: &mut Context<Self>) {
-        let fut = self.node.chain.send(GetBlocksAfter {
+        let fut = self.links.blocks_after.send(GetBlocksAfter {
             locator,
             max: MAX_SYNC_BLOCKS,
         });
@@ -278,58 +300,62 @@ impl Handler<Deliver> for PeerActor {
             return;
         }
         match m.msg {
-            WireMsg::Inv { blocks, txs } => {
-                let now = self.env.now_ms();
-                self.gossip.prune_expired(now);
-                if let Some(get) = self.gossip.on_inv(from, &blocks, &txs, now, |_| false) {
-                    self.send(from, get);
-                }
-            }
+            WireMsg::Inv { blocks, txs } => self.on_inv(from, &blocks, &txs),
             WireMsg::GetData { blocks, txs } => {
-                if !blocks.is_empty() {
-                    self.serve_blocks(from, blocks, ctx);
-                }
-                if !txs.is_empty() {
-                    self.serve_txs(from, txs, ctx);
-                }
+                self.serve_blocks(from, blocks, ctx);
+                self.serve_txs(from, txs, ctx);
             }
-            WireMsg::Block(b) => {
-                if self.gossip.on_item(b.hash(), Some(from)) {
-                    self.node.chain.do_send(ImportBlocks {
-                        blocks: vec![b],
-                        from: Some(from),
-                        sync_more: false,
-                    });
-                } else {
-                    self.useless_from(from);
-                }
-            }
-            WireMsg::Tx(t) => {
-                let id = t.id();
-                if self.gossip.on_item(id, Some(from)) {
-                    self.node.mempool.do_send(SubmitTx {
-                        tx: t,
-                        id: Some(id),
-                        from: Some(from),
-                    });
-                } else {
-                    self.useless_from(from);
-                }
-            }
+            WireMsg::Block(b) => self.on_block(from, b),
+            WireMsg::Tx(t) => self.on_tx(from, t),
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
-            WireMsg::Blocks { blocks, more } => {
-                let more = self.gossip.on_sync_reply(from, more);
-                for b in &blocks {
-                    self.gossip.on_item(b.hash(), Some(from));
-                }
-                if !blocks.is_empty() {
-                    self.node.chain.do_send(ImportBlocks {
-                        blocks,
-                        from: Some(from),
-                        sync_more: more,
-                    });
-                }
-            }
+            WireMsg::Blocks { blocks, more } => self.on_sync_reply(from, blocks, more),
+        }
+    }
+}
+
+impl PeerActor {
+    fn on_inv(&mut self, from: NodeId, blocks: &[Hash], txs: &[TxId]) {
+        let now = self.env.now_ms();
+        self.gossip.prune_expired(now);
+        if let Some(get) = self.gossip.on_inv(from, blocks, txs, now, |_| false) {
+            self.send(from, get);
+        }
+    }
+
+    fn on_block(&mut self, from: NodeId, b: Arc<chainlab::Block>) {
+        if !self.gossip.on_item(b.hash(), Some(from)) {
+            return self.useless_from(from);
+        }
+        self.links.import.do_send(ImportBlocks {
+            blocks: vec![b],
+            from: Some(from),
+            sync_more: false,
+        });
+    }
+
+    fn on_tx(&mut self, from: NodeId, tx: Arc<chainlab::Transaction>) {
+        let id = tx.id();
+        if !self.gossip.on_item(id, Some(from)) {
+            return self.useless_from(from);
+        }
+        self.links.submit.do_send(SubmitTx {
+            tx,
+            id: Some(id),
+            from: Some(from),
+        });
+    }
+
+    fn on_sync_reply(&mut self, from: NodeId, blocks: Vec<Arc<chainlab::Block>>, more: bool) {
+        let more = self.gossip.on_sync_reply(from, more);
+        for b in &blocks {
+            self.gossip.on_item(b.hash(), Some(from));
+        }
+        if !blocks.is_empty() {
+            self.links.import.do_send(ImportBlocks {
+                blocks,
+                from: Some(from),
+                sync_more: more,
+            });
         }
     }
 }
