@@ -258,3 +258,104 @@ impl Handler<Shutdown> for MinerActor {
         ctx.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The miner drives the engine through its links alone: probes stand in for the mempool and
+    //! the chain, and the block it hands over must pass the chain's checks.
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::recorder::Recorder;
+    use crate::transport::Transport;
+    use chainlab::chain::validation::check_block;
+    use chainlab::config::ClockMode;
+    use chainlab::{ChainParams, ChainState};
+    use tokio::sync::mpsc;
+
+    #[derive(Debug)]
+    struct Silent;
+    impl Transport for Silent {
+        fn send(&self, _: NodeId, _: NodeId, _: chainlab::net::wire::WireMsg) {}
+        fn penalize(&self, _: NodeId, _: NodeId, _: chainlab::net::Offence) {}
+    }
+
+    /// Serves an empty template from its own chain and passes on what it is asked to import.
+    struct Probe {
+        chain: ChainState,
+        clock: Clock,
+        out: mpsc::UnboundedSender<Arc<Block>>,
+    }
+    impl Actor for Probe {
+        type Context = Context<Self>;
+    }
+    impl Handler<GetTemplate> for Probe {
+        type Result = MessageResult<GetTemplate>;
+        fn handle(&mut self, _: GetTemplate, _: &mut Context<Self>) -> Self::Result {
+            MessageResult(Vec::new())
+        }
+    }
+    impl Handler<BuildTemplate> for Probe {
+        type Result = MessageResult<BuildTemplate>;
+        fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
+            let now = self.clock.now_ms();
+            MessageResult(self.chain.build_block(&[], m.miner, now))
+        }
+    }
+    impl Handler<ImportBlocks> for Probe {
+        type Result = ();
+        fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
+            for b in m.blocks {
+                let _ = self.out.send(b);
+            }
+        }
+    }
+
+    #[test]
+    fn the_miner_seals_a_valid_block_through_its_links_alone() {
+        let params = Arc::new(ChainParams::for_tests(Vec::new()));
+        let sealed = crate::runtime::block_on(ClockMode::Virtual, async move {
+            let chain = ChainState::new(params.clone());
+            let clock = Clock::start(0);
+            let (out, mut blocks) = mpsc::unbounded_channel();
+            let setup = MinerSetup {
+                share: 1.0,
+                enabled: true,
+                rule: chain.next_rule(&chain.tip()),
+                engine: chain.engine().clone(),
+                effort: Effort::Modelled,
+                max_block_txs: 10,
+                rng: chainlab::sim::model::stream(3, "miner", 0),
+            };
+            let probe = Probe { chain, clock, out }.start();
+            let links = MinerLinks {
+                template: probe.clone().recipient(),
+                build: probe.clone().recipient(),
+                import: probe.recipient(),
+            };
+            let env = NodeEnv {
+                id: 0,
+                recorder: Recorder::new(clock),
+                transport: Arc::new(Silent),
+                sig_cache: None,
+            };
+            MinerActor::new(setup, env, links).start();
+            let first = blocks.recv().await.expect("the miner hands over a block");
+            (first, clock.now_ms())
+        })
+        .expect("runtime");
+        let (block, at_ms) = sealed;
+        let params = Arc::new(ChainParams::for_tests(Vec::new()));
+        let genesis = params.genesis_block().hash();
+        assert_eq!(block.header.parent, genesis);
+        assert_eq!(
+            block.header.timestamp_ms, at_ms,
+            "stamped when it was found"
+        );
+        assert!(at_ms > 0, "after a modelled delay, not at once");
+        let checked = check_block(block, &params, None).expect("the seal passes the checks");
+        ChainState::new(params)
+            .import(checked, at_ms, 0)
+            .expect("and the block extends genesis");
+    }
+}

@@ -41,7 +41,8 @@ pub struct NodeSpec {
     pub mining: bool,
 }
 
-/// Addresses of a running node's actors.
+/// Addresses of a running node's actors, for the harness (the actors themselves hold only the
+/// `Recipient`s they send to: their links).
 #[derive(Clone)]
 pub struct NodeHandle {
     /// Index.
