@@ -699,7 +699,7 @@ mod finality_tests {
     use super::*;
     use crate::block::Seal;
     use crate::consensus::pow::Pow;
-    use crate::consensus::{Effort, Plan, SealError, TieBreak};
+    use crate::consensus::{Plan, Producer, SealError, TieBreak};
     use crate::crypto::KeyPair;
 
     fn seal_and_check(mut block: Block, c: &ChainState) -> CheckedBlock {
@@ -747,11 +747,10 @@ mod finality_tests {
         fn plan(
             &self,
             rule: &SealRule,
-            power: f64,
-            effort: Effort,
+            producer: &Producer<'_>,
             rng: &mut dyn rand::RngCore,
         ) -> Plan {
-            self.0.plan(rule, power, effort, rng)
+            self.0.plan(rule, producer, rng)
         }
         fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
             self.0.seal(header, key, start, tries)

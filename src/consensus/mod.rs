@@ -101,6 +101,19 @@ pub enum Effort {
     Real,
 }
 
+/// Who asks to produce, and when.
+#[derive(Clone, Copy, Debug)]
+pub struct Producer<'a> {
+    /// Its share of the hash power (proof of work) or of the stake.
+    pub power: f64,
+    /// Modelled delays or real work.
+    pub effort: Effort,
+    /// Its local time, milliseconds (its own clock, skew included: slot engines decide by it).
+    pub now_ms: u64,
+    /// Its key (engines that sign or prove leadership use it).
+    pub key: &'a KeyPair,
+}
+
 /// A producer's next step on one parent.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Plan {
@@ -164,9 +177,9 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
     /// The seal a new template carries before it is sealed.
     fn template_seal(&self, rule: &SealRule) -> Seal;
 
-    /// The next step of a producer with `power` (its share of hash power or stake) under
-    /// `rule`. Draws from `rng` only when it needs randomness.
-    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan;
+    /// The next step of `producer` under `rule` (the rule of the tip it builds on). Draws
+    /// from `rng` only when it needs randomness.
+    fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan;
 
     /// Tries to seal `header` (a template under its rule), signing with `key` where the engine
     /// signs, trying at most `tries` candidates from `start`. True when sealed.
@@ -227,8 +240,8 @@ impl Consensus for Engine {
     fn template_seal(&self, rule: &SealRule) -> Seal {
         self.inner().template_seal(rule)
     }
-    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan {
-        self.inner().plan(rule, power, effort, rng)
+    fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan {
+        self.inner().plan(rule, producer, rng)
     }
     fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
         self.inner().seal(header, key, start, tries)

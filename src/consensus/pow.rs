@@ -1,7 +1,7 @@
 //! Proof of work, the first consensus engine: the target test, work, difficulty retargeting,
 //! nonce grinding and the modelled time to the next block.
 
-use super::{Ancestry, Consensus, Effort, Plan, SealError, SealRule};
+use super::{Ancestry, Consensus, Effort, Plan, Producer, SealError, SealRule};
 use crate::block::{BlockHeader, Seal};
 use crate::crypto::KeyPair;
 use crate::hash::Hash;
@@ -112,15 +112,15 @@ impl Consensus for Pow {
         }
     }
 
-    fn plan(&self, rule: &SealRule, power: f64, effort: Effort, rng: &mut dyn RngCore) -> Plan {
+    fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan {
         let SealRule::Pow { difficulty } = *rule;
-        if power <= 0.0 {
+        if producer.power <= 0.0 {
             return Plan::Idle;
         }
-        match effort {
+        match producer.effort {
             Effort::Real => Plan::Search,
             Effort::Modelled => mining_delay_ms(
-                power,
+                producer.power,
                 self.initial_difficulty,
                 difficulty,
                 self.block_interval_ms,

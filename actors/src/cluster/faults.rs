@@ -3,7 +3,7 @@
 //! polls for the convergence and catch-up measurements the decisions call for.
 
 use super::{Cluster, ClusterError};
-use crate::node::messages::{ExpectDuplicates, GetTip, Reconnected, SetClockSkew};
+use crate::node::messages::{ExpectDuplicates, GetTip, Reconnected};
 use crate::node::messages::{SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::SetTarget;
@@ -143,7 +143,7 @@ impl Cluster {
             Action::Resume(node) => self.pause(node, false),
             Action::SetSkew(node, ms) => {
                 if let Some(h) = &self.nodes[node] {
-                    h.chain.do_send(SetClockSkew(ms));
+                    h.set_clock_skew(ms);
                 }
             }
             Action::SetShare(node, share) => {

@@ -20,7 +20,6 @@ mod timeline;
 use crate::clock::Clock;
 use crate::logging;
 use crate::node::messages::ExpectDuplicates;
-use crate::node::messages::SetClockSkew;
 use crate::node::{
     spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeHandle, NodeSpec, Persistence,
 };
@@ -259,7 +258,7 @@ impl Cluster {
         self.workload.do_send(SetTarget { id, target });
         let skew = self.faults.state.skew(id);
         if skew != 0 {
-            handle.chain.do_send(SetClockSkew(skew));
+            handle.set_clock_skew(skew);
         }
         self.spawn_tcp(&handle)?;
         self.nodes[id] = Some(handle);

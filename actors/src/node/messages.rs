@@ -110,7 +110,7 @@ pub struct GetTip;
 pub struct Reconnected;
 
 /// Shift this node's clock (block timestamps and the future-drift check) by `ms`.
-#[derive(Message)]
+#[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct SetClockSkew(pub i64);
 

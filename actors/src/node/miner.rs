@@ -11,7 +11,7 @@ use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::config::Config;
-use chainlab::consensus::{Consensus, Effort, Plan, SealRule};
+use chainlab::consensus::{Consensus, Effort, Plan, Producer, SealRule};
 use chainlab::report::Event;
 use chainlab::Address;
 use chainlab::NodeId;
@@ -62,6 +62,8 @@ pub struct MinerActor {
     effort: Effort,
     key: chainlab::KeyPair,
     max_block_txs: usize,
+    /// This node's clock skew (a fault), ms: slot engines plan by the node's own clock.
+    skew_ms: i64,
     rng: ChaCha8Rng,
     generation: u64,
     timer: Option<SpawnHandle>,
@@ -90,6 +92,7 @@ impl MinerActor {
             timer: None,
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
+            skew_ms: 0,
             env,
             links,
             span: tracing::info_span!("node", id),
@@ -106,9 +109,13 @@ impl MinerActor {
         if !self.enabled {
             return;
         }
-        let plan = self
-            .engine
-            .plan(&self.rule, self.share, self.effort, &mut self.rng);
+        let producer = Producer {
+            power: self.share,
+            effort: self.effort,
+            now_ms: self.env.now_ms().saturating_add_signed(self.skew_ms),
+            key: &self.key,
+        };
+        let plan = self.engine.plan(&self.rule, &producer, &mut self.rng);
         tracing::trace!(node = self.id, ?plan, rule = ?self.rule, "next attempt");
         match plan {
             Plan::Idle => {}
@@ -232,6 +239,13 @@ impl Handler<TipChanged> for MinerActor {
             self.rule = rule.clone();
         }
         self.restart(ctx);
+    }
+}
+
+impl Handler<SetClockSkew> for MinerActor {
+    type Result = ();
+    fn handle(&mut self, m: SetClockSkew, _: &mut Context<Self>) {
+        self.skew_ms = m.0;
     }
 }
 

@@ -23,6 +23,7 @@ use chainlab::{ChainState, NodeId};
 pub use chain::{ChainActor, ChainLinks, ChainPolicy};
 pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
 pub use mempool::{MempoolActor, MempoolLinks};
+use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
 pub use peer::{PeerActor, PeerLinks, PeerPolicy};
@@ -66,6 +67,13 @@ impl NodeHandle {
     /// Stops all four actors without flushing: a simulated crash.
     pub fn crash(&self) {
         self.send_shutdown(Shutdown { graceful: false });
+    }
+
+    /// Shifts the node's clock by `ms` (a fault): the chain checks timestamps by it, the
+    /// miner stamps and plans by it.
+    pub fn set_clock_skew(&self, ms: i64) {
+        self.chain.do_send(SetClockSkew(ms));
+        self.miner.do_send(SetClockSkew(ms));
     }
 
     fn peer_links(&self) -> PeerLinks {
