@@ -43,7 +43,7 @@ pub enum ConfigError {
     /// The TOML did not parse or did not fit the schema.
     #[error("{file}: {message}")]
     Parse {
-        /// File (or "<embedded default>").
+        /// File (or `<embedded default>`).
         file: String,
         /// Parser message with line and key.
         message: String,
