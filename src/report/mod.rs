@@ -19,6 +19,7 @@ pub use faults::{FaultEffect, FaultRecord, FaultReport};
 pub use metrics::{BlockStats, Connections, Convergence, Percentiles, TxStats};
 pub use safety::{check_chain_invariants, CatchUp, PrefixViolation, Safety};
 
+use crate::chain::ChainState;
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use metrics::Tally;
@@ -60,6 +61,25 @@ pub struct FinalBlock {
     pub txids: Vec<TxId>,
     /// Difficulty.
     pub difficulty: u64,
+}
+
+impl FinalBlock {
+    /// The best chain of `chain`, genesis first.
+    pub fn best_chain(chain: &ChainState) -> Vec<FinalBlock> {
+        chain
+            .canonical()
+            .iter()
+            .filter_map(|h| {
+                let b = chain.get(h)?;
+                Some(FinalBlock {
+                    hash: *h,
+                    height: b.header.height,
+                    txids: b.tx_ids(),
+                    difficulty: b.header.difficulty(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Everything the report is computed from.

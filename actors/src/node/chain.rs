@@ -278,19 +278,7 @@ impl Handler<GetChainSummary> for ChainActor {
     fn handle(&mut self, m: GetChainSummary, _: &mut Context<Self>) -> Self::Result {
         let (checked, violations) = check_chain_invariants(self.id, &self.chain);
         let chain = if m.with_chain {
-            self.chain
-                .canonical()
-                .iter()
-                .filter_map(|h| {
-                    let b = self.chain.get(h)?;
-                    Some(FinalBlock {
-                        hash: *h,
-                        height: b.header.height,
-                        txids: b.tx_ids(),
-                        difficulty: b.header.difficulty(),
-                    })
-                })
-                .collect()
+            FinalBlock::best_chain(&self.chain)
         } else {
             Vec::new()
         };

@@ -259,33 +259,41 @@ impl Actor for PeerActor {
 impl Handler<PeerLink> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: PeerLink, ctx: &mut Context<Self>) {
-        if self.gossip.sync_peer() == Some(m.peer) {
-            if m.up {
-                // A request sent before the link was up went nowhere: send it again.
-                let now = self.env.now_ms();
-                let sent = self.gossip.resend_sync(now);
-                self.sync_sent(sent, ctx);
-            } else {
-                self.gossip.abort_sync();
-            }
+        if m.up {
+            self.link_up(m.peer, ctx);
+        } else {
+            self.link_down(m.peer);
         }
-        if !m.up {
-            self.ledger.forget(m.peer);
-            if self.fixed.binary_search(&m.peer).is_err() {
-                self.gossip.remove_neighbor(m.peer);
-            }
-            return;
+    }
+}
+
+impl PeerActor {
+    /// A TCP peer connected: resend a sync that went nowhere, and tell it where this node is,
+    /// so that whichever is behind syncs.
+    fn link_up(&mut self, peer: NodeId, ctx: &mut Context<Self>) {
+        if self.gossip.sync_peer() == Some(peer) {
+            let sent = self.gossip.resend_sync(self.env.now_ms());
+            self.sync_sent(sent, ctx);
         }
-        self.gossip.add_neighbor(m.peer);
-        // Tell the new peer where this node is, so that whichever is behind syncs.
-        if let Some((tip, height)) = self.tip {
-            if height > 0 {
-                let inv = WireMsg::Inv {
-                    blocks: vec![tip],
-                    txs: Vec::new(),
-                };
-                self.send(m.peer, inv);
-            }
+        self.gossip.add_neighbor(peer);
+        if let Some((tip, _)) = self.tip.filter(|(_, height)| *height > 0) {
+            let inv = WireMsg::Inv {
+                blocks: vec![tip],
+                txs: Vec::new(),
+            };
+            self.send(peer, inv);
+        }
+    }
+
+    /// A TCP peer left: its sync is abandoned, its accounts forgotten, and unless it is a
+    /// topology neighbour, so is it.
+    fn link_down(&mut self, peer: NodeId) {
+        if self.gossip.sync_peer() == Some(peer) {
+            self.gossip.abort_sync();
+        }
+        self.ledger.forget(peer);
+        if self.fixed.binary_search(&peer).is_err() {
+            self.gossip.remove_neighbor(peer);
         }
     }
 }
