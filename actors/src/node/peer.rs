@@ -7,6 +7,7 @@ use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
 use chainlab::net::gossip::Gossip;
 use chainlab::net::ledger::{LedgerPolicy, PeerLedger};
+use chainlab::net::recent::{RecentBlocks, RECENT_BLOCKS};
 use chainlab::net::wire::{WireMsg, MAX_SYNC_BLOCKS};
 use chainlab::report::Event;
 use chainlab::NodeId;
@@ -208,43 +209,6 @@ impl PeerActor {
 fn dedup_in_order(ids: &mut Vec<Hash>) {
     let mut seen = chainlab::hash::HashSetById::default();
     ids.retain(|h| seen.insert(*h));
-}
-
-/// How many recently accepted blocks the peer keeps to serve `getdata`.
-const RECENT_BLOCKS: usize = 64;
-
-/// The last accepted blocks by hash, oldest evicted first.
-struct RecentBlocks {
-    order: std::collections::VecDeque<Hash>,
-    blocks: chainlab::hash::HashMapById<Arc<chainlab::Block>>,
-    capacity: usize,
-}
-
-impl RecentBlocks {
-    fn new(capacity: usize) -> RecentBlocks {
-        RecentBlocks {
-            order: std::collections::VecDeque::with_capacity(capacity),
-            blocks: Default::default(),
-            capacity,
-        }
-    }
-
-    fn insert(&mut self, hash: Hash, block: Arc<chainlab::Block>) {
-        if self.blocks.insert(hash, block).is_some() {
-            return;
-        }
-        self.order.push_back(hash);
-        if self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.blocks.remove(&old);
-            }
-        }
-    }
-
-    /// All of `hashes`, in order, or None when one is not here.
-    fn get_all(&self, hashes: &[Hash]) -> Option<Vec<Arc<chainlab::Block>>> {
-        hashes.iter().map(|h| self.blocks.get(h).cloned()).collect()
-    }
 }
 
 impl Actor for PeerActor {
