@@ -199,13 +199,6 @@ impl Engine {
             Engine::Pow(p) => p,
         }
     }
-
-    /// The proof-of-work parameters, when this is proof of work.
-    pub fn pow(&self) -> Option<&pow::Pow> {
-        match self {
-            Engine::Pow(p) => Some(p),
-        }
-    }
 }
 
 impl Consensus for Engine {
