@@ -159,6 +159,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         env.clone(),
         gossip,
         peer_policy,
+        (chain_state.tip(), chain_state.height()),
         rng("peer"),
         handle.peer_links(),
     );

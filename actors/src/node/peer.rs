@@ -61,8 +61,8 @@ pub struct PeerActor {
     fixed: Vec<NodeId>,
     /// Useless items and reply bytes per peer (core `PeerLedger`).
     ledger: PeerLedger,
-    /// The chain's tip and height, from its last `TipChanged` (None before the first).
-    tip: Option<(Hash, u64)>,
+    /// The chain's tip and height: the loaded chain's at start, then each `TipChanged`'s.
+    tip: (Hash, u64),
     /// Blocks accepted lately, to serve `getdata` after an announcement.
     recent: RecentBlocks,
     policy: PeerPolicy,
@@ -80,11 +80,12 @@ pub struct PeerPolicy {
 }
 
 impl PeerActor {
-    /// A peer actor.
+    /// A peer actor for a chain whose tip is `tip` (hash, height).
     pub fn new(
         env: NodeEnv,
         gossip: Gossip,
         policy: PeerPolicy,
+        tip: (Hash, u64),
         rng: ChaCha8Rng,
         links: PeerLinks,
     ) -> PeerActor {
@@ -93,7 +94,7 @@ impl PeerActor {
             fixed: gossip.neighbors().to_vec(),
             ledger: PeerLedger::new(policy.ledger.clone()),
             policy,
-            tip: None,
+            tip,
             recent: RecentBlocks::new(RECENT_BLOCKS),
             gossip,
             env,
@@ -240,7 +241,8 @@ impl PeerActor {
             self.sync_sent(sent, ctx);
         }
         self.gossip.add_neighbor(peer);
-        if let Some((tip, _)) = self.tip.filter(|(_, height)| *height > 0) {
+        let (tip, height) = self.tip;
+        if height > 0 {
             let inv = WireMsg::Inv {
                 blocks: vec![tip],
                 txs: Vec::new(),
@@ -353,7 +355,7 @@ impl Handler<ExpectDuplicates> for PeerActor {
 impl Handler<TipChanged> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
-        self.tip = Some((m.0.new_tip, m.0.new_height));
+        self.tip = (m.0.new_tip, m.0.new_height);
     }
 }
 
