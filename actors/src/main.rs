@@ -13,7 +13,8 @@ fn main() -> ExitCode {
         Ok(cli::Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
             // Every error is bad input: config, arguments, an output path, or a data directory
-            // that cannot be used. Invariant violations are `Outcome::Failed`, not errors.
+            // that cannot be used. Invariant violations and unmet expectations are
+            // `Outcome::Failed`, not errors.
             eprintln!("chainlab: error: {e:#}");
             ExitCode::from(2)
         }

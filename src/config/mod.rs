@@ -9,6 +9,7 @@
 
 mod cluster;
 mod consensus;
+mod expect;
 mod faults;
 mod gossip;
 mod mempool;
@@ -22,6 +23,7 @@ mod workload;
 
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
+pub use expect::Expectations;
 pub use faults::FaultFile;
 pub use gossip::GossipConfig;
 pub use mempool::MempoolConfig;
@@ -106,6 +108,9 @@ pub struct Config {
     /// `[[faults]]`: the fault scenario, in firing order of the file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultEntry>,
+    /// `[expect]`: what the run's report must show (parsed apart, like the faults).
+    #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
+    pub expect: Expectations,
 }
 
 /// Parses a `--set` value: a TOML value if it is one (`3`, `0.5`, `true`, `"x"`, `[1, 2]`,
@@ -194,11 +199,22 @@ impl Config {
                 })
             }
         };
+        let expect = match doc.remove("expect") {
+            None => Expectations::default(),
+            Some(toml::Value::Table(t)) => Expectations::parse(&t, &file_label)?,
+            Some(_) => {
+                return Err(ConfigError::Parse {
+                    file: file_label,
+                    message: "`expect` must be a table ([expect])".into(),
+                })
+            }
+        };
         let mut cfg: Config = Config::deserialize(doc).map_err(|e| ConfigError::Parse {
             file: file_label.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
         cfg.faults = faults;
+        cfg.expect = expect;
         cfg.validate(&file_label)?;
         Ok(cfg)
     }
@@ -220,7 +236,8 @@ impl Config {
         self.gossip.validate(file)?;
         self.storage.validate(file)?;
         let end = self.cluster.duration + self.cluster.settle;
-        faults::validate(&self.faults, file, n, end)
+        faults::validate(&self.faults, file, n, end)?;
+        self.expect.validate(file, self.faults.len())
     }
 
     /// The key of workload account `i` (deterministic, the same for every run).
@@ -334,6 +351,32 @@ mod tests {
         assert!(
             Config::parse("[pow]\nhashpower = { skew = 1.0, foo = 3 }", "f.toml", &[]).is_err()
         );
+    }
+
+    #[test]
+    fn expectations_come_from_the_file_or_set_and_are_checked_against_the_faults() {
+        let text = "[expect]\nconverged = true\n";
+        let c = Config::parse(text, "x.toml", &["expect.txs.tps={ min = 2 }".into()]).unwrap();
+        let paths: Vec<&str> = c.expect.checks.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["convergence.converged", "txs.tps"]);
+        // Recorded (as TOML) and read back, a config keeps its expectations.
+        let back = Config::parse(&toml::to_string(&c).unwrap(), "rec", &[]).unwrap();
+        assert_eq!(back, c);
+        let e = Config::parse("[expect]\ntpx = 1", "x.toml", &[]).unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "expect.tpx"),
+            "{e}"
+        );
+        let e = Config::parse("expect = 3", "x.toml", &[]).unwrap_err();
+        assert!(e.to_string().contains("[expect]"), "{e}");
+        let mut c = Config::parse("[expect]\nfaults.0.at_s = { max = 5 }", "x.toml", &[]);
+        assert!(c.is_err(), "no fault 0 in a scenario without faults");
+        c = Config::parse(
+            "[expect]\nfaults.0.at_s = { max = 5 }\n[[faults]]\nat = \"1s\"\nkind = \"heal\"",
+            "x.toml",
+            &[],
+        );
+        assert!(c.is_ok(), "{c:?}");
     }
 
     #[test]

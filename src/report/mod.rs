@@ -7,14 +7,19 @@
 //! - `event`: the trace vocabulary ([`Event`], [`TraceRecord`]);
 //! - `metrics`: block, propagation, transaction, convergence and connection figures;
 //! - `safety`: common-prefix, lost-transaction and catch-up checks, and the chain invariants;
-//! - `faults`: what each scenario fault did.
+//! - `faults`: what each scenario fault did;
+//! - `schema`: every path of the report, and the resolution of a path an `[expect]` names;
+//! - `expect`: a scenario's expectations checked against the report.
 
 mod event;
+pub mod expect;
 mod faults;
 mod metrics;
 mod safety;
+pub mod schema;
 
 pub use event::{Event, TraceRecord};
+pub use expect::{Check, Expectation, Expected};
 pub use faults::{FaultEffect, FaultRecord, FaultReport};
 pub use metrics::{BlockStats, Connections, Convergence, Percentiles, TxStats};
 pub use safety::{check_chain_invariants, CatchUp, PrefixViolation, Safety};
@@ -146,6 +151,9 @@ pub struct Report {
     pub connections: Connections,
     /// Trace events recorded.
     pub events: u64,
+    /// The scenario's `[expect]` checks, what each saw and whether it held (empty without
+    /// `[expect]`); filled by [`Report::check`].
+    pub expectations: Vec<Expectation>,
 }
 
 impl Report {
@@ -169,7 +177,18 @@ impl Report {
             safety: safety::safety(facts, events, tally.max_depth),
             connections: Connections::from_events(events),
             events: events.len() as u64,
+            expectations: Vec::new(),
         }
+    }
+
+    /// Fills `expectations` with the result of each of `checks` against this report.
+    pub fn check(&mut self, checks: &[Check]) {
+        self.expectations = expect::evaluate(checks, self);
+    }
+
+    /// Whether the run failed: an invariant was violated or an expectation was unmet.
+    pub fn failed(&self) -> bool {
+        !self.invariants.violations.is_empty() || self.expectations.iter().any(|e| !e.pass)
     }
 }
 

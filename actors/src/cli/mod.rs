@@ -56,7 +56,8 @@ enum Command {
 pub enum Outcome {
     /// Exit 0.
     Success,
-    /// Exit 1: a run violated an invariant, or a store is inconsistent.
+    /// Exit 1: a run violated an invariant or missed an `[expect]` check, or a store is
+    /// inconsistent.
     Failed,
 }
 

@@ -71,7 +71,7 @@ impl RunArgs {
 }
 
 /// Runs the cluster, writes the report and trace, prints the summary; fails when an invariant
-/// was violated (each one printed to stderr).
+/// was violated or an `[expect]` check was unmet (each one printed to stderr).
 ///
 /// # Errors
 /// Bad config, faults or arguments, an unwritable output, or a run that cannot start.
@@ -97,13 +97,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<Outcome> {
     if !a.quiet {
         print_summary(&out);
     }
-    let violations = &out.report.invariants.violations;
-    for v in violations {
+    for v in &out.report.invariants.violations {
         eprintln!("invariant violated: {v}");
     }
-    Ok(if violations.is_empty() {
-        Outcome::Success
-    } else {
+    for e in out.report.expectations.iter().filter(|e| !e.pass) {
+        eprintln!("{}", e.failure_line());
+    }
+    Ok(if out.report.failed() {
         Outcome::Failed
+    } else {
+        Outcome::Success
     })
 }

@@ -1,5 +1,5 @@
 //! The table `chainlab run` prints after a run: one aligned row per figure, then safety, one
-//! row per fault, and where the data was kept.
+//! row per fault, one per `[expect]` check, and where the data was kept.
 
 use chainlab::report::{FaultReport, Percentiles, Report};
 use chainlab_actors::cluster::RunOutput;
@@ -27,6 +27,14 @@ pub fn print_summary(out: &RunOutput) {
     for f in &r.faults {
         let label = format!("fault {} {}", f.index, f.kind);
         println!("  {label:<w$}  {}", fault_line(f));
+    }
+    for e in &r.expectations {
+        let label = format!("expect {}", e.check);
+        let verdict = if e.pass { "pass" } else { "FAIL" };
+        println!(
+            "  {label:<w$}  {verdict}: {} (expected {})",
+            e.seen, e.expected
+        );
     }
     if let Some(d) = &out.data_dir {
         println!("  {:<w$}  {}", "data kept in", d.display());

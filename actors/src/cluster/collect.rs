@@ -1,5 +1,6 @@
 //! The end of a run: every node's final view, the best chain, the pooled transactions, the
-//! network and TCP counters, gathered into the report; then the nodes stop and the stores flush.
+//! network and TCP counters, gathered into the report, and the scenario's expectations checked
+//! against it; then the nodes stop and the stores flush.
 
 use super::{Cluster, ClusterError, RunOutput};
 use crate::node::messages::GetChainSummary;
@@ -32,7 +33,8 @@ impl Cluster {
         self.record_drops(&net);
         let events = self.factory.recorder.take_events();
         let facts = self.facts(finals, chain.clone(), invariants, pooled);
-        let report = Report::compute(&facts, &events);
+        let mut report = Report::compute(&facts, &events);
+        report.check(&self.cfg.expect.checks);
         Ok(RunOutput {
             report,
             events,

@@ -16,3 +16,25 @@ pub const SMALL_CLUSTER: &[&str] = &[
 pub fn chainlab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chainlab"))
 }
+
+/// Runs `chainlab ARGS` to its end (no `RUST_LOG`, no backtraces).
+pub fn output(args: &[&str]) -> std::process::Output {
+    chainlab()
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the chainlab binary runs")
+}
+
+/// The command line, exit code, stdout and stderr of a finished `chainlab ARGS`, for an
+/// assertion message.
+pub fn describe(args: &[&str], out: &std::process::Output) -> String {
+    format!(
+        "chainlab {}\nexit: {:?}\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
