@@ -33,7 +33,8 @@ pub fn print_summary(out: &RunOutput) {
         let verdict = if e.pass { "pass" } else { "FAIL" };
         println!(
             "  {label:<w$}  {verdict}: {} (expected {})",
-            e.seen, e.expected
+            fmt_seen(&e.seen),
+            e.expected
         );
     }
     if let Some(d) = &out.data_dir {
@@ -132,6 +133,15 @@ fn fmt_pct(p: &Percentiles) -> String {
         fmt_opt(p.p90),
         fmt_opt(p.p99)
     )
+}
+
+/// A value an expectation saw: a fraction to three decimals, `-` for none.
+fn fmt_seen(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "-".into(),
+        serde_json::Value::Number(n) if n.is_f64() => format!("{:.3}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    }
 }
 
 /// Three decimals, or `-`.
