@@ -380,6 +380,18 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_config_reads_back_from_its_recorded_toml() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.display().to_string();
+            let c = Config::parse(&std::fs::read_to_string(&path).unwrap(), &name, &[]).unwrap();
+            let text = toml::to_string(&c).unwrap();
+            assert_eq!(Config::parse(&text, &name, &[]).unwrap(), c, "{name}");
+        }
+    }
+
+    #[test]
     fn latency_tables_reject_unknown_fields() {
         let e = Config::parse(
             "[network]\nlatency = { dist = \"constant\", msec = 3 }",

@@ -239,6 +239,19 @@ mod tests {
     }
 
     #[test]
+    fn a_run_fails_on_an_unmet_expectation_or_a_violated_invariant_only() {
+        let mut r = Report::default();
+        assert!(!r.failed(), "no expectations, no violations");
+        r.check(&[check("txs.submitted", Expected::Number(Num::Int(0)))]);
+        assert!(!r.failed());
+        r.check(&[check("txs.submitted", range(Some(1), None))]);
+        assert!(r.failed());
+        r.check(&[]);
+        r.invariants.violations.push("x".into());
+        assert!(r.failed());
+    }
+
+    #[test]
     fn the_report_lists_expected_and_seen_as_json() {
         let r = Report::default();
         let got = evaluate(&[check("txs.confirmed", range(Some(1), Some(9)))], &r);

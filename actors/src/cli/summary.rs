@@ -8,7 +8,16 @@ use chainlab_actors::cluster::RunOutput;
 pub fn print_summary(out: &RunOutput) {
     let r = &out.report;
     let rows = rows(r);
-    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let w = rows
+        .iter()
+        .map(|(k, _)| k.len())
+        .chain(
+            r.expectations
+                .iter()
+                .map(|e| "expect ".len() + e.check.len()),
+        )
+        .max()
+        .unwrap_or(0);
     println!();
     for (k, v) in rows {
         println!("  {k:<w$}  {v}");
