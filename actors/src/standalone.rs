@@ -126,6 +126,15 @@ pub fn run_node(
             opts.id, cfg.cluster.nodes
         )));
     }
+    if cfg.consensus.genesis_time.is_none() {
+        return Err(StandaloneError::Usage(
+            "consensus.genesis_time is not set: `chainlab node` runs on Unix time, so the \
+             network's launch time must be in the config (RFC 3339, e.g. \
+             \"2026-12-01T00:00:00Z\"); without it a branch could claim the years since 1970 \
+             to lower the difficulty"
+                .into(),
+        ));
+    }
     cfg.cluster.clock = ClockMode::Real;
     // Every link of this process is TCP (peer actors budget what they serve accordingly).
     cfg.network.transport = chainlab::config::TransportKind::Tcp;
@@ -163,7 +172,9 @@ async fn run(
     let stored_ts = chain
         .get(&chain.tip())
         .map_or(0, |b| b.header.timestamp_ms + 1);
-    let recorder = Recorder::counting(Clock::start(unix_ms.max(stored_ts)));
+    let recorder = Recorder::counting(Clock::start(
+        unix_ms.max(stored_ts).max(cfg.genesis_time_ms() + 1),
+    ));
     let net = Network::new(
         id + 1,
         Latency::Constant { ms: 0.0 },

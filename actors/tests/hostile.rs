@@ -478,7 +478,10 @@ impl Attacker {
 
     /// A valid block on genesis (stale for node 0, but valid in itself).
     fn sealed_block(&mut self, txs: &[Transaction], miner: u8) -> Block {
-        let mut b = self.chain.build_block(txs, Address([miner; 20]), 1_000);
+        let mut b = self
+            .chain
+            .build_block(txs, Address([miner; 20]), 1_000)
+            .expect("the reward fits");
         assert_eq!(b.txs.len(), txs.len(), "the transactions apply");
         grind(&mut b.header, 0, u64::MAX).expect("a nonce exists");
         b
@@ -791,7 +794,10 @@ impl Attacker {
     }
 
     fn content_cases(&mut self) -> u32 {
-        let mut b = self.chain.build_block(&[], Address([0xb0; 20]), 1_000);
+        let mut b = self
+            .chain
+            .build_block(&[], Address([0xb0; 20]), 1_000)
+            .expect("the reward fits");
         let Seal::Pow { difficulty, .. } = b.header.seal;
         let mut nonce = 0;
         loop {

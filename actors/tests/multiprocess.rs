@@ -42,6 +42,7 @@ topology = "full-mesh"
 
 [consensus]
 block_interval = "400ms"
+genesis_time = "2026-12-01T00:00:00Z"
 
 [workload]
 tx_rate = 20.0

@@ -424,7 +424,9 @@ fn next_block(data: &Path, node: usize) -> Block {
         chain.height()
     );
     let ts = chain.get(&chain.tip()).unwrap().header.timestamp_ms + 1000;
-    chain.build_block(&[], Config::node_key(node).address(), ts)
+    chain
+        .build_block(&[], Config::node_key(node).address(), ts)
+        .expect("the reward fits")
 }
 
 /// Puts `bytes` under `key` in node `node`'s block tree and indexes it at `height`.

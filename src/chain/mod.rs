@@ -25,7 +25,7 @@ use crate::hash::{Hash, HashMapById, TxId};
 use crate::tx::Transaction;
 use orphans::OrphanPool;
 use params::ChainParams;
-use state::{Account, State, Undo};
+use state::{Account, ApplyError, State, Undo};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
@@ -293,7 +293,8 @@ impl ChainState {
         }
         self.engine.check_against_parent(self, header)?;
         let median = self.median_time_past(header.parent);
-        if header.timestamp_ms <= median && header.height > 1 {
+        // Genesis counts: a block at height 1 must be later than genesis.
+        if header.timestamp_ms <= median {
             return Err(BlockError::TimestampTooOld {
                 ts: header.timestamp_ms,
                 median,
@@ -612,13 +613,19 @@ impl ChainState {
     }
 
     /// Builds an unsealed block on the tip from candidate transactions: those that apply in
-    /// order are included (up to the size limits), the rest skipped. The nonce is left at 0.
+    /// order are included (up to the size limits, and while the reward plus fees fits a u64),
+    /// the rest skipped. The nonce is left at 0. The timestamp is `now_ms`, raised if needed
+    /// past the median time past and to the engine's earliest (the time-warp rule).
+    ///
+    /// # Errors
+    /// [`ApplyError::Overflow`] when the reward cannot be credited to `miner` (its balance
+    /// would overflow): no valid block can pay this miner.
     pub fn build_block(
         &mut self,
         candidates: &[Transaction],
         miner: Address,
         now_ms: u64,
-    ) -> Block {
+    ) -> Result<Block, ApplyError> {
         let tip = self.tip();
         let mut undo = Undo::default();
         let mut txs = Vec::new();
@@ -632,31 +639,40 @@ impl ChainState {
             if bytes + size > self.params.max_block_bytes {
                 continue;
             }
+            let Some(paid) = fees
+                .checked_add(tx.fee)
+                .filter(|f| f.checked_add(self.params.reward).is_some())
+            else {
+                continue;
+            };
             if self.state.apply_tx(tx, &mut undo).is_ok() {
-                fees = fees.saturating_add(tx.fee);
+                fees = paid;
                 bytes += size;
                 txs.push(tx.clone());
             }
         }
-        let _ = self
+        let credited = self
             .state
-            .credit(miner, self.params.reward.saturating_add(fees), &mut undo);
+            .credit(miner, self.params.reward + fees, &mut undo);
         let state_root = self.state.root();
         self.state.revert(&undo);
+        credited?;
         let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
-        Block {
+        Ok(Block {
             header: BlockHeader {
                 version: BLOCK_VERSION,
                 parent: tip,
                 height: self.height() + 1,
                 tx_root: merkle_root(&ids),
                 state_root,
-                timestamp_ms: now_ms.max(self.median_time_past(tip) + 1),
+                timestamp_ms: now_ms
+                    .max(self.median_time_past(tip).saturating_add(1))
+                    .max(self.engine.earliest_timestamp(self, &tip)),
                 miner,
                 seal: self.engine.template_seal(&self.next_rule(&tip)),
             },
             txs,
-        }
+        })
     }
 
     /// Replays the best chain from genesis and compares with the live state: the same
@@ -772,7 +788,9 @@ mod finality_tests {
         (0..n)
             .map(|_| {
                 let now = 1_000 * (c.height() + 1);
-                let block = c.build_block(&[], Address([miner; 20]), now);
+                let block = c
+                    .build_block(&[], Address([miner; 20]), now)
+                    .expect("the reward fits");
                 let checked = seal_and_check(block, c);
                 c.import(checked.clone(), now, 0).expect("valid block");
                 checked

@@ -134,7 +134,9 @@ mod tests {
         let mut store = MemoryStore::new();
         mark_genesis(&mut store, &chain.genesis()).unwrap();
         for i in 1..=n {
-            let mut block = chain.build_block(&[], crate::crypto::Address([9; 20]), i * 1_000);
+            let mut block = chain
+                .build_block(&[], crate::crypto::Address([9; 20]), i * 1_000)
+                .expect("the reward fits");
             crate::consensus::pow::grind(&mut block.header, 0, u64::MAX).expect("sealed");
             let checked = check_block(Arc::new(block), &p, None).unwrap();
             let out = chain.import(checked, i * 1_000, 0).unwrap();

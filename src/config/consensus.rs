@@ -6,7 +6,7 @@ use crate::chain::params::{ChainParams, TieBreak};
 use crate::consensus::pow::Pow;
 use crate::consensus::Engine;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Consensus families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -43,6 +43,11 @@ pub struct ConsensusConfig {
     pub max_future_drift: Duration,
     /// Blocks waiting for a parent, per node.
     pub max_orphans: usize,
+    /// The genesis block's timestamp (RFC 3339, e.g. `"2026-12-01T00:00:00Z"`): the network's
+    /// launch. Unset: chain time 0, where a cluster run's chain clock starts. `chainlab node`
+    /// (chain time = Unix time) requires it, or a branch could claim the decades since 1970.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub genesis_time: Option<SystemTime>,
 }
 
 impl Default for ConsensusConfig {
@@ -58,6 +63,7 @@ impl Default for ConsensusConfig {
             reward: 5_000_000_000,
             max_future_drift: Duration::from_secs(15),
             max_orphans: 256,
+            genesis_time: None,
         }
     }
 }
@@ -82,6 +88,14 @@ impl ConsensusConfig {
                 format!("must be in 1000..={max_bytes} (a block must fit one decodable message)"),
             );
         }
+        if let Some(t) = self.genesis_time {
+            if t.duration_since(SystemTime::UNIX_EPOCH).is_err() {
+                return err(
+                    "consensus.genesis_time",
+                    "must not be before 1970-01-01T00:00:00Z".into(),
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -97,6 +111,14 @@ impl Config {
                 initial_difficulty: self.pow.difficulty,
             }),
         }
+    }
+
+    /// `consensus.genesis_time` in Unix milliseconds (0 when unset).
+    pub fn genesis_time_ms(&self) -> u64 {
+        self.consensus
+            .genesis_time
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The chain parameters, with every workload account funded at genesis.
@@ -118,6 +140,7 @@ impl Config {
             max_block_bytes: c.max_block_bytes,
             reward: c.reward,
             max_future_ms: c.max_future_drift.as_millis() as u64,
+            genesis_time_ms: self.genesis_time_ms(),
             max_orphans: c.max_orphans,
             genesis_balances,
         }

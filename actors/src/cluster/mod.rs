@@ -185,13 +185,18 @@ impl Cluster {
             });
         }
         stores.record_config(&cfg)?;
-        // Chain time resumes after the newest stored block.
+        // Chain time starts at genesis (block timestamps must be later) and resumes after the
+        // newest stored block.
+        let genesis_ms = cfg.genesis_time_ms();
         let offset = chains
             .iter()
             .flatten()
             .filter_map(|c| c.get(&c.tip()).map(|b| b.header.timestamp_ms))
             .max()
-            .map_or(0, |t| if t > 0 { t + 1 } else { 0 });
+            .map_or(
+                genesis_ms,
+                |t| if t > genesis_ms { t + 1 } else { genesis_ms },
+            );
         let clock = Clock::start(offset);
         let recorder = Recorder::new(clock);
         let tcp = TcpPlan::new(&cfg, &adj)?;

@@ -64,9 +64,10 @@ pub struct GetBlocksAfter {
     pub max: usize,
 }
 
-/// Build an unsealed block on the tip from candidate transactions.
+/// Build an unsealed block on the tip from candidate transactions (an error when the reward
+/// cannot be credited to the miner: `ChainState::build_block`).
 #[derive(Message)]
-#[rtype(result = "Block")]
+#[rtype(result = "Result<Block, chainlab::chain::state::ApplyError>")]
 pub struct BuildTemplate {
     /// Candidates in priority order.
     pub txs: Vec<Arc<Transaction>>,

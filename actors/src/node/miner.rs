@@ -136,7 +136,14 @@ impl MinerActor {
         let max = self.max_block_txs;
         let fut = async move {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
-            chain.send(BuildTemplate { txs, miner }).await.ok()
+            match chain.send(BuildTemplate { txs, miner }).await.ok()? {
+                Ok(block) => Some(block),
+                Err(e) => {
+                    // No valid block can pay this miner; it waits for the next tip.
+                    tracing::warn!(error = %e, "cannot build a template");
+                    None
+                }
+            }
         };
         tracing::trace!(node = self.id, gen, "building a template");
         ctx.spawn(fut.into_actor(self).map(move |block, act, ctx| {
