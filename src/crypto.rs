@@ -1,7 +1,7 @@
 //! secp256k1 keys, addresses, low-S ECDSA over 32-byte digests, and a bounded cache of
 //! successful verifications that can be shared by every node of a process.
 
-use crate::hash::{Hash, HashSetById};
+use crate::hash::{Hash, HashKey, HashSetById};
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use k256::ecdsa::{Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -190,11 +190,16 @@ struct CacheInner {
 }
 
 impl SigCache {
-    /// A cache holding at most `capacity` entries (0 disables it).
+    /// A cache holding at most `capacity` entries (0 disables it), keyed with a fixed key.
     pub fn new(capacity: usize) -> SigCache {
+        SigCache::with_key(capacity, HashKey::default())
+    }
+
+    /// A cache holding at most `capacity` entries, its table keyed with `key`.
+    pub fn with_key(capacity: usize, key: HashKey) -> SigCache {
         SigCache {
             inner: Mutex::new(CacheInner {
-                set: HashSetById::default(),
+                set: HashSetById::with_hasher(key),
                 order: VecDeque::new(),
                 capacity,
             }),

@@ -7,7 +7,7 @@
 use crate::chain::state::Account;
 use crate::chain::validation::{check_tx, TxError};
 use crate::crypto::{Address, SigCache};
-use crate::hash::{HashMapById, TxId};
+use crate::hash::{HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -116,11 +116,16 @@ pub struct Mempool {
 }
 
 impl Mempool {
-    /// An empty pool over the given account mirror (the genesis or tip state).
-    pub fn new(policy: MempoolPolicy, accounts: BTreeMap<Address, Account>) -> Mempool {
+    /// An empty pool over the given account mirror (the genesis or tip state); its table of
+    /// ids is keyed with `key` (this node's [`HashKey::derive`]d key).
+    pub fn new(
+        policy: MempoolPolicy,
+        accounts: BTreeMap<Address, Account>,
+        key: HashKey,
+    ) -> Mempool {
         Mempool {
             policy,
-            by_id: HashMapById::default(),
+            by_id: HashMapById::with_hasher(key),
             by_sender: BTreeMap::new(),
             by_fee: BTreeSet::new(),
             accounts,
@@ -414,7 +419,7 @@ mod tests {
                 )
             })
             .collect();
-        Mempool::new(policy(max), accounts)
+        Mempool::new(policy(max), accounts, HashKey::default())
     }
 
     fn tx(k: &KeyPair, nonce: u64, fee: u64) -> Arc<Transaction> {

@@ -21,7 +21,7 @@ pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, BLOCK_VERSION};
 use crate::consensus::{Ancestry, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
-use crate::hash::{Hash, HashMapById, TxId};
+use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
 use orphans::OrphanPool;
 use params::ChainParams;
@@ -126,6 +126,14 @@ pub struct ChainState {
 }
 
 impl ChainState {
+    /// Keys the tables of blocks by hash with `key` (a node's [`HashKey::derive`]d key: side
+    /// branches at low difficulty are cheap, so their hashes are attacker-chosen bytes).
+    pub fn set_hash_key(&mut self, key: HashKey) {
+        rekey_map(&mut self.entries, key);
+        rekey_map(&mut self.children, key);
+        rekey_map(&mut self.undo, key);
+    }
+
     /// A chain holding only genesis.
     pub fn new(params: Arc<ChainParams>) -> ChainState {
         let genesis = Arc::new(params.genesis_block());
@@ -402,6 +410,30 @@ impl ChainState {
             self.reorg_to(hash)?;
         }
         Ok(b.block)
+    }
+
+    /// Makes `target` the tip if it is stored, not invalid, and its branch weighs exactly what
+    /// the tip's does (and adopting it reverts no final block). Returns whether the tip moved.
+    /// Used on restart to keep the stored tip of an equal-work tie.
+    fn keep_tied_tip(&mut self, target: Hash) -> Result<bool, BlockError> {
+        let tip = self.tip();
+        let Some(e) = self.entries.get(&target) else {
+            return Ok(false);
+        };
+        if target == tip
+            || e.status == Status::Invalid
+            || e.total_work != self.entries[&tip].total_work
+        {
+            return Ok(false);
+        }
+        if let Some(f) = self.engine.finalized(self, &tip) {
+            let height = self.entries.get(&f).map_or(0, |e| e.height);
+            if self.ancestor(target, height) != Some(f) {
+                return Ok(false);
+            }
+        }
+        self.reorg_to(target)?;
+        Ok(true)
     }
 
     fn branch_tip(&self, hash: &Hash) -> BranchTip {

@@ -9,7 +9,7 @@ use crate::block::Block;
 use crate::chain::params::ChainParams;
 use crate::chain::state::State;
 use crate::crypto::SigCache;
-use crate::hash::Hash;
+use crate::hash::{Hash, HashKey};
 use std::sync::Arc;
 
 /// Why a store could not be loaded.
@@ -45,8 +45,14 @@ pub const GENESIS_KEY: &str = "genesis";
 
 impl ChainState {
     /// Rebuilds the chain a store holds, from `genesis` (the block and state
-    /// `params.genesis_block()` and `params.genesis_state()` give, built once per process).
-    /// Reads only: [`mark_genesis`] records the genesis in a new store.
+    /// `params.genesis_block()` and `params.genesis_state()` give, built once per process),
+    /// its tables of blocks keyed with `key`. Reads only: [`mark_genesis`] records the genesis
+    /// in a new store.
+    ///
+    /// Fork choice is replayed over the stored blocks, except that the store's recorded tip is
+    /// kept when another branch has exactly as much work: an equal-work tie was decided when
+    /// the node ran (first seen, or its random draw), and a restart must not decide it again
+    /// by load order.
     ///
     /// # Errors
     /// [`RebuildError`] naming the store, and the block where one is at fault.
@@ -55,8 +61,10 @@ impl ChainState {
         params: Arc<ChainParams>,
         genesis: (Arc<Block>, Arc<State>),
         cache: Option<&SigCache>,
+        key: HashKey,
     ) -> Result<ChainState, RebuildError> {
         let mut chain = ChainState::from_genesis(params.clone(), genesis.0, genesis.1);
+        chain.set_hash_key(key);
         let expected = chain.genesis();
         let location = store.location();
         if let Some(g) = store.meta(GENESIS_KEY)? {
@@ -91,6 +99,15 @@ impl ChainState {
             chain
                 .import(checked, u64::MAX / 4, tie)
                 .map_err(|e| damaged(e.to_string()))?;
+        }
+        if let Some(stored_tip) = store.tip()? {
+            chain
+                .keep_tied_tip(stored_tip)
+                .map_err(|e| RebuildError::Damaged {
+                    location: location.clone(),
+                    hash: stored_tip,
+                    reason: e.to_string(),
+                })?;
         }
         if chain.orphan_count() > 0 {
             return Err(RebuildError::AnotherChain {
@@ -151,7 +168,8 @@ mod tests {
     fn a_store_rebuilds_the_chain_it_holds() {
         let (store, chain) = stored_chain(5);
         let p = params();
-        let rebuilt = ChainState::rebuild(&store, p.clone(), genesis(&p), None).unwrap();
+        let rebuilt =
+            ChainState::rebuild(&store, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
         assert_eq!(rebuilt.tip(), chain.tip());
         assert_eq!(rebuilt.height(), 5);
         assert_eq!(rebuilt.state().root(), chain.state().root());
@@ -163,7 +181,14 @@ mod tests {
         let mut other = ChainParams::for_tests(Vec::new());
         other.chain_id = 99;
         let other = Arc::new(other);
-        let err = ChainState::rebuild(&store, other.clone(), genesis(&other), None).unwrap_err();
+        let err = ChainState::rebuild(
+            &store,
+            other.clone(),
+            genesis(&other),
+            None,
+            HashKey::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, RebuildError::AnotherChain { .. }), "{err}");
 
         let (mut store, chain) = stored_chain(2);
@@ -172,10 +197,56 @@ mod tests {
         bad.header.tx_root = Hash([1; 32]); // no longer the root of its transactions
         store.put_block(&bad.hash(), &bad).unwrap();
         let p = params();
-        let err = ChainState::rebuild(&store, p.clone(), genesis(&p), None).unwrap_err();
+        let err = ChainState::rebuild(&store, p.clone(), genesis(&p), None, HashKey::default())
+            .unwrap_err();
         assert!(
             matches!(&err, RebuildError::Damaged { hash, .. } if *hash == bad.hash()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_equal_work_tie_keeps_the_stored_tip_whatever_the_load_order() {
+        // Two sibling blocks at height 3 on a common chain: equal work. The store loads them
+        // in (height, hash) order, so the one with the smaller hash is seen first; each in
+        // turn is recorded as the tip, and the rebuilt chain must keep that one.
+        let p = params();
+        let (store, chain) = stored_chain(2);
+        let siblings: Vec<Block> = [9u8, 10]
+            .iter()
+            .map(|m| {
+                let mut c = chain_copy(&store, &p);
+                let mut b = c
+                    .build_block(&[], crate::crypto::Address([*m; 20]), 3_000)
+                    .expect("the reward fits");
+                crate::consensus::pow::grind(&mut b.header, 0, u64::MAX).expect("sealed");
+                b
+            })
+            .collect();
+        assert_ne!(siblings[0].hash(), siblings[1].hash());
+        for b in &siblings {
+            let mut s = store.clone();
+            for sib in &siblings {
+                s.put_block(&sib.hash(), sib).unwrap();
+            }
+            s.set_tip(&b.hash()).unwrap();
+            let rebuilt =
+                ChainState::rebuild(&s, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
+            assert_eq!(rebuilt.tip(), b.hash(), "the stored tip is kept");
+            assert_eq!(rebuilt.height(), 3);
+            rebuilt.verify_replay().unwrap();
+        }
+        // A heavier branch still wins over a lighter stored tip (the store, shared by the
+        // clones, now holds both siblings).
+        let mut s = store.clone();
+        s.set_tip(&chain.canonical()[1]).unwrap();
+        let rebuilt =
+            ChainState::rebuild(&s, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
+        assert_eq!(rebuilt.height(), 3);
+    }
+
+    /// A fresh chain with `store`'s blocks (a deep copy: `MemoryStore` clones share data).
+    fn chain_copy(store: &MemoryStore, p: &Arc<ChainParams>) -> ChainState {
+        ChainState::rebuild(store, p.clone(), genesis(p), None, HashKey::default()).unwrap()
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
-use crate::hash::{Hash, HashMapById, HashSetById, TxId};
+use crate::hash::{Hash, HashKey, HashMapById, HashSetById, TxId};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS};
 use crate::NodeId;
 use std::collections::{BTreeMap, VecDeque};
@@ -31,10 +31,10 @@ pub struct BoundedSet {
 }
 
 impl BoundedSet {
-    /// An empty set holding at most `capacity` ids.
-    pub fn new(capacity: usize) -> BoundedSet {
+    /// An empty set holding at most `capacity` ids, its table keyed with `key`.
+    pub fn new(capacity: usize, key: HashKey) -> BoundedSet {
         BoundedSet {
-            set: HashSetById::default(),
+            set: HashSetById::with_hasher(key),
             order: VecDeque::new(),
             capacity,
         }
@@ -81,6 +81,8 @@ pub struct Gossip {
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
     peer_known: BTreeMap<NodeId, BoundedSet>,
+    /// The key of every id table.
+    key: HashKey,
     /// Ids asked for: when, and of whom.
     requested: HashMapById<(u64, NodeId)>,
     /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
@@ -98,20 +100,22 @@ pub const MAX_REQUESTS_PER_PEER: usize = 2 * MAX_INV_ITEMS;
 pub type Outbox = Vec<(NodeId, WireMsg)>;
 
 impl Gossip {
-    /// Gossip over the given neighbours (kept sorted).
-    pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>) -> Gossip {
+    /// Gossip over the given neighbours (kept sorted); every table of ids (seen, known per
+    /// peer, requested) is keyed with `key`, this node's ([`HashKey::derive`]).
+    pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>, key: HashKey) -> Gossip {
         neighbors.sort_unstable();
         neighbors.dedup();
         let peer_known = neighbors
             .iter()
-            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity)))
+            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity, key)))
             .collect();
         Gossip {
-            seen: BoundedSet::new(policy.seen_capacity),
+            seen: BoundedSet::new(policy.seen_capacity, key),
             policy,
             neighbors,
             peer_known,
-            requested: HashMapById::default(),
+            key,
+            requested: HashMapById::with_hasher(key),
             requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
             sync: None,
@@ -122,6 +126,11 @@ impl Gossip {
     /// Ids asked for and neither received nor forgotten yet.
     pub fn outstanding(&self) -> usize {
         self.requested.len()
+    }
+
+    /// The key of this node's id tables.
+    pub fn hash_key(&self) -> HashKey {
+        self.key
     }
 
     /// The tunables.
@@ -160,8 +169,10 @@ impl Gossip {
     pub fn add_neighbor(&mut self, peer: NodeId) {
         if let Err(pos) = self.neighbors.binary_search(&peer) {
             self.neighbors.insert(pos, peer);
-            self.peer_known
-                .insert(peer, BoundedSet::new(self.policy.peer_known_capacity));
+            self.peer_known.insert(
+                peer,
+                BoundedSet::new(self.policy.peer_known_capacity, self.key),
+            );
         }
     }
 
@@ -197,8 +208,14 @@ impl Gossip {
     ) -> Option<WireMsg> {
         let mut want_b = Vec::new();
         let mut want_t = Vec::new();
-        for (ids, want) in [(blocks, &mut want_b), (txs, &mut want_t)] {
-            for id in ids.iter().take(MAX_INV_ITEMS) {
+        // At most MAX_INV_ITEMS ids in all, before anything is inserted (the wire check
+        // refuses longer messages; this holds for any caller).
+        let tx_room = MAX_INV_ITEMS.saturating_sub(blocks.len());
+        for (ids, want, room) in [
+            (blocks, &mut want_b, MAX_INV_ITEMS),
+            (txs, &mut want_t, tx_room),
+        ] {
+            for id in ids.iter().take(room) {
                 self.note_known(from, *id);
                 if self.seen.contains(id) || is_known(id) {
                     continue;
@@ -503,7 +520,7 @@ mod tests {
 
     #[test]
     fn fetches_unknown_once_and_never_echoes() {
-        let mut g = Gossip::new(policy(), vec![3, 1, 2]);
+        let mut g = Gossip::new(policy(), vec![3, 1, 2], HashKey::default());
         let get = g.on_inv(1, &[h(1)], &[], 0, |_| false).unwrap();
         assert_eq!(
             get,
@@ -533,7 +550,7 @@ mod tests {
 
     #[test]
     fn tx_announcements_are_batched_per_neighbour() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         g.queue_tx(h(5), Some(1));
         g.queue_tx(h(6), None);
         let out = g.flush_txs();
@@ -563,7 +580,7 @@ mod tests {
 
     #[test]
     fn sync_times_out_and_retries_elsewhere() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         let (p, _) = g.start_sync(Some(1), vec![h(0)], 0, 0, false).unwrap();
         assert_eq!(p, 1);
         assert!(g.start_sync(Some(2), vec![h(0)], 0, 0, false).is_none());
@@ -584,7 +601,7 @@ mod tests {
 
     #[test]
     fn seen_set_is_bounded() {
-        let mut s = BoundedSet::new(3);
+        let mut s = BoundedSet::new(3, HashKey::default());
         for i in 0..10 {
             s.insert(h(i));
         }
@@ -594,7 +611,7 @@ mod tests {
 
     #[test]
     fn unanswered_requests_are_pruned_outside_a_sync_once_expired() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         assert!(g.on_inv(1, &[h(1), h(2)], &[], 0, |_| false).is_some());
         assert_eq!(g.outstanding(), 2);
         g.prune_expired(500);

@@ -186,13 +186,16 @@ struct TraceLine<'a> {
 
 impl TraceRecord {
     /// One JSON line: `{"t": seconds, "node": n, "event": "...", ...fields}`.
-    pub fn to_json_line(&self) -> String {
+    ///
+    /// # Errors
+    /// When the event cannot be serialised (the writer reports it; a trace never gets an
+    /// empty line in its place).
+    pub fn to_json_line(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(&TraceLine {
             t: self.t_ms as f64 / 1000.0,
             node: self.node,
             event: &self.event,
         })
-        .unwrap_or_default()
     }
 }
 
@@ -210,7 +213,7 @@ mod tests {
                 height: 2,
             },
         };
-        let v: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.to_json_line().unwrap()).unwrap();
         assert_eq!(v["t"], 1.5);
         assert_eq!(v["node"], 3);
         assert_eq!(v["event"], "block_imported");

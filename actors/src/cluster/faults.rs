@@ -81,7 +81,6 @@ impl FaultBook {
 
     /// Closes the measurements met by the live nodes' `tips` (tip, work) at time `now`.
     fn measure(&mut self, tips: &BTreeMap<NodeId, (Hash, u128)>, now: u64) {
-        let best = tips.values().max_by_key(|(_, w)| *w).map(|(t, _)| *t);
         let distinct: BTreeSet<Hash> = tips.values().map(|(t, _)| *t).collect();
         let mut still = Vec::new();
         for p in std::mem::take(&mut self.pending) {
@@ -93,7 +92,7 @@ impl FaultBook {
                     record,
                     node,
                     since_ms,
-                } if tips.get(&node).map(|(t, _)| Some(*t)) == Some(best) && tips.len() > 1 => {
+                } if caught_up(tips, node) => {
                     self.records[record].catch_up_ms = Some(Some(now - since_ms));
                 }
                 Pending::CatchUp { node, .. } if !tips.contains_key(&node) => {}
@@ -213,5 +212,34 @@ impl Cluster {
         let now = self.now();
         self.faults.measure(&tips, now);
         Ok(())
+    }
+}
+
+/// Whether `node` has caught up: another node is live and `node`'s tip has the most work.
+/// Among tips of equal work none is "the" best (which one a node holds is its first-seen
+/// or random tie-break), so any of them counts, whatever the node ids.
+fn caught_up(tips: &BTreeMap<NodeId, (Hash, u128)>, node: NodeId) -> bool {
+    let most = tips.values().map(|(_, w)| *w).max();
+    tips.len() > 1 && tips.get(&node).map(|(_, w)| *w) == most
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_on_either_of_two_equal_work_tips_has_caught_up() {
+        let (a, b) = (Hash([1; 32]), Hash([2; 32]));
+        // Node 0 holds tip a, nodes 1 and 2 hold tip b, all with equal work: whichever tip
+        // the node ids would pick, node 0 has caught up (before: only if the highest id's
+        // tip, b, was its own).
+        let tips = BTreeMap::from([(0, (a, 10)), (1, (b, 10)), (2, (b, 10))]);
+        assert!(caught_up(&tips, 0));
+        assert!(caught_up(&tips, 2));
+        let behind = BTreeMap::from([(0, (a, 9)), (1, (b, 10))]);
+        assert!(!caught_up(&behind, 0));
+        assert!(caught_up(&behind, 1));
+        assert!(!caught_up(&BTreeMap::from([(0, (a, 10))]), 0), "alone");
+        assert!(!caught_up(&tips, 5), "not live");
     }
 }

@@ -166,7 +166,10 @@ impl ChainActor {
             result = result.and_then(|()| self.store.flush());
             if result.is_ok() {
                 if let Some(log) = &self.persistence.durable_log {
-                    log.record(self.id, &out.accepted);
+                    if let Err(e) = log.record(self.id, &out.accepted) {
+                        // The blocks are durable; only the report of it failed.
+                        error!(node = self.id, error = %e, "durable log write failed");
+                    }
                 }
             }
         }

@@ -145,7 +145,9 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         height: chain_state.height(),
     });
     let untrusted_peers = cfg.network.transport != TransportKind::Memory;
-    let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors);
+    // Tables keyed by ids a peer chose are keyed per node (hash flooding).
+    let key = factory.chain.hash_key(id);
+    let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors, key);
     let peer_policy = PeerPolicy {
         ledger: LedgerPolicy {
             flood_limit: cfg.tcp.flood_limit,
@@ -164,7 +166,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         handle.peer_links(),
     );
     peer_ctx.run(peer);
-    let pool = Mempool::new(cfg.mempool_policy(), accounts);
+    let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
     let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links());
     mempool_ctx.run(mempool);

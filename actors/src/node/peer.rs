@@ -95,7 +95,7 @@ impl PeerActor {
             ledger: PeerLedger::new(policy.ledger.clone()),
             policy,
             tip,
-            recent: RecentBlocks::new(RECENT_BLOCKS),
+            recent: RecentBlocks::new(RECENT_BLOCKS, gossip.hash_key()),
             gossip,
             env,
             rng,
@@ -206,9 +206,10 @@ impl PeerActor {
     }
 }
 
-/// Drops repeated ids, keeping the first of each in place.
+/// Drops repeated ids, keeping the first of each in place (an ordered set: the ids are a
+/// peer's bytes, so no hash table whose key it might know).
 fn dedup_in_order(ids: &mut Vec<Hash>) {
-    let mut seen = chainlab::hash::HashSetById::default();
+    let mut seen = std::collections::BTreeSet::new();
     ids.retain(|h| seen.insert(*h));
 }
 
