@@ -814,6 +814,20 @@ impl Attacker {
             "invalid-block",
             "proof of work",
         );
+        // Timestamp games: a block at height 1 stamped at genesis time (as old as the chain's
+        // launch), which the median-time-past rule, genesis counted, refuses.
+        let mut b = self
+            .chain
+            .build_block(&[], Address([0xb2; 20]), 1_000)
+            .expect("the reward fits");
+        b.header.timestamp_ms = self.chain.params().genesis_time_ms;
+        grind(&mut b.header, 0, u64::MAX).expect("a nonce exists");
+        self.post_handshake(
+            "a block stamped at genesis time (to claim time before the launch)",
+            &frame_bytes(&msg(WireMsg::Block(Arc::new(b)))),
+            "invalid-block",
+            "median past time",
+        );
         // A block whose transaction's signature was altered (Merkle root and PoW redone).
         let tx = self.transfer(&account(4), 0, 10);
         let mut b = self.sealed_block(&[tx], 0xb1);
