@@ -412,30 +412,6 @@ impl ChainState {
         Ok(b.block)
     }
 
-    /// Makes `target` the tip if it is stored, not invalid, and its branch weighs exactly what
-    /// the tip's does (and adopting it reverts no final block). Returns whether the tip moved.
-    /// Used on restart to keep the stored tip of an equal-work tie.
-    fn keep_tied_tip(&mut self, target: Hash) -> Result<bool, BlockError> {
-        let tip = self.tip();
-        let Some(e) = self.entries.get(&target) else {
-            return Ok(false);
-        };
-        if target == tip
-            || e.status == Status::Invalid
-            || e.total_work != self.entries[&tip].total_work
-        {
-            return Ok(false);
-        }
-        if let Some(f) = self.engine.finalized(self, &tip) {
-            let height = self.entries.get(&f).map_or(0, |e| e.height);
-            if self.ancestor(target, height) != Some(f) {
-                return Ok(false);
-            }
-        }
-        self.reorg_to(target)?;
-        Ok(true)
-    }
-
     fn branch_tip(&self, hash: &Hash) -> BranchTip {
         let e = &self.entries[hash];
         BranchTip {

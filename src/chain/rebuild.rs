@@ -3,8 +3,8 @@
 //! connecting to it). Used when a node starts, and by `chainlab inspect`, which needs no actors.
 
 use super::store::{BlockStore, StoreError};
-use super::validation::check_block;
-use super::ChainState;
+use super::validation::{check_block, BlockError};
+use super::{ChainState, Status};
 use crate::block::Block;
 use crate::chain::params::ChainParams;
 use crate::chain::state::State;
@@ -120,6 +120,32 @@ impl ChainState {
             });
         }
         Ok(chain)
+    }
+}
+
+impl ChainState {
+    /// Makes `target` the tip if it is stored, not invalid, and its branch weighs exactly what
+    /// the tip's does (and adopting it reverts no final block). Returns whether the tip moved.
+    /// Used on restart to keep the stored tip of an equal-work tie.
+    fn keep_tied_tip(&mut self, target: Hash) -> Result<bool, BlockError> {
+        let tip = self.tip();
+        let Some(e) = self.entries.get(&target) else {
+            return Ok(false);
+        };
+        if target == tip
+            || e.status == Status::Invalid
+            || e.total_work != self.entries[&tip].total_work
+        {
+            return Ok(false);
+        }
+        if let Some(f) = self.engine.finalized(self, &tip) {
+            let height = self.entries.get(&f).map_or(0, |e| e.height);
+            if self.ancestor(target, height) != Some(f) {
+                return Ok(false);
+            }
+        }
+        self.reorg_to(target)?;
+        Ok(true)
     }
 }
 
