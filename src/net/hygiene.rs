@@ -97,6 +97,26 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Takes `n` units only if they are available now: a refusal takes nothing, so a caller
+    /// refused now is not refused again later for units it never used (serving budgets: a
+    /// reply not produced costs the peer nothing).
+    ///
+    /// # Errors
+    /// The wait in milliseconds until `n` units will be available.
+    pub fn try_take(&mut self, n: f64, now_ms: u64) -> Result<(), u64> {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = self.last_ms.max(now_ms);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        let n = n.max(0.0);
+        if self.tokens >= n {
+            self.tokens -= n;
+            return Ok(());
+        }
+        Err((((n - self.tokens) / self.rate) * 1000.0).ceil() as u64)
+    }
+}
+
 /// Counts useless items from one peer in fixed windows; too many in one window is a flood.
 #[derive(Debug, Clone)]
 pub struct FloodGauge {
@@ -213,6 +233,17 @@ mod tests {
         // 50 ms later 5 tokens came back, one of which was owed.
         b.take(4.0, 50).unwrap();
         assert!(b.take(1.0, 50).is_err());
+    }
+
+    #[test]
+    fn try_take_refuses_without_debiting() {
+        let mut b = TokenBucket::new(100.0, 10.0, 0);
+        b.try_take(8.0, 0).unwrap();
+        assert_eq!(b.try_take(5.0, 0), Err(30), "3 units short: 30 ms");
+        assert_eq!(b.try_take(5.0, 0), Err(30), "the refusal took nothing");
+        b.try_take(2.0, 0).unwrap();
+        assert!(b.try_take(1.0, 0).is_err());
+        b.try_take(5.0, 50).unwrap();
     }
 
     #[test]
