@@ -57,6 +57,9 @@ impl ChainState {
         cache: Option<&SigCache>,
     ) -> Result<ChainState, RebuildError> {
         let mut chain = ChainState::from_genesis(params.clone(), genesis.0, genesis.1);
+        // What the store holds was accepted when it arrived; reloaded in height order, a side
+        // branch may look deeper than it was then.
+        chain.fork_rules = false;
         let expected = chain.genesis();
         let location = store.location();
         if let Some(g) = store.meta(GENESIS_KEY)? {
@@ -92,6 +95,7 @@ impl ChainState {
                 .import(checked, u64::MAX / 4, tie)
                 .map_err(|e| damaged(e.to_string()))?;
         }
+        chain.fork_rules = true;
         if chain.orphan_count() > 0 {
             return Err(RebuildError::AnotherChain {
                 location,

@@ -120,6 +120,28 @@ pub enum BlockError {
     /// A block on its branch is invalid.
     #[error("ancestor {0} is invalid")]
     InvalidAncestor(Hash),
+    /// Its branch leaves the best chain below the fork floor (`consensus.max_fork_depth`
+    /// below the highest tip so far, or the engine's final block): refused unchecked.
+    #[error(
+        "its branch forks from the best chain at height {fork_height}, below the fork floor \
+         {floor} (consensus.max_fork_depth below the tip, or a final block)"
+    )]
+    ForkTooDeep {
+        /// Height of the best-chain block the branch leaves from (at most; lower when found
+        /// below the floor).
+        fork_height: u64,
+        /// The lowest height a fork may leave from.
+        floor: u64,
+    },
+    /// Announced (not part of a requested sync) and its branch has less work than the tip:
+    /// not processed, as Bitcoin Core does not process unrequested blocks with less work.
+    #[error("unrequested block with less work than the tip ({work} < {tip_work})")]
+    LessWork {
+        /// Cumulative work of the block's branch, by the weight its header claims.
+        work: u128,
+        /// Cumulative work of the tip.
+        tip_work: u128,
+    },
 }
 
 impl BlockError {

@@ -43,6 +43,10 @@ pub struct ConsensusConfig {
     pub max_future_drift: Duration,
     /// Blocks waiting for a parent, per node.
     pub max_orphans: usize,
+    /// Deepest fork a node follows, in blocks below the highest tip it has had: blocks whose
+    /// branch leaves the best chain lower are refused and side branches that fall lower are
+    /// pruned (a rolling checkpoint; a split longer than this does not heal by itself).
+    pub max_fork_depth: u64,
 }
 
 impl Default for ConsensusConfig {
@@ -58,6 +62,7 @@ impl Default for ConsensusConfig {
             reward: 5_000_000_000,
             max_future_drift: Duration::from_secs(15),
             max_orphans: 256,
+            max_fork_depth: 100,
         }
     }
 }
@@ -74,6 +79,12 @@ impl ConsensusConfig {
         }
         if self.max_block_txs == 0 {
             return err("consensus.max_block_txs", "must be positive".into());
+        }
+        if self.max_fork_depth == 0 {
+            return err(
+                "consensus.max_fork_depth",
+                "must be at least 1 (0 would refuse every competing block)".into(),
+            );
         }
         let max_bytes = crate::encoding::MAX_DECODE_BYTES - 64 * 1024;
         if self.max_block_bytes < 1_000 || self.max_block_bytes > max_bytes {
@@ -119,6 +130,7 @@ impl Config {
             reward: c.reward,
             max_future_ms: c.max_future_drift.as_millis() as u64,
             max_orphans: c.max_orphans,
+            max_fork_depth: c.max_fork_depth,
             genesis_balances,
         }
     }
