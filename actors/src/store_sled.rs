@@ -228,6 +228,21 @@ impl BlockStore for SledStore {
         Ok(())
     }
 
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
+        let mut key = [0u8; 40];
+        key[..8].copy_from_slice(&height.to_be_bytes());
+        key[8..].copy_from_slice(&hash.0);
+        // The index entry first: a crash in between leaves an unindexed block, never an
+        // indexed one that is missing.
+        self.index
+            .remove(key)
+            .map_err(|e| backend(&self.location, e))?;
+        self.blocks
+            .remove(hash.0)
+            .map_err(|e| backend(&self.location, e))?;
+        Ok(())
+    }
+
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {
         self.meta
             .insert("tip", &hash.0)

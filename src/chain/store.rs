@@ -38,6 +38,11 @@ pub trait BlockStore: Send {
     /// # Errors
     /// Backend failures.
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError>;
+    /// Removes a block stored at `height` (a pruned side branch); no-op when absent.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError>;
     /// Records the best tip.
     ///
     /// # Errors
@@ -102,6 +107,10 @@ impl BlockStore for MemoryStore {
         self.lock()
             .blocks
             .insert((block.header.height, *hash), block.clone());
+        Ok(())
+    }
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
+        self.lock().blocks.remove(&(height, *hash));
         Ok(())
     }
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {

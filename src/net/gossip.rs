@@ -52,6 +52,12 @@ impl BoundedSet {
         }
         true
     }
+    /// Forgets `h`. Its place in the eviction order stays until it comes round (so removal
+    /// costs no scan); if `h` is inserted again meanwhile, it may be evicted early, which only
+    /// means it can be fetched again sooner.
+    pub fn remove(&mut self, h: &Hash) -> bool {
+        self.set.remove(h)
+    }
     /// Membership.
     pub fn contains(&self, h: &Hash) -> bool {
         self.set.contains(h)
@@ -247,6 +253,14 @@ impl Gossip {
         if let Some((_, peer)) = self.requested.remove(id) {
             self.release(peer);
         }
+    }
+
+    /// Forgets that `id` was seen or requested: the node dropped it unprocessed (a full
+    /// buffer of blocks waiting for their parent), so the next announcement of it must fetch
+    /// it again.
+    pub fn forget(&mut self, id: &Hash) {
+        self.forget_request(id);
+        self.seen.remove(id);
     }
 
     /// A block validated: announce it at once to every neighbour that does not know it.
@@ -580,6 +594,23 @@ mod tests {
         let _ = g.continue_sync(2, vec![h(9)], 6000);
         assert!(!g.on_sync_reply(2, false));
         assert!(!g.syncing());
+    }
+
+    #[test]
+    fn a_forgotten_item_is_fetched_again() {
+        let mut g = Gossip::new(policy(), vec![1]);
+        assert!(g.on_inv(1, &[h(1)], &[], 0, |_| false).is_some());
+        assert!(g.on_item(h(1), Some(1)));
+        assert!(g.on_inv(1, &[h(1)], &[], 10, |_| false).is_none(), "seen");
+        g.forget(&h(1));
+        assert_eq!(
+            g.on_inv(1, &[h(1)], &[], 20, |_| false),
+            Some(WireMsg::GetData {
+                blocks: vec![h(1)],
+                txs: vec![]
+            })
+        );
+        assert!(g.on_item(h(1), Some(1)), "new again");
     }
 
     #[test]

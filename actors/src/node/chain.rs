@@ -31,6 +31,8 @@ pub struct ChainLinks {
     pub continue_sync: Recipient<ContinueSync>,
     /// Announce the tip to every neighbour.
     pub announce: Recipient<AnnounceTip>,
+    /// Blocks from peers not processed (refused, or dropped unchecked).
+    pub unprocessed: Recipient<BlocksUnprocessed>,
 }
 
 /// See the module doc.
@@ -88,21 +90,44 @@ impl ChainActor {
         self.env.now_ms().saturating_add_signed(self.skew_ms)
     }
 
-    fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
+    fn import_one(
+        &mut self,
+        block: Arc<Block>,
+        from: Option<NodeId>,
+        from_sync: bool,
+        unprocessed: &mut BlocksUnprocessed,
+    ) {
         let hash = block.hash();
         let now = self.now_ms();
-        match self.intake.admit(&self.chain, &block, hash, from, now) {
+        match self
+            .intake
+            .admit(&self.chain, &block, hash, from, from_sync, now)
+        {
             Admit::Skip => {}
+            Admit::Refused(e) => {
+                debug!(block = %hash.short(), ?from, reason = %e, "block not processed");
+                unprocessed.refused.extend(from);
+            }
             Admit::Deferred { sync } => {
+                unprocessed
+                    .dropped
+                    .extend(self.intake.take_dropped().into_iter().map(|(h, _)| h));
                 if sync {
                     self.request_sync(from);
                 }
             }
-            Admit::Check => self.check_and_import(block, hash, from, now),
+            Admit::Check => self.check_and_import(block, hash, from, now, unprocessed),
         }
     }
 
-    fn check_and_import(&mut self, block: Arc<Block>, hash: Hash, from: Option<NodeId>, now: u64) {
+    fn check_and_import(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash,
+        from: Option<NodeId>,
+        now: u64,
+        unprocessed: &mut BlocksUnprocessed,
+    ) {
         let params = self.chain.params().clone();
         let checked = match check_block(block, &params, self.env.cache()) {
             Ok(c) => c,
@@ -118,8 +143,8 @@ impl ChainActor {
                 };
                 self.apply(out, from);
                 for h in &stored {
-                    for (b, peer) in self.intake.released(h) {
-                        self.import_one(b, Some(peer));
+                    for (b, peer, from_sync) in self.intake.released(h) {
+                        self.import_one(b, Some(peer), from_sync, unprocessed);
                     }
                 }
             }
@@ -177,6 +202,16 @@ impl ChainActor {
         true
     }
 
+    /// Prunes side branches that fell below the fork floor, from memory and from the store.
+    fn prune(&mut self) {
+        for (hash, height) in self.chain.prune_side_branches() {
+            if let Err(e) = self.store.remove_block(&hash, height) {
+                error!(node = self.id, error = %e, "store: removing a pruned block failed");
+                return;
+            }
+        }
+    }
+
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
         if let ImportStatus::Orphan { missing } = out.status {
             if self.intake.sync_for(&missing, self.now_ms()) {
@@ -196,10 +231,22 @@ impl ChainActor {
                 height: b.header.height,
             });
         }
-        if !blocks.is_empty() {
-            self.links.accepted.do_send(BlocksAccepted { blocks, from });
+        // Only blocks now on the best chain are announced: a side block is relayed only once
+        // its branch becomes the best (and then by the sync of whoever needs it).
+        let canonical = self.chain.canonical();
+        let best: Vec<(Hash, Arc<Block>)> = blocks
+            .into_iter()
+            .filter(|(h, b)| canonical.get(b.header.height as usize) == Some(h))
+            .collect();
+        if !best.is_empty() {
+            self.links
+                .accepted
+                .do_send(BlocksAccepted { blocks: best, from });
         }
         let Some(tc) = out.tip_change else { return };
+        if durable {
+            self.prune();
+        }
         if tc.reorg_depth > 0 {
             self.env.record(Event::Reorg {
                 depth: tc.reorg_depth,
@@ -218,6 +265,8 @@ impl Actor for ChainActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
+        // A reloaded store may hold side branches the floor has passed.
+        self.prune();
         self.links.sync.do_send(RequestSync {
             preferred: None,
             locator: self.chain.locator(),
@@ -229,8 +278,12 @@ impl Handler<ImportBlocks> for ChainActor {
     type Result = ();
     fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
         let _e = self.span.clone().entered();
+        let mut unprocessed = BlocksUnprocessed::default();
         for b in m.blocks {
-            self.import_one(b, m.from);
+            self.import_one(b, m.from, m.from_sync, &mut unprocessed);
+        }
+        if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
+            self.links.unprocessed.do_send(unprocessed);
         }
         if let (true, Some(peer)) = (m.sync_more, m.from) {
             self.links.continue_sync.do_send(ContinueSync {

@@ -22,7 +22,9 @@ use std::sync::Arc;
 #[rtype(result = "()")]
 pub struct TipChanged(pub Arc<TipChange>);
 
-/// Blocks were validated and stored durably: the peer announces them (and can serve them).
+/// Blocks were validated, stored durably and are on the best chain now: the peer announces
+/// them (and can serve them). Blocks stored on a side branch are not announced (Bitcoin Core
+/// announces only blocks that become the tip).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct BlocksAccepted {
@@ -30,6 +32,19 @@ pub struct BlocksAccepted {
     pub blocks: Vec<(Hash, Arc<Block>)>,
     /// Where they came from (not announced back there).
     pub from: Option<NodeId>,
+}
+
+/// Blocks from a peer that the chain did not process: `refused` were not worth checking (a
+/// fork below the floor, or unrequested with less work than the tip: each counts toward the
+/// sender's flood limit); `dropped` were held unchecked for their parent and dropped for room
+/// (forgotten, so that their next announcement fetches them again).
+#[derive(Message, Default)]
+#[rtype(result = "()")]
+pub struct BlocksUnprocessed {
+    /// Senders of refused blocks, one entry per block.
+    pub refused: Vec<NodeId>,
+    /// Dropped blocks.
+    pub dropped: Vec<Hash>,
 }
 
 // ---- to the chain actor ----
@@ -44,6 +59,10 @@ pub struct ImportBlocks {
     pub from: Option<NodeId>,
     /// A full sync reply: ask the same peer for more afterwards.
     pub sync_more: bool,
+    /// A reply to a sync this node asked for: processed whatever its branch's work (the sync
+    /// follows the peer's best chain); other blocks only when their branch has at least the
+    /// tip's work.
+    pub from_sync: bool,
 }
 
 /// Stored blocks by hash (unknown ones are skipped).

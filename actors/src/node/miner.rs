@@ -217,6 +217,7 @@ impl MinerActor {
             blocks: vec![Arc::new(block)],
             from: None,
             sync_more: false,
+            from_sync: false,
         });
     }
 }

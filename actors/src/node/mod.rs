@@ -112,6 +112,7 @@ impl NodeHandle {
             sync: self.peer.clone().recipient(),
             continue_sync: self.peer.clone().recipient(),
             announce: self.peer.clone().recipient(),
+            unprocessed: self.peer.clone().recipient(),
         }
     }
 
