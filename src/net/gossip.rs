@@ -78,6 +78,8 @@ struct SyncState {
     deadline_ms: u64,
     locator: Vec<Hash>,
     tried: Vec<NodeId>,
+    /// A `getblocks` was sent and its reply has not come yet.
+    awaiting: bool,
 }
 
 /// One node's gossip state.
@@ -421,6 +423,7 @@ impl Gossip {
             deadline_ms: now_ms + self.policy.sync_timeout_ms,
             locator: locator.clone(),
             tried,
+            awaiting: true,
         });
         (peer, WireMsg::GetBlocks { locator })
     }
@@ -429,17 +432,26 @@ impl Gossip {
     /// and that peer has `more` (the caller then continues with a fresh locator via
     /// [`Gossip::continue_sync`]).
     pub fn on_sync_reply(&mut self, from: NodeId, more: bool) -> bool {
-        match &self.sync {
-            Some(s) if s.peer == from => {
-                if more {
-                    true
-                } else {
-                    self.sync = None;
-                    false
-                }
-            }
-            _ => false,
+        if !self.awaits_reply(from) {
+            return false;
         }
+        if more {
+            if let Some(s) = self.sync.as_mut() {
+                s.awaiting = false;
+            }
+            true
+        } else {
+            self.sync = None;
+            false
+        }
+    }
+
+    /// Whether a `blocks` reply from `from` answers a `getblocks` this node sent (one reply
+    /// per request: a second one, or one from another peer, was not asked for).
+    pub fn awaits_reply(&self, from: NodeId) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| s.peer == from && s.awaiting)
     }
 
     /// Continues a sync with the same peer from a fresh locator.
@@ -590,7 +602,14 @@ mod tests {
                 locator: vec![h(0)]
             }
         );
+        assert!(!g.awaits_reply(1), "1 was given up on");
+        assert!(g.awaits_reply(2));
         assert!(g.on_sync_reply(2, true));
+        assert!(!g.awaits_reply(2), "one reply per request");
+        assert!(
+            !g.on_sync_reply(2, true),
+            "a second reply was not asked for"
+        );
         let _ = g.continue_sync(2, vec![h(9)], 6000);
         assert!(!g.on_sync_reply(2, false));
         assert!(!g.syncing());

@@ -342,6 +342,8 @@ impl Handler<GetChainSummary> for ChainActor {
             checked,
             violations,
             chain,
+            side_blocks: self.chain.side_block_count(),
+            undo_records: self.chain.undo_count(),
         })
     }
 }

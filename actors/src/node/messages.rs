@@ -116,6 +116,10 @@ pub struct ChainSummary {
     pub violations: Vec<String>,
     /// The best chain (when asked).
     pub chain: Vec<FinalBlock>,
+    /// Blocks held in memory off the best chain (side branches at or above the fork floor).
+    pub side_blocks: usize,
+    /// Undo records held in memory (best-chain blocks above the fork floor).
+    pub undo_records: usize,
 }
 
 /// The node's tip, height and cumulative work.

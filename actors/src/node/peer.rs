@@ -328,7 +328,7 @@ impl PeerActor {
     /// when their branch has at least the tip's work (Bitcoin Core's rule for unrequested
     /// blocks).
     fn on_sync_reply(&mut self, from: NodeId, blocks: Vec<Arc<chainlab::Block>>, more: bool) {
-        let solicited = self.gossip.sync_peer() == Some(from);
+        let solicited = self.gossip.awaits_reply(from);
         let more = self.gossip.on_sync_reply(from, more);
         if !solicited {
             self.useless_from(from);
