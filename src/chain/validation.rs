@@ -199,6 +199,28 @@ pub fn check_block(
     params: &ChainParams,
     cache: Option<&SigCache>,
 ) -> Result<CheckedBlock, BlockError> {
+    let (hash, ids) = check_block_shape(&block, params)?;
+    for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
+        check_tx(tx, id, params.chain_id, cache)
+            .map_err(|source| BlockError::Tx { index, source })?;
+    }
+    Ok(CheckedBlock {
+        block,
+        hash,
+        tx_ids: Arc::new(ids),
+    })
+}
+
+/// Everything [`check_block`] checks except the signatures: version, size, seal, duplicates,
+/// Merkle root, chain ids (Bitcoin Core's `CheckBlock`, which runs before a block's work is
+/// compared with the tip's). Returns the hash and the transaction ids.
+///
+/// # Errors
+/// The first failing check.
+pub fn check_block_shape(
+    block: &Block,
+    params: &ChainParams,
+) -> Result<(Hash, Vec<TxId>), BlockError> {
     let h = &block.header;
     if h.version != BLOCK_VERSION {
         return Err(BlockError::BadVersion(h.version));
@@ -239,13 +261,5 @@ pub fn check_block(
             });
         }
     }
-    for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        check_tx(tx, id, params.chain_id, cache)
-            .map_err(|source| BlockError::Tx { index, source })?;
-    }
-    Ok(CheckedBlock {
-        block,
-        hash,
-        tx_ids: Arc::new(ids),
-    })
+    Ok((hash, ids))
 }

@@ -7,7 +7,7 @@ use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
 use chainlab::chain::store::BlockStore;
-use chainlab::chain::validation::{check_block, BlockError};
+use chainlab::chain::validation::{check_block, check_block_shape, BlockError};
 use chainlab::chain::{ImportOutcome, ImportStatus};
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
@@ -105,6 +105,11 @@ impl ChainActor {
         {
             Admit::Skip => {}
             Admit::Refused(e) => {
+                // The checks that cost no signature come first, as in Bitcoin Core: a block
+                // broken in itself is punished even when its work is too low to process.
+                if let Err(bad) = check_block_shape(&block, self.chain.params()) {
+                    return self.rejected(hash, from, &bad);
+                }
                 debug!(block = %hash.short(), ?from, reason = %e, "block not processed");
                 unprocessed.refused.extend(from);
             }
