@@ -141,6 +141,7 @@ mod tests {
     use crate::block::{Block, CheckedBlock};
     use crate::chain::params::ChainParams;
     use crate::chain::validation::check_block;
+    use crate::chain::ImportStatus;
     use crate::crypto::Address;
     use std::sync::Arc;
 
@@ -208,6 +209,53 @@ mod tests {
         );
         let next = child(&c, tip, 2, 4_000);
         assert_eq!(c.worth_checking(&next.block.header, false), Ok(()));
+    }
+
+    /// An orphan chain unlocked by its first block, whose last block makes the branch the best
+    /// and whose first block then fails against state: none of it is reported as stored (the
+    /// chain actor persists, traces and announces what `accepted` holds).
+    #[test]
+    fn an_unlocked_orphan_chain_that_fails_reports_nothing_stored() {
+        let mut c = chain(100);
+        extend(&mut c, 2);
+        let genesis = c.genesis();
+        let mut b1 = c_clone_at(&c, genesis).build_block(&[], Address([5; 20]), 500);
+        b1.header.state_root = Hash([9; 32]);
+        crate::consensus::pow::grind(&mut b1.header, 0, u64::MAX).expect("sealed");
+        let b1 = check_block(Arc::new(b1), c.params(), None).unwrap();
+        // b2 and b3 on b1 (same difficulty: no retarget before height 10; their state roots
+        // are never reached).
+        let mut parent = b1.hash;
+        let mut later = Vec::new();
+        for i in 2..=3u64 {
+            let mut b = Block {
+                header: b1.block.header.clone(),
+                txs: Vec::new(),
+            };
+            b.header.parent = parent;
+            b.header.height = i;
+            b.header.timestamp_ms = 500 * i;
+            crate::consensus::pow::grind(&mut b.header, 0, u64::MAX).expect("sealed");
+            let checked = check_block(Arc::new(b), c.params(), None).unwrap();
+            parent = checked.hash;
+            later.push(checked);
+        }
+        for b in later.into_iter().rev() {
+            let out = c.import(b, 10_000, 0).unwrap();
+            assert!(matches!(out.status, ImportStatus::Orphan { .. }));
+        }
+        let tip = c.tip();
+        let out = c
+            .import(b1, 10_000, 0)
+            .expect("b1 itself is stored, then fails");
+        assert!(
+            out.accepted.is_empty(),
+            "{} reported stored",
+            out.accepted.len()
+        );
+        assert_eq!(out.rejected_orphans, 3);
+        assert!(out.tip_change.is_none());
+        assert_eq!(c.tip(), tip);
     }
 
     #[test]
