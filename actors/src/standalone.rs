@@ -101,6 +101,15 @@ pub enum StandaloneError {
         /// Why.
         reason: String,
     },
+    /// The node stopped itself: its store refused a write (the store keeps the last block
+    /// written; a restart resumes from it).
+    #[error("node {node} stopped: its store refused a write: {error}")]
+    Failed {
+        /// Node.
+        node: usize,
+        /// The store error.
+        error: String,
+    },
     /// The runtime.
     #[error("runtime: {0}")]
     Runtime(String),
@@ -172,6 +181,7 @@ async fn run(
     )
     .with_tcp_links(TcpLinks::All)
     .start();
+    let (failed_tx, mut failed) = tokio::sync::mpsc::unbounded_channel();
     let factory = NodeFactory {
         cfg: cfg.clone(),
         chain: kit,
@@ -181,6 +191,7 @@ async fn run(
             flush_each_block: db.is_some() && cfg.storage.flush_each_block,
             durable_log: opts.durable_log.clone(),
         },
+        failures: Some(failed_tx),
     };
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|e| StandaloneError::Listen {
@@ -255,7 +266,14 @@ async fn run(
     });
     on_listen(listen);
     let started = std::time::Instant::now();
-    let stopped_by = stops.wait(opts.duration).await;
+    let stopped_by = tokio::select! {
+        biased;
+        Some(f) = failed.recv() => {
+            let _ = endpoint.send(StopTcp).await;
+            return Err(StandaloneError::Failed { node: f.node, error: f.error });
+        }
+        by = stops.wait(opts.duration) => by,
+    };
     tracing::info!(node = id, by = %stopped_by, "stopping");
     if let Some(w) = &workload {
         w.do_send(StopLoad);

@@ -106,6 +106,11 @@ pub enum Event {
         /// True for a crash (no flush).
         crashed: bool,
     },
+    /// A node stopped itself, as a crash does: its store refused a write.
+    NodeFailed {
+        /// The store error, naming its location.
+        error: String,
+    },
     /// A TCP peer finished the handshake.
     PeerConnected {
         /// The peer's node id.
@@ -157,6 +162,7 @@ impl Event {
             Event::Fault { .. } => "fault",
             Event::MessageDropped { .. } => "message_dropped",
             Event::NodeStopped { .. } => "node_stopped",
+            Event::NodeFailed { .. } => "node_failed",
             Event::PeerConnected { .. } => "peer_connected",
             Event::HandshakeFailed { .. } => "handshake_failed",
             Event::PeerDisconnected { .. } => "peer_disconnected",

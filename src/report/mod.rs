@@ -15,7 +15,7 @@ mod metrics;
 mod safety;
 
 pub use event::{Event, TraceRecord};
-pub use faults::{FaultEffect, FaultRecord, FaultReport};
+pub use faults::{FaultEffect, FaultRecord, FaultReport, NodeFailed};
 pub use metrics::{BlockStats, Connections, Convergence, Percentiles, TxStats};
 pub use safety::{check_chain_invariants, CatchUp, PrefixViolation, Safety};
 
@@ -140,6 +140,8 @@ pub struct Report {
     pub invariants: Invariants,
     /// The scenario's faults and what each did.
     pub faults: Vec<FaultReport>,
+    /// Nodes that stopped themselves because their store refused a write.
+    pub failed_nodes: Vec<NodeFailed>,
     /// Safety and liveness checks.
     pub safety: Safety,
     /// TCP connection events (all zero when every link is in memory).
@@ -166,6 +168,7 @@ impl Report {
             convergence: Convergence::of(facts),
             invariants: facts.invariants.clone(),
             faults: faults::fault_reports(facts, events, &chain_pos),
+            failed_nodes: faults::failed_nodes(events),
             safety: safety::safety(facts, events, tally.max_depth),
             connections: Connections::from_events(events),
             events: events.len() as u64,

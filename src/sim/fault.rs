@@ -3,7 +3,7 @@
 //! A scenario is a list of [`FaultEntry`]s (`[[faults]]` in TOML): each fires at a cluster time
 //! (`at`) or when the best height reaches a value (`at_height`), and may last (`for`) or be
 //! undone by a later entry (`heal`, `restart`, `resume`). The harness applies node faults
-//! (crash, restart, wipe, pause, resume, clock skew, hash rate); the network consults
+//! (crash, restart, wipe, pause, resume, clock skew, hash rate, full disk); the network consults
 //! [`LinkFaults::judge`] for every message (partitions and per-link rules, optionally restricted
 //! to message kinds).
 
@@ -50,6 +50,10 @@ pub enum FaultKind {
     ClockSkew,
     /// Set `node`'s hash power to `share` (a fraction of the whole network's initial power).
     Hashrate,
+    /// `node`'s disk is full: its store refuses every write, so the node fails (stops as a
+    /// crash does) at its next write; when the `for` ends the disk has room again and the node
+    /// restarts from its store.
+    DiskFull,
 }
 
 impl FaultKind {
@@ -72,6 +76,7 @@ impl FaultKind {
             FaultKind::Resume => "resume",
             FaultKind::ClockSkew => "clock_skew",
             FaultKind::Hashrate => "hashrate",
+            FaultKind::DiskFull => "disk_full",
         }
     }
 
@@ -99,6 +104,7 @@ impl FaultKind {
                 | FaultKind::Resume
                 | FaultKind::ClockSkew
                 | FaultKind::Hashrate
+                | FaultKind::DiskFull
         )
     }
 }
@@ -200,7 +206,7 @@ impl FaultEntry {
             Loss | Duplicate => (&["rate"], &["from", "to", "messages", "for"]),
             Reorder => (&["jitter_ms"], &["from", "to", "messages", "for"]),
             Bandwidth => (&["mbps"], &["from", "to", "messages", "for"]),
-            Crash | Pause => (&["node"], &["for"]),
+            Crash | Pause | DiskFull => (&["node"], &["for"]),
             Restart | Wipe | Resume => (&["node"], &[]),
             ClockSkew => (&["node", "ms"], &["for"]),
             Hashrate => (&["node", "share"], &["for"]),

@@ -16,6 +16,7 @@ impl Cluster {
     /// # Errors
     /// When a node does not answer.
     pub async fn finish(mut self) -> Result<RunOutput, ClusterError> {
+        self.reap_failures();
         for id in self.faults.paused.clone() {
             self.pause(id, false);
         }
@@ -57,21 +58,26 @@ impl Cluster {
         let mut invariants = Invariants::default();
         let mut best: Option<(u128, NodeId)> = None;
         for (id, slot) in self.nodes.iter().enumerate() {
+            let down = NodeFinal {
+                id,
+                live: false,
+                tip: Hash::ZERO,
+                height: 0,
+                work: 0,
+            };
             let Some(h) = slot else {
-                finals.push(NodeFinal {
-                    id,
-                    live: false,
-                    tip: Hash::ZERO,
-                    height: 0,
-                    work: 0,
-                });
+                finals.push(down);
                 continue;
             };
-            let s = h
-                .chain
-                .send(GetChainSummary { with_chain: false })
-                .await
-                .map_err(|_| ClusterError::Unresponsive(id))?;
+            let s = match h.chain.send(GetChainSummary { with_chain: false }).await {
+                Ok(s) => s,
+                // It failed meanwhile (its store refused a write): down.
+                Err(_) if !h.life.is_alive() => {
+                    finals.push(down);
+                    continue;
+                }
+                Err(_) => return Err(ClusterError::Unresponsive(id)),
+            };
             invariants.checked += s.checked;
             invariants.violations.extend(s.violations);
             if best.is_none_or(|(w, _)| s.work > w) {
@@ -106,12 +112,11 @@ impl Cluster {
     async fn pooled(&self) -> Result<HashSet<TxId>, ClusterError> {
         let mut pooled = HashSet::new();
         for h in self.live_nodes() {
-            let ids = h
-                .mempool
-                .send(GetPoolIds)
-                .await
-                .map_err(|_| ClusterError::Unresponsive(h.id))?;
-            pooled.extend(ids);
+            match h.mempool.send(GetPoolIds).await {
+                Ok(ids) => pooled.extend(ids),
+                Err(_) if !h.life.is_alive() => {}
+                Err(_) => return Err(ClusterError::Unresponsive(h.id)),
+            }
         }
         Ok(pooled)
     }
