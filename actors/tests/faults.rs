@@ -820,6 +820,122 @@ fn a_wiped_node_starts_from_genesis_and_resyncs_the_whole_chain() {
     assert!(out.report.safety.restarts[0].catch_up_s.is_some());
 }
 
+/// Events of `node` recorded while it was down: after a crash's `node_stopped` and before its
+/// next `node_started`, in trace order (the harness's `fault` events, and the `message_dropped`
+/// totals written at the end, are not the node's doing).
+fn events_while_down(out: &RunOutput) -> Vec<String> {
+    let mut down = BTreeSet::new();
+    let mut found = Vec::new();
+    for r in &out.events {
+        match r.event {
+            Event::NodeStopped { crashed: true } => {
+                down.insert(r.node);
+            }
+            Event::NodeStarted { .. } => {
+                down.remove(&r.node);
+            }
+            Event::Fault { .. } | Event::MessageDropped { .. } => {}
+            _ if down.contains(&r.node) => found.push(r.to_json_line()),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A crash takes effect at its instant: in a busy run (50 tx/s, ten crashes and a wipe, so
+/// mailboxes hold messages when a crash strikes) nothing of a crashed node is recorded after
+/// its `node_stopped` until it starts again.
+#[test]
+fn nothing_of_a_crashed_node_runs_after_the_crash() {
+    let mut faults = String::new();
+    for (i, node) in (0..10).enumerate() {
+        let at = 30 + 20 * i as u64 + node as u64 % 3;
+        faults += &format!(
+            "[[faults]]\nat = \"{at}s\"\nfor = \"7s\"\nkind = \"crash\"\nnode = {node}\n\n"
+        );
+    }
+    faults += "[[faults]]\nat = \"255s\"\nkind = \"wipe\"\nnode = 3\n";
+    let out = run_ok(scenario(&["workload.tx_rate=50.0"], &faults));
+    assert_healthy(&out);
+    let stops = out
+        .events
+        .iter()
+        .filter(|r| matches!(r.event, Event::NodeStopped { crashed: true }))
+        .count();
+    assert_eq!(stops, 11);
+    let late = events_while_down(&out);
+    assert!(
+        late.is_empty(),
+        "{} events of crashed nodes after their crash, the first: {:?}",
+        late.len(),
+        &late[..late.len().min(5)]
+    );
+}
+
+/// The crash instant, made certain: node 5 is paused (it misses blocks) and, at 60 s, the test
+/// queues the best chain in its chain actor's mailbox and crashes it in the same step of
+/// virtual time. A crash that waited behind the mailbox (a `Shutdown` message) would import
+/// them after `node_stopped`; an instant crash imports none.
+#[test]
+fn a_crash_drops_what_the_node_had_queued() {
+    use chainlab::sim::fault::parse_fault_arg;
+    use chainlab_actors::cluster::Cluster;
+    use chainlab_actors::node::messages::{GetBlocksAfter, ImportBlocks};
+    use std::time::Duration;
+    let cfg = scenario(
+        &[],
+        "[[faults]]\nat = \"10s\"\nkind = \"pause\"\nnode = 5\n",
+    );
+    let genesis = cfg.chain_params().genesis_block().hash();
+    let (out, queued) = chainlab_actors::runtime::block_on(cfg.cluster.clock, async move {
+        let mut cluster = Cluster::start(cfg, &RunOptions::default()).expect("starts");
+        cluster.advance_to(Duration::from_secs(60)).await.unwrap();
+        let node = |id| cluster.live_nodes().find(|h| h.id == id).unwrap().clone();
+        let (blocks, _) = node(0)
+            .chain
+            .send(GetBlocksAfter {
+                locator: vec![genesis],
+                max: 1000,
+            })
+            .await
+            .unwrap();
+        let queued = blocks.len();
+        node(5).chain.do_send(ImportBlocks {
+            blocks,
+            from: None,
+            sync_more: false,
+        });
+        cluster
+            .inject(parse_fault_arg("at=60s kind=crash node=5 for=30s").unwrap())
+            .unwrap();
+        cluster
+            .inject(parse_fault_arg("at=100s kind=resume node=5").unwrap())
+            .unwrap();
+        cluster
+            .advance_to(Duration::from_secs(10_000))
+            .await
+            .unwrap();
+        (cluster.finish().await.unwrap(), queued)
+    })
+    .expect("runtime");
+    assert!(queued >= 3, "only {queued} blocks queued");
+    let stopped = out
+        .events
+        .iter()
+        .position(|r| r.node == 5 && matches!(r.event, Event::NodeStopped { crashed: true }))
+        .expect("node 5 crashed");
+    assert_eq!(out.events[stopped].t_ms, 60 * S);
+    assert_eq!(events_while_down(&out), Vec::<String>::new());
+    let imported_at_60 = imports(&out, 5)
+        .iter()
+        .filter(|(t, _, _)| *t == 60 * S)
+        .count();
+    assert_eq!(imported_at_60, 0, "imports at the crash instant");
+    assert!(restarts(&out)
+        .iter()
+        .any(|(t, n, _)| (*t, *n) == (90 * S, 5)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // pause, resume
 
