@@ -17,6 +17,7 @@ mod node;
 mod pow;
 mod safety;
 mod storage;
+mod peers;
 mod tcp;
 mod workload;
 
@@ -30,6 +31,7 @@ pub use node::NodeConfig;
 pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
 pub use storage::{StorageBackend, StorageConfig};
+pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
 pub use tcp::TcpConfig;
 pub use workload::{WorkloadConfig, MAX_TX_RATE};
 
