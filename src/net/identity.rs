@@ -135,6 +135,14 @@ impl PeerBook {
         h
     }
 
+    /// The handle `key` has now, without giving it one.
+    pub fn lookup(&self, key: &PublicKey, id: Option<u32>) -> Option<NodeId> {
+        match id {
+            Some(id) => Some(id as NodeId),
+            None => self.handles.get(key).copied(),
+        }
+    }
+
     /// The key behind a handle, while it is remembered.
     pub fn key_of(&self, handle: NodeId) -> Option<PublicKey> {
         self.keys.get(&handle).copied()
@@ -208,6 +216,8 @@ mod tests {
         let h2 = b.handle(&key(2), None, none);
         assert_eq!(h2, FIRST_UNLISTED_HANDLE);
         assert_eq!(b.handle(&key(2), None, none), h2, "stable while remembered");
+        assert_eq!(b.lookup(&key(2), None), Some(h2));
+        assert_eq!(b.lookup(&key(5), None), None);
         let h3 = b.handle(&key(3), None, none);
         assert_eq!(h3, h2 + 1);
         assert_eq!(b.key_of(h2), Some(key(2)));
