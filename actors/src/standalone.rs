@@ -195,7 +195,7 @@ pub fn run_node(
         ClockMode::Real,
         run(cfg, opts, Arc::new(allowed), key, on_listen),
     )
-        .map_err(|e| StandaloneError::Runtime(e.to_string()))?
+    .map_err(|e| StandaloneError::Runtime(e.to_string()))?
 }
 
 async fn run(

@@ -14,10 +14,10 @@ mod gossip;
 mod mempool;
 mod network;
 mod node;
+mod peers;
 mod pow;
 mod safety;
 mod storage;
-mod peers;
 mod tcp;
 mod workload;
 
@@ -28,10 +28,10 @@ pub use gossip::GossipConfig;
 pub use mempool::MempoolConfig;
 pub use network::{Latency, NetworkConfig, Topology, TransportKind};
 pub use node::NodeConfig;
+pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
 pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
 pub use storage::{StorageBackend, StorageConfig};
-pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
 pub use tcp::TcpConfig;
 pub use workload::{WorkloadConfig, MAX_TX_RATE};
 

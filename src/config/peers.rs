@@ -77,12 +77,17 @@ impl PeersAllowed {
             let key = PublicKey::from_hex(hex).map_err(|_| {
                 (
                     name.clone(),
-                    format!("{hex:?} is not a public key (66 hex digits of a compressed secp256k1 key)"),
+                    format!(
+                        "{hex:?} is not a public key (66 hex digits of a compressed secp256k1 key)"
+                    ),
                 )
             })?;
             if let Some(id) = id {
                 if id as usize >= FIRST_UNLISTED_HANDLE {
-                    return Err((name, format!("id {id} must be below {FIRST_UNLISTED_HANDLE}")));
+                    return Err((
+                        name,
+                        format!("id {id} must be below {FIRST_UNLISTED_HANDLE}"),
+                    ));
                 }
                 if !ids.insert(id) {
                     return Err((name, format!("id {id} is listed twice")));
@@ -116,10 +121,26 @@ mod tests {
         assert_eq!(p.id_of(&node_key(1, 1).public), Some(1));
         assert_eq!(p.id_of(&node_key(1, 0).public), None);
         for (v, named, why) in [
-            ("\"all\"".to_string(), "tcp.peers_allowed", "must be \"any\""),
-            (format!("[\"{k0}\", \"zz\"]"), "tcp.peers_allowed[1]", "is not a public key"),
-            (format!("[\"{}\"]", &k0[..64]), "tcp.peers_allowed[0]", "is not a public key"),
-            (format!("[\"{k0}\", \"{k0}\"]"), "tcp.peers_allowed[1]", "listed twice"),
+            (
+                "\"all\"".to_string(),
+                "tcp.peers_allowed",
+                "must be \"any\"",
+            ),
+            (
+                format!("[\"{k0}\", \"zz\"]"),
+                "tcp.peers_allowed[1]",
+                "is not a public key",
+            ),
+            (
+                format!("[\"{}\"]", &k0[..64]),
+                "tcp.peers_allowed[0]",
+                "is not a public key",
+            ),
+            (
+                format!("[\"{k0}\", \"{k0}\"]"),
+                "tcp.peers_allowed[1]",
+                "listed twice",
+            ),
             (
                 format!("[{{ key = \"{k0}\", id = 3 }}, {{ key = \"{k1}\", id = 3 }}]"),
                 "tcp.peers_allowed[1]",
@@ -130,7 +151,9 @@ mod tests {
             assert!(e.contains(named) && e.contains(why), "{v}: {e}");
         }
         // 33 bytes that are not a point on the curve.
-        let e = cfg(&format!("[\"04{}\"]", "00".repeat(32))).unwrap_err().to_string();
+        let e = cfg(&format!("[\"04{}\"]", "00".repeat(32)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("tcp.peers_allowed[0]"), "{e}");
     }
 }

@@ -237,7 +237,10 @@ mod tests {
         d.add(k(2), 200, "b".into());
         d.add(k(3), 400, "c".into());
         assert_eq!(d.len(), 2);
-        assert!(d.check(&k(2), 0).is_ok(), "the soonest to expire was dropped");
+        assert!(
+            d.check(&k(2), 0).is_ok(),
+            "the soonest to expire was dropped"
+        );
         assert!(d.check(&k(3), 0).is_err());
     }
 

@@ -239,8 +239,7 @@ mod tests {
             (key(2), key(1))
         };
         // On each side: (own, peer); which connection survives, named by its dialler.
-        for (old_by_lo, new_by_lo) in [(true, false), (false, true), (true, true), (false, false)]
-        {
+        for (old_by_lo, new_by_lo) in [(true, false), (false, true), (true, true), (false, false)] {
             // The low side sees "dialled by peer" = dialled by hi.
             let at_lo = keep_new_connection(&lo, &hi, !old_by_lo, !new_by_lo);
             let at_hi = keep_new_connection(&hi, &lo, old_by_lo, new_by_lo);
