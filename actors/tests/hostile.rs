@@ -1232,7 +1232,11 @@ impl Attacker {
                     Got::Closed => panic!("{case}: the node closed the connection"),
                     Got::Timeout => break,
                     Got::Frame(Frame::Msg(WireMsg::GetData { txs, .. })) => {
-                        panic!("{case}: {} more requests past the cap", txs.len())
+                        panic!(
+                            "{case}: {} more requests past the cap ({:?} after the flood started)",
+                            txs.len(),
+                            t.elapsed()
+                        )
                     }
                     Got::Frame(_) => {}
                 }
