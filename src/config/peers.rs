@@ -103,7 +103,6 @@ impl PeersAllowed {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::Config;
     use crate::net::node_key;
 

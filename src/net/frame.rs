@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn handshake_round_trip_and_each_mismatch() {
         let (a, b) = (rules(0), rules(1));
-        let (ka, kb) = (node_key(1, 0), node_key(1, 1));
+        let kb = node_key(1, 1);
         let ha = make_hello(&a, [1; 32]);
         let hb = make_hello(&b, [2; 32]);
         check_hello(&a, &hb).unwrap();
