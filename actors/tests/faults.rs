@@ -308,11 +308,17 @@ fn a_long_partition_with_small_k_reports_common_prefix_violations() {
         worst.t >= 250.0,
         "reorg before the partition ended: {worst:?}"
     );
-    // The halves disagreed 3 deep while the partition lasted, before anyone reorged.
+    // The halves disagreed 3 deep and more from some time in the partition until the first
+    // deep reorg after it.
     let cp = &s.common_prefix;
     assert!(cp.violations > 0, "{cp:?}");
     let w = cp.worst.as_ref().expect("the deepest disagreement");
-    assert!(w.depth >= 3 && w.t > 30.0 && w.t <= 250.0, "{w:?}");
+    let first_deep = deep[0].0 as f64 / 1000.0;
+    assert!(w.depth >= 3 && w.t > 30.0 && w.t <= first_deep, "{w:?}");
+    // Once all agree, one of the two (at least) reverted every block it held past the common
+    // ancestor.
+    assert!(out.report.convergence.converged);
+    assert!(s.max_reorg_depth >= w.depth, "{w:?}");
     let halves = |n: NodeId| n < 5;
     assert_ne!(
         halves(w.nodes[0]),

@@ -15,7 +15,7 @@ pub fn print_summary(out: &RunOutput) {
     }
     let sf = &r.safety;
     println!(
-        "  {:<w$}  k={} self_reorgs_k={} common_prefix_violations={}{} max_reorg={}",
+        "  {:<w$}  k={} self_reorgs_k={} common_prefix.violations={}{} max_reorg={}",
         "safety",
         sf.k,
         sf.self_reorgs_k.count,
