@@ -298,6 +298,42 @@ mod tests {
     }
 
     #[test]
+    fn a_block_mined_during_a_partition_is_a_catch_up_not_a_full_propagation() {
+        let g = Hash([0; 32]);
+        let a = Hash([1; 32]);
+        let fault = |t, index, kind: &str| {
+            rec(
+                t,
+                0,
+                Event::Fault {
+                    index,
+                    kind: kind.into(),
+                    phase: "start".into(),
+                    detail: String::new(),
+                },
+            )
+        };
+        let mut events: Vec<TraceRecord> = (0..4).map(|n| started(0, n)).collect();
+        events.extend([
+            fault(500, 0, "partition"),
+            mined(1000, 0, a, g, 1),
+            imp(1000, 0, a, 1),
+            imp(1100, 1, a, 1), // the same side: during the partition, neither figure
+            fault(3000, 1, "heal"),
+            imp(3200, 2, a, 1),
+            imp(3400, 3, a, 1),
+        ]);
+        let f = facts(4, a, vec![block(g, 0, vec![]), block(a, 1, vec![])]);
+        let r = Report::compute(&f, &events);
+        assert_eq!(r.propagation.full_s.samples, 0);
+        assert_eq!(r.propagation.catch_up_s.samples, 2);
+        assert_eq!(
+            (r.propagation.catch_up_s.p50, r.propagation.catch_up_s.p99),
+            (Some(0.2), Some(0.4))
+        );
+    }
+
+    #[test]
     fn inclusion_and_k_confirmations_on_the_final_chain() {
         let g = Hash([0; 32]);
         let hs: Vec<Hash> = (1..=4u8).map(|i| Hash([i; 32])).collect();

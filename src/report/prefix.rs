@@ -158,8 +158,7 @@ pub(super) fn common_prefix(events: &[TraceRecord], k: u64) -> CommonPrefix {
                     continue;
                 }
                 for (other, (h2, nodes)) in &tips.at {
-                    let peers = nodes.iter().filter(|n| **n != r.node);
-                    let count = peers.clone().count() as u64;
+                    let count = nodes.len() as u64 - u64::from(nodes.contains(&r.node));
                     cp.checked += count;
                     if other == hash || count == 0 {
                         continue;

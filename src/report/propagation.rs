@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Propagation {
     /// Per final best-chain block: from its mining to its first import by the last of the
     /// nodes live at the end and not disrupted between the mining and their import (a sample
-    /// only when all of those imported it).
+    /// only when all of those imported it, and they are at least two, or the only node).
     pub full_s: Percentiles,
     /// Per final best-chain block and node live at the end that was disrupted between the
     /// block's mining and its import, and imported it after the disruption ended: from the end
@@ -123,7 +123,10 @@ pub(super) fn propagation(
             continue;
         };
         let imports = tally.first_import.get(&b.hash);
+        // The latest import among the undisrupted nodes (None: one of them never imported
+        // it), and how many they are.
         let mut last = Some(t0);
+        let mut undisrupted = 0;
         for n in &tally.live {
             let at = imports.and_then(|m| m.get(n)).copied();
             let gaps = gaps.get(*n).map(Vec::as_slice).unwrap_or(&[]);
@@ -132,6 +135,9 @@ pub(super) fn propagation(
                 .iter()
                 .filter(|(from, to)| *from <= until && *to > t0)
                 .collect();
+            if overlapping.is_empty() {
+                undisrupted += 1;
+            }
             match (at, overlapping.is_empty()) {
                 (Some(t), true) => last = last.map(|l| l.max(t)),
                 (None, true) => last = None,
@@ -146,7 +152,10 @@ pub(super) fn propagation(
                 (None, false) => {}
             }
         }
-        if let Some(t1) = last {
+        // Not a sample when no node, or only one of several, was undisrupted (a block mined
+        // during a partition, say): reaching "every" such node would say nothing.
+        let enough = undisrupted >= 2 || (undisrupted == 1 && tally.live.len() == 1);
+        if let (Some(t1), true) = (last, enough) {
             full.push(t1.saturating_sub(t0) as f64 / 1000.0);
         }
     }
