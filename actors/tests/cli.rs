@@ -140,11 +140,32 @@ fn run_writes_a_complete_report_and_trace() {
         "txs.confirmed",
         "txs.rejected",
         "txs.tps",
+        "txs.pending",
+        "txs.nonce_gap",
+        "txs.on_competing_tip",
+        "txs.dropped.expired",
+        "txs.dropped.evicted",
+        "txs.dropped.replaced",
+        "txs.dropped.invalidated",
+        "txs.lost_on_crashed_nodes",
+        "safety.self_reorgs_k.count",
+        "safety.common_prefix.checked",
+        "safety.common_prefix.violations",
         "invariants.checked",
     ] {
         assert!(number(&r, k) >= 0.0, "`{k}` is negative");
     }
-    for k in ["propagation_s", "txs.confirm_latency_s"] {
+    assert_eq!(
+        number(&r, "txs.lost"),
+        0.0,
+        "a fault-free run loses nothing"
+    );
+    for k in [
+        "propagation_s.full_s",
+        "propagation_s.catch_up_s",
+        "txs.inclusion_s",
+        "txs.confirmation_s",
+    ] {
         for p in ["p50", "p90", "p99"] {
             percentile(&r, &format!("{k}.{p}"));
         }
@@ -177,6 +198,17 @@ fn run_writes_a_complete_report_and_trace() {
                 assert!(is_hex_hash(&e["hash"]) && e["height"].is_u64(), "{line}")
             }
             "tx_submitted" => assert!(is_hex_hash(&e["txid"]), "{line}"),
+            "tip_changed" => {
+                assert!(is_hex_hash(&e["hash"]) && e["height"].is_u64(), "{line}")
+            }
+            "tx_dropped" => {
+                let reason = e["reason"].as_str().unwrap_or_default();
+                assert!(is_hex_hash(&e["txid"]), "{line}");
+                assert!(
+                    ["expired", "evicted", "replaced", "invalidated"].contains(&reason),
+                    "{line}"
+                );
+            }
             _ => {}
         }
         seen.insert(event.to_string());
@@ -186,6 +218,7 @@ fn run_writes_a_complete_report_and_trace() {
         "block_imported",
         "tx_submitted",
         "node_started",
+        "tip_changed",
     ] {
         assert!(seen.contains(event), "no {event} in the trace: {seen:?}");
     }

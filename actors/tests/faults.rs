@@ -291,15 +291,40 @@ fn a_long_partition_with_small_k_reports_common_prefix_violations() {
     let deep: Vec<(u64, NodeId, u64)> = reorgs(&out).into_iter().filter(|r| r.2 >= 3).collect();
     assert!(!deep.is_empty(), "no reorg of depth >= 3");
     assert_eq!(
-        s.common_prefix_violations.len(),
-        deep.len(),
-        "every reorg of depth >= k is a violation"
+        s.self_reorgs_k.count,
+        deep.len() as u64,
+        "every reorg of depth >= k is a self reorg"
     );
-    for (v, (t, node, depth)) in s.common_prefix_violations.iter().zip(&deep) {
-        assert_eq!((v.node, v.depth), (*node, *depth));
-        assert_eq!(v.t, *t as f64 / 1000.0);
-        assert!(v.t >= 250.0, "violation before the partition ended: {v:?}");
-    }
+    let worst = s
+        .self_reorgs_k
+        .worst
+        .as_ref()
+        .expect("the deepest self reorg");
+    let deepest = deep.iter().map(|r| r.2).max().unwrap_or(0);
+    let first = deep.iter().find(|r| r.2 == deepest).unwrap();
+    assert_eq!((worst.node, worst.depth), (first.1, first.2));
+    assert_eq!(worst.t, first.0 as f64 / 1000.0);
+    assert!(
+        worst.t >= 250.0,
+        "reorg before the partition ended: {worst:?}"
+    );
+    // The halves disagreed 3 deep and more from some time in the partition until the first
+    // deep reorg after it.
+    let cp = &s.common_prefix;
+    assert!(cp.violations > 0, "{cp:?}");
+    let w = cp.worst.as_ref().expect("the deepest disagreement");
+    let first_deep = deep[0].0 as f64 / 1000.0;
+    assert!(w.depth >= 3 && w.t > 30.0 && w.t <= first_deep, "{w:?}");
+    // Once all agree, one of the two (at least) reverted every block it held past the common
+    // ancestor.
+    assert!(out.report.convergence.converged);
+    assert!(s.max_reorg_depth >= w.depth, "{w:?}");
+    let halves = |n: NodeId| n < 5;
+    assert_ne!(
+        halves(w.nodes[0]),
+        halves(w.nodes[1]),
+        "{w:?}: one per half"
+    );
     assert_eq!(
         s.max_reorg_depth,
         deep.iter().map(|r| r.2).max().unwrap_or(0)
@@ -578,7 +603,7 @@ fn loss_filtered_to_blocks_drops_only_block_messages_counts_them_on_the_rule_and
     assert!(drops.iter().all(|d| d.2 == MsgKind::Block), "{drops:?}");
     assert_eq!(drops.iter().map(|d| d.3).sum::<u64>(), n);
     assert!(out.net.delivered.get(&MsgKind::Block).copied().unwrap_or(0) > 0);
-    assert!(out.report.propagation_s.samples > 0);
+    assert!(out.report.propagation_s.full_s.samples > 0);
 }
 
 #[test]
@@ -651,8 +676,7 @@ fn duplicated_and_reordered_messages_break_nothing() {
     assert!(out.report.blocks.canonical_height >= 10);
     assert!(out.report.txs.confirmed > 500);
     if out.report.convergence.converged {
-        // (With a race at the last height the other tip's transactions count as lost.)
-        assert_eq!(out.report.safety.lost_txs, 0);
+        assert_eq!(out.report.txs.lost, 0, "{:?}", out.report.txs);
     }
 }
 
@@ -660,7 +684,11 @@ fn duplicated_and_reordered_messages_break_nothing() {
 // latency, bandwidth
 
 fn propagation_p50(out: &RunOutput) -> f64 {
-    out.report.propagation_s.p50.expect("propagation samples")
+    out.report
+        .propagation_s
+        .full_s
+        .p50
+        .expect("propagation samples")
 }
 
 #[test]
@@ -750,7 +778,7 @@ fn a_crashed_node_restarts_from_its_stored_height_and_catches_up() {
     let t_caught = restart + (catch_up * 1000.0) as u64 + 1;
     assert!(height_at(&out, node, t_caught) >= height_at(&out, 0, restart));
     if out.report.convergence.converged {
-        assert_eq!(out.report.safety.lost_txs, 0, "{:?}", out.report.safety);
+        assert_eq!(out.report.txs.lost, 0, "{:?}", out.report.txs);
     }
 }
 
@@ -1628,7 +1656,7 @@ proptest! {
         );
         prop_assert!(r.blocks.canonical_height >= 10);
         if r.convergence.converged {
-            prop_assert_eq!(r.safety.lost_txs, 0, "{:?}\n{}", r.safety, faults);
+            prop_assert_eq!(r.txs.lost, 0, "{:?}\n{}", r.txs, faults);
         }
         for f in &r.faults {
             prop_assert!(f.at_s.is_some(), "fault {} never fired", f.index);

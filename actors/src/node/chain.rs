@@ -205,6 +205,10 @@ impl ChainActor {
             self.links.accepted.do_send(BlocksAccepted { blocks, from });
         }
         let Some(tc) = out.tip_change else { return };
+        self.env.record(Event::TipChanged {
+            hash: tc.new_tip,
+            height: tc.new_height,
+        });
         if tc.reorg_depth > 0 {
             self.env.record(Event::Reorg {
                 depth: tc.reorg_depth,

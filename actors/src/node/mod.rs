@@ -154,6 +154,10 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     env.record(Event::NodeStarted {
         height: chain_state.height(),
     });
+    env.record(Event::TipChanged {
+        hash: chain_state.tip(),
+        height: chain_state.height(),
+    });
     let untrusted_peers = cfg.network.transport != TransportKind::Memory;
     let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors);
     let peer_policy = PeerPolicy {
