@@ -341,7 +341,8 @@ impl Network {
         let rules = self
             .faults
             .serialise(from, to, kind, served.departure_ms, bytes);
-        let waited_ms = served.waited_ms + rules.waited_ms;
+        // Counted to the microsecond, the resolution of delivery times.
+        let waited_ms = ((served.waited_ms + rules.waited_ms) * 1000.0).round() / 1000.0;
         if waited_ms > 0.0 {
             self.stats.queued += 1;
             self.stats.queue_wait_max_ms = self.stats.queue_wait_max_ms.max(waited_ms);
