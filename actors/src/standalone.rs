@@ -242,7 +242,7 @@ async fn run(
     let net = Network::new(
         id + 1,
         Latency::Constant { ms: 0.0 },
-        0.0,
+        None,
         stream(seed, "network", id as u64),
     )
     .with_tcp_links(TcpLinks::All)

@@ -81,6 +81,16 @@ pub fn encode_frame(frame: &Frame) -> Vec<u8> {
     encoding::encode(frame)
 }
 
+/// Bytes of a frame's variant tag in the canonical encoding (a fixed-width `u32`).
+const FRAME_TAG_BYTES: u64 = 4;
+
+/// The bytes a protocol message takes on a TCP link: the length prefix, the frame's variant tag
+/// and the message's canonical encoding. The bandwidth queues serialise this many bytes, on
+/// in-memory links too.
+pub fn msg_wire_len(msg: &WireMsg) -> u64 {
+    LENGTH_FIELD_BYTES as u64 + FRAME_TAG_BYTES + msg.size()
+}
+
 /// Decodes one frame body and checks every list in it against its cap, right after decoding.
 ///
 /// # Errors
@@ -394,5 +404,22 @@ mod tests {
         let mut bytes = encode_frame(&f);
         bytes.push(0);
         assert!(decode_frame(&bytes).is_err(), "trailing bytes are refused");
+    }
+
+    #[test]
+    fn wire_length_is_the_framed_length() {
+        let msgs = [
+            WireMsg::GetBlocks {
+                locator: vec![Hash::ZERO; 3],
+            },
+            WireMsg::Inv {
+                blocks: vec![Hash::ZERO],
+                txs: vec![Hash::sha256(b"t"); 5],
+            },
+        ];
+        for m in msgs {
+            let framed = LENGTH_FIELD_BYTES + encode_frame(&Frame::Msg(m.clone())).len();
+            assert_eq!(msg_wire_len(&m), framed as u64);
+        }
     }
 }

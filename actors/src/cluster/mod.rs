@@ -203,7 +203,7 @@ impl Cluster {
         let net = Network::new(
             n,
             cfg.network.latency.clone(),
-            cfg.network.bandwidth_mbps,
+            cfg.network.bandwidth(),
             stream(seed, "network", 0),
         )
         .with_tcp_links(tcp.links.clone())
