@@ -96,6 +96,42 @@ impl MempoolError {
     }
 }
 
+/// Why the pool let go of a transaction other than by its inclusion in a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Older than the expiry.
+    Expired,
+    /// The pool was full: pushed out by a better fee, or not taken back after a reorg.
+    Evicted,
+    /// Another transaction of its sender and nonce took its place: a better-paying one in the
+    /// pool, or one on the chain.
+    Replaced,
+    /// A reorg reverted it and it no longer fits the new chain (balance, nonce gap).
+    Invalidated,
+}
+
+impl DropReason {
+    /// The reason's name, as in the trace.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DropReason::Expired => "expired",
+            DropReason::Evicted => "evicted",
+            DropReason::Replaced => "replaced",
+            DropReason::Invalidated => "invalidated",
+        }
+    }
+}
+
+/// What a tip change did to the pool.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TipOutcome {
+    /// Transactions of reverted blocks taken back.
+    pub readmitted: usize,
+    /// Transactions let go, with why, in the order they went.
+    pub dropped: Vec<(TxId, DropReason)>,
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
     tx: Arc<Transaction>,
@@ -168,8 +204,8 @@ impl Mempool {
         self.accounts.get(addr).copied().unwrap_or_default()
     }
 
-    /// Admits a transaction received at `now_ms`. Returns its id and any transaction it evicted
-    /// or replaced.
+    /// Admits a transaction received at `now_ms`. Returns the transactions it evicted or
+    /// replaced, with which.
     ///
     /// # Errors
     /// Why it was refused; [`MempoolError::is_invalid`] tells misbehaviour from policy.
@@ -179,7 +215,7 @@ impl Mempool {
         id: TxId,
         now_ms: u64,
         cache: Option<&SigCache>,
-    ) -> Result<Vec<TxId>, MempoolError> {
+    ) -> Result<Vec<(TxId, DropReason)>, MempoolError> {
         if self.by_id.contains_key(&id) {
             return Err(MempoolError::AlreadyKnown);
         }
@@ -229,7 +265,7 @@ impl Mempool {
             match lowest {
                 Some((fee, _, low_id)) if fee < tx.fee => {
                     self.remove(&low_id);
-                    evicted.push(low_id);
+                    evicted.push((low_id, DropReason::Evicted));
                 }
                 Some((fee, _, _)) => {
                     return Err(MempoolError::PoolFull {
@@ -247,7 +283,7 @@ impl Mempool {
         }
         if let Some(old) = replaced {
             self.remove(&old);
-            evicted.push(old);
+            evicted.push((old, DropReason::Replaced));
         }
         self.insert(tx, id, sender, now_ms);
         Ok(evicted)
@@ -330,8 +366,9 @@ impl Mempool {
     }
 
     /// Applies a new tip: updates the account mirror, drops included and now-stale
-    /// transactions, and re-admits the transactions of reverted blocks that are still valid.
-    /// Returns how many reverted transactions came back.
+    /// transactions (stale: another transaction of the sender's nonce is on the chain), and
+    /// re-admits the transactions of reverted blocks that are still valid. Returns how many
+    /// came back and what was let go.
     pub fn on_tip_change(
         &mut self,
         changed: &[(Address, Account)],
@@ -339,7 +376,8 @@ impl Mempool {
         reverted: &[Transaction],
         now_ms: u64,
         cache: Option<&SigCache>,
-    ) -> usize {
+    ) -> TipOutcome {
+        let mut out = TipOutcome::default();
         for id in included {
             self.remove(id);
         }
@@ -352,16 +390,49 @@ impl Mempool {
                 .unwrap_or_default();
             for id in stale {
                 self.remove(&id);
+                out.dropped.push((id, DropReason::Replaced));
             }
         }
-        let mut back = 0;
         for tx in reverted {
             let id = tx.id();
-            if self.admit(Arc::new(tx.clone()), id, now_ms, cache).is_ok() {
-                back += 1;
+            match self.admit(Arc::new(tx.clone()), id, now_ms, cache) {
+                Ok(evicted) => {
+                    out.readmitted += 1;
+                    out.dropped.extend(evicted);
+                }
+                Err(MempoolError::AlreadyKnown) => {}
+                Err(e) => out.dropped.push((id, Self::not_readmitted(&e))),
             }
         }
-        back
+        out
+    }
+
+    /// Why a reverted transaction the pool refused to take back counts as dropped.
+    fn not_readmitted(e: &MempoolError) -> DropReason {
+        match e {
+            MempoolError::PoolFull { .. } => DropReason::Evicted,
+            MempoolError::NonceTooLow { .. } | MempoolError::ReplacementUnderpriced { .. } => {
+                DropReason::Replaced
+            }
+            _ => DropReason::Invalidated,
+        }
+    }
+
+    /// Pooled transactions that cannot be mined yet because an earlier nonce of their sender
+    /// is missing from the pool, by sender then nonce.
+    pub fn gapped(&self) -> Vec<TxId> {
+        let mut out = Vec::new();
+        for (sender, txs) in &self.by_sender {
+            let mut next = self.account(sender).nonce;
+            for (nonce, id) in txs {
+                if *nonce == next {
+                    next += 1;
+                } else {
+                    out.push(*id);
+                }
+            }
+        }
+        out
     }
 
     /// Drops transactions older than the expiry; returns their ids.
@@ -428,7 +499,11 @@ mod tests {
         ))
     }
 
-    fn admit(p: &mut Mempool, t: &Arc<Transaction>, now: u64) -> Result<Vec<TxId>, MempoolError> {
+    fn admit(
+        p: &mut Mempool,
+        t: &Arc<Transaction>,
+        now: u64,
+    ) -> Result<Vec<(TxId, DropReason)>, MempoolError> {
         p.admit(t.clone(), t.id(), now, None)
     }
 
@@ -469,7 +544,10 @@ mod tests {
             Err(MempoolError::AlreadyKnown | MempoolError::ReplacementUnderpriced { .. })
         ));
         let replacement = tx(&a, 0, 5);
-        assert_eq!(admit(&mut p, &replacement, 0), Ok(vec![t0.id()]));
+        assert_eq!(
+            admit(&mut p, &replacement, 0),
+            Ok(vec![(t0.id(), DropReason::Replaced)])
+        );
         let big = Arc::new(Transaction::new_signed(&a, 1, Address([9; 20]), 990, 1, 1));
         assert!(matches!(
             admit(&mut p, &big, 0),
@@ -493,7 +571,10 @@ mod tests {
             admit(&mut p, &tx(&keys[2], 0, 1), 0),
             Err(MempoolError::PoolFull { .. })
         ));
-        assert_eq!(admit(&mut p, &tx(&keys[2], 0, 3), 0), Ok(vec![cheap.id()]));
+        assert_eq!(
+            admit(&mut p, &tx(&keys[2], 0, 3), 0),
+            Ok(vec![(cheap.id(), DropReason::Evicted)])
+        );
         assert_eq!(p.len(), 2);
     }
 
@@ -547,8 +628,72 @@ mod tests {
             0,
             None,
         );
-        assert_eq!(back, 1);
+        assert_eq!(back.readmitted, 1);
+        assert!(back.dropped.is_empty());
         assert_eq!(p.template(10).len(), 2);
+    }
+
+    #[test]
+    fn tip_change_names_what_it_drops() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        // a0 is pooled here, but a competing a0' with the same nonce was mined.
+        let a0 = tx(&a, 0, 1);
+        admit(&mut p, &a0, 0).unwrap();
+        // b's reverted transaction no longer fits: b's balance on the new chain is spent.
+        let b0 = tx(&b, 0, 1);
+        let out = p.on_tip_change(
+            &[
+                (
+                    a.address(),
+                    Account {
+                        balance: 900,
+                        nonce: 1,
+                    },
+                ),
+                (
+                    b.address(),
+                    Account {
+                        balance: 0,
+                        nonce: 0,
+                    },
+                ),
+            ],
+            &[],
+            &[(*b0).clone()],
+            0,
+            None,
+        );
+        assert_eq!(out.readmitted, 0);
+        assert_eq!(
+            out.dropped,
+            vec![
+                (a0.id(), DropReason::Replaced),
+                (b0.id(), DropReason::Invalidated)
+            ]
+        );
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_behind_a_missing_nonce_is_gapped() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        let a0 = tx(&a, 0, 1);
+        let a2 = tx(&a, 2, 1);
+        let b1 = tx(&b, 1, 1);
+        for t in [&a0, &a2, &b1] {
+            admit(&mut p, t, 0).unwrap();
+        }
+        let mut gapped = p.gapped();
+        gapped.sort();
+        let mut want = vec![a2.id(), b1.id()];
+        want.sort();
+        assert_eq!(gapped, want, "a0 is ready; a2 waits for a1, b1 for b0");
+        admit(&mut p, &tx(&a, 1, 1), 0).unwrap();
+        assert_eq!(p.gapped(), vec![b1.id()]);
     }
 
     #[test]

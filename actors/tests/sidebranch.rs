@@ -16,8 +16,8 @@ use chainlab::config::Config;
 use chainlab::consensus::pow::grind;
 use chainlab::net::wire::{WireMsg, MAX_SYNC_BLOCKS};
 use chainlab::net::{
-    check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth, verify_auth, Frame,
-    HandshakeRules, LENGTH_FIELD_BYTES,
+    check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth, verify_auth,
+    AllowedPeers, Frame, HandshakeRules, LENGTH_FIELD_BYTES,
 };
 use chainlab::report::Event;
 use chainlab::{Address, ChainState, Hash};
@@ -106,7 +106,7 @@ impl Conn {
         let key = node_key(SEED, rules.node);
         let mut challenge = [0u8; 32];
         challenge[..4].copy_from_slice(&rules.node.to_le_bytes());
-        let ours = make_hello(rules, &key.public, challenge);
+        let ours = make_hello(rules, challenge);
         c.send(&Frame::Hello(ours.clone()));
         let Got::Frame(Frame::Hello(theirs)) = c.recv(Instant::now() + IMMEDIATE) else {
             panic!("no hello from node 0");
@@ -363,7 +363,10 @@ fn thousands_of_cheap_side_blocks_are_neither_stored_nor_relayed() {
         chain_id,
         genesis,
         node,
-        seed: SEED,
+        // A claimed cluster id proves itself with the key derived for it (in-process
+        // clusters list the derived keys).
+        key: node_key(SEED, node).public,
+        allowed: Arc::new(AllowedPeers::open()),
     };
     let mode = cfg.cluster.clock;
     let attack_params = params.clone();

@@ -111,10 +111,15 @@ impl ChainState {
 }
 
 /// Records this chain's genesis in a store (so that another chain's config cannot use it).
+/// Writes only when the store does not hold it yet, so a store that refuses writes (a full
+/// disk) can still be loaded.
 ///
 /// # Errors
 /// Backend failures.
 pub fn mark_genesis(store: &mut dyn BlockStore, genesis: &Hash) -> Result<(), StoreError> {
+    if store.meta(GENESIS_KEY)?.as_deref() == Some(&genesis.0[..]) {
+        return Ok(());
+    }
     store.set_meta(GENESIS_KEY, &genesis.0)
 }
 

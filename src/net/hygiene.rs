@@ -1,6 +1,7 @@
 //! Peer hygiene, as pure decisions: offences and what they cost, per-peer rate limits, flood
 //! detection, discouragement and reconnection backoff. Time comes in as an argument.
 
+use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::net::frame::HandshakeError;
 use std::collections::BTreeMap;
@@ -151,10 +152,10 @@ impl FloodGauge {
     }
 }
 
-/// Peers refused for a while after an offence, keyed by node id; bounded.
+/// Peers refused for a while after an offence, keyed by their public key; bounded.
 #[derive(Debug, Clone, Default)]
 pub struct Discouraged {
-    until: BTreeMap<u32, (u64, String)>,
+    until: BTreeMap<PublicKey, (u64, String)>,
     capacity: usize,
 }
 
@@ -168,7 +169,7 @@ impl Discouraged {
     }
 
     /// Discourages `node` until `until_ms`.
-    pub fn add(&mut self, node: u32, until_ms: u64, reason: String) {
+    pub fn add(&mut self, node: PublicKey, until_ms: u64, reason: String) {
         if !self.until.contains_key(&node) && self.until.len() >= self.capacity {
             if let Some(first) = self
                 .until
@@ -186,15 +187,15 @@ impl Discouraged {
     ///
     /// # Errors
     /// [`HandshakeError::Discouraged`] while it is.
-    pub fn check(&mut self, node: u32, now_ms: u64) -> Result<(), HandshakeError> {
-        match self.until.get(&node) {
+    pub fn check(&mut self, node: &PublicKey, now_ms: u64) -> Result<(), HandshakeError> {
+        match self.until.get(node) {
             Some((u, reason)) if *u > now_ms => Err(HandshakeError::Discouraged {
-                node,
+                key: node.short(),
                 left_ms: u - now_ms,
                 reason: reason.clone(),
             }),
             Some(_) => {
-                self.until.remove(&node);
+                self.until.remove(node);
                 Ok(())
             }
             None => Ok(()),
@@ -258,16 +259,20 @@ mod tests {
 
     #[test]
     fn discouragement_expires_and_is_bounded() {
+        let k = |n: u8| crate::crypto::KeyPair::from_seed(&[n]).public;
         let mut d = Discouraged::new(2);
-        d.add(1, 100, "x".into());
-        assert!(d.check(1, 50).is_err());
-        assert!(d.check(1, 100).is_ok());
-        d.add(1, 300, "a".into());
-        d.add(2, 200, "b".into());
-        d.add(3, 400, "c".into());
+        d.add(k(1), 100, "x".into());
+        assert!(d.check(&k(1), 50).is_err());
+        assert!(d.check(&k(1), 100).is_ok());
+        d.add(k(1), 300, "a".into());
+        d.add(k(2), 200, "b".into());
+        d.add(k(3), 400, "c".into());
         assert_eq!(d.len(), 2);
-        assert!(d.check(2, 0).is_ok(), "the soonest to expire was dropped");
-        assert!(d.check(3, 0).is_err());
+        assert!(
+            d.check(&k(2), 0).is_ok(),
+            "the soonest to expire was dropped"
+        );
+        assert!(d.check(&k(3), 0).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::{NodeEnv, Persistence};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
-use chainlab::chain::store::BlockStore;
+use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::chain::validation::{check_block, check_block_shape, BlockError};
 use chainlab::chain::{ImportOutcome, ImportStatus};
 use chainlab::net::Offence;
@@ -97,6 +97,9 @@ impl ChainActor {
         from_sync: bool,
         unprocessed: &mut BlocksUnprocessed,
     ) {
+        if !self.env.alive() {
+            return;
+        }
         let hash = block.hash();
         let now = self.now_ms();
         match self
@@ -182,39 +185,42 @@ impl ChainActor {
         self.env.record(Event::BlockRejected { hash, reason });
     }
 
-    /// Writes the accepted blocks and the tip (flushing when configured). Returns false when
-    /// the store failed: the blocks are then neither recorded as imported nor announced.
-    fn persist(&mut self, out: &ImportOutcome) -> bool {
-        let mut result = Ok(());
-        for b in &out.accepted {
-            result = result.and_then(|()| self.store.put_block(&b.hash(), b));
+    /// Writes the accepted blocks and the tip in one commit (flushing when configured), then
+    /// reports the blocks to the durable log.
+    fn persist(&mut self, out: &ImportOutcome) -> Result<(), StoreError> {
+        let tip = out.tip_change.as_ref().map(|tc| tc.new_tip);
+        if out.accepted.is_empty() && tip.is_none() {
+            return Ok(());
         }
-        if let Some(tc) = &out.tip_change {
-            result = result.and_then(|()| self.store.set_tip(&tc.new_tip));
-        }
+        self.store.commit(&out.accepted, tip.as_ref())?;
         if self.persistence.flush_each_block && !out.accepted.is_empty() {
-            result = result.and_then(|()| self.store.flush());
-            if result.is_ok() {
-                if let Some(log) = &self.persistence.durable_log {
-                    log.record(self.id, &out.accepted);
-                }
+            self.store.flush()?;
+            if let Some(log) = &self.persistence.durable_log {
+                log.record(self.id, &out.accepted);
             }
         }
-        if let Err(e) = result {
-            error!(node = self.id, error = %e, "store write failed: blocks not announced");
-            return false;
-        }
-        true
+        Ok(())
+    }
+
+    /// A store write failed: the node stops as a crash does, at once (the blocks of this
+    /// import are neither recorded as imported nor announced, and nothing of the node runs
+    /// after this handler). Its store keeps the last commit that succeeded.
+    fn failed(&mut self, e: &StoreError) {
+        error!(node = self.id, error = %e, "store write failed: the node stops");
+        self.env.record(Event::NodeFailed {
+            error: e.to_string(),
+        });
+        self.env.life.fail(e.to_string());
     }
 
     /// Prunes side branches that fell below the fork floor, from memory and from the store.
-    fn prune(&mut self) {
+    /// Drops side branches below the fork floor from memory and the store (a failed removal
+    /// is a failed store write).
+    fn prune(&mut self) -> Result<(), StoreError> {
         for (hash, height) in self.chain.prune_side_branches() {
-            if let Err(e) = self.store.remove_block(&hash, height) {
-                error!(node = self.id, error = %e, "store: removing a pruned block failed");
-                return;
-            }
+            self.store.remove_block(&hash, height)?;
         }
+        Ok(())
     }
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
@@ -224,12 +230,11 @@ impl ChainActor {
             }
             return;
         }
-        let durable = self.persist(&out);
-        let blocks: Vec<(Hash, Arc<Block>)> = if durable {
-            out.accepted.into_iter().map(|b| (b.hash(), b)).collect()
-        } else {
-            Vec::new()
-        };
+        if let Err(e) = self.persist(&out) {
+            return self.failed(&e);
+        }
+        let blocks: Vec<(Hash, Arc<Block>)> =
+            out.accepted.into_iter().map(|b| (b.hash(), b)).collect();
         for (h, b) in &blocks {
             self.env.record(Event::BlockImported {
                 hash: *h,
@@ -249,9 +254,13 @@ impl ChainActor {
                 .do_send(BlocksAccepted { blocks: best, from });
         }
         let Some(tc) = out.tip_change else { return };
-        if durable {
-            self.prune();
+        if let Err(e) = self.prune() {
+            return self.failed(&e);
         }
+        self.env.record(Event::TipChanged {
+            hash: tc.new_tip,
+            height: tc.new_height,
+        });
         if tc.reorg_depth > 0 {
             self.env.record(Event::Reorg {
                 depth: tc.reorg_depth,
@@ -271,7 +280,9 @@ impl Actor for ChainActor {
 
     fn started(&mut self, _: &mut Context<Self>) {
         // A reloaded store may hold side branches the floor has passed.
-        self.prune();
+        if let Err(e) = self.prune() {
+            return self.failed(&e);
+        }
         self.links.sync.do_send(RequestSync {
             preferred: None,
             locator: self.chain.locator(),
@@ -281,7 +292,7 @@ impl Actor for ChainActor {
 
 impl Handler<ImportBlocks> for ChainActor {
     type Result = ();
-    fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
+    fn handle(&mut self, m: ImportBlocks, ctx: &mut Context<Self>) {
         let _e = self.span.clone().entered();
         let mut unprocessed = BlocksUnprocessed::default();
         for b in m.blocks {
@@ -289,6 +300,10 @@ impl Handler<ImportBlocks> for ChainActor {
         }
         if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
             self.links.unprocessed.do_send(unprocessed);
+        }
+        if !self.env.alive() {
+            // A store write failed: no further message of this mailbox is handled.
+            return ctx.stop();
         }
         if let (true, Some(peer)) = (m.sync_more, m.from) {
             self.links.continue_sync.do_send(ContinueSync {

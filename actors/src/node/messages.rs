@@ -167,10 +167,19 @@ pub struct GetTxs {
     pub ids: Vec<TxId>,
 }
 
-/// Ids of every pooled transaction.
+/// Ids of every pooled transaction, and which of them wait behind a nonce gap.
 #[derive(Message)]
-#[rtype(result = "Vec<TxId>")]
+#[rtype(result = "PoolIds")]
 pub struct GetPoolIds;
+
+/// The answer to [`GetPoolIds`].
+#[derive(Clone, Debug, Default)]
+pub struct PoolIds {
+    /// Every pooled transaction, in admission order.
+    pub all: Vec<TxId>,
+    /// Those behind a missing nonce of their sender (`Mempool::gapped`).
+    pub gapped: Vec<TxId>,
+}
 
 // ---- to the miner actor ----
 

@@ -353,6 +353,7 @@ mod tests {
                 recorder: Recorder::new(clock),
                 transport: Arc::new(Silent),
                 sig_cache: None,
+                life: crate::node::NodeLife::new(0, None),
             };
             MinerActor::new(setup, env, links).start();
             let first = blocks.recv().await.expect("the miner hands over a block");
