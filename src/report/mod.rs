@@ -331,7 +331,10 @@ mod tests {
         assert_eq!(r.propagation_s.full_s.samples, 0);
         assert_eq!(r.propagation_s.catch_up_s.samples, 2);
         assert_eq!(
-            (r.propagation_s.catch_up_s.p50, r.propagation_s.catch_up_s.p99),
+            (
+                r.propagation_s.catch_up_s.p50,
+                r.propagation_s.catch_up_s.p99
+            ),
             (Some(0.2), Some(0.4))
         );
     }
