@@ -44,7 +44,32 @@ impl fmt::Display for Address {
     }
 }
 
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
 impl PublicKey {
+    /// Parses 66 hex digits (a compressed SEC1 key) and checks that they are a point on the
+    /// curve.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPublicKey`] for anything else.
+    pub fn from_hex(s: &str) -> Result<PublicKey, CryptoError> {
+        let bytes = hex::decode(s.trim()).map_err(|_| CryptoError::InvalidPublicKey)?;
+        let arr: [u8; 33] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidPublicKey)?;
+        VerifyingKey::from_sec1_bytes(&arr).map_err(|_| CryptoError::InvalidPublicKey)?;
+        Ok(PublicKey(arr))
+    }
+
+    /// The first 6 bytes in hex, for messages.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..6])
+    }
+
     /// The address owned by this key.
     pub fn address(&self) -> Address {
         let h = Hash::sha256(&self.0);

@@ -4,7 +4,7 @@
 //! **No transaction is left that can never be mined** (Bitcoin Core removes a transaction with
 //! all its descendants; geth demotes what a removal makes unexecutable). For each sender the
 //! pool holds nonces from the account's next nonce, possibly with gaps the sender may still
-//! fill (up to `max_nonce_gap` ahead; those behind a gap are *stuck*, [`Mempool::stuck`]),
+//! fill (up to `max_nonce_gap` ahead; those behind a gap are *stuck*, [`Mempool::gapped`]),
 //! and the pooled spend up to any nonce is covered by the balance. So:
 //! - eviction takes only a sender's *last* pooled transaction (lowest fee rate, then oldest;
 //!   never by hash): removing it strands nothing;
@@ -115,6 +115,22 @@ pub enum DropReason {
     /// The sender's balance no longer covers it with the earlier nonces (after a tip change,
     /// or an earlier nonce admitted after it).
     Unpayable,
+    /// A reorg reverted it and the pool could not take it back (it no longer fits the new
+    /// chain, or the pool refused it for another reason than a full pool or a replacement).
+    Invalidated,
+}
+
+impl DropReason {
+    /// The reason's name, as in the trace.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DropReason::Expired => "expired",
+            DropReason::Evicted => "evicted",
+            DropReason::Replaced => "replaced",
+            DropReason::Unpayable => "unpayable",
+            DropReason::Invalidated => "invalidated",
+        }
+    }
 }
 
 /// A transaction that left the pool, and why.
@@ -373,7 +389,7 @@ impl Mempool {
 
     /// Pooled transactions waiting behind a nonce gap: not minable until their sender fills
     /// it (in sender, then nonce order).
-    pub fn stuck(&self) -> Vec<TxId> {
+    pub fn gapped(&self) -> Vec<TxId> {
         let mut out = Vec::new();
         for (sender, txs) in &self.by_sender {
             let mut next = self.account(sender).nonce;
@@ -486,8 +502,9 @@ impl Mempool {
     }
 
     /// Applies a new tip: updates the account mirror, drops included and now-stale
-    /// transactions and those the new balances no longer cover, and re-admits the
-    /// transactions of reverted blocks that are still valid.
+    /// transactions (stale: another transaction of the sender's nonce is on the chain), and
+    /// re-admits the transactions of reverted blocks that are still valid. Returns how many
+    /// came back and what was let go.
     pub fn on_tip_change(
         &mut self,
         changed: &[(Address, Account)],
@@ -509,18 +526,40 @@ impl Mempool {
                 .unwrap_or_default();
             for id in stale {
                 self.remove(&id);
+                out.dropped.push(Dropped {
+                    id,
+                    reason: DropReason::Replaced,
+                });
             }
             out.dropped
                 .extend(self.drop_unpaid(addr, DropReason::Unpayable));
         }
         for tx in reverted {
             let id = tx.id();
-            if let Ok(d) = self.admit(Arc::new(tx.clone()), id, now_ms, cache) {
-                out.readmitted += 1;
-                out.dropped.extend(d);
+            match self.admit(Arc::new(tx.clone()), id, now_ms, cache) {
+                Ok(evicted) => {
+                    out.readmitted += 1;
+                    out.dropped.extend(evicted);
+                }
+                Err(MempoolError::AlreadyKnown) => {}
+                Err(e) => out.dropped.push(Dropped {
+                    id,
+                    reason: Self::not_readmitted(&e),
+                }),
             }
         }
         out
+    }
+
+    /// Why a reverted transaction the pool refused to take back counts as dropped.
+    fn not_readmitted(e: &MempoolError) -> DropReason {
+        match e {
+            MempoolError::PoolFull { .. } => DropReason::Evicted,
+            MempoolError::NonceTooLow { .. } | MempoolError::ReplacementUnderpriced { .. } => {
+                DropReason::Replaced
+            }
+            _ => DropReason::Invalidated,
+        }
     }
 
     /// Drops transactions older than the expiry, each with its sender's later nonces (which
@@ -716,7 +755,71 @@ mod tests {
             None,
         );
         assert_eq!(back.readmitted, 1);
+        assert!(back.dropped.is_empty());
         assert_eq!(p.template(10).len(), 2);
+    }
+
+    #[test]
+    fn tip_change_names_what_it_drops() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        // a0 is pooled here, but a competing a0' with the same nonce was mined.
+        let a0 = tx(&a, 0, 1);
+        admit(&mut p, &a0, 0).unwrap();
+        // b's reverted transaction no longer fits: b's balance on the new chain is spent.
+        let b0 = tx(&b, 0, 1);
+        let out = p.on_tip_change(
+            &[
+                (
+                    a.address(),
+                    Account {
+                        balance: 900,
+                        nonce: 1,
+                    },
+                ),
+                (
+                    b.address(),
+                    Account {
+                        balance: 0,
+                        nonce: 0,
+                    },
+                ),
+            ],
+            &[],
+            &[(*b0).clone()],
+            0,
+            None,
+        );
+        assert_eq!(out.readmitted, 0);
+        assert_eq!(
+            out.dropped,
+            vec![
+                dropped(&a0, DropReason::Replaced),
+                dropped(&b0, DropReason::Invalidated)
+            ]
+        );
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_behind_a_missing_nonce_is_gapped() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        let a0 = tx(&a, 0, 1);
+        let a2 = tx(&a, 2, 1);
+        let b1 = tx(&b, 1, 1);
+        for t in [&a0, &a2, &b1] {
+            admit(&mut p, t, 0).unwrap();
+        }
+        let mut gapped = p.gapped();
+        gapped.sort();
+        let mut want = vec![a2.id(), b1.id()];
+        want.sort();
+        assert_eq!(gapped, want, "a0 is ready; a2 waits for a1, b1 for b0");
+        admit(&mut p, &tx(&a, 1, 1), 0).unwrap();
+        assert_eq!(p.gapped(), vec![b1.id()]);
     }
 
     #[test]
@@ -772,7 +875,7 @@ mod tests {
             Ok(vec![dropped(&b0, DropReason::Evicted)])
         );
         assert!(p.contains(&a0.id()) && p.contains(&a1.id()));
-        assert!(p.stuck().is_empty());
+        assert!(p.gapped().is_empty());
     }
 
     #[test]
@@ -861,7 +964,7 @@ mod tests {
             p.admit(a1.clone(), a1.id(), 0, None),
             Ok(vec![dropped(&a2, DropReason::Unpayable)])
         );
-        assert_eq!(p.stuck(), vec![a1.id()], "a1 waits for nonce 0");
+        assert_eq!(p.gapped(), vec![a1.id()], "a1 waits for nonce 0");
         // A tip change that lowers the balance drops what it no longer covers.
         let out = p.on_tip_change(
             &[(
@@ -937,7 +1040,7 @@ mod tests {
             a.nonce += 1;
         }
         let mut all: Vec<TxId> = template.iter().map(|t| t.id()).collect();
-        all.extend(p.stuck());
+        all.extend(p.gapped());
         all.sort_unstable();
         let mut pooled = p.ids();
         pooled.sort_unstable();

@@ -11,6 +11,7 @@ pub mod intake;
 mod orphans;
 pub mod params;
 mod rebuild;
+mod sidebranch;
 pub mod state;
 pub mod store;
 pub mod validation;
@@ -123,6 +124,13 @@ pub struct ChainState {
     state: State,
     genesis_state: Arc<State>,
     orphans: OrphanPool,
+    /// The lowest height a side branch may leave the best chain from (`sidebranch.rs`).
+    fork_floor: u64,
+    /// Side branches leaving below this height, and undo data at or below it, are pruned.
+    pruned_below: u64,
+    /// Whether the fork floor is enforced (off while a store is reloaded: what was stored
+    /// was accepted then).
+    fork_rules: bool,
 }
 
 impl ChainState {
@@ -185,6 +193,9 @@ impl ChainState {
             canonical: vec![hash],
             undo: HashMapById::default(),
             orphans: OrphanPool::default(),
+            fork_floor: 0,
+            pruned_below: 0,
+            fork_rules: true,
         }
     }
 
@@ -346,6 +357,7 @@ impl ChainState {
         }
         let old_tip = self.tip();
         let mut out = self.outcome(ImportStatus::Accepted);
+        let mut stored_hashes = Vec::new();
         let mut queue = VecDeque::from([block]);
         let mut first = true;
         while let Some(b) = queue.pop_front() {
@@ -354,20 +366,22 @@ impl ChainState {
             match self.accept(b, now_ms, key) {
                 Ok(stored) => {
                     out.accepted.push(stored);
+                    stored_hashes.push(h);
                     queue.extend(self.orphans.take_children(&h));
                 }
-                Err(e) if first => {
-                    self.finish_tip_change(&mut out, old_tip);
-                    if out.accepted.is_empty() && out.tip_change.is_none() {
-                        return Err(e);
-                    }
-                    return Err(e);
-                }
+                Err(e) if first => return Err(e),
                 Err(_) => out.rejected_orphans += 1,
             }
             first = false;
         }
+        // An unlocked orphan stored before a later one made its branch the best, which then
+        // failed, is invalid now: it must not be persisted, traced or announced.
+        let before = out.accepted.len();
+        let mut valid = stored_hashes.iter().map(|h| self.contains(h));
+        out.accepted.retain(|_| valid.next().unwrap_or(false));
+        out.rejected_orphans += before - out.accepted.len();
         self.finish_tip_change(&mut out, old_tip);
+        self.raise_fork_floor();
         Ok(out)
     }
 
@@ -391,6 +405,7 @@ impl ChainState {
             return Ok(b.block);
         }
         self.check_header(&b.block.header, now_ms)?;
+        self.check_fork(&b.block.header.parent)?;
         let p = &self.entries[&b.block.header.parent];
         let entry = Entry {
             height: p.height + 1,
@@ -819,8 +834,15 @@ mod finality_tests {
             extend(&mut a, 2, 1); // a: heights 1..3, final at 2 when the engine says so
             let fork = extend(&mut b, 3, 2); // b: heights 2..4 from a's block 1: heavier
             let a_tip = a.tip();
-            for blk in fork {
-                a.import(blk, 10_000, 0).expect("stored either way");
+            let results: Vec<_> = fork.into_iter().map(|b| a.import(b, 10_000, 0)).collect();
+            if final_at_two {
+                assert!(
+                    matches!(results[0], Err(BlockError::ForkTooDeep { floor: 2, .. })),
+                    "a fork below the final block is refused: {:?}",
+                    results[0]
+                );
+            } else {
+                assert!(results.iter().all(Result::is_ok));
             }
             if final_at_two {
                 assert_eq!(a.tip(), a_tip, "the final block at height 2 stays");

@@ -31,6 +31,9 @@ pub struct ChainParams {
     pub genesis_time_ms: u64,
     /// Bound on blocks waiting for their parent.
     pub max_orphans: usize,
+    /// How far below the highest tip so far a side branch may leave the best chain (no reorg
+    /// deeper than this; side branches that fall below are pruned).
+    pub max_fork_depth: u64,
     /// Balances at genesis.
     pub genesis_balances: Vec<(Address, u64)>,
 }
@@ -83,6 +86,7 @@ impl ChainParams {
             max_future_ms: 15_000,
             genesis_time_ms: 0,
             max_orphans: 64,
+            max_fork_depth: 100,
             genesis_balances,
         }
     }

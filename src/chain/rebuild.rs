@@ -65,6 +65,9 @@ impl ChainState {
     ) -> Result<ChainState, RebuildError> {
         let mut chain = ChainState::from_genesis(params.clone(), genesis.0, genesis.1);
         chain.set_hash_key(key);
+        // What the store holds was accepted when it arrived; reloaded in height order, a side
+        // branch may look deeper than it was then.
+        chain.fork_rules = false;
         let expected = chain.genesis();
         let location = store.location();
         if let Some(g) = store.meta(GENESIS_KEY)? {
@@ -100,6 +103,7 @@ impl ChainState {
                 .import(checked, u64::MAX / 4, tie)
                 .map_err(|e| damaged(e.to_string()))?;
         }
+        chain.fork_rules = true;
         if let Some(stored_tip) = store.tip()? {
             chain
                 .keep_tied_tip(stored_tip)
@@ -150,10 +154,15 @@ impl ChainState {
 }
 
 /// Records this chain's genesis in a store (so that another chain's config cannot use it).
+/// Writes only when the store does not hold it yet, so a store that refuses writes (a full
+/// disk) can still be loaded.
 ///
 /// # Errors
 /// Backend failures.
 pub fn mark_genesis(store: &mut dyn BlockStore, genesis: &Hash) -> Result<(), StoreError> {
+    if store.meta(GENESIS_KEY)?.as_deref() == Some(&genesis.0[..]) {
+        return Ok(());
+    }
     store.set_meta(GENESIS_KEY, &genesis.0)
 }
 

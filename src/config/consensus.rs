@@ -48,6 +48,10 @@ pub struct ConsensusConfig {
     /// (chain time = Unix time) requires it, or a branch could claim the decades since 1970.
     #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
     pub genesis_time: Option<SystemTime>,
+    /// Deepest fork a node follows, in blocks below the highest tip it has had: blocks whose
+    /// branch leaves the best chain lower are refused and side branches that fall lower are
+    /// pruned (a rolling checkpoint; a split longer than this does not heal by itself).
+    pub max_fork_depth: u64,
 }
 
 impl Default for ConsensusConfig {
@@ -64,6 +68,7 @@ impl Default for ConsensusConfig {
             max_future_drift: Duration::from_secs(15),
             max_orphans: 256,
             genesis_time: None,
+            max_fork_depth: 100,
         }
     }
 }
@@ -80,6 +85,12 @@ impl ConsensusConfig {
         }
         if self.max_block_txs == 0 {
             return err("consensus.max_block_txs", "must be positive".into());
+        }
+        if self.max_fork_depth == 0 {
+            return err(
+                "consensus.max_fork_depth",
+                "must be at least 1 (0 would refuse every competing block)".into(),
+            );
         }
         let max_bytes = crate::encoding::MAX_DECODE_BYTES - 64 * 1024;
         if self.max_block_bytes < 1_000 || self.max_block_bytes > max_bytes {
@@ -142,6 +153,7 @@ impl Config {
             max_future_ms: c.max_future_drift.as_millis() as u64,
             genesis_time_ms: self.genesis_time_ms(),
             max_orphans: c.max_orphans,
+            max_fork_depth: c.max_fork_depth,
             genesis_balances,
         }
     }

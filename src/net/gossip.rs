@@ -52,6 +52,12 @@ impl BoundedSet {
         }
         true
     }
+    /// Forgets `h`. Its place in the eviction order stays until it comes round (so removal
+    /// costs no scan); if `h` is inserted again meanwhile, it may be evicted early, which only
+    /// means it can be fetched again sooner.
+    pub fn remove(&mut self, h: &Hash) -> bool {
+        self.set.remove(h)
+    }
     /// Membership.
     pub fn contains(&self, h: &Hash) -> bool {
         self.set.contains(h)
@@ -72,6 +78,8 @@ struct SyncState {
     deadline_ms: u64,
     locator: Vec<Hash>,
     tried: Vec<NodeId>,
+    /// A `getblocks` was sent and its reply has not come yet.
+    awaiting: bool,
 }
 
 /// One node's gossip state.
@@ -266,6 +274,14 @@ impl Gossip {
         }
     }
 
+    /// Forgets that `id` was seen or requested: the node dropped it unprocessed (a full
+    /// buffer of blocks waiting for their parent), so the next announcement of it must fetch
+    /// it again.
+    pub fn forget(&mut self, id: &Hash) {
+        self.forget_request(id);
+        self.seen.remove(id);
+    }
+
     /// A block validated: announce it at once to every neighbour that does not know it.
     pub fn announce_block(&mut self, hash: Hash, source: Option<NodeId>) -> Outbox {
         self.seen.insert(hash);
@@ -424,6 +440,7 @@ impl Gossip {
             deadline_ms: now_ms + self.policy.sync_timeout_ms,
             locator: locator.clone(),
             tried,
+            awaiting: true,
         });
         (peer, WireMsg::GetBlocks { locator })
     }
@@ -432,17 +449,26 @@ impl Gossip {
     /// and that peer has `more` (the caller then continues with a fresh locator via
     /// [`Gossip::continue_sync`]).
     pub fn on_sync_reply(&mut self, from: NodeId, more: bool) -> bool {
-        match &self.sync {
-            Some(s) if s.peer == from => {
-                if more {
-                    true
-                } else {
-                    self.sync = None;
-                    false
-                }
-            }
-            _ => false,
+        if !self.awaits_reply(from) {
+            return false;
         }
+        if more {
+            if let Some(s) = self.sync.as_mut() {
+                s.awaiting = false;
+            }
+            true
+        } else {
+            self.sync = None;
+            false
+        }
+    }
+
+    /// Whether a `blocks` reply from `from` answers a `getblocks` this node sent (one reply
+    /// per request: a second one, or one from another peer, was not asked for).
+    pub fn awaits_reply(&self, from: NodeId) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| s.peer == from && s.awaiting)
     }
 
     /// Continues a sync with the same peer from a fresh locator.
@@ -593,10 +619,34 @@ mod tests {
                 locator: vec![h(0)]
             }
         );
+        assert!(!g.awaits_reply(1), "1 was given up on");
+        assert!(g.awaits_reply(2));
         assert!(g.on_sync_reply(2, true));
+        assert!(!g.awaits_reply(2), "one reply per request");
+        assert!(
+            !g.on_sync_reply(2, true),
+            "a second reply was not asked for"
+        );
         let _ = g.continue_sync(2, vec![h(9)], 6000);
         assert!(!g.on_sync_reply(2, false));
         assert!(!g.syncing());
+    }
+
+    #[test]
+    fn a_forgotten_item_is_fetched_again() {
+        let mut g = Gossip::new(policy(), vec![1], HashKey::default());
+        assert!(g.on_inv(1, &[h(1)], &[], 0, |_| false).is_some());
+        assert!(g.on_item(h(1), Some(1)));
+        assert!(g.on_inv(1, &[h(1)], &[], 10, |_| false).is_none(), "seen");
+        g.forget(&h(1));
+        assert_eq!(
+            g.on_inv(1, &[h(1)], &[], 20, |_| false),
+            Some(WireMsg::GetData {
+                blocks: vec![h(1)],
+                txs: vec![]
+            })
+        );
+        assert!(g.on_item(h(1), Some(1)), "new again");
     }
 
     #[test]

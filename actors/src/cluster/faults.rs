@@ -108,7 +108,8 @@ impl Cluster {
     ///
     /// # Errors
     /// When a node cannot be restarted from its store or its store cannot be wiped.
-    pub(super) fn execute(
+    /// A wipe waits until the node's actors are gone, so no write of theirs follows it.
+    pub(super) async fn execute(
         &mut self,
         index: usize,
         action: Action,
@@ -136,7 +137,14 @@ impl Cluster {
                 self.faults.crashed.push((node, now));
                 self.stop_node(node, true);
             }
-            Action::Wipe(node) => self.stores.wipe(node)?,
+            Action::Wipe(node) => {
+                if let Some(life) = self.gone[node].take() {
+                    life.gone().await;
+                }
+                self.stores.wipe(node)?
+            }
+            Action::FillDisk(node) => self.stores.set_full(node, true),
+            Action::FreeDisk(node) => self.stores.set_full(node, false),
             Action::Restart(node) => self.start_node(node)?,
             Action::Pause(node) => self.pause(node, true),
             Action::Resume(node) => self.pause(node, false),
@@ -202,12 +210,14 @@ impl Cluster {
     pub(super) async fn poll_pending(&mut self) -> Result<(), ClusterError> {
         let mut tips: BTreeMap<NodeId, (Hash, u128)> = BTreeMap::new();
         for h in self.nodes.iter().flatten() {
-            let (tip, _, work) = h
-                .chain
-                .send(GetTip)
-                .await
-                .map_err(|_| ClusterError::Unresponsive(h.id))?;
-            tips.insert(h.id, (tip, work));
+            match h.chain.send(GetTip).await {
+                Ok((tip, _, work)) => {
+                    tips.insert(h.id, (tip, work));
+                }
+                // It failed meanwhile (its store refused a write): not a live node.
+                Err(_) if !h.life.is_alive() => {}
+                Err(_) => return Err(ClusterError::Unresponsive(h.id)),
+            }
         }
         let now = self.now();
         self.faults.measure(&tips, now);

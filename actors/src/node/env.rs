@@ -3,6 +3,7 @@
 //! surroundings ([`NodeEnv`]: the clock and event sink, the transport), where its blocks go
 //! ([`Persistence`]), and the [`NodeFactory`] that holds them to start and restart nodes.
 
+use super::life::{FailureSink, NodeLife};
 use crate::recorder::Recorder;
 use crate::transport::Transport;
 use chainlab::chain::store::{BlockStore, StoreError};
@@ -83,6 +84,8 @@ pub struct NodeEnv {
     pub transport: Arc<dyn Transport>,
     /// Process-wide verification cache (None when disabled).
     pub sig_cache: Option<Arc<SigCache>>,
+    /// The node's life: once it is dead, nothing more leaves it.
+    pub life: NodeLife,
 }
 
 impl NodeEnv {
@@ -94,17 +97,27 @@ impl NodeEnv {
     pub fn cache(&self) -> Option<&SigCache> {
         self.sig_cache.as_deref()
     }
-    /// Records an event at this node, now.
+    /// Whether the node still runs (see [`NodeLife`]).
+    pub fn alive(&self) -> bool {
+        self.life.is_alive()
+    }
+    /// Records an event at this node, now (nothing once the node is dead).
     pub fn record(&self, event: Event) {
-        self.recorder.record(self.id, event);
+        if self.alive() {
+            self.recorder.record(self.id, event);
+        }
     }
-    /// Sends a protocol message to a peer.
+    /// Sends a protocol message to a peer (nothing once the node is dead).
     pub fn send(&self, to: NodeId, msg: WireMsg) {
-        self.transport.send(self.id, to, msg);
+        if self.alive() {
+            self.transport.send(self.id, to, msg);
+        }
     }
-    /// Reports a misbehaving peer to the transport.
+    /// Reports a misbehaving peer to the transport (nothing once the node is dead).
     pub fn penalize(&self, peer: NodeId, offence: Offence) {
-        self.transport.penalize(self.id, peer, offence);
+        if self.alive() {
+            self.transport.penalize(self.id, peer, offence);
+        }
     }
 }
 
@@ -131,16 +144,19 @@ pub struct NodeFactory {
     pub transport: Arc<dyn Transport>,
     /// Flushing and the durable log.
     pub persistence: Persistence,
+    /// Where a node reports that it stopped itself (its store failed).
+    pub failures: Option<FailureSink>,
 }
 
 impl NodeFactory {
-    /// Node `id`'s surroundings.
+    /// Node `id`'s surroundings, with a new life.
     pub fn env(&self, id: NodeId) -> NodeEnv {
         NodeEnv {
             id,
             recorder: self.recorder.clone(),
             transport: self.transport.clone(),
             sig_cache: self.chain.sig_cache.clone(),
+            life: NodeLife::new(id, self.failures.clone()),
         }
     }
 }

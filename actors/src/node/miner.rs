@@ -224,6 +224,7 @@ impl MinerActor {
             blocks: vec![Arc::new(block)],
             from: None,
             sync_more: false,
+            from_sync: false,
         });
     }
 }
@@ -359,6 +360,7 @@ mod tests {
                 recorder: Recorder::new(clock),
                 transport: Arc::new(Silent),
                 sig_cache: None,
+                life: crate::node::NodeLife::new(0, None),
             };
             MinerActor::new(setup, env, links).start();
             let first = blocks.recv().await.expect("the miner hands over a block");
