@@ -1,7 +1,7 @@
 //! secp256k1 keys, addresses, low-S ECDSA over 32-byte digests, and a bounded cache of
 //! successful verifications that can be shared by every node of a process.
 
-use crate::hash::{Hash, HashSetById};
+use crate::hash::{Hash, HashKey, HashSetById};
 use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
 use k256::ecdsa::{Signature as EcdsaSignature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,32 @@ impl fmt::Display for Address {
     }
 }
 
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
 impl PublicKey {
+    /// Parses 66 hex digits (a compressed SEC1 key) and checks that they are a point on the
+    /// curve.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPublicKey`] for anything else.
+    pub fn from_hex(s: &str) -> Result<PublicKey, CryptoError> {
+        let bytes = hex::decode(s.trim()).map_err(|_| CryptoError::InvalidPublicKey)?;
+        let arr: [u8; 33] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidPublicKey)?;
+        VerifyingKey::from_sec1_bytes(&arr).map_err(|_| CryptoError::InvalidPublicKey)?;
+        Ok(PublicKey(arr))
+    }
+
+    /// The first 6 bytes in hex, for messages.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..6])
+    }
+
     /// The address owned by this key.
     pub fn address(&self) -> Address {
         let h = Hash::sha256(&self.0);
@@ -190,11 +215,16 @@ struct CacheInner {
 }
 
 impl SigCache {
-    /// A cache holding at most `capacity` entries (0 disables it).
+    /// A cache holding at most `capacity` entries (0 disables it), keyed with a fixed key.
     pub fn new(capacity: usize) -> SigCache {
+        SigCache::with_key(capacity, HashKey::default())
+    }
+
+    /// A cache holding at most `capacity` entries, its table keyed with `key`.
+    pub fn with_key(capacity: usize, key: HashKey) -> SigCache {
         SigCache {
             inner: Mutex::new(CacheInner {
-                set: HashSetById::default(),
+                set: HashSetById::with_hasher(key),
                 order: VecDeque::new(),
                 capacity,
             }),

@@ -1,5 +1,18 @@
 //! Mempool policy: admission, per-sender nonce order, fee-priority templates, a size bound
-//! with lowest-fee eviction, removal on inclusion, re-insertion after reorgs, expiry.
+//! with eviction by fee rate then age, removal on inclusion, re-insertion after reorgs, expiry.
+//!
+//! **No transaction is left that can never be mined** (Bitcoin Core removes a transaction with
+//! all its descendants; geth demotes what a removal makes unexecutable). For each sender the
+//! pool holds nonces from the account's next nonce, possibly with gaps the sender may still
+//! fill (up to `max_nonce_gap` ahead; those behind a gap are *stuck*, [`Mempool::gapped`]),
+//! and the pooled spend up to any nonce is covered by the balance. So:
+//! - eviction takes only a sender's *last* pooled transaction (lowest fee rate, then oldest;
+//!   never by hash): removing it strands nothing;
+//! - an expired transaction goes with the sender's later ones (they could never be mined);
+//! - after an admission, a replacement or a tip change, a sender's transactions the balance no
+//!   longer covers go, from the first one it does not cover.
+//!
+//! Every removal other than inclusion is returned as a [`Dropped`] with its [`DropReason`].
 //!
 //! The pool keeps its own mirror of the accounts it needs (updated from each
 //! [`crate::chain::TipChange`]), so admission never needs the chain's state.
@@ -7,7 +20,7 @@
 use crate::chain::state::Account;
 use crate::chain::validation::{check_tx, TxError};
 use crate::crypto::{Address, SigCache};
-use crate::hash::{HashMapById, TxId};
+use crate::hash::{HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
@@ -79,13 +92,69 @@ pub enum MempoolError {
         needed: u128,
     },
     /// Pool full of better-paying transactions.
-    #[error("pool is full and the fee {fee} does not beat the lowest {lowest}")]
+    #[error("pool is full and the fee rate {rate} per 1000 bytes does not beat the lowest evictable {lowest}")]
     PoolFull {
-        /// Offered.
-        fee: u64,
-        /// Lowest pooled.
+        /// Offered fee rate (fee per 1000 encoded bytes).
+        rate: u64,
+        /// Lowest fee rate among the evictable (each sender's last) transactions.
         lowest: u64,
     },
+}
+
+/// Why a pooled transaction left the pool other than by inclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Pooled longer than the expiry (or a later nonce of one that did).
+    Expired,
+    /// Evicted for a better-paying transaction while the pool was full.
+    Evicted,
+    /// Replaced by a transaction with the same sender and nonce and a higher fee (or a later
+    /// nonce the replacement's higher spend left unpaid).
+    Replaced,
+    /// The sender's balance no longer covers it with the earlier nonces (after a tip change,
+    /// or an earlier nonce admitted after it).
+    Unpayable,
+    /// A reorg reverted it and the pool could not take it back (it no longer fits the new
+    /// chain, or the pool refused it for another reason than a full pool or a replacement).
+    Invalidated,
+}
+
+impl DropReason {
+    /// The reason's name, as in the trace.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DropReason::Expired => "expired",
+            DropReason::Evicted => "evicted",
+            DropReason::Replaced => "replaced",
+            DropReason::Unpayable => "unpayable",
+            DropReason::Invalidated => "invalidated",
+        }
+    }
+}
+
+/// A transaction that left the pool, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// Its id.
+    pub id: TxId,
+    /// Why.
+    pub reason: DropReason,
+}
+
+/// What a tip change did to the pool besides removing included transactions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TipOutcome {
+    /// Transactions of reverted blocks admitted again.
+    pub readmitted: usize,
+    /// Transactions dropped (unpaid after the balance changed, or evicted by re-admissions).
+    pub dropped: Vec<Dropped>,
+}
+
+/// Fee per 1000 encoded bytes (the eviction and pool-full order).
+fn fee_rate(tx: &Transaction) -> u64 {
+    let rate = u128::from(tx.fee) * 1000 / u128::from(tx.size().max(1));
+    u64::try_from(rate).unwrap_or(u64::MAX)
 }
 
 impl MempoolError {
@@ -102,6 +171,7 @@ struct Entry {
     sender: Address,
     added_ms: u64,
     seq: u64,
+    rate: u64,
 }
 
 /// The pool.
@@ -110,19 +180,26 @@ pub struct Mempool {
     policy: MempoolPolicy,
     by_id: HashMapById<Entry>,
     by_sender: BTreeMap<Address, BTreeMap<u64, TxId>>,
-    by_fee: BTreeSet<(u64, u64, TxId)>,
+    /// Each sender's last pooled transaction, by (fee rate, admission order): the eviction
+    /// candidates, lowest rate and then oldest first.
+    tails: BTreeSet<(u64, u64, TxId)>,
     accounts: BTreeMap<Address, Account>,
     next_seq: u64,
 }
 
 impl Mempool {
-    /// An empty pool over the given account mirror (the genesis or tip state).
-    pub fn new(policy: MempoolPolicy, accounts: BTreeMap<Address, Account>) -> Mempool {
+    /// An empty pool over the given account mirror (the genesis or tip state); its table of
+    /// ids is keyed with `key` (this node's [`HashKey::derive`]d key).
+    pub fn new(
+        policy: MempoolPolicy,
+        accounts: BTreeMap<Address, Account>,
+        key: HashKey,
+    ) -> Mempool {
         Mempool {
             policy,
-            by_id: HashMapById::default(),
+            by_id: HashMapById::with_hasher(key),
             by_sender: BTreeMap::new(),
-            by_fee: BTreeSet::new(),
+            tails: BTreeSet::new(),
             accounts,
             next_seq: 0,
         }
@@ -168,8 +245,9 @@ impl Mempool {
         self.accounts.get(addr).copied().unwrap_or_default()
     }
 
-    /// Admits a transaction received at `now_ms`. Returns its id and any transaction it evicted
-    /// or replaced.
+    /// Admits a transaction received at `now_ms`. Returns the transactions it pushed out:
+    /// the one it replaced, the one it evicted, and any of the sender's later ones its spend
+    /// left unpaid.
     ///
     /// # Errors
     /// Why it was refused; [`MempoolError::is_invalid`] tells misbehaviour from policy.
@@ -179,7 +257,7 @@ impl Mempool {
         id: TxId,
         now_ms: u64,
         cache: Option<&SigCache>,
-    ) -> Result<Vec<TxId>, MempoolError> {
+    ) -> Result<Vec<Dropped>, MempoolError> {
         if self.by_id.contains_key(&id) {
             return Err(MempoolError::AlreadyKnown);
         }
@@ -191,7 +269,7 @@ impl Mempool {
                 got: tx.nonce,
             });
         }
-        if tx.nonce > acct.nonce + self.policy.max_nonce_gap {
+        if tx.nonce > acct.nonce.saturating_add(self.policy.max_nonce_gap) {
             return Err(MempoolError::NonceGap {
                 next: acct.nonce,
                 got: tx.nonce,
@@ -222,35 +300,108 @@ impl Mempool {
                 needed,
             });
         }
+        let rate = fee_rate(&tx);
+        let victim = if replaced.is_none() && self.by_id.len() >= self.policy.max_txs {
+            Some(self.eviction_victim(&sender, tx.nonce, rate)?)
+        } else {
+            None
+        };
         check_tx(&tx, &id, self.policy.chain_id, cache)?;
-        let mut evicted = Vec::new();
-        if replaced.is_none() && self.by_id.len() >= self.policy.max_txs {
-            let lowest = self.by_fee.iter().next().copied();
-            match lowest {
-                Some((fee, _, low_id)) if fee < tx.fee => {
-                    self.remove(&low_id);
-                    evicted.push(low_id);
-                }
-                Some((fee, _, _)) => {
-                    return Err(MempoolError::PoolFull {
-                        fee: tx.fee,
-                        lowest: fee,
-                    })
-                }
-                None => {
-                    return Err(MempoolError::PoolFull {
-                        fee: tx.fee,
-                        lowest: 0,
-                    })
+        let mut dropped = Vec::new();
+        if let Some(v) = victim {
+            self.remove(&v);
+            dropped.push(Dropped {
+                id: v,
+                reason: DropReason::Evicted,
+            });
+        }
+        let reason = if let Some(old) = replaced {
+            self.remove(&old);
+            dropped.push(Dropped {
+                id: old,
+                reason: DropReason::Replaced,
+            });
+            DropReason::Replaced
+        } else {
+            DropReason::Unpayable
+        };
+        self.insert(tx, id, sender, now_ms, rate);
+        dropped.extend(self.drop_unpaid(&sender, reason));
+        Ok(dropped)
+    }
+
+    /// The transaction a newcomer (`sender`, `nonce`, fee rate `rate`) evicts from a full
+    /// pool: the evictable (each sender's last) transaction of the lowest fee rate, oldest
+    /// first, skipping the newcomer's own sender's when the newcomer comes after it (evicting
+    /// it would strand the newcomer behind a gap). It must pay a lower rate than the newcomer.
+    fn eviction_victim(
+        &self,
+        sender: &Address,
+        nonce: u64,
+        rate: u64,
+    ) -> Result<TxId, MempoolError> {
+        let candidate = self.tails.iter().find(|(_, _, id)| {
+            let e = &self.by_id[id];
+            !(e.sender == *sender && e.tx.nonce < nonce)
+        });
+        match candidate {
+            Some(&(low, _, id)) if low < rate => Ok(id),
+            Some(&(low, _, _)) => Err(MempoolError::PoolFull { rate, lowest: low }),
+            None => Err(MempoolError::PoolFull { rate, lowest: 0 }),
+        }
+    }
+
+    /// Removes `sender`'s transactions from the first one its balance does not cover (with
+    /// the earlier pooled nonces), with `reason`.
+    fn drop_unpaid(&mut self, sender: &Address, reason: DropReason) -> Vec<Dropped> {
+        let balance = u128::from(self.account(sender).balance);
+        let Some(txs) = self.by_sender.get(sender) else {
+            return Vec::new();
+        };
+        let mut spent = 0u128;
+        let mut from = None;
+        for (nonce, id) in txs {
+            let t = &self.by_id[id].tx;
+            spent += u128::from(t.amount) + u128::from(t.fee);
+            if spent > balance {
+                from = Some(*nonce);
+                break;
+            }
+        }
+        match from {
+            Some(n) => self.remove_from(sender, n, reason),
+            None => Vec::new(),
+        }
+    }
+
+    /// Removes `sender`'s transactions with nonce `from` and later, with `reason`.
+    fn remove_from(&mut self, sender: &Address, from: u64, reason: DropReason) -> Vec<Dropped> {
+        let ids: Vec<TxId> = self
+            .by_sender
+            .get(sender)
+            .map(|m| m.range(from..).map(|(_, id)| *id).collect())
+            .unwrap_or_default();
+        for id in &ids {
+            self.remove(id);
+        }
+        ids.into_iter().map(|id| Dropped { id, reason }).collect()
+    }
+
+    /// Pooled transactions waiting behind a nonce gap: not minable until their sender fills
+    /// it (in sender, then nonce order).
+    pub fn gapped(&self) -> Vec<TxId> {
+        let mut out = Vec::new();
+        for (sender, txs) in &self.by_sender {
+            let mut next = self.account(sender).nonce;
+            for (nonce, id) in txs {
+                if *nonce == next {
+                    next += 1;
+                } else {
+                    out.push(*id);
                 }
             }
         }
-        if let Some(old) = replaced {
-            self.remove(&old);
-            evicted.push(old);
-        }
-        self.insert(tx, id, sender, now_ms);
-        Ok(evicted)
+        out
     }
 
     fn replaced_by(
@@ -271,14 +422,23 @@ impl Mempool {
         Ok(Some(*old_id))
     }
 
-    fn insert(&mut self, tx: Arc<Transaction>, id: TxId, sender: Address, now_ms: u64) {
+    /// The key of `sender`'s last pooled transaction in `tails`.
+    fn tail_key(&self, sender: &Address) -> Option<(u64, u64, TxId)> {
+        let (_, id) = self.by_sender.get(sender)?.last_key_value()?;
+        let e = &self.by_id[id];
+        Some((e.rate, e.seq, *id))
+    }
+
+    fn insert(&mut self, tx: Arc<Transaction>, id: TxId, sender: Address, now_ms: u64, rate: u64) {
+        if let Some(k) = self.tail_key(&sender) {
+            self.tails.remove(&k);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_sender
             .entry(sender)
             .or_default()
             .insert(tx.nonce, id);
-        self.by_fee.insert((tx.fee, u64::MAX - seq, id));
         self.by_id.insert(
             id,
             Entry {
@@ -286,19 +446,31 @@ impl Mempool {
                 sender,
                 added_ms: now_ms,
                 seq,
+                rate,
             },
         );
+        if let Some(k) = self.tail_key(&sender) {
+            self.tails.insert(k);
+        }
     }
 
-    /// Removes one transaction; returns it if it was pooled.
+    /// Removes one transaction; returns it if it was pooled. (Its sender's later nonces stay:
+    /// callers that remove from the middle use [`Mempool::remove_from`]; inclusion removes
+    /// from the bottom.)
     pub fn remove(&mut self, id: &TxId) -> Option<Arc<Transaction>> {
+        let sender = self.by_id.get(id)?.sender;
+        if let Some(k) = self.tail_key(&sender) {
+            self.tails.remove(&k);
+        }
         let e = self.by_id.remove(id)?;
-        self.by_fee.remove(&(e.tx.fee, u64::MAX - e.seq, *id));
         if let Some(m) = self.by_sender.get_mut(&e.sender) {
             m.remove(&e.tx.nonce);
             if m.is_empty() {
                 self.by_sender.remove(&e.sender);
             }
+        }
+        if let Some(k) = self.tail_key(&sender) {
+            self.tails.insert(k);
         }
         Some(e.tx)
     }
@@ -330,8 +502,9 @@ impl Mempool {
     }
 
     /// Applies a new tip: updates the account mirror, drops included and now-stale
-    /// transactions, and re-admits the transactions of reverted blocks that are still valid.
-    /// Returns how many reverted transactions came back.
+    /// transactions (stale: another transaction of the sender's nonce is on the chain), and
+    /// re-admits the transactions of reverted blocks that are still valid. Returns how many
+    /// came back and what was let go.
     pub fn on_tip_change(
         &mut self,
         changed: &[(Address, Account)],
@@ -339,7 +512,8 @@ impl Mempool {
         reverted: &[Transaction],
         now_ms: u64,
         cache: Option<&SigCache>,
-    ) -> usize {
+    ) -> TipOutcome {
+        let mut out = TipOutcome::default();
         for id in included {
             self.remove(id);
         }
@@ -352,24 +526,50 @@ impl Mempool {
                 .unwrap_or_default();
             for id in stale {
                 self.remove(&id);
+                out.dropped.push(Dropped {
+                    id,
+                    reason: DropReason::Replaced,
+                });
             }
+            out.dropped
+                .extend(self.drop_unpaid(addr, DropReason::Unpayable));
         }
-        let mut back = 0;
         for tx in reverted {
             let id = tx.id();
-            if self.admit(Arc::new(tx.clone()), id, now_ms, cache).is_ok() {
-                back += 1;
+            match self.admit(Arc::new(tx.clone()), id, now_ms, cache) {
+                Ok(evicted) => {
+                    out.readmitted += 1;
+                    out.dropped.extend(evicted);
+                }
+                Err(MempoolError::AlreadyKnown) => {}
+                Err(e) => out.dropped.push(Dropped {
+                    id,
+                    reason: Self::not_readmitted(&e),
+                }),
             }
         }
-        back
+        out
     }
 
-    /// Drops transactions older than the expiry; returns their ids.
-    pub fn expire(&mut self, now_ms: u64) -> Vec<TxId> {
-        let cutoff = now_ms.saturating_sub(self.policy.expiry_ms);
+    /// Why a reverted transaction the pool refused to take back counts as dropped.
+    fn not_readmitted(e: &MempoolError) -> DropReason {
+        match e {
+            MempoolError::PoolFull { .. } => DropReason::Evicted,
+            MempoolError::NonceTooLow { .. } | MempoolError::ReplacementUnderpriced { .. } => {
+                DropReason::Replaced
+            }
+            _ => DropReason::Invalidated,
+        }
+    }
+
+    /// Drops transactions older than the expiry, each with its sender's later nonces (which
+    /// could never be mined without it); returns them in admission order of the expired, each
+    /// followed by the later nonces it took along.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<Dropped> {
         if now_ms < self.policy.expiry_ms {
             return Vec::new();
         }
+        let cutoff = now_ms - self.policy.expiry_ms;
         let old: Vec<TxId> = self
             .by_id
             .iter()
@@ -378,10 +578,15 @@ impl Mempool {
             .collect::<BTreeMap<_, _>>()
             .into_values()
             .collect();
-        for id in &old {
-            self.remove(id);
+        let mut out = Vec::new();
+        for id in old {
+            let Some(e) = self.by_id.get(&id) else {
+                continue; // went with an earlier nonce
+            };
+            let (sender, nonce) = (e.sender, e.tx.nonce);
+            out.extend(self.remove_from(&sender, nonce, DropReason::Expired));
         }
-        old
+        out
     }
 }
 
@@ -414,7 +619,7 @@ mod tests {
                 )
             })
             .collect();
-        Mempool::new(policy(max), accounts)
+        Mempool::new(policy(max), accounts, HashKey::default())
     }
 
     fn tx(k: &KeyPair, nonce: u64, fee: u64) -> Arc<Transaction> {
@@ -428,8 +633,10 @@ mod tests {
         ))
     }
 
+    /// Admits; the ids it pushed out.
     fn admit(p: &mut Mempool, t: &Arc<Transaction>, now: u64) -> Result<Vec<TxId>, MempoolError> {
         p.admit(t.clone(), t.id(), now, None)
+            .map(|d| d.iter().map(|d| d.id).collect())
     }
 
     #[test]
@@ -547,8 +754,72 @@ mod tests {
             0,
             None,
         );
-        assert_eq!(back, 1);
+        assert_eq!(back.readmitted, 1);
+        assert!(back.dropped.is_empty());
         assert_eq!(p.template(10).len(), 2);
+    }
+
+    #[test]
+    fn tip_change_names_what_it_drops() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        // a0 is pooled here, but a competing a0' with the same nonce was mined.
+        let a0 = tx(&a, 0, 1);
+        admit(&mut p, &a0, 0).unwrap();
+        // b's reverted transaction no longer fits: b's balance on the new chain is spent.
+        let b0 = tx(&b, 0, 1);
+        let out = p.on_tip_change(
+            &[
+                (
+                    a.address(),
+                    Account {
+                        balance: 900,
+                        nonce: 1,
+                    },
+                ),
+                (
+                    b.address(),
+                    Account {
+                        balance: 0,
+                        nonce: 0,
+                    },
+                ),
+            ],
+            &[],
+            &[(*b0).clone()],
+            0,
+            None,
+        );
+        assert_eq!(out.readmitted, 0);
+        assert_eq!(
+            out.dropped,
+            vec![
+                dropped(&a0, DropReason::Replaced),
+                dropped(&b0, DropReason::Invalidated)
+            ]
+        );
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_behind_a_missing_nonce_is_gapped() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        let a0 = tx(&a, 0, 1);
+        let a2 = tx(&a, 2, 1);
+        let b1 = tx(&b, 1, 1);
+        for t in [&a0, &a2, &b1] {
+            admit(&mut p, t, 0).unwrap();
+        }
+        let mut gapped = p.gapped();
+        gapped.sort();
+        let mut want = vec![a2.id(), b1.id()];
+        want.sort();
+        assert_eq!(gapped, want, "a0 is ready; a2 waits for a1, b1 for b0");
+        admit(&mut p, &tx(&a, 1, 1), 0).unwrap();
+        assert_eq!(p.gapped(), vec![b1.id()]);
     }
 
     #[test]
@@ -558,7 +829,320 @@ mod tests {
         let t0 = tx(&a, 0, 1);
         admit(&mut p, &t0, 0).unwrap();
         assert!(p.expire(500).is_empty());
-        assert_eq!(p.expire(2000), vec![t0.id()]);
+        assert_eq!(
+            p.expire(2000),
+            vec![Dropped {
+                id: t0.id(),
+                reason: DropReason::Expired
+            }]
+        );
         assert!(p.is_empty());
+    }
+
+    fn transfer(k: &KeyPair, nonce: u64, amount: u64, fee: u64) -> Arc<Transaction> {
+        Arc::new(Transaction::new_signed(
+            k,
+            1,
+            Address([9; 20]),
+            amount,
+            fee,
+            nonce,
+        ))
+    }
+
+    fn dropped(id: &Arc<Transaction>, reason: DropReason) -> Dropped {
+        Dropped {
+            id: id.id(),
+            reason,
+        }
+    }
+
+    #[test]
+    fn eviction_takes_a_last_nonce_so_nothing_is_stranded() {
+        let keys: Vec<KeyPair> = (0..3u8).map(|i| KeyPair::from_seed(&[i])).collect();
+        let refs: Vec<&KeyPair> = keys.iter().collect();
+        let mut p = pool(&refs, 3);
+        let a0 = tx(&keys[0], 0, 1);
+        let a1 = tx(&keys[0], 1, 50);
+        let b0 = tx(&keys[1], 0, 2);
+        for t in [&a0, &a1, &b0] {
+            admit(&mut p, t, 0).unwrap();
+        }
+        // a0 pays least, but evicting it would strand a1: b0, the cheapest last nonce, goes.
+        let c0 = tx(&keys[2], 0, 10);
+        assert_eq!(
+            p.admit(c0.clone(), c0.id(), 0, None),
+            Ok(vec![dropped(&b0, DropReason::Evicted)])
+        );
+        assert!(p.contains(&a0.id()) && p.contains(&a1.id()));
+        assert!(p.gapped().is_empty());
+    }
+
+    #[test]
+    fn eviction_among_equal_rates_takes_the_oldest_whatever_the_hashes() {
+        let keys: Vec<KeyPair> = (0..3u8).map(|i| KeyPair::from_seed(&[i])).collect();
+        let refs: Vec<&KeyPair> = keys.iter().collect();
+        let x = tx(&keys[0], 0, 3);
+        let y = tx(&keys[1], 0, 3);
+        assert_eq!(x.size(), y.size());
+        for (first, second) in [(&x, &y), (&y, &x)] {
+            let mut p = pool(&refs, 2);
+            admit(&mut p, first, 0).unwrap();
+            admit(&mut p, second, 1).unwrap();
+            let z = tx(&keys[2], 0, 4);
+            assert_eq!(admit(&mut p, &z, 2), Ok(vec![first.id()]));
+        }
+    }
+
+    #[test]
+    fn a_newcomer_never_evicts_its_own_predecessor() {
+        let keys: Vec<KeyPair> = (0..2u8).map(|i| KeyPair::from_seed(&[i])).collect();
+        let refs: Vec<&KeyPair> = keys.iter().collect();
+        let mut p = pool(&refs, 2);
+        let a0 = tx(&keys[0], 0, 1);
+        let b0 = tx(&keys[1], 0, 20);
+        admit(&mut p, &a0, 0).unwrap();
+        admit(&mut p, &b0, 0).unwrap();
+        // a1 outbids a0, but a0 is what a1 needs; b0 pays more than a1.
+        let a1 = tx(&keys[0], 1, 10);
+        assert!(matches!(
+            admit(&mut p, &a1, 0),
+            Err(MempoolError::PoolFull { .. })
+        ));
+        let a1 = tx(&keys[0], 1, 30);
+        assert_eq!(admit(&mut p, &a1, 0), Ok(vec![b0.id()]));
+    }
+
+    #[test]
+    fn an_expired_transaction_takes_its_later_nonces_along() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let mut p = pool(&[&a, &b], 100);
+        let a0 = tx(&a, 0, 1);
+        let a1 = tx(&a, 1, 1);
+        let b0 = tx(&b, 0, 1);
+        admit(&mut p, &a0, 0).unwrap();
+        admit(&mut p, &b0, 800).unwrap();
+        admit(&mut p, &a1, 900).unwrap();
+        assert_eq!(
+            p.expire(1500),
+            vec![
+                dropped(&a0, DropReason::Expired),
+                dropped(&a1, DropReason::Expired)
+            ]
+        );
+        assert_eq!(p.ids(), vec![b0.id()]);
+    }
+
+    #[test]
+    fn spend_no_balance_covers_goes_from_the_first_unpaid_nonce() {
+        let a = KeyPair::from_seed(b"a");
+        let mut p = pool(&[&a], 100);
+        let a0 = transfer(&a, 0, 10, 1);
+        let a1 = transfer(&a, 1, 10, 1);
+        let a2 = transfer(&a, 2, 10, 1);
+        for t in [&a0, &a1, &a2] {
+            admit(&mut p, t, 0).unwrap();
+        }
+        // A replacement spending 990: a1 (990 + 11 > 1000) and a2 can no longer be paid.
+        let big = transfer(&a, 0, 985, 5);
+        assert_eq!(
+            p.admit(big.clone(), big.id(), 0, None),
+            Ok(vec![
+                dropped(&a0, DropReason::Replaced),
+                dropped(&a1, DropReason::Replaced),
+                dropped(&a2, DropReason::Replaced)
+            ])
+        );
+        // A gap filled late: a2 was admitted first (nothing before it pooled), then a1 whose
+        // spend with it exceeds the balance: a2 goes, a1 stays.
+        let mut p = pool(&[&a], 100);
+        let a2 = transfer(&a, 2, 10, 1);
+        let a1 = transfer(&a, 1, 995, 1);
+        admit(&mut p, &a2, 0).unwrap();
+        assert_eq!(
+            p.admit(a1.clone(), a1.id(), 0, None),
+            Ok(vec![dropped(&a2, DropReason::Unpayable)])
+        );
+        assert_eq!(p.gapped(), vec![a1.id()], "a1 waits for nonce 0");
+        // A tip change that lowers the balance drops what it no longer covers.
+        let out = p.on_tip_change(
+            &[(
+                a.address(),
+                Account {
+                    balance: 900,
+                    nonce: 0,
+                },
+            )],
+            &[],
+            &[],
+            0,
+            None,
+        );
+        assert_eq!(out.dropped, vec![dropped(&a1, DropReason::Unpayable)]);
+        assert!(p.is_empty());
+    }
+
+    /// One step of a random history.
+    #[derive(Clone, Debug)]
+    enum Op {
+        Admit {
+            sender: usize,
+            ahead: u64,
+            amount: u64,
+            fee: u64,
+        },
+        /// A block includes the first `n` template transactions.
+        Mine {
+            n: usize,
+        },
+        /// A sender's balance changes on chain (a reorg, an incoming transfer).
+        Balance {
+            sender: usize,
+            balance: u64,
+        },
+        Expire {
+            advance: u64,
+        },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (0usize..4, 0u64..4, 0u64..400, 1u64..30).prop_map(|(sender, ahead, amount, fee)| {
+                Op::Admit { sender, ahead, amount, fee }
+            }),
+            2 => (0usize..6).prop_map(|n| Op::Mine { n }),
+            1 => (0usize..4, 0u64..1500).prop_map(|(sender, balance)| Op::Balance { sender, balance }),
+            1 => (0u64..800).prop_map(|advance| Op::Expire { advance }),
+        ]
+    }
+
+    /// Every pooled transaction is either minable now, in nonce order from the mirrored
+    /// accounts (the template, applied in order, is valid), or reported stuck behind a gap;
+    /// each sender's pooled spend is covered; the pool respects its bound.
+    fn check_invariants(p: &Mempool) -> Result<(), String> {
+        let template = p.template(usize::MAX);
+        let mut accounts = p.accounts.clone();
+        for t in &template {
+            let a = accounts.entry(t.sender()).or_default();
+            if t.nonce != a.nonce {
+                return Err(format!(
+                    "template nonce {} but account at {}",
+                    t.nonce, a.nonce
+                ));
+            }
+            let cost = t.amount + t.fee;
+            if cost > a.balance {
+                return Err("template spends more than the balance".into());
+            }
+            a.balance -= cost;
+            a.nonce += 1;
+        }
+        let mut all: Vec<TxId> = template.iter().map(|t| t.id()).collect();
+        all.extend(p.gapped());
+        all.sort_unstable();
+        let mut pooled = p.ids();
+        pooled.sort_unstable();
+        if all != pooled {
+            return Err(format!(
+                "{} minable + stuck, {} pooled",
+                all.len(),
+                pooled.len()
+            ));
+        }
+        for (sender, txs) in &p.by_sender {
+            let acct = p.account(sender);
+            let mut spent = 0u128;
+            for (nonce, id) in txs {
+                if *nonce < acct.nonce {
+                    return Err(format!("stale nonce {nonce} pooled"));
+                }
+                let t = &p.by_id[id].tx;
+                spent += u128::from(t.amount) + u128::from(t.fee);
+                if spent > u128::from(acct.balance) {
+                    return Err(format!("nonce {nonce} not covered by the balance"));
+                }
+            }
+        }
+        if p.len() > p.policy.max_txs {
+            return Err("over the bound".into());
+        }
+        let tails: Vec<TxId> = p.tails.iter().map(|(_, _, id)| *id).collect();
+        if tails.len() != p.by_sender.len() {
+            return Err("one evictable transaction per sender".into());
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn after_any_history_every_pooled_transaction_is_minable_or_stuck(
+            ops in proptest::collection::vec(op(), 1..60),
+        ) {
+            let keys: Vec<KeyPair> = (0..4u8).map(|i| KeyPair::from_seed(&[b'p', i])).collect();
+            let refs: Vec<&KeyPair> = keys.iter().collect();
+            let mut p = pool(&refs, 6);
+            let mut now = 0;
+            let mut made: BTreeMap<TxId, Arc<Transaction>> = BTreeMap::new();
+            // A drop never strands a later nonce: unless its slot was refilled (a
+            // replacement), nothing of its sender after it stays pooled.
+            let strands = |p: &Mempool, made: &BTreeMap<TxId, Arc<Transaction>>, d: &Dropped| {
+                let t = &made[&d.id];
+                let Some(txs) = p.by_sender.get(&t.sender()) else {
+                    return false;
+                };
+                !txs.contains_key(&t.nonce) && txs.range(t.nonce + 1..).next().is_some()
+            };
+            for op in ops {
+                match op {
+                    Op::Admit { sender, ahead, amount, fee } => {
+                        let k = &keys[sender];
+                        let nonce = p.account(&k.address()).nonce + ahead;
+                        let t = transfer(k, nonce, amount, fee);
+                        made.insert(t.id(), t.clone());
+                        if let Ok(dropped) = p.admit(t.clone(), t.id(), now, None) {
+                            proptest::prop_assert!(p.contains(&t.id()));
+                            for d in dropped {
+                                proptest::prop_assert!(!p.contains(&d.id));
+                                proptest::prop_assert!(!strands(&p, &made, &d), "{d:?}");
+                            }
+                        }
+                    }
+                    Op::Mine { n } => {
+                        let block = p.template(n);
+                        let mut changed = BTreeMap::new();
+                        for t in &block {
+                            let a = changed
+                                .entry(t.sender())
+                                .or_insert_with(|| p.account(&t.sender()));
+                            a.nonce += 1;
+                            a.balance -= t.amount + t.fee;
+                        }
+                        let ids: Vec<TxId> = block.iter().map(|t| t.id()).collect();
+                        let changed: Vec<_> = changed.into_iter().collect();
+                        p.on_tip_change(&changed, &ids, &[], now, None);
+                    }
+                    Op::Balance { sender, balance } => {
+                        let addr = keys[sender].address();
+                        let nonce = p.account(&addr).nonce;
+                        let out = p.on_tip_change(&[(addr, Account { balance, nonce })], &[], &[], now, None);
+                        for d in out.dropped {
+                            proptest::prop_assert!(!strands(&p, &made, &d), "{d:?}");
+                        }
+                    }
+                    Op::Expire { advance } => {
+                        now += advance;
+                        for d in p.expire(now) {
+                            proptest::prop_assert!(!p.contains(&d.id));
+                            proptest::prop_assert!(!strands(&p, &made, &d), "{d:?}");
+                        }
+                    }
+                }
+                check_invariants(&p).map_err(proptest::test_runner::TestCaseError::fail)?;
+            }
+        }
     }
 }

@@ -26,8 +26,8 @@ use chainlab::net::wire::{
 };
 use chainlab::net::{
     backoff_ms, check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth,
-    verify_auth, Frame, FrameError, HandshakeError, HandshakeRules, Hello, TokenBucket, MAGIC,
-    MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    verify_auth, AllowedPeers, Frame, FrameError, HandshakeError, HandshakeRules, Hello,
+    TokenBucket, MAGIC, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -676,23 +676,38 @@ proptest! {
 // Handshake
 // ---------------------------------------------------------------------------------------
 
-fn arb_rules() -> impl Strategy<Value = (HandshakeRules, HandshakeRules)> {
+/// Two nodes' rules and the seed their keys derive from.
+fn arb_rules() -> impl Strategy<Value = (HandshakeRules, HandshakeRules, u64)> {
     (
         any::<u32>(),
         arb_hash(),
         any::<u64>(),
         any::<u32>(),
         any::<u32>(),
+        any::<bool>(),
     )
-        .prop_filter("two distinct nodes", |(.., a, b)| a != b)
-        .prop_map(|(chain_id, genesis, seed, a, b)| {
+        .prop_filter("two distinct nodes", |(_, _, _, a, b, _)| a != b)
+        .prop_map(|(chain_id, genesis, seed, a, b, open)| {
+            // Open: any key; permissioned: the two keys, listed with their ids.
+            let mut allowed = if open {
+                AllowedPeers::open()
+            } else {
+                AllowedPeers::default()
+            };
+            if !open {
+                for n in [a, b] {
+                    allowed.known.insert(node_key(seed, n).public, Some(n));
+                }
+            }
+            let allowed = std::sync::Arc::new(allowed);
             let rules = |node| HandshakeRules {
                 chain_id,
                 genesis,
                 node,
-                seed,
+                key: node_key(seed, node).public,
+                allowed: allowed.clone(),
             };
-            (rules(a), rules(b))
+            (rules(a), rules(b), seed)
         })
 }
 
@@ -702,9 +717,9 @@ enum HelloEdit {
     Version(u16),
     Chain(u32),
     Genesis(Hash),
-    /// Claim our own id (with our key, so only the id is wrong).
-    SelfId,
-    /// Claim another node id, keeping the key.
+    /// Present our own key.
+    SelfKey,
+    /// Claim another node id, keeping the key (wrong only where the key is listed with an id).
     OtherId(u32),
     /// Present another key.
     Key([u8; 33]),
@@ -718,7 +733,7 @@ fn hello_edit() -> impl Strategy<Value = HelloEdit> {
         any::<u16>().prop_map(HelloEdit::Version),
         any::<u32>().prop_map(HelloEdit::Chain),
         arb_hash().prop_map(HelloEdit::Genesis),
-        Just(HelloEdit::SelfId),
+        Just(HelloEdit::SelfKey),
         any::<u32>().prop_map(HelloEdit::OtherId),
         bytes_n::<33>().prop_map(HelloEdit::Key),
         bytes_n::<32>().prop_map(HelloEdit::Challenge),
@@ -734,15 +749,15 @@ proptest! {
 
     #[test]
     fn auth_accepts_the_right_pair_and_rejects_flipped_bits(
-        (ra, rb) in arb_rules(),
+        (ra, rb, seed) in arb_rules(),
         ca in bytes_n::<32>(),
         cb in bytes_n::<32>(),
         sig_bit in 0..512usize,
         challenge_bit in 0..256usize,
     ) {
-        let (ka, kb) = (node_key(ra.seed, ra.node), node_key(rb.seed, rb.node));
-        let ha = make_hello(&ra, &ka.public, ca);
-        let hb = make_hello(&rb, &kb.public, cb);
+        let (ka, kb) = (node_key(seed, ra.node), node_key(seed, rb.node));
+        let ha = make_hello(&ra, ca);
+        let hb = make_hello(&rb, cb);
         prop_assert_eq!(check_hello(&ra, &hb), Ok(()));
         prop_assert_eq!(check_hello(&rb, &ha), Ok(()));
         // Each side answers the other's challenge; each answer verifies.
@@ -767,12 +782,12 @@ proptest! {
 
     #[test]
     fn check_hello_rejects_each_mutated_field(
-        (ours, theirs) in arb_rules(),
+        (ours, theirs, _) in arb_rules(),
         challenge in bytes_n::<32>(),
         edit in hello_edit(),
     ) {
-        let key = node_key(theirs.seed, theirs.node).public;
-        let good = make_hello(&theirs, &key, challenge);
+        let key = theirs.key;
+        let good = make_hello(&theirs, challenge);
         prop_assert_eq!(check_hello(&ours, &good), Ok(()));
         let mut h = good.clone();
         let want = match edit {
@@ -801,22 +816,30 @@ proptest! {
                     got: g,
                 })
             }
-            HelloEdit::SelfId => {
-                h.node = ours.node;
-                h.key = node_key(ours.seed, ours.node).public;
-                Some(HandshakeError::SelfConnection(ours.node))
+            HelloEdit::SelfKey => {
+                h.key = ours.key;
+                Some(HandshakeError::SelfConnection)
             }
             HelloEdit::OtherId(n) => {
+                // An id is a claim: it matters only for a key listed with another id (and our
+                // own id claimed with another key is no self-connection).
                 h.node = n;
-                if n == ours.node {
-                    Some(HandshakeError::SelfConnection(n))
-                } else {
-                    (n != theirs.node).then_some(HandshakeError::WrongKey(n))
-                }
+                (n != theirs.node && !ours.allowed.any).then(|| HandshakeError::WrongId {
+                    key: key.short(),
+                    listed: theirs.node,
+                    claimed: n,
+                })
             }
             HelloEdit::Key(k) => {
-                h.key = PublicKey(k);
-                (PublicKey(k) != key).then_some(HandshakeError::WrongKey(theirs.node))
+                let k = PublicKey(k);
+                h.key = k;
+                if k == ours.key {
+                    Some(HandshakeError::SelfConnection)
+                } else if k == key || ours.allowed.any {
+                    None
+                } else {
+                    Some(HandshakeError::NotAllowed(k.to_string()))
+                }
             }
             HelloEdit::Challenge(c) => {
                 h.challenge = c;

@@ -65,7 +65,7 @@ fn reseal_txs(block: &mut Block) {
 
 /// A sealed block on the tip of `chain`.
 fn mine(chain: &mut ChainState, txs: &[Transaction], miner: Address, now: u64) -> Block {
-    let mut b = chain.build_block(txs, miner, now);
+    let mut b = chain.build_block(txs, miner, now).expect("the reward fits");
     seal(&mut b);
     b
 }
@@ -472,7 +472,7 @@ fn timestamp_too_far_ahead_is_rejected() {
 
 /// A block on the tip carrying `txs` verbatim (not filtered by `build_block`).
 fn block_with(chain: &mut ChainState, txs: Vec<Transaction>, miner: Address, now: u64) -> Block {
-    let mut b = chain.build_block(&[], miner, now);
+    let mut b = chain.build_block(&[], miner, now).expect("the reward fits");
     b.txs = txs;
     reseal_txs(&mut b);
     b
@@ -562,9 +562,17 @@ fn credit_overflow_does_not_apply() {
         }
     );
     assert_unchanged(&chain, &before);
-    // The reward to a miner at u64::MAX: the index is the transaction count.
+    // The reward to a miner at u64::MAX: the index is the transaction count. `build_block`
+    // refuses to build it (no valid block can pay that miner) ...
+    assert_eq!(
+        chain.build_block(&[], whale, SPACING).unwrap_err(),
+        ApplyError::Overflow
+    );
+    // ... and a peer's block paying it is refused.
     let tx = transfer(&k[0], k[1].address(), 1, 0);
-    let b = block_with(&mut chain, vec![tx], whale, SPACING);
+    let mut b = block_with(&mut chain, vec![tx], MINER_A, SPACING);
+    b.header.miner = whale;
+    seal(&mut b);
     assert_eq!(
         import(&mut chain, &b, SPACING).unwrap_err(),
         BlockError::TxApply {

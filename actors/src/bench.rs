@@ -66,8 +66,8 @@ fn result(scenario: &str, cfg: &Config, out: &RunOutput, verify_per_s: Option<f6
         tps: r.txs.tps,
         verify_per_s,
         peak_rss_mib: peak_rss_mib(),
-        propagation_p50_s: r.propagation_s.p50.unwrap_or(f64::NAN),
-        propagation_p90_s: r.propagation_s.p90.unwrap_or(f64::NAN),
+        propagation_p50_s: r.propagation_s.full_s.p50.unwrap_or(f64::NAN),
+        propagation_p90_s: r.propagation_s.full_s.p90.unwrap_or(f64::NAN),
         converged: r.convergence.converged,
         violations: r.invariants.violations.len(),
     }

@@ -78,7 +78,13 @@ pub fn inspect(path: &Path) -> Result<Vec<NodeCheck>, NotAStore> {
             }
         };
         let stored_tip = store.tip().ok().flatten();
-        let check = match ChainState::rebuild(&store, params.clone(), genesis.clone(), None) {
+        let check = match ChainState::rebuild(
+            &store,
+            params.clone(),
+            genesis.clone(),
+            None,
+            chainlab::hash::HashKey::default(),
+        ) {
             Ok(chain) => {
                 let problem = match stored_tip {
                     Some(t) if !chain.contains(&t) => {

@@ -27,6 +27,7 @@ pub mod bench;
 pub mod clock;
 pub mod cluster;
 pub mod inspect;
+pub mod keyfile;
 pub mod logging;
 pub mod node;
 pub mod recorder;

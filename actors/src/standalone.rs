@@ -3,12 +3,16 @@
 //! milliseconds, so that processes started at different moments agree on block timestamps.
 //! It mines with its config share of the hash power (`pow.hashpower` over `cluster.nodes`),
 //! submits its share of the transaction load (`workload.tx_rate / cluster.nodes`, from the
-//! accounts whose index is its id modulo `cluster.nodes`), accepts any peer that passes the
-//! handshake, and keeps dialling its `--peer` addresses. Events are counted, not kept.
+//! accounts whose index is its id modulo `cluster.nodes`), accepts the peers whose keys
+//! `tcp.peers_allowed` admits (any key, or those listed), and keeps dialling its `--peer`
+//! addresses. Its own secret key is read from `--key FILE` or `<data_dir>/node.key` (created
+//! on first start; see [`crate::keyfile`]); without either it is a fresh key for this run
+//! only. Events are counted, not kept.
 //! SIGINT or SIGTERM (or `--duration`) stops it cleanly: connections closed, store flushed,
 //! then the report is written.
 
 use crate::clock::Clock;
+use crate::keyfile::{self, KeyFileError, KEY_FILE};
 use crate::node::messages::GetTip;
 use crate::node::{
     spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeSpec, Persistence, Shutdown,
@@ -26,7 +30,7 @@ use actix::prelude::*;
 use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{ClockMode, Config, Latency};
 use chainlab::sim::model::{hash_shares, stream};
-use chainlab::NodeId;
+use chainlab::{KeyPair, NodeId, PublicKey};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,8 +40,11 @@ use std::time::Duration;
 /// What `chainlab node` was asked to do.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
-    /// This node's id (its key and its hash share follow from it).
+    /// This node's id (its hash share and accounts follow from it; its key does not).
     pub id: NodeId,
+    /// Read the node key from this file (which must exist) instead of
+    /// `<data_dir>/node.key`.
+    pub key_file: Option<PathBuf>,
     /// Where to listen.
     pub listen: SocketAddr,
     /// Addresses to keep connected to.
@@ -55,6 +62,8 @@ pub struct NodeOptions {
 pub struct NodeReport {
     /// Node id.
     pub node: NodeId,
+    /// Its public key (hex): its identity to peers.
+    pub key: String,
     /// Listening address.
     pub listen: String,
     /// Best-chain height.
@@ -101,19 +110,66 @@ pub enum StandaloneError {
         /// Why.
         reason: String,
     },
+    /// The node stopped itself: its store refused a write (the store keeps the last block
+    /// written; a restart resumes from it).
+    #[error("node {node} stopped: its store refused a write: {error}")]
+    Failed {
+        /// Node.
+        node: usize,
+        /// The store error.
+        error: String,
+    },
+    /// The node key.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
     /// The runtime.
     #[error("runtime: {0}")]
     Runtime(String),
 }
 
-/// Runs one node until a signal or `duration`; `on_listen` gets the bound address first.
+/// Where the node's key comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// `--key FILE`.
+    File,
+    /// `<data_dir>/node.key`, read.
+    DataDir,
+    /// `<data_dir>/node.key`, created now.
+    Created,
+    /// Neither: a key for this run only.
+    Ephemeral,
+}
+
+/// The node's key: `--key FILE`, else `<data_dir>/node.key` (created when absent), else a
+/// fresh key for this run only.
+///
+/// # Errors
+/// A missing, unreadable or damaged key file, named.
+pub fn node_key(opts: &NodeOptions) -> Result<(KeyPair, KeySource), KeyFileError> {
+    if let Some(f) = &opts.key_file {
+        return Ok((keyfile::load(f)?, KeySource::File));
+    }
+    if let Some(dir) = &opts.data_dir {
+        let (key, created) = keyfile::load_or_create(&dir.join(KEY_FILE))?;
+        let source = if created {
+            KeySource::Created
+        } else {
+            KeySource::DataDir
+        };
+        return Ok((key, source));
+    }
+    Ok((keyfile::ephemeral(), KeySource::Ephemeral))
+}
+
+/// Runs one node until a signal or `duration`; `on_listen` gets the bound address, the
+/// node's public key and where the key came from first.
 ///
 /// # Errors
 /// [`StandaloneError`] naming the problem.
 pub fn run_node(
     mut cfg: Config,
     opts: NodeOptions,
-    on_listen: impl FnOnce(SocketAddr),
+    on_listen: impl FnOnce(SocketAddr, &PublicKey, KeySource),
 ) -> Result<NodeReport, StandaloneError> {
     if opts.durable_log.is_some() && opts.data_dir.is_none() {
         return Err(StandaloneError::Usage(
@@ -126,18 +182,46 @@ pub fn run_node(
             opts.id, cfg.cluster.nodes
         )));
     }
+    if cfg.consensus.genesis_time.is_none() {
+        return Err(StandaloneError::Usage(
+            "consensus.genesis_time is not set: `chainlab node` runs on Unix time, so the \
+             network's launch time must be in the config (RFC 3339, e.g. \
+             \"2026-12-01T00:00:00Z\"); without it a branch could claim the years since 1970 \
+             to lower the difficulty"
+                .into(),
+        ));
+    }
+    let allowed = cfg
+        .tcp
+        .peers_allowed
+        .policy()
+        .map_err(|(key, reason)| StandaloneError::Usage(format!("{key}: {reason}")))?;
+    if !allowed.any && allowed.known.is_empty() {
+        return Err(StandaloneError::Usage(
+            "tcp.peers_allowed lists no key, so no peer could connect: list the peers' public \
+             keys (`chainlab key --data-dir DIR` prints a node's) or set \
+             tcp.peers_allowed = \"any\" for an open network"
+                .into(),
+        ));
+    }
+    let key = node_key(&opts)?;
     cfg.cluster.clock = ClockMode::Real;
     // Every link of this process is TCP (peer actors budget what they serve accordingly).
     cfg.network.transport = chainlab::config::TransportKind::Tcp;
     let cfg = Arc::new(cfg);
-    runtime::block_on(ClockMode::Real, run(cfg, opts, on_listen))
-        .map_err(|e| StandaloneError::Runtime(e.to_string()))?
+    runtime::block_on(
+        ClockMode::Real,
+        run(cfg, opts, Arc::new(allowed), key, on_listen),
+    )
+    .map_err(|e| StandaloneError::Runtime(e.to_string()))?
 }
 
 async fn run(
     cfg: Arc<Config>,
     opts: NodeOptions,
-    on_listen: impl FnOnce(SocketAddr),
+    allowed: Arc<chainlab::net::AllowedPeers>,
+    (key, source): (KeyPair, KeySource),
+    on_listen: impl FnOnce(SocketAddr, &PublicKey, KeySource),
 ) -> Result<NodeReport, StandaloneError> {
     let mut stops = Stops::install();
     let id = opts.id;
@@ -163,15 +247,18 @@ async fn run(
     let stored_ts = chain
         .get(&chain.tip())
         .map_or(0, |b| b.header.timestamp_ms + 1);
-    let recorder = Recorder::counting(Clock::start(unix_ms.max(stored_ts)));
+    let recorder = Recorder::counting(Clock::start(
+        unix_ms.max(stored_ts).max(cfg.genesis_time_ms() + 1),
+    ));
     let net = Network::new(
         id + 1,
         Latency::Constant { ms: 0.0 },
-        0.0,
+        None,
         stream(seed, "network", id as u64),
     )
     .with_tcp_links(TcpLinks::All)
     .start();
+    let (failed_tx, mut failed) = tokio::sync::mpsc::unbounded_channel();
     let factory = NodeFactory {
         cfg: cfg.clone(),
         chain: kit,
@@ -181,6 +268,7 @@ async fn run(
             flush_each_block: db.is_some() && cfg.storage.flush_each_block,
             durable_log: opts.durable_log.clone(),
         },
+        failures: Some(failed_tx),
     };
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|e| StandaloneError::Listen {
@@ -203,15 +291,17 @@ async fn run(
         id,
         inbox: Some(handle.peer.clone().recipient()),
     });
+    let public = key.public;
     let endpoint = TcpNode::new(TcpSetup {
         id,
-        key: chainlab::net::node_key(seed, id as u32),
         rules: chainlab::net::HandshakeRules {
             chain_id: cfg.consensus.chain_id,
             genesis: factory.chain.genesis.0.hash(),
             node: id as u32,
-            seed,
+            key: public,
+            allowed,
         },
+        key,
         cfg: cfg.tcp.clone(),
         listener,
         dial: opts
@@ -253,9 +343,17 @@ async fn run(
         .senders_only(|i| i % n == id)
         .start()
     });
-    on_listen(listen);
+    tracing::info!(node = id, key = %public, ?source, %listen, "listening");
+    on_listen(listen, &public, source);
     let started = std::time::Instant::now();
-    let stopped_by = stops.wait(opts.duration).await;
+    let stopped_by = tokio::select! {
+        biased;
+        Some(f) = failed.recv() => {
+            let _ = endpoint.send(StopTcp).await;
+            return Err(StandaloneError::Failed { node: f.node, error: f.error });
+        }
+        by = stops.wait(opts.duration) => by,
+    };
     tracing::info!(node = id, by = %stopped_by, "stopping");
     if let Some(w) = &workload {
         w.do_send(StopLoad);
@@ -292,6 +390,7 @@ async fn run(
     });
     Ok(NodeReport {
         node: id,
+        key: public.to_string(),
         listen: listen.to_string(),
         tip_height: height,
         tip_hash: tip.to_hex(),

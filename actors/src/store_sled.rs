@@ -1,5 +1,7 @@
 //! The sled block store: one database per process, three trees per node
 //! (`node{N}.blocks`: hash → block, `node{N}.index`: height ‖ hash → (), `node{N}.meta`: tip).
+//! What one import writes (its blocks, their index entries and the new tip) is one transaction
+//! over the three trees: a failed write leaves the store as the previous import left it.
 //! One database keeps the thread count flat (sled starts threads per database); the page
 //! cache is always set explicitly.
 
@@ -8,6 +10,7 @@ use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::encoding;
 use chainlab::hash::Hash;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Runs a sled call that may panic on damaged files (sled 0.34 panics on some corruptions, e.g.
 /// zeroed regions of its log): a panic becomes [`StoreError::Corrupt`] naming the location,
@@ -141,6 +144,14 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+/// The index key of a block: height (big-endian, so keys sort by height) ‖ hash.
+fn index_key(height: u64, hash: &Hash) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&hash.0);
+    key
+}
+
 fn backend(location: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend {
         location: location.to_string(),
@@ -219,13 +230,57 @@ impl BlockStore for SledStore {
         self.blocks
             .insert(hash.0, encoding::encode(block))
             .map_err(|e| backend(&self.location, e))?;
-        let mut key = [0u8; 40];
-        key[..8].copy_from_slice(&block.header.height.to_be_bytes());
-        key[8..].copy_from_slice(&hash.0);
         self.index
-            .insert(key, &[])
+            .insert(index_key(block.header.height, hash), &[])
             .map_err(|e| backend(&self.location, e))?;
         Ok(())
+    }
+
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
+        let mut key = [0u8; 40];
+        key[..8].copy_from_slice(&height.to_be_bytes());
+        key[8..].copy_from_slice(&hash.0);
+        // The index entry first: a crash in between leaves an unindexed block, never an
+        // indexed one that is missing.
+        self.index
+            .remove(key)
+            .map_err(|e| backend(&self.location, e))?;
+        self.blocks
+            .remove(hash.0)
+            .map_err(|e| backend(&self.location, e))?;
+        Ok(())
+    }
+
+    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+        use sled::transaction::{TransactionError, TransactionResult};
+        use sled::Transactional;
+        // Encoded outside the transaction, which sled may run more than once.
+        let records: Vec<(Hash, Vec<u8>, [u8; 40])> = blocks
+            .iter()
+            .map(|b| {
+                let hash = b.hash();
+                (
+                    hash,
+                    encoding::encode(&**b),
+                    index_key(b.header.height, &hash),
+                )
+            })
+            .collect();
+        let result: TransactionResult<()> =
+            (&self.blocks, &self.index, &self.meta).transaction(|(bt, it, mt)| {
+                for (hash, bytes, key) in &records {
+                    bt.insert(&hash.0[..], bytes.as_slice())?;
+                    it.insert(&key[..], &[][..])?;
+                }
+                if let Some(t) = tip {
+                    mt.insert("tip", &t.0[..])?;
+                }
+                Ok(())
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(()) => backend(&self.location, "transaction aborted"),
+            TransactionError::Storage(e) => backend(&self.location, e),
+        })
     }
 
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {

@@ -140,11 +140,32 @@ fn run_writes_a_complete_report_and_trace() {
         "txs.confirmed",
         "txs.rejected",
         "txs.tps",
+        "txs.pending",
+        "txs.nonce_gap",
+        "txs.on_competing_tip",
+        "txs.dropped.expired",
+        "txs.dropped.evicted",
+        "txs.dropped.replaced",
+        "txs.dropped.invalidated",
+        "txs.lost_on_crashed_nodes",
+        "safety.self_reorgs_k.count",
+        "safety.common_prefix.checked",
+        "safety.common_prefix.violations",
         "invariants.checked",
     ] {
         assert!(number(&r, k) >= 0.0, "`{k}` is negative");
     }
-    for k in ["propagation_s", "txs.confirm_latency_s"] {
+    assert_eq!(
+        number(&r, "txs.lost"),
+        0.0,
+        "a fault-free run loses nothing"
+    );
+    for k in [
+        "propagation_s.full_s",
+        "propagation_s.catch_up_s",
+        "txs.inclusion_s",
+        "txs.confirmation_s",
+    ] {
         for p in ["p50", "p90", "p99"] {
             percentile(&r, &format!("{k}.{p}"));
         }
@@ -177,6 +198,17 @@ fn run_writes_a_complete_report_and_trace() {
                 assert!(is_hex_hash(&e["hash"]) && e["height"].is_u64(), "{line}")
             }
             "tx_submitted" => assert!(is_hex_hash(&e["txid"]), "{line}"),
+            "tip_changed" => {
+                assert!(is_hex_hash(&e["hash"]) && e["height"].is_u64(), "{line}")
+            }
+            "tx_dropped" => {
+                let reason = e["reason"].as_str().unwrap_or_default();
+                assert!(is_hex_hash(&e["txid"]), "{line}");
+                assert!(
+                    ["expired", "evicted", "replaced", "invalidated"].contains(&reason),
+                    "{line}"
+                );
+            }
             _ => {}
         }
         seen.insert(event.to_string());
@@ -186,6 +218,7 @@ fn run_writes_a_complete_report_and_trace() {
         "block_imported",
         "tx_submitted",
         "node_started",
+        "tip_changed",
     ] {
         assert!(seen.contains(event), "no {event} in the trace: {seen:?}");
     }
@@ -426,4 +459,69 @@ fn a_data_dir_from_other_genesis_accounts_exits_2() {
         ]),
         &["node 0", "another chain"],
     );
+}
+
+/// `chainlab key` makes a data dir's `node.key` once (mode 0600) and prints the same public
+/// key every time; `chainlab node` on that data dir uses it. A damaged key file, a missing
+/// `--key` file and an empty allow-list are refused with exit 2, naming the problem, and the
+/// damaged file is left as it was.
+#[test]
+fn node_keys_are_created_once_reused_and_damage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("n0");
+    let key_args = ["key", "--data-dir", s(&data)];
+    let first = chainlab(&key_args);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        describe(&key_args, &first)
+    );
+    assert!(text(&first.stderr).contains("created"));
+    let public = text(&first.stdout).trim().to_string();
+    assert!(
+        public.len() == 66 && public.chars().all(|c| c.is_ascii_hexdigit()),
+        "{public}"
+    );
+    let again = chainlab(&key_args);
+    assert_eq!(text(&again.stdout).trim(), public, "the same key");
+    assert!(!text(&again.stderr).contains("created"));
+    let file = data.join("node.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "node.key is private");
+    }
+    let node = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["node", "--id", "0", "--duration", "300ms"]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let open = ["--set", "tcp.peers_allowed=any"];
+    let args = node(&[&["--data-dir", s(&data)][..], &open[..]].concat());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = chainlab(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+    assert!(
+        text(&out.stdout).contains(&format!("node 0 key {public}")),
+        "{}",
+        describe(&args, &out)
+    );
+    // Damaged: refused, named, not replaced.
+    std::fs::write(&file, "not a key\n").unwrap();
+    bad_input(&args, &["node.key", "is damaged"]);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a key\n");
+    // A --key file that does not exist.
+    let missing = dir.path().join("missing.key");
+    let args = node(&[&["--key", s(&missing)][..], &open[..]].concat());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    bad_input(&args, &["missing.key", "cannot read"]);
+    // The default allow-list is empty: a lone `chainlab node` could never have a peer.
+    let args = node(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    bad_input(&args, &["tcp.peers_allowed", "lists no key"]);
 }

@@ -40,7 +40,10 @@ fn cluster_converges_with_no_invariant_violation() {
     );
     assert_eq!(r.blocks.mined, r.blocks.canonical_height + r.blocks.stale);
     assert!(r.txs.confirmed > 0);
-    assert_eq!(r.propagation_s.samples as u64, r.blocks.canonical_height);
+    assert_eq!(
+        r.propagation_s.full_s.samples as u64,
+        r.blocks.canonical_height
+    );
 }
 
 #[test]
@@ -159,4 +162,89 @@ fn hashing_engine_grinds_real_proof_of_work() {
     );
     assert_converged_or_final_tie(&out);
     assert!(out.report.invariants.violations.is_empty());
+}
+
+/// Every submitted transaction has exactly one fate in `txs`.
+fn assert_fates_add_up(out: &chainlab_actors::cluster::RunOutput) {
+    let t = &out.report.txs;
+    let d = &t.dropped;
+    let dropped = d.expired + d.evicted + d.replaced + d.invalidated;
+    assert_eq!(
+        t.submitted,
+        t.confirmed
+            + t.rejected
+            + t.pending
+            + t.nonce_gap
+            + t.on_competing_tip
+            + dropped
+            + t.lost_on_crashed_nodes
+            + t.lost,
+        "{t:?}"
+    );
+}
+
+/// Slow links and fast blocks (as `config/forks.toml`, smaller): many forks and reorgs.
+fn forky(extra: &[&str]) -> Config {
+    let mut set = vec![
+        "cluster.seed=42",
+        "cluster.duration=200s",
+        "network.topology=random-regular",
+        "network.degree=4",
+        "network.latency={ dist = \"constant\", ms = 1500.0 }",
+        "consensus.block_interval=5s",
+        "consensus.tie_break=random",
+        "workload.tx_rate=10.0",
+        "workload.accounts=200",
+    ];
+    set.extend_from_slice(extra);
+    Toml::virtual_clock()
+        .with(&set)
+        .config("forky.toml", &[], "")
+}
+
+#[test]
+fn a_fault_free_run_with_forks_loses_no_transaction() {
+    let out = run_ok(forky(&[]));
+    let r = &out.report;
+    assert!(
+        r.blocks.stale >= 5 && r.blocks.reorgs >= 5,
+        "{:?}",
+        r.blocks
+    );
+    assert_eq!(
+        (r.txs.lost, r.txs.lost_on_crashed_nodes),
+        (0, 0),
+        "{:?}",
+        r.txs
+    );
+    assert!(r.txs.confirmed > 1000, "{:?}", r.txs);
+    assert_fates_add_up(&out);
+    // k confirmations take longer than one, and fewer transactions have them.
+    let (inc, conf) = (&r.txs.inclusion_s, &r.txs.confirmation_s);
+    assert!(conf.samples > 0 && conf.samples <= inc.samples);
+    assert!(conf.p50 > inc.p50, "{inc:?} {conf:?}");
+}
+
+#[test]
+fn transactions_dropped_by_mempool_policy_are_named_not_lost() {
+    // A 15 s expiry with 5 s blocks on slow links: transactions that wait too long expire.
+    let out = run_ok(forky(&["mempool.expiry=15s"]));
+    let t = &out.report.txs;
+    assert!(t.dropped.expired > 0, "{t:?}");
+    let expired = out
+        .events
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event,
+                Event::TxDropped {
+                    reason: chainlab::mempool::DropReason::Expired,
+                    ..
+                }
+            )
+        })
+        .count() as u64;
+    assert!(expired >= t.dropped.expired);
+    assert_eq!(t.lost, 0, "{t:?}");
+    assert_fates_add_up(&out);
 }

@@ -260,13 +260,18 @@ fn fork_run(n: usize, d_s: f64, seed: u64, duration_s: u64) -> ForkRun {
         b.forks,
         b.stale,
         b.stale_rate,
-        out.report.propagation_s.p50,
+        out.report.propagation_s.full_s.p50,
         1.0 - (-(nf - 1.0) / nf * x).exp(),
         out.report.wall_s
     );
     // The propagation the theory assumes: every node holds a canonical block 3d after it
     // was mined (the median block; a few arrive later through sync after a fork).
-    let p50 = out.report.propagation_s.p50.expect("propagation samples");
+    let p50 = out
+        .report
+        .propagation_s
+        .full_s
+        .p50
+        .expect("propagation samples");
     assert!((p50 - 3.0 * d_s).abs() < 0.0015, "propagation p50 {p50} s");
     check(
         &format!("forks / canonical height (n = {n}, d = {d_s} s)"),

@@ -3,6 +3,12 @@
 //! its store and catches up; SIGTERM stops every node cleanly (exit 0, report written, store
 //! consistent for `chainlab inspect`).
 //!
+//! The network is permissioned: before the first start, `chainlab key --data-dir` makes each
+//! node's key, and the config lists the three public keys with their ids
+//! (`tcp.peers_allowed`). So the restarted node can rejoin only if it reused its key
+//! (`node.key` in its data dir); each run's `node N key HEX` line and each report's peer keys
+//! and ids are checked against the list.
+//!
 //! The test never sleeps to wait: a reader thread per process stream feeds its lines into one
 //! channel, and each step waits on those lines (`node N listening on ADDR`, `durable NODE
 //! HEIGHT HASH`, `node N stopped by ...`, end of output) with a deadline. On failure it prints
@@ -42,6 +48,7 @@ topology = "full-mesh"
 
 [consensus]
 block_interval = "400ms"
+genesis_time = "2026-12-01T00:00:00Z"
 
 [workload]
 tx_rate = 20.0
@@ -75,6 +82,8 @@ struct NodeLog {
     stopped: Option<String>,
     /// Stdout of the current run closed.
     eof: bool,
+    /// The public key each run printed.
+    keys: Vec<String>,
 }
 
 impl NodeLog {
@@ -99,6 +108,8 @@ struct Cluster {
     /// Every line of every process, in arrival order, for failure messages.
     transcript: Vec<String>,
     nodes: Vec<NodeLog>,
+    /// Each node's public key, from `chainlab key` (listed in the config).
+    keys: Vec<String>,
     /// Nodes sent SIGTERM: their exit is expected.
     stopping: BTreeSet<usize>,
     started: Instant,
@@ -116,11 +127,32 @@ impl Drop for Cluster {
 impl Cluster {
     fn new() -> Cluster {
         let dir = tempfile::tempdir().expect("temporary directory");
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_chainlab"));
+        // Each node's key, made in its data dir before its first start.
+        let keys: Vec<String> = (0..NODES)
+            .map(|n| {
+                let out = Command::new(&bin)
+                    .arg("key")
+                    .arg("--data-dir")
+                    .arg(dir.path().join(format!("node{n}")))
+                    .output()
+                    .expect("chainlab key runs");
+                assert!(out.status.success(), "chainlab key: {out:?}");
+                String::from_utf8(out.stdout).unwrap().trim().to_string()
+            })
+            .collect();
+        let listed: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(n, k)| format!("{{ key = \"{k}\", id = {n} }}"))
+            .collect();
         let config = dir.path().join("three.toml");
-        std::fs::write(&config, CONFIG).expect("config written");
+        let text = format!("{CONFIG}\n[tcp]\npeers_allowed = [{}]\n", listed.join(", "));
+        std::fs::write(&config, text).expect("config written");
         let (tx, rx) = channel();
         Cluster {
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_chainlab")),
+            bin,
+            keys,
             dir,
             config,
             children: (0..NODES).map(|_| None).collect(),
@@ -236,6 +268,14 @@ impl Cluster {
                     log.durable_by_run[run].insert(hash.to_string());
                 } else if !current {
                     // A line of the killed run, after the restart: only its blocks count.
+                } else if let Some(key) = line.strip_prefix(&format!("node {node} key ")) {
+                    if key != self.keys[node] {
+                        self.fail(&format!(
+                            "node {node} run {run} uses key {key}, not its listed {}",
+                            self.keys[node]
+                        ));
+                    }
+                    self.nodes[node].keys.push(key.to_string());
                 } else if let Some(addr) = line.strip_prefix(&format!("node {node} listening on "))
                 {
                     self.nodes[node].listen = Some(addr.to_string());
@@ -468,6 +508,7 @@ fn three_processes_converge_and_a_killed_node_catches_up() {
     let reports: Vec<Value> = (0..NODES).map(|n| c.report(n)).collect();
     for (n, r) in reports.iter().enumerate() {
         let ok = r["node"] == n
+            && r["key"] == c.keys[n].as_str()
             && r["stopped_by"] == "SIGTERM"
             && r["tip_height"].as_u64().is_some()
             && r["tip_hash"].as_str().is_some_and(|s| s.len() == 64)
@@ -479,6 +520,13 @@ fn three_processes_converge_and_a_killed_node_catches_up() {
             r["tip_height"].as_u64().unwrap(),
             r["tip_hash"].as_str().unwrap(),
         );
+        // Each peer is one of the listed keys, known by its listed id.
+        for p in r["peers"].as_array().into_iter().flatten() {
+            let id = p["id"].as_u64().unwrap_or(u64::MAX) as usize;
+            if id >= NODES || id == n || p["key"] != c.keys[id].as_str() || p["claimed_id"] != id {
+                c.fail(&format!("node {n}: unexpected peer {p}"));
+            }
+        }
         if !c.nodes[n].has(height, tip) {
             c.fail(&format!(
                 "node {n} reports tip {tip} at height {height}, which it never flushed"
@@ -511,6 +559,13 @@ fn three_processes_converge_and_a_killed_node_catches_up() {
         ));
     }
     let peers = victim["peers"].as_array().map_or(0, Vec::len);
+    // Both runs of the victim printed the same key: it rejoined under its identity.
+    if c.nodes[VICTIM].keys.len() != 2 {
+        c.fail(&format!(
+            "node {VICTIM} printed keys {:?} over two runs",
+            c.nodes[VICTIM].keys
+        ));
+    }
     if peers == 0 {
         c.fail(&format!(
             "restarted node {VICTIM} reports no connected peer\n{victim:#}"

@@ -10,8 +10,10 @@ use chainlab::chain::validation::check_block;
 use chainlab::config::Config;
 use chainlab::consensus::pow::meets_difficulty;
 use chainlab::encoding::encode;
+use chainlab::report::{Event, TraceRecord};
 use chainlab::{ChainState, Hash};
 use chainlab_actors::cluster::{run, RunOptions, RunOutput};
+use chainlab_actors::inspect::inspect;
 use chainlab_actors::store_sled::{open_db, SledStore};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once, OnceLock};
@@ -424,7 +426,9 @@ fn next_block(data: &Path, node: usize) -> Block {
         chain.height()
     );
     let ts = chain.get(&chain.tip()).unwrap().header.timestamp_ms + 1000;
-    chain.build_block(&[], Config::node_key(node).address(), ts)
+    chain
+        .build_block(&[], Config::node_key(node).address(), ts)
+        .expect("the reward fits")
 }
 
 /// Puts `bytes` under `key` in node `node`'s block tree and indexes it at `height`.
@@ -576,4 +580,83 @@ fn a_store_from_other_genesis_accounts_is_refused() {
         msg.contains("node 0") && msg.contains("another chain"),
         "{msg}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// A store that refuses writes (the `disk_full` fault).
+
+/// Node 1's disk is full from 20 s to 45 s: its next store write fails, it stops at once
+/// (`node_failed`, nothing of it after), restarts from its store when the disk has room again
+/// at the last block it stored, catches up, and the data directory stays a valid store.
+#[test]
+fn a_node_whose_store_write_fails_stops_and_restarts_from_its_last_stored_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = 1;
+    let mut cfg = sled_cfg(dir.path(), &[]);
+    cfg.faults.push(
+        chainlab::sim::fault::parse_fault_arg("at=20s for=25s kind=disk_full node=1").unwrap(),
+    );
+    let out = run_ok(cfg);
+    let (full, freed) = (20_000, 45_000);
+    let failures: Vec<(u64, String)> = out
+        .events
+        .iter()
+        .filter(|r| r.node == node)
+        .filter_map(|r| match &r.event {
+            Event::NodeFailed { error } => Some((r.t_ms, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let (failed_at, error) = &failures[0];
+    assert!(
+        (full..freed).contains(failed_at),
+        "failed at {failed_at} ms"
+    );
+    assert!(error.contains("no space left"), "{error}");
+    assert_eq!(out.report.failed_nodes.len(), 1);
+    assert_eq!(out.report.failed_nodes[0].node, node);
+    // Nothing of the node between its failure and its restart (trace order).
+    let pos = |pred: &dyn Fn(&TraceRecord) -> bool| out.events.iter().position(pred).unwrap();
+    let fail_pos = pos(&|r| r.node == node && matches!(r.event, Event::NodeFailed { .. }));
+    let restart_pos = pos(&|r| r.node == node && r.t_ms > 0 && starts_event(r));
+    let between: Vec<&TraceRecord> = out.events[fail_pos + 1..restart_pos]
+        .iter()
+        .filter(|r| r.node == node && !matches!(r.event, Event::Fault { .. }))
+        .collect();
+    assert!(between.is_empty(), "events of the failed node: {between:?}");
+    assert_eq!(out.events[restart_pos].t_ms, freed);
+    // It restarts at the last block it stored: the height of its last import before failing.
+    let last_stored = out.events[..fail_pos]
+        .iter()
+        .filter(|r| r.node == node)
+        .filter_map(|r| match r.event {
+            Event::BlockImported { height, .. } => Some(height),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let Event::NodeStarted { height } = out.events[restart_pos].event else {
+        unreachable!()
+    };
+    assert!(last_stored >= 2, "stored only up to {last_stored}");
+    assert_eq!(height, last_stored);
+    // It catches up, and the store passes every check a start makes (and more).
+    let catch_up = out.report.faults[0].effect.catch_up_s.flatten();
+    assert!(catch_up.is_some_and(|c| c < 20.0), "catch-up {catch_up:?}");
+    assert!(out.report.convergence.converged);
+    let checks = inspect(dir.path()).expect("a chainlab store");
+    for c in &checks {
+        assert!(c.problem.is_none(), "node {}: {:?}", c.node, c.problem);
+    }
+    let heights: Vec<u64> = checks.iter().map(|c| c.height).collect();
+    assert_eq!(heights, vec![out.report.blocks.canonical_height; NODES]);
+    eprintln!(
+        "node {node} failed at {failed_at} ms, restarted at height {height} at {freed} ms, \
+         caught up in {catch_up:?} s; stored heights {heights:?}"
+    );
+}
+
+fn starts_event(r: &TraceRecord) -> bool {
+    matches!(r.event, Event::NodeStarted { .. })
 }

@@ -8,7 +8,9 @@
 use chainlab::block::{Block, BlockHeader, Seal};
 use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::hash::Hash;
-use chainlab::net::{encode_frame, make_hello, node_key, sign_auth, Frame, HandshakeRules};
+use chainlab::net::{
+    encode_frame, make_hello, node_key, sign_auth, AllowedPeers, Frame, HandshakeRules,
+};
 use chainlab::tx::Transaction;
 use chainlab::net::wire::{WireMsg, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use std::path::PathBuf;
@@ -71,10 +73,11 @@ fn main() -> std::io::Result<()> {
         chain_id: 7,
         genesis: Hash::sha256(b"genesis"),
         node,
-        seed: 1,
+        key: node_key(1, node).public,
+        allowed: std::sync::Arc::new(AllowedPeers::open()),
     };
-    let (a, b) = (node_key(1, 0), node_key(1, 1));
-    let hello_a = make_hello(&rules(0), &a.public, [1; 32]);
+    let b = node_key(1, 1);
+    let hello_a = make_hello(&rules(0), [1; 32]);
     let auth_b = sign_auth(&rules(1), &b, &hello_a);
 
     let seeds: Vec<(&str, Frame)> = vec![

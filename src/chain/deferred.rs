@@ -27,18 +27,22 @@ impl<P> Deferred<P> {
     }
 
     /// Keeps `block` (whose hash is `hash`), from `source`, until its parent is stored.
-    pub fn insert(&mut self, block: Arc<Block>, hash: Hash, source: P) {
+    /// Returns the blocks dropped to make room (hash and source): the caller must let them be
+    /// fetched again, or a long branch arriving children first would never complete.
+    pub fn insert(&mut self, block: Arc<Block>, hash: Hash, source: P) -> Vec<(Hash, P)> {
         let parent = block.header.parent;
         if self
             .by_parent
             .get(&parent)
             .is_some_and(|w| w.iter().any(|(b, _)| b.hash() == hash))
         {
-            return;
+            return Vec::new();
         }
+        let mut dropped = Vec::new();
         if self.count >= self.capacity {
-            if let Some((_, dropped)) = self.by_parent.pop_first() {
-                self.count -= dropped.len();
+            if let Some((_, gone)) = self.by_parent.pop_first() {
+                self.count -= gone.len();
+                dropped.extend(gone.into_iter().map(|(b, p)| (b.hash(), p)));
             }
         }
         self.by_parent
@@ -46,6 +50,7 @@ impl<P> Deferred<P> {
             .or_default()
             .push((block, source));
         self.count += 1;
+        dropped
     }
 
     /// The blocks that waited for `parent`, now that it is stored.
@@ -88,14 +93,16 @@ mod tests {
         for (p, n) in [(1, 0), (1, 1), (2, 0)] {
             let b = block(p, n);
             let h = b.hash();
-            d.insert(b.clone(), h, 7u8);
-            d.insert(b, h, 7u8);
+            assert!(d.insert(b.clone(), h, 7u8).is_empty());
+            assert!(d.insert(b, h, 7u8).is_empty());
         }
         assert_eq!(d.len(), 3, "a repeat is kept once");
         // Full: parent [1; 32] (the smallest) loses its two blocks.
         let b = block(3, 0);
         let h = b.hash();
-        d.insert(b, h, 8);
+        let dropped = d.insert(b, h, 8);
+        let expected = vec![(block(1, 0).hash(), 7), (block(1, 1).hash(), 7)];
+        assert_eq!(dropped, expected, "the dropped blocks are reported");
         assert_eq!(d.len(), 2);
         assert!(d.take_children(&Hash([1; 32])).is_empty());
         let kids = d.take_children(&Hash([3; 32]));

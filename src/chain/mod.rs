@@ -11,6 +11,7 @@ pub mod intake;
 mod orphans;
 pub mod params;
 mod rebuild;
+mod sidebranch;
 pub mod state;
 pub mod store;
 pub mod validation;
@@ -21,11 +22,11 @@ pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, BLOCK_VERSION};
 use crate::consensus::{Ancestry, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
-use crate::hash::{Hash, HashMapById, TxId};
+use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
 use orphans::OrphanPool;
 use params::ChainParams;
-use state::{Account, State, Undo};
+use state::{Account, ApplyError, State, Undo};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
@@ -123,9 +124,24 @@ pub struct ChainState {
     state: State,
     genesis_state: Arc<State>,
     orphans: OrphanPool,
+    /// The lowest height a side branch may leave the best chain from (`sidebranch.rs`).
+    fork_floor: u64,
+    /// Side branches leaving below this height, and undo data at or below it, are pruned.
+    pruned_below: u64,
+    /// Whether the fork floor is enforced (off while a store is reloaded: what was stored
+    /// was accepted then).
+    fork_rules: bool,
 }
 
 impl ChainState {
+    /// Keys the tables of blocks by hash with `key` (a node's [`HashKey::derive`]d key: side
+    /// branches at low difficulty are cheap, so their hashes are attacker-chosen bytes).
+    pub fn set_hash_key(&mut self, key: HashKey) {
+        rekey_map(&mut self.entries, key);
+        rekey_map(&mut self.children, key);
+        rekey_map(&mut self.undo, key);
+    }
+
     /// A chain holding only genesis.
     pub fn new(params: Arc<ChainParams>) -> ChainState {
         let genesis = Arc::new(params.genesis_block());
@@ -177,6 +193,9 @@ impl ChainState {
             canonical: vec![hash],
             undo: HashMapById::default(),
             orphans: OrphanPool::default(),
+            fork_floor: 0,
+            pruned_below: 0,
+            fork_rules: true,
         }
     }
 
@@ -293,7 +312,8 @@ impl ChainState {
         }
         self.engine.check_against_parent(self, header)?;
         let median = self.median_time_past(header.parent);
-        if header.timestamp_ms <= median && header.height > 1 {
+        // Genesis counts: a block at height 1 must be later than genesis.
+        if header.timestamp_ms <= median {
             return Err(BlockError::TimestampTooOld {
                 ts: header.timestamp_ms,
                 median,
@@ -337,6 +357,7 @@ impl ChainState {
         }
         let old_tip = self.tip();
         let mut out = self.outcome(ImportStatus::Accepted);
+        let mut stored_hashes = Vec::new();
         let mut queue = VecDeque::from([block]);
         let mut first = true;
         while let Some(b) = queue.pop_front() {
@@ -345,20 +366,22 @@ impl ChainState {
             match self.accept(b, now_ms, key) {
                 Ok(stored) => {
                     out.accepted.push(stored);
+                    stored_hashes.push(h);
                     queue.extend(self.orphans.take_children(&h));
                 }
-                Err(e) if first => {
-                    self.finish_tip_change(&mut out, old_tip);
-                    if out.accepted.is_empty() && out.tip_change.is_none() {
-                        return Err(e);
-                    }
-                    return Err(e);
-                }
+                Err(e) if first => return Err(e),
                 Err(_) => out.rejected_orphans += 1,
             }
             first = false;
         }
+        // An unlocked orphan stored before a later one made its branch the best, which then
+        // failed, is invalid now: it must not be persisted, traced or announced.
+        let before = out.accepted.len();
+        let mut valid = stored_hashes.iter().map(|h| self.contains(h));
+        out.accepted.retain(|_| valid.next().unwrap_or(false));
+        out.rejected_orphans += before - out.accepted.len();
         self.finish_tip_change(&mut out, old_tip);
+        self.raise_fork_floor();
         Ok(out)
     }
 
@@ -382,6 +405,7 @@ impl ChainState {
             return Ok(b.block);
         }
         self.check_header(&b.block.header, now_ms)?;
+        self.check_fork(&b.block.header.parent)?;
         let p = &self.entries[&b.block.header.parent];
         let entry = Entry {
             height: p.height + 1,
@@ -612,13 +636,19 @@ impl ChainState {
     }
 
     /// Builds an unsealed block on the tip from candidate transactions: those that apply in
-    /// order are included (up to the size limits), the rest skipped. The nonce is left at 0.
+    /// order are included (up to the size limits, and while the reward plus fees fits a u64),
+    /// the rest skipped. The nonce is left at 0. The timestamp is `now_ms`, raised if needed
+    /// past the median time past and to the engine's earliest (the time-warp rule).
+    ///
+    /// # Errors
+    /// [`ApplyError::Overflow`] when the reward cannot be credited to `miner` (its balance
+    /// would overflow): no valid block can pay this miner.
     pub fn build_block(
         &mut self,
         candidates: &[Transaction],
         miner: Address,
         now_ms: u64,
-    ) -> Block {
+    ) -> Result<Block, ApplyError> {
         let tip = self.tip();
         let mut undo = Undo::default();
         let mut txs = Vec::new();
@@ -632,31 +662,40 @@ impl ChainState {
             if bytes + size > self.params.max_block_bytes {
                 continue;
             }
+            let Some(paid) = fees
+                .checked_add(tx.fee)
+                .filter(|f| f.checked_add(self.params.reward).is_some())
+            else {
+                continue;
+            };
             if self.state.apply_tx(tx, &mut undo).is_ok() {
-                fees = fees.saturating_add(tx.fee);
+                fees = paid;
                 bytes += size;
                 txs.push(tx.clone());
             }
         }
-        let _ = self
+        let credited = self
             .state
-            .credit(miner, self.params.reward.saturating_add(fees), &mut undo);
+            .credit(miner, self.params.reward + fees, &mut undo);
         let state_root = self.state.root();
         self.state.revert(&undo);
+        credited?;
         let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
-        Block {
+        Ok(Block {
             header: BlockHeader {
                 version: BLOCK_VERSION,
                 parent: tip,
                 height: self.height() + 1,
                 tx_root: merkle_root(&ids),
                 state_root,
-                timestamp_ms: now_ms.max(self.median_time_past(tip) + 1),
+                timestamp_ms: now_ms
+                    .max(self.median_time_past(tip).saturating_add(1))
+                    .max(self.engine.earliest_timestamp(self, &tip)),
                 miner,
                 seal: self.engine.template_seal(&self.next_rule(&tip)),
             },
             txs,
-        }
+        })
     }
 
     /// Replays the best chain from genesis and compares with the live state: the same
@@ -772,7 +811,9 @@ mod finality_tests {
         (0..n)
             .map(|_| {
                 let now = 1_000 * (c.height() + 1);
-                let block = c.build_block(&[], Address([miner; 20]), now);
+                let block = c
+                    .build_block(&[], Address([miner; 20]), now)
+                    .expect("the reward fits");
                 let checked = seal_and_check(block, c);
                 c.import(checked.clone(), now, 0).expect("valid block");
                 checked
@@ -793,8 +834,15 @@ mod finality_tests {
             extend(&mut a, 2, 1); // a: heights 1..3, final at 2 when the engine says so
             let fork = extend(&mut b, 3, 2); // b: heights 2..4 from a's block 1: heavier
             let a_tip = a.tip();
-            for blk in fork {
-                a.import(blk, 10_000, 0).expect("stored either way");
+            let results: Vec<_> = fork.into_iter().map(|b| a.import(b, 10_000, 0)).collect();
+            if final_at_two {
+                assert!(
+                    matches!(results[0], Err(BlockError::ForkTooDeep { floor: 2, .. })),
+                    "a fork below the final block is refused: {:?}",
+                    results[0]
+                );
+            } else {
+                assert!(results.iter().all(Result::is_ok));
             }
             if final_at_two {
                 assert_eq!(a.tip(), a_tip, "the final block at height 2 stays");

@@ -26,8 +26,14 @@ pub struct ChainParams {
     pub reward: u64,
     /// How far a block timestamp may be ahead of the local clock, ms.
     pub max_future_ms: u64,
+    /// The genesis block's timestamp, ms: the chain's launch. Every block is later (the
+    /// median-time-past rule counts genesis), so no branch can claim time from before it.
+    pub genesis_time_ms: u64,
     /// Bound on blocks waiting for their parent.
     pub max_orphans: usize,
+    /// How far below the highest tip so far a side branch may leave the best chain (no reorg
+    /// deeper than this; side branches that fall below are pruned).
+    pub max_fork_depth: u64,
     /// Balances at genesis.
     pub genesis_balances: Vec<(Address, u64)>,
 }
@@ -38,7 +44,8 @@ impl ChainParams {
         State::from_balances(self.genesis_balances.iter().copied())
     }
 
-    /// The genesis block: no parent, no transactions, timestamp 0, seal never checked.
+    /// The genesis block: no parent, no transactions, timestamp `genesis_time_ms`, seal never
+    /// checked.
     pub fn genesis_block(&self) -> Block {
         Block {
             header: BlockHeader {
@@ -47,7 +54,7 @@ impl ChainParams {
                 height: 0,
                 tx_root: Hash::ZERO,
                 state_root: self.genesis_state().root(),
-                timestamp_ms: 0,
+                timestamp_ms: self.genesis_time_ms,
                 miner: Address::default(),
                 seal: self.engine.genesis_seal(self.chain_id),
             },
@@ -77,7 +84,9 @@ impl ChainParams {
             max_block_bytes: 1_000_000,
             reward: 50,
             max_future_ms: 15_000,
+            genesis_time_ms: 0,
             max_orphans: 64,
+            max_fork_depth: 100,
             genesis_balances,
         }
     }

@@ -3,13 +3,13 @@
 //! connecting to it). Used when a node starts, and by `chainlab inspect`, which needs no actors.
 
 use super::store::{BlockStore, StoreError};
-use super::validation::check_block;
-use super::ChainState;
+use super::validation::{check_block, BlockError};
+use super::{ChainState, Status};
 use crate::block::Block;
 use crate::chain::params::ChainParams;
 use crate::chain::state::State;
 use crate::crypto::SigCache;
-use crate::hash::Hash;
+use crate::hash::{Hash, HashKey};
 use std::sync::Arc;
 
 /// Why a store could not be loaded.
@@ -45,8 +45,14 @@ pub const GENESIS_KEY: &str = "genesis";
 
 impl ChainState {
     /// Rebuilds the chain a store holds, from `genesis` (the block and state
-    /// `params.genesis_block()` and `params.genesis_state()` give, built once per process).
-    /// Reads only: [`mark_genesis`] records the genesis in a new store.
+    /// `params.genesis_block()` and `params.genesis_state()` give, built once per process),
+    /// its tables of blocks keyed with `key`. Reads only: [`mark_genesis`] records the genesis
+    /// in a new store.
+    ///
+    /// Fork choice is replayed over the stored blocks, except that the store's recorded tip is
+    /// kept when another branch has exactly as much work: an equal-work tie was decided when
+    /// the node ran (first seen, or its random draw), and a restart must not decide it again
+    /// by load order.
     ///
     /// # Errors
     /// [`RebuildError`] naming the store, and the block where one is at fault.
@@ -55,8 +61,13 @@ impl ChainState {
         params: Arc<ChainParams>,
         genesis: (Arc<Block>, Arc<State>),
         cache: Option<&SigCache>,
+        key: HashKey,
     ) -> Result<ChainState, RebuildError> {
         let mut chain = ChainState::from_genesis(params.clone(), genesis.0, genesis.1);
+        chain.set_hash_key(key);
+        // What the store holds was accepted when it arrived; reloaded in height order, a side
+        // branch may look deeper than it was then.
+        chain.fork_rules = false;
         let expected = chain.genesis();
         let location = store.location();
         if let Some(g) = store.meta(GENESIS_KEY)? {
@@ -92,6 +103,16 @@ impl ChainState {
                 .import(checked, u64::MAX / 4, tie)
                 .map_err(|e| damaged(e.to_string()))?;
         }
+        chain.fork_rules = true;
+        if let Some(stored_tip) = store.tip()? {
+            chain
+                .keep_tied_tip(stored_tip)
+                .map_err(|e| RebuildError::Damaged {
+                    location: location.clone(),
+                    hash: stored_tip,
+                    reason: e.to_string(),
+                })?;
+        }
         if chain.orphan_count() > 0 {
             return Err(RebuildError::AnotherChain {
                 location,
@@ -106,11 +127,42 @@ impl ChainState {
     }
 }
 
+impl ChainState {
+    /// Makes `target` the tip if it is stored, not invalid, and its branch weighs exactly what
+    /// the tip's does (and adopting it reverts no final block). Returns whether the tip moved.
+    /// Used on restart to keep the stored tip of an equal-work tie.
+    fn keep_tied_tip(&mut self, target: Hash) -> Result<bool, BlockError> {
+        let tip = self.tip();
+        let Some(e) = self.entries.get(&target) else {
+            return Ok(false);
+        };
+        if target == tip
+            || e.status == Status::Invalid
+            || e.total_work != self.entries[&tip].total_work
+        {
+            return Ok(false);
+        }
+        if let Some(f) = self.engine.finalized(self, &tip) {
+            let height = self.entries.get(&f).map_or(0, |e| e.height);
+            if self.ancestor(target, height) != Some(f) {
+                return Ok(false);
+            }
+        }
+        self.reorg_to(target)?;
+        Ok(true)
+    }
+}
+
 /// Records this chain's genesis in a store (so that another chain's config cannot use it).
+/// Writes only when the store does not hold it yet, so a store that refuses writes (a full
+/// disk) can still be loaded.
 ///
 /// # Errors
 /// Backend failures.
 pub fn mark_genesis(store: &mut dyn BlockStore, genesis: &Hash) -> Result<(), StoreError> {
+    if store.meta(GENESIS_KEY)?.as_deref() == Some(&genesis.0[..]) {
+        return Ok(());
+    }
     store.set_meta(GENESIS_KEY, &genesis.0)
 }
 
@@ -134,7 +186,9 @@ mod tests {
         let mut store = MemoryStore::new();
         mark_genesis(&mut store, &chain.genesis()).unwrap();
         for i in 1..=n {
-            let mut block = chain.build_block(&[], crate::crypto::Address([9; 20]), i * 1_000);
+            let mut block = chain
+                .build_block(&[], crate::crypto::Address([9; 20]), i * 1_000)
+                .expect("the reward fits");
             crate::consensus::pow::grind(&mut block.header, 0, u64::MAX).expect("sealed");
             let checked = check_block(Arc::new(block), &p, None).unwrap();
             let out = chain.import(checked, i * 1_000, 0).unwrap();
@@ -149,7 +203,8 @@ mod tests {
     fn a_store_rebuilds_the_chain_it_holds() {
         let (store, chain) = stored_chain(5);
         let p = params();
-        let rebuilt = ChainState::rebuild(&store, p.clone(), genesis(&p), None).unwrap();
+        let rebuilt =
+            ChainState::rebuild(&store, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
         assert_eq!(rebuilt.tip(), chain.tip());
         assert_eq!(rebuilt.height(), 5);
         assert_eq!(rebuilt.state().root(), chain.state().root());
@@ -161,7 +216,14 @@ mod tests {
         let mut other = ChainParams::for_tests(Vec::new());
         other.chain_id = 99;
         let other = Arc::new(other);
-        let err = ChainState::rebuild(&store, other.clone(), genesis(&other), None).unwrap_err();
+        let err = ChainState::rebuild(
+            &store,
+            other.clone(),
+            genesis(&other),
+            None,
+            HashKey::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, RebuildError::AnotherChain { .. }), "{err}");
 
         let (mut store, chain) = stored_chain(2);
@@ -170,10 +232,56 @@ mod tests {
         bad.header.tx_root = Hash([1; 32]); // no longer the root of its transactions
         store.put_block(&bad.hash(), &bad).unwrap();
         let p = params();
-        let err = ChainState::rebuild(&store, p.clone(), genesis(&p), None).unwrap_err();
+        let err = ChainState::rebuild(&store, p.clone(), genesis(&p), None, HashKey::default())
+            .unwrap_err();
         assert!(
             matches!(&err, RebuildError::Damaged { hash, .. } if *hash == bad.hash()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_equal_work_tie_keeps_the_stored_tip_whatever_the_load_order() {
+        // Two sibling blocks at height 3 on a common chain: equal work. The store loads them
+        // in (height, hash) order, so the one with the smaller hash is seen first; each in
+        // turn is recorded as the tip, and the rebuilt chain must keep that one.
+        let p = params();
+        let (store, chain) = stored_chain(2);
+        let siblings: Vec<Block> = [9u8, 10]
+            .iter()
+            .map(|m| {
+                let mut c = chain_copy(&store, &p);
+                let mut b = c
+                    .build_block(&[], crate::crypto::Address([*m; 20]), 3_000)
+                    .expect("the reward fits");
+                crate::consensus::pow::grind(&mut b.header, 0, u64::MAX).expect("sealed");
+                b
+            })
+            .collect();
+        assert_ne!(siblings[0].hash(), siblings[1].hash());
+        for b in &siblings {
+            let mut s = store.clone();
+            for sib in &siblings {
+                s.put_block(&sib.hash(), sib).unwrap();
+            }
+            s.set_tip(&b.hash()).unwrap();
+            let rebuilt =
+                ChainState::rebuild(&s, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
+            assert_eq!(rebuilt.tip(), b.hash(), "the stored tip is kept");
+            assert_eq!(rebuilt.height(), 3);
+            rebuilt.verify_replay().unwrap();
+        }
+        // A heavier branch still wins over a lighter stored tip (the store, shared by the
+        // clones, now holds both siblings).
+        let mut s = store.clone();
+        s.set_tip(&chain.canonical()[1]).unwrap();
+        let rebuilt =
+            ChainState::rebuild(&s, p.clone(), genesis(&p), None, HashKey::default()).unwrap();
+        assert_eq!(rebuilt.height(), 3);
+    }
+
+    /// A fresh chain with `store`'s blocks (a deep copy: `MemoryStore` clones share data).
+    fn chain_copy(store: &MemoryStore, p: &Arc<ChainParams>) -> ChainState {
+        ChainState::rebuild(store, p.clone(), genesis(p), None, HashKey::default()).unwrap()
     }
 }

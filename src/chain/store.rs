@@ -38,11 +38,33 @@ pub trait BlockStore: Send {
     /// # Errors
     /// Backend failures.
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError>;
+    /// Removes a block stored at `height` (a pruned side branch); no-op when absent.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError>;
     /// Records the best tip.
     ///
     /// # Errors
     /// Backend failures.
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError>;
+    /// Stores `blocks` (parents before children) and then records `tip`: what one import
+    /// writes. A backend that can makes it one atomic write (sled: one transaction over its
+    /// trees), so a failed commit leaves the store as the previous commit left it; the default
+    /// writes in order and stops at the first failure, which leaves a prefix of the blocks
+    /// (each with its parent) and the previous tip: still a consistent chain.
+    ///
+    /// # Errors
+    /// Backend failures.
+    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+        for b in blocks {
+            self.put_block(&b.hash(), b)?;
+        }
+        if let Some(t) = tip {
+            self.set_tip(t)?;
+        }
+        Ok(())
+    }
     /// The recorded tip.
     ///
     /// # Errors
@@ -102,6 +124,10 @@ impl BlockStore for MemoryStore {
         self.lock()
             .blocks
             .insert((block.header.height, *hash), block.clone());
+        Ok(())
+    }
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
+        self.lock().blocks.remove(&(height, *hash));
         Ok(())
     }
     fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {

@@ -120,6 +120,28 @@ pub enum BlockError {
     /// A block on its branch is invalid.
     #[error("ancestor {0} is invalid")]
     InvalidAncestor(Hash),
+    /// Its branch leaves the best chain below the fork floor (`consensus.max_fork_depth`
+    /// below the highest tip so far, or the engine's final block): refused unchecked.
+    #[error(
+        "its branch forks from the best chain at height {fork_height}, below the fork floor \
+         {floor} (consensus.max_fork_depth below the tip, or a final block)"
+    )]
+    ForkTooDeep {
+        /// Height of the best-chain block the branch leaves from (at most; lower when found
+        /// below the floor).
+        fork_height: u64,
+        /// The lowest height a fork may leave from.
+        floor: u64,
+    },
+    /// Announced (not part of a requested sync) and its branch has less work than the tip:
+    /// not processed, as Bitcoin Core does not process unrequested blocks with less work.
+    #[error("unrequested block with less work than the tip ({work} < {tip_work})")]
+    LessWork {
+        /// Cumulative work of the block's branch, by the weight its header claims.
+        work: u128,
+        /// Cumulative work of the tip.
+        tip_work: u128,
+    },
 }
 
 impl BlockError {
@@ -177,6 +199,28 @@ pub fn check_block(
     params: &ChainParams,
     cache: Option<&SigCache>,
 ) -> Result<CheckedBlock, BlockError> {
+    let (hash, ids) = check_block_shape(&block, params)?;
+    for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
+        check_tx(tx, id, params.chain_id, cache)
+            .map_err(|source| BlockError::Tx { index, source })?;
+    }
+    Ok(CheckedBlock {
+        block,
+        hash,
+        tx_ids: Arc::new(ids),
+    })
+}
+
+/// Everything [`check_block`] checks except the signatures: version, size, seal, duplicates,
+/// Merkle root, chain ids (Bitcoin Core's `CheckBlock`, which runs before a block's work is
+/// compared with the tip's). Returns the hash and the transaction ids.
+///
+/// # Errors
+/// The first failing check.
+pub fn check_block_shape(
+    block: &Block,
+    params: &ChainParams,
+) -> Result<(Hash, Vec<TxId>), BlockError> {
     let h = &block.header;
     if h.version != BLOCK_VERSION {
         return Err(BlockError::BadVersion(h.version));
@@ -217,13 +261,5 @@ pub fn check_block(
             });
         }
     }
-    for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        check_tx(tx, id, params.chain_id, cache)
-            .map_err(|source| BlockError::Tx { index, source })?;
-    }
-    Ok(CheckedBlock {
-        block,
-        hash,
-        tx_ids: Arc::new(ids),
-    })
+    Ok((hash, ids))
 }

@@ -6,7 +6,7 @@ use crate::chain::params::{ChainParams, TieBreak};
 use crate::consensus::pow::Pow;
 use crate::consensus::Engine;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Consensus families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -43,6 +43,15 @@ pub struct ConsensusConfig {
     pub max_future_drift: Duration,
     /// Blocks waiting for a parent, per node.
     pub max_orphans: usize,
+    /// The genesis block's timestamp (RFC 3339, e.g. `"2026-12-01T00:00:00Z"`): the network's
+    /// launch. Unset: chain time 0, where a cluster run's chain clock starts. `chainlab node`
+    /// (chain time = Unix time) requires it, or a branch could claim the decades since 1970.
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub genesis_time: Option<SystemTime>,
+    /// Deepest fork a node follows, in blocks below the highest tip it has had: blocks whose
+    /// branch leaves the best chain lower are refused and side branches that fall lower are
+    /// pruned (a rolling checkpoint; a split longer than this does not heal by itself).
+    pub max_fork_depth: u64,
 }
 
 impl Default for ConsensusConfig {
@@ -58,6 +67,8 @@ impl Default for ConsensusConfig {
             reward: 5_000_000_000,
             max_future_drift: Duration::from_secs(15),
             max_orphans: 256,
+            genesis_time: None,
+            max_fork_depth: 100,
         }
     }
 }
@@ -75,12 +86,26 @@ impl ConsensusConfig {
         if self.max_block_txs == 0 {
             return err("consensus.max_block_txs", "must be positive".into());
         }
+        if self.max_fork_depth == 0 {
+            return err(
+                "consensus.max_fork_depth",
+                "must be at least 1 (0 would refuse every competing block)".into(),
+            );
+        }
         let max_bytes = crate::encoding::MAX_DECODE_BYTES - 64 * 1024;
         if self.max_block_bytes < 1_000 || self.max_block_bytes > max_bytes {
             return err(
                 "consensus.max_block_bytes",
                 format!("must be in 1000..={max_bytes} (a block must fit one decodable message)"),
             );
+        }
+        if let Some(t) = self.genesis_time {
+            if t.duration_since(SystemTime::UNIX_EPOCH).is_err() {
+                return err(
+                    "consensus.genesis_time",
+                    "must not be before 1970-01-01T00:00:00Z".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -97,6 +122,14 @@ impl Config {
                 initial_difficulty: self.pow.difficulty,
             }),
         }
+    }
+
+    /// `consensus.genesis_time` in Unix milliseconds (0 when unset).
+    pub fn genesis_time_ms(&self) -> u64 {
+        self.consensus
+            .genesis_time
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The chain parameters, with every workload account funded at genesis.
@@ -118,7 +151,9 @@ impl Config {
             max_block_bytes: c.max_block_bytes,
             reward: c.reward,
             max_future_ms: c.max_future_drift.as_millis() as u64,
+            genesis_time_ms: self.genesis_time_ms(),
             max_orphans: c.max_orphans,
+            max_fork_depth: c.max_fork_depth,
             genesis_balances,
         }
     }

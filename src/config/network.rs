@@ -3,6 +3,7 @@
 //! TCP links against the clock).
 
 use super::{invalid, ClockMode, ConfigError};
+pub use crate::sim::link::{Bandwidth, Per};
 pub use crate::sim::model::{Latency, Topology};
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +17,11 @@ pub struct NetworkConfig {
     pub degree: usize,
     /// One-way delay of every link.
     pub latency: Latency,
-    /// Link bandwidth in megabits per second (adds size / bandwidth to each delay); 0 = unlimited.
+    /// Bandwidth in megabits per second: every message queues for it (FIFO, size / rate each)
+    /// before its latency; 0 = unlimited.
     pub bandwidth_mbps: f64,
+    /// What `bandwidth_mbps` limits: each directed link (`link`) or each node's upload (`upload`).
+    pub bandwidth_per: Per,
     /// `memory` (in-process mailboxes), `tcp` (every link a loopback socket) or `mixed`.
     pub transport: TransportKind,
     /// With `mixed`: the links that use TCP (each must be a topology link).
@@ -49,6 +53,7 @@ impl Default for NetworkConfig {
                 sigma: 0.5,
             },
             bandwidth_mbps: 0.0,
+            bandwidth_per: Per::Link,
             transport: TransportKind::Memory,
             tcp_links: Vec::new(),
             tcp_share: 0.5,
@@ -57,6 +62,14 @@ impl Default for NetworkConfig {
 }
 
 impl NetworkConfig {
+    /// The bandwidth limit of every link or upload, if any.
+    pub fn bandwidth(&self) -> Option<Bandwidth> {
+        (self.bandwidth_mbps > 0.0).then_some(Bandwidth {
+            mbps: self.bandwidth_mbps,
+            per: self.bandwidth_per,
+        })
+    }
+
     /// Checks `network.*` for a cluster of `n` nodes driven by `clock` (`cluster.clock`).
     ///
     /// # Errors

@@ -1,6 +1,6 @@
 //! `[tcp]`: sockets, handshake and peer hygiene ([`TcpConfig`]), with their checks.
 
-use super::{invalid, ConfigError};
+use super::{invalid, ConfigError, PeersAllowed};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -40,6 +40,8 @@ pub struct TcpConfig {
     /// Useless items (duplicates, unrequested data) from one peer within 10 s before it is
     /// disconnected as a flood.
     pub flood_limit: u64,
+    /// Which public keys may connect: `"any"` or a list (see [`PeersAllowed`]).
+    pub peers_allowed: PeersAllowed,
 }
 
 impl Default for TcpConfig {
@@ -57,6 +59,7 @@ impl Default for TcpConfig {
             queue_frames: 4096,
             max_peers: 125,
             flood_limit: 2_000,
+            peers_allowed: PeersAllowed::default(),
         }
     }
 }
@@ -129,6 +132,9 @@ impl TcpConfig {
                 "tcp.flood_limit"
             };
             return err(key, "must be positive".into());
+        }
+        if let Err((key, reason)) = self.peers_allowed.policy() {
+            return err(&key, reason);
         }
         Ok(())
     }

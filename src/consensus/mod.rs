@@ -59,6 +59,15 @@ pub enum SealError {
         /// What the header claims.
         got: u64,
     },
+    /// A block that ends a retarget window is older than the window's first block (the
+    /// time-warp rule, [`pow::Pow::earliest_child_timestamp`]).
+    #[error("timestamp {ts} ms ends a retarget window but is before its start {window_start} ms (time-warp rule)")]
+    TimeWarp {
+        /// The block's timestamp.
+        ts: u64,
+        /// The timestamp of the window's first block.
+        window_start: u64,
+    },
 }
 
 /// What the chain lets an engine read: stored headers, walking back along parents.
@@ -159,6 +168,12 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
     /// What a block adds to its branch's weight (proof of work: its difficulty).
     fn weight(&self, header: &BlockHeader) -> u128;
 
+    /// The earliest timestamp the engine's own rules let a child of `parent` carry (beyond
+    /// the chain's median-time-past rule); templates use at least this. 0: no such rule.
+    fn earliest_timestamp(&self, _chain: &dyn Ancestry, _parent: &Hash) -> u64 {
+        0
+    }
+
     /// Whether the branch ending at `candidate` is preferred over the current tip's.
     fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
         match candidate.weight.cmp(&tip.weight) {
@@ -223,6 +238,9 @@ impl Consensus for Engine {
     }
     fn weight(&self, header: &BlockHeader) -> u128 {
         self.inner().weight(header)
+    }
+    fn earliest_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        self.inner().earliest_timestamp(chain, parent)
     }
     fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
         self.inner().prefers(candidate, tip, tie)

@@ -22,6 +22,12 @@ pub struct Pow {
 impl Pow {
     /// The difficulty a child of `parent` must carry: the parent's, except at every
     /// `retarget_interval`-th height, where [`retarget`] scales it by how long the window took.
+    ///
+    /// The window of the retarget at height `h` runs from its start (see
+    /// [`Pow::window_start`]) to the parent, the window's end: consecutive windows share their
+    /// boundary block, so the spans add up to the time between their outer ends (no Bitcoin
+    /// off-by-one time warp). The span is computed saturating: timestamps that go backwards
+    /// give span 0, which the clamp turns into the largest increase, never an underflow.
     pub fn next_difficulty(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
         let Some(p) = chain.header(parent) else {
             return self.initial_difficulty;
@@ -35,11 +41,7 @@ impl Pow {
         if n == 0 || h % n != 0 {
             return parent_diff;
         }
-        let first_height = p
-            .height
-            .saturating_sub(n)
-            .max(if p.height > n { 0 } else { 1 });
-        let first_height = first_height.min(p.height);
+        let first_height = self.window_start(p.height);
         let Some(first) = chain
             .ancestor(parent, first_height)
             .and_then(|f| chain.header(&f))
@@ -53,6 +55,48 @@ impl Pow {
             self.block_interval_ms,
             span,
         )
+    }
+
+    /// True when the block at `height` ends a retarget window (its child retargets).
+    pub fn ends_window(&self, height: u64) -> bool {
+        let n = self.retarget_interval;
+        n != 0 && height >= 1 && (height + 1).is_multiple_of(n)
+    }
+
+    /// The first block of the window that ends at `end`: the previous window's end
+    /// (`end - n`), or block 1 for the first window (genesis is excluded: it carries no mining
+    /// time).
+    pub fn window_start(&self, end: u64) -> u64 {
+        let n = self.retarget_interval;
+        if end > n {
+            end - n
+        } else {
+            1.min(end)
+        }
+    }
+
+    /// The time-warp rule: a block that ends a retarget window may not be older than the
+    /// block that started it (the previous window's end). So window ends never go backwards,
+    /// the spans of consecutive windows add up to at most the time since genesis, and
+    /// timestamps cannot be reused to lower the difficulty again and again (the overlapping
+    /// windows' form of Bitcoin's BIP 94 rule; see `docs/design.md`). Returns the earliest
+    /// timestamp a child of `parent` may carry under this rule (0 when it does not apply).
+    pub fn earliest_child_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        let Some(p) = chain.header(parent) else {
+            return 0;
+        };
+        let h = p.height + 1;
+        if !self.ends_window(h) {
+            return 0;
+        }
+        let start = self.window_start(h);
+        if start >= h {
+            return 0;
+        }
+        chain
+            .ancestor(parent, start)
+            .and_then(|a| chain.header(&a))
+            .map_or(0, |a| a.timestamp_ms)
     }
 }
 
@@ -93,11 +137,21 @@ impl Consensus for Pow {
     ) -> Result<(), SealError> {
         let expected = self.next_difficulty(chain, &header.parent);
         let got = header.difficulty();
-        if got == expected {
-            Ok(())
-        } else {
-            Err(SealError::BadDifficulty { expected, got })
+        if got != expected {
+            return Err(SealError::BadDifficulty { expected, got });
         }
+        let earliest = self.earliest_child_timestamp(chain, &header.parent);
+        if header.timestamp_ms < earliest {
+            return Err(SealError::TimeWarp {
+                ts: header.timestamp_ms,
+                window_start: earliest,
+            });
+        }
+        Ok(())
+    }
+
+    fn earliest_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        self.earliest_child_timestamp(chain, parent)
     }
 
     fn weight(&self, header: &BlockHeader) -> u128 {

@@ -3,18 +3,22 @@
 //! A connection carries length-prefixed frames (a 4-byte big-endian length, then that many
 //! bytes of one canonically encoded [`Frame`]). Each side first sends a [`Hello`] with a fresh
 //! challenge, then an [`Frame::Auth`] signing the other side's challenge with its node key;
-//! only then do protocol messages flow.
+//! only then do protocol messages flow. A peer is identified by the key it proves; which keys
+//! may connect is [`AllowedPeers`](crate::net::identity::AllowedPeers).
 
 use crate::crypto::{verify_digest, KeyPair, PublicKey, Signature};
 use crate::encoding::{self, DecodeError, MAX_DECODE_BYTES};
 use crate::hash::Hash;
+use crate::net::identity::AllowedPeers;
 use crate::net::wire::{CapError, LinkError, WireMsg};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The first bytes of every handshake.
 pub const MAGIC: [u8; 4] = *b"CLAB";
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks. Version 2: the hello's key is the node's own key
+/// (checked against an allow-list), no longer derived from the shared config and the id.
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Bytes in a frame's length prefix.
 pub const LENGTH_FIELD_BYTES: usize = 4;
 /// Largest frame body accepted or sent; a longer length prefix ends the connection before any
@@ -34,9 +38,10 @@ pub struct Hello {
     pub chain_id: u32,
     /// Its genesis block hash.
     pub genesis: Hash,
-    /// The sender's node id.
+    /// The node id the sender claims: informational, except that a key listed with an id
+    /// must claim that id.
     pub node: u32,
-    /// The sender's node key.
+    /// The sender's node key: its identity, proved by the auth frame.
     pub key: PublicKey,
     /// Fresh random bytes the other side must sign.
     pub challenge: [u8; 32],
@@ -76,6 +81,16 @@ pub fn encode_frame(frame: &Frame) -> Vec<u8> {
     encoding::encode(frame)
 }
 
+/// Bytes of a frame's variant tag in the canonical encoding (a fixed-width `u32`).
+const FRAME_TAG_BYTES: u64 = 4;
+
+/// The bytes a protocol message takes on a TCP link: the length prefix, the frame's variant tag
+/// and the message's canonical encoding. The bandwidth queues serialise this many bytes, on
+/// in-memory links too.
+pub fn msg_wire_len(msg: &WireMsg) -> u64 {
+    LENGTH_FIELD_BYTES as u64 + FRAME_TAG_BYTES + msg.size()
+}
+
 /// Decodes one frame body and checks every list in it against its cap, right after decoding.
 ///
 /// # Errors
@@ -89,9 +104,9 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
     Ok(frame)
 }
 
-/// The node key of node `node` in a cluster run from `seed`. Every node of a lab cluster can
-/// compute every other node's key from the shared config: the handshake proves which node
-/// speaks, not that the operator of the machine is trusted.
+/// The node key of node `node` in an in-process cluster run from `seed` (reproducible runs).
+/// Anyone with the config can compute every such key, so these keys prove nothing about who
+/// runs a node; `chainlab node` uses a secret key of its own instead.
 pub fn node_key(seed: u64, node: u32) -> KeyPair {
     let mut s = b"chainlab/node-key/v1".to_vec();
     s.extend_from_slice(&seed.to_le_bytes());
@@ -123,10 +138,12 @@ pub struct HandshakeRules {
     pub chain_id: u32,
     /// Our genesis hash.
     pub genesis: Hash,
-    /// Our node id (a hello claiming it is a connection to ourselves).
+    /// Our node id (sent in our hello).
     pub node: u32,
-    /// The cluster seed node keys derive from.
-    pub seed: u64,
+    /// Our node key (a hello presenting it is a connection to ourselves).
+    pub key: PublicKey,
+    /// The keys that may connect.
+    pub allowed: Arc<AllowedPeers>,
 }
 
 /// Why a handshake failed.
@@ -167,28 +184,35 @@ pub enum HandshakeError {
         /// Theirs.
         got: Hash,
     },
-    /// It claims to be us.
-    #[error("the peer claims this node's own id {0}")]
-    SelfConnection(u32),
-    /// The key is not that node's key.
-    #[error("node {0} presented a key that is not its node key")]
-    WrongKey(u32),
+    /// It presents our own key.
+    #[error("the peer presents this node's own key (a connection to itself)")]
+    SelfConnection,
+    /// A permissioned network, and the key is not on the list.
+    #[error("key {0} is not in tcp.peers_allowed")]
+    NotAllowed(String),
+    /// A key listed with a node id claims another id.
+    #[error("key {key}.. is listed as node {listed} but claims node {claimed}")]
+    WrongId {
+        /// The key, shortened.
+        key: String,
+        /// The id listed for it.
+        listed: u32,
+        /// The id it claimed.
+        claimed: u32,
+    },
     /// The challenge signature does not verify.
     #[error("handshake signature does not verify")]
     BadSignature,
-    /// The peer is discouraged.
-    #[error("node {node} is discouraged for {left_ms} ms more ({reason})")]
+    /// The peer's key is discouraged.
+    #[error("key {key}.. is discouraged for {left_ms} ms more ({reason})")]
     Discouraged {
-        /// The peer.
-        node: u32,
+        /// The peer's key, shortened.
+        key: String,
         /// Time left.
         left_ms: u64,
         /// Why it was discouraged.
         reason: String,
     },
-    /// Already connected to that node.
-    #[error("node {0} is already connected")]
-    Duplicate(u32),
     /// Too many peers.
     #[error("{0} peers connected, the most allowed")]
     Full(usize),
@@ -217,19 +241,20 @@ impl Frame {
 }
 
 /// Our hello, with a fresh challenge.
-pub fn make_hello(rules: &HandshakeRules, key: &PublicKey, challenge: [u8; 32]) -> Hello {
+pub fn make_hello(rules: &HandshakeRules, challenge: [u8; 32]) -> Hello {
     Hello {
         magic: MAGIC,
         version: PROTOCOL_VERSION,
         chain_id: rules.chain_id,
         genesis: rules.genesis,
         node: rules.node,
-        key: *key,
+        key: rules.key,
         challenge,
     }
 }
 
-/// Checks the other side's hello: magic, version, chain, genesis, identity (cheapest first).
+/// Checks the other side's hello: magic, version, chain, genesis, not our own key, the key is
+/// allowed (cheapest first).
 ///
 /// # Errors
 /// The first mismatch.
@@ -255,13 +280,10 @@ pub fn check_hello(rules: &HandshakeRules, h: &Hello) -> Result<(), HandshakeErr
             got: h.genesis,
         });
     }
-    if h.node == rules.node {
-        return Err(HandshakeError::SelfConnection(h.node));
+    if h.key == rules.key {
+        return Err(HandshakeError::SelfConnection);
     }
-    if node_key(rules.seed, h.node).public != h.key {
-        return Err(HandshakeError::WrongKey(h.node));
-    }
-    Ok(())
+    rules.allowed.check(&h.key, h.node)
 }
 
 /// Our answer to the other side's challenge.
@@ -291,27 +313,29 @@ pub fn verify_auth(
 mod tests {
     use super::*;
 
+    /// Node `node` of a two-node permissioned network (the keys derived from seed 1).
     fn rules(node: u32) -> HandshakeRules {
         HandshakeRules {
             chain_id: 7,
             genesis: Hash::sha256(b"g"),
             node,
-            seed: 1,
+            key: node_key(1, node).public,
+            allowed: Arc::new(AllowedPeers::default().with_cluster_keys(1, 2)),
         }
     }
 
     #[test]
     fn handshake_round_trip_and_each_mismatch() {
         let (a, b) = (rules(0), rules(1));
-        let (ka, kb) = (node_key(1, 0), node_key(1, 1));
-        let ha = make_hello(&a, &ka.public, [1; 32]);
-        let hb = make_hello(&b, &kb.public, [2; 32]);
+        let kb = node_key(1, 1);
+        let ha = make_hello(&a, [1; 32]);
+        let hb = make_hello(&b, [2; 32]);
         check_hello(&a, &hb).unwrap();
         check_hello(&b, &ha).unwrap();
         let sb = sign_auth(&b, &kb, &ha);
         verify_auth(&a, &ha, &hb, &sb).unwrap();
         // A signature over another challenge does not verify.
-        let other = make_hello(&a, &ka.public, [3; 32]);
+        let other = make_hello(&a, [3; 32]);
         let wrong = sign_auth(&b, &kb, &other);
         assert_eq!(
             verify_auth(&a, &ha, &hb, &wrong),
@@ -343,11 +367,30 @@ mod tests {
         ));
         let mut h = hb.clone();
         h.node = 5;
-        assert_eq!(check_hello(&a, &h), Err(HandshakeError::WrongKey(5)));
+        assert!(matches!(
+            check_hello(&a, &h),
+            Err(HandshakeError::WrongId {
+                listed: 1,
+                claimed: 5,
+                ..
+            })
+        ));
+        let mut h = hb.clone();
+        h.key = node_key(1, 2).public;
         assert_eq!(
-            check_hello(&a, &make_hello(&a, &ka.public, [0; 32])),
-            Err(HandshakeError::SelfConnection(0))
+            check_hello(&a, &h),
+            Err(HandshakeError::NotAllowed(h.key.to_string()))
         );
+        assert_eq!(
+            check_hello(&a, &make_hello(&a, [0; 32])),
+            Err(HandshakeError::SelfConnection)
+        );
+        // Our own id claimed with another key is no self-connection (ids are claims).
+        let mut open = a.clone();
+        open.allowed = Arc::new(AllowedPeers::open());
+        let mut h = hb.clone();
+        h.node = 0;
+        check_hello(&open, &h).unwrap();
     }
 
     #[test]
@@ -361,5 +404,22 @@ mod tests {
         let mut bytes = encode_frame(&f);
         bytes.push(0);
         assert!(decode_frame(&bytes).is_err(), "trailing bytes are refused");
+    }
+
+    #[test]
+    fn wire_length_is_the_framed_length() {
+        let msgs = [
+            WireMsg::GetBlocks {
+                locator: vec![Hash::ZERO; 3],
+            },
+            WireMsg::Inv {
+                blocks: vec![Hash::ZERO],
+                txs: vec![Hash::sha256(b"t"); 5],
+            },
+        ];
+        for m in msgs {
+            let framed = LENGTH_FIELD_BYTES + encode_frame(&Frame::Msg(m.clone())).len();
+            assert_eq!(msg_wire_len(&m), framed as u64);
+        }
     }
 }

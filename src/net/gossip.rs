@@ -4,7 +4,7 @@
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
-use crate::hash::{Hash, HashMapById, HashSetById, TxId};
+use crate::hash::{Hash, HashKey, HashMapById, HashSetById, TxId};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS};
 use crate::NodeId;
 use std::collections::{BTreeMap, VecDeque};
@@ -31,10 +31,10 @@ pub struct BoundedSet {
 }
 
 impl BoundedSet {
-    /// An empty set holding at most `capacity` ids.
-    pub fn new(capacity: usize) -> BoundedSet {
+    /// An empty set holding at most `capacity` ids, its table keyed with `key`.
+    pub fn new(capacity: usize, key: HashKey) -> BoundedSet {
         BoundedSet {
-            set: HashSetById::default(),
+            set: HashSetById::with_hasher(key),
             order: VecDeque::new(),
             capacity,
         }
@@ -51,6 +51,12 @@ impl BoundedSet {
             }
         }
         true
+    }
+    /// Forgets `h`. Its place in the eviction order stays until it comes round (so removal
+    /// costs no scan); if `h` is inserted again meanwhile, it may be evicted early, which only
+    /// means it can be fetched again sooner.
+    pub fn remove(&mut self, h: &Hash) -> bool {
+        self.set.remove(h)
     }
     /// Membership.
     pub fn contains(&self, h: &Hash) -> bool {
@@ -72,6 +78,8 @@ struct SyncState {
     deadline_ms: u64,
     locator: Vec<Hash>,
     tried: Vec<NodeId>,
+    /// A `getblocks` was sent and its reply has not come yet.
+    awaiting: bool,
 }
 
 /// One node's gossip state.
@@ -81,6 +89,8 @@ pub struct Gossip {
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
     peer_known: BTreeMap<NodeId, BoundedSet>,
+    /// The key of every id table.
+    key: HashKey,
     /// Ids asked for: when, and of whom.
     requested: HashMapById<(u64, NodeId)>,
     /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
@@ -98,20 +108,22 @@ pub const MAX_REQUESTS_PER_PEER: usize = 2 * MAX_INV_ITEMS;
 pub type Outbox = Vec<(NodeId, WireMsg)>;
 
 impl Gossip {
-    /// Gossip over the given neighbours (kept sorted).
-    pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>) -> Gossip {
+    /// Gossip over the given neighbours (kept sorted); every table of ids (seen, known per
+    /// peer, requested) is keyed with `key`, this node's ([`HashKey::derive`]).
+    pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>, key: HashKey) -> Gossip {
         neighbors.sort_unstable();
         neighbors.dedup();
         let peer_known = neighbors
             .iter()
-            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity)))
+            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity, key)))
             .collect();
         Gossip {
-            seen: BoundedSet::new(policy.seen_capacity),
+            seen: BoundedSet::new(policy.seen_capacity, key),
             policy,
             neighbors,
             peer_known,
-            requested: HashMapById::default(),
+            key,
+            requested: HashMapById::with_hasher(key),
             requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
             sync: None,
@@ -122,6 +134,11 @@ impl Gossip {
     /// Ids asked for and neither received nor forgotten yet.
     pub fn outstanding(&self) -> usize {
         self.requested.len()
+    }
+
+    /// The key of this node's id tables.
+    pub fn hash_key(&self) -> HashKey {
+        self.key
     }
 
     /// The tunables.
@@ -160,8 +177,10 @@ impl Gossip {
     pub fn add_neighbor(&mut self, peer: NodeId) {
         if let Err(pos) = self.neighbors.binary_search(&peer) {
             self.neighbors.insert(pos, peer);
-            self.peer_known
-                .insert(peer, BoundedSet::new(self.policy.peer_known_capacity));
+            self.peer_known.insert(
+                peer,
+                BoundedSet::new(self.policy.peer_known_capacity, self.key),
+            );
         }
     }
 
@@ -197,8 +216,14 @@ impl Gossip {
     ) -> Option<WireMsg> {
         let mut want_b = Vec::new();
         let mut want_t = Vec::new();
-        for (ids, want) in [(blocks, &mut want_b), (txs, &mut want_t)] {
-            for id in ids.iter().take(MAX_INV_ITEMS) {
+        // At most MAX_INV_ITEMS ids in all, before anything is inserted (the wire check
+        // refuses longer messages; this holds for any caller).
+        let tx_room = MAX_INV_ITEMS.saturating_sub(blocks.len());
+        for (ids, want, room) in [
+            (blocks, &mut want_b, MAX_INV_ITEMS),
+            (txs, &mut want_t, tx_room),
+        ] {
+            for id in ids.iter().take(room) {
                 self.note_known(from, *id);
                 if self.seen.contains(id) || is_known(id) {
                     continue;
@@ -247,6 +272,14 @@ impl Gossip {
         if let Some((_, peer)) = self.requested.remove(id) {
             self.release(peer);
         }
+    }
+
+    /// Forgets that `id` was seen or requested: the node dropped it unprocessed (a full
+    /// buffer of blocks waiting for their parent), so the next announcement of it must fetch
+    /// it again.
+    pub fn forget(&mut self, id: &Hash) {
+        self.forget_request(id);
+        self.seen.remove(id);
     }
 
     /// A block validated: announce it at once to every neighbour that does not know it.
@@ -407,6 +440,7 @@ impl Gossip {
             deadline_ms: now_ms + self.policy.sync_timeout_ms,
             locator: locator.clone(),
             tried,
+            awaiting: true,
         });
         (peer, WireMsg::GetBlocks { locator })
     }
@@ -415,17 +449,26 @@ impl Gossip {
     /// and that peer has `more` (the caller then continues with a fresh locator via
     /// [`Gossip::continue_sync`]).
     pub fn on_sync_reply(&mut self, from: NodeId, more: bool) -> bool {
-        match &self.sync {
-            Some(s) if s.peer == from => {
-                if more {
-                    true
-                } else {
-                    self.sync = None;
-                    false
-                }
-            }
-            _ => false,
+        if !self.awaits_reply(from) {
+            return false;
         }
+        if more {
+            if let Some(s) = self.sync.as_mut() {
+                s.awaiting = false;
+            }
+            true
+        } else {
+            self.sync = None;
+            false
+        }
+    }
+
+    /// Whether a `blocks` reply from `from` answers a `getblocks` this node sent (one reply
+    /// per request: a second one, or one from another peer, was not asked for).
+    pub fn awaits_reply(&self, from: NodeId) -> bool {
+        self.sync
+            .as_ref()
+            .is_some_and(|s| s.peer == from && s.awaiting)
     }
 
     /// Continues a sync with the same peer from a fresh locator.
@@ -503,7 +546,7 @@ mod tests {
 
     #[test]
     fn fetches_unknown_once_and_never_echoes() {
-        let mut g = Gossip::new(policy(), vec![3, 1, 2]);
+        let mut g = Gossip::new(policy(), vec![3, 1, 2], HashKey::default());
         let get = g.on_inv(1, &[h(1)], &[], 0, |_| false).unwrap();
         assert_eq!(
             get,
@@ -533,7 +576,7 @@ mod tests {
 
     #[test]
     fn tx_announcements_are_batched_per_neighbour() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         g.queue_tx(h(5), Some(1));
         g.queue_tx(h(6), None);
         let out = g.flush_txs();
@@ -563,7 +606,7 @@ mod tests {
 
     #[test]
     fn sync_times_out_and_retries_elsewhere() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         let (p, _) = g.start_sync(Some(1), vec![h(0)], 0, 0, false).unwrap();
         assert_eq!(p, 1);
         assert!(g.start_sync(Some(2), vec![h(0)], 0, 0, false).is_none());
@@ -576,15 +619,39 @@ mod tests {
                 locator: vec![h(0)]
             }
         );
+        assert!(!g.awaits_reply(1), "1 was given up on");
+        assert!(g.awaits_reply(2));
         assert!(g.on_sync_reply(2, true));
+        assert!(!g.awaits_reply(2), "one reply per request");
+        assert!(
+            !g.on_sync_reply(2, true),
+            "a second reply was not asked for"
+        );
         let _ = g.continue_sync(2, vec![h(9)], 6000);
         assert!(!g.on_sync_reply(2, false));
         assert!(!g.syncing());
     }
 
     #[test]
+    fn a_forgotten_item_is_fetched_again() {
+        let mut g = Gossip::new(policy(), vec![1], HashKey::default());
+        assert!(g.on_inv(1, &[h(1)], &[], 0, |_| false).is_some());
+        assert!(g.on_item(h(1), Some(1)));
+        assert!(g.on_inv(1, &[h(1)], &[], 10, |_| false).is_none(), "seen");
+        g.forget(&h(1));
+        assert_eq!(
+            g.on_inv(1, &[h(1)], &[], 20, |_| false),
+            Some(WireMsg::GetData {
+                blocks: vec![h(1)],
+                txs: vec![]
+            })
+        );
+        assert!(g.on_item(h(1), Some(1)), "new again");
+    }
+
+    #[test]
     fn seen_set_is_bounded() {
-        let mut s = BoundedSet::new(3);
+        let mut s = BoundedSet::new(3, HashKey::default());
         for i in 0..10 {
             s.insert(h(i));
         }
@@ -594,7 +661,7 @@ mod tests {
 
     #[test]
     fn unanswered_requests_are_pruned_outside_a_sync_once_expired() {
-        let mut g = Gossip::new(policy(), vec![1, 2]);
+        let mut g = Gossip::new(policy(), vec![1, 2], HashKey::default());
         assert!(g.on_inv(1, &[h(1), h(2)], &[], 0, |_| false).is_some());
         assert_eq!(g.outstanding(), 2);
         g.prune_expired(500);

@@ -1,6 +1,7 @@
 //! Peer hygiene, as pure decisions: offences and what they cost, per-peer rate limits, flood
 //! detection, discouragement and reconnection backoff. Time comes in as an argument.
 
+use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::net::frame::HandshakeError;
 use std::collections::BTreeMap;
@@ -97,6 +98,26 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Takes `n` units only if they are available now: a refusal takes nothing, so a caller
+    /// refused now is not refused again later for units it never used (serving budgets: a
+    /// reply not produced costs the peer nothing).
+    ///
+    /// # Errors
+    /// The wait in milliseconds until `n` units will be available.
+    pub fn try_take(&mut self, n: f64, now_ms: u64) -> Result<(), u64> {
+        let elapsed = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = self.last_ms.max(now_ms);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        let n = n.max(0.0);
+        if self.tokens >= n {
+            self.tokens -= n;
+            return Ok(());
+        }
+        Err((((n - self.tokens) / self.rate) * 1000.0).ceil() as u64)
+    }
+}
+
 /// Counts useless items from one peer in fixed windows; too many in one window is a flood.
 #[derive(Debug, Clone)]
 pub struct FloodGauge {
@@ -131,10 +152,10 @@ impl FloodGauge {
     }
 }
 
-/// Peers refused for a while after an offence, keyed by node id; bounded.
+/// Peers refused for a while after an offence, keyed by their public key; bounded.
 #[derive(Debug, Clone, Default)]
 pub struct Discouraged {
-    until: BTreeMap<u32, (u64, String)>,
+    until: BTreeMap<PublicKey, (u64, String)>,
     capacity: usize,
 }
 
@@ -148,7 +169,7 @@ impl Discouraged {
     }
 
     /// Discourages `node` until `until_ms`.
-    pub fn add(&mut self, node: u32, until_ms: u64, reason: String) {
+    pub fn add(&mut self, node: PublicKey, until_ms: u64, reason: String) {
         if !self.until.contains_key(&node) && self.until.len() >= self.capacity {
             if let Some(first) = self
                 .until
@@ -166,15 +187,15 @@ impl Discouraged {
     ///
     /// # Errors
     /// [`HandshakeError::Discouraged`] while it is.
-    pub fn check(&mut self, node: u32, now_ms: u64) -> Result<(), HandshakeError> {
-        match self.until.get(&node) {
+    pub fn check(&mut self, node: &PublicKey, now_ms: u64) -> Result<(), HandshakeError> {
+        match self.until.get(node) {
             Some((u, reason)) if *u > now_ms => Err(HandshakeError::Discouraged {
-                node,
+                key: node.short(),
                 left_ms: u - now_ms,
                 reason: reason.clone(),
             }),
             Some(_) => {
-                self.until.remove(&node);
+                self.until.remove(node);
                 Ok(())
             }
             None => Ok(()),
@@ -216,6 +237,17 @@ mod tests {
     }
 
     #[test]
+    fn try_take_refuses_without_debiting() {
+        let mut b = TokenBucket::new(100.0, 10.0, 0);
+        b.try_take(8.0, 0).unwrap();
+        assert_eq!(b.try_take(5.0, 0), Err(30), "3 units short: 30 ms");
+        assert_eq!(b.try_take(5.0, 0), Err(30), "the refusal took nothing");
+        b.try_take(2.0, 0).unwrap();
+        assert!(b.try_take(1.0, 0).is_err());
+        b.try_take(5.0, 50).unwrap();
+    }
+
+    #[test]
     fn flood_gauge_fires_past_its_limit_and_resets_per_window() {
         let mut g = FloodGauge::new(3, 1000);
         assert!(g.note(0).is_none());
@@ -227,16 +259,20 @@ mod tests {
 
     #[test]
     fn discouragement_expires_and_is_bounded() {
+        let k = |n: u8| crate::crypto::KeyPair::from_seed(&[n]).public;
         let mut d = Discouraged::new(2);
-        d.add(1, 100, "x".into());
-        assert!(d.check(1, 50).is_err());
-        assert!(d.check(1, 100).is_ok());
-        d.add(1, 300, "a".into());
-        d.add(2, 200, "b".into());
-        d.add(3, 400, "c".into());
+        d.add(k(1), 100, "x".into());
+        assert!(d.check(&k(1), 50).is_err());
+        assert!(d.check(&k(1), 100).is_ok());
+        d.add(k(1), 300, "a".into());
+        d.add(k(2), 200, "b".into());
+        d.add(k(3), 400, "c".into());
         assert_eq!(d.len(), 2);
-        assert!(d.check(2, 0).is_ok(), "the soonest to expire was dropped");
-        assert!(d.check(3, 0).is_err());
+        assert!(
+            d.check(&k(2), 0).is_ok(),
+            "the soonest to expire was dropped"
+        );
+        assert!(d.check(&k(3), 0).is_err());
     }
 
     #[test]

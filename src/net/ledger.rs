@@ -61,8 +61,10 @@ impl PeerLedger {
         Some(offence)
     }
 
-    /// Whether replies of `bytes` to `peer` fit its serving budget. A refusal counts as a
-    /// useless item; `Err` carries the offence when that crosses the flood limit.
+    /// Whether replies of `bytes` to `peer` fit its serving budget. Only a served reply is
+    /// debited: a refused one costs the budget nothing (so a syncing peer refused once is
+    /// served as soon as the budget has refilled to the reply's size), but counts as a useless
+    /// item; `Err` carries the offence when that crosses the flood limit.
     ///
     /// # Errors
     /// The reply does not fit: `Err(None)`, or `Err(Some(offence))` when the peer is to be
@@ -75,7 +77,7 @@ impl PeerLedger {
             .serving
             .entry(peer)
             .or_insert_with(|| TokenBucket::new(rate, rate, now_ms));
-        if bucket.take(bytes as f64, now_ms).is_ok() {
+        if bucket.try_take(bytes as f64, now_ms).is_ok() {
             return Ok(());
         }
         Err(self.useless(peer, now_ms))
@@ -136,6 +138,26 @@ mod tests {
         assert!(
             l.serve(1, 900, 1_000).is_ok(),
             "a forgotten peer starts afresh"
+        );
+    }
+
+    /// A peer asking again and again for a reply over what its budget holds now is served as
+    /// soon as the budget refills, however often it was refused meanwhile (a refusal debits
+    /// nothing).
+    #[test]
+    fn refused_replies_do_not_debit_the_budget() {
+        let mut l = PeerLedger::new(LedgerPolicy {
+            flood_limit: 1_000,
+            serve_bytes_per_sec: Some(1_000.0),
+        });
+        assert!(l.serve(1, 1_000, 0).is_ok(), "the burst");
+        // Every 100 ms a refused request for 800 bytes: 100 bytes come back each time.
+        for t in 1..8 {
+            assert!(l.serve(1, 800, t * 100).is_err(), "at {} ms", t * 100);
+        }
+        assert!(
+            l.serve(1, 800, 800).is_ok(),
+            "800 ms after the burst 800 bytes are back, whatever was refused meanwhile"
         );
     }
 }

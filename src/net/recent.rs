@@ -2,7 +2,7 @@
 //! announced them, without asking the chain again. Bounded; the oldest go first.
 
 use crate::block::Block;
-use crate::hash::{Hash, HashMapById};
+use crate::hash::{Hash, HashKey, HashMapById};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -18,11 +18,11 @@ pub struct RecentBlocks {
 }
 
 impl RecentBlocks {
-    /// Keeps at most `capacity` blocks.
-    pub fn new(capacity: usize) -> RecentBlocks {
+    /// Keeps at most `capacity` blocks, in a table keyed with `key`.
+    pub fn new(capacity: usize, key: HashKey) -> RecentBlocks {
         RecentBlocks {
             order: VecDeque::with_capacity(capacity),
-            blocks: Default::default(),
+            blocks: HashMapById::with_hasher(key),
             capacity,
         }
     }
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn the_last_blocks_are_served_whole_or_not_at_all_and_the_oldest_go_first() {
-        let mut r = RecentBlocks::new(2);
+        let mut r = RecentBlocks::new(2, HashKey::default());
         let (a, b, c) = (block(1), block(2), block(3));
         r.insert(a.0, a.1.clone());
         r.insert(b.0, b.1.clone());

@@ -2,6 +2,7 @@
 //! [`TraceRecord`] (an event at a time at a node, written as one JSON line).
 
 use crate::hash::{Hash, TxId};
+use crate::mempool::DropReason;
 use crate::NodeId;
 use serde::{Serialize, Serializer};
 
@@ -49,6 +50,15 @@ pub enum Event {
         #[serde(serialize_with = "hex")]
         new_tip: Hash,
     },
+    /// A node's best tip moved (after the `block_imported` of the blocks it connected and
+    /// before any `reorg`), or a node started with the tip of its store.
+    TipChanged {
+        /// The new tip.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+    },
     /// A node rejected a block.
     BlockRejected {
         /// Block hash.
@@ -70,6 +80,14 @@ pub enum Event {
         txid: TxId,
         /// Why.
         reason: String,
+    },
+    /// A node's mempool let go of a transaction it held, by policy (not by inclusion).
+    TxDropped {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// Why: `expired`, `evicted`, `replaced` or `invalidated`.
+        reason: DropReason,
     },
     /// A node asked a peer for the blocks it misses.
     SyncRequested {
@@ -105,6 +123,11 @@ pub enum Event {
     NodeStopped {
         /// True for a crash (no flush).
         crashed: bool,
+    },
+    /// A node stopped itself, as a crash does: its store refused a write.
+    NodeFailed {
+        /// The store error, naming its location.
+        error: String,
     },
     /// A TCP peer finished the handshake.
     PeerConnected {
@@ -149,14 +172,17 @@ impl Event {
             Event::BlockMined { .. } => "block_mined",
             Event::BlockImported { .. } => "block_imported",
             Event::Reorg { .. } => "reorg",
+            Event::TipChanged { .. } => "tip_changed",
             Event::BlockRejected { .. } => "block_rejected",
             Event::TxSubmitted { .. } => "tx_submitted",
             Event::TxRejected { .. } => "tx_rejected",
+            Event::TxDropped { .. } => "tx_dropped",
             Event::SyncRequested { .. } => "sync_requested",
             Event::NodeStarted { .. } => "node_started",
             Event::Fault { .. } => "fault",
             Event::MessageDropped { .. } => "message_dropped",
             Event::NodeStopped { .. } => "node_stopped",
+            Event::NodeFailed { .. } => "node_failed",
             Event::PeerConnected { .. } => "peer_connected",
             Event::HandshakeFailed { .. } => "handshake_failed",
             Event::PeerDisconnected { .. } => "peer_disconnected",
@@ -186,13 +212,16 @@ struct TraceLine<'a> {
 
 impl TraceRecord {
     /// One JSON line: `{"t": seconds, "node": n, "event": "...", ...fields}`.
-    pub fn to_json_line(&self) -> String {
+    ///
+    /// # Errors
+    /// When the event cannot be serialised (the writer reports it; a trace never gets an
+    /// empty line in its place).
+    pub fn to_json_line(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(&TraceLine {
             t: self.t_ms as f64 / 1000.0,
             node: self.node,
             event: &self.event,
         })
-        .unwrap_or_default()
     }
 }
 
@@ -210,7 +239,7 @@ mod tests {
                 height: 2,
             },
         };
-        let v: serde_json::Value = serde_json::from_str(&r.to_json_line()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&r.to_json_line().unwrap()).unwrap();
         assert_eq!(v["t"], 1.5);
         assert_eq!(v["node"], 3);
         assert_eq!(v["event"], "block_imported");

@@ -146,3 +146,29 @@ pub(super) fn fault_reports(
         })
         .collect()
 }
+
+/// One entry of `failed_nodes`: a node that stopped itself because its store refused a write.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeFailed {
+    /// The node.
+    pub node: NodeId,
+    /// When, seconds.
+    pub t_s: f64,
+    /// The store error.
+    pub error: String,
+}
+
+/// Every `node_failed` event, in order.
+pub(super) fn failed_nodes(events: &[TraceRecord]) -> Vec<NodeFailed> {
+    events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::NodeFailed { error } => Some(NodeFailed {
+                node: r.node,
+                t_s: r.t_ms as f64 / 1000.0,
+                error: error.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}

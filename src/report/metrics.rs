@@ -3,11 +3,12 @@
 //! best chain.
 
 use super::event::{Event, TraceRecord};
+use super::fates::Dropped;
 use super::{FinalBlock, RunFacts};
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// p50, p90, p99 (nearest rank); null without samples.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -60,8 +61,9 @@ pub struct BlockStats {
     pub reorgs: u64,
     /// Deepest reorg at any node.
     pub max_reorg_depth: u64,
-    /// Mean time between best-chain blocks, seconds (by mining time).
-    pub mean_interval_s: f64,
+    /// Mean time between best-chain blocks, seconds (by mining time); null with fewer than
+    /// two blocks after genesis.
+    pub mean_interval_s: Option<f64>,
     /// Difficulty of the final tip.
     pub final_difficulty: u64,
 }
@@ -77,8 +79,27 @@ pub struct TxStats {
     pub rejected: u64,
     /// confirmed / duration.
     pub tps: f64,
-    /// Submission to mining of the including best-chain block, seconds.
-    pub confirm_latency_s: Percentiles,
+    /// Submission to the mining of the final best-chain block that includes it (one
+    /// confirmation), seconds.
+    pub inclusion_s: Percentiles,
+    /// Submission to its k-th confirmation on the final best chain (`k = safety.k`): the mining
+    /// of the final best-chain block k - 1 above the including one, seconds. Transactions with
+    /// fewer than k confirmations at the end have no sample.
+    pub confirmation_s: Percentiles,
+    /// Accepted, not on the final best chain, ready in some live node's mempool.
+    pub pending: u64,
+    /// Accepted, not on the final best chain, pooled only behind a missing nonce of its sender.
+    pub nonce_gap: u64,
+    /// Accepted, on the best chain of a live node whose tip is not the final one (a tie left
+    /// unresolved at the end).
+    pub on_competing_tip: u64,
+    /// Accepted, then let go by mempool policy wherever it was pooled, by the last reason.
+    pub dropped: Dropped,
+    /// Accepted by a node that later crashed or was wiped, and nowhere else any more.
+    pub lost_on_crashed_nodes: u64,
+    /// Accepted and then nowhere (not on any live chain, in no live pool, no drop explains it):
+    /// must be 0.
+    pub lost: u64,
 }
 
 /// `convergence`
@@ -151,7 +172,7 @@ impl Convergence {
 /// What one pass over the trace gathers for the block, propagation and transaction figures.
 pub(super) struct Tally {
     /// When each block was first mined.
-    mined_at: HashMap<Hash, u64>,
+    pub(super) mined_at: HashMap<Hash, u64>,
     /// Blocks mined per height.
     heights: BTreeMap<u64, u64>,
     /// Blocks mined by anyone.
@@ -164,11 +185,11 @@ pub(super) struct Tally {
     submitted: HashMap<TxId, u64>,
     /// Workload transactions refused at submission.
     rejected: u64,
-    /// Nodes still running at the end.
-    live_nodes: usize,
+    /// Nodes still running at the end, in id order.
+    pub(super) live: Vec<NodeId>,
     /// The first import of each best-chain block at each live node (a wiped node's re-import
     /// later does not count).
-    first_import: HashMap<Hash, HashMap<NodeId, u64>>,
+    pub(super) first_import: HashMap<Hash, HashMap<NodeId, u64>>,
 }
 
 impl Tally {
@@ -178,7 +199,7 @@ impl Tally {
         events: &[TraceRecord],
         chain_pos: &HashMap<Hash, usize>,
     ) -> Tally {
-        let live: HashSet<NodeId> = facts
+        let live: BTreeSet<NodeId> = facts
             .finals
             .iter()
             .filter(|f| f.live)
@@ -192,7 +213,7 @@ impl Tally {
             max_depth: 0,
             submitted: HashMap::new(),
             rejected: 0,
-            live_nodes: live.len(),
+            live: live.iter().copied().collect(),
             first_import: HashMap::new(),
         };
         for r in events {
@@ -255,53 +276,46 @@ impl Tally {
         }
     }
 
-    /// Mean time between best-chain blocks, seconds, by mining time.
-    fn mean_interval_s(&self, chain: &[FinalBlock]) -> f64 {
+    /// Mean time between best-chain blocks, seconds, by mining time: from the first block
+    /// after genesis to the last, over the intervals between them (None with fewer than two).
+    fn mean_interval_s(&self, chain: &[FinalBlock]) -> Option<f64> {
         let chain_times: Vec<u64> = chain
             .iter()
             .skip(1)
             .filter_map(|b| self.mined_at.get(&b.hash).copied())
             .collect();
         match chain_times.len() {
-            0 => 0.0,
-            1 => chain_times[0] as f64 / 1000.0,
-            n => {
-                (chain_times[n - 1].saturating_sub(chain_times[0])) as f64 / 1000.0 / (n - 1) as f64
-            }
+            0 | 1 => None,
+            n => Some(
+                (chain_times[n - 1].saturating_sub(chain_times[0])) as f64
+                    / 1000.0
+                    / (n - 1) as f64,
+            ),
         }
     }
 
-    /// `propagation_s`: time from mining to import by every live node, over best-chain blocks
-    /// that every live node imported.
-    pub(super) fn propagation(&self, chain: &[FinalBlock]) -> Percentiles {
-        let mut prop = Vec::new();
-        for b in chain.iter().skip(1) {
-            if let (Some(t0), Some(who)) =
-                (self.mined_at.get(&b.hash), self.first_import.get(&b.hash))
-            {
-                if who.len() == self.live_nodes {
-                    let t1 = who.values().copied().max().unwrap_or(*t0);
-                    prop.push(t1.saturating_sub(*t0) as f64 / 1000.0);
-                }
-            }
-        }
-        Percentiles::of(prop)
-    }
-
-    /// `txs`: submissions, confirmations on the final best chain, throughput and latency.
-    pub(super) fn tx_stats(&self, chain: &[FinalBlock], duration_s: f64) -> TxStats {
-        let mut latencies = Vec::new();
-        for b in chain.iter().skip(1) {
+    /// `txs`: submissions, confirmations on the final best chain, throughput, and the times
+    /// to one and to `k` confirmations (the fates are filled in by the caller).
+    pub(super) fn tx_stats(&self, chain: &[FinalBlock], duration_s: f64, k: u64) -> TxStats {
+        let mut inclusion = Vec::new();
+        let mut confirmation = Vec::new();
+        for (i, b) in chain.iter().enumerate().skip(1) {
             let Some(t_block) = self.mined_at.get(&b.hash) else {
                 continue;
             };
+            let kth = chain
+                .get(i + k.max(1) as usize - 1)
+                .and_then(|c| self.mined_at.get(&c.hash));
             for id in &b.txids {
                 if let Some(t_sub) = self.submitted.get(id) {
-                    latencies.push(t_block.saturating_sub(*t_sub) as f64 / 1000.0);
+                    inclusion.push(t_block.saturating_sub(*t_sub) as f64 / 1000.0);
+                    if let Some(t_k) = kth {
+                        confirmation.push(t_k.saturating_sub(*t_sub) as f64 / 1000.0);
+                    }
                 }
             }
         }
-        let confirmed = latencies.len() as u64;
+        let confirmed = inclusion.len() as u64;
         TxStats {
             submitted: self.submitted.len() as u64,
             confirmed,
@@ -311,7 +325,9 @@ impl Tally {
             } else {
                 0.0
             },
-            confirm_latency_s: Percentiles::of(latencies),
+            inclusion_s: Percentiles::of(inclusion),
+            confirmation_s: Percentiles::of(confirmation),
+            ..TxStats::default()
         }
     }
 }

@@ -5,24 +5,33 @@
 //! parts live beside it:
 //!
 //! - `event`: the trace vocabulary ([`Event`], [`TraceRecord`]);
-//! - `metrics`: block, propagation, transaction, convergence and connection figures;
-//! - `safety`: common-prefix, lost-transaction and catch-up checks, and the chain invariants;
+//! - `metrics`: block, transaction, convergence and connection figures;
+//! - `propagation`: full propagation and catch-up times;
+//! - `fates`: what became of the transactions not on the final chain;
+//! - `safety`: convergence and catch-up checks, and the chain invariants; `prefix`: the two
+//!   common-prefix checks it reports;
 //! - `faults`: what each scenario fault did;
 //! - `schema`: every path of the report, and the resolution of a path an `[expect]` names;
 //! - `expect`: a scenario's expectations checked against the report.
 
 mod event;
 pub mod expect;
+mod fates;
 mod faults;
 mod metrics;
+mod prefix;
+mod propagation;
 mod safety;
 pub mod schema;
 
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
-pub use faults::{FaultEffect, FaultRecord, FaultReport};
+pub use fates::Dropped;
+pub use faults::{FaultEffect, FaultRecord, FaultReport, NodeFailed};
 pub use metrics::{BlockStats, Connections, Convergence, Percentiles, TxStats};
-pub use safety::{check_chain_invariants, CatchUp, PrefixViolation, Safety};
+pub use prefix::{CommonPrefix, Disagreement, SelfReorg, SelfReorgs};
+pub use propagation::Propagation;
+pub use safety::{check_chain_invariants, CatchUp, Safety};
 
 use crate::chain::ChainState;
 use crate::hash::{Hash, TxId};
@@ -88,7 +97,7 @@ impl FinalBlock {
 }
 
 /// Everything the report is computed from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunFacts {
     /// Seed.
     pub seed: u64,
@@ -114,8 +123,14 @@ pub struct RunFacts {
     pub faults: Vec<FaultRecord>,
     /// Nodes crashed or wiped at some point, with the time.
     pub crashed: Vec<(NodeId, u64)>,
-    /// Transactions in some live node's mempool at the end.
+    /// Transactions ready to be mined in some live node's mempool at the end.
     pub pooled: HashSet<TxId>,
+    /// Transactions pooled at some live node at the end, but behind a missing nonce of their
+    /// sender wherever they are pooled.
+    pub gapped: HashSet<TxId>,
+    /// Transactions on the best chain of a live node whose tip is not the final one, and not
+    /// on the final best chain.
+    pub competing: HashSet<TxId>,
 }
 
 /// The JSON report of a run.
@@ -135,8 +150,8 @@ pub struct Report {
     pub wall_s: f64,
     /// Block figures.
     pub blocks: BlockStats,
-    /// Time from mining to import by every live node, over final best-chain blocks.
-    pub propagation_s: Percentiles,
+    /// Time for final best-chain blocks to reach the nodes: full propagation and catch-up.
+    pub propagation_s: Propagation,
     /// Transaction figures.
     pub txs: TxStats,
     /// Final agreement.
@@ -145,6 +160,8 @@ pub struct Report {
     pub invariants: Invariants,
     /// The scenario's faults and what each did.
     pub faults: Vec<FaultReport>,
+    /// Nodes that stopped themselves because their store refused a write.
+    pub failed_nodes: Vec<NodeFailed>,
     /// Safety and liveness checks.
     pub safety: Safety,
     /// TCP connection events (all zero when every link is in memory).
@@ -161,6 +178,8 @@ impl Report {
     pub fn compute(facts: &RunFacts, events: &[TraceRecord]) -> Report {
         let chain_pos = chain_positions(&facts.chain);
         let tally = Tally::scan(facts, events, &chain_pos);
+        let gaps = propagation::disruptions(events, facts.nodes);
+        let fates = fates::TxFates::of(facts, events);
         Report {
             seed: facts.seed,
             clock: facts.clock.clone(),
@@ -169,11 +188,20 @@ impl Report {
             settle_s: facts.settle_s,
             wall_s: facts.wall_s,
             blocks: tally.block_stats(&facts.chain, &chain_pos),
-            propagation_s: tally.propagation(&facts.chain),
-            txs: tally.tx_stats(&facts.chain, facts.duration_s),
+            propagation_s: propagation::propagation(&tally, &facts.chain, &gaps),
+            txs: TxStats {
+                pending: fates.pending,
+                nonce_gap: fates.nonce_gap,
+                on_competing_tip: fates.on_competing_tip,
+                dropped: fates.dropped,
+                lost_on_crashed_nodes: fates.lost_on_crashed,
+                lost: fates.lost,
+                ..tally.tx_stats(&facts.chain, facts.duration_s, facts.k)
+            },
             convergence: Convergence::of(facts),
             invariants: facts.invariants.clone(),
             faults: faults::fault_reports(facts, events, &chain_pos),
+            failed_nodes: faults::failed_nodes(events),
             safety: safety::safety(facts, events, tally.max_depth),
             connections: Connections::from_events(events),
             events: events.len() as u64,
@@ -201,81 +229,170 @@ fn chain_positions(chain: &[FinalBlock]) -> HashMap<Hash, usize> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn stale_forks_and_propagation_from_events() {
-        let g = Hash([0; 32]);
-        let a = Hash([1; 32]);
-        let b = Hash([2; 32]);
-        let mined = |t, h, node| TraceRecord {
-            t_ms: t,
+    fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
+        TraceRecord { t_ms, node, event }
+    }
+
+    fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64) -> TraceRecord {
+        rec(
+            t,
             node,
-            event: Event::BlockMined {
-                hash: h,
-                height: 1,
-                parent: g,
+            Event::BlockMined {
+                hash,
+                height,
+                parent,
                 miner: node,
                 txs: 0,
                 difficulty: 1,
             },
-        };
-        let imp = |t, h, node| TraceRecord {
-            t_ms: t,
-            node,
-            event: Event::BlockImported { hash: h, height: 1 },
-        };
-        let events = vec![
-            mined(1000, a, 0),
-            imp(1000, a, 0),
-            mined(1100, b, 1),
-            imp(1100, b, 1),
-            imp(1300, a, 1),
-        ];
-        let facts = RunFacts {
+        )
+    }
+
+    fn imp(t: u64, node: NodeId, hash: Hash, height: u64) -> TraceRecord {
+        rec(t, node, Event::BlockImported { hash, height })
+    }
+
+    fn started(t: u64, node: NodeId) -> TraceRecord {
+        rec(t, node, Event::NodeStarted { height: 0 })
+    }
+
+    fn block(hash: Hash, height: u64, txids: Vec<TxId>) -> FinalBlock {
+        FinalBlock {
+            hash,
+            height,
+            txids,
+            difficulty: 1,
+        }
+    }
+
+    fn facts(nodes: usize, tip: Hash, chain: Vec<FinalBlock>) -> RunFacts {
+        RunFacts {
             seed: 1,
             clock: "virtual".into(),
-            nodes: 2,
+            nodes,
             duration_s: 10.0,
             settle_s: 1.0,
             wall_s: 0.1,
-            finals: vec![
-                NodeFinal {
-                    id: 0,
+            finals: (0..nodes)
+                .map(|id| NodeFinal {
+                    id,
                     live: true,
-                    tip: a,
-                    height: 1,
+                    tip,
+                    height: chain.len() as u64 - 1,
                     work: 1,
-                },
-                NodeFinal {
-                    id: 1,
-                    live: true,
-                    tip: a,
-                    height: 1,
-                    work: 1,
-                },
-            ],
-            chain: vec![
-                FinalBlock {
-                    hash: g,
-                    height: 0,
-                    txids: vec![],
-                    difficulty: 1,
-                },
-                FinalBlock {
-                    hash: a,
-                    height: 1,
-                    txids: vec![],
-                    difficulty: 1,
-                },
-            ],
-            invariants: Invariants::default(),
+                })
+                .collect(),
+            chain,
             k: 6,
-            faults: Vec::new(),
-            crashed: Vec::new(),
-            pooled: HashSet::new(),
-        };
-        let r = Report::compute(&facts, &events);
+            ..RunFacts::default()
+        }
+    }
+
+    #[test]
+    fn stale_forks_full_propagation_and_catch_up_from_events() {
+        let g = Hash([0; 32]);
+        let a = Hash([1; 32]);
+        let b = Hash([2; 32]);
+        let events = vec![
+            started(0, 0),
+            started(0, 1),
+            started(0, 2),
+            rec(500, 2, Event::NodeStopped { crashed: true }),
+            mined(1000, 0, a, g, 1),
+            imp(1000, 0, a, 1),
+            mined(1100, 1, b, g, 1),
+            imp(1100, 1, b, 1),
+            imp(1300, 1, a, 1),
+            started(2000, 2),
+            imp(2500, 2, a, 1),
+        ];
+        let f = facts(3, a, vec![block(g, 0, vec![]), block(a, 1, vec![])]);
+        let r = Report::compute(&f, &events);
         assert_eq!((r.blocks.mined, r.blocks.stale, r.blocks.forks), (2, 1, 1));
-        assert_eq!(r.propagation_s.p50, Some(0.3));
+        // Nodes 0 and 1 were up all along: a reached both 0.3 s after it was mined. Node 2
+        // was down when it was mined and imported it 0.5 s after it came back.
+        assert_eq!(r.propagation_s.full_s.p50, Some(0.3));
+        assert_eq!(r.propagation_s.full_s.samples, 1);
+        assert_eq!(r.propagation_s.catch_up_s.p50, Some(0.5));
+        assert_eq!(r.propagation_s.catch_up_s.samples, 1);
+        assert_eq!(r.blocks.mean_interval_s, None, "one block: no interval");
         assert!(r.convergence.converged);
+    }
+
+    #[test]
+    fn a_block_mined_during_a_partition_is_a_catch_up_not_a_full_propagation() {
+        let g = Hash([0; 32]);
+        let a = Hash([1; 32]);
+        let fault = |t, index, kind: &str| {
+            rec(
+                t,
+                0,
+                Event::Fault {
+                    index,
+                    kind: kind.into(),
+                    phase: "start".into(),
+                    detail: String::new(),
+                },
+            )
+        };
+        let mut events: Vec<TraceRecord> = (0..4).map(|n| started(0, n)).collect();
+        events.extend([
+            fault(500, 0, "partition"),
+            mined(1000, 0, a, g, 1),
+            imp(1000, 0, a, 1),
+            imp(1100, 1, a, 1), // the same side: during the partition, neither figure
+            fault(3000, 1, "heal"),
+            imp(3200, 2, a, 1),
+            imp(3400, 3, a, 1),
+        ]);
+        let f = facts(4, a, vec![block(g, 0, vec![]), block(a, 1, vec![])]);
+        let r = Report::compute(&f, &events);
+        assert_eq!(r.propagation_s.full_s.samples, 0);
+        assert_eq!(r.propagation_s.catch_up_s.samples, 2);
+        assert_eq!(
+            (
+                r.propagation_s.catch_up_s.p50,
+                r.propagation_s.catch_up_s.p99
+            ),
+            (Some(0.2), Some(0.4))
+        );
+    }
+
+    #[test]
+    fn inclusion_and_k_confirmations_on_the_final_chain() {
+        let g = Hash([0; 32]);
+        let hs: Vec<Hash> = (1..=4u8).map(|i| Hash([i; 32])).collect();
+        let tx = Hash([0xaa; 32]);
+        let late = Hash([0xbb; 32]);
+        let mut events = vec![
+            started(0, 0),
+            rec(500, 0, Event::TxSubmitted { txid: tx }),
+            rec(2500, 0, Event::TxSubmitted { txid: late }),
+        ];
+        let mut chain = vec![block(g, 0, vec![])];
+        let mut parent = g;
+        for (i, h) in hs.iter().enumerate() {
+            let height = i as u64 + 1;
+            events.push(mined(height * 1000, 0, *h, parent, height));
+            let txids = match height {
+                1 => vec![tx],
+                3 => vec![late],
+                _ => vec![],
+            };
+            chain.push(block(*h, height, txids));
+            parent = *h;
+        }
+        let mut f = facts(1, hs[3], chain);
+        f.k = 3;
+        let r = Report::compute(&f, &events);
+        // tx: in block 1 (mined at 1 s), third confirmation with block 3 (3 s).
+        // late: in block 3 (3 s); the tip is block 4, so it has only two confirmations.
+        assert_eq!(r.txs.confirmed, 2);
+        assert_eq!(r.txs.inclusion_s.samples, 2);
+        assert_eq!(r.txs.inclusion_s.p50, Some(0.5));
+        assert_eq!(r.txs.confirmation_s.samples, 1);
+        assert_eq!(r.txs.confirmation_s.p50, Some(2.5));
+        assert_eq!(r.txs.lost, 0);
+        assert_eq!(r.blocks.mean_interval_s, Some(1.0));
     }
 }

@@ -9,8 +9,9 @@
 //! gives it a value; a unit test checks that no `null`, empty list or empty map is left.
 
 use super::{
-    BlockStats, CatchUp, Connections, Convergence, FaultEffect, FaultReport, Invariants,
-    Percentiles, PrefixViolation, Report, Safety, TxStats,
+    BlockStats, CatchUp, CommonPrefix, Connections, Convergence, Disagreement, Dropped,
+    FaultEffect, FaultReport, Invariants, NodeFailed, Percentiles, Propagation, Report, Safety,
+    SelfReorg, SelfReorgs, TxStats,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -298,16 +299,32 @@ impl Report {
                 forks: 1,
                 reorgs: 1,
                 max_reorg_depth: 1,
-                mean_interval_s: 1.0,
+                mean_interval_s: Some(1.0),
                 final_difficulty: 1,
             },
-            propagation_s: pct.clone(),
+            propagation_s: Propagation {
+                full_s: pct.clone(),
+                catch_up_s: pct.clone(),
+            },
             txs: TxStats {
                 submitted: 1,
                 confirmed: 1,
                 rejected: 1,
                 tps: 1.0,
-                confirm_latency_s: pct,
+                inclusion_s: pct.clone(),
+                confirmation_s: pct,
+                pending: 1,
+                nonce_gap: 1,
+                on_competing_tip: 1,
+                dropped: Dropped {
+                    expired: 1,
+                    evicted: 1,
+                    replaced: 1,
+                    unpayable: 1,
+                    invalidated: 1,
+                },
+                lost_on_crashed_nodes: 1,
+                lost: 1,
             },
             convergence: Convergence {
                 converged: true,
@@ -335,18 +352,32 @@ impl Report {
                     catch_up_s: Some(Some(1.0)),
                 },
             }],
+            failed_nodes: vec![NodeFailed {
+                node: 0,
+                t_s: 1.0,
+                error: "x".into(),
+            }],
             safety: Safety {
                 k: 1,
-                common_prefix_violations: vec![PrefixViolation {
-                    node: 0,
-                    depth: 1,
-                    t: 1.0,
-                }],
+                self_reorgs_k: SelfReorgs {
+                    count: 1,
+                    worst: Some(SelfReorg {
+                        node: 0,
+                        depth: 1,
+                        t: 1.0,
+                    }),
+                },
+                common_prefix: CommonPrefix {
+                    checked: 1,
+                    violations: 1,
+                    worst: Some(Disagreement {
+                        nodes: [0, 1],
+                        depth: 1,
+                        t: 1.0,
+                    }),
+                },
                 max_reorg_depth: 1,
                 convergence_s: vec![Some(1.0)],
-                lost_txs: 1,
-                pending_txs: 1,
-                lost_txs_on_crashed_nodes: 1,
                 restarts: vec![CatchUp {
                     node: 0,
                     catch_up_s: Some(1.0),

@@ -3,10 +3,11 @@
 //! A scenario is a list of [`FaultEntry`]s (`[[faults]]` in TOML): each fires at a cluster time
 //! (`at`) or when the best height reaches a value (`at_height`), and may last (`for`) or be
 //! undone by a later entry (`heal`, `restart`, `resume`). The harness applies node faults
-//! (crash, restart, wipe, pause, resume, clock skew, hash rate); the network consults
+//! (crash, restart, wipe, pause, resume, clock skew, hash rate, full disk); the network consults
 //! [`LinkFaults::judge`] for every message (partitions and per-link rules, optionally restricted
 //! to message kinds).
 
+use super::link::{Bandwidth, Per, Queues, Served};
 use crate::net::wire::MsgKind;
 use crate::NodeId;
 use rand::Rng;
@@ -34,7 +35,8 @@ pub enum FaultKind {
     Duplicate,
     /// Uniform extra delay up to `jitter_ms`, without first-in first-out order.
     Reorder,
-    /// Limit the selected links to `mbps` megabits per second.
+    /// Queue the selected messages behind a `mbps` megabits-per-second server per link (or per
+    /// sender's upload, `per = "upload"`).
     Bandwidth,
     /// Stop `node`: its actors and memory go, its store stays.
     Crash,
@@ -50,6 +52,10 @@ pub enum FaultKind {
     ClockSkew,
     /// Set `node`'s hash power to `share` (a fraction of the whole network's initial power).
     Hashrate,
+    /// `node`'s disk is full: its store refuses every write, so the node fails (stops as a
+    /// crash does) at its next write; when the `for` ends the disk has room again and the node
+    /// restarts from its store.
+    DiskFull,
 }
 
 impl FaultKind {
@@ -72,6 +78,7 @@ impl FaultKind {
             FaultKind::Resume => "resume",
             FaultKind::ClockSkew => "clock_skew",
             FaultKind::Hashrate => "hashrate",
+            FaultKind::DiskFull => "disk_full",
         }
     }
 
@@ -99,6 +106,7 @@ impl FaultKind {
                 | FaultKind::Resume
                 | FaultKind::ClockSkew
                 | FaultKind::Hashrate
+                | FaultKind::DiskFull
         )
     }
 }
@@ -152,6 +160,9 @@ pub struct FaultEntry {
     /// `bandwidth`: megabits per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mbps: Option<f64>,
+    /// `bandwidth`: one queue per directed link (`link`, the default) or per sender (`upload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Per>,
     /// `hashrate`: the node's new share of the initial total hash power.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<f64>,
@@ -173,7 +184,7 @@ pub struct FaultError {
 }
 
 impl FaultEntry {
-    fn fields(&self) -> [(&'static str, bool); 11] {
+    fn fields(&self) -> [(&'static str, bool); 12] {
         [
             ("groups", self.groups.is_some()),
             ("from", self.from.is_some()),
@@ -183,6 +194,7 @@ impl FaultEntry {
             ("ms", self.ms.is_some()),
             ("jitter_ms", self.jitter_ms.is_some()),
             ("mbps", self.mbps.is_some()),
+            ("per", self.per.is_some()),
             ("share", self.share.is_some()),
             ("messages", self.messages.is_some()),
             ("for", self.lasts.is_some()),
@@ -199,8 +211,8 @@ impl FaultEntry {
             Latency => (&["ms"], &["jitter_ms", "from", "to", "messages", "for"]),
             Loss | Duplicate => (&["rate"], &["from", "to", "messages", "for"]),
             Reorder => (&["jitter_ms"], &["from", "to", "messages", "for"]),
-            Bandwidth => (&["mbps"], &["from", "to", "messages", "for"]),
-            Crash | Pause => (&["node"], &["for"]),
+            Bandwidth => (&["mbps"], &["per", "from", "to", "messages", "for"]),
+            Crash | Pause | DiskFull => (&["node"], &["for"]),
             Restart | Wipe | Resume => (&["node"], &[]),
             ClockSkew => (&["node", "ms"], &["for"]),
             Hashrate => (&["node", "share"], &["for"]),
@@ -368,8 +380,8 @@ pub enum LinkEffect {
     Duplicate(f64),
     /// Uniform extra delay up to the bound, no FIFO.
     Reorder(f64),
-    /// Serialisation delay at this rate.
-    Bandwidth(f64),
+    /// A queue served at this rate (per link or per sender); see [`super::link`].
+    Bandwidth(Bandwidth),
 }
 
 /// A link rule with its scope.
@@ -398,7 +410,10 @@ impl LinkRule {
             FaultKind::Loss => LinkEffect::Loss(e.rate.unwrap_or(0.0)),
             FaultKind::Duplicate => LinkEffect::Duplicate(e.rate.unwrap_or(0.0)),
             FaultKind::Reorder => LinkEffect::Reorder(e.jitter_ms.unwrap_or(0.0)),
-            FaultKind::Bandwidth => LinkEffect::Bandwidth(e.mbps.unwrap_or(f64::INFINITY)),
+            FaultKind::Bandwidth => LinkEffect::Bandwidth(Bandwidth {
+                mbps: e.mbps.unwrap_or(f64::INFINITY),
+                per: e.per.unwrap_or_default(),
+            }),
             _ => return None,
         };
         let set = |v: &Option<Vec<NodeId>>| v.as_ref().map(|l| l.iter().copied().collect());
@@ -418,12 +433,14 @@ impl LinkRule {
     }
 }
 
-/// Blocked links and active link rules.
+/// Blocked links, active link rules and the queues of the bandwidth rules.
 #[derive(Clone, Debug, Default)]
 pub struct LinkFaults {
     /// Cut links, each with the faults (owners) that cut it.
     blocked: BTreeMap<(NodeId, NodeId), BTreeSet<u64>>,
     rules: Vec<LinkRule>,
+    /// The queues of each bandwidth rule, by rule id; they go with the rule.
+    queues: BTreeMap<u64, Queues>,
 }
 
 /// The directed links a partition of `groups` (plus the unnamed nodes as a last group) cuts.
@@ -461,7 +478,7 @@ impl LinkFaults {
         self.blocked.is_empty() && self.rules.is_empty()
     }
 
-    /// Whether some rule needs message sizes (a bandwidth limit).
+    /// Whether some rule needs message sizes (a bandwidth limit: see [`LinkFaults::serialise`]).
     pub fn needs_size(&self) -> bool {
         self.rules
             .iter()
@@ -494,6 +511,7 @@ impl LinkFaults {
             None => {
                 self.blocked.clear();
                 self.rules.clear();
+                self.queues.clear();
             }
             Some(set) => self
                 .blocked
@@ -506,9 +524,11 @@ impl LinkFaults {
         self.rules.push(rule);
     }
 
-    /// Removes the rule with this id.
+    /// Removes the rule with this id (and its queues: messages already through them keep
+    /// their times).
     pub fn remove_rule(&mut self, id: u64) {
         self.rules.retain(|r| r.id != id);
+        self.queues.remove(&id);
     }
 
     /// Whether the directed link is cut.
@@ -516,16 +536,40 @@ impl LinkFaults {
         self.blocked.contains_key(&(from, to))
     }
 
-    /// Decides the fate of one message of `bytes` bytes. Rules apply in the order they were
-    /// added; the first loss that hits drops the message.
-    pub fn judge(
-        &self,
+    /// Passes a message of `bytes` bytes, ready to leave at `at_ms`, through the queue of each
+    /// bandwidth rule that selects it, in the order the rules were added (limits in series):
+    /// when its last bit leaves the last one, and how long it waited behind other messages.
+    /// Call it once per delivered message, after [`LinkFaults::judge`], in sending order.
+    pub fn serialise(
+        &mut self,
         from: NodeId,
         to: NodeId,
         kind: MsgKind,
+        at_ms: f64,
         bytes: u64,
-        rng: &mut impl Rng,
-    ) -> Verdict {
+    ) -> Served {
+        let mut out = Served {
+            departure_ms: at_ms,
+            waited_ms: 0.0,
+        };
+        for r in self.rules.iter().filter(|r| r.applies(from, to, kind)) {
+            if let LinkEffect::Bandwidth(limit) = r.effect {
+                let served = self
+                    .queues
+                    .entry(r.id)
+                    .or_insert_with(|| Queues::new(limit))
+                    .offer(from, to, out.departure_ms, bytes);
+                out.departure_ms = served.departure_ms;
+                out.waited_ms += served.waited_ms;
+            }
+        }
+        out
+    }
+
+    /// Decides the fate of one message: dropped, or delivered with extra latency, copies and
+    /// order. Rules apply in the order they were added; the first loss that hits drops the
+    /// message. Bandwidth rules are queues, applied by [`LinkFaults::serialise`].
+    pub fn judge(&self, from: NodeId, to: NodeId, kind: MsgKind, rng: &mut impl Rng) -> Verdict {
         if self.is_blocked(from, to) {
             return Verdict::Drop {
                 reason: DropReason::Partitioned,
@@ -564,11 +608,7 @@ impl LinkFaults {
                         extra_ms += rng.gen_range(0.0..=j);
                     }
                 }
-                LinkEffect::Bandwidth(mbps) => {
-                    if mbps > 0.0 {
-                        extra_ms += bytes as f64 * 8.0 / (mbps * 1000.0);
-                    }
-                }
+                LinkEffect::Bandwidth(_) => {}
             }
         }
         Verdict::Deliver {
@@ -751,7 +791,7 @@ mod tests {
         let dropped = (0..n)
             .filter(|_| {
                 matches!(
-                    f.judge(0, 1, MsgKind::Block, 100, &mut rng),
+                    f.judge(0, 1, MsgKind::Block, &mut rng),
                     Verdict::Drop { rule: Some(7), .. }
                 )
             })
@@ -764,10 +804,58 @@ mod tests {
             (0, 2, MsgKind::Block),
         ] {
             assert!(matches!(
-                f.judge(from, to, kind, 100, &mut rng),
+                f.judge(from, to, kind, &mut rng),
                 Verdict::Deliver { copies: 1, .. }
             ));
         }
+    }
+
+    #[test]
+    fn bandwidth_rules_queue_selected_messages_in_series_until_removed() {
+        // 1000 bytes at 8 Mbit/s: 1 ms; at 4 Mbit/s: 2 ms.
+        let rule = |id, text: &str| {
+            let e = entry(&format!("kind = \"bandwidth\"\nat = \"1s\"\n{text}"));
+            e.validate(0, 4, Duration::from_secs(10)).unwrap();
+            LinkRule::from_entry(id, &e).unwrap()
+        };
+        let mut f = LinkFaults::default();
+        f.add_rule(rule(1, "mbps = 8.0\nmessages = [\"block\"]"));
+        assert!(f.needs_size());
+        let block = |f: &mut LinkFaults, to| f.serialise(0, to, MsgKind::Block, 10.0, 1000);
+        assert_eq!(block(&mut f, 1).departure_ms, 11.0);
+        let second = block(&mut f, 1);
+        assert_eq!((second.departure_ms, second.waited_ms), (12.0, 1.0));
+        assert_eq!(
+            block(&mut f, 2).departure_ms,
+            11.0,
+            "another link, another queue"
+        );
+        let tx = f.serialise(0, 1, MsgKind::Tx, 10.0, 1000);
+        assert_eq!(tx.departure_ms, 10.0, "unselected kinds pass");
+        // A second, slower limit on node 0's upload is a queue in series.
+        f.add_rule(rule(2, "mbps = 4.0\nper = \"upload\"\nfrom = [0]"));
+        let third = block(&mut f, 3);
+        assert_eq!(
+            third.departure_ms, 13.0,
+            "1 ms (link 0->3), then 2 ms (upload)"
+        );
+        assert_eq!(
+            block(&mut f, 3).departure_ms,
+            15.0,
+            "the upload is the bottleneck"
+        );
+        // A removed rule's queue is gone: the next message does not wait behind its backlog.
+        f.remove_rule(2);
+        assert_eq!(block(&mut f, 2).departure_ms, 12.0);
+        f.remove_rule(1);
+        assert!(!f.needs_size());
+        assert_eq!(block(&mut f, 1).departure_ms, 10.0);
+        assert!(parse_fault_arg("at=1s kind=bandwidth mbps=1 per=node")
+            .unwrap_err()
+            .contains("node"));
+        let stray = entry("kind = \"loss\"\nat = \"1s\"\nrate = 0.1\nper = \"link\"");
+        let e = stray.validate(0, 4, Duration::from_secs(10)).unwrap_err();
+        assert!(e.to_string().contains("`per` does not apply"), "{e}");
     }
 
     #[test]

@@ -83,15 +83,11 @@ pub fn stream(seed: u64, label: &str, index: u64) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(h.0)
 }
 
-/// Samples one link delay in milliseconds: the latency distribution plus the serialisation
-/// time of `bytes` at `bandwidth_mbps` (0 = unlimited).
-pub fn link_delay_ms(
-    latency: &Latency,
-    bandwidth_mbps: f64,
-    bytes: u64,
-    rng: &mut impl Rng,
-) -> f64 {
-    let base = match *latency {
+/// Samples one link's propagation delay in milliseconds from the latency distribution.
+/// Bandwidth is not a delay drawn here but a queue the message passes first
+/// ([`super::link::LinkQueue`]).
+pub fn sample_latency_ms(latency: &Latency, rng: &mut impl Rng) -> f64 {
+    match *latency {
         Latency::Constant { ms } => ms,
         Latency::Uniform { min_ms, max_ms } => {
             if max_ms > min_ms {
@@ -107,13 +103,7 @@ pub fn link_delay_ms(
         Latency::Lognormal { median_ms, sigma } => LogNormal::new(median_ms.ln(), sigma)
             .map(|d| d.sample(rng))
             .unwrap_or(median_ms),
-    };
-    let transfer = if bandwidth_mbps > 0.0 {
-        bytes as f64 * 8.0 / (bandwidth_mbps * 1_000.0)
-    } else {
-        0.0
-    };
-    base + transfer
+    }
 }
 
 /// Why a topology could not be built.
@@ -311,13 +301,15 @@ mod tests {
             sigma: 0.5,
         };
         let mut v: Vec<f64> = (0..20_001)
-            .map(|_| link_delay_ms(&lat, 0.0, 0, &mut rng))
+            .map(|_| sample_latency_ms(&lat, &mut rng))
             .collect();
         v.sort_by(f64::total_cmp);
         let median = v[10_000];
         assert!((95.0..105.0).contains(&median), "{median}");
-        let bw = link_delay_ms(&Latency::Constant { ms: 10.0 }, 8.0, 1000, &mut rng);
-        assert!((bw - 11.0).abs() < 1e-9);
+        assert_eq!(
+            sample_latency_ms(&Latency::Constant { ms: 10.0 }, &mut rng),
+            10.0
+        );
     }
 
     #[test]

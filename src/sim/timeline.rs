@@ -41,8 +41,12 @@ pub enum Action {
     CountDrops,
     /// Stop the node without a flush; it counts as crashed.
     Crash(NodeId),
-    /// Empty the (stopped) node's store.
+    /// Empty the (stopped) node's store, once its actors are gone.
     Wipe(NodeId),
+    /// The node's store refuses every write from now on (a full disk).
+    FillDisk(NodeId),
+    /// The node's store accepts writes again.
+    FreeDisk(NodeId),
     /// Start the node from its store (nothing when it runs).
     Restart(NodeId),
     /// Freeze the node: messages to and from it queue, its miner and load stop.
@@ -147,6 +151,10 @@ impl FaultState {
                 ],
                 format!("node {node} restarted with an empty store"),
             ),
+            DiskFull => Decision::new(
+                vec![Action::FillDisk(node)],
+                format!("node {node}: its store refuses writes"),
+            ),
             Pause => {
                 self.pausers.set(node, index, ());
                 Decision::new(vec![Action::Pause(node)], format!("node {node} paused"))
@@ -193,6 +201,14 @@ impl FaultState {
             Crash => Decision::new(
                 vec![Action::Restart(node), Action::ExpectCatchUp(node)],
                 format!("node {node} restarted from its store"),
+            ),
+            DiskFull => Decision::new(
+                vec![
+                    Action::FreeDisk(node),
+                    Action::Restart(node),
+                    Action::ExpectCatchUp(node),
+                ],
+                format!("node {node}: its store accepts writes; restarted from it if it failed"),
             ),
             Pause => {
                 self.pausers.end(node, index);
@@ -349,6 +365,21 @@ mod tests {
             wipe.actions,
             [Crash(1), Wipe(1), Restart(1), ExpectCatchUp(1)]
         );
+    }
+
+    #[test]
+    fn a_full_disk_refuses_writes_until_its_end_then_the_node_restarts() {
+        let mut s = state();
+        let full = entry("kind=disk_full node=3 for=20s");
+        assert_eq!(s.apply(0, &full).actions, [FillDisk(3)]);
+        assert_eq!(
+            s.undo(0, &full).actions,
+            [FreeDisk(3), Restart(3), ExpectCatchUp(3)]
+        );
+        let end = std::time::Duration::from_secs(60);
+        assert!(full.validate(0, 4, end).is_ok());
+        let nodeless = parse_fault_arg("at=1s kind=disk_full").unwrap();
+        assert!(nodeless.validate(0, 4, end).is_err(), "needs a node");
     }
 
     #[test]

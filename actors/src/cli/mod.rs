@@ -4,6 +4,7 @@
 //! |-----------|--------------|-----------------------------------------------------|
 //! | `run`     | `run.rs`     | run a whole cluster in this process (the default)   |
 //! | `node`    | `node.rs`    | run one node, joined to other processes over TCP    |
+//! | `key`     | `key.rs`     | print a node's public key (creating its key file)   |
 //! | `bench`   | `bench.rs`   | benchmarks, one JSON line per run                   |
 //! | `inspect` | `inspect.rs` | verify the chains in a data directory               |
 //! | `check`   | `check.rs`   | validate a config file                              |
@@ -15,6 +16,7 @@ mod args;
 mod bench;
 mod check;
 mod inspect;
+mod key;
 mod node;
 mod output;
 mod run;
@@ -44,6 +46,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run one node in this process, joined to nodes in other processes over TCP.
     Node(node::NodeArgs),
+    /// Print a node's public key (for tcp.peers_allowed), creating its key file when absent.
+    Key(key::KeyArgs),
     /// Benchmarks: virtual-clock speed or real-clock throughput (prints one JSON line per run).
     Bench(bench::BenchArgs),
     /// Verify a data directory: every node's chain from genesis (exit 0 consistent, 1 not, 2 not a store).
@@ -72,6 +76,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     {
         Command::Run(a) => run::run(a),
         Command::Node(a) => node::node(a),
+        Command::Key(a) => key::key(a),
         Command::Bench(a) => bench::bench(a),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Check(a) => check::check(a),

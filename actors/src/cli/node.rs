@@ -4,7 +4,7 @@ use super::args::{bad, load_config, parse_duration, BadInput, ConfigArgs};
 use super::output::{ensure_writable, write_node_report};
 use super::Outcome;
 use chainlab_actors::node::DurableLog;
-use chainlab_actors::standalone::{run_node, NodeOptions};
+use chainlab_actors::standalone::{run_node, KeySource, NodeOptions};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ pub struct NodeArgs {
     /// TOML config file (every process of one network uses the same one).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// This node's id, below cluster.nodes (sets its key and its hash share).
+    /// This node's id, below cluster.nodes (sets its hash share and its accounts).
     #[arg(long)]
     id: usize,
     /// Address to listen on.
@@ -25,8 +25,13 @@ pub struct NodeArgs {
     #[arg(long = "peer", value_name = "ADDR")]
     peers: Vec<SocketAddr>,
     /// Keep the chain here (sled); resumes from it when it exists. Default: in memory.
+    /// The node's secret key is DIR/node.key, created on first start.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Read the node's secret key from FILE (it must exist; `chainlab key --key FILE` makes
+    /// one) instead of DIR/node.key. Without this or --data-dir the key lasts one run.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
     /// Stop after this long, e.g. 30s (default: run until SIGINT or SIGTERM).
     #[arg(long)]
     duration: Option<String>,
@@ -60,13 +65,23 @@ pub fn node(a: NodeArgs) -> anyhow::Result<Outcome> {
     let id = a.id;
     let opts = NodeOptions {
         id,
+        key_file: a.key,
         listen: a.listen,
         peers: a.peers,
         data_dir: a.data_dir,
         duration,
         durable_log,
     };
-    let r = run_node(c, opts, |addr| {
+    let r = run_node(c, opts, |addr, key, source| {
+        match source {
+            KeySource::Ephemeral => eprintln!(
+                "warning: no --data-dir or --key: node {id} uses a new key for this run only; \
+                 permissioned peers cannot list it"
+            ),
+            KeySource::Created => eprintln!("node {id}: created its node key"),
+            KeySource::File | KeySource::DataDir => {}
+        }
+        println!("node {id} key {key}");
         println!("node {id} listening on {addr}");
         let _ = std::io::stdout().flush();
     })

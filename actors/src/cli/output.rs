@@ -64,8 +64,16 @@ pub fn write_trace(path: &Path, out: &RunOutput) -> anyhow::Result<()> {
     let f = std::fs::File::create(path)
         .with_context(|| format!("cannot create trace {}", path.display()))?;
     let mut w = std::io::BufWriter::new(f);
-    for e in &out.events {
-        writeln!(w, "{}", e.to_json_line())?;
+    for (i, e) in out.events.iter().enumerate() {
+        let line = e.to_json_line().with_context(|| {
+            format!(
+                "trace {}: event {i} ({:?} at node {}) cannot be serialised",
+                path.display(),
+                e.event,
+                e.node
+            )
+        })?;
+        writeln!(w, "{line}").with_context(|| format!("cannot write trace {}", path.display()))?;
     }
     w.flush()
         .with_context(|| format!("cannot write trace {}", path.display()))

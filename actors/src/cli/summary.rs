@@ -24,14 +24,20 @@ pub fn print_summary(out: &RunOutput) {
     }
     let sf = &r.safety;
     println!(
-        "  {:<w$}  k={} violations={} max_reorg={} lost={} pending={} lost_on_crashed={}",
+        "  {:<w$}  k={} self_reorgs_k={} common_prefix.violations={}{} max_reorg={}",
         "safety",
         sf.k,
-        sf.common_prefix_violations.len(),
+        sf.self_reorgs_k.count,
+        sf.common_prefix.violations,
+        sf.common_prefix
+            .worst
+            .as_ref()
+            .map(|d| format!(
+                " (worst {} deep, nodes {} and {}, at {:.1}s)",
+                d.depth, d.nodes[0], d.nodes[1], d.t
+            ))
+            .unwrap_or_default(),
         sf.max_reorg_depth,
-        sf.lost_txs,
-        sf.pending_txs,
-        sf.lost_txs_on_crashed_nodes
     );
     for f in &r.faults {
         let label = format!("fault {} {}", f.index, f.kind);
@@ -52,7 +58,7 @@ pub fn print_summary(out: &RunOutput) {
 }
 
 /// The figures of the table, label first.
-fn rows(r: &Report) -> [(&'static str, String); 14] {
+fn rows(r: &Report) -> [(&'static str, String); 18] {
     let b = &r.blocks;
     let t = &r.txs;
     let c = &r.convergence;
@@ -80,14 +86,53 @@ fn rows(r: &Report) -> [(&'static str, String); 14] {
             "reorgs / max depth",
             format!("{} / {}", b.reorgs, b.max_reorg_depth),
         ),
-        ("mean block interval", format!("{:.2}s", b.mean_interval_s)),
-        ("propagation p50/p90/p99", fmt_pct(&r.propagation_s)),
+        (
+            "mean block interval",
+            b.mean_interval_s
+                .map(|s| format!("{s:.2}s"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "propagation full p50/p90/p99",
+            fmt_pct(&r.propagation_s.full_s),
+        ),
+        (
+            "catch-up p50/p90/p99",
+            format!(
+                "{} ({} samples)",
+                fmt_pct(&r.propagation_s.catch_up_s),
+                r.propagation_s.catch_up_s.samples
+            ),
+        ),
         (
             "txs submitted / confirmed / rejected",
             format!("{} / {} / {}", t.submitted, t.confirmed, t.rejected),
         ),
         ("confirmed TPS", format!("{:.2}", t.tps)),
-        ("confirm latency p50/p90/p99", fmt_pct(&t.confirm_latency_s)),
+        (
+            "inclusion | k-confirmation p50/p90/p99",
+            format!(
+                "{} | {} (k={})",
+                fmt_pct(&t.inclusion_s),
+                fmt_pct(&t.confirmation_s),
+                r.safety.k
+            ),
+        ),
+        (
+            "txs pending / nonce gap / competing tip",
+            format!("{} / {} / {}", t.pending, t.nonce_gap, t.on_competing_tip),
+        ),
+        (
+            "txs dropped exp/evict/repl/inval",
+            format!(
+                "{} / {} / {} / {}",
+                t.dropped.expired, t.dropped.evicted, t.dropped.replaced, t.dropped.invalidated
+            ),
+        ),
+        (
+            "txs lost / lost on crashed nodes",
+            format!("{} / {}", t.lost, t.lost_on_crashed_nodes),
+        ),
         (
             "converged / distinct tips",
             format!("{} / {}", c.converged, c.distinct_tips),

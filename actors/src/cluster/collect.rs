@@ -17,12 +17,14 @@ impl Cluster {
     /// # Errors
     /// When a node does not answer.
     pub async fn finish(mut self) -> Result<RunOutput, ClusterError> {
+        self.reap_failures();
         for id in self.faults.paused.clone() {
             self.pause(id, false);
         }
         let (finals, invariants, best) = self.finals().await?;
         let chain = self.best_chain(best).await?;
-        let pooled = self.pooled().await?;
+        let pools = self.pooled().await?;
+        let competing = self.competing(&finals, &chain).await?;
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
         let tcp = self.tcp.infos().await;
         self.tcp.stop_all();
@@ -32,7 +34,9 @@ impl Cluster {
         self.stores.flush()?;
         self.record_drops(&net);
         let events = self.factory.recorder.take_events();
-        let facts = self.facts(finals, chain.clone(), invariants, pooled);
+        let mut facts = self.facts(finals, chain.clone(), invariants);
+        (facts.pooled, facts.gapped) = pools;
+        facts.competing = competing;
         let mut report = Report::compute(&facts, &events);
         report.check(&self.cfg.expect.checks);
         Ok(RunOutput {
@@ -59,21 +63,26 @@ impl Cluster {
         let mut invariants = Invariants::default();
         let mut best: Option<(u128, NodeId)> = None;
         for (id, slot) in self.nodes.iter().enumerate() {
+            let down = NodeFinal {
+                id,
+                live: false,
+                tip: Hash::ZERO,
+                height: 0,
+                work: 0,
+            };
             let Some(h) = slot else {
-                finals.push(NodeFinal {
-                    id,
-                    live: false,
-                    tip: Hash::ZERO,
-                    height: 0,
-                    work: 0,
-                });
+                finals.push(down);
                 continue;
             };
-            let s = h
-                .chain
-                .send(GetChainSummary { with_chain: false })
-                .await
-                .map_err(|_| ClusterError::Unresponsive(id))?;
+            let s = match h.chain.send(GetChainSummary { with_chain: false }).await {
+                Ok(s) => s,
+                // It failed meanwhile (its store refused a write): down.
+                Err(_) if !h.life.is_alive() => {
+                    finals.push(down);
+                    continue;
+                }
+                Err(_) => return Err(ClusterError::Unresponsive(id)),
+            };
             invariants.checked += s.checked;
             invariants.violations.extend(s.violations);
             if best.is_none_or(|(w, _)| s.work > w) {
@@ -104,18 +113,58 @@ impl Cluster {
         })
     }
 
-    /// Every transaction still in a live node's pool.
-    async fn pooled(&self) -> Result<HashSet<TxId>, ClusterError> {
-        let mut pooled = HashSet::new();
+    /// The transactions still in a live node's pool: those ready to be mined at some node,
+    /// and those only behind a nonce gap wherever they are pooled.
+    async fn pooled(&self) -> Result<(HashSet<TxId>, HashSet<TxId>), ClusterError> {
+        let mut ready = HashSet::new();
+        let mut gapped = HashSet::new();
         for h in self.live_nodes() {
-            let ids = h
-                .mempool
-                .send(GetPoolIds)
-                .await
-                .map_err(|_| ClusterError::Unresponsive(h.id))?;
-            pooled.extend(ids);
+            let ids = match h.mempool.send(GetPoolIds).await {
+                Ok(ids) => ids,
+                Err(_) if !h.life.is_alive() => continue,
+                Err(_) => return Err(ClusterError::Unresponsive(h.id)),
+            };
+            let behind: HashSet<TxId> = ids.gapped.into_iter().collect();
+            for id in ids.all {
+                if behind.contains(&id) {
+                    gapped.insert(id);
+                } else {
+                    ready.insert(id);
+                }
+            }
         }
-        Ok(pooled)
+        gapped.retain(|id| !ready.contains(id));
+        Ok((ready, gapped))
+    }
+
+    /// Transactions on the best chain of a live node whose tip is not the final one, and not
+    /// on the final chain (one node asked per distinct tip).
+    async fn competing(
+        &self,
+        finals: &[NodeFinal],
+        chain: &[FinalBlock],
+    ) -> Result<HashSet<TxId>, ClusterError> {
+        let on_final: HashSet<Hash> = chain.iter().map(|b| b.hash).collect();
+        let mut asked = HashSet::new();
+        let mut txs = HashSet::new();
+        for f in finals
+            .iter()
+            .filter(|f| f.live && !on_final.contains(&f.tip))
+        {
+            let Some(h) = self.nodes[f.id].as_ref().filter(|_| asked.insert(f.tip)) else {
+                continue;
+            };
+            let other = match h.chain.send(GetChainSummary { with_chain: true }).await {
+                Ok(s) => s.chain,
+                // It failed meanwhile (its store refused a write): its chain is gone with it.
+                Err(_) if !h.life.is_alive() => continue,
+                Err(_) => return Err(ClusterError::Unresponsive(h.id)),
+            };
+            for b in other.iter().filter(|b| !on_final.contains(&b.hash)) {
+                txs.extend(b.txids.iter().copied());
+            }
+        }
+        Ok(txs)
     }
 
     /// Traces the network's drops per link and kind, and counts each link rule's drops in its
@@ -147,7 +196,6 @@ impl Cluster {
         finals: Vec<NodeFinal>,
         chain: Vec<FinalBlock>,
         invariants: Invariants,
-        pooled: HashSet<TxId>,
     ) -> RunFacts {
         let c = &self.cfg.cluster;
         RunFacts {
@@ -166,7 +214,7 @@ impl Cluster {
             k: self.cfg.safety.k,
             faults: self.faults.records.clone(),
             crashed: self.faults.crashed.clone(),
-            pooled,
+            ..RunFacts::default()
         }
     }
 }

@@ -81,7 +81,6 @@ impl FaultBook {
 
     /// Closes the measurements met by the live nodes' `tips` (tip, work) at time `now`.
     fn measure(&mut self, tips: &BTreeMap<NodeId, (Hash, u128)>, now: u64) {
-        let best = tips.values().max_by_key(|(_, w)| *w).map(|(t, _)| *t);
         let distinct: BTreeSet<Hash> = tips.values().map(|(t, _)| *t).collect();
         let mut still = Vec::new();
         for p in std::mem::take(&mut self.pending) {
@@ -93,7 +92,7 @@ impl FaultBook {
                     record,
                     node,
                     since_ms,
-                } if tips.get(&node).map(|(t, _)| Some(*t)) == Some(best) && tips.len() > 1 => {
+                } if caught_up(tips, node) => {
                     self.records[record].catch_up_ms = Some(Some(now - since_ms));
                 }
                 Pending::CatchUp { node, .. } if !tips.contains_key(&node) => {}
@@ -109,7 +108,8 @@ impl Cluster {
     ///
     /// # Errors
     /// When a node cannot be restarted from its store or its store cannot be wiped.
-    pub(super) fn execute(
+    /// A wipe waits until the node's actors are gone, so no write of theirs follows it.
+    pub(super) async fn execute(
         &mut self,
         index: usize,
         action: Action,
@@ -137,7 +137,14 @@ impl Cluster {
                 self.faults.crashed.push((node, now));
                 self.stop_node(node, true);
             }
-            Action::Wipe(node) => self.stores.wipe(node)?,
+            Action::Wipe(node) => {
+                if let Some(life) = self.gone[node].take() {
+                    life.gone().await;
+                }
+                self.stores.wipe(node)?
+            }
+            Action::FillDisk(node) => self.stores.set_full(node, true),
+            Action::FreeDisk(node) => self.stores.set_full(node, false),
             Action::Restart(node) => self.start_node(node)?,
             Action::Pause(node) => self.pause(node, true),
             Action::Resume(node) => self.pause(node, false),
@@ -203,15 +210,46 @@ impl Cluster {
     pub(super) async fn poll_pending(&mut self) -> Result<(), ClusterError> {
         let mut tips: BTreeMap<NodeId, (Hash, u128)> = BTreeMap::new();
         for h in self.nodes.iter().flatten() {
-            let (tip, _, work) = h
-                .chain
-                .send(GetTip)
-                .await
-                .map_err(|_| ClusterError::Unresponsive(h.id))?;
-            tips.insert(h.id, (tip, work));
+            match h.chain.send(GetTip).await {
+                Ok((tip, _, work)) => {
+                    tips.insert(h.id, (tip, work));
+                }
+                // It failed meanwhile (its store refused a write): not a live node.
+                Err(_) if !h.life.is_alive() => {}
+                Err(_) => return Err(ClusterError::Unresponsive(h.id)),
+            }
         }
         let now = self.now();
         self.faults.measure(&tips, now);
         Ok(())
+    }
+}
+
+/// Whether `node` has caught up: another node is live and `node`'s tip has the most work.
+/// Among tips of equal work none is "the" best (which one a node holds is its first-seen
+/// or random tie-break), so any of them counts, whatever the node ids.
+fn caught_up(tips: &BTreeMap<NodeId, (Hash, u128)>, node: NodeId) -> bool {
+    let most = tips.values().map(|(_, w)| *w).max();
+    tips.len() > 1 && tips.get(&node).map(|(_, w)| *w) == most
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_on_either_of_two_equal_work_tips_has_caught_up() {
+        let (a, b) = (Hash([1; 32]), Hash([2; 32]));
+        // Node 0 holds tip a, nodes 1 and 2 hold tip b, all with equal work: whichever tip
+        // the node ids would pick, node 0 has caught up (before: only if the highest id's
+        // tip, b, was its own).
+        let tips = BTreeMap::from([(0, (a, 10)), (1, (b, 10)), (2, (b, 10))]);
+        assert!(caught_up(&tips, 0));
+        assert!(caught_up(&tips, 2));
+        let behind = BTreeMap::from([(0, (a, 9)), (1, (b, 10))]);
+        assert!(!caught_up(&behind, 0));
+        assert!(caught_up(&behind, 1));
+        assert!(!caught_up(&BTreeMap::from([(0, (a, 10))]), 0), "alone");
+        assert!(!caught_up(&tips, 5), "not live");
     }
 }

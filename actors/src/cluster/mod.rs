@@ -21,7 +21,8 @@ use crate::clock::Clock;
 use crate::logging;
 use crate::node::messages::ExpectDuplicates;
 use crate::node::{
-    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeHandle, NodeSpec, Persistence,
+    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeFailure, NodeHandle, NodeLife,
+    NodeSpec, Persistence,
 };
 use crate::recorder::Recorder;
 use crate::runtime;
@@ -110,8 +111,12 @@ pub struct Cluster {
     workload: Addr<Workload>,
     /// Each node's neighbours.
     adj: Vec<Vec<NodeId>>,
-    /// Running nodes (None: not started, stopped or crashed).
+    /// Running nodes (None: not started, stopped, crashed or failed).
     nodes: Vec<Option<NodeHandle>>,
+    /// The last stopped incarnation of each node, awaited before its store is wiped.
+    gone: Vec<Option<NodeLife>>,
+    /// Nodes that stopped themselves (a store write failed).
+    failures: tokio::sync::mpsc::UnboundedReceiver<NodeFailure>,
     stores: Stores,
     tcp: TcpPlan,
     faults: FaultBook,
@@ -185,30 +190,37 @@ impl Cluster {
             });
         }
         stores.record_config(&cfg)?;
-        // Chain time resumes after the newest stored block.
+        // Chain time starts at genesis (block timestamps must be later) and resumes after the
+        // newest stored block.
+        let genesis_ms = cfg.genesis_time_ms();
         let offset = chains
             .iter()
             .flatten()
             .filter_map(|c| c.get(&c.tip()).map(|b| b.header.timestamp_ms))
             .max()
-            .map_or(0, |t| if t > 0 { t + 1 } else { 0 });
+            .map_or(
+                genesis_ms,
+                |t| if t > genesis_ms { t + 1 } else { genesis_ms },
+            );
         let clock = Clock::start(offset);
         let recorder = Recorder::new(clock);
         let tcp = TcpPlan::new(&cfg, &adj)?;
         let net = Network::new(
             n,
             cfg.network.latency.clone(),
-            cfg.network.bandwidth_mbps,
+            cfg.network.bandwidth(),
             stream(seed, "network", 0),
         )
         .with_tcp_links(tcp.links.clone())
         .start();
+        let (failed_tx, failures) = tokio::sync::mpsc::unbounded_channel();
         let factory = NodeFactory {
             cfg: cfg.clone(),
             chain: kit,
             recorder: recorder.clone(),
             transport: Arc::new(MemoryTransport::new(net.clone())),
             persistence,
+            failures: Some(failed_tx),
         };
         let workload =
             Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
@@ -223,6 +235,8 @@ impl Cluster {
             workload,
             adj,
             nodes: vec![None; n],
+            gone: vec![None; n],
+            failures,
             stores,
             tcp,
         };
@@ -280,12 +294,11 @@ impl Cluster {
         self.spawn(id, chain)
     }
 
-    /// Stops node `id` (its actors and memory go; its store stays). `crash` skips the flush.
+    /// Stops node `id` (its actors and memory go; its store stays). `crash` ends it at once,
+    /// without a flush (nothing of it runs after this call); otherwise its actors stop after
+    /// the messages already queued, and the store is flushed.
     pub fn stop_node(&mut self, id: NodeId, crash: bool) {
         if let Some(h) = self.nodes[id].take() {
-            self.net.do_send(RegisterNode { id, inbox: None });
-            self.stop_tcp(id);
-            self.workload.do_send(SetTarget { id, target: None });
             if crash {
                 h.crash();
             } else {
@@ -294,6 +307,50 @@ impl Cluster {
             self.factory
                 .recorder
                 .record(id, Event::NodeStopped { crashed: crash });
+            self.forget(&h);
+        }
+    }
+
+    /// Takes a stopped node out of the network, its TCP endpoint and the load; keeps its life
+    /// until its store is wiped.
+    fn forget(&mut self, h: &NodeHandle) {
+        let id = h.id;
+        self.net.do_send(RegisterNode { id, inbox: None });
+        self.stop_tcp(id);
+        self.workload.do_send(SetTarget { id, target: None });
+        self.gone[id] = Some(h.life.clone());
+    }
+
+    /// A node stopped itself (its store failed; it recorded `node_failed`): the harness
+    /// forgets it as it does a crashed node. It starts again from its store with a `restart`
+    /// fault or when its `disk_full` fault ends.
+    fn node_failed(&mut self, f: NodeFailure) {
+        let id = f.node;
+        let Some(h) = self.nodes[id].take_if(|h| !h.life.is_alive()) else {
+            return; // an earlier incarnation's report: the node was stopped meanwhile
+        };
+        let now = self.now();
+        tracing::warn!(node = id, error = %f.error, "node failed: its store refused a write");
+        self.faults.crashed.push((id, now));
+        self.forget(&h);
+    }
+
+    /// Takes in every failure reported so far.
+    fn reap_failures(&mut self) {
+        while let Ok(f) = self.failures.try_recv() {
+            self.node_failed(f);
+        }
+    }
+
+    /// Waits until cluster time `at_ms`, taking in node failures as they happen.
+    async fn sleep_until(&mut self, at_ms: u64) {
+        let deadline = self.timeline.clock_at(at_ms);
+        loop {
+            tokio::select! {
+                biased;
+                Some(f) = self.failures.recv() => self.node_failed(f),
+                () = actix::clock::sleep_until(deadline) => return,
+            }
         }
     }
 

@@ -4,8 +4,10 @@
 use crate::store_sled::{open_db, DataDir, SledStore};
 use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{Config, StorageBackend};
-use chainlab::NodeId;
+use chainlab::{Block, Hash, NodeId};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// One node's store.
 #[derive(Clone)]
@@ -31,9 +33,73 @@ impl StoreSlot {
     }
 }
 
+/// A node's store as the node sees it: while its disk is full (the `disk_full` fault), every
+/// write fails, as a write to a full disk does; reads still work.
+struct Gated {
+    inner: Box<dyn BlockStore>,
+    full: Arc<AtomicBool>,
+}
+
+impl Gated {
+    fn writable(&self) -> Result<(), StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend {
+                location: self.inner.location(),
+                reason: "no space left on device (a disk_full fault)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl BlockStore for Gated {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.put_block(hash, block)
+    }
+    fn set_tip(&mut self, hash: &Hash) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.set_tip(hash)
+    }
+    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.commit(blocks, tip)
+    }
+    fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.remove_block(hash, height)
+    }
+    fn tip(&self) -> Result<Option<Hash>, StoreError> {
+        self.inner.tip()
+    }
+    fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
+        self.inner.load_blocks()
+    }
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.meta(key)
+    }
+    fn set_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.set_meta(key, value)
+    }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.writable()?;
+        self.inner.flush()
+    }
+}
+
+fn full_flags(n: usize) -> Vec<Arc<AtomicBool>> {
+    (0..n).map(|_| Arc::new(AtomicBool::new(false))).collect()
+}
+
 /// Every node's store, and the sled database and data directory behind them (if any).
 pub(super) struct Stores {
     slots: Vec<StoreSlot>,
+    /// Per node: its disk is full (writes fail).
+    full: Vec<Arc<AtomicBool>>,
     db: Option<sled::Db>,
     /// Where the sled database lives (None in memory).
     pub(super) data_dir: Option<DataDir>,
@@ -52,6 +118,7 @@ impl Stores {
                 slots: (0..n)
                     .map(|_| StoreSlot::Memory(MemoryStore::new()))
                     .collect(),
+                full: full_flags(n),
                 db: None,
                 data_dir: None,
             }),
@@ -83,6 +150,7 @@ impl Stores {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Stores {
                     slots,
+                    full: full_flags(n),
                     db: Some(db),
                     data_dir: Some(dir),
                 })
@@ -92,7 +160,15 @@ impl Stores {
 
     /// A handle on node `id`'s store.
     pub(super) fn boxed(&self, id: NodeId) -> Box<dyn BlockStore> {
-        self.slots[id].boxed()
+        Box::new(Gated {
+            inner: self.slots[id].boxed(),
+            full: self.full[id].clone(),
+        })
+    }
+
+    /// Fills (`true`) or frees node `id`'s disk: while it is full, its store refuses writes.
+    pub(super) fn set_full(&mut self, id: NodeId, full: bool) {
+        self.full[id].store(full, Ordering::SeqCst);
     }
 
     /// Empties node `id`'s store.

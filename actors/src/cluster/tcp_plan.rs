@@ -1,5 +1,8 @@
 //! The TCP plan: which links run over TCP, where each TCP node listens (the same port across
-//! restarts), and each node's running endpoint.
+//! restarts), which keys may connect, and each node's running endpoint. An in-process
+//! cluster's nodes keep the keys derived from the seed ([`node_key`]) so that runs are
+//! reproducible; those keys are always allowed, with their node ids, besides
+//! `tcp.peers_allowed`.
 
 use super::{Cluster, ClusterError};
 use crate::node::{NodeError, NodeHandle};
@@ -8,9 +11,11 @@ use crate::transport::tcp::{DialTarget, GetTcpInfo, StopTcp, TcpInfo, TcpNode, T
 use crate::transport::PeerLink;
 use actix::prelude::*;
 use chainlab::config::{Config, TransportKind};
+use chainlab::net::{node_key, AllowedPeers};
 use chainlab::sim::model::{stream, TopologyError};
 use chainlab::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Which links are TCP, where each TCP node listens, and the running endpoints.
 #[derive(Default)]
@@ -27,6 +32,8 @@ pub(super) struct TcpPlan {
     /// repeats its challenges).
     generation: Vec<u64>,
     endpoints: Vec<Option<Addr<TcpNode>>>,
+    /// `tcp.peers_allowed` and the cluster's own keys.
+    allowed: Arc<AllowedPeers>,
 }
 
 impl TcpPlan {
@@ -62,7 +69,14 @@ impl TcpPlan {
                 TcpLinks::Some(set)
             }
         };
+        let allowed = cfg
+            .tcp
+            .peers_allowed
+            .policy()
+            .map_err(|(key, reason)| ClusterError::Runtime(format!("{key}: {reason}")))?
+            .with_cluster_keys(cfg.cluster.seed, n);
         let mut plan = TcpPlan {
+            allowed: Arc::new(allowed),
             addrs: vec![None; n],
             bound: (0..n).map(|_| None).collect(),
             generation: vec![0; n],
@@ -145,15 +159,17 @@ impl Cluster {
             })
             .collect();
         let seed = self.cfg.cluster.seed;
+        let key = node_key(seed, id as u32);
         let endpoint = TcpNode::new(TcpSetup {
             id,
-            key: chainlab::net::node_key(seed, id as u32),
             rules: chainlab::net::HandshakeRules {
                 chain_id: self.cfg.consensus.chain_id,
                 genesis: self.factory.chain.genesis.0.hash(),
                 node: id as u32,
-                seed,
+                key: key.public,
+                allowed: self.tcp.allowed.clone(),
             },
+            key,
             cfg: self.cfg.tcp.clone(),
             listener,
             dial,

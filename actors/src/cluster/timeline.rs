@@ -59,6 +59,11 @@ impl Timeline {
         }
     }
 
+    /// The instant of cluster time `ms`.
+    pub(super) fn clock_at(&self, ms: u64) -> tokio::time::Instant {
+        self.clock.at_ms(ms)
+    }
+
     /// Cluster time now, ms.
     pub(super) fn now(&self) -> u64 {
         self.clock.elapsed_ms()
@@ -147,7 +152,8 @@ impl Cluster {
         loop {
             let t = self.timeline.t;
             // Everything due now (time-0 entries included) happens before the next sleep.
-            self.fire_due(t)?;
+            self.reap_failures();
+            self.fire_due(t).await?;
             if self.faults.is_measuring() {
                 self.poll_pending().await?;
             }
@@ -160,21 +166,21 @@ impl Cluster {
                 next = next.min(t + poll);
             }
             let next = self.timeline.next_due(t, next);
-            actix::clock::sleep_until(self.timeline.clock.at_ms(next)).await;
+            self.sleep_until(next).await;
             self.timeline.t = next;
         }
     }
 
     /// Starts the late nodes due at `t`, applies and undoes the entries due, and stops the
     /// load and mining once `duration` is reached.
-    fn fire_due(&mut self, t: u64) -> Result<(), ClusterError> {
+    async fn fire_due(&mut self, t: u64) -> Result<(), ClusterError> {
         while self.timeline.late.first().is_some_and(|(at, _)| *at <= t) {
             let (_, id) = self.timeline.late.remove(0);
             self.start_node(id)?;
         }
         while let Some(&(_, i)) = self.timeline.by_time.first().filter(|(at, _)| *at <= t) {
             self.timeline.by_time.remove(0);
-            self.apply_fault(i)?;
+            self.apply_fault(i).await?;
         }
         let height = self.factory.recorder.progress().height;
         while let Some(&(_, i)) = self
@@ -184,11 +190,11 @@ impl Cluster {
             .filter(|(h, _)| *h <= height)
         {
             self.timeline.by_height.remove(0);
-            self.apply_fault(i)?;
+            self.apply_fault(i).await?;
         }
         while let Some(&(at, i)) = self.timeline.undo.first().filter(|(at, _)| *at <= t) {
             self.timeline.undo.remove(&(at, i));
-            self.undo_fault(i)?;
+            self.undo_fault(i).await?;
         }
         if !self.timeline.load_stopped && t >= self.timeline.duration_ms {
             self.timeline.load_stopped = true;
@@ -201,13 +207,13 @@ impl Cluster {
     }
 
     /// Applies scenario entry `i` now: the core decides, the harness carries it out.
-    fn apply_fault(&mut self, i: usize) -> Result<(), ClusterError> {
+    async fn apply_fault(&mut self, i: usize) -> Result<(), ClusterError> {
         let now = self.now();
         self.faults.records[i].at_ms = Some(now);
         let f = self.timeline.faults[i].clone();
         let decision = self.faults.state.apply(i, &f);
         for action in decision.actions {
-            self.execute(i, action, now)?;
+            self.execute(i, action, now).await?;
         }
         self.fault_event(i, f.kind, "start", decision.detail);
         if let Some(d) = f.lasts {
@@ -217,13 +223,13 @@ impl Cluster {
     }
 
     /// Undoes entry `i` when its `for` ends.
-    fn undo_fault(&mut self, i: usize) -> Result<(), ClusterError> {
+    async fn undo_fault(&mut self, i: usize) -> Result<(), ClusterError> {
         let now = self.now();
         self.faults.records[i].until_ms = Some(now);
         let f = self.timeline.faults[i].clone();
         let decision = self.faults.state.undo(i, &f);
         for action in decision.actions {
-            self.execute(i, action, now)?;
+            self.execute(i, action, now).await?;
         }
         self.fault_event(i, f.kind, "end", decision.detail);
         Ok(())

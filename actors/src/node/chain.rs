@@ -6,8 +6,8 @@ use super::{NodeEnv, Persistence};
 use actix::prelude::*;
 use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
-use chainlab::chain::store::BlockStore;
-use chainlab::chain::validation::{check_block, BlockError};
+use chainlab::chain::store::{BlockStore, StoreError};
+use chainlab::chain::validation::{check_block, check_block_shape, BlockError};
 use chainlab::chain::{ImportOutcome, ImportStatus};
 use chainlab::net::Offence;
 use chainlab::report::{check_chain_invariants, Event, FinalBlock};
@@ -31,6 +31,8 @@ pub struct ChainLinks {
     pub continue_sync: Recipient<ContinueSync>,
     /// Announce the tip to every neighbour.
     pub announce: Recipient<AnnounceTip>,
+    /// Blocks from peers not processed (refused, or dropped unchecked).
+    pub unprocessed: Recipient<BlocksUnprocessed>,
 }
 
 /// See the module doc.
@@ -88,21 +90,52 @@ impl ChainActor {
         self.env.now_ms().saturating_add_signed(self.skew_ms)
     }
 
-    fn import_one(&mut self, block: Arc<Block>, from: Option<NodeId>) {
+    fn import_one(
+        &mut self,
+        block: Arc<Block>,
+        from: Option<NodeId>,
+        from_sync: bool,
+        unprocessed: &mut BlocksUnprocessed,
+    ) {
+        if !self.env.alive() {
+            return;
+        }
         let hash = block.hash();
         let now = self.now_ms();
-        match self.intake.admit(&self.chain, &block, hash, from, now) {
+        match self
+            .intake
+            .admit(&self.chain, &block, hash, from, from_sync, now)
+        {
             Admit::Skip => {}
+            Admit::Refused(e) => {
+                // The checks that cost no signature come first, as in Bitcoin Core: a block
+                // broken in itself is punished even when its work is too low to process.
+                if let Err(bad) = check_block_shape(&block, self.chain.params()) {
+                    return self.rejected(hash, from, &bad);
+                }
+                debug!(block = %hash.short(), ?from, reason = %e, "block not processed");
+                unprocessed.refused.extend(from);
+            }
             Admit::Deferred { sync } => {
+                unprocessed
+                    .dropped
+                    .extend(self.intake.take_dropped().into_iter().map(|(h, _)| h));
                 if sync {
                     self.request_sync(from);
                 }
             }
-            Admit::Check => self.check_and_import(block, hash, from, now),
+            Admit::Check => self.check_and_import(block, hash, from, now, unprocessed),
         }
     }
 
-    fn check_and_import(&mut self, block: Arc<Block>, hash: Hash, from: Option<NodeId>, now: u64) {
+    fn check_and_import(
+        &mut self,
+        block: Arc<Block>,
+        hash: Hash,
+        from: Option<NodeId>,
+        now: u64,
+        unprocessed: &mut BlocksUnprocessed,
+    ) {
         let params = self.chain.params().clone();
         let checked = match check_block(block, &params, self.env.cache()) {
             Ok(c) => c,
@@ -118,8 +151,8 @@ impl ChainActor {
                 };
                 self.apply(out, from);
                 for h in &stored {
-                    for (b, peer) in self.intake.released(h) {
-                        self.import_one(b, Some(peer));
+                    for (b, peer, from_sync) in self.intake.released(h) {
+                        self.import_one(b, Some(peer), from_sync, unprocessed);
                     }
                 }
             }
@@ -152,29 +185,45 @@ impl ChainActor {
         self.env.record(Event::BlockRejected { hash, reason });
     }
 
-    /// Writes the accepted blocks and the tip (flushing when configured). Returns false when
-    /// the store failed: the blocks are then neither recorded as imported nor announced.
-    fn persist(&mut self, out: &ImportOutcome) -> bool {
-        let mut result = Ok(());
-        for b in &out.accepted {
-            result = result.and_then(|()| self.store.put_block(&b.hash(), b));
+    /// Writes the accepted blocks and the tip in one commit (flushing when configured), then
+    /// reports the blocks to the durable log.
+    fn persist(&mut self, out: &ImportOutcome) -> Result<(), StoreError> {
+        let tip = out.tip_change.as_ref().map(|tc| tc.new_tip);
+        if out.accepted.is_empty() && tip.is_none() {
+            return Ok(());
         }
-        if let Some(tc) = &out.tip_change {
-            result = result.and_then(|()| self.store.set_tip(&tc.new_tip));
-        }
+        self.store.commit(&out.accepted, tip.as_ref())?;
         if self.persistence.flush_each_block && !out.accepted.is_empty() {
-            result = result.and_then(|()| self.store.flush());
-            if result.is_ok() {
-                if let Some(log) = &self.persistence.durable_log {
-                    log.record(self.id, &out.accepted);
+            self.store.flush()?;
+            if let Some(log) = &self.persistence.durable_log {
+                if let Err(e) = log.record(self.id, &out.accepted) {
+                    // The blocks are durable; only the report of it failed.
+                    error!(node = self.id, error = %e, "durable log write failed");
                 }
             }
         }
-        if let Err(e) = result {
-            error!(node = self.id, error = %e, "store write failed: blocks not announced");
-            return false;
+        Ok(())
+    }
+
+    /// A store write failed: the node stops as a crash does, at once (the blocks of this
+    /// import are neither recorded as imported nor announced, and nothing of the node runs
+    /// after this handler). Its store keeps the last commit that succeeded.
+    fn failed(&mut self, e: &StoreError) {
+        error!(node = self.id, error = %e, "store write failed: the node stops");
+        self.env.record(Event::NodeFailed {
+            error: e.to_string(),
+        });
+        self.env.life.fail(e.to_string());
+    }
+
+    /// Prunes side branches that fell below the fork floor, from memory and from the store.
+    /// Drops side branches below the fork floor from memory and the store (a failed removal
+    /// is a failed store write).
+    fn prune(&mut self) -> Result<(), StoreError> {
+        for (hash, height) in self.chain.prune_side_branches() {
+            self.store.remove_block(&hash, height)?;
         }
-        true
+        Ok(())
     }
 
     fn apply(&mut self, out: ImportOutcome, from: Option<NodeId>) {
@@ -184,22 +233,37 @@ impl ChainActor {
             }
             return;
         }
-        let durable = self.persist(&out);
-        let blocks: Vec<(Hash, Arc<Block>)> = if durable {
-            out.accepted.into_iter().map(|b| (b.hash(), b)).collect()
-        } else {
-            Vec::new()
-        };
+        if let Err(e) = self.persist(&out) {
+            return self.failed(&e);
+        }
+        let blocks: Vec<(Hash, Arc<Block>)> =
+            out.accepted.into_iter().map(|b| (b.hash(), b)).collect();
         for (h, b) in &blocks {
             self.env.record(Event::BlockImported {
                 hash: *h,
                 height: b.header.height,
             });
         }
-        if !blocks.is_empty() {
-            self.links.accepted.do_send(BlocksAccepted { blocks, from });
+        // Only blocks now on the best chain are announced: a side block is relayed only once
+        // its branch becomes the best (and then by the sync of whoever needs it).
+        let canonical = self.chain.canonical();
+        let best: Vec<(Hash, Arc<Block>)> = blocks
+            .into_iter()
+            .filter(|(h, b)| canonical.get(b.header.height as usize) == Some(h))
+            .collect();
+        if !best.is_empty() {
+            self.links
+                .accepted
+                .do_send(BlocksAccepted { blocks: best, from });
         }
         let Some(tc) = out.tip_change else { return };
+        if let Err(e) = self.prune() {
+            return self.failed(&e);
+        }
+        self.env.record(Event::TipChanged {
+            hash: tc.new_tip,
+            height: tc.new_height,
+        });
         if tc.reorg_depth > 0 {
             self.env.record(Event::Reorg {
                 depth: tc.reorg_depth,
@@ -218,6 +282,10 @@ impl Actor for ChainActor {
     type Context = Context<Self>;
 
     fn started(&mut self, _: &mut Context<Self>) {
+        // A reloaded store may hold side branches the floor has passed.
+        if let Err(e) = self.prune() {
+            return self.failed(&e);
+        }
         self.links.sync.do_send(RequestSync {
             preferred: None,
             locator: self.chain.locator(),
@@ -227,10 +295,18 @@ impl Actor for ChainActor {
 
 impl Handler<ImportBlocks> for ChainActor {
     type Result = ();
-    fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
+    fn handle(&mut self, m: ImportBlocks, ctx: &mut Context<Self>) {
         let _e = self.span.clone().entered();
+        let mut unprocessed = BlocksUnprocessed::default();
         for b in m.blocks {
-            self.import_one(b, m.from);
+            self.import_one(b, m.from, m.from_sync, &mut unprocessed);
+        }
+        if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
+            self.links.unprocessed.do_send(unprocessed);
+        }
+        if !self.env.alive() {
+            // A store write failed: no further message of this mailbox is handled.
+            return ctx.stop();
         }
         if let (true, Some(peer)) = (m.sync_more, m.from) {
             self.links.continue_sync.do_send(ContinueSync {
@@ -289,6 +365,8 @@ impl Handler<GetChainSummary> for ChainActor {
             checked,
             violations,
             chain,
+            side_blocks: self.chain.side_block_count(),
+            undo_records: self.chain.undo_count(),
         })
     }
 }

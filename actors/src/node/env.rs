@@ -3,11 +3,13 @@
 //! surroundings ([`NodeEnv`]: the clock and event sink, the transport), where its blocks go
 //! ([`Persistence`]), and the [`NodeFactory`] that holds them to start and restart nodes.
 
+use super::life::{FailureSink, NodeLife};
 use crate::recorder::Recorder;
 use crate::transport::Transport;
 use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::chain::RebuildError;
 use chainlab::config::Config;
+use chainlab::hash::HashKey;
 use chainlab::net::hygiene::Offence;
 use chainlab::net::wire::WireMsg;
 use chainlab::report::Event;
@@ -24,9 +26,17 @@ pub struct ChainKit {
     pub genesis: (Arc<Block>, Arc<State>),
     /// Process-wide verification cache (None when disabled).
     pub sig_cache: Option<Arc<SigCache>>,
+    /// The cluster seed, from which each node's hash-table key derives.
+    pub seed: u64,
 }
 
 impl ChainKit {
+    /// The key of node `id`'s tables of peer-chosen ids (blocks by hash, gossip sets, pool):
+    /// derived from the seed, so runs stay reproducible (`docs/design.md`, "Hash flooding").
+    pub fn hash_key(&self, id: NodeId) -> HashKey {
+        HashKey::derive(self.seed, "id-tables", id as u64)
+    }
+
     /// The chain `cfg` describes, with the cache `node.sig_cache` asks for.
     pub fn new(cfg: &Config) -> ChainKit {
         let params = Arc::new(cfg.chain_params());
@@ -36,10 +46,13 @@ impl ChainKit {
                 Arc::new(params.genesis_state()),
             ),
             params,
-            sig_cache: cfg
-                .node
-                .sig_cache
-                .then(|| Arc::new(SigCache::new(cfg.node.sig_cache_size))),
+            sig_cache: cfg.node.sig_cache.then(|| {
+                Arc::new(SigCache::with_key(
+                    cfg.node.sig_cache_size,
+                    HashKey::derive(cfg.cluster.seed, "sig-cache", 0),
+                ))
+            }),
+            seed: cfg.cluster.seed,
         }
     }
 
@@ -50,8 +63,10 @@ impl ChainKit {
     /// [`NodeError`] naming the node, and the path or block.
     pub fn load(&self, id: NodeId, store: &mut dyn BlockStore) -> Result<ChainState, NodeError> {
         let cache = self.sig_cache.as_deref();
-        let chain = ChainState::rebuild(store, self.params.clone(), self.genesis.clone(), cache)
-            .map_err(|source| NodeError::Chain { node: id, source })?;
+        let key = self.hash_key(id);
+        let chain =
+            ChainState::rebuild(store, self.params.clone(), self.genesis.clone(), cache, key)
+                .map_err(|source| NodeError::Chain { node: id, source })?;
         chainlab::chain::mark_genesis(store, &chain.genesis())
             .map_err(|source| NodeError::Store { node: id, source })?;
         Ok(chain)
@@ -69,6 +84,8 @@ pub struct NodeEnv {
     pub transport: Arc<dyn Transport>,
     /// Process-wide verification cache (None when disabled).
     pub sig_cache: Option<Arc<SigCache>>,
+    /// The node's life: once it is dead, nothing more leaves it.
+    pub life: NodeLife,
 }
 
 impl NodeEnv {
@@ -80,17 +97,27 @@ impl NodeEnv {
     pub fn cache(&self) -> Option<&SigCache> {
         self.sig_cache.as_deref()
     }
-    /// Records an event at this node, now.
+    /// Whether the node still runs (see [`NodeLife`]).
+    pub fn alive(&self) -> bool {
+        self.life.is_alive()
+    }
+    /// Records an event at this node, now (nothing once the node is dead).
     pub fn record(&self, event: Event) {
-        self.recorder.record(self.id, event);
+        if self.alive() {
+            self.recorder.record(self.id, event);
+        }
     }
-    /// Sends a protocol message to a peer.
+    /// Sends a protocol message to a peer (nothing once the node is dead).
     pub fn send(&self, to: NodeId, msg: WireMsg) {
-        self.transport.send(self.id, to, msg);
+        if self.alive() {
+            self.transport.send(self.id, to, msg);
+        }
     }
-    /// Reports a misbehaving peer to the transport.
+    /// Reports a misbehaving peer to the transport (nothing once the node is dead).
     pub fn penalize(&self, peer: NodeId, offence: Offence) {
-        self.transport.penalize(self.id, peer, offence);
+        if self.alive() {
+            self.transport.penalize(self.id, peer, offence);
+        }
     }
 }
 
@@ -117,16 +144,19 @@ pub struct NodeFactory {
     pub transport: Arc<dyn Transport>,
     /// Flushing and the durable log.
     pub persistence: Persistence,
+    /// Where a node reports that it stopped itself (its store failed).
+    pub failures: Option<FailureSink>,
 }
 
 impl NodeFactory {
-    /// Node `id`'s surroundings.
+    /// Node `id`'s surroundings, with a new life.
     pub fn env(&self, id: NodeId) -> NodeEnv {
         NodeEnv {
             id,
             recorder: self.recorder.clone(),
             transport: self.transport.clone(),
             sig_cache: self.chain.sig_cache.clone(),
+            life: NodeLife::new(id, self.failures.clone()),
         }
     }
 }
@@ -154,17 +184,31 @@ impl DurableLog {
         } else {
             Box::new(std::fs::File::create(path)?)
         };
-        Ok(DurableLog {
-            out: Arc::new(std::sync::Mutex::new(w)),
-        })
+        Ok(DurableLog::to_writer(w))
     }
 
-    pub(crate) fn record(&self, node: NodeId, blocks: &[Arc<chainlab::Block>]) {
+    /// A log writing to `w`.
+    pub fn to_writer(w: Box<dyn std::io::Write + Send>) -> DurableLog {
+        DurableLog {
+            out: Arc::new(std::sync::Mutex::new(w)),
+        }
+    }
+
+    /// Writes one line per block and flushes.
+    ///
+    /// # Errors
+    /// The first write or flush error (the caller reports it: a reader of this log would
+    /// otherwise believe flushed blocks were lost).
+    pub(crate) fn record(
+        &self,
+        node: NodeId,
+        blocks: &[Arc<chainlab::Block>],
+    ) -> std::io::Result<()> {
         let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
         for b in blocks {
-            let _ = writeln!(w, "durable {node} {} {}", b.header.height, b.hash());
+            writeln!(w, "durable {node} {} {}", b.header.height, b.hash())?;
         }
-        let _ = w.flush();
+        w.flush()
     }
 }
 
@@ -197,4 +241,36 @@ pub enum NodeError {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer whose writes fail (a closed pipe, a full disk).
+    struct Broken;
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "closed",
+            ))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_durable_log_write_is_reported() {
+        let params = chainlab::ChainParams::for_tests(Vec::new());
+        let block = Arc::new(params.genesis_block());
+        let err = DurableLog::to_writer(Box::new(Broken))
+            .record(0, std::slice::from_ref(&block))
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+        DurableLog::to_writer(Box::new(std::io::sink()))
+            .record(0, &[block])
+            .expect("a working writer");
+    }
 }

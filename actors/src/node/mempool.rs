@@ -4,7 +4,8 @@
 use super::messages::*;
 use super::NodeEnv;
 use actix::prelude::*;
-use chainlab::mempool::{Mempool, MempoolError};
+use chainlab::mempool::{Dropped, Mempool, MempoolError};
+use chainlab::report::Event;
 use chainlab::TxId;
 
 /// Where the mempool actor sends (the peer).
@@ -44,6 +45,16 @@ impl MempoolActor {
     }
 }
 
+impl MempoolActor {
+    /// Traces what the pool let go by policy.
+    fn dropped(&self, dropped: impl IntoIterator<Item = Dropped>) {
+        for Dropped { id: txid, reason } in dropped {
+            tracing::trace!(tx = %txid.short(), reason = reason.name(), "tx dropped");
+            self.env.record(Event::TxDropped { txid, reason });
+        }
+    }
+}
+
 impl Actor for MempoolActor {
     type Context = Context<Self>;
 
@@ -70,19 +81,23 @@ impl Handler<SubmitTx> for MempoolActor {
         let _e = self.span.clone().entered();
         let id = m.id.unwrap_or_else(|| m.tx.id());
         let now = self.env.now_ms();
-        if let Err(e) = self.pool.admit(m.tx, id, now, self.env.cache()) {
-            // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
-            if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
-                self.env.penalize(
-                    peer,
-                    chainlab::net::Offence::InvalidTx {
-                        id,
-                        reason: reason.to_string(),
-                    },
-                );
+        let dropped = match self.pool.admit(m.tx, id, now, self.env.cache()) {
+            Ok(dropped) => dropped,
+            Err(e) => {
+                // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
+                if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
+                    self.env.penalize(
+                        peer,
+                        chainlab::net::Offence::InvalidTx {
+                            id,
+                            reason: reason.to_string(),
+                        },
+                    );
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
+        };
+        self.dropped(dropped);
         self.links.accepted.do_send(TxAccepted { id, from: m.from });
         tracing::trace!(tx = %id.short(), "tx admitted");
         Ok(id)
@@ -95,9 +110,12 @@ impl Handler<TipChanged> for MempoolActor {
         let now = self.env.now_ms();
         let tc = &m.0;
         let cache = self.env.cache();
-        self.pool
+        let out = self
+            .pool
             .on_tip_change(&tc.changed, &tc.included, &tc.reverted_txs, now, cache);
-        self.pool.expire(now);
+        self.dropped(out.dropped);
+        let expired = self.pool.expire(now);
+        self.dropped(expired);
     }
 }
 
@@ -123,7 +141,10 @@ impl Handler<GetTxs> for MempoolActor {
 impl Handler<GetPoolIds> for MempoolActor {
     type Result = MessageResult<GetPoolIds>;
     fn handle(&mut self, _: GetPoolIds, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.pool.ids())
+        MessageResult(PoolIds {
+            all: self.pool.ids(),
+            gapped: self.pool.gapped(),
+        })
     }
 }
 

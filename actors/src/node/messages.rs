@@ -22,7 +22,9 @@ use std::sync::Arc;
 #[rtype(result = "()")]
 pub struct TipChanged(pub Arc<TipChange>);
 
-/// Blocks were validated and stored durably: the peer announces them (and can serve them).
+/// Blocks were validated, stored durably and are on the best chain now: the peer announces
+/// them (and can serve them). Blocks stored on a side branch are not announced (Bitcoin Core
+/// announces only blocks that become the tip).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct BlocksAccepted {
@@ -30,6 +32,19 @@ pub struct BlocksAccepted {
     pub blocks: Vec<(Hash, Arc<Block>)>,
     /// Where they came from (not announced back there).
     pub from: Option<NodeId>,
+}
+
+/// Blocks from a peer that the chain did not process: `refused` were not worth checking (a
+/// fork below the floor, or unrequested with less work than the tip: each counts toward the
+/// sender's flood limit); `dropped` were held unchecked for their parent and dropped for room
+/// (forgotten, so that their next announcement fetches them again).
+#[derive(Message, Default)]
+#[rtype(result = "()")]
+pub struct BlocksUnprocessed {
+    /// Senders of refused blocks, one entry per block.
+    pub refused: Vec<NodeId>,
+    /// Dropped blocks.
+    pub dropped: Vec<Hash>,
 }
 
 // ---- to the chain actor ----
@@ -44,6 +59,10 @@ pub struct ImportBlocks {
     pub from: Option<NodeId>,
     /// A full sync reply: ask the same peer for more afterwards.
     pub sync_more: bool,
+    /// A reply to a sync this node asked for: processed whatever its branch's work (the sync
+    /// follows the peer's best chain); other blocks only when their branch has at least the
+    /// tip's work.
+    pub from_sync: bool,
 }
 
 /// Stored blocks by hash (unknown ones are skipped).
@@ -64,9 +83,10 @@ pub struct GetBlocksAfter {
     pub max: usize,
 }
 
-/// Build an unsealed block on the tip from candidate transactions.
+/// Build an unsealed block on the tip from candidate transactions (an error when the reward
+/// cannot be credited to the miner: `ChainState::build_block`).
 #[derive(Message)]
-#[rtype(result = "Block")]
+#[rtype(result = "Result<Block, chainlab::chain::state::ApplyError>")]
 pub struct BuildTemplate {
     /// Candidates in priority order.
     pub txs: Vec<Arc<Transaction>>,
@@ -97,6 +117,10 @@ pub struct ChainSummary {
     pub violations: Vec<String>,
     /// The best chain (when asked).
     pub chain: Vec<FinalBlock>,
+    /// Blocks held in memory off the best chain (side branches at or above the fork floor).
+    pub side_blocks: usize,
+    /// Undo records held in memory (best-chain blocks above the fork floor).
+    pub undo_records: usize,
 }
 
 /// The node's tip, height and cumulative work.
@@ -144,10 +168,19 @@ pub struct GetTxs {
     pub ids: Vec<TxId>,
 }
 
-/// Ids of every pooled transaction.
+/// Ids of every pooled transaction, and which of them wait behind a nonce gap.
 #[derive(Message)]
-#[rtype(result = "Vec<TxId>")]
+#[rtype(result = "PoolIds")]
 pub struct GetPoolIds;
+
+/// The answer to [`GetPoolIds`].
+#[derive(Clone, Debug, Default)]
+pub struct PoolIds {
+    /// Every pooled transaction, in admission order.
+    pub all: Vec<TxId>,
+    /// Those behind a missing nonce of their sender (`Mempool::gapped`).
+    pub gapped: Vec<TxId>,
+}
 
 // ---- to the miner actor ----
 

@@ -136,7 +136,14 @@ impl MinerActor {
         let max = self.max_block_txs;
         let fut = async move {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
-            chain.send(BuildTemplate { txs, miner }).await.ok()
+            match chain.send(BuildTemplate { txs, miner }).await.ok()? {
+                Ok(block) => Some(block),
+                Err(e) => {
+                    // No valid block can pay this miner; it waits for the next tip.
+                    tracing::warn!(error = %e, "cannot build a template");
+                    None
+                }
+            }
         };
         tracing::trace!(node = self.id, gen, "building a template");
         ctx.spawn(fut.into_actor(self).map(move |block, act, ctx| {
@@ -217,6 +224,7 @@ impl MinerActor {
             blocks: vec![Arc::new(block)],
             from: None,
             sync_more: false,
+            from_sync: false,
         });
     }
 }
@@ -352,6 +360,7 @@ mod tests {
                 recorder: Recorder::new(clock),
                 transport: Arc::new(Silent),
                 sig_cache: None,
+                life: crate::node::NodeLife::new(0, None),
             };
             MinerActor::new(setup, env, links).start();
             let first = blocks.recv().await.expect("the miner hands over a block");

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod env;
+pub mod life;
 pub mod mempool;
 pub mod messages;
 pub mod miner;
@@ -22,6 +23,7 @@ use chainlab::{ChainState, NodeId};
 
 pub use chain::{ChainActor, ChainLinks, ChainPolicy};
 pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
+pub use life::{FailureSink, NodeFailure, NodeLife};
 pub use mempool::{MempoolActor, MempoolLinks};
 use messages::SetClockSkew;
 pub use messages::Shutdown;
@@ -56,17 +58,21 @@ pub struct NodeHandle {
     pub miner: Addr<MinerActor>,
     /// Peer actor.
     pub peer: Addr<PeerActor>,
+    /// The switch that ends all four at once.
+    pub life: NodeLife,
 }
 
 impl NodeHandle {
-    /// Stops all four actors after flushing the store (their memory is gone; the store stays).
+    /// Stops all four actors after the messages already queued, flushing the store (their
+    /// memory is gone; the store stays).
     pub fn stop(&self) {
         self.send_shutdown(Shutdown { graceful: true });
     }
 
-    /// Stops all four actors without flushing: a simulated crash.
+    /// Ends all four actors now, without a flush: a simulated crash. Nothing of the node runs
+    /// after this call, whatever its mailboxes hold ([`NodeLife::kill`]).
     pub fn crash(&self) {
-        self.send_shutdown(Shutdown { graceful: false });
+        self.life.kill();
     }
 
     /// Shifts the node's clock by `ms` (a fault): the chain checks timestamps by it, the
@@ -112,6 +118,7 @@ impl NodeHandle {
             sync: self.peer.clone().recipient(),
             continue_sync: self.peer.clone().recipient(),
             announce: self.peer.clone().recipient(),
+            unprocessed: self.peer.clone().recipient(),
         }
     }
 
@@ -140,12 +147,22 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         mempool: mempool_ctx.address(),
         miner: miner_ctx.address(),
         peer: peer_ctx.address(),
+        life: env.life.clone(),
     };
+    // Each actor is a task the node's life can abort (what `Context::run` does, keeping the
+    // task's handle).
+    let life = env.life.clone();
     env.record(Event::NodeStarted {
         height: chain_state.height(),
     });
+    env.record(Event::TipChanged {
+        hash: chain_state.tip(),
+        height: chain_state.height(),
+    });
     let untrusted_peers = cfg.network.transport != TransportKind::Memory;
-    let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors);
+    // Tables keyed by ids a peer chose are keyed per node (hash flooding).
+    let key = factory.chain.hash_key(id);
+    let gossip = Gossip::new(cfg.gossip_policy(), spec.neighbors, key);
     let peer_policy = PeerPolicy {
         ledger: LedgerPolicy {
             flood_limit: cfg.tcp.flood_limit,
@@ -163,11 +180,11 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         rng("peer"),
         handle.peer_links(),
     );
-    peer_ctx.run(peer);
-    let pool = Mempool::new(cfg.mempool_policy(), accounts);
+    life.adopt(actix::spawn(peer_ctx.into_future(peer)));
+    let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
     let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links());
-    mempool_ctx.run(mempool);
+    life.adopt(actix::spawn(mempool_ctx.into_future(mempool)));
     let setup = miner::MinerSetup {
         share: spec.hash_share,
         enabled: spec.mining,
@@ -180,13 +197,14 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         max_block_txs: chain_state.params().max_block_txs,
         rng: rng("miner"),
     };
-    miner_ctx.run(MinerActor::new(setup, env.clone(), handle.miner_links()));
+    let miner = MinerActor::new(setup, env.clone(), handle.miner_links());
+    life.adopt(actix::spawn(miner_ctx.into_future(miner)));
     let policy = ChainPolicy {
         untrusted_peers,
         persistence: factory.persistence.clone(),
     };
     let links = handle.chain_links();
     let chain = ChainActor::new(env, chain_state, spec.store, policy, rng("chain"), links);
-    chain_ctx.run(chain);
+    life.adopt(actix::spawn(chain_ctx.into_future(chain)));
     handle
 }

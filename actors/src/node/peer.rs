@@ -95,7 +95,7 @@ impl PeerActor {
             ledger: PeerLedger::new(policy.ledger.clone()),
             policy,
             tip,
-            recent: RecentBlocks::new(RECENT_BLOCKS),
+            recent: RecentBlocks::new(RECENT_BLOCKS, gossip.hash_key()),
             gossip,
             env,
             rng,
@@ -206,9 +206,10 @@ impl PeerActor {
     }
 }
 
-/// Drops repeated ids, keeping the first of each in place.
+/// Drops repeated ids, keeping the first of each in place (an ordered set: the ids are a
+/// peer's bytes, so no hash table whose key it might know).
 fn dedup_in_order(ids: &mut Vec<Hash>) {
-    let mut seen = chainlab::hash::HashSetById::default();
+    let mut seen = std::collections::BTreeSet::new();
     ids.retain(|h| seen.insert(*h));
 }
 
@@ -300,10 +301,13 @@ impl PeerActor {
         if !self.gossip.on_item(b.hash(), Some(from)) {
             return self.useless_from(from);
         }
+        // Fetched after an announcement, not as part of a sync: processed only when its
+        // branch has at least the tip's work.
         self.links.import.do_send(ImportBlocks {
             blocks: vec![b],
             from: Some(from),
             sync_more: false,
+            from_sync: false,
         });
     }
 
@@ -319,8 +323,17 @@ impl PeerActor {
         });
     }
 
+    /// A sync reply. One this node did not ask for (no sync in flight with `from`: a late
+    /// reply to a sync retried elsewhere, or a peer pushing blocks) counts once toward the
+    /// sender's flood limit, and its blocks are treated as announced ones: processed only
+    /// when their branch has at least the tip's work (Bitcoin Core's rule for unrequested
+    /// blocks).
     fn on_sync_reply(&mut self, from: NodeId, blocks: Vec<Arc<chainlab::Block>>, more: bool) {
+        let solicited = self.gossip.awaits_reply(from);
         let more = self.gossip.on_sync_reply(from, more);
+        if !solicited {
+            self.useless_from(from);
+        }
         for b in &blocks {
             self.gossip.on_item(b.hash(), Some(from));
         }
@@ -329,6 +342,7 @@ impl PeerActor {
                 blocks,
                 from: Some(from),
                 sync_more: more,
+                from_sync: solicited,
             });
         }
     }
@@ -341,6 +355,18 @@ impl Handler<BlocksAccepted> for PeerActor {
             let out = self.gossip.announce_block(h, m.from);
             self.send_all(out);
             self.recent.insert(h, b);
+        }
+    }
+}
+
+impl Handler<BlocksUnprocessed> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: BlocksUnprocessed, _: &mut Context<Self>) {
+        for peer in m.refused {
+            self.useless_from(peer);
+        }
+        for h in &m.dropped {
+            self.gossip.forget(h);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! In-memory links: one `Network` actor holds every node's inbox and delivers each message
-//! after a delay drawn from the link model (latency distribution plus size / bandwidth),
-//! first-in first-out per directed link. The fault layer (core `LinkFaults`) is consulted for
-//! every message when any partition or link rule is active: it may drop, delay, duplicate or
-//! reorder it. Messages to and from a paused node are held until it resumes.
+//! after its time in the bandwidth queues (core `sim::link`: `network.bandwidth_mbps` and the
+//! `bandwidth` rules, first-in first-out at their rates) plus a latency drawn from the link
+//! model, first-in first-out per directed link. The fault layer (core `LinkFaults`) is
+//! consulted for every message when any partition or link rule is active: it may drop, delay,
+//! duplicate or reorder it. Messages to and from a paused node are held until it resumes.
 //!
 //! A TCP link goes through the same steps; at delivery time the message is handed to the
 //! sender's [`TcpNode`](super::tcp::TcpNode), which writes it to the socket, instead of the
@@ -13,9 +14,10 @@ use super::{Deliver, Transport};
 use actix::prelude::*;
 use chainlab::config::Latency;
 use chainlab::net::wire::{MsgKind, WireMsg};
-use chainlab::net::Offence;
+use chainlab::net::{msg_wire_len, Offence};
 use chainlab::sim::fault::{LinkFaults, LinkRule, Verdict};
-use chainlab::sim::model::link_delay_ms;
+use chainlab::sim::link::{Bandwidth, Queues, Served};
+use chainlab::sim::model::sample_latency_ms;
 use chainlab::NodeId;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -82,8 +84,12 @@ pub struct GetNetStats;
 pub struct NetStats {
     /// Delivered messages per kind.
     pub delivered: BTreeMap<MsgKind, u64>,
-    /// Bytes delivered (counted when a bandwidth is set).
+    /// Bytes delivered, as framed on the wire (counted when a bandwidth is set).
     pub bytes: u64,
+    /// Messages that waited behind earlier ones in a bandwidth queue.
+    pub queued: u64,
+    /// The longest such wait, ms (serialisation of the message itself not included).
+    pub queue_wait_max_ms: f64,
     /// Messages for a node that was down.
     pub dropped_down: u64,
     /// Messages the fault layer dropped, per directed link and kind.
@@ -129,7 +135,10 @@ impl TcpLinks {
 pub struct Network {
     inboxes: Vec<Option<Recipient<Deliver>>>,
     latency: Latency,
-    bandwidth_mbps: f64,
+    /// The queues of `network.bandwidth_mbps`, if set.
+    bandwidth: Option<Queues>,
+    /// Time zero of the bandwidth queues' clock (ms since this instant).
+    epoch: Instant,
     rng: ChaCha8Rng,
     last_delivery: HashMap<(NodeId, NodeId), Instant>,
     /// Messages in flight by (delivery time, sequence): one timer serves them all, so the
@@ -157,12 +166,19 @@ struct InFlight {
 }
 
 impl Network {
-    /// A network of `n` nodes with one link model for every link.
-    pub fn new(n: usize, latency: Latency, bandwidth_mbps: f64, rng: ChaCha8Rng) -> Network {
+    /// A network of `n` nodes with one link model for every link: the latency distribution and,
+    /// if any, the bandwidth limit of every link or upload.
+    pub fn new(
+        n: usize,
+        latency: Latency,
+        bandwidth: Option<Bandwidth>,
+        rng: ChaCha8Rng,
+    ) -> Network {
         Network {
             inboxes: vec![None; n],
             latency,
-            bandwidth_mbps,
+            bandwidth: bandwidth.map(Queues::new),
+            epoch: Instant::now(),
             rng,
             last_delivery: HashMap::new(),
             in_flight: BTreeMap::new(),
@@ -311,16 +327,39 @@ impl Handler<Route> for Network {
 }
 
 impl Network {
+    /// Passes a message sent now through the bandwidth queues (the network's, then each
+    /// bandwidth rule's): milliseconds until its last bit has left.
+    fn serialise(&mut self, from: NodeId, to: NodeId, kind: MsgKind, bytes: u64) -> f64 {
+        let now_ms = Instant::now().duration_since(self.epoch).as_secs_f64() * 1000.0;
+        let mut served = Served {
+            departure_ms: now_ms,
+            waited_ms: 0.0,
+        };
+        if let Some(queues) = &mut self.bandwidth {
+            served = queues.offer(from, to, now_ms, bytes);
+        }
+        let rules = self
+            .faults
+            .serialise(from, to, kind, served.departure_ms, bytes);
+        // Counted to the microsecond, the resolution of delivery times.
+        let waited_ms = ((served.waited_ms + rules.waited_ms) * 1000.0).round() / 1000.0;
+        if waited_ms > 0.0 {
+            self.stats.queued += 1;
+            self.stats.queue_wait_max_ms = self.stats.queue_wait_max_ms.max(waited_ms);
+        }
+        rules.departure_ms - now_ms
+    }
+
     /// Applies the link model and the fault layer to one message and schedules its delivery.
     fn route(&mut self, m: Route, ctx: &mut Context<Self>) {
-        let needs_size = self.bandwidth_mbps > 0.0 || self.faults.needs_size();
-        let bytes = if needs_size { m.msg.size() } else { 0 };
-        let delay_ms = link_delay_ms(&self.latency, self.bandwidth_mbps, bytes, &mut self.rng);
+        let limited = self.bandwidth.is_some() || self.faults.needs_size();
+        let bytes = if limited { msg_wire_len(&m.msg) } else { 0 };
+        let latency_ms = sample_latency_ms(&self.latency, &mut self.rng);
+        let kind = m.msg.kind();
         let (extra_ms, copies, reorder) = if self.faults.is_empty() {
             (0.0, 1, false)
         } else {
-            let kind = m.msg.kind();
-            match self.faults.judge(m.from, m.to, kind, bytes, &mut self.rng) {
+            match self.faults.judge(m.from, m.to, kind, &mut self.rng) {
                 Verdict::Drop { reason, rule } => {
                     *self.stats.dropped.entry((m.from, m.to, kind)).or_default() += 1;
                     match reason {
@@ -341,6 +380,14 @@ impl Network {
                 } => (extra_ms, copies, reorder),
             }
         };
+        // The message queues for the bandwidth first, then travels; a duplicate is made past
+        // the queues and takes no bandwidth of its own.
+        let queued_ms = if limited {
+            self.serialise(m.from, m.to, kind, bytes)
+        } else {
+            0.0
+        };
+        let delay_ms = queued_ms + latency_ms;
         // A peer outside the cluster (it dialled a node's TCP port) is reachable only by TCP.
         let tcp = self.tcp_links.contains(m.from, m.to) || m.to >= self.nodes;
         if copies > 1 {

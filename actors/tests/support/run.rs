@@ -23,7 +23,10 @@ pub fn assert_no_violations(out: &RunOutput) {
 
 /// The trace as JSON lines, as `--trace` writes it.
 pub fn trace_text(out: &RunOutput) -> String {
-    out.events.iter().map(|e| e.to_json_line() + "\n").collect()
+    out.events
+        .iter()
+        .map(|e| e.to_json_line().expect("every event serialises") + "\n")
+        .collect()
 }
 
 /// The report as JSON with the wall time zeroed: what two runs of one seed must agree on.

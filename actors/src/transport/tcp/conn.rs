@@ -61,7 +61,8 @@ pub(super) struct Env {
 pub(super) enum End {
     /// Before or during the handshake.
     Handshake(HandshakeError),
-    /// A duplicate of an existing connection.
+    /// Not kept after its handshake: a duplicate of an existing connection, no room, or
+    /// shutting down.
     Duplicate,
     /// Closed normally: (cause, reason).
     Closed(&'static str, String),
@@ -94,13 +95,13 @@ pub(super) async fn connection(
         },
     };
     link.codec_mut().set_max_frame_length(MAX_FRAME_BYTES);
-    let peer = hello.node as NodeId;
     let (tx, rx) = mpsc::channel(env.cfg.queue_frames);
     let queued = Arc::new(AtomicU64::new(0));
     let kept = env
         .node
         .send(Established {
-            peer,
+            key: hello.key,
+            claimed: hello.node,
             conn,
             tx: tx.clone(),
             queued: queued.clone(),
@@ -110,10 +111,10 @@ pub(super) async fn connection(
             target,
         })
         .await
-        .unwrap_or(false);
-    if !kept {
-        return (Some(peer), End::Duplicate);
-    }
+        .unwrap_or(None);
+    let Some(peer) = kept else {
+        return (None, End::Duplicate);
+    };
     let (sink, stream) = link.split();
     let end = tokio::select! {
         biased;
@@ -129,7 +130,7 @@ async fn handshake(
     link: &mut Link,
     challenge: [u8; 32],
 ) -> Result<Hello, HandshakeError> {
-    let ours = make_hello(&env.rules, &env.key.public, challenge);
+    let ours = make_hello(&env.rules, challenge);
     let closed = |e: std::io::Error| HandshakeError::Closed(e.to_string());
     let body = encode_frame(&Frame::Hello(ours.clone()));
     link.send(Bytes::from(body)).await.map_err(closed)?;
@@ -144,7 +145,7 @@ async fn handshake(
     };
     check_hello(&env.rules, &theirs)?;
     env.node
-        .send(CheckPeer(theirs.node as NodeId))
+        .send(CheckPeer(theirs.key))
         .await
         .map_err(|_| HandshakeError::Closed("node stopped".into()))??;
     let sig = sign_auth(&env.rules, &env.key, &theirs);

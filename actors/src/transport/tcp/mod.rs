@@ -15,8 +15,10 @@
 //!    pings. A connection silent for `tcp.idle_timeout` is closed.
 //!
 //! Offences (a bad frame here; an invalid block, an invalid transaction or a flood reported by
-//! the node's actors through [`Penalize`]) disconnect the peer and discourage its node id for
-//! `tcp.discourage_for`. Outbound targets are redialled with capped exponential backoff and
+//! the node's actors through [`Penalize`]) disconnect the peer and discourage its public key
+//! for `tcp.discourage_for`. A peer is its key: the actors know it by a local handle (its node
+//! id when its key is listed with one, a fresh number otherwise; core
+//! [`PeerBook`](chainlab::net::PeerBook)). Outbound targets are redialled with capped exponential backoff and
 //! jitter. Every connection event is recorded in the trace.
 //!
 //! This file holds the endpoint actor, its setup and the messages other actors send it; the
@@ -46,7 +48,9 @@ use actix::prelude::*;
 use bytes::Bytes;
 use chainlab::config::TcpConfig;
 use chainlab::net::wire::WireMsg;
-use chainlab::net::{encode_frame, Discouraged, Frame, HandshakeRules, Offence, MAX_FRAME_BYTES};
+use chainlab::net::{
+    encode_frame, Discouraged, Frame, HandshakeRules, Offence, PeerBook, MAX_FRAME_BYTES,
+};
 use chainlab::report::Event;
 use chainlab::KeyPair;
 use chainlab::NodeId;
@@ -68,8 +72,8 @@ pub const QUEUE_BYTES_PER_PEER: u64 = 4 * MAX_FRAME_BYTES as u64;
 pub struct DialTarget {
     /// Where.
     pub addr: SocketAddr,
-    /// The node expected there, when known (cluster links); learnt at the first handshake
-    /// otherwise.
+    /// The peer's handle expected there, when known (cluster links: the node id); learnt at
+    /// the first handshake otherwise.
     pub peer: Option<NodeId>,
 }
 
@@ -79,7 +83,7 @@ pub struct TcpSetup {
     pub id: NodeId,
     /// Its node key.
     pub key: KeyPair,
-    /// What a peer's hello must match.
+    /// What a peer's hello must match (`rules.key` is `key.public`).
     pub rules: HandshakeRules,
     /// Timeouts and limits.
     pub cfg: TcpConfig,
@@ -107,11 +111,11 @@ pub struct SendFrame {
     pub msg: WireMsg,
 }
 
-/// A peer misbehaved: disconnect and discourage it.
+/// A peer misbehaved: disconnect it and discourage its key.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct Penalize {
-    /// Peer.
+    /// Peer (its handle).
     pub peer: NodeId,
     /// What it did.
     pub offence: Offence,
@@ -141,6 +145,7 @@ pub struct TcpNode {
     recorder: Recorder,
     rng: ChaCha8Rng,
     conns: BTreeMap<NodeId, Conn>,
+    book: PeerBook,
     targets: Vec<Target>,
     handshaking: usize,
     next_conn: u64,
@@ -171,6 +176,7 @@ impl TcpNode {
             recorder: s.recorder,
             rng: s.rng,
             conns: BTreeMap::new(),
+            book: PeerBook::default(),
             targets: s.dial.into_iter().map(Target::from).collect(),
             handshaking: 0,
             next_conn: 0,
@@ -285,7 +291,10 @@ impl Handler<Penalize> for TcpNode {
         // peer may already have hung up (hit and run): it is discouraged all the same, once
         // (later penalties for what it sent before it was dropped add nothing).
         let now = self.now_ms();
-        if self.conns.contains_key(&m.peer) || self.discouraged.check(m.peer as u32, now).is_ok() {
+        let Some(key) = self.book.key_of(m.peer) else {
+            return;
+        };
+        if self.conns.contains_key(&m.peer) || self.discouraged.check(&key, now).is_ok() {
             self.penalize(m.peer, m.offence, ctx);
         }
     }
@@ -307,6 +316,8 @@ impl Handler<GetTcpInfo> for TcpNode {
                 .iter()
                 .map(|(id, c)| PeerInfo {
                     id: *id,
+                    key: c.key.to_string(),
+                    claimed_id: c.claimed,
                     addr: c.addr.to_string(),
                     inbound: c.inbound,
                 })

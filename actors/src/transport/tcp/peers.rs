@@ -1,17 +1,17 @@
 //! The endpoint's side of its connections: the table of connected peers ([`Conn`]), the
-//! messages a listener and a connection task send it (accepted, may this node connect,
-//! established, ended) and what it does with them: bound the connections, keep one per node,
-//! record connects and disconnects, and penalise an offending peer (disconnect and
-//! discourage it).
+//! messages a listener and a connection task send it (accepted, may this key connect,
+//! established, ended) and what it does with them: bound the connections, keep one per key
+//! (core [`keep_new_connection`]), record connects and disconnects, and penalise an offending
+//! peer (disconnect it and discourage its key).
 
 use super::conn::{connection, End};
 use super::TcpNode;
 use crate::transport::PeerLink;
 use actix::prelude::*;
 use bytes::Bytes;
-use chainlab::net::{HandshakeError, Offence};
+use chainlab::net::{keep_new_connection, HandshakeError, Offence};
 use chainlab::report::Event;
-use chainlab::NodeId;
+use chainlab::{NodeId, PublicKey};
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -20,8 +20,11 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// A connected peer: its task's queue, byte budget and cancel token.
+/// A connected peer: its key, its task's queue, byte budget and cancel token.
 pub(super) struct Conn {
+    pub(super) key: PublicKey,
+    /// The node id its hello claimed (informational unless its key is listed with an id).
+    pub(super) claimed: u32,
     pub(super) id: u64,
     pub(super) tx: mpsc::Sender<Bytes>,
     /// Encoded bytes queued for this peer and not yet written.
@@ -29,7 +32,6 @@ pub(super) struct Conn {
     pub(super) cancel: CancellationToken,
     pub(super) addr: SocketAddr,
     pub(super) inbound: bool,
-    pub(super) dialer: NodeId,
 }
 
 /// The listener accepted a socket.
@@ -37,16 +39,18 @@ pub(super) struct Conn {
 #[rtype(result = "()")]
 pub(super) struct Accepted(pub(super) TcpStream, pub(super) SocketAddr);
 
-/// A peer's hello checked out: may its node connect (not discouraged, room for it)?
+/// A peer's hello checked out: may its key connect (not discouraged, room for it)?
 #[derive(Message)]
 #[rtype(result = "Result<(), HandshakeError>")]
-pub(super) struct CheckPeer(pub(super) NodeId);
+pub(super) struct CheckPeer(pub(super) PublicKey);
 
-/// A handshake completed: keep the connection (`true`) or drop it as a duplicate.
+/// A handshake completed: the peer's handle if the connection is kept, `None` if it is
+/// dropped (a duplicate, or no room).
 #[derive(Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "Option<NodeId>")]
 pub(super) struct Established {
-    pub(super) peer: NodeId,
+    pub(super) key: PublicKey,
+    pub(super) claimed: u32,
     pub(super) conn: u64,
     pub(super) tx: mpsc::Sender<Bytes>,
     pub(super) queued: Arc<AtomicU64>,
@@ -116,11 +120,10 @@ impl TcpNode {
             .entry(offence.label().to_string())
             .or_default() += 1;
         tracing::warn!(node = self.id, peer, %reason, "peer misbehaved: disconnected and discouraged");
-        self.discouraged.add(
-            peer as u32,
-            self.now_ms().saturating_add(for_ms),
-            reason.clone(),
-        );
+        if let Some(key) = self.book.key_of(peer) {
+            self.discouraged
+                .add(key, self.now_ms().saturating_add(for_ms), reason.clone());
+        }
         self.events.discouraged += 1;
         self.record(Event::PeerDiscouraged {
             peer: peer as u64,
@@ -152,8 +155,12 @@ impl Handler<CheckPeer> for TcpNode {
     type Result = Result<(), HandshakeError>;
     fn handle(&mut self, m: CheckPeer, _: &mut Context<Self>) -> Self::Result {
         let now = self.now_ms();
-        self.discouraged.check(m.0 as u32, now)?;
-        if self.conns.len() >= self.cfg.max_peers && !self.conns.contains_key(&m.0) {
+        self.discouraged.check(&m.0, now)?;
+        let connected = self
+            .book
+            .lookup(&m.0, self.setup_rules.allowed.id_of(&m.0))
+            .is_some_and(|h| self.conns.contains_key(&h));
+        if self.conns.len() >= self.cfg.max_peers && !connected {
             return Err(HandshakeError::Full(self.conns.len()));
         }
         Ok(())
@@ -161,56 +168,59 @@ impl Handler<CheckPeer> for TcpNode {
 }
 
 impl Handler<Established> for TcpNode {
-    type Result = bool;
-    fn handle(&mut self, m: Established, _: &mut Context<Self>) -> bool {
+    type Result = Option<NodeId>;
+    fn handle(&mut self, m: Established, _: &mut Context<Self>) -> Option<NodeId> {
         self.handshaking = self.handshaking.saturating_sub(1);
         if self.shutdown.is_cancelled() {
-            return false;
+            return None;
         }
-        if self.conns.len() >= self.cfg.max_peers && !self.conns.contains_key(&m.peer) {
+        let id = self.setup_rules.allowed.id_of(&m.key);
+        let connected = self
+            .book
+            .lookup(&m.key, id)
+            .filter(|h| self.conns.contains_key(h));
+        if self.conns.len() >= self.cfg.max_peers && connected.is_none() {
             // Several handshakes passed `CheckPeer` at once: the limit holds all the same.
-            return false;
+            return None;
         }
-        let dialer = if m.inbound { m.peer } else { self.id };
+        let conns = &self.conns;
+        let peer = self.book.handle(&m.key, id, |h| conns.contains_key(&h));
         if let Some(t) = m.target {
-            self.targets[t].peer = Some(m.peer);
+            self.targets[t].peer = Some(peer);
             self.targets[t].attempt = 0;
             self.targets[t].busy = false;
         }
-        if let Some(old) = self.conns.get(&m.peer) {
-            // Two connections to one node (both dialled): both sides keep the one dialled by
-            // the lower node id.
-            let keeper = self.id.min(m.peer);
-            if old.dialer == keeper || dialer != keeper {
-                return false;
+        if let Some(old) = self.conns.get(&peer) {
+            // Two connections to one key (both sides dialled): both sides keep the one
+            // dialled by the lower key. Each proved the key, so no one else can replace it.
+            if !keep_new_connection(&self.setup_rules.key, &m.key, old.inbound, m.inbound) {
+                return None;
             }
-            let old = self.conns.remove(&m.peer).expect("present");
+            let old = self.conns.remove(&peer).expect("present");
             old.cancel.cancel();
         } else {
             self.events.connected += 1;
             self.record(Event::PeerConnected {
-                peer: m.peer as u64,
+                peer: peer as u64,
                 addr: m.addr.to_string(),
                 inbound: m.inbound,
             });
-            self.links.do_send(PeerLink {
-                peer: m.peer,
-                up: true,
-            });
+            self.links.do_send(PeerLink { peer, up: true });
         }
         self.conns.insert(
-            m.peer,
+            peer,
             Conn {
+                key: m.key,
+                claimed: m.claimed,
                 id: m.conn,
                 tx: m.tx,
                 queued: m.queued,
                 cancel: m.cancel,
                 addr: m.addr,
                 inbound: m.inbound,
-                dialer,
             },
         );
-        true
+        Some(peer)
     }
 }
 
@@ -220,7 +230,7 @@ impl Handler<Ended> for TcpNode {
         let ours = m
             .peer
             .is_some_and(|p| self.conns.get(&p).is_some_and(|c| c.id == m.conn));
-        if m.peer.is_none() {
+        if m.peer.is_none() && !matches!(m.end, End::Duplicate) {
             // It never reached `Established`.
             self.handshaking = self.handshaking.saturating_sub(1);
         }

@@ -75,8 +75,13 @@ impl TcpCounters {
 /// A connected peer, for reports.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PeerInfo {
-    /// Node id.
+    /// Its handle: its node id when its key is listed with one (an in-process cluster's
+    /// nodes), a number from 2^31 up otherwise.
     pub id: NodeId,
+    /// Its public key (hex): its identity.
+    pub key: String,
+    /// The node id its hello claimed (not checked unless its key is listed with an id).
+    pub claimed_id: u32,
     /// Socket address.
     pub addr: String,
     /// It dialled us.
