@@ -182,15 +182,6 @@ pub fn run_node(
             opts.id, cfg.cluster.nodes
         )));
     }
-    if cfg.consensus.genesis_time.is_none() {
-        return Err(StandaloneError::Usage(
-            "consensus.genesis_time is not set: `chainlab node` runs on Unix time, so the \
-             network's launch time must be in the config (RFC 3339, e.g. \
-             \"2026-12-01T00:00:00Z\"); without it a branch could claim the years since 1970 \
-             to lower the difficulty"
-                .into(),
-        ));
-    }
     let allowed = cfg
         .tcp
         .peers_allowed
@@ -205,6 +196,15 @@ pub fn run_node(
         ));
     }
     let key = node_key(&opts)?;
+    if cfg.consensus.genesis_time.is_none() {
+        return Err(StandaloneError::Usage(
+            "consensus.genesis_time is not set: `chainlab node` runs on Unix time, so the \
+             network's launch time must be in the config (RFC 3339, e.g. \
+             \"2026-12-01T00:00:00Z\"); without it a branch could claim the years since 1970 \
+             to lower the difficulty"
+                .into(),
+        ));
+    }
     cfg.cluster.clock = ClockMode::Real;
     // Every link of this process is TCP (peer actors budget what they serve accordingly).
     cfg.network.transport = chainlab::config::TransportKind::Tcp;

@@ -501,7 +501,12 @@ fn node_keys_are_created_once_reused_and_damage_is_refused() {
         a.extend(extra.iter().map(|x| x.to_string()));
         a
     };
-    let open = ["--set", "tcp.peers_allowed=any"];
+    let open = [
+        "--set",
+        "tcp.peers_allowed=any",
+        "--set",
+        "consensus.genesis_time=\"2026-12-01T00:00:00Z\"",
+    ];
     let args = node(&[&["--data-dir", s(&data)][..], &open[..]].concat());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = chainlab(&args);

@@ -212,7 +212,7 @@ mod tests {
         let e = parse(
             "converged = true\n\"blocks.max_reorg_depth\" = { max = 3 }\n\
              invariants.violations = 0\ntps = { min = 40 }\n\
-             txs.confirm_latency_s.p90 = { min = 0.5, max = 30.0 }",
+             txs.inclusion_s.p90 = { min = 0.5, max = 30.0 }",
         )
         .unwrap();
         let got: Vec<(&str, String)> = e
@@ -226,7 +226,7 @@ mod tests {
                 ("blocks.max_reorg_depth", "<= 3".to_string()),
                 ("convergence.converged", "= true".into()),
                 ("invariants.violations", "= 0".into()),
-                ("txs.confirm_latency_s.p90", "in [0.5, 30]".into()),
+                ("txs.inclusion_s.p90", "in [0.5, 30]".into()),
                 ("txs.tps", ">= 40".into()),
             ]
         );

@@ -471,8 +471,8 @@ mod tests {
             "convergence.converged"
         );
         assert_eq!(
-            s.resolve("confirm_latency_s.p90").unwrap().path,
-            "txs.confirm_latency_s.p90"
+            s.resolve("inclusion_s.p90").unwrap().path,
+            "txs.inclusion_s.p90"
         );
         assert_eq!(
             s.resolve("causes.eof").unwrap().path,
@@ -507,7 +507,7 @@ mod tests {
 
     #[test]
     fn an_unknown_path_suggests_close_ones() {
-        let e = Schema::report().resolve("txs.tsp").unwrap_err();
+        let e = Schema::report().resolve("txs.tpz").unwrap_err();
         let PathError::Unknown(close) = &e else {
             panic!("{e}")
         };
