@@ -123,10 +123,14 @@ fn rows(r: &Report) -> [(&'static str, String); 18] {
             format!("{} / {} / {}", t.pending, t.nonce_gap, t.on_competing_tip),
         ),
         (
-            "txs dropped exp/evict/repl/inval",
+            "txs dropped exp/evict/repl/unpaid/inval",
             format!(
-                "{} / {} / {} / {}",
-                t.dropped.expired, t.dropped.evicted, t.dropped.replaced, t.dropped.invalidated
+                "{} / {} / {} / {} / {}",
+                t.dropped.expired,
+                t.dropped.evicted,
+                t.dropped.replaced,
+                t.dropped.unpayable,
+                t.dropped.invalidated
             ),
         ),
         (
