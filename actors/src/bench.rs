@@ -354,3 +354,76 @@ mod tests {
         );
     }
 }
+
+/// `chainlab bench inv-flood`: what announcements cost a node's gossip tables when the
+/// announced ids share their first 8 bytes (chosen to collide in a hasher that reads only
+/// those) against random ids, alternated per round.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvFlood {
+    /// Inventory messages per variant and round, each of `MAX_INV_ITEMS` fresh ids.
+    pub msgs: usize,
+    /// Rounds (each runs both variants).
+    pub rounds: usize,
+    /// Nanoseconds per announced id, per round: random ids.
+    pub random_ns_per_id: Vec<f64>,
+    /// The same, ids sharing their first 8 bytes.
+    pub colliding_ns_per_id: Vec<f64>,
+    /// Median of colliding over median of random (1 = no penalty).
+    pub ratio: f64,
+}
+
+/// Runs [`InvFlood`]: `msgs` announcements of 5,000 fresh ids from 8 peers in turn into one
+/// node's [`chainlab::net::gossip::Gossip`] (the default config's policy, a key derived as a
+/// node's is), timing `on_inv` alone.
+pub fn inv_flood(msgs: usize, rounds: usize) -> InvFlood {
+    use chainlab::hash::{Hash, HashKey};
+    use chainlab::net::gossip::Gossip;
+    use chainlab::net::wire::MAX_INV_ITEMS;
+    let policy = Config::default().gossip_policy();
+    let one = |colliding: bool, round: usize| {
+        let mut g = Gossip::new(
+            policy.clone(),
+            (1..=8).collect(),
+            HashKey::derive(1, "gossip", 0),
+        );
+        let mut n = (round as u64) << 40;
+        let mut id = || {
+            n += 1;
+            let mut h = Hash::sha256(&n.to_le_bytes());
+            if colliding {
+                h.0[..8].copy_from_slice(&[0xc0; 8]);
+            }
+            h
+        };
+        let invs: Vec<Vec<Hash>> = (0..msgs)
+            .map(|_| (0..MAX_INV_ITEMS).map(|_| id()).collect())
+            .collect();
+        let t = Instant::now();
+        for (i, ids) in invs.iter().enumerate() {
+            // Each request expires before the next message, so every id is looked up and
+            // inserted (nothing is skipped by the per-peer request cap).
+            let now = i as u64 * (policy.request_timeout_ms + 1);
+            g.prune_expired(now);
+            std::hint::black_box(g.on_inv(1 + i % 8, &[], ids, now, |_| false));
+        }
+        t.elapsed().as_secs_f64() * 1e9 / (msgs * MAX_INV_ITEMS) as f64
+    };
+    let (mut random_ns_per_id, mut colliding_ns_per_id) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        random_ns_per_id.push(one(false, 2 * r));
+        colliding_ns_per_id.push(one(true, 2 * r + 1));
+    }
+    let med = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    let ratio = med(&colliding_ns_per_id) / med(&random_ns_per_id);
+    InvFlood {
+        msgs,
+        rounds,
+        random_ns_per_id,
+        colliding_ns_per_id,
+        ratio,
+    }
+}

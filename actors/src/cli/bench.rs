@@ -47,6 +47,16 @@ enum BenchCmd {
         #[command(flatten)]
         cfg: ConfigArgs,
     },
+    /// Cost of announcements whose ids share their first 8 bytes against random ids, in one
+    /// node's gossip tables (hash flooding; alternated rounds).
+    InvFlood {
+        /// Inventory messages of 5,000 ids per variant and round.
+        #[arg(long, default_value_t = 200)]
+        msgs: usize,
+        /// Rounds of each variant.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
     Tps {
         /// Nodes.
@@ -77,6 +87,12 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
             let (memory, tcp) = bench::transport_compare(nodes, &cfg.set, rounds).map_err(bad)?;
             print_lines(memory.iter().chain(&tcp))?;
             print_line(&bench::TransportMedians::new(&memory, &tcp))?;
+        }
+        BenchCmd::InvFlood { msgs, rounds } => {
+            if msgs == 0 || rounds == 0 {
+                return Err(bad("--msgs and --rounds must be at least 1").into());
+            }
+            print_line(&bench::inv_flood(msgs, rounds))?;
         }
         BenchCmd::Tps { nodes, cfg } => {
             print_line(&bench::real_tps(nodes, &cfg.set).map_err(bad)?)?;
