@@ -23,6 +23,8 @@ mod prefix;
 mod propagation;
 mod safety;
 pub mod schema;
+#[cfg(test)]
+mod testkit;
 
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
@@ -228,25 +230,7 @@ fn chain_positions(chain: &[FinalBlock]) -> HashMap<Hash, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
-        TraceRecord { t_ms, node, event }
-    }
-
-    fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64) -> TraceRecord {
-        rec(
-            t,
-            node,
-            Event::BlockMined {
-                hash,
-                height,
-                parent,
-                miner: node,
-                txs: 0,
-                difficulty: 1,
-            },
-        )
-    }
+    use crate::report::testkit::{mined, rec};
 
     fn imp(t: u64, node: NodeId, hash: Hash, height: u64) -> TraceRecord {
         rec(t, node, Event::BlockImported { hash, height })

@@ -199,28 +199,10 @@ pub(super) fn common_prefix(events: &[TraceRecord], k: u64) -> CommonPrefix {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::testkit::{mined, rec};
 
     fn h(i: u8) -> Hash {
         Hash([i; 32])
-    }
-
-    fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
-        TraceRecord { t_ms, node, event }
-    }
-
-    fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64) -> TraceRecord {
-        rec(
-            t,
-            node,
-            Event::BlockMined {
-                hash,
-                height,
-                parent,
-                miner: node,
-                txs: 0,
-                difficulty: 1,
-            },
-        )
     }
 
     fn tip(t: u64, node: NodeId, hash: Hash, height: u64) -> TraceRecord {

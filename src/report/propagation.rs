@@ -168,10 +168,7 @@ pub(super) fn propagation(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
-        TraceRecord { t_ms, node, event }
-    }
+    use crate::report::testkit::rec;
 
     fn fault(t: u64, node: NodeId, index: usize, kind: &str, phase: &str) -> TraceRecord {
         rec(

@@ -1,0 +1,26 @@
+//! Trace records for the report's unit tests.
+
+use super::{Event, TraceRecord};
+use crate::hash::Hash;
+use crate::NodeId;
+
+/// `event` by `node` at `t_ms`.
+pub(crate) fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
+    TraceRecord { t_ms, node, event }
+}
+
+/// `node` mined block `hash` on `parent` at height `height`, at `t` ms.
+pub(crate) fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64) -> TraceRecord {
+    rec(
+        t,
+        node,
+        Event::BlockMined {
+            hash,
+            height,
+            parent,
+            miner: node,
+            txs: 0,
+            difficulty: 1,
+        },
+    )
+}
