@@ -1,10 +1,12 @@
-//! Block headers, bodies, the seal (proof of work now, proof of stake later) and Merkle roots.
+//! Block headers, bodies (transactions and consensus items), the seal (proof of work or proof of
+//! stake) and Merkle roots.
 
-use crate::crypto::Address;
+use crate::crypto::{Address, Signature};
 use crate::encoding;
 use crate::hash::{Hash, TxId};
 use crate::tx::Transaction;
 use serde::{Deserialize, Serialize};
+use serde_big_array::BigArray;
 use std::sync::Arc;
 
 /// Header format version.
@@ -13,8 +15,7 @@ pub const BLOCK_VERSION: u32 = 1;
 /// How a block proves it may extend the chain.
 ///
 /// The seal is the last field of the header, so the fields before it stay the same whatever
-/// consensus seals the block; a proof-of-stake variant (slot, validator, signature over the
-/// unsealed header) slots in here.
+/// consensus seals the block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Seal {
     /// Proof of work: the block hash, read as a number, is at most `u128::MAX / difficulty`
@@ -25,6 +26,116 @@ pub enum Seal {
         /// The value the miner varied.
         nonce: u64,
     },
+    /// Proof of stake: the proposer's right to `slot` and its signature.
+    Pos {
+        /// The slot (the header's timestamp is the slot's start).
+        slot: u64,
+        /// Index of the proposer in the validator set of genesis.
+        proposer: u32,
+        /// The leader proof: the proposer's VRF output and proof for the slot (all zero under
+        /// `pos.leader = "single"`, where the leader is computed, not proven).
+        vrf: VrfProof,
+        /// The proposer's k256 signature over the header with this field zeroed.
+        signature: Signature,
+    },
+}
+
+/// A verifiable random function's output and proof (schnorrkel, sr25519).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VrfProof {
+    /// The VRF pre-output (a compressed Ristretto point).
+    pub output: [u8; 32],
+    /// The DLEQ proof that `output` is the key's evaluation at the slot's input.
+    #[serde(with = "BigArray")]
+    pub proof: [u8; 64],
+}
+
+impl VrfProof {
+    /// No proof (genesis, templates, single-leader slots).
+    pub const NONE: VrfProof = VrfProof {
+        output: [0; 32],
+        proof: [0; 64],
+    };
+}
+
+/// A finality checkpoint: the last block of a branch before an epoch's first slot
+/// (genesis for epoch 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The epoch it opens.
+    pub epoch: u64,
+    /// The block.
+    pub hash: Hash,
+}
+
+/// A validator's checkpoint vote (Casper FFG): a link from a justified `source` to `target`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Vote {
+    /// Index of the validator in the validator set of genesis.
+    pub validator: u32,
+    /// The justified checkpoint the vote builds on.
+    pub source: Checkpoint,
+    /// The checkpoint voted for.
+    pub target: Checkpoint,
+    /// The validator's k256 signature over [`Vote::digest`].
+    pub signature: Signature,
+}
+
+impl Vote {
+    /// What the validator signs: the chain, the validator, source and target.
+    pub fn digest(&self, chain_id: u32) -> [u8; 32] {
+        Hash::sha256_parts(&[
+            b"chainlab/vote/v1",
+            &chain_id.to_le_bytes(),
+            &self.validator.to_le_bytes(),
+            &encoding::encode(&(self.source, self.target)),
+        ])
+        .0
+    }
+}
+
+/// Proof that a validator equivocated; self-contained (both signed messages), so any node can
+/// check it without context.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Evidence {
+    /// Two different headers for the same slot by the same proposer.
+    DoubleBlock {
+        /// One header.
+        a: Box<BlockHeader>,
+        /// The other.
+        b: Box<BlockHeader>,
+    },
+    /// Two different votes by one validator for the same target epoch.
+    DoubleVote {
+        /// One vote.
+        a: Vote,
+        /// The other.
+        b: Vote,
+    },
+    /// A vote whose link surrounds another of the same validator:
+    /// `a.source.epoch < b.source.epoch` and `b.target.epoch < a.target.epoch`.
+    SurroundVote {
+        /// The surrounding vote.
+        a: Vote,
+        /// The surrounded vote.
+        b: Vote,
+    },
+}
+
+/// What a block body carries besides transactions (proof of stake only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    /// A checkpoint vote.
+    Vote(Vote),
+    /// Equivocation evidence.
+    Evidence(Evidence),
+}
+
+impl Item {
+    /// Its id: SHA-256 of its canonical encoding (the body root commits to it).
+    pub fn id(&self) -> Hash {
+        Hash::sha256_parts(&[b"chainlab/item/v1", &encoding::encode(self)])
+    }
 }
 
 /// A block header. Its hash is double SHA-256 of its canonical encoding.
@@ -36,7 +147,7 @@ pub struct BlockHeader {
     pub parent: Hash,
     /// Height: genesis is 0.
     pub height: u64,
-    /// Merkle root of the transaction ids.
+    /// Merkle root of the body: the transaction ids, then the ids of the consensus items.
     pub tx_root: Hash,
     /// Commitment to the account state after this block.
     pub state_root: Hash,
@@ -55,9 +166,19 @@ impl BlockHeader {
     }
 
     /// The difficulty this header claims (work contributed to its chain).
+    /// 0 for proof of stake.
     pub fn difficulty(&self) -> u64 {
         match self.seal {
             Seal::Pow { difficulty, .. } => difficulty,
+            Seal::Pos { .. } => 0,
+        }
+    }
+
+    /// The slot of a proof-of-stake header (`None` for proof of work).
+    pub fn slot(&self) -> Option<u64> {
+        match self.seal {
+            Seal::Pow { .. } => None,
+            Seal::Pos { slot, .. } => Some(slot),
         }
     }
 }
@@ -69,6 +190,9 @@ pub struct Block {
     pub header: BlockHeader,
     /// The transactions, in execution order.
     pub txs: Vec<Transaction>,
+    /// Consensus items (checkpoint votes, evidence), after the transactions; empty under
+    /// proof of work.
+    pub items: Vec<Item>,
 }
 
 impl Block {
@@ -86,6 +210,22 @@ impl Block {
     pub fn tx_ids(&self) -> Vec<TxId> {
         self.txs.iter().map(Transaction::id).collect()
     }
+
+    /// The root the header's `tx_root` must hold, given the transaction ids.
+    pub fn body_root(&self, tx_ids: &[TxId]) -> Hash {
+        body_root(tx_ids, &self.items)
+    }
+}
+
+/// The body root: the Merkle root of the transaction ids followed by the item ids (just the
+/// transaction ids' root when there are no items, as under proof of work).
+pub fn body_root(tx_ids: &[TxId], items: &[Item]) -> Hash {
+    if items.is_empty() {
+        return merkle_root(tx_ids);
+    }
+    let mut ids = tx_ids.to_vec();
+    ids.extend(items.iter().map(Item::id));
+    merkle_root(&ids)
 }
 
 /// A block that passed every check that needs no chain context

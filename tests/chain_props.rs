@@ -193,7 +193,7 @@ fn build_on(
     let parent_ts = tree.blocks[&parent].0.header.timestamp_ms;
     let miner = Address([0xa0 + spec.miner; 20]);
     let mut block = scratch
-        .build_block(&txs, miner, parent_ts + spec.delay)
+        .build_block(&txs, Vec::new(), miner, parent_ts + spec.delay)
         .expect("the reward fits");
     assert_eq!(block.txs, txs, "every generated transfer is affordable");
     grind(&mut block.header, 0, u64::MAX).expect("a nonce exists");

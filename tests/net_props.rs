@@ -155,6 +155,7 @@ fn cheap_block(seed: u64, i: u64) -> Block {
             },
         },
         txs: Vec::new(),
+        items: Vec::new(),
     }
 }
 
@@ -534,7 +535,7 @@ proptest! {
                 i
             }
             Break::PreviousNonce => {
-                let Seal::Pow { nonce, .. } = &mut blocks[i - 1].header.seal;
+                let Seal::Pow { nonce, .. } = &mut blocks[i - 1].header.seal else { panic!("a proof-of-work seal") };
                 *nonce = nonce.wrapping_add(1);
                 i
             }

@@ -47,12 +47,15 @@ fn params() -> Arc<ChainParams> {
 fn difficulty(chain: &ChainState, parent: &Hash) -> u64 {
     match chain.next_rule(parent) {
         SealRule::Pow { difficulty } => difficulty,
+        SealRule::Pos(_) => panic!("a proof-of-work chain"),
     }
 }
 
 /// A block on `chain`'s tip stamped `ts` (whatever the rules say), sealed.
 fn block_at(chain: &mut ChainState, miner: Address, ts: u64) -> Block {
-    let mut b = chain.build_block(&[], miner, ts).expect("the reward fits");
+    let mut b = chain
+        .build_block(&[], Vec::new(), miner, ts)
+        .expect("the reward fits");
     b.header.timestamp_ms = ts;
     grind(&mut b.header, 0, u64::MAX).expect("a nonce exists");
     b
@@ -216,7 +219,9 @@ fn the_time_warp_sawtooth_is_refused_at_the_first_window_end_that_goes_back() {
                 assert!(e.is_peer_fault());
                 assert!(e.to_string().contains("time-warp"), "{e}");
                 // The template a miner builds obeys the rule.
-                let t = attacker.build_block(&[], HONEST, mtp + 1).unwrap();
+                let t = attacker
+                    .build_block(&[], Vec::new(), HONEST, mtp + 1)
+                    .unwrap();
                 assert_eq!(t.header.timestamp_ms, start);
                 return;
             }

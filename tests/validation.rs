@@ -21,6 +21,7 @@ use std::sync::Arc;
 fn next_difficulty(chain: &ChainState, parent: &Hash) -> u64 {
     match chain.next_rule(parent) {
         SealRule::Pow { difficulty } => difficulty,
+        SealRule::Pos(_) => panic!("a proof-of-work chain"),
     }
 }
 
@@ -65,7 +66,9 @@ fn reseal_txs(block: &mut Block) {
 
 /// A sealed block on the tip of `chain`.
 fn mine(chain: &mut ChainState, txs: &[Transaction], miner: Address, now: u64) -> Block {
-    let mut b = chain.build_block(txs, miner, now).expect("the reward fits");
+    let mut b = chain
+        .build_block(txs, Vec::new(), miner, now)
+        .expect("the reward fits");
     seal(&mut b);
     b
 }
@@ -183,7 +186,9 @@ fn too_large_is_rejected() {
 #[test]
 fn bad_pow_is_rejected() {
     let (_, p, mut b) = two_tx_block();
-    let Seal::Pow { difficulty, nonce } = b.header.seal;
+    let Seal::Pow { difficulty, nonce } = b.header.seal else {
+        panic!("a proof-of-work seal")
+    };
     // Walk to the next nonce whose hash misses the target.
     let mut n = nonce;
     loop {
@@ -472,7 +477,9 @@ fn timestamp_too_far_ahead_is_rejected() {
 
 /// A block on the tip carrying `txs` verbatim (not filtered by `build_block`).
 fn block_with(chain: &mut ChainState, txs: Vec<Transaction>, miner: Address, now: u64) -> Block {
-    let mut b = chain.build_block(&[], miner, now).expect("the reward fits");
+    let mut b = chain
+        .build_block(&[], Vec::new(), miner, now)
+        .expect("the reward fits");
     b.txs = txs;
     reseal_txs(&mut b);
     b
@@ -565,7 +572,9 @@ fn credit_overflow_does_not_apply() {
     // The reward to a miner at u64::MAX: the index is the transaction count. `build_block`
     // refuses to build it (no valid block can pay that miner) ...
     assert_eq!(
-        chain.build_block(&[], whale, SPACING).unwrap_err(),
+        chain
+            .build_block(&[], Vec::new(), whale, SPACING)
+            .unwrap_err(),
         ApplyError::Overflow
     );
     // ... and a peer's block paying it is refused.
@@ -633,6 +642,7 @@ fn child_of(chain: &ChainState, parent: &Block, miner: Address) -> Block {
             },
         },
         txs: Vec::new(),
+        items: Vec::new(),
     };
     seal(&mut b);
     b

@@ -513,7 +513,7 @@ impl Attacker {
     fn sealed_block(&mut self, txs: &[Transaction], miner: u8) -> Block {
         let mut b = self
             .chain
-            .build_block(txs, Address([miner; 20]), 1_000)
+            .build_block(txs, Vec::new(), Address([miner; 20]), 1_000)
             .expect("the reward fits");
         assert_eq!(b.txs.len(), txs.len(), "the transactions apply");
         grind(&mut b.header, 0, u64::MAX).expect("a nonce exists");
@@ -553,7 +553,7 @@ impl Attacker {
         });
         let ts = chain.get(&chain.tip()).expect("tip").header.timestamp_ms + 1;
         let mut b = chain
-            .build_block(txs, Address([miner; 20]), ts)
+            .build_block(txs, Vec::new(), Address([miner; 20]), ts)
             .expect("the reward fits");
         assert_eq!(b.txs.len(), txs.len(), "the transactions apply");
         grind(&mut b.header, 0, u64::MAX).expect("a nonce exists");
@@ -865,9 +865,11 @@ impl Attacker {
     fn content_cases(&mut self) -> u32 {
         let mut b = self
             .chain
-            .build_block(&[], Address([0xb0; 20]), 1_000)
+            .build_block(&[], Vec::new(), Address([0xb0; 20]), 1_000)
             .expect("the reward fits");
-        let Seal::Pow { difficulty, .. } = b.header.seal;
+        let Seal::Pow { difficulty, .. } = b.header.seal else {
+            panic!("a proof-of-work seal")
+        };
         let mut nonce = 0;
         loop {
             b.header.seal = Seal::Pow { difficulty, nonce };
@@ -1152,7 +1154,9 @@ impl Attacker {
         let mut c = self.join(id);
         let mut b = self.sealed_block(&[], 0xc0);
         b.header.timestamp_ms += 1;
-        let Seal::Pow { difficulty, .. } = b.header.seal;
+        let Seal::Pow { difficulty, .. } = b.header.seal else {
+            panic!("a proof-of-work seal")
+        };
         while meets_difficulty(&b.hash(), difficulty) {
             b.header.timestamp_ms += 1;
         }

@@ -427,7 +427,7 @@ fn next_block(data: &Path, node: usize) -> Block {
     );
     let ts = chain.get(&chain.tip()).unwrap().header.timestamp_ms + 1000;
     chain
-        .build_block(&[], Config::node_key(node).address(), ts)
+        .build_block(&[], Vec::new(), Config::node_key(node).address(), ts)
         .expect("the reward fits")
 }
 
@@ -455,7 +455,9 @@ fn put_block(data: &Path, node: usize, block: &Block) -> Hash {
 
 /// Sets the first nonce from 0 for which the block meets (`meet`) or misses its difficulty.
 fn seal(block: &mut Block, meet: bool) {
-    let Seal::Pow { difficulty, .. } = block.header.seal;
+    let Seal::Pow { difficulty, .. } = block.header.seal else {
+        panic!("a proof-of-work seal")
+    };
     for nonce in 0.. {
         block.header.seal = Seal::Pow { difficulty, nonce };
         if meets_difficulty(&block.hash(), difficulty) == meet {

@@ -199,7 +199,7 @@ fn attack(
             let mut miner = [0xa0; 20];
             miner[..8].copy_from_slice(&(i as u64).to_le_bytes());
             let mut b = base
-                .build_block(&[], Address(miner), 1_000)
+                .build_block(&[], Vec::new(), Address(miner), 1_000)
                 .expect("the reward fits");
             grind(&mut b.header, 0, u64::MAX).expect("sealed");
             Arc::new(b)
@@ -208,7 +208,7 @@ fn attack(
     let mut chain = Vec::with_capacity(CHAIN);
     for i in 1..=CHAIN as u64 {
         let mut b = base
-            .build_block(&[], Address([0xb0; 20]), i * 300)
+            .build_block(&[], Vec::new(), Address([0xb0; 20]), i * 300)
             .expect("the reward fits");
         grind(&mut b.header, 0, u64::MAX).expect("sealed");
         let checked =

@@ -225,7 +225,7 @@ mod tests {
         let blocks: Vec<Arc<Block>> = (1..=n)
             .map(|i| {
                 let mut b = source
-                    .build_block(&[], Address([1; 20]), i * 10_000)
+                    .build_block(&[], Vec::new(), Address([1; 20]), i * 10_000)
                     .expect("the reward fits");
                 grind(&mut b.header, 0, u64::MAX).expect("sealed");
                 let c = check_block(Arc::new(b), &params, None).expect("valid");

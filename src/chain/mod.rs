@@ -19,8 +19,8 @@ pub mod validation;
 pub use deferred::Deferred;
 pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 
-use crate::block::{merkle_root, Block, BlockHeader, CheckedBlock, BLOCK_VERSION};
-use crate::consensus::{Ancestry, BranchTip, Consensus, SealRule};
+use crate::block::{body_root, Block, BlockHeader, CheckedBlock, Item, BLOCK_VERSION};
+use crate::consensus::{Ancestry, BranchState, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
 use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
@@ -52,6 +52,8 @@ struct Entry {
     total_work: u128,
     tie_key: u64,
     status: Status,
+    /// The consensus engine's state after this block ([`Consensus::child_state`]).
+    consensus: BranchState,
 }
 
 /// What an import did.
@@ -180,6 +182,7 @@ impl ChainState {
                 total_work: 0,
                 tie_key: 0,
                 status: Status::Valid,
+                consensus: engine.genesis_state(&hash),
             },
         );
         ChainState {
@@ -407,6 +410,7 @@ impl ChainState {
         self.check_header(&b.block.header, now_ms)?;
         self.check_fork(&b.block.header.parent)?;
         let p = &self.entries[&b.block.header.parent];
+        let consensus = self.engine.child_state(self, &p.consensus, &b.block)?;
         let entry = Entry {
             height: p.height + 1,
             total_work: p.total_work + self.engine.weight(&b.block.header),
@@ -414,6 +418,7 @@ impl ChainState {
             tx_ids: b.tx_ids.clone(),
             tie_key,
             status: Status::Pending,
+            consensus,
         };
         let hash = b.hash;
         self.entries.insert(hash, entry);
@@ -646,6 +651,7 @@ impl ChainState {
     pub fn build_block(
         &mut self,
         candidates: &[Transaction],
+        items: Vec<Item>,
         miner: Address,
         now_ms: u64,
     ) -> Result<Block, ApplyError> {
@@ -653,7 +659,7 @@ impl ChainState {
         let mut undo = Undo::default();
         let mut txs = Vec::new();
         let mut fees: u64 = 0;
-        let mut bytes = 400u64;
+        let mut bytes = 400u64 + items.iter().map(crate::encoding::encoded_len).sum::<u64>();
         for tx in candidates {
             if txs.len() >= self.params.max_block_txs {
                 break;
@@ -686,7 +692,7 @@ impl ChainState {
                 version: BLOCK_VERSION,
                 parent: tip,
                 height: self.height() + 1,
-                tx_root: merkle_root(&ids),
+                tx_root: body_root(&ids, &items),
                 state_root,
                 timestamp_ms: now_ms
                     .max(self.median_time_past(tip).saturating_add(1))
@@ -695,6 +701,7 @@ impl ChainState {
                 seal: self.engine.template_seal(&self.next_rule(&tip)),
             },
             txs,
+            items,
         })
     }
 
@@ -730,6 +737,9 @@ impl Ancestry for ChainState {
     }
     fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash> {
         ChainState::ancestor(self, *hash, height)
+    }
+    fn branch_state(&self, hash: &Hash) -> Option<&BranchState> {
+        self.entries.get(hash).map(|e| &e.consensus)
     }
 }
 
@@ -812,7 +822,7 @@ mod finality_tests {
             .map(|_| {
                 let now = 1_000 * (c.height() + 1);
                 let block = c
-                    .build_block(&[], Address([miner; 20]), now)
+                    .build_block(&[], Vec::new(), Address([miner; 20]), now)
                     .expect("the reward fits");
                 let checked = seal_and_check(block, c);
                 c.import(checked.clone(), now, 0).expect("valid block");
@@ -823,7 +833,9 @@ mod finality_tests {
 
     #[test]
     fn a_heavier_branch_is_adopted_unless_it_reverts_a_final_block() {
-        let crate::consensus::Engine::Pow(pow) = ChainParams::for_tests(Vec::new()).engine;
+        let crate::consensus::Engine::Pow(pow) = ChainParams::for_tests(Vec::new()).engine else {
+            panic!("proof of work")
+        };
         for final_at_two in [false, true] {
             let engine: Option<Arc<dyn Consensus>> =
                 final_at_two.then(|| Arc::new(FinalAtTwo(pow.clone())) as Arc<dyn Consensus>);

@@ -59,6 +59,7 @@ impl ChainParams {
                 seal: self.engine.genesis_seal(self.chain_id),
             },
             txs: Vec::new(),
+            items: Vec::new(),
         }
     }
 

@@ -187,7 +187,7 @@ mod tests {
         mark_genesis(&mut store, &chain.genesis()).unwrap();
         for i in 1..=n {
             let mut block = chain
-                .build_block(&[], crate::crypto::Address([9; 20]), i * 1_000)
+                .build_block(&[], Vec::new(), crate::crypto::Address([9; 20]), i * 1_000)
                 .expect("the reward fits");
             crate::consensus::pow::grind(&mut block.header, 0, u64::MAX).expect("sealed");
             let checked = check_block(Arc::new(block), &p, None).unwrap();
@@ -252,7 +252,7 @@ mod tests {
             .map(|m| {
                 let mut c = chain_copy(&store, &p);
                 let mut b = c
-                    .build_block(&[], crate::crypto::Address([*m; 20]), 3_000)
+                    .build_block(&[], Vec::new(), crate::crypto::Address([*m; 20]), 3_000)
                     .expect("the reward fits");
                 crate::consensus::pow::grind(&mut b.header, 0, u64::MAX).expect("sealed");
                 b

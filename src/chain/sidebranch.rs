@@ -155,7 +155,7 @@ mod tests {
     /// the median past).
     fn child(c: &ChainState, parent: Hash, miner: u8, t: u64) -> CheckedBlock {
         let mut b: Block = c_clone_at(c, parent)
-            .build_block(&[], Address([miner; 20]), t)
+            .build_block(&[], Vec::new(), Address([miner; 20]), t)
             .expect("the reward fits");
         crate::consensus::pow::grind(&mut b.header, 0, u64::MAX).expect("sealed");
         check_block(Arc::new(b), c.params(), None).expect("checks")
@@ -222,7 +222,7 @@ mod tests {
         extend(&mut c, 2);
         let genesis = c.genesis();
         let mut b1 = c_clone_at(&c, genesis)
-            .build_block(&[], Address([5; 20]), 500)
+            .build_block(&[], Vec::new(), Address([5; 20]), 500)
             .expect("the reward fits");
         b1.header.state_root = Hash([9; 32]);
         crate::consensus::pow::grind(&mut b1.header, 0, u64::MAX).expect("sealed");
@@ -235,6 +235,7 @@ mod tests {
             let mut b = Block {
                 header: b1.block.header.clone(),
                 txs: Vec::new(),
+                items: Vec::new(),
             };
             b.header.parent = parent;
             b.header.height = i;

@@ -4,7 +4,7 @@
 //! only thing [`crate::chain::ChainState::import`] takes. The chain then checks what needs
 //! context (parent, height, difficulty, timestamps, nonces, balances, state root).
 
-use crate::block::{merkle_root, Block, CheckedBlock, BLOCK_VERSION};
+use crate::block::{Block, CheckedBlock, BLOCK_VERSION};
 use crate::chain::params::ChainParams;
 use crate::chain::state::ApplyError;
 use crate::consensus::{Consensus, SealError};
@@ -204,6 +204,7 @@ pub fn check_block(
         check_tx(tx, id, params.chain_id, cache)
             .map_err(|source| BlockError::Tx { index, source })?;
     }
+    params.engine.check_items(&block.items, cache)?;
     Ok(CheckedBlock {
         block,
         hash,
@@ -247,7 +248,7 @@ pub fn check_block_shape(
             return Err(BlockError::DuplicateTx { index });
         }
     }
-    if merkle_root(&ids) != h.tx_root {
+    if block.body_root(&ids) != h.tx_root {
         return Err(BlockError::BadMerkleRoot);
     }
     for (index, tx) in block.txs.iter().enumerate() {

@@ -15,6 +15,8 @@ pub enum ConsensusKind {
     /// Proof of work.
     #[default]
     Pow,
+    /// Proof of stake (`[pos]`).
+    Pos,
 }
 
 /// `[consensus]`
@@ -121,6 +123,7 @@ impl Config {
                 retarget_interval: c.retarget_interval,
                 initial_difficulty: self.pow.difficulty,
             }),
+            ConsensusKind::Pos => Engine::Pos(self.pos_engine()),
         }
     }
 

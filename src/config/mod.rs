@@ -16,6 +16,7 @@ mod mempool;
 mod network;
 mod node;
 mod peers;
+mod pos;
 mod pow;
 mod safety;
 mod storage;
@@ -31,6 +32,7 @@ pub use mempool::MempoolConfig;
 pub use network::{Latency, NetworkConfig, Topology, TransportKind};
 pub use node::NodeConfig;
 pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
+pub use pos::{PosConfig, TOTAL_STAKE};
 pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
 pub use storage::{StorageBackend, StorageConfig};
@@ -93,6 +95,8 @@ pub struct Config {
     pub consensus: ConsensusConfig,
     /// `[pow]`
     pub pow: PowConfig,
+    /// `[pos]`
+    pub pos: PosConfig,
     /// `[mempool]`
     pub mempool: MempoolConfig,
     /// `[gossip]`
@@ -233,6 +237,7 @@ impl Config {
         self.tcp.validate(file)?;
         self.consensus.validate(file)?;
         self.pow.validate(file, n, clock)?;
+        self.pos.validate(file, n)?;
         self.workload.validate(file)?;
         self.mempool.validate(file)?;
         self.gossip.validate(file)?;

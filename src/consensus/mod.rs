@@ -13,21 +13,28 @@
 //! - **What is final?** [`Consensus::finalized`]: a block the chain may never revert (none
 //!   for proof of work).
 //!
+//! Engines whose rules follow a branch's contents (proof of stake: epoch randomness, stakes,
+//! checkpoint votes, justification and finality) keep a [`BranchState`] per stored block,
+//! computed once from its parent's by [`Consensus::child_state`] and read back through
+//! [`Ancestry::branch_state`].
+//!
 //! [`Engine`] names the engines a config can choose, with their parameters; it implements the
-//! trait by delegating to the engine. [`pow::Pow`] is the first engine. A new engine adds a
+//! trait by delegating to the engine. [`pow::Pow`] and [`pos::Pos`] are the engines. A new engine adds a
 //! variant here and a file beside `pow.rs` (see `docs/architecture.md`); the chain, the miner
 //! actor and the harness drive whatever engine the config names.
 //!
 //! Engines read the chain through [`Ancestry`], which the chain implements, so this module
 //! depends on block and hash types only.
 
+pub mod pos;
 pub mod pow;
 
-use crate::block::{BlockHeader, Seal};
-use crate::crypto::KeyPair;
+use crate::block::{Block, BlockHeader, Item, Seal};
+use crate::crypto::{KeyPair, SigCache};
 use crate::hash::Hash;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// How to choose between branch tips of equal weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -68,6 +75,25 @@ pub enum SealError {
         /// The timestamp of the window's first block.
         window_start: u64,
     },
+    /// A proof-of-stake rule is broken (slot, leader proof, signature, votes, evidence).
+    #[error("proof of stake: {0}")]
+    Pos(#[from] pos::PosError),
+    /// A block body carries consensus items the engine has no use for (proof of work).
+    #[error("{count} consensus items in a {engine} block, which carries none")]
+    UnexpectedItems {
+        /// The engine.
+        engine: &'static str,
+        /// Items in the block.
+        count: usize,
+    },
+    /// The seal is of another engine than the chain's.
+    #[error("a {got} seal on a {engine} chain")]
+    WrongEngine {
+        /// The chain's engine.
+        engine: &'static str,
+        /// The seal's kind.
+        got: &'static str,
+    },
 }
 
 /// What the chain lets an engine read: stored headers, walking back along parents.
@@ -76,6 +102,21 @@ pub trait Ancestry {
     fn header(&self, hash: &Hash) -> Option<&BlockHeader>;
     /// The ancestor of `hash` at `height` (itself at its own height), if stored.
     fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash>;
+    /// The engine's state after the stored block `hash` ([`Consensus::child_state`]);
+    /// `None` when not stored or not kept.
+    fn branch_state(&self, _hash: &Hash) -> Option<&BranchState> {
+        None
+    }
+}
+
+/// An engine's facts about the branch ending at a block, computed once per stored block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum BranchState {
+    /// The engine keeps none (proof of work).
+    #[default]
+    None,
+    /// Proof of stake: randomness, stakes, checkpoints, votes, justification, finality.
+    Pos(Arc<pos::PosState>),
 }
 
 /// Fork-choice facts about the tip of a branch.
@@ -97,6 +138,9 @@ pub enum SealRule {
         /// Expected hashes per block.
         difficulty: u64,
     },
+    /// Proof of stake: what the parent's branch fixes for its children (epoch randomness and
+    /// stakes, the checkpoints and the justified checkpoint to vote from).
+    Pos(Arc<pos::PosRule>),
 }
 
 /// How a producer spends its effort.
@@ -168,6 +212,42 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
     /// What a block adds to its branch's weight (proof of work: its difficulty).
     fn weight(&self, header: &BlockHeader) -> u128;
 
+    /// The engine's state of the genesis block (whose hash is `genesis`).
+    fn genesis_state(&self, _genesis: &Hash) -> BranchState {
+        BranchState::None
+    }
+
+    /// The engine's state after `block`, a child of a block whose state is `parent` (the
+    /// header passed [`Consensus::check_against_parent`]). Errors make the block invalid
+    /// (proof of stake: a vote or evidence that does not check).
+    ///
+    /// # Errors
+    /// [`SealError`] saying what is wrong.
+    fn child_state(
+        &self,
+        _chain: &dyn Ancestry,
+        _parent: &BranchState,
+        _block: &Block,
+    ) -> Result<BranchState, SealError> {
+        Ok(BranchState::None)
+    }
+
+    /// Checks a block's consensus items in themselves (signatures, through `cache` when
+    /// given), before any chain context; the default refuses any item.
+    ///
+    /// # Errors
+    /// [`SealError`] saying what is wrong.
+    fn check_items(&self, items: &[Item], _cache: Option<&SigCache>) -> Result<(), SealError> {
+        if items.is_empty() {
+            Ok(())
+        } else {
+            Err(SealError::UnexpectedItems {
+                engine: self.name(),
+                count: items.len(),
+            })
+        }
+    }
+
     /// The earliest timestamp the engine's own rules let a child of `parent` carry (beyond
     /// the chain's median-time-past rule); templates use at least this. 0: no such rule.
     fn earliest_timestamp(&self, _chain: &dyn Ancestry, _parent: &Hash) -> u64 {
@@ -206,12 +286,23 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
 pub enum Engine {
     /// Proof of work.
     Pow(pow::Pow),
+    /// Proof of stake.
+    Pos(pos::Pos),
 }
 
 impl Engine {
     fn inner(&self) -> &dyn Consensus {
         match self {
             Engine::Pow(p) => p,
+            Engine::Pos(p) => p,
+        }
+    }
+
+    /// The proof-of-stake engine, if this is one.
+    pub fn pos(&self) -> Option<&pos::Pos> {
+        match self {
+            Engine::Pos(p) => Some(p),
+            Engine::Pow(_) => None,
         }
     }
 }
@@ -241,6 +332,20 @@ impl Consensus for Engine {
     }
     fn earliest_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
         self.inner().earliest_timestamp(chain, parent)
+    }
+    fn genesis_state(&self, genesis: &Hash) -> BranchState {
+        self.inner().genesis_state(genesis)
+    }
+    fn check_items(&self, items: &[Item], cache: Option<&SigCache>) -> Result<(), SealError> {
+        self.inner().check_items(items, cache)
+    }
+    fn child_state(
+        &self,
+        chain: &dyn Ancestry,
+        parent: &BranchState,
+        block: &Block,
+    ) -> Result<BranchState, SealError> {
+        self.inner().child_state(chain, parent, block)
     }
     fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
         self.inner().prefers(candidate, tip, tie)

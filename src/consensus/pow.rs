@@ -113,7 +113,12 @@ impl Consensus for Pow {
     }
 
     fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError> {
-        let Seal::Pow { difficulty, .. } = header.seal;
+        let Seal::Pow { difficulty, .. } = header.seal else {
+            return Err(SealError::WrongEngine {
+                engine: "pow",
+                got: "pos",
+            });
+        };
         if meets_difficulty(hash, difficulty) {
             Ok(())
         } else {
@@ -159,7 +164,10 @@ impl Consensus for Pow {
     }
 
     fn template_seal(&self, rule: &SealRule) -> Seal {
-        let SealRule::Pow { difficulty } = *rule;
+        let difficulty = match rule {
+            SealRule::Pow { difficulty } => *difficulty,
+            SealRule::Pos(_) => self.initial_difficulty,
+        };
         Seal::Pow {
             difficulty,
             nonce: 0,
@@ -167,7 +175,9 @@ impl Consensus for Pow {
     }
 
     fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan {
-        let SealRule::Pow { difficulty } = *rule;
+        let SealRule::Pow { difficulty } = *rule else {
+            return Plan::Idle;
+        };
         if producer.power <= 0.0 {
             return Plan::Idle;
         }
@@ -253,7 +263,9 @@ pub fn retarget(old: u64, intervals: u64, block_interval_ms: u64, actual_ms: u64
 /// The header is encoded once: the nonce is the last 8 bytes of the canonical encoding, so each
 /// try only rewrites them and hashes.
 pub fn grind(header: &mut BlockHeader, start: u64, max_tries: u64) -> Option<Hash> {
-    let Seal::Pow { difficulty, .. } = header.seal;
+    let Seal::Pow { difficulty, .. } = header.seal else {
+        return None;
+    };
     header.seal = Seal::Pow {
         difficulty,
         nonce: start,
@@ -317,7 +329,9 @@ mod tests {
             let hash = grind(&mut h, 0, 1_000_000).expect("found");
             assert_eq!(hash, h.hash());
             assert!(meets_difficulty(&hash, 64));
-            let Seal::Pow { nonce, .. } = h.seal;
+            let Seal::Pow { nonce, .. } = h.seal else {
+                panic!("a proof-of-work seal")
+            };
             total += nonce + 1;
         }
         // Geometric with mean 64: the mean of 200 draws has sd ~ 64/sqrt(200) ~ 4.5.

@@ -163,6 +163,64 @@ pub enum Event {
         /// For how long, ms.
         for_ms: u64,
     },
+    /// Proof of stake: this node's validator led a slot and produced a block for it (traced
+    /// with the block's `block_mined`).
+    SlotLed {
+        /// The slot.
+        slot: u64,
+        /// The validator's index.
+        validator: u32,
+        /// The block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+    },
+    /// Proof of stake: this node's validator cast a checkpoint vote.
+    Vote {
+        /// The validator's index.
+        validator: u32,
+        /// Source checkpoint's epoch.
+        source_epoch: u64,
+        /// Target checkpoint's epoch.
+        target_epoch: u64,
+        /// Target checkpoint's block.
+        #[serde(serialize_with = "hex")]
+        target: Hash,
+    },
+    /// Proof of stake: this node's best chain justified a checkpoint.
+    Justified {
+        /// The checkpoint's epoch.
+        epoch: u64,
+        /// Its block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+    },
+    /// Proof of stake: this node's best chain finalized a checkpoint.
+    Finalized {
+        /// The checkpoint's epoch.
+        epoch: u64,
+        /// Its block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+    },
+    /// Proof of stake: this node detected an equivocation (first sight of this evidence).
+    Equivocation {
+        /// The offender's validator index.
+        offender: u32,
+        /// `double_block`, `double_vote` or `surround_vote`.
+        kind: String,
+        /// Id of the evidence.
+        #[serde(serialize_with = "hex")]
+        evidence: Hash,
+    },
+    /// Proof of stake: this node's best chain slashed a validator (evidence included).
+    Slashed {
+        /// The validator's index.
+        validator: u32,
+        /// Stake removed.
+        amount: u64,
+    },
 }
 
 impl Event {
@@ -187,6 +245,12 @@ impl Event {
             Event::HandshakeFailed { .. } => "handshake_failed",
             Event::PeerDisconnected { .. } => "peer_disconnected",
             Event::PeerDiscouraged { .. } => "peer_discouraged",
+            Event::SlotLed { .. } => "slot_led",
+            Event::Vote { .. } => "vote",
+            Event::Justified { .. } => "justified",
+            Event::Finalized { .. } => "finalized",
+            Event::Equivocation { .. } => "equivocation",
+            Event::Slashed { .. } => "slashed",
         }
     }
 }

@@ -77,8 +77,11 @@ pub fn arb_block_of(
     txs: impl Strategy<Value = Transaction>,
     max_txs: usize,
 ) -> impl Strategy<Value = Block> {
-    (arb_header(), prop::collection::vec(txs, 0..max_txs))
-        .prop_map(|(header, txs)| Block { header, txs })
+    (arb_header(), prop::collection::vec(txs, 0..max_txs)).prop_map(|(header, txs)| Block {
+        header,
+        txs,
+        items: Vec::new(),
+    })
 }
 
 /// One edit of an encoding, for decoders fed damaged input.

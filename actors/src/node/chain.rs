@@ -345,7 +345,7 @@ impl Handler<BuildTemplate> for ChainActor {
     fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
         let txs: Vec<Transaction> = m.txs.iter().map(|t| (**t).clone()).collect();
         let now = self.now_ms();
-        MessageResult(self.chain.build_block(&txs, m.miner, now))
+        MessageResult(self.chain.build_block(&txs, m.items, m.miner, now))
     }
 }
 

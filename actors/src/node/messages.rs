@@ -90,6 +90,8 @@ pub struct GetBlocksAfter {
 pub struct BuildTemplate {
     /// Candidates in priority order.
     pub txs: Vec<Arc<Transaction>>,
+    /// Consensus items (proof of stake: votes, evidence) to include.
+    pub items: Vec<chainlab::block::Item>,
     /// Reward address.
     pub miner: Address,
 }

@@ -136,7 +136,15 @@ impl MinerActor {
         let max = self.max_block_txs;
         let fut = async move {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
-            match chain.send(BuildTemplate { txs, miner }).await.ok()? {
+            match chain
+                .send(BuildTemplate {
+                    txs,
+                    items: Vec::new(),
+                    miner,
+                })
+                .await
+                .ok()?
+            {
                 Ok(block) => Some(block),
                 Err(e) => {
                     // No valid block can pay this miner; it waits for the next tip.
@@ -321,7 +329,7 @@ mod tests {
         type Result = MessageResult<BuildTemplate>;
         fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
             let now = self.clock.now_ms();
-            MessageResult(self.chain.build_block(&[], m.miner, now))
+            MessageResult(self.chain.build_block(&[], m.items, m.miner, now))
         }
     }
     impl Handler<ImportBlocks> for Probe {

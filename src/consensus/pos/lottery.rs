@@ -1,0 +1,1 @@
+//! Who leads a slot. OWNER H1.
