@@ -753,7 +753,8 @@ mod finality_tests {
 
     fn seal_and_check(mut block: Block, c: &ChainState) -> CheckedBlock {
         let key = KeyPair::from_seed(b"producer");
-        assert!(c.engine().seal(&mut block.header, &key, 0, u64::MAX));
+        let rule = c.next_rule(&block.header.parent);
+        assert!(c.engine().seal(&rule, &mut block.header, &key, 0, u64::MAX));
         validation::check_block(Arc::new(block), c.params(), None).expect("sealed block checks")
     }
 
@@ -801,8 +802,15 @@ mod finality_tests {
         ) -> Plan {
             self.0.plan(rule, producer, rng)
         }
-        fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
-            self.0.seal(header, key, start, tries)
+        fn seal(
+            &self,
+            rule: &SealRule,
+            header: &mut BlockHeader,
+            key: &KeyPair,
+            start: u64,
+            tries: u64,
+        ) -> bool {
+            self.0.seal(rule, header, key, start, tries)
         }
     }
 

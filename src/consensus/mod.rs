@@ -179,6 +179,12 @@ pub enum Plan {
     },
     /// Build a template now and search for its seal with [`Consensus::seal`] in chunks.
     Search,
+    /// Nothing to produce before this many milliseconds; plan again then (proof of stake:
+    /// no led slot within the horizon the engine scanned).
+    Wait {
+        /// Delay, milliseconds.
+        delay_ms: f64,
+    },
 }
 
 /// A consensus engine: the rules of sealing, checking and choosing blocks. Pure and
@@ -276,9 +282,18 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
     /// from `rng` only when it needs randomness.
     fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan;
 
-    /// Tries to seal `header` (a template under its rule), signing with `key` where the engine
-    /// signs, trying at most `tries` candidates from `start`. True when sealed.
-    fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool;
+    /// Tries to seal `header` (a template built on the parent of `rule`, the rule the
+    /// producer planned with), signing with `key` where the engine signs, trying at most
+    /// `tries` candidates from `start`. True when sealed; false also when the template does
+    /// not fit the rule (another parent; proof of stake: a slot the key does not lead).
+    fn seal(
+        &self,
+        rule: &SealRule,
+        header: &mut BlockHeader,
+        key: &KeyPair,
+        start: u64,
+        tries: u64,
+    ) -> bool;
 }
 
 /// The engines a config can choose, with their parameters.
@@ -359,7 +374,14 @@ impl Consensus for Engine {
     fn plan(&self, rule: &SealRule, producer: &Producer<'_>, rng: &mut dyn RngCore) -> Plan {
         self.inner().plan(rule, producer, rng)
     }
-    fn seal(&self, header: &mut BlockHeader, key: &KeyPair, start: u64, tries: u64) -> bool {
-        self.inner().seal(header, key, start, tries)
+    fn seal(
+        &self,
+        rule: &SealRule,
+        header: &mut BlockHeader,
+        key: &KeyPair,
+        start: u64,
+        tries: u64,
+    ) -> bool {
+        self.inner().seal(rule, header, key, start, tries)
     }
 }

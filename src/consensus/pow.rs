@@ -194,7 +194,14 @@ impl Consensus for Pow {
         }
     }
 
-    fn seal(&self, header: &mut BlockHeader, _key: &KeyPair, start: u64, tries: u64) -> bool {
+    fn seal(
+        &self,
+        _rule: &SealRule,
+        header: &mut BlockHeader,
+        _key: &KeyPair,
+        start: u64,
+        tries: u64,
+    ) -> bool {
         grind(header, start, tries).is_some()
     }
 }

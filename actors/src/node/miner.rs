@@ -124,6 +124,10 @@ impl MinerActor {
                 self.timer = Some(ctx.run_later(delay, |act, ctx| act.build(ctx)));
             }
             Plan::Search => self.build(ctx),
+            Plan::Wait { delay_ms } => {
+                let delay = Duration::from_micros((delay_ms * 1000.0) as u64);
+                self.timer = Some(ctx.run_later(delay, |act, ctx| act.restart(ctx)));
+            }
         }
     }
 
@@ -176,7 +180,7 @@ impl MinerActor {
         let start = self.rng.gen();
         if self
             .engine
-            .seal(&mut block.header, &self.key, start, u64::MAX)
+            .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
         {
             self.publish(block);
         }
@@ -188,13 +192,13 @@ impl MinerActor {
         self.cancel = cancel.clone();
         let gen = self.generation;
         let start: u64 = self.rng.gen();
-        let (engine, key) = (self.engine.clone(), self.key.clone());
+        let (engine, key, rule) = (self.engine.clone(), self.key.clone(), self.rule.clone());
         let work = async move {
             tokio::task::spawn_blocking(move || {
                 let mut block = block;
                 let mut nonce = start;
                 while !cancel.load(Ordering::Relaxed) {
-                    if engine.seal(&mut block.header, &key, nonce, 1 << 16) {
+                    if engine.seal(&rule, &mut block.header, &key, nonce, 1 << 16) {
                         return Some(block);
                     }
                     nonce = nonce.wrapping_add(1 << 16);

@@ -41,8 +41,8 @@ impl Consensus for Pos {
     ) -> Result<BranchState, SealError> {
         todo!("H1")
     }
-    fn check_items(&self, _items: &[Item], _cache: Option<&SigCache>) -> Result<(), SealError> {
-        todo!("H2")
+    fn check_items(&self, items: &[Item], cache: Option<&SigCache>) -> Result<(), SealError> {
+        Ok(self.check_items_in_themselves(items, cache)?)
     }
     fn finalized(&self, _chain: &dyn Ancestry, _tip: &Hash) -> Option<Hash> {
         todo!("H1")
@@ -53,7 +53,14 @@ impl Consensus for Pos {
     fn plan(&self, _rule: &SealRule, _producer: &Producer<'_>, _rng: &mut dyn RngCore) -> Plan {
         todo!("H1")
     }
-    fn seal(&self, _header: &mut BlockHeader, _key: &KeyPair, _start: u64, _tries: u64) -> bool {
+    fn seal(
+        &self,
+        _rule: &SealRule,
+        _header: &mut BlockHeader,
+        _key: &KeyPair,
+        _start: u64,
+        _tries: u64,
+    ) -> bool {
         todo!("H1")
     }
 }

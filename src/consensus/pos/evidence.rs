@@ -19,6 +19,19 @@ pub fn double_block(a: &BlockHeader, b: &BlockHeader) -> Option<Evidence> {
 }
 
 impl Pos {
+    /// Checks a block's items in themselves: their number, each vote's signature (through
+    /// `cache`), each piece of evidence ([`Pos::check_evidence`]).
+    ///
+    /// # Errors
+    /// The first failing item.
+    pub fn check_items_in_themselves(
+        &self,
+        _items: &[crate::block::Item],
+        _cache: Option<&crate::crypto::SigCache>,
+    ) -> Result<(), PosError> {
+        todo!("H2")
+    }
+
     /// Checks evidence in itself: it conflicts and every signature in it verifies.
     ///
     /// # Errors

@@ -11,6 +11,7 @@
 //!   (what a parent fixes for its children).
 //! - [`ffg`]: checkpoints, votes, justification, finalization, slashing on a branch.
 //! - [`evidence`]: equivocation: what conflicts, and checking evidence.
+//! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
 
 mod engine;
@@ -18,6 +19,7 @@ pub mod evidence;
 pub mod ffg;
 pub mod lottery;
 pub mod pool;
+pub mod sign;
 pub mod state;
 pub mod vrf;
 
