@@ -22,6 +22,8 @@ pub mod lottery;
 pub mod pool;
 pub mod sign;
 pub mod state;
+#[cfg(test)]
+mod tests;
 pub mod vrf;
 
 pub use cache::PosCache;
