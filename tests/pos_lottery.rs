@@ -146,8 +146,8 @@ fn lottery_shares_match_the_theory_with_the_real_vrf() {
             // Offline: the validators of the second half (their stake does not lead).
             let online: Vec<bool> = (0..N).map(|i| i < N / 2).collect();
             let mut empty_online = 0u64;
-            for s in 0..SLOTS as usize {
-                let slot = s as u64 + 1;
+            for slot in 1..=SLOTS {
+                let s = (slot - 1) as usize;
                 let leaders: Vec<usize> = (0..N)
                     .filter(|&i| pos.is_leader(&st, &eta, slot, i as u32, vals[i][s]))
                     .collect();

@@ -188,7 +188,7 @@ mod tests {
     fn chunks_are_computed_once() {
         let c = PosCache::default();
         let eta = Hash::sha256(b"e");
-        let a = c.lottery_chunk(&[1; 32], &eta, 70, |s| u128::from(s));
+        let a = c.lottery_chunk(&[1; 32], &eta, 70, u128::from);
         assert_eq!(a[70 - 64], 70);
         let b = c.lottery_chunk(&[1; 32], &eta, 127, |_| 0);
         assert_eq!(b[127 - 64], 127);
