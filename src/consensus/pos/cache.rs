@@ -5,8 +5,8 @@
 //! proof and signature, and every validator evaluates its VRF for every slot, again after each
 //! tip change.
 //!
-//! Lottery evaluations are kept in chunks of [`CHUNK`] consecutive slots per (VRF key, η): a
-//! scan over a horizon of slots costs one lookup per chunk, and a large validator set's
+//! Lottery evaluations are kept in chunks of up to [`CHUNK`] consecutive slots of one epoch per
+//! (VRF key, η): a scan over a horizon of slots costs one lookup per chunk, and a large validator set's
 //! horizon fits in a few megabytes. Each table evicts first-in first-out.
 
 use super::vrf::VrfKey;
@@ -93,6 +93,30 @@ impl std::fmt::Debug for PosCache {
     }
 }
 
+/// Whether chunks are evaluated on two threads (asked once: the answer reads the cgroup).
+fn parallel() -> bool {
+    static TWO: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TWO.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
+
+/// `eval` of the slots `first..end`, in order.
+fn fill(first: u64, end: u64, eval: &(impl Fn(u64) -> u128 + Sync)) -> Arc<[u128]> {
+    if !parallel() || end <= first + 1 {
+        return (first..end).map(eval).collect();
+    }
+    let mid = first + (end - first) / 2;
+    std::thread::scope(|sc| {
+        let upper = sc.spawn(move || (mid..end).map(eval).collect::<Vec<u128>>());
+        let mut v: Vec<u128> = (first..mid).map(eval).collect();
+        match upper.join() {
+            Ok(u) => v.extend(u),
+            // The evaluation panicked on the other thread: do the half here (it will again).
+            Err(_) => v.extend((mid..end).map(eval)),
+        }
+        v.into()
+    })
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -108,24 +132,23 @@ impl PosCache {
         k
     }
 
-    /// The lottery values of the chunk holding `slot` (slots `first..first + CHUNK`, with
-    /// `first` = `slot` rounded down to a multiple of [`CHUNK`]) for the key `vrf_public` under
-    /// nonce `eta`; `eval(s)` computes one on a miss.
+    /// The lottery values of the slots `first..end` (a chunk: at most [`CHUNK`] slots of one
+    /// epoch, always cut the same way for a given `first`) for the key `vrf_public` under
+    /// nonce `eta`; `eval(s)` computes one on a miss (on two threads when the machine has two
+    /// cores: evaluations are pure, so the values do not depend on it).
     pub fn lottery_chunk(
         &self,
         vrf_public: &[u8; 32],
         eta: &Hash,
-        slot: u64,
-        mut eval: impl FnMut(u64) -> u128,
+        first: u64,
+        end: u64,
+        eval: impl Fn(u64) -> u128 + Sync,
     ) -> Arc<[u128]> {
-        let first = slot - slot % CHUNK;
         let k = (*vrf_public, *eta, first);
         if let Some(c) = lock(&self.0.lottery).get(&k) {
             return c;
         }
-        let chunk: Arc<[u128]> = (first..first.saturating_add(CHUNK))
-            .map(&mut eval)
-            .collect();
+        let chunk = fill(first, end, &eval);
         self.0
             .evaluations
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
@@ -188,10 +211,13 @@ mod tests {
     fn chunks_are_computed_once() {
         let c = PosCache::default();
         let eta = Hash::sha256(b"e");
-        let a = c.lottery_chunk(&[1; 32], &eta, 70, u128::from);
+        let a = c.lottery_chunk(&[1; 32], &eta, 64, 128, u128::from);
         assert_eq!(a[70 - 64], 70);
-        let b = c.lottery_chunk(&[1; 32], &eta, 127, |_| 0);
+        assert_eq!(a.len(), 64);
+        let b = c.lottery_chunk(&[1; 32], &eta, 64, 128, |_| 0);
         assert_eq!(b[127 - 64], 127);
         assert_eq!(c.stats().0, CHUNK);
+        let short = c.lottery_chunk(&[2; 32], &eta, 5, 6, u128::from);
+        assert_eq!(&short[..], &[5]);
     }
 }

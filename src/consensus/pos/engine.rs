@@ -125,26 +125,12 @@ impl Pos {
     ) -> Option<u64> {
         let thr = self.lottery_threshold(stakes, i);
         let vrf_public = self.validators.get(i as usize)?.vrf_public;
-        let mut vk = None;
-        let mut t = from;
-        while t < to {
-            let chunk = self.cache.lottery_chunk(&vrf_public, eta, t, |x| {
-                let k = vk.get_or_insert_with(|| self.cache.vrf_key(key));
-                k.evaluate(&self.slot_input(eta, x)).value
-            });
-            let first = t - t % CHUNK;
-            let stop = first.saturating_add(CHUNK).min(to);
-            for x in t..stop {
-                if chunk
-                    .get((x - first) as usize)
-                    .is_some_and(|&v| lottery::leads(v, thr))
-                {
-                    return Some(x);
-                }
-            }
-            t = stop;
+        let vk = self.cache.vrf_key(key);
+        if vk.public() != vrf_public {
+            return None;
         }
-        None
+        let eval = |x| vk.evaluate(&self.slot_input(eta, x)).value;
+        self.scan_chunks(&vrf_public, eta, from, to, eval, |v| lottery::leads(v, thr))
     }
 
     fn scan_single(&self, eta: &Hash, stakes: &[u64], i: u32, from: u64, to: u64) -> Option<u64> {
@@ -155,15 +141,34 @@ impl Pos {
             parts.extend_from_slice(&s.to_le_bytes());
         }
         let id = Hash::sha256_parts(&[b"chainlab/single-schedule", &parts]).0;
+        let eval = |x| single_leader(eta, x, stakes).map_or(u128::MAX, u128::from);
+        self.scan_chunks(&id, eta, from, to, eval, |v| v == u128::from(i))
+    }
+
+    /// The first slot in `from..to` (one epoch) whose memoized value under (`tag`, `eta`)
+    /// satisfies `hit`. Chunks start at the epoch's start and every [`CHUNK`] slots after, and
+    /// end at the epoch's end, so every slot of a chunk shares its η.
+    fn scan_chunks(
+        &self,
+        tag: &[u8; 32],
+        eta: &Hash,
+        from: u64,
+        to: u64,
+        eval: impl Fn(u64) -> u128 + Sync,
+        hit: impl Fn(u128) -> bool,
+    ) -> Option<u64> {
         let mut t = from;
         while t < to {
-            let chunk = self.cache.lottery_chunk(&id, eta, t, |x| {
-                single_leader(eta, x, stakes).map_or(u128::MAX, u128::from)
-            });
-            let first = t - t % CHUNK;
-            let stop = first.saturating_add(CHUNK).min(to);
+            let epoch = self.epoch_of(t);
+            let es = self.epoch_start(epoch);
+            let first = es + (t - es) / CHUNK * CHUNK;
+            let end = first
+                .saturating_add(CHUNK)
+                .min(self.epoch_start(epoch.saturating_add(1)));
+            let chunk = self.cache.lottery_chunk(tag, eta, first, end, &eval);
+            let stop = end.min(to);
             for x in t..stop {
-                if chunk.get((x - first) as usize) == Some(&u128::from(i)) {
+                if chunk.get((x - first) as usize).is_some_and(|&v| hit(v)) {
                     return Some(x);
                 }
             }

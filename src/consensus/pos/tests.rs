@@ -425,3 +425,33 @@ fn the_plan_waits_for_the_first_led_slot() {
         }
     );
 }
+
+#[test]
+fn memoized_scans_agree_with_direct_evaluation_across_chunks_and_epochs() {
+    let ks = keys(2);
+    let mut pos = engine(&ks, &[1, 3], LeaderRule::Lottery, 0.2);
+    pos.epoch_slots = 150; // chunks 0..64, 64..128, 128..150 of each epoch
+    let g = PosState::genesis(&pos, Hash([3; 32]));
+    let st = child(&pos, &child(&pos, &g, 100), 170);
+    let vk = VrfKey::from_keypair(&ks[0]);
+    let thr = pos.lottery_threshold(st.stakes_for(&pos, 2).unwrap(), 0);
+    let led: Vec<u64> = (171..480)
+        .filter(|&s| {
+            let (eta, stakes) = pos.slot_context(&st, s).unwrap();
+            assert_eq!(pos.lottery_threshold(stakes, 0), thr);
+            vk.evaluate(&pos.slot_input(&eta, s)).value < thr
+        })
+        .collect();
+    assert!(led.len() > 8, "{led:?}");
+    let scanned: Vec<u64> = (171..480)
+        .filter(|&s| pos.first_led_slot(&st, 0, &ks[0], s, s + 1).is_some())
+        .collect();
+    assert_eq!(scanned, led);
+    // A long scan finds the same first slot as the per-slot checks, from any start.
+    for from in [171, 200, 299, 300, 301, 449] {
+        assert_eq!(
+            pos.first_led_slot(&st, 0, &ks[0], from, 480),
+            led.iter().copied().find(|&s| s >= from)
+        );
+    }
+}
