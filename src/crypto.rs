@@ -138,6 +138,14 @@ impl KeyPair {
         self.public.address()
     }
 
+    /// A 32-byte secret derived from this key's secret for another scheme:
+    /// SHA-256(`domain` ‖ the 32-byte k256 secret). Distinct domains give independent
+    /// secrets; the k256 secret cannot be recovered from them.
+    pub fn derive_secret(&self, domain: &[u8]) -> [u8; 32] {
+        let secret = self.sk.to_bytes();
+        Hash::sha256_parts(&[domain, secret.as_slice()]).0
+    }
+
     /// Signs a 32-byte digest (RFC 6979, deterministic, low-S).
     pub fn sign_digest(&self, digest: &[u8; 32]) -> Signature {
         let sig: EcdsaSignature = self

@@ -182,6 +182,7 @@ impl Config {
             validators: Arc::new(validators),
             slash_fraction: p.slash_fraction,
             vote_offset_slots: p.vote_offset,
+            cache: Default::default(),
         }
     }
 

@@ -1,66 +1,458 @@
-//! [`Pos`] as a consensus engine. OWNER H1 (skeleton: every `todo!` is H1's).
+//! [`Pos`] as a consensus engine: slots, the leader check of a proposer against its parent's
+//! branch (VRF proof, threshold or single-leader sample over the epoch's stake table), the
+//! producer's plan (its first led slot) and seal (proof and signature), the per-block
+//! [`PosState`]. The formulas are in `docs/pos.md` ("Engine: slots, lottery, randomness").
 
-use super::Pos;
-use crate::block::{Block, BlockHeader, Item, Seal};
+use super::cache::CHUNK;
+use super::ffg::BlockCtx;
+use super::lottery::{self, single_leader, vrf_input};
+use super::state::{PosRule, PosState};
+use super::{sign, vrf, LeaderRule, Pos, PosError};
+use crate::block::{Block, BlockHeader, Item, Seal, VrfProof};
 use crate::consensus::{Ancestry, BranchState, Consensus, Plan, Producer, SealError, SealRule};
-use crate::crypto::{KeyPair, SigCache};
+use crate::crypto::{KeyPair, SigCache, Signature};
 use crate::hash::Hash;
 use rand::RngCore;
+use std::sync::Arc;
+
+fn state_of<'a>(chain: &'a dyn Ancestry, hash: &Hash) -> Option<&'a Arc<PosState>> {
+    match chain.branch_state(hash)? {
+        BranchState::Pos(s) => Some(s),
+        BranchState::None => None,
+    }
+}
+
+fn total(stakes: &[u64]) -> u64 {
+    let t: u128 = stakes.iter().map(|&s| u128::from(s)).sum();
+    u64::try_from(t).unwrap_or(u64::MAX)
+}
+
+impl Pos {
+    /// η and the stake table of `slot`'s epoch for a child of the block whose state is `st`
+    /// (`None` for a slot not after it).
+    pub fn slot_context<'a>(&self, st: &'a PosState, slot: u64) -> Option<(Hash, &'a [u64])> {
+        if slot <= st.slot {
+            return None;
+        }
+        let e = self.epoch_of(slot);
+        Some((st.eta(self, e)?, st.stakes_for(self, e)?.as_slice()))
+    }
+
+    /// The VRF input of `slot` under the epoch nonce `eta`.
+    pub fn slot_input(&self, eta: &Hash, slot: u64) -> Vec<u8> {
+        vrf_input(self.chain_id, eta, slot)
+    }
+
+    /// Validator `i`'s lottery threshold in the table `stakes` (0 for zero stake).
+    pub fn lottery_threshold(&self, stakes: &[u64], i: u32) -> u128 {
+        let stake = stakes.get(i as usize).copied().unwrap_or(0);
+        lottery::threshold(self.active_slot_coeff, stake, total(stakes))
+    }
+
+    /// True when validator `i`, whose lottery value at `slot` is `value`, leads it under the
+    /// epoch's nonce `eta` and table `stakes` (the value is ignored under `single`).
+    pub fn is_leader(&self, stakes: &[u64], eta: &Hash, slot: u64, i: u32, value: u128) -> bool {
+        if stakes.get(i as usize).copied().unwrap_or(0) == 0 {
+            return false;
+        }
+        match self.leader {
+            LeaderRule::Lottery => lottery::leads(value, self.lottery_threshold(stakes, i)),
+            LeaderRule::Single => single_leader(eta, slot, stakes) == Some(i),
+        }
+    }
+
+    /// Checks `proof` as validator `i`'s evaluation at `slot` under `eta`; returns its lottery
+    /// value. A proof that verified once in this process is not verified again.
+    fn verified_value(
+        &self,
+        i: u32,
+        eta: &Hash,
+        slot: u64,
+        proof: &VrfProof,
+    ) -> Result<u128, PosError> {
+        let v = self
+            .validators
+            .get(i as usize)
+            .ok_or(PosError::UnknownValidator(i))?;
+        let input = self.slot_input(eta, slot);
+        let key = vrf_cache_key(&v.vrf_public, &input, proof);
+        if let Some(value) = self.cache.verified_vrf(&key) {
+            return Ok(value);
+        }
+        let out = vrf::verify(&v.vrf_public, &input, proof)
+            .map_err(|_| PosError::BadVrfProof { validator: i, slot })?;
+        self.cache.note_vrf(key, out.value, true);
+        Ok(out.value)
+    }
+
+    /// The first slot in `from..to` that validator `i` (with `key`) leads on the branch whose
+    /// tip has state `st`. Lottery values come from the process's memo, a chunk of slots at a
+    /// time; the epoch's nonce, table and threshold are computed once per epoch.
+    pub fn first_led_slot(
+        &self,
+        st: &PosState,
+        i: u32,
+        key: &KeyPair,
+        from: u64,
+        to: u64,
+    ) -> Option<u64> {
+        let mut s = from.max(st.slot.saturating_add(1));
+        while s < to {
+            let end = self.epoch_start(self.epoch_of(s).saturating_add(1)).min(to);
+            let (eta, stakes) = self.slot_context(st, s)?;
+            if stakes.get(i as usize).copied().unwrap_or(0) > 0 {
+                let found = match self.leader {
+                    LeaderRule::Single => self.scan_single(&eta, stakes, i, s, end),
+                    LeaderRule::Lottery => self.scan_lottery(&eta, stakes, i, key, s, end),
+                };
+                if found.is_some() {
+                    return found;
+                }
+            }
+            s = end;
+        }
+        None
+    }
+
+    fn scan_lottery(
+        &self,
+        eta: &Hash,
+        stakes: &[u64],
+        i: u32,
+        key: &KeyPair,
+        from: u64,
+        to: u64,
+    ) -> Option<u64> {
+        let thr = self.lottery_threshold(stakes, i);
+        let vrf_public = self.validators.get(i as usize)?.vrf_public;
+        let vk = self.cache.vrf_key(key);
+        if vk.public() != vrf_public {
+            return None;
+        }
+        let eval = |x| vk.evaluate(&self.slot_input(eta, x)).value;
+        self.scan_chunks(&vrf_public, eta, from, to, eval, |v| lottery::leads(v, thr))
+    }
+
+    fn scan_single(&self, eta: &Hash, stakes: &[u64], i: u32, from: u64, to: u64) -> Option<u64> {
+        // The schedule is the same for every validator: memoize it per (η, table), a chunk at a
+        // time, under a key that no VRF key can take.
+        let mut parts = Vec::with_capacity(8 * stakes.len());
+        for s in stakes {
+            parts.extend_from_slice(&s.to_le_bytes());
+        }
+        let id = Hash::sha256_parts(&[b"chainlab/single-schedule", &parts]).0;
+        let eval = |x| single_leader(eta, x, stakes).map_or(u128::MAX, u128::from);
+        self.scan_chunks(&id, eta, from, to, eval, |v| v == u128::from(i))
+    }
+
+    /// The first slot in `from..to` (one epoch) whose memoized value under (`tag`, `eta`)
+    /// satisfies `hit`. Chunks start at the epoch's start and every [`CHUNK`] slots after, and
+    /// end at the epoch's end, so every slot of a chunk shares its η.
+    fn scan_chunks(
+        &self,
+        tag: &[u8; 32],
+        eta: &Hash,
+        from: u64,
+        to: u64,
+        eval: impl Fn(u64) -> u128 + Sync,
+        hit: impl Fn(u128) -> bool,
+    ) -> Option<u64> {
+        let mut t = from;
+        while t < to {
+            let epoch = self.epoch_of(t);
+            let es = self.epoch_start(epoch);
+            let first = es + (t - es) / CHUNK * CHUNK;
+            let end = first
+                .saturating_add(CHUNK)
+                .min(self.epoch_start(epoch.saturating_add(1)));
+            let chunk = self.cache.lottery_chunk(tag, eta, first, end, &eval);
+            let stop = end.min(to);
+            for x in t..stop {
+                if chunk.get((x - first) as usize).is_some_and(|&v| hit(v)) {
+                    return Some(x);
+                }
+            }
+            t = stop;
+        }
+        None
+    }
+
+    /// A state that leads nowhere (no stake), for a parent whose state is unknown.
+    fn barren_state(&self, parent: Hash) -> PosState {
+        let mut st = PosState::genesis(self, parent);
+        let none = Arc::new(vec![0; self.validators.len()]);
+        st.stakes = none.clone();
+        st.epoch_stakes = none;
+        st
+    }
+}
+
+/// What a verified VRF proof is remembered by: it commits to the key, the input, the output
+/// and the proof bytes, so a tampered proof never hits.
+fn vrf_cache_key(vrf_public: &[u8; 32], input: &[u8], proof: &VrfProof) -> Hash {
+    Hash::sha256_parts(&[
+        b"chainlab/vrf-ok",
+        vrf_public,
+        &(input.len() as u64).to_le_bytes(),
+        input,
+        &proof.output,
+        &proof.proof,
+    ])
+}
 
 impl Consensus for Pos {
     fn name(&self) -> &'static str {
         "pos"
     }
+
     fn genesis_seal(&self, _chain_id: u32) -> Seal {
-        todo!("H1")
+        Seal::Pos {
+            slot: 0,
+            proposer: 0,
+            vrf: VrfProof::NONE,
+            signature: Signature([0; 64]),
+        }
     }
-    fn check_seal(&self, _header: &BlockHeader, _hash: &Hash) -> Result<(), SealError> {
-        todo!("H1")
+
+    fn check_seal(&self, header: &BlockHeader, hash: &Hash) -> Result<(), SealError> {
+        let Seal::Pos { slot, proposer, .. } = header.seal else {
+            return Err(SealError::WrongEngine {
+                engine: "pos",
+                got: "pow",
+            });
+        };
+        if proposer as usize >= self.validators.len() {
+            return Err(PosError::UnknownValidator(proposer).into());
+        }
+        let expected = self.slot_start_ms(slot);
+        if header.timestamp_ms != expected {
+            return Err(PosError::SlotTime {
+                slot,
+                ts: header.timestamp_ms,
+                expected,
+            }
+            .into());
+        }
+        if !self.cache.verified_header(hash) {
+            self.verify_header_signature(header)?;
+            self.cache.note_header(*hash);
+        }
+        Ok(())
     }
-    fn rule_for_child(&self, _chain: &dyn Ancestry, _parent: &Hash) -> SealRule {
-        todo!("H1")
+
+    fn rule_for_child(&self, chain: &dyn Ancestry, parent: &Hash) -> SealRule {
+        let state = state_of(chain, parent)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(self.barren_state(*parent)));
+        SealRule::Pos(Arc::new(PosRule {
+            parent: *parent,
+            parent_height: chain.header(parent).map_or(0, |h| h.height),
+            state,
+        }))
     }
+
     fn check_against_parent(
         &self,
-        _chain: &dyn Ancestry,
-        _header: &BlockHeader,
+        chain: &dyn Ancestry,
+        header: &BlockHeader,
     ) -> Result<(), SealError> {
-        todo!("H1")
+        let Seal::Pos {
+            slot,
+            proposer,
+            vrf,
+            ..
+        } = &header.seal
+        else {
+            return Err(SealError::WrongEngine {
+                engine: "pos",
+                got: "pow",
+            });
+        };
+        let (slot, proposer) = (*slot, *proposer);
+        let st = state_of(chain, &header.parent).ok_or(PosError::UnknownParent(header.parent))?;
+        if slot <= st.slot {
+            return Err(PosError::SlotNotAfterParent {
+                slot,
+                parent: st.slot,
+            }
+            .into());
+        }
+        let (eta, stakes) = self
+            .slot_context(st, slot)
+            .ok_or(PosError::UnknownParent(header.parent))?;
+        if proposer as usize >= self.validators.len() {
+            return Err(PosError::UnknownValidator(proposer).into());
+        }
+        let not_leader = PosError::NotLeader {
+            validator: proposer,
+            slot,
+        };
+        if stakes.get(proposer as usize).copied().unwrap_or(0) == 0 {
+            return Err(not_leader.into());
+        }
+        let value = self.verified_value(proposer, &eta, slot, vrf)?;
+        if !self.is_leader(stakes, &eta, slot, proposer, value) {
+            return Err(not_leader.into());
+        }
+        Ok(())
     }
+
     fn weight(&self, _header: &BlockHeader) -> u128 {
         1
     }
-    fn genesis_state(&self, _genesis: &Hash) -> BranchState {
-        todo!("H1")
+
+    fn genesis_state(&self, genesis: &Hash) -> BranchState {
+        BranchState::Pos(Arc::new(PosState::genesis(self, *genesis)))
     }
+
     fn child_state(
         &self,
         _chain: &dyn Ancestry,
-        _parent: &BranchState,
-        _block: &Block,
+        parent: &BranchState,
+        block: &Block,
     ) -> Result<BranchState, SealError> {
-        todo!("H1")
+        let h = &block.header;
+        let BranchState::Pos(ps) = parent else {
+            return Err(PosError::UnknownParent(h.parent).into());
+        };
+        let Seal::Pos { slot, vrf, .. } = &h.seal else {
+            return Err(SealError::WrongEngine {
+                engine: "pos",
+                got: "pow",
+            });
+        };
+        let mut st = ps
+            .child(self, *slot, &vrf.output)
+            .ok_or(PosError::SlotNotAfterParent {
+                slot: *slot,
+                parent: ps.slot,
+            })?;
+        let mut stakes = (*ps.stakes).clone();
+        let ctx = BlockCtx {
+            pos: self,
+            parent: h.parent,
+            parent_slot: ps.slot,
+            hash: h.hash(),
+            slot: *slot,
+            block,
+            epoch_stakes: &st.epoch_stakes,
+        };
+        let ffg = ps.ffg.child(&ctx, &mut stakes)?;
+        if stakes != *ps.stakes {
+            st.stakes = Arc::new(stakes);
+        }
+        st.ffg = ffg;
+        Ok(BranchState::Pos(Arc::new(st)))
     }
+
     fn check_items(&self, items: &[Item], cache: Option<&SigCache>) -> Result<(), SealError> {
         Ok(self.check_items_in_themselves(items, cache)?)
     }
-    fn finalized(&self, _chain: &dyn Ancestry, _tip: &Hash) -> Option<Hash> {
-        todo!("H1")
+
+    fn earliest_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        state_of(chain, parent).map_or(0, |s| self.slot_start_ms(s.slot.saturating_add(1)))
     }
-    fn template_seal(&self, _rule: &SealRule) -> Seal {
-        todo!("H1")
+
+    fn finalized(&self, chain: &dyn Ancestry, tip: &Hash) -> Option<Hash> {
+        state_of(chain, tip).map(|s| s.ffg.finalized.hash)
     }
-    fn plan(&self, _rule: &SealRule, _producer: &Producer<'_>, _rng: &mut dyn RngCore) -> Plan {
-        todo!("H1")
+
+    fn template_seal(&self, rule: &SealRule) -> Seal {
+        let slot = match rule {
+            SealRule::Pos(r) => r.state.slot.saturating_add(1),
+            SealRule::Pow { .. } => 0,
+        };
+        Seal::Pos {
+            slot,
+            proposer: 0,
+            vrf: VrfProof::NONE,
+            signature: Signature([0; 64]),
+        }
     }
+
+    /// The producer's first led slot on the rule's parent: from the current slot (if less
+    /// than half of it has passed, else the next) or the slot after the parent's, whichever
+    /// is later, within a horizon of two epochs.
+    fn plan(&self, rule: &SealRule, producer: &Producer<'_>, _rng: &mut dyn RngCore) -> Plan {
+        let SealRule::Pos(rule) = rule else {
+            return Plan::Idle;
+        };
+        let Some(i) = self.validator_index(&producer.key.public) else {
+            return Plan::Idle;
+        };
+        let st = &rule.state;
+        let has = |t: &[u64]| t.get(i as usize).is_some_and(|&s| s > 0);
+        if !has(&st.stakes) && !has(&st.epoch_stakes) {
+            return Plan::Idle;
+        }
+        let now = producer.now_ms;
+        let cur = self.slot_at(now);
+        let into = now - self.slot_start_ms(cur).min(now);
+        let first = if into.saturating_mul(2) < self.slot_ms {
+            cur
+        } else {
+            cur.saturating_add(1)
+        };
+        let start = first.max(st.slot.saturating_add(1));
+        let horizon = start.saturating_add(self.epoch_slots.max(1).saturating_mul(2));
+        let delay = |slot: u64| self.slot_start_ms(slot).saturating_sub(now) as f64;
+        match self.first_led_slot(st, i, producer.key, start, horizon) {
+            Some(s) => Plan::After { delay_ms: delay(s) },
+            None => Plan::Wait {
+                delay_ms: delay(horizon),
+            },
+        }
+    }
+
     fn seal(
         &self,
-        _rule: &SealRule,
-        _header: &mut BlockHeader,
-        _key: &KeyPair,
+        rule: &SealRule,
+        header: &mut BlockHeader,
+        key: &KeyPair,
         _start: u64,
         _tries: u64,
     ) -> bool {
-        todo!("H1")
+        let SealRule::Pos(rule) = rule else {
+            return false;
+        };
+        if header.parent != rule.parent {
+            return false;
+        }
+        let slot = self.slot_at(header.timestamp_ms);
+        let Some(i) = self.validator_index(&key.public) else {
+            return false;
+        };
+        let Some((eta, stakes)) = self.slot_context(&rule.state, slot) else {
+            return false;
+        };
+        let Some(v) = self.validators.get(i as usize) else {
+            return false;
+        };
+        let vk = self.cache.vrf_key(key);
+        if vk.public() != v.vrf_public {
+            return false;
+        }
+        let input = self.slot_input(&eta, slot);
+        let (out, proof) = vk.prove(&input);
+        if !self.is_leader(stakes, &eta, slot, i, out.value) {
+            return false;
+        }
+        header.timestamp_ms = self.slot_start_ms(slot);
+        header.seal = Seal::Pos {
+            slot,
+            proposer: i,
+            vrf: proof,
+            signature: Signature([0; 64]),
+        };
+        sign::sign_header(header, key);
+        // Both were made here with the validator's own keys: no node of this process need
+        // check them again.
+        self.cache.note_vrf(
+            vrf_cache_key(&v.vrf_public, &input, &proof),
+            out.value,
+            false,
+        );
+        self.cache.note_header(header.hash());
+        true
     }
 }

@@ -57,7 +57,8 @@ impl FfgState {
     /// # Errors
     /// An included vote or evidence that does not hold on this branch.
     pub fn child(&self, _ctx: &BlockCtx<'_>, _stakes: &mut Vec<u64>) -> Result<FfgState, PosError> {
-        todo!("H2")
+        // placeholder until H2 lands
+        Ok(self.clone())
     }
 
     /// This branch's checkpoint of `epoch`, if it still keeps it.

@@ -14,6 +14,7 @@
 //! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
 
+mod cache;
 mod engine;
 pub mod evidence;
 pub mod ffg;
@@ -21,8 +22,11 @@ pub mod lottery;
 pub mod pool;
 pub mod sign;
 pub mod state;
+#[cfg(test)]
+mod tests;
 pub mod vrf;
 
+pub use cache::PosCache;
 pub use pool::VotePool;
 pub use state::{PosRule, PosState};
 
@@ -76,6 +80,9 @@ pub struct Pos {
     pub slash_fraction: f64,
     /// How many slots into an epoch validators cast their checkpoint vote.
     pub vote_offset_slots: u64,
+    /// The process's memo of lottery evaluations and verified proofs and signatures, shared
+    /// by clones (not a parameter: excluded from equality; results never depend on it).
+    pub cache: PosCache,
 }
 
 impl PartialEq for Pos {
@@ -126,6 +133,10 @@ impl Pos {
 /// Why a proof-of-stake block, vote or piece of evidence is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PosError {
+    /// The parent's proof-of-stake state is not known (not stored, or not a proof-of-stake
+    /// block).
+    #[error("the parent {0} has no proof-of-stake state")]
+    UnknownParent(crate::hash::Hash),
     /// The proposer or voter index is not in the validator set.
     #[error("validator {0} is not in the validator set")]
     UnknownValidator(u32),

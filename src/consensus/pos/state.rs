@@ -1,9 +1,22 @@
 //! What proof of stake keeps per block ([`PosState`]) and what a parent fixes for its children
 //! ([`PosRule`]).
 //!
-//! OWNER H1 (lottery part) and H2 (the `ffg` field). Skeleton: fields may be added.
+//! OWNER H1 (lottery part) and H2 (the `ffg` field).
+//!
+//! Epoch randomness and stake tables are functions of the branch (`docs/pos.md`, "Engine"):
+//! with E slots per epoch and A(k) the `rand_acc` of the branch's last block with slot < k·E
+//! (the genesis accumulator for k ≤ 0),
+//! - the nonce of epoch e is η_e = H("chainlab/epoch-nonce" ‖ e ‖ A(e − 1));
+//! - the stake table of epoch e is the `stakes` of the branch's last block with slot < e·E
+//!   (genesis's for e = 0).
+//!
+//! A block's state keeps the two accumulators and the stake table at its own epoch's start,
+//! which is all a child (whose slot is in the same or a later epoch) needs: a block answers
+//! η and stakes of any epoch from its own, [`PosState::eta`] and [`PosState::stakes_for`],
+//! without walking the chain.
 
 use super::ffg::FfgState;
+use super::Pos;
 use crate::hash::Hash;
 use std::sync::Arc;
 
@@ -18,6 +31,13 @@ pub struct PosState {
     pub stakes: Arc<Vec<u64>>,
     /// Checkpoints, votes, justification, finality, slashed validators.
     pub ffg: FfgState,
+    /// A(ep) for the block's epoch ep: the accumulator of the branch's last block before
+    /// ep's first slot (the genesis accumulator in epoch 0).
+    pub epoch_acc: Hash,
+    /// A(ep − 1): the accumulator η_ep was fixed from.
+    pub prev_epoch_acc: Hash,
+    /// The stake table of the block's epoch (the `stakes` of the last block before it).
+    pub epoch_stakes: Arc<Vec<u64>>,
 }
 
 /// What a child of one parent must satisfy: the parent's state, from which the epoch
@@ -30,4 +50,95 @@ pub struct PosRule {
     pub parent_height: u64,
     /// Its state.
     pub state: Arc<PosState>,
+}
+
+/// The accumulator before the first block: H("chainlab/genesis-acc" ‖ chain id).
+pub fn genesis_acc(chain_id: u32) -> Hash {
+    Hash::sha256_parts(&[b"chainlab/genesis-acc", &chain_id.to_le_bytes()])
+}
+
+/// η_e = H("chainlab/epoch-nonce" ‖ e ‖ A(e − 1)).
+pub fn epoch_nonce(epoch: u64, acc: &Hash) -> Hash {
+    Hash::sha256_parts(&[b"chainlab/epoch-nonce", &epoch.to_le_bytes(), &acc.0])
+}
+
+impl PosState {
+    /// The state of genesis: slot 0, the genesis accumulator, the genesis stakes (also the
+    /// table of epoch 0), the FFG genesis state.
+    pub fn genesis(pos: &Pos, genesis: Hash) -> PosState {
+        let acc = genesis_acc(pos.chain_id);
+        let stakes = Arc::new(pos.validators.iter().map(|v| v.stake).collect::<Vec<_>>());
+        PosState {
+            slot: 0,
+            rand_acc: acc,
+            stakes: stakes.clone(),
+            ffg: FfgState::genesis(genesis),
+            epoch_acc: acc,
+            prev_epoch_acc: acc,
+            epoch_stakes: stakes,
+        }
+    }
+
+    /// A(k) on this branch, for k ≥ this block's epoch − 1 (`None` below: a child never asks).
+    pub fn acc_before_epoch(&self, pos: &Pos, k: u64) -> Option<Hash> {
+        let ep = pos.epoch_of(self.slot);
+        if k > ep {
+            Some(self.rand_acc)
+        } else if k == ep {
+            Some(self.epoch_acc)
+        } else if k + 1 == ep {
+            Some(self.prev_epoch_acc)
+        } else {
+            None
+        }
+    }
+
+    /// η of `epoch` for a child of this block (`epoch` at least this block's epoch).
+    pub fn eta(&self, pos: &Pos, epoch: u64) -> Option<Hash> {
+        let acc = if epoch == 0 {
+            // A(−1): the genesis accumulator, which a block of epoch 0 keeps here.
+            (pos.epoch_of(self.slot) == 0).then_some(self.prev_epoch_acc)?
+        } else {
+            self.acc_before_epoch(pos, epoch - 1)?
+        };
+        Some(epoch_nonce(epoch, &acc))
+    }
+
+    /// The stake table of `epoch` for a child of this block (`epoch` at least this block's).
+    pub fn stakes_for(&self, pos: &Pos, epoch: u64) -> Option<&Arc<Vec<u64>>> {
+        let ep = pos.epoch_of(self.slot);
+        if epoch > ep {
+            Some(&self.stakes)
+        } else if epoch == ep {
+            Some(&self.epoch_stakes)
+        } else {
+            None
+        }
+    }
+
+    /// The state of a child at `slot` whose VRF output is `output`, before its finality
+    /// items: the accumulator moves on, the epoch snapshots follow the child's epoch, the
+    /// stakes and `ffg` are the parent's (the engine applies [`FfgState::child`] next).
+    /// `None` when `slot` is not after this block's.
+    pub fn child(&self, pos: &Pos, slot: u64, output: &[u8; 32]) -> Option<PosState> {
+        if slot <= self.slot {
+            return None;
+        }
+        let ce = pos.epoch_of(slot);
+        let epoch_acc = self.acc_before_epoch(pos, ce)?;
+        let prev_epoch_acc = if ce == 0 {
+            self.prev_epoch_acc
+        } else {
+            self.acc_before_epoch(pos, ce - 1)?
+        };
+        Some(PosState {
+            slot,
+            rand_acc: Hash::sha256_parts(&[b"chainlab/rand-acc", &self.rand_acc.0, output]),
+            stakes: self.stakes.clone(),
+            ffg: self.ffg.clone(),
+            epoch_acc,
+            prev_epoch_acc,
+            epoch_stakes: self.stakes_for(pos, ce)?.clone(),
+        })
+    }
 }
