@@ -13,6 +13,7 @@
 //! - [`evidence`]: equivocation: what conflicts, and checking evidence.
 //! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
+//! - [`tally`]: voter bitsets, link tallies and checkpoint runs (compact parts of [`ffg`]).
 
 mod engine;
 pub mod evidence;
@@ -21,6 +22,7 @@ pub mod lottery;
 pub mod pool;
 pub mod sign;
 pub mod state;
+pub mod tally;
 pub mod vrf;
 
 pub use pool::VotePool;
