@@ -210,3 +210,156 @@ impl Pos {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::Checkpoint;
+    use crate::consensus::pos::ffg_testkit::{cp, header, pos, vote};
+
+    fn c(epoch: u64, tag: u8) -> Checkpoint {
+        cp(epoch, Hash([tag; 32]))
+    }
+
+    #[test]
+    fn a_double_vote_is_found_in_either_order() {
+        let p = pos(&[1, 1, 1]);
+        let a = vote(&p, 1, c(0, 0), c(2, 1));
+        let b = vote(&p, 1, c(1, 0), c(2, 2));
+        let ab = conflicting_votes(&a, &b).unwrap();
+        assert_eq!(ab.kind(), "double_vote");
+        assert_eq!(ab.offender(), Some(1));
+        assert_eq!(
+            conflicting_votes(&b, &a),
+            Some(ab.clone()),
+            "one canonical pair"
+        );
+        assert_eq!(p.check_evidence(0, &ab), Ok(1));
+        // Same target, different sources: a double vote too.
+        let b2 = vote(&p, 1, c(1, 0), c(2, 1));
+        assert_eq!(
+            conflicting_votes(&a, &b2).map(|e| e.kind()),
+            Some("double_vote")
+        );
+    }
+
+    #[test]
+    fn a_surround_vote_is_found_in_either_order() {
+        let p = pos(&[1, 1, 1]);
+        let outer = vote(&p, 2, c(1, 0), c(5, 0));
+        let inner = vote(&p, 2, c(2, 0), c(3, 0));
+        let want = Evidence::SurroundVote { a: outer, b: inner };
+        assert_eq!(conflicting_votes(&outer, &inner), Some(want.clone()));
+        assert_eq!(conflicting_votes(&inner, &outer), Some(want.clone()));
+        assert_eq!(p.check_evidence(3, &want), Ok(2));
+        assert_eq!(want.kind(), "surround_vote");
+        let flipped = Evidence::SurroundVote { a: inner, b: outer };
+        assert!(matches!(
+            p.check_evidence(3, &flipped),
+            Err(PosError::BadEvidence { index: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn compatible_votes_give_no_evidence() {
+        let p = pos(&[1, 1, 1]);
+        let v01 = vote(&p, 0, c(0, 0), c(1, 0));
+        let v12 = vote(&p, 0, c(1, 0), c(2, 0));
+        let v03 = vote(&p, 0, c(0, 0), c(3, 0));
+        let v13 = vote(&p, 0, c(1, 0), c(3, 0));
+        let other = vote(&p, 1, c(0, 0), c(1, 7));
+        for (a, b) in [(v01, v12), (v01, v01), (v01, v03), (v01, other), (v12, v13)] {
+            assert_eq!(conflicting_votes(&a, &b), None, "{a:?} / {b:?}");
+            assert_eq!(conflicting_votes(&b, &a), None);
+        }
+        // Sharing a target epoch from different sources is a double vote.
+        assert_eq!(
+            conflicting_votes(&v03, &v13).map(|e| e.kind()),
+            Some("double_vote")
+        );
+        assert!(safe_to_cast(&[v01, v12], &v13));
+        assert!(!safe_to_cast(&[v12], &v03), "0 → 3 surrounds 1 → 2");
+    }
+
+    #[test]
+    fn two_blocks_for_one_slot_by_one_proposer() {
+        let p = pos(&[1, 1, 1]);
+        let a = header(&p, Hash::ZERO, 4, 1, 1);
+        let b = header(&p, Hash::ZERO, 4, 1, 2);
+        let e = double_block(&a, &b).unwrap();
+        assert_eq!(double_block(&b, &a), Some(e.clone()));
+        assert_eq!((e.kind(), e.offender()), ("double_block", Some(1)));
+        assert_eq!(p.check_evidence(0, &e), Ok(1));
+        assert_eq!(double_block(&a, &a), None);
+        assert_eq!(double_block(&a, &header(&p, Hash::ZERO, 5, 1, 2)), None);
+        assert_eq!(double_block(&a, &header(&p, Hash::ZERO, 4, 2, 2)), None);
+    }
+
+    #[test]
+    fn evidence_that_proves_nothing_is_refused() {
+        let p = pos(&[1, 1, 1]);
+        let bad = |e: &Evidence| {
+            let r = p.check_evidence(5, e);
+            assert!(
+                matches!(r, Err(PosError::BadEvidence { index: 5, .. })),
+                "{r:?}"
+            );
+        };
+        let a = vote(&p, 0, c(0, 0), c(2, 1));
+        let mut b = vote(&p, 0, c(0, 0), c(2, 2));
+        bad(&Evidence::DoubleVote { a, b: a });
+        bad(&Evidence::DoubleVote {
+            a,
+            b: vote(&p, 1, c(0, 0), c(2, 2)),
+        });
+        bad(&Evidence::DoubleVote {
+            a,
+            b: vote(&p, 0, c(0, 0), c(3, 2)),
+        });
+        b.signature.0[10] ^= 1;
+        bad(&Evidence::DoubleVote { a, b });
+        let h1 = header(&p, Hash::ZERO, 4, 1, 1);
+        let mut h2 = header(&p, Hash::ZERO, 4, 1, 2);
+        bad(&Evidence::DoubleBlock {
+            a: Box::new(h1.clone()),
+            b: Box::new(header(&p, Hash::ZERO, 5, 1, 2)),
+        });
+        bad(&Evidence::DoubleBlock {
+            a: Box::new(h1.clone()),
+            b: Box::new(header(&p, Hash::ZERO, 4, 2, 2)),
+        });
+        h2.state_root = Hash([9; 32]);
+        bad(&Evidence::DoubleBlock {
+            a: Box::new(h1),
+            b: Box::new(h2),
+        });
+    }
+
+    #[test]
+    fn items_are_counted_and_their_signatures_checked() {
+        let p = pos(&[1, 1, 1]);
+        let v = vote(&p, 0, c(0, 0), c(1, 0));
+        let ok = vec![Item::Vote(v); max_items(3)];
+        assert_eq!(p.check_items_in_themselves(&ok, None), Ok(()));
+        let cache = SigCache::new(16);
+        assert_eq!(p.check_items_in_themselves(&ok, Some(&cache)), Ok(()));
+        let too_many = vec![Item::Vote(v); max_items(3) + 1];
+        assert_eq!(
+            p.check_items_in_themselves(&too_many, None),
+            Err(PosError::TooManyItems { count: 77, max: 76 })
+        );
+        let mut forged = v;
+        forged.target.epoch = 2;
+        let items = [Item::Vote(v), Item::Vote(forged)];
+        assert_eq!(
+            p.check_items_in_themselves(&items, Some(&cache)),
+            Err(PosError::BadVoteSignature {
+                index: 1,
+                validator: 0
+            })
+        );
+        let e = Evidence::DoubleVote { a: v, b: v };
+        let r = p.check_items_in_themselves(&[Item::Vote(v), Item::Evidence(e)], None);
+        assert!(matches!(r, Err(PosError::BadEvidence { index: 1, .. })));
+    }
+}

@@ -296,3 +296,314 @@ impl Pos {
         ((stake as f64 * f).floor() as u64).min(stake)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::pos::evidence::conflicting_votes;
+    use crate::consensus::pos::ffg_testkit::{cp, key, pos, vote, Branch, E};
+
+    #[test]
+    fn justifies_at_exactly_two_thirds_of_the_stake() {
+        let p = pos(&[2, 2, 2]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let c1 = b.ffg.checkpoint(1).unwrap();
+        assert_eq!(
+            c1.hash, b.blocks[1].0,
+            "checkpoint(1) is the last block before slot E"
+        );
+        let v = b.votes(&[0], 1);
+        b.extend(E + 2, v).unwrap();
+        assert_eq!(b.ffg.justified.epoch, 0, "1/3 justifies nothing");
+        let v = b.votes(&[1], 1);
+        b.extend(E + 3, v).unwrap();
+        assert_eq!(b.ffg.justified, c1, "exactly 2/3 justifies");
+        assert!(b.ffg.is_justified(&c1));
+    }
+
+    #[test]
+    fn does_not_justify_just_below_two_thirds() {
+        let p = pos(&[1_000_000, 1_000_000, 1_000_001]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let v = b.votes(&[0, 1], 1);
+        b.extend(E + 2, v).unwrap();
+        assert_eq!(
+            b.ffg.justified.epoch, 0,
+            "2,000,000 of 3,000,001 is below 2/3"
+        );
+        let c1 = b.ffg.checkpoint(1).unwrap();
+        assert_eq!(b.ffg.link_stake(&b.ffg.justified, &c1), Some(2_000_000));
+        let v = b.votes(&[2], 1);
+        b.extend(E + 3, v).unwrap();
+        assert_eq!(b.ffg.justified, c1);
+    }
+
+    /// Epochs 1, 2 and 3 each justified from the previous one.
+    #[test]
+    fn consecutive_justified_epochs_finalize_and_prune() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        let all = [0, 1, 2];
+        b.extend_empty([1, E + 1]);
+        let v = b.votes(&all, 1);
+        b.extend(E + 2, v).unwrap();
+        let c1 = b.ffg.checkpoint(1).unwrap();
+        assert_eq!((b.ffg.justified, b.ffg.finalized.epoch), (c1, 0));
+        b.extend_empty([2 * E + 1]);
+        let c2 = b.ffg.checkpoint(2).unwrap();
+        assert_eq!(c2.hash, b.blocks[3].0);
+        let v = b.votes(&all, 2);
+        b.extend(2 * E + 2, v).unwrap();
+        assert_eq!((b.ffg.justified, b.ffg.finalized), (c2, c1));
+        assert_eq!(
+            b.ffg.checkpoint(0),
+            None,
+            "pruned below the finalized epoch"
+        );
+        assert_eq!(b.ffg.checkpoint(1), Some(c1));
+        b.extend_empty([3 * E]);
+        let v = b.votes(&all, 3);
+        b.extend(3 * E + 1, v).unwrap();
+        assert_eq!(b.ffg.finalized, c2);
+        assert_eq!(b.ffg.checkpoint(1), None);
+        assert!(
+            !b.ffg.is_justified(&c1),
+            "justified below the finalized one is forgotten"
+        );
+        assert!(b.ffg.links.keys().all(|(s, t)| s.epoch >= 2 && t.epoch > 2));
+        assert!(b.ffg.counted.keys().all(|&e| e > 2));
+    }
+
+    #[test]
+    fn no_finalization_across_a_skipped_epoch() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        let all = [0, 1, 2];
+        b.extend_empty([1, E + 1]);
+        let v = b.votes(&all, 1);
+        b.extend(E + 2, v).unwrap();
+        // Epoch 2 gets no votes; epoch 3's link comes from epoch 1.
+        b.extend_empty([2 * E + 1, 3 * E + 1]);
+        let v = b.votes(&all, 3);
+        b.extend(3 * E + 2, v).unwrap();
+        let c3 = b.ffg.checkpoint(3).unwrap();
+        assert_eq!(b.ffg.justified, c3);
+        assert_eq!(b.ffg.finalized.epoch, 0, "1 → 3 finalizes nothing");
+        b.extend_empty([4 * E + 1]);
+        let v = b.votes(&all, 4);
+        b.extend(4 * E + 2, v).unwrap();
+        assert_eq!(b.ffg.finalized, c3);
+    }
+
+    #[test]
+    fn a_block_after_empty_epochs_is_their_checkpoint_for_each() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, 3 * E + 5]);
+        let first = b.blocks[1].0;
+        for e in 1..=3 {
+            assert_eq!(b.ffg.checkpoint(e), Some(cp(e, first)));
+        }
+        assert_eq!(b.ffg.checkpoint(4), None);
+        let v = b.votes(&[0, 1, 2], 3);
+        b.extend(3 * E + 6, v).unwrap();
+        assert_eq!(b.ffg.justified, cp(3, first));
+    }
+
+    #[test]
+    fn votes_for_another_branch_checkpoint_do_not_count() {
+        let p = pos(&[1, 1, 1]);
+        let mut a = Branch::new(&p);
+        let mut b = a.clone();
+        a.extend_empty([1, E + 1]);
+        b.extend_empty([2, E + 2]);
+        let theirs = b.votes(&[0, 1, 2], 1);
+        a.extend(E + 3, theirs.clone()).unwrap();
+        assert_eq!(a.ffg.justified.epoch, 0);
+        assert_eq!(
+            a.ffg
+                .link_stake(&a.ffg.justified, &b.ffg.checkpoint(1).unwrap()),
+            None
+        );
+        assert!(
+            !a.ffg.is_counted(0, 1),
+            "a vote that did not count does not use up the voter"
+        );
+        b.extend(E + 3, theirs).unwrap();
+        assert_eq!(b.ffg.justified.epoch, 1);
+    }
+
+    #[test]
+    fn a_vote_before_its_checkpoint_is_fixed_does_not_count() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([5]);
+        let early: Vec<Item> = (0..3)
+            .map(|i| Item::Vote(vote(&p, i, b.ffg.justified, cp(1, b.tip().0))))
+            .collect();
+        b.extend(6, early.clone()).unwrap();
+        b.extend(E + 1, early).unwrap();
+        assert_eq!(
+            b.ffg.justified.epoch, 0,
+            "checkpoint(1) is the block of slot 6"
+        );
+    }
+
+    #[test]
+    fn a_duplicated_vote_is_counted_once() {
+        let p = pos(&[1, 1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let v0 = b.votes(&[0], 1);
+        b.extend(E + 2, [v0.clone(), v0.clone()].concat()).unwrap();
+        b.extend(E + 3, v0).unwrap();
+        let (s, t) = (b.ffg.justified, b.ffg.checkpoint(1).unwrap());
+        assert_eq!(b.ffg.link_stake(&s, &t), Some(1));
+        let v1 = b.votes(&[1], 1);
+        b.extend(E + 4, v1).unwrap();
+        assert_eq!(
+            b.ffg.justified.epoch, 0,
+            "2 of 4: the duplicate did not count"
+        );
+        let v2 = b.votes(&[2], 1);
+        b.extend(E + 5, v2).unwrap();
+        assert_eq!(b.ffg.justified, t);
+    }
+
+    fn double_vote(p: &Pos, i: u32, b: &Branch) -> Item {
+        let s = b.ffg.justified;
+        let ev = conflicting_votes(
+            &vote(p, i, s, cp(1, Hash([1; 32]))),
+            &vote(p, i, s, cp(1, Hash([2; 32]))),
+        )
+        .unwrap();
+        Item::Evidence(ev)
+    }
+
+    #[test]
+    fn slashing_lowers_stake_once_per_offender() {
+        let p = pos(&[101, 100, 100]);
+        let mut b = Branch::new(&p);
+        let e0 = double_vote(&p, 0, &b);
+        b.extend(1, vec![e0.clone()]).unwrap();
+        assert_eq!(b.stakes, vec![51, 100, 100], "floor(101 / 2) slashed");
+        assert!(b.ffg.is_slashed(0));
+        b.extend(2, vec![e0]).unwrap();
+        let h = |salt| crate::consensus::pos::ffg_testkit::header(&p, Hash::ZERO, 3, 0, salt);
+        let db = crate::consensus::pos::evidence::double_block(&h(1), &h(2)).unwrap();
+        b.extend(3, vec![Item::Evidence(db)]).unwrap();
+        assert_eq!(
+            b.stakes,
+            vec![51, 100, 100],
+            "later evidence changes nothing"
+        );
+        b.extend(4, vec![double_vote(&p, 2, &b)]).unwrap();
+        assert_eq!(b.stakes, vec![51, 100, 50]);
+        assert_eq!(b.ffg.slashed().collect::<Vec<_>>(), vec![0, 2]);
+    }
+
+    #[test]
+    fn slashing_weighs_from_the_next_epoch_on() {
+        let p = pos(&[4, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let ev = double_vote(&p, 0, &b);
+        b.extend(E + 2, vec![ev]).unwrap();
+        assert_eq!(b.stakes, vec![2, 1, 1]);
+        let v = b.votes(&[0], 1);
+        b.extend(E + 3, v).unwrap();
+        assert_eq!(
+            b.ffg.justified.epoch, 1,
+            "epoch 1's table still gives 4 of 6"
+        );
+        b.extend_empty([2 * E + 1]);
+        let v = b.votes(&[0], 2);
+        b.extend(2 * E + 2, v).unwrap();
+        assert_eq!(b.ffg.justified.epoch, 1, "epoch 2's table gives 2 of 4");
+        let v = b.votes(&[1], 2);
+        b.extend(2 * E + 3, v).unwrap();
+        assert_eq!(b.ffg.justified.epoch, 2);
+    }
+
+    #[test]
+    fn an_empty_block_shares_everything_with_its_parent() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let v = b.votes(&[0], 1);
+        b.extend(E + 2, v).unwrap();
+        let before = b.ffg.clone();
+        b.extend_empty([E + 3]);
+        let after = &b.ffg;
+        assert!(Arc::ptr_eq(&before.checkpoints, &after.checkpoints));
+        assert!(Arc::ptr_eq(&before.justified_set, &after.justified_set));
+        assert!(Arc::ptr_eq(&before.links, &after.links));
+        assert!(Arc::ptr_eq(&before.counted, &after.counted));
+        assert!(Arc::ptr_eq(&before.slashed, &after.slashed));
+    }
+
+    #[test]
+    fn child_refuses_items_naming_no_validator() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let mut v = b.votes(&[0], 1);
+        if let Item::Vote(v) = &mut v[0] {
+            v.validator = 9;
+        }
+        assert_eq!(b.extend(E + 2, v), Err(PosError::UnknownValidator(9)));
+        let mut h = crate::consensus::pos::ffg_testkit::header(&p, Hash::ZERO, 1, 0, 0);
+        h.seal = crate::block::Seal::Pow {
+            difficulty: 1,
+            nonce: 0,
+        };
+        let e = Evidence::DoubleBlock {
+            a: Box::new(h.clone()),
+            b: Box::new(h),
+        };
+        let err = b.extend(E + 2, vec![Item::Evidence(e)]).unwrap_err();
+        assert!(
+            matches!(err, PosError::BadEvidence { index: 0, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_validator_votes_from_its_justified_checkpoint_to_its_checkpoint() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1]);
+        let v = p.vote(&b.rule(), 1, &key(1)).unwrap();
+        assert_eq!((v.validator, v.source), (1, b.ffg.justified));
+        assert_eq!(
+            v.target,
+            cp(1, b.tip().0),
+            "the tip, while no block is in epoch 1"
+        );
+        assert!(p.verify_vote(0, &v, None).is_ok());
+        assert_eq!(p.vote(&b.rule(), 1, &key(7)), None, "no validator");
+        assert_eq!(
+            p.vote(&b.rule(), 0, &key(1)),
+            None,
+            "not after the justified epoch"
+        );
+        b.extend_empty([E + 4]);
+        let v = p.vote(&b.rule(), 1, &key(1)).unwrap();
+        assert_eq!(v.target, cp(1, b.blocks[1].0));
+        let mut zero = b.clone();
+        zero.stakes[2] = 0;
+        assert_eq!(p.vote(&zero.rule(), 1, &key(2)), None, "no stake");
+    }
+
+    #[test]
+    fn slash_amount_is_the_floor_and_bounded() {
+        let mut p = pos(&[1]);
+        assert_eq!(p.slash_amount(101), 50);
+        p.slash_fraction = 1.0;
+        assert_eq!(p.slash_amount(u64::MAX), u64::MAX);
+        p.slash_fraction = 0.0;
+        assert_eq!(p.slash_amount(101), 0);
+    }
+}

@@ -18,6 +18,8 @@
 mod engine;
 pub mod evidence;
 pub mod ffg;
+#[cfg(test)]
+pub(crate) mod ffg_testkit;
 pub mod lottery;
 pub mod pool;
 pub mod sign;
