@@ -4,7 +4,7 @@
 //!
 //! Bounds (a hostile peer may flood): the pool keeps the first vote per (validator, target
 //! epoch), at most [`Caps::seen_per_validator`] target epochs per validator (the oldest go
-//! first), at most [`Caps::pending_votes`] votes waiting for a block (the latest target epochs
+//! first, from detection and from the pending votes alike), at most [`Caps::pending_votes`] votes waiting for a block (the latest target epochs
 //! go first), at most [`Caps::headers`] noted headers (the oldest slots go first) and evidence
 //! once per (offender, kind). Whatever targets or sits before the finalized epoch is dropped
 //! ([`VotePool::on_finalized`]).
@@ -135,14 +135,18 @@ impl VotePool {
             .map_or(Detect::New, |e| Detect::Conflict(Box::new(e)))
     }
 
-    /// Notes `v` as seen; false when the per-validator cap pushed it out at once.
+    /// Notes `v` as seen; false when the per-validator cap pushed it out at once. A vote the cap
+    /// pushes out leaves the pending votes too, so no validator holds more than
+    /// [`Caps::seen_per_validator`] of them.
     fn remember(&mut self, v: Vote) -> bool {
         let key = (v.validator, v.target.epoch);
         self.seen.insert(key, v);
         let range = (v.validator, 0)..=(v.validator, u64::MAX);
         if self.seen.range(range.clone()).count() > self.caps.seen_per_validator {
             if let Some(&oldest) = self.seen.range(range).next().map(|(k, _)| k) {
-                self.seen.remove(&oldest);
+                if let Some(old) = self.seen.remove(&oldest) {
+                    self.pending.remove(&(old.target.epoch, vote_id(&old)));
+                }
                 return oldest != key;
             }
         }
@@ -326,4 +330,226 @@ enum Detect {
     Known,
     New,
     Conflict(Box<Evidence>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consensus::pos::ffg_testkit::{cp, header, pos, vote, Branch, E};
+
+    fn block(items: Vec<Item>) -> Arc<Block> {
+        let p = pos(&[1]);
+        Arc::new(Block {
+            header: header(&p, Hash::ZERO, 1, 0, 0),
+            txs: Vec::new(),
+            items,
+        })
+    }
+
+    fn votes_of(items: &[Item]) -> Vec<u32> {
+        let mut out: Vec<u32> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Vote(v) => Some(v.validator),
+                Item::Evidence(_) => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn a_vote_is_added_once_and_conflicts_give_evidence_once() {
+        let p = pos(&[1, 1, 1]);
+        let mut pool = VotePool::default();
+        let g = cp(0, Hash::ZERO);
+        let a = vote(&p, 0, g, cp(1, Hash([1; 32])));
+        assert_eq!(pool.add_vote(a), VoteAdmission::Added);
+        assert_eq!(pool.add_vote(a), VoteAdmission::Known);
+        let b = vote(&p, 0, g, cp(1, Hash([2; 32])));
+        let VoteAdmission::Equivocation(e) = pool.add_vote(b) else {
+            panic!("a double vote goes unnoticed");
+        };
+        assert_eq!((e.kind(), e.offender()), ("double_vote", Some(0)));
+        assert_eq!(p.check_evidence(0, &e), Ok(0));
+        let c = vote(&p, 0, g, cp(1, Hash([3; 32])));
+        assert_eq!(
+            pool.add_vote(c),
+            VoteAdmission::Known,
+            "evidence already held"
+        );
+        assert_eq!((pool.pending_votes(), pool.pending_evidence()), (1, 1));
+    }
+
+    #[test]
+    fn surround_votes_are_caught_in_either_order() {
+        let p = pos(&[1, 1, 1]);
+        let mut pool = VotePool::default();
+        let mk = |i| {
+            (
+                vote(&p, i, cp(1, Hash::ZERO), cp(5, Hash::ZERO)),
+                vote(&p, i, cp(2, Hash::ZERO), cp(3, Hash::ZERO)),
+            )
+        };
+        let (o1, i1) = mk(1);
+        assert_eq!(pool.add_vote(o1), VoteAdmission::Added);
+        let VoteAdmission::Equivocation(e1) = pool.add_vote(i1) else {
+            panic!("surrounded after surrounding")
+        };
+        let (o2, i2) = mk(2);
+        assert_eq!(pool.add_vote(i2), VoteAdmission::Added);
+        let VoteAdmission::Equivocation(e2) = pool.add_vote(o2) else {
+            panic!("surrounding after surrounded")
+        };
+        assert_eq!(*e1, Evidence::SurroundVote { a: o1, b: i1 });
+        assert_eq!(*e2, Evidence::SurroundVote { a: o2, b: i2 });
+        let compatible = vote(&p, 1, cp(5, Hash::ZERO), cp(6, Hash::ZERO));
+        assert_eq!(pool.add_vote(compatible), VoteAdmission::Added);
+    }
+
+    #[test]
+    fn templates_skip_what_the_branch_holds_and_take_back_reverted_items() {
+        let p = pos(&[1, 1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([1, E + 1]);
+        let mut pool = VotePool::default();
+        for item in b.votes(&[0, 1, 2], 1) {
+            let Item::Vote(v) = item else { unreachable!() };
+            assert_eq!(pool.add_vote(v), VoteAdmission::Added);
+        }
+        let elsewhere = vote(&p, 3, b.ffg.justified, cp(1, Hash([9; 32])));
+        assert_eq!(pool.add_vote(elsewhere), VoteAdmission::Added);
+        let h = |salt| header(&p, Hash::ZERO, 3, 2, salt);
+        assert_eq!(pool.note_header(&h(1)), None);
+        assert!(pool.note_header(&h(2)).is_some());
+        let before = b.rule();
+        let items = pool.template(&before, 100);
+        assert!(matches!(items[0], Item::Evidence(_)), "evidence first");
+        assert_eq!(
+            votes_of(&items),
+            vec![0, 1, 2],
+            "not the vote for another branch"
+        );
+        assert_eq!(pool.template(&before, 2).len(), 2, "at most max");
+
+        // The branch holds them: a template on it skips them, before and after the pool hears.
+        b.extend(E + 2, items.clone()).unwrap();
+        assert!(b.ffg.is_slashed(2) && b.ffg.justified.epoch == 1);
+        assert_eq!(pool.template(&b.rule(), 100), vec![]);
+        let blk = block(items.clone());
+        pool.on_tip_change(std::slice::from_ref(&blk), &[]);
+        assert_eq!((pool.pending_votes(), pool.pending_evidence()), (1, 0));
+        assert_eq!(
+            pool.template(&before, 100),
+            vec![],
+            "connected items are gone"
+        );
+
+        // Reverted: back in the pool, and in the template of the old parent.
+        pool.on_tip_change(&[], &[blk]);
+        assert_eq!(pool.template(&before, 100), items);
+    }
+
+    #[test]
+    fn a_template_votes_for_the_parent_as_the_next_epoch_checkpoint() {
+        let p = pos(&[1, 1, 1]);
+        let mut b = Branch::new(&p);
+        b.extend_empty([7]);
+        let mut pool = VotePool::default();
+        let g = b.ffg.justified;
+        let next = vote(&p, 0, g, cp(1, b.tip().0));
+        let later = vote(&p, 1, g, cp(2, b.tip().0));
+        pool.add_vote(next);
+        pool.add_vote(later);
+        assert_eq!(pool.template(&b.rule(), 10), vec![Item::Vote(next)]);
+    }
+
+    #[test]
+    fn included_votes_that_conflict_are_detected() {
+        let p = pos(&[1, 1, 1]);
+        let mut pool = VotePool::default();
+        let g = cp(0, Hash::ZERO);
+        pool.add_vote(vote(&p, 0, g, cp(1, Hash([1; 32]))));
+        let other = vote(&p, 0, g, cp(1, Hash([2; 32])));
+        pool.on_tip_change(&[block(vec![Item::Vote(other)])], &[]);
+        let found = pool.take_detected();
+        assert_eq!(
+            found.iter().map(Evidence::kind).collect::<Vec<_>>(),
+            ["double_vote"]
+        );
+        assert!(pool.take_detected().is_empty());
+        assert_eq!(pool.pending_evidence(), 1);
+    }
+
+    #[test]
+    fn finality_forgets_old_votes_and_headers() {
+        let p = pos(&[1, 1, 1]);
+        let mut pool = VotePool::default();
+        let g = cp(0, Hash::ZERO);
+        let v1 = vote(&p, 0, g, cp(1, Hash([1; 32])));
+        pool.add_vote(v1);
+        pool.add_vote(vote(&p, 0, g, cp(2, Hash([1; 32]))));
+        pool.note_header(&header(&p, Hash::ZERO, 3, 0, 0));
+        pool.note_header(&header(&p, Hash::ZERO, E + 3, 0, 0));
+        pool.on_finalized(&p, cp(1, Hash([1; 32])));
+        assert_eq!((pool.pending_votes(), pool.seen_votes()), (1, 1));
+        assert_eq!(pool.noted_headers(), 1);
+        assert_eq!(pool.add_vote(v1), VoteAdmission::Known);
+        assert_eq!(pool.note_header(&header(&p, Hash::ZERO, 3, 0, 1)), None);
+    }
+
+    #[test]
+    fn caps_hold_under_a_flood() {
+        let p = pos(&[1, 1, 1]);
+        let caps = Caps {
+            pending_votes: 3,
+            seen_per_validator: 4,
+            headers: 4,
+            evidence: 2,
+        };
+        let mut pool = VotePool::with_caps(caps);
+        let b = Branch::new(&p);
+        let g = b.ffg.justified;
+        for e in 100..140 {
+            pool.add_vote(vote(&p, 0, g, cp(e, Hash([1; 32]))));
+            assert!(pool.pending_votes() <= 3 && pool.seen_votes() <= 4);
+        }
+        let mut wide = VotePool::with_caps(Caps {
+            pending_votes: 1000,
+            ..caps
+        });
+        for e in 100..140 {
+            wide.add_vote(vote(&p, 0, g, cp(e, Hash([1; 32]))));
+        }
+        assert_eq!(
+            wide.pending_votes(),
+            4,
+            "one validator holds at most 4 pending"
+        );
+        // Honest votes still get in: the flood's latest target epochs make way.
+        for i in [1, 2] {
+            assert_eq!(
+                pool.add_vote(vote(&p, i, g, cp(1, Hash([1; 32])))),
+                VoteAdmission::Added
+            );
+        }
+        assert_eq!(
+            pool.pending_votes(),
+            3,
+            "the flood's latest target epochs made way"
+        );
+        let mut rule = b.rule();
+        rule.parent = Hash([1; 32]);
+        assert_eq!(votes_of(&pool.template(&rule, 100)), vec![1, 2]);
+        for s in 0..20 {
+            pool.note_header(&header(&p, Hash::ZERO, s, 0, 0));
+        }
+        assert_eq!(pool.noted_headers(), 4);
+        for i in 0..3 {
+            let a = vote(&p, i, g, cp(7, Hash([1; 32])));
+            let b = vote(&p, i, g, cp(7, Hash([2; 32])));
+            pool.add_evidence(conflicting_votes(&a, &b).unwrap());
+        }
+        assert_eq!(pool.pending_evidence(), 2);
+    }
 }
