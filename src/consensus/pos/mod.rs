@@ -13,15 +13,19 @@
 //! - [`evidence`]: equivocation: what conflicts, and checking evidence.
 //! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
+//! - [`tally`]: voter bitsets, link tallies and checkpoint runs (compact parts of [`ffg`]).
 
 mod cache;
 mod engine;
 pub mod evidence;
 pub mod ffg;
+#[cfg(test)]
+pub(crate) mod ffg_testkit;
 pub mod lottery;
 pub mod pool;
 pub mod sign;
 pub mod state;
+pub mod tally;
 #[cfg(test)]
 mod tests;
 pub mod vrf;
