@@ -39,6 +39,7 @@ pub fn pos(stakes: &[u64]) -> Pos {
         validators: Arc::new(validators),
         slash_fraction: 0.5,
         vote_offset_slots: 2,
+        cache: Default::default(),
     }
 }
 
@@ -167,6 +168,9 @@ impl Branch {
                 rand_acc: Hash::ZERO,
                 stakes: Arc::new(self.stakes.clone()),
                 ffg: self.ffg.clone(),
+                epoch_acc: Hash::ZERO,
+                prev_epoch_acc: Hash::ZERO,
+                epoch_stakes: Arc::new(self.stakes.clone()),
             }),
         }
     }
