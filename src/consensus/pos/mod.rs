@@ -13,6 +13,8 @@
 //! - [`evidence`]: equivocation: what conflicts, and checking evidence.
 //! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
+//! - `cache.rs`: [`PosCache`], a process's memo of lottery evaluations and of proofs and
+//!   signatures that verified (saves work, never changes a result).
 
 mod cache;
 mod engine;
