@@ -132,7 +132,7 @@ impl PosCache {
         k
     }
 
-    /// The lottery values of the slots `first..end` (a chunk: at most [`CHUNK`] slots of one
+    /// The lottery values of the slots `first..end` (a chunk: at most `CHUNK` (64) slots of one
     /// epoch, always cut the same way for a given `first`) for the key `vrf_public` under
     /// nonce `eta`; `eval(s)` computes one on a miss (on two threads when the machine has two
     /// cores: evaluations are pure, so the values do not depend on it).

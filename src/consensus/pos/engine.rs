@@ -6,7 +6,7 @@
 use super::cache::CHUNK;
 use super::ffg::BlockCtx;
 use super::lottery::{self, single_leader, vrf_input};
-use super::state::{PosRule, PosState};
+use super::state::{table_id, PosRule, PosState};
 use super::{sign, vrf, LeaderRule, Pos, PosError};
 use crate::block::{Block, BlockHeader, Item, Seal, VrfProof};
 use crate::consensus::{Ancestry, BranchState, Consensus, Plan, Producer, SealError, SealRule};
@@ -102,7 +102,10 @@ impl Pos {
             let (eta, stakes) = self.slot_context(st, s)?;
             if stakes.get(i as usize).copied().unwrap_or(0) > 0 {
                 let found = match self.leader {
-                    LeaderRule::Single => self.scan_single(&eta, stakes, i, s, end),
+                    LeaderRule::Single => {
+                        let (_, id) = st.table_for(self, self.epoch_of(s))?;
+                        self.scan_single(&eta, stakes, &id, i, s, end)
+                    }
                     LeaderRule::Lottery => self.scan_lottery(&eta, stakes, i, key, s, end),
                 };
                 if found.is_some() {
@@ -133,14 +136,18 @@ impl Pos {
         self.scan_chunks(&vrf_public, eta, from, to, eval, |v| lottery::leads(v, thr))
     }
 
-    fn scan_single(&self, eta: &Hash, stakes: &[u64], i: u32, from: u64, to: u64) -> Option<u64> {
+    fn scan_single(
+        &self,
+        eta: &Hash,
+        stakes: &[u64],
+        table: &Hash,
+        i: u32,
+        from: u64,
+        to: u64,
+    ) -> Option<u64> {
         // The schedule is the same for every validator: memoize it per (η, table), a chunk at a
         // time, under a key that no VRF key can take.
-        let mut parts = Vec::with_capacity(8 * stakes.len());
-        for s in stakes {
-            parts.extend_from_slice(&s.to_le_bytes());
-        }
-        let id = Hash::sha256_parts(&[b"chainlab/single-schedule", &parts]).0;
+        let id = Hash::sha256_parts(&[b"chainlab/single-schedule", &table.0]).0;
         let eval = |x| single_leader(eta, x, stakes).map_or(u128::MAX, u128::from);
         self.scan_chunks(&id, eta, from, to, eval, |v| v == u128::from(i))
     }
@@ -181,6 +188,8 @@ impl Pos {
     fn barren_state(&self, parent: Hash) -> PosState {
         let mut st = PosState::genesis(self, parent);
         let none = Arc::new(vec![0; self.validators.len()]);
+        st.stakes_id = table_id(&none);
+        st.epoch_stakes_id = st.stakes_id;
         st.stakes = none.clone();
         st.epoch_stakes = none;
         st
@@ -339,6 +348,7 @@ impl Consensus for Pos {
         };
         let ffg = ps.ffg.child(&ctx, &mut stakes)?;
         if stakes != *ps.stakes {
+            st.stakes_id = table_id(&stakes);
             st.stakes = Arc::new(stakes);
         }
         st.ffg = ffg;

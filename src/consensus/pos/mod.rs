@@ -14,6 +14,8 @@
 //! - [`sign`]: what proposers and voters sign, and checking it.
 //! - [`pool`]: the pending votes and evidence of a node, and their detection of equivocations.
 //! - [`tally`]: voter bitsets, link tallies and checkpoint runs (compact parts of [`ffg`]).
+//! - `cache.rs`: [`PosCache`], a process's memo of lottery evaluations and of proofs and
+//!   signatures that verified (saves work, never changes a result).
 
 mod cache;
 mod engine;

@@ -38,6 +38,10 @@ pub struct PosState {
     pub prev_epoch_acc: Hash,
     /// The stake table of the block's epoch (the `stakes` of the last block before it).
     pub epoch_stakes: Arc<Vec<u64>>,
+    /// [`table_id`] of `stakes` (kept so that no one hashes a table twice).
+    pub stakes_id: Hash,
+    /// [`table_id`] of `epoch_stakes`.
+    pub epoch_stakes_id: Hash,
 }
 
 /// What a child of one parent must satisfy: the parent's state, from which the epoch
@@ -57,6 +61,12 @@ pub fn genesis_acc(chain_id: u32) -> Hash {
     Hash::sha256_parts(&[b"chainlab/genesis-acc", &chain_id.to_le_bytes()])
 }
 
+/// A stake table's identity: H("chainlab/stake-table" ‖ stakes), little-endian u64s.
+pub fn table_id(stakes: &[u64]) -> Hash {
+    let bytes: Vec<u8> = stakes.iter().flat_map(|s| s.to_le_bytes()).collect();
+    Hash::sha256_parts(&[b"chainlab/stake-table", &bytes])
+}
+
 /// η_e = H("chainlab/epoch-nonce" ‖ e ‖ A(e − 1)).
 pub fn epoch_nonce(epoch: u64, acc: &Hash) -> Hash {
     Hash::sha256_parts(&[b"chainlab/epoch-nonce", &epoch.to_le_bytes(), &acc.0])
@@ -68,6 +78,7 @@ impl PosState {
     pub fn genesis(pos: &Pos, genesis: Hash) -> PosState {
         let acc = genesis_acc(pos.chain_id);
         let stakes = Arc::new(pos.validators.iter().map(|v| v.stake).collect::<Vec<_>>());
+        let id = table_id(&stakes);
         PosState {
             slot: 0,
             rand_acc: acc,
@@ -76,6 +87,8 @@ impl PosState {
             epoch_acc: acc,
             prev_epoch_acc: acc,
             epoch_stakes: stakes,
+            stakes_id: id,
+            epoch_stakes_id: id,
         }
     }
 
@@ -106,11 +119,16 @@ impl PosState {
 
     /// The stake table of `epoch` for a child of this block (`epoch` at least this block's).
     pub fn stakes_for(&self, pos: &Pos, epoch: u64) -> Option<&Arc<Vec<u64>>> {
+        self.table_for(pos, epoch).map(|(t, _)| t)
+    }
+
+    /// As [`PosState::stakes_for`], with the table's [`table_id`].
+    pub fn table_for(&self, pos: &Pos, epoch: u64) -> Option<(&Arc<Vec<u64>>, Hash)> {
         let ep = pos.epoch_of(self.slot);
         if epoch > ep {
-            Some(&self.stakes)
+            Some((&self.stakes, self.stakes_id))
         } else if epoch == ep {
-            Some(&self.epoch_stakes)
+            Some((&self.epoch_stakes, self.epoch_stakes_id))
         } else {
             None
         }
@@ -118,7 +136,8 @@ impl PosState {
 
     /// The state of a child at `slot` whose VRF output is `output`, before its finality
     /// items: the accumulator moves on, the epoch snapshots follow the child's epoch, the
-    /// stakes and `ffg` are the parent's (the engine applies [`FfgState::child`] next).
+    /// stakes and `ffg` are the parent's (the engine applies [`FfgState::child`] next, and
+    /// sets `stakes_id` again if that changes the stakes).
     /// `None` when `slot` is not after this block's.
     pub fn child(&self, pos: &Pos, slot: u64, output: &[u8; 32]) -> Option<PosState> {
         if slot <= self.slot {
@@ -131,6 +150,7 @@ impl PosState {
         } else {
             self.acc_before_epoch(pos, ce - 1)?
         };
+        let (epoch_stakes, epoch_stakes_id) = self.table_for(pos, ce)?;
         Some(PosState {
             slot,
             rand_acc: Hash::sha256_parts(&[b"chainlab/rand-acc", &self.rand_acc.0, output]),
@@ -138,7 +158,9 @@ impl PosState {
             ffg: self.ffg.clone(),
             epoch_acc,
             prev_epoch_acc,
-            epoch_stakes: self.stakes_for(pos, ce)?.clone(),
+            epoch_stakes: epoch_stakes.clone(),
+            stakes_id: self.stakes_id,
+            epoch_stakes_id,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! imported by [`ChainState`]; each broken rule refused with its [`PosError`]; the epoch
 //! nonce and stake snapshots; the producer's plan; determinism.
 
-use super::state::{epoch_nonce, PosState};
+use super::state::{epoch_nonce, table_id, PosState};
 use super::vrf::VrfKey;
 use super::{sign, LeaderRule, Pos, PosError, Validator};
 use crate::block::{Block, Seal};
@@ -355,7 +355,10 @@ fn stake_changes_apply_from_the_next_epoch() {
     // A slashing included at slot 12 (epoch 1), as the FFG step would apply it.
     let mut slashed = a.clone();
     slashed.stakes = Arc::new(vec![300, 400]);
+    slashed.stakes_id = table_id(&slashed.stakes);
     let b = child(&pos, &slashed, 15);
+    assert_eq!(b.table_for(&pos, 1).unwrap().1, g.stakes_id);
+    assert_eq!(b.table_for(&pos, 2).unwrap().1, slashed.stakes_id);
     assert_eq!(b.stakes_for(&pos, 1).unwrap().as_slice(), &[600, 400]);
     assert_eq!(b.stakes_for(&pos, 2).unwrap().as_slice(), &[300, 400]);
     let c = child(&pos, &b, 23);
@@ -453,5 +456,33 @@ fn memoized_scans_agree_with_direct_evaluation_across_chunks_and_epochs() {
             pos.first_led_slot(&st, 0, &ks[0], from, 480),
             led.iter().copied().find(|&s| s >= from)
         );
+    }
+}
+
+#[test]
+fn the_single_leader_schedule_follows_the_branch_stake_table() {
+    let ks = keys(2);
+    let pos = engine(&ks, &[1, 3], LeaderRule::Single, 0.05);
+    let g = PosState::genesis(&pos, Hash([5; 32]));
+    let plain = child(&pos, &g, 12);
+    let mut slashed = plain.clone();
+    slashed.stakes = Arc::new(vec![3, 1]);
+    slashed.stakes_id = table_id(&slashed.stakes);
+    for (st, table) in [(&plain, [1u64, 3]), (&slashed, [3, 1])] {
+        let (eta, stakes) = pos.slot_context(st, 20).unwrap();
+        assert_eq!(stakes, &table[..]);
+        for s in 20..30 {
+            let expected = super::lottery::single_leader(&eta, s, &table).unwrap();
+            for i in 0..2u32 {
+                let leads = pos
+                    .first_led_slot(st, i, &ks[i as usize], s, s + 1)
+                    .is_some();
+                assert_eq!(
+                    leads,
+                    i == expected,
+                    "slot {s}, validator {i}, table {table:?}"
+                );
+            }
+        }
     }
 }
