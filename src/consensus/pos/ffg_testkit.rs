@@ -171,6 +171,8 @@ impl Branch {
                 epoch_acc: Hash::ZERO,
                 prev_epoch_acc: Hash::ZERO,
                 epoch_stakes: Arc::new(self.stakes.clone()),
+                stakes_id: crate::consensus::pos::state::table_id(&self.stakes),
+                epoch_stakes_id: crate::consensus::pos::state::table_id(&self.stakes),
             }),
         }
     }
