@@ -597,6 +597,57 @@ mod tests {
         assert_eq!(p.vote(&zero.rule(), 1, &key(2)), None, "no stake");
     }
 
+    /// One branch, lottery-like blocks (each slot non-empty with probability f), every
+    /// validator voting at its vote time and the next block including the votes: the mean lag
+    /// from a block's slot to the slot of the block that finalizes it is the one derived in
+    /// docs/pos.md, ((3E + 1)/2 + o + 1/f) slots.
+    #[test]
+    fn the_finality_lag_is_as_derived() {
+        use rand::{Rng, SeedableRng};
+        let mut p = pos(&[1, 1, 1]);
+        let e = 40;
+        (p.epoch_slots, p.vote_offset_slots) = (e, 3);
+        let f = 0.25;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut b = Branch::new(&p);
+        let mut pending: Vec<Item> = Vec::new();
+        let mut final_at: Vec<Option<u64>> = vec![Some(0)];
+        let epochs = 200;
+        for t in 1..epochs * e {
+            if rng.gen::<f64>() < f {
+                b.extend(t, std::mem::take(&mut pending)).unwrap();
+                final_at.push(None);
+                let upto = b.blocks.iter().position(|x| x.0 == b.ffg.finalized.hash);
+                for at in final_at.iter_mut().take(upto.unwrap() + 1) {
+                    at.get_or_insert(t);
+                }
+            }
+            if t % e == p.vote_offset_slots {
+                let rule = b.rule();
+                let votes = (0..3).filter_map(|i| p.vote(&rule, t / e, &key(i)));
+                pending.extend(votes.map(Item::Vote));
+            }
+        }
+        let lags: Vec<f64> = b
+            .blocks
+            .iter()
+            .zip(&final_at)
+            .filter(|((_, s), _)| *s >= 2 * e)
+            .filter_map(|((_, s), at)| at.map(|at| (at - s) as f64))
+            .collect();
+        assert!(
+            lags.len() > 8 * epochs as usize,
+            "{} blocks finalized",
+            lags.len()
+        );
+        let mean = lags.iter().sum::<f64>() / lags.len() as f64;
+        let want = (3.0 * e as f64 + 1.0) / 2.0 + 3.0 + 1.0 / f;
+        assert!(
+            (mean - want).abs() < 1.5,
+            "mean lag {mean} slots, derived {want}"
+        );
+    }
+
     #[test]
     fn slash_amount_is_the_floor_and_bounded() {
         let mut p = pos(&[1]);
