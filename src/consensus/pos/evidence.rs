@@ -358,6 +358,12 @@ mod tests {
                 validator: 0
             })
         );
+        let mut stranger = v;
+        stranger.validator = 99;
+        assert_eq!(
+            p.check_items_in_themselves(&[Item::Vote(stranger)], Some(&cache)),
+            Err(PosError::UnknownValidator(99))
+        );
         let e = Evidence::DoubleVote { a: v, b: v };
         let r = p.check_items_in_themselves(&[Item::Vote(v), Item::Evidence(e)], None);
         assert!(matches!(r, Err(PosError::BadEvidence { index: 1, .. })));

@@ -208,7 +208,7 @@ impl VotePool {
         }
         let f = finalized.epoch;
         self.finalized_epoch = f;
-        self.pending = self.pending.split_off(&(f + 1, Hash::ZERO));
+        self.pending = self.pending.split_off(&(f.saturating_add(1), Hash::ZERO));
         self.seen.retain(|&(_, e), _| e > f);
         self.min_slot = pos.epoch_start(f);
         self.headers = self.headers.split_off(&(self.min_slot, 0));
@@ -286,7 +286,10 @@ impl VotePool {
                 out.push(Item::Evidence(e.clone()));
             }
         }
-        let (lo, hi) = (ffg.finalized.epoch + 1, ffg.epoch + 1);
+        let (lo, hi) = (
+            ffg.finalized.epoch.saturating_add(1),
+            ffg.epoch.saturating_add(1),
+        );
         let mut taken = BTreeSet::new();
         for (&(e, _), v) in self.pending.range((lo, Hash::ZERO)..) {
             if e > hi || out.len() >= max {
