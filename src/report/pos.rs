@@ -54,20 +54,16 @@ impl PosFacts {
         }
         let n = cfg.cluster.nodes;
         let p = &cfg.pos;
-        let pos = cfg.pos_engine();
         Some(PosFacts {
-            slot_ms: pos.slot_ms.max(1),
-            epoch_slots: pos.epoch_slots.max(1),
-            active_slot_coeff: pos.active_slot_coeff,
-            single_leader: pos.leader == LeaderRule::Single,
+            slot_ms: u64::try_from(p.slot.as_millis()).unwrap_or(u64::MAX).max(1),
+            epoch_slots: p.epoch_slots.max(1),
+            active_slot_coeff: p.active_slot_coeff,
+            single_leader: p.leader == LeaderRule::Single,
             validators: p
                 .validator_ids(n)
                 .into_iter()
-                .zip(pos.validators.iter())
-                .map(|(node, v)| ValidatorFacts {
-                    node,
-                    stake: v.stake,
-                })
+                .zip(p.genesis_stakes(n))
+                .map(|(node, stake)| ValidatorFacts { node, stake })
                 .collect(),
             chain_offset_ms,
         })

@@ -336,3 +336,36 @@ fn offenders_of_block_items() {
     ];
     assert_eq!(offenders(&items), vec![3]);
 }
+
+#[test]
+fn facts_of_a_config() {
+    let pow = Config::parse("", "t.toml", &[]).expect("the defaults parse");
+    assert_eq!(PosFacts::of(&pow, 0), None);
+    let text = "[cluster]\nnodes = 4\n[network]\ntopology = \"full-mesh\"\n[consensus]\nkind = \"pos\"\n\
+                [pos]\nslot = \"2s\"\nvalidators = [1, 3]\nstake = [3.0, 1.0]\nleader = \"single\"\n";
+    let cfg = Config::parse(text, "t.toml", &[]).expect("parses");
+    let p = PosFacts::of(&cfg, 7000).expect("pos");
+    assert_eq!(
+        (p.slot_ms, p.epoch_slots, p.chain_offset_ms),
+        (2000, 100, 7000)
+    );
+    assert!(p.single_leader);
+    assert_eq!(
+        p.validators,
+        vec![
+            ValidatorFacts {
+                node: 1,
+                stake: 750_000_000
+            },
+            ValidatorFacts {
+                node: 3,
+                stake: 250_000_000
+            }
+        ]
+    );
+    assert_eq!(
+        p.leader_probs(),
+        vec![0.75, 0.25],
+        "α under a single leader"
+    );
+}
