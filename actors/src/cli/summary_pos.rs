@@ -14,10 +14,9 @@ pub fn pos_rows(r: &Report) -> Vec<(String, String)> {
     if let Some(s) = &r.slots {
         let t = &s.theory;
         rows.push((
-            "slots total: empty / single / multi (model)".to_string(),
+            "slots empty / single / multi (model)".to_string(),
             format!(
-                "{}: {} {:.3} ({:.3}) / {} {:.3} ({:.3}) / {} {:.3} ({:.3})",
-                s.total,
+                "{} {:.3} ({:.3}) / {} {:.3} ({:.3}) / {} {:.3} ({:.3}) of {}",
                 s.empty,
                 s.empty_share,
                 t.empty,
@@ -26,7 +25,8 @@ pub fn pos_rows(r: &Report) -> Vec<(String, String)> {
                 t.single,
                 s.multi,
                 s.multi_share,
-                t.multi
+                t.multi,
+                s.total
             ),
         ));
     }
@@ -58,7 +58,7 @@ pub fn pos_rows(r: &Report) -> Vec<(String, String)> {
             format!(" (validators {})", list.join(", "))
         };
         rows.push((
-            "equivocations detected / included / slashed stake".to_string(),
+            "equivocations / included / slashed stake".to_string(),
             format!("{} / {} / {}{who}", e.detected, e.included, e.slashed_stake),
         ));
     }
