@@ -36,6 +36,11 @@ impl Clock {
         self.offset_ms + self.elapsed_ms()
     }
 
+    /// Chain time at this run's start, ms.
+    pub fn offset_ms(&self) -> u64 {
+        self.offset_ms
+    }
+
     /// The instant `ms` after this run started.
     pub fn at_ms(&self, ms: u64) -> Instant {
         self.start + std::time::Duration::from_millis(ms)

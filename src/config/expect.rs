@@ -62,29 +62,55 @@ impl Expectations {
     }
 
     /// Checks what can be known before the run: a fault index within the scenario's
-    /// `n_faults` faults.
+    /// `n_faults` faults; a proof-of-stake figure only in a proof-of-stake run (`validators`:
+    /// its validator count, `None` for proof of work), a validator index within its validators.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming the check.
-    pub(crate) fn validate(&self, file: &str, n_faults: usize) -> Result<(), ConfigError> {
+    pub(crate) fn validate(
+        &self,
+        file: &str,
+        n_faults: usize,
+        validators: Option<usize>,
+    ) -> Result<(), ConfigError> {
         for c in &self.checks {
             let mut segs = c.path.split('.');
-            if segs.next() != Some("faults") {
-                continue;
-            }
-            if let Some(i) = segs.next().and_then(|s| s.parse::<usize>().ok()) {
-                if i >= n_faults {
+            let top = segs.next().unwrap_or_default();
+            let index = segs.next().and_then(|s| s.parse::<usize>().ok());
+            let key = format!("expect.{}", c.path);
+            match (top, validators, index) {
+                ("faults", _, Some(i)) if i >= n_faults => {
                     return invalid(
                         file,
-                        &format!("expect.{}", c.path),
+                        &key,
                         format!("the scenario has {n_faults} faults (indices from 0)"),
                     );
                 }
+                (t, None, _) if POS_ONLY.contains(&t) => {
+                    return invalid(
+                        file,
+                        &key,
+                        "a proof-of-stake figure, and this run is proof of work \
+                         (consensus.kind = \"pow\")"
+                            .into(),
+                    );
+                }
+                ("validators", Some(n), Some(i)) if i >= n => {
+                    return invalid(
+                        file,
+                        &key,
+                        format!("the run has {n} validators (indices from 0)"),
+                    );
+                }
+                _ => {}
             }
         }
         Ok(())
     }
 }
+
+/// Report entries only a proof-of-stake run has.
+const POS_ONLY: &[&str] = &["slots", "validators", "finality", "equivocations"];
 
 /// The leaves of `table` with their dotted keys: a sub-table is a path segment unless it
 /// holds `min` or `max` (then it is a range).
@@ -278,12 +304,31 @@ mod tests {
     #[test]
     fn a_fault_index_past_the_scenario_is_refused() {
         let e = parse("faults.2.effect.stale = 0").unwrap();
-        assert!(e.validate("f.toml", 3).is_ok());
-        let err = e.validate("f.toml", 2).unwrap_err().to_string();
+        assert!(e.validate("f.toml", 3, None).is_ok());
+        let err = e.validate("f.toml", 2, None).unwrap_err().to_string();
         assert!(
             err.contains("expect.faults.2.effect.stale") && err.contains("2 faults"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_proof_of_stake_figure_needs_a_proof_of_stake_run() {
+        let e = parse(
+            "finality.reverted = 0
+slots.empty_share = { min = 0.9 }",
+        )
+        .unwrap();
+        assert!(e.validate("f.toml", 0, Some(4)).is_ok());
+        let err = e.validate("f.toml", 0, None).unwrap_err().to_string();
+        assert!(
+            err.contains("expect.finality.reverted") && err.contains("proof of work"),
+            "{err}"
+        );
+        let e = parse("validators.3.produced = { min = 1 }").unwrap();
+        assert!(e.validate("f.toml", 0, Some(4)).is_ok());
+        let err = e.validate("f.toml", 0, Some(3)).unwrap_err().to_string();
+        assert!(err.contains("3 validators"), "{err}");
     }
 
     #[test]

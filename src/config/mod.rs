@@ -244,7 +244,9 @@ impl Config {
         self.storage.validate(file)?;
         let end = self.cluster.duration + self.cluster.settle;
         faults::validate(&self.faults, file, n, end)?;
-        self.expect.validate(file, self.faults.len())
+        let validators =
+            (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n).len());
+        self.expect.validate(file, self.faults.len(), validators)
     }
 
     /// The key of workload account `i` (deterministic, the same for every run).

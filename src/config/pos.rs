@@ -150,6 +150,14 @@ impl PosConfig {
     pub fn shares(&self, n: usize) -> Vec<f64> {
         hash_shares(&self.stake, self.validator_ids(n).len())
     }
+
+    /// Each validator's stake at genesis (units of [`TOTAL_STAKE`]), in validator-index order.
+    pub fn genesis_stakes(&self, n: usize) -> Vec<u64> {
+        self.shares(n)
+            .into_iter()
+            .map(|share| (share * TOTAL_STAKE as f64).round() as u64)
+            .collect()
+    }
 }
 
 impl Config {
@@ -158,18 +166,17 @@ impl Config {
     pub fn pos_engine(&self) -> Pos {
         let n = self.cluster.nodes;
         let p = &self.pos;
-        let shares = p.shares(n);
         let validators = p
             .validator_ids(n)
             .into_iter()
-            .zip(shares)
-            .map(|(node, share)| {
+            .zip(p.genesis_stakes(n))
+            .map(|(node, stake)| {
                 let key = Config::node_key(node);
                 Validator {
                     public: key.public,
                     address: key.address(),
                     vrf_public: VrfKey::from_keypair(&key).public(),
-                    stake: (share * TOTAL_STAKE as f64).round() as u64,
+                    stake,
                 }
             })
             .collect();

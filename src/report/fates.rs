@@ -125,6 +125,7 @@ mod tests {
                 height: 1,
                 txids: vec![id(1)],
                 difficulty: 1,
+                ..FinalBlock::default()
             }],
             crashed: vec![(3, 5000)],
             ..RunFacts::default()

@@ -11,6 +11,8 @@
 //! - `safety`: convergence and catch-up checks, and the chain invariants; `prefix`: the two
 //!   common-prefix checks it reports;
 //! - `faults`: what each scenario fault did;
+//! - `pos`: proof of stake's slots, validators, finality and equivocations (absent from a
+//!   proof-of-work report);
 //! - `schema`: every path of the report, and the resolution of a path an `[expect]` names;
 //! - `expect`: a scenario's expectations checked against the report.
 
@@ -19,6 +21,7 @@ pub mod expect;
 mod fates;
 mod faults;
 mod metrics;
+mod pos;
 mod prefix;
 mod propagation;
 mod safety;
@@ -31,16 +34,21 @@ pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
 pub use faults::{FaultEffect, FaultRecord, FaultReport, NodeFailed};
 pub use metrics::{BlockStats, Connections, Convergence, Percentiles, TxStats};
+pub use pos::{
+    Equivocations, Finality, PosFacts, SlotTheory, Slots, ValidatorFacts, ValidatorStats,
+};
 pub use prefix::{CommonPrefix, Disagreement, SelfReorg, SelfReorgs};
 pub use propagation::Propagation;
 pub use safety::{check_chain_invariants, CatchUp, Safety};
 
 use crate::chain::ChainState;
+use crate::consensus::{Ancestry, BranchState};
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use metrics::Tally;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// `invariants`
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -67,7 +75,7 @@ pub struct NodeFinal {
 }
 
 /// A block of the final best chain.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FinalBlock {
     /// Hash.
     pub hash: Hash,
@@ -77,6 +85,13 @@ pub struct FinalBlock {
     pub txids: Vec<TxId>,
     /// Difficulty.
     pub difficulty: u64,
+    /// Header timestamp, chain milliseconds (proof of stake: its slot's start).
+    pub timestamp_ms: u64,
+    /// Proof of stake: the offender of each piece of evidence the block includes, in order.
+    pub evidence: Vec<u32>,
+    /// Proof of stake: the stakes by validator index after this block (slashings included so
+    /// far on the branch); `None` for proof of work.
+    pub stakes: Option<Arc<Vec<u64>>>,
 }
 
 impl FinalBlock {
@@ -87,11 +102,18 @@ impl FinalBlock {
             .iter()
             .filter_map(|h| {
                 let b = chain.get(h)?;
+                let stakes = match chain.branch_state(h) {
+                    Some(BranchState::Pos(s)) => Some(s.stakes.clone()),
+                    _ => None,
+                };
                 Some(FinalBlock {
                     hash: *h,
                     height: b.header.height,
                     txids: b.tx_ids(),
                     difficulty: b.header.difficulty(),
+                    timestamp_ms: b.header.timestamp_ms,
+                    evidence: pos::offenders(&b.items),
+                    stakes,
                 })
             })
             .collect()
@@ -133,6 +155,8 @@ pub struct RunFacts {
     /// Transactions on the best chain of a live node whose tip is not the final one, and not
     /// on the final best chain.
     pub competing: HashSet<TxId>,
+    /// Proof of stake: the config's slots, epochs and validators (`None` for proof of work).
+    pub pos: Option<PosFacts>,
 }
 
 /// The JSON report of a run.
@@ -168,6 +192,20 @@ pub struct Report {
     pub safety: Safety,
     /// TCP connection events (all zero when every link is in memory).
     pub connections: Connections,
+    /// Proof of stake: leaders per slot, against the model (absent for proof of work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slots: Option<Slots>,
+    /// Proof of stake: blocks produced per validator (absent for proof of work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validators: Option<Vec<ValidatorStats>>,
+    /// Proof of stake: finalized height, finality lag, stalls, reverted finalized blocks
+    /// (absent for proof of work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finality: Option<Finality>,
+    /// Proof of stake: equivocations detected, evidence included, stake slashed (absent for
+    /// proof of work).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equivocations: Option<Equivocations>,
     /// Trace events recorded.
     pub events: u64,
     /// The scenario's `[expect]` checks, what each saw and whether it held (empty without
@@ -182,6 +220,20 @@ impl Report {
         let tally = Tally::scan(facts, events, &chain_pos);
         let gaps = propagation::disruptions(events, facts.nodes);
         let fates = fates::TxFates::of(facts, events);
+        let pos = pos::PosFigures::of(facts, events, &chain_pos);
+        let mut invariants = facts.invariants.clone();
+        if let Some(p) = &pos {
+            p.check_invariants(&mut invariants);
+        }
+        let (slots, validators, finality, equivocations) = match pos {
+            Some(p) => (
+                Some(p.slots),
+                Some(p.validators),
+                Some(p.finality),
+                Some(p.equivocations),
+            ),
+            None => (None, None, None, None),
+        };
         Report {
             seed: facts.seed,
             clock: facts.clock.clone(),
@@ -201,11 +253,15 @@ impl Report {
                 ..tally.tx_stats(&facts.chain, facts.duration_s, facts.k)
             },
             convergence: Convergence::of(facts),
-            invariants: facts.invariants.clone(),
+            invariants,
             faults: faults::fault_reports(facts, events, &chain_pos),
             failed_nodes: faults::failed_nodes(events),
             safety: safety::safety(facts, events, tally.max_depth),
             connections: Connections::from_events(events),
+            slots,
+            validators,
+            finality,
+            equivocations,
             events: events.len() as u64,
             expectations: Vec::new(),
         }
@@ -246,6 +302,7 @@ mod tests {
             height,
             txids,
             difficulty: 1,
+            ..FinalBlock::default()
         }
     }
 

@@ -10,8 +10,8 @@
 
 use super::{
     BlockStats, CatchUp, CommonPrefix, Connections, Convergence, Disagreement, Dropped,
-    FaultEffect, FaultReport, Invariants, NodeFailed, Percentiles, Propagation, Report, Safety,
-    SelfReorg, SelfReorgs, TxStats,
+    Equivocations, FaultEffect, FaultReport, Finality, Invariants, NodeFailed, Percentiles,
+    Propagation, Report, Safety, SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -284,6 +284,7 @@ impl Report {
             p99: Some(1.0),
             samples: 1,
         };
+        let pct_lag = pct.clone();
         Report {
             seed: 1,
             clock: "virtual".into(),
@@ -390,6 +391,42 @@ impl Report {
                 discouraged: 1,
                 causes: BTreeMap::from([("*".to_string(), 1)]),
             },
+            slots: Some(Slots {
+                total: 1,
+                empty: 1,
+                single: 1,
+                multi: 1,
+                empty_share: 1.0,
+                single_share: 1.0,
+                multi_share: 1.0,
+                theory: SlotTheory {
+                    empty: 1.0,
+                    single: 1.0,
+                    multi: 1.0,
+                },
+            }),
+            validators: Some(vec![ValidatorStats {
+                validator: 0,
+                node: 0,
+                stake_share: 1.0,
+                expected: 1.0,
+                produced: 1,
+                on_final_chain: 1,
+            }]),
+            finality: Some(Finality {
+                finalized_height: 1,
+                finalized_epoch: 1,
+                lag_s: pct_lag,
+                stalls: 1,
+                stall_s: 1.0,
+                reverted: 1,
+            }),
+            equivocations: Some(Equivocations {
+                detected: 1,
+                included: 1,
+                slashed_stake: 1,
+                slashed: vec![0],
+            }),
             events: 1,
             expectations: Vec::new(),
         }
@@ -456,6 +493,14 @@ mod tests {
         assert_eq!(
             (f.path.as_str(), f.kind),
             ("faults.3.effect.convergence_s", Kind::Number)
+        );
+        assert_eq!(s.resolve("finality.reverted").unwrap().kind, Kind::Number);
+        assert_eq!(s.resolve("slots.empty").unwrap().kind, Kind::Number);
+        assert_eq!(s.resolve("slots.theory.empty").unwrap().kind, Kind::Number);
+        assert_eq!(s.resolve("equivocations.slashed").unwrap().kind, Kind::List);
+        assert_eq!(
+            s.resolve("validators.2.produced").unwrap().path,
+            "validators.2.produced"
         );
         let c = s.resolve("connections.causes.timeout").unwrap();
         assert!(c.map_key);

@@ -24,3 +24,29 @@ pub(crate) fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64)
         },
     )
 }
+
+/// `node`'s validator `validator` led `slot` with block `hash`, at `t` ms.
+pub(crate) fn led(t: u64, node: NodeId, slot: u64, validator: u32, hash: Hash) -> TraceRecord {
+    rec(
+        t,
+        node,
+        Event::SlotLed {
+            slot,
+            validator,
+            hash,
+        },
+    )
+}
+
+/// `node`'s best chain finalized the checkpoint `hash` of `epoch` at `height`, at `t` ms.
+pub(crate) fn finalized(t: u64, node: NodeId, epoch: u64, hash: Hash, height: u64) -> TraceRecord {
+    rec(
+        t,
+        node,
+        Event::Finalized {
+            epoch,
+            hash,
+            height,
+        },
+    )
+}

@@ -10,7 +10,8 @@
 //! | `check`   | `check.rs`   | validate a config file                              |
 //!
 //! `args.rs` holds what commands share (config loading, `--set`, faults), `output.rs` the report
-//! and trace files, `summary.rs` the table printed after a run.
+//! and trace files, `summary.rs` the table printed after a run (`summary_pos.rs`: its
+//! proof-of-stake rows).
 
 mod args;
 mod bench;
@@ -21,6 +22,7 @@ mod node;
 mod output;
 mod run;
 mod summary;
+mod summary_pos;
 
 use clap::{Parser, Subcommand};
 

@@ -1,6 +1,7 @@
 //! The table `chainlab run` prints after a run: one aligned row per figure, then safety, one
 //! row per fault, one per `[expect]` check, and where the data was kept.
 
+use super::summary_pos::pos_rows;
 use chainlab::report::{FaultReport, Percentiles, Report};
 use chainlab_actors::cluster::RunOutput;
 
@@ -8,9 +9,11 @@ use chainlab_actors::cluster::RunOutput;
 pub fn print_summary(out: &RunOutput) {
     let r = &out.report;
     let rows = rows(r);
+    let pos = pos_rows(r);
     let w = rows
         .iter()
         .map(|(k, _)| k.len())
+        .chain(pos.iter().map(|(k, _)| k.chars().count()))
         .chain(
             r.expectations
                 .iter()
@@ -20,6 +23,9 @@ pub fn print_summary(out: &RunOutput) {
         .unwrap_or(0);
     println!();
     for (k, v) in rows {
+        println!("  {k:<w$}  {v}");
+    }
+    for (k, v) in pos {
         println!("  {k:<w$}  {v}");
     }
     let sf = &r.safety;

@@ -7,7 +7,7 @@ use crate::node::messages::GetChainSummary;
 use crate::node::messages::GetPoolIds;
 use crate::transport::memory::{GetNetStats, NetStats};
 use chainlab::config::ClockMode;
-use chainlab::report::{Event, FinalBlock, Invariants, NodeFinal, Report, RunFacts};
+use chainlab::report::{Event, FinalBlock, Invariants, NodeFinal, PosFacts, Report, RunFacts};
 use chainlab::{Hash, NodeId, TxId};
 use std::collections::HashSet;
 
@@ -214,6 +214,7 @@ impl Cluster {
             k: self.cfg.safety.k,
             faults: self.faults.records.clone(),
             crashed: self.faults.crashed.clone(),
+            pos: PosFacts::of(&self.cfg, self.timeline.chain_offset_ms()),
             ..RunFacts::default()
         }
     }

@@ -69,6 +69,11 @@ impl Timeline {
         self.clock.elapsed_ms()
     }
 
+    /// Chain time at the run's start, ms.
+    pub(super) fn chain_offset_ms(&self) -> u64 {
+        self.clock.offset_ms()
+    }
+
     /// The whole run (duration and settle), ms.
     pub(super) fn total_ms(&self) -> u64 {
         self.total_ms
