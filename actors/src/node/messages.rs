@@ -256,3 +256,40 @@ pub struct Shutdown {
     /// Flush before stopping (false: a crash).
     pub graceful: bool,
 }
+
+// --- proof of stake ---
+//
+// The node's vote pool lives in the mempool actor (H5's side implements the handlers of the
+// three messages below; the chain actor and the miner send them, through optional links that
+// are set for proof-of-stake nodes only).
+
+/// A consensus item (a checkpoint vote, or equivocation evidence) for the node's vote pool:
+/// from the node's own validator (`from` None: its miner's vote) or from a peer.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct SubmitItem {
+    /// The item.
+    pub item: chainlab::block::Item,
+    /// The peer it came from.
+    pub from: Option<NodeId>,
+}
+
+/// The chain actor stored a block: its header, for the pool's double-block detector
+/// (`VotePool::note_header`).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct NoteHeader {
+    /// The stored block's header.
+    pub header: chainlab::block::BlockHeader,
+}
+
+/// The items (votes, evidence) a block built on the parent of `rule` should include, at most
+/// `max` (`VotePool::template`): the miner asks with each template.
+#[derive(Message)]
+#[rtype(result = "Vec<chainlab::block::Item>")]
+pub struct GetItems {
+    /// The rule of the parent the block builds on.
+    pub rule: Arc<chainlab::consensus::pos::PosRule>,
+    /// At most this many.
+    pub max: usize,
+}
