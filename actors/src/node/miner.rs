@@ -192,13 +192,18 @@ impl MinerActor {
         }
     }
 
-    /// Drops the current attempt and starts a new one on the current tip.
-    fn restart(&mut self, ctx: &mut Context<Self>) {
+    /// Drops the current attempt: its timer, its template, its search.
+    fn drop_attempt(&mut self, ctx: &mut Context<Self>) {
         self.generation += 1;
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
         self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Drops the current attempt and starts a new one on the current tip.
+    fn restart(&mut self, ctx: &mut Context<Self>) {
+        self.drop_attempt(ctx);
         if !self.enabled {
             return;
         }
@@ -232,7 +237,7 @@ impl MinerActor {
         let miner = self.address;
         let max = self.max_block_txs;
         let pool = match (&self.links.items, &self.rule) {
-            (Some(p), SealRule::Pos(rule)) => Some((p.clone(), rule.clone())),
+            (Some(p), SealRule::Pos(_)) => Some((p.clone(), self.rule.clone())),
             _ => None,
         };
         let fut = async move {
@@ -282,6 +287,14 @@ impl MinerActor {
             .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
         {
             self.publish(block);
+        } else if let Some(role) = &self.pos {
+            // No right to this slot after all (the template fell into a later slot, or the
+            // tip moved meanwhile): look again from the next slot, not at this same instant.
+            let slot_ms = role.pos.slot_ms.max(1);
+            let delay = Duration::from_millis(slot_ms - self.local_now_ms() % slot_ms);
+            self.drop_attempt(ctx);
+            self.timer = Some(ctx.run_later(delay, |act, ctx| act.restart(ctx)));
+            return;
         }
         self.restart(ctx);
     }
