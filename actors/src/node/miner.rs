@@ -13,7 +13,7 @@
 //! and handed to the vote pool ([`super::validator`]).
 
 use super::messages::*;
-use super::validator::{VoteMemory, VoteSchedule};
+use super::validator::{SigningMemory, VoteSchedule};
 use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::block::{Block, Item, Seal};
@@ -41,6 +41,8 @@ pub struct MinerSetup {
     pub engine: Arc<dyn Consensus>,
     /// The proof-of-stake engine when the chain runs one (the miner then also votes).
     pub pos: Option<Pos>,
+    /// Proof of stake: what this validator signed before (taken from its stored chain).
+    pub signed: SigningMemory,
     /// Modelled delays or real work.
     pub effort: Effort,
     /// Most transactions a template asks the mempool for.
@@ -96,7 +98,7 @@ pub struct MinerActor {
 struct PosRole {
     pos: Pos,
     schedule: VoteSchedule,
-    memory: VoteMemory,
+    memory: SigningMemory,
     timer: Option<SpawnHandle>,
 }
 
@@ -112,7 +114,7 @@ impl MinerActor {
             .map(|pos| PosRole {
                 schedule: VoteSchedule::of(&pos),
                 pos,
-                memory: VoteMemory::default(),
+                memory: s.signed,
                 timer: None,
             });
         MinerActor {
@@ -149,7 +151,7 @@ impl MinerActor {
         if let Some(t) = role.timer.take() {
             ctx.cancel_future(t);
         }
-        let (epoch, delay) = role.schedule.next(now, role.memory.target_epoch());
+        let (epoch, delay) = role.schedule.next(now, role.memory.votes.target_epoch());
         let delay = Duration::from_millis(delay);
         role.timer = Some(ctx.run_later(delay, move |act, ctx| {
             act.vote(epoch);
@@ -170,7 +172,7 @@ impl MinerActor {
         let Some(v) = role.pos.vote(rule, epoch, &self.key) else {
             return;
         };
-        if !role.memory.admit(&v) {
+        if !role.memory.votes.admit(&v) {
             tracing::debug!(
                 epoch,
                 source = v.source.epoch,
@@ -285,6 +287,7 @@ impl MinerActor {
         if self
             .engine
             .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
+            && self.may_sign(&block.header)
         {
             self.publish(block);
         } else if let Some(role) = &self.pos {
@@ -297,6 +300,23 @@ impl MinerActor {
             return;
         }
         self.restart(ctx);
+    }
+
+    /// Proof of stake: whether this validator may publish the block it sealed (never a second
+    /// block for a slot, nor one for an earlier slot than one it signed: [`SigningMemory`]).
+    fn may_sign(&mut self, header: &chainlab::block::BlockHeader) -> bool {
+        let (Some(role), Some(slot)) = (&mut self.pos, header.slot()) else {
+            return true;
+        };
+        let ok = role.memory.admit_slot(slot);
+        if !ok {
+            tracing::debug!(
+                node = self.id,
+                slot,
+                "not signing a block for a slot at or before one it signed"
+            );
+        }
+        ok
     }
 
     fn search(&mut self, block: Block, ctx: &mut Context<Self>) {
@@ -483,6 +503,7 @@ mod tests {
                 rule: chain.next_rule(&chain.tip()),
                 engine: chain.engine().clone(),
                 pos: None,
+                signed: SigningMemory::default(),
                 effort: Effort::Modelled,
                 max_block_txs: 10,
                 rng: chainlab::sim::model::stream(3, "miner", 0),

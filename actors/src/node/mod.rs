@@ -217,6 +217,13 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         rule: chain_state.next_rule(&chain_state.tip()),
         engine: chain_state.engine().clone(),
         pos: chain_state.params().engine.pos().cloned(),
+        signed: chain_state
+            .params()
+            .engine
+            .pos()
+            .and_then(|p| p.validator_index(&Config::node_key(id).public))
+            .map(|i| validator::SigningMemory::from_chain(&chain_state, i))
+            .unwrap_or_default(),
         effort: match cfg.pow.engine {
             PowEngine::Simulated => Effort::Modelled,
             PowEngine::Hashing => Effort::Real,

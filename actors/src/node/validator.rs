@@ -1,15 +1,22 @@
-//! A proof-of-stake node's validator role besides proposing: its checkpoint votes.
+//! A proof-of-stake node's validator role: when its checkpoint votes are due, and what it
+//! signed, so that it never signs two conflicting messages.
 //!
 //! For every epoch e ≥ 1 the validator votes at `Pos::vote_time_ms(e)` by its own clock (a
 //! clock-skew fault moves it), on the branch of its current tip ([`chainlab::consensus::pos::Pos::vote`]).
 //! It never votes twice for one target epoch (a double vote) and never casts a vote whose
 //! source is older than its previous vote's (it would surround that vote): the two Casper FFG
 //! rules an honest validator keeps, so that a reorganisation between two votes cannot get it
-//! slashed. What it voted is kept in memory only: a restarted node votes from the next vote
-//! time after its start.
+//! slashed. Likewise it never signs a second block for a slot, nor a block for a slot before
+//! one it signed (a clock set back, by a `clock_skew` fault ending, would otherwise make it
+//! sign a double block: Ethereum clients keep the same "slashing protection").
+//!
+//! What it signed is kept in memory ([`SigningMemory`]); a restarted node takes it back from
+//! its stored best chain (the blocks it proposed, the votes of its included in blocks) and
+//! votes from the next vote time after its start.
 
-use chainlab::block::Vote;
+use chainlab::block::{Item, Seal, Vote};
 use chainlab::consensus::pos::Pos;
+use chainlab::ChainState;
 
 /// When votes are due: the slot and epoch lengths and the vote offset of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +66,7 @@ impl VoteSchedule {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VoteMemory {
     /// (source epoch, target epoch) of its last vote.
-    last: Option<(u64, u64)>,
+    pub(crate) last: Option<(u64, u64)>,
 }
 
 impl VoteMemory {
@@ -79,6 +86,48 @@ impl VoteMemory {
             self.last = Some((v.source.epoch, v.target.epoch));
         }
         ok
+    }
+}
+
+/// What a validator signed: the highest slot it proposed for, and its votes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigningMemory {
+    /// The highest slot it signed a block for.
+    signed_slot: Option<u64>,
+    /// Its votes.
+    pub votes: VoteMemory,
+}
+
+impl SigningMemory {
+    /// What validator `validator` signed, as far as `chain`'s best chain shows: the blocks it
+    /// proposed and the votes of its that blocks include.
+    pub fn from_chain(chain: &ChainState, validator: u32) -> SigningMemory {
+        let mut m = SigningMemory::default();
+        for b in chain.canonical().iter().filter_map(|h| chain.get(h)) {
+            if let Seal::Pos { slot, proposer, .. } = b.header.seal {
+                if proposer == validator && b.header.height > 0 {
+                    m.signed_slot = m.signed_slot.max(Some(slot));
+                }
+            }
+            for item in &b.items {
+                if let Item::Vote(v) = item {
+                    if v.validator == validator && Some(v.target.epoch) > m.votes.target_epoch() {
+                        m.votes.last = Some((v.source.epoch, v.target.epoch));
+                    }
+                }
+            }
+        }
+        m
+    }
+
+    /// Whether a block for `slot` may be signed after the blocks before it (a later slot than
+    /// any signed); when it may, it is remembered.
+    pub fn admit_slot(&mut self, slot: u64) -> bool {
+        if self.signed_slot.is_some_and(|s| slot <= s) {
+            return false;
+        }
+        self.signed_slot = Some(slot);
+        true
     }
 }
 
@@ -119,6 +168,15 @@ mod tests {
             target: cp(target),
             signature: chainlab::crypto::Signature([0; 64]),
         }
+    }
+
+    #[test]
+    fn a_validator_never_signs_two_blocks_for_a_slot_nor_one_for_an_earlier_slot() {
+        let mut m = SigningMemory::default();
+        assert!(m.admit_slot(194));
+        assert!(!m.admit_slot(194), "a second block for the slot");
+        assert!(!m.admit_slot(120), "the clock went back");
+        assert!(m.admit_slot(195));
     }
 
     #[test]
