@@ -333,3 +333,53 @@ fn a_hash_share_fault_is_refused_under_proof_of_stake() {
         "{err}"
     );
 }
+
+#[test]
+fn a_validator_whose_clock_runs_ahead_proposes_early_and_never_double_signs() {
+    // Validator 3's clock runs 20 s ahead from 60 s to 180 s: it leads slots by its own clock
+    // (blocks 20 s early, which the others refuse as too new: beyond the 15 s drift), and
+    // when its clock goes back it must not sign a second block for a slot it already signed.
+    let faults =
+        "[[faults]]\nat = \"60s\"\nkind = \"clock_skew\"\nnode = 3\nms = 20000\nfor = \"120s\"\n";
+    let cfg = Toml::virtual_clock()
+        .with(&[
+            "cluster.nodes=16",
+            "cluster.seed=1",
+            "network.degree=4",
+            "consensus.kind=pos",
+            "pos.epoch_slots=20",
+            "pos.active_slot_coeff=0.25",
+            "pos.vote_offset=5",
+        ])
+        .config("pos-skew.toml", &[], faults);
+    let out = run_ok(cfg);
+    assert_no_violations(&out);
+    let early: Vec<(u64, u64)> = led(&out)
+        .iter()
+        .filter(|s| s.3 == 3 && s.2 * 1_000 > s.0)
+        .map(|s| (s.0, s.2))
+        .collect();
+    assert!(
+        !early.is_empty(),
+        "validator 3 never proposed ahead of time"
+    );
+    assert!(
+        early.iter().all(|(t, slot)| slot * 1_000 == t + 20_000),
+        "{early:?}"
+    );
+    let mut slots: Vec<u64> = led(&out).iter().filter(|s| s.3 == 3).map(|s| s.2).collect();
+    let n = slots.len();
+    slots.dedup();
+    assert_eq!(slots.len(), n, "two blocks for one slot: {slots:?}");
+    let equivocations = out
+        .events
+        .iter()
+        .filter(|r| matches!(r.event, Event::Equivocation { .. } | Event::Slashed { .. }))
+        .count();
+    assert_eq!(
+        equivocations, 0,
+        "an honest validator was caught equivocating"
+    );
+    assert!(out.report.convergence.converged);
+    assert_finality_never_reverted(&out);
+}
