@@ -336,22 +336,21 @@ fn a_hash_share_fault_is_refused_under_proof_of_stake() {
 
 #[test]
 fn a_validator_whose_clock_runs_ahead_proposes_early_and_never_double_signs() {
-    // Validator 3's clock runs 20 s ahead from 60 s to 180 s: it leads slots by its own clock
-    // (blocks 20 s early, which the others refuse as too new: beyond the 15 s drift), and
-    // when its clock goes back it must not sign a second block for a slot it already signed.
-    let faults =
-        "[[faults]]\nat = \"60s\"\nkind = \"clock_skew\"\nnode = 3\nms = 20000\nfor = \"120s\"\n";
-    let cfg = Toml::virtual_clock()
-        .with(&[
-            "cluster.nodes=16",
-            "cluster.seed=1",
-            "network.degree=4",
-            "consensus.kind=pos",
-            "pos.epoch_slots=20",
-            "pos.active_slot_coeff=0.25",
-            "pos.vote_offset=5",
-        ])
-        .config("pos-skew.toml", &[], faults);
+    // `config/pos.toml` for 300 s with 20-slot epochs; validator 3's clock runs 20 s ahead from
+    // 60 s to 180 s (and validator 5 pauses meanwhile). Validator 3 leads slots by its own
+    // clock: its blocks come 20 s early, and the others refuse them as too new (beyond the
+    // 15 s drift). On this seed it led slot 194 by its skewed clock at 174 s and leads it
+    // again at 194 s, its clock back: without its slashing protection it would sign a second
+    // block for slot 194, be caught and slashed.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/pos.toml");
+    let text = std::fs::read_to_string(path).expect("config/pos.toml");
+    let faults = "\n[[faults]]\nat = \"60s\"\nkind = \"clock_skew\"\nnode = 3\nms = 20000\nfor = \"120s\"\n\n[[faults]]\nat = \"60s\"\nkind = \"pause\"\nnode = 5\nfor = \"60s\"\n";
+    let overrides = [
+        "cluster.duration=300s".to_string(),
+        "pos.epoch_slots=20".to_string(),
+    ];
+    let cfg = Config::parse(&format!("{text}{faults}"), "pos-skew.toml", &overrides)
+        .expect("a valid config");
     let out = run_ok(cfg);
     assert_no_violations(&out);
     let early: Vec<(u64, u64)> = led(&out)
