@@ -1,7 +1,8 @@
 //! `chainlab node`: one node in its own process, joined to nodes in other processes (or on
 //! other machines) over TCP. It runs on the real clock; chain time is Unix time in
 //! milliseconds, so that processes started at different moments agree on block timestamps.
-//! It mines with its config share of the hash power (`pow.hashpower` over `cluster.nodes`),
+//! It mines with its config share of the hash power (`pow.hashpower` over `cluster.nodes`;
+//! under proof of stake it proposes and votes as validator `--id`, with its genesis stake),
 //! submits its share of the transaction load (`workload.tx_rate / cluster.nodes`, from the
 //! accounts whose index is its id modulo `cluster.nodes`), accepts the peers whose keys
 //! `tcp.peers_allowed` admits (any key, or those listed), and keeps dialling its `--peer`
@@ -15,7 +16,8 @@ use crate::clock::Clock;
 use crate::keyfile::{self, KeyFileError, KEY_FILE};
 use crate::node::messages::GetTip;
 use crate::node::{
-    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeSpec, Persistence, Shutdown,
+    producer_shares, spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeSpec,
+    Persistence, Shutdown,
 };
 use crate::recorder::Recorder;
 use crate::runtime;
@@ -29,7 +31,7 @@ use crate::workload::{StopLoad, Workload};
 use actix::prelude::*;
 use chainlab::chain::store::{BlockStore, MemoryStore, StoreError};
 use chainlab::config::{ClockMode, Config, Latency};
-use chainlab::sim::model::{hash_shares, stream};
+use chainlab::sim::model::stream;
 use chainlab::{KeyPair, NodeId, PublicKey};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -275,7 +277,8 @@ async fn run(
             addr: opts.listen,
             reason: e.to_string(),
         })?;
-    let share = hash_shares(&cfg.pow.hashpower, cfg.cluster.nodes)[id];
+    // Its hash share, or its stake share under proof of stake.
+    let share = producer_shares(&cfg).get(id).copied().unwrap_or(0.0);
     let handle = spawn_node(
         &factory,
         NodeSpec {

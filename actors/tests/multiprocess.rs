@@ -1,5 +1,5 @@
-//! Three `chainlab node` processes on loopback form one network over TCP: they converge on one
-//! chain; a node killed with SIGKILL and started again on the same data directory resumes from
+//! Three `chainlab node` processes on loopback form one network over TCP, on proof of work and
+//! on proof of stake (the same steps, `POS_CONFIG`): they converge on one chain; a node killed with SIGKILL and started again on the same data directory resumes from
 //! its store and catches up; SIGTERM stops every node cleanly (exit 0, report written, store
 //! consistent for `chainlab inspect`).
 //!
@@ -49,6 +49,36 @@ topology = "full-mesh"
 [consensus]
 block_interval = "400ms"
 genesis_time = "2026-12-01T00:00:00Z"
+
+[workload]
+tx_rate = 20.0
+accounts = 120
+
+[storage]
+backend = "sled"
+cache_mb = 8
+"#;
+
+/// `CONFIG` on proof of stake: 200 ms slots, f = 0.5 (a block every ~400 ms), 10-slot epochs.
+/// Each process proposes and votes as validator `--id` (its key is `Config::node_key(id)`,
+/// which every process knows; its TCP identity is its own `node.key`).
+const POS_CONFIG: &str = r#"
+[cluster]
+nodes = 3
+seed = 7
+
+[network]
+topology = "full-mesh"
+
+[consensus]
+kind = "pos"
+genesis_time = "2026-12-01T00:00:00Z"
+
+[pos]
+slot = "200ms"
+epoch_slots = 10
+active_slot_coeff = 0.5
+vote_offset = 2
 
 [workload]
 tx_rate = 20.0
@@ -125,7 +155,7 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    fn new() -> Cluster {
+    fn new(config_text: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("temporary directory");
         let bin = PathBuf::from(env!("CARGO_BIN_EXE_chainlab"));
         // Each node's key, made in its data dir before its first start.
@@ -147,7 +177,10 @@ impl Cluster {
             .map(|(n, k)| format!("{{ key = \"{k}\", id = {n} }}"))
             .collect();
         let config = dir.path().join("three.toml");
-        let text = format!("{CONFIG}\n[tcp]\npeers_allowed = [{}]\n", listed.join(", "));
+        let text = format!(
+            "{config_text}\n[tcp]\npeers_allowed = [{}]\n",
+            listed.join(", ")
+        );
         std::fs::write(&config, text).expect("config written");
         let (tx, rx) = channel();
         Cluster {
@@ -444,7 +477,16 @@ fn inspect(bin: &Path, dir: &Path) -> (bool, String) {
 
 #[test]
 fn three_processes_converge_and_a_killed_node_catches_up() {
-    let mut c = Cluster::new();
+    converge_kill_and_catch_up(CONFIG);
+}
+
+#[test]
+fn three_proof_of_stake_processes_converge_and_a_killed_node_catches_up() {
+    converge_kill_and_catch_up(POS_CONFIG);
+}
+
+fn converge_kill_and_catch_up(config: &str) {
+    let mut c = Cluster::new(config);
 
     // Start: node 1 dials node 0, node 2 dials both.
     let a0 = c.start(0, &[]);

@@ -21,8 +21,8 @@ use crate::clock::Clock;
 use crate::logging;
 use crate::node::messages::ExpectDuplicates;
 use crate::node::{
-    spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeFailure, NodeHandle, NodeLife,
-    NodeSpec, Persistence,
+    producer_shares, spawn_node, ChainKit, DurableLog, NodeError, NodeFactory, NodeFailure,
+    NodeHandle, NodeLife, NodeSpec, Persistence,
 };
 use crate::recorder::Recorder;
 use crate::runtime;
@@ -34,7 +34,7 @@ use actix::prelude::*;
 use chainlab::chain::store::StoreError;
 use chainlab::config::Config;
 use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
-use chainlab::sim::model::{build_topology, hash_shares, stream, TopologyError};
+use chainlab::sim::model::{build_topology, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
 use chainlab::ChainState;
 use chainlab::NodeId;
@@ -99,6 +99,16 @@ pub enum ClusterError {
     /// A node stopped answering.
     #[error("node {0} did not answer")]
     Unresponsive(NodeId),
+    /// A fault that has no meaning under the chain's consensus.
+    #[error("faults[{index}]: `{kind}` {reason}")]
+    FaultNotForConsensus {
+        /// The entry's index.
+        index: usize,
+        /// Its kind.
+        kind: &'static str,
+        /// Why it does not apply.
+        reason: &'static str,
+    },
 }
 
 /// A running cluster (inside an actix system).
@@ -166,7 +176,8 @@ impl Cluster {
             cfg.network.degree,
             &mut stream(seed, "topology", 0),
         )?;
-        let shares = hash_shares(&cfg.pow.hashpower, n);
+        // Hash shares, or stake shares under proof of stake.
+        let shares = producer_shares(&cfg);
         let stores = Stores::open(&cfg)?;
         let kit = ChainKit::new(&cfg);
         let persistence = Persistence {

@@ -7,9 +7,9 @@ use super::{Cluster, ClusterError};
 use crate::clock::Clock;
 use crate::node::messages::SetMining;
 use crate::workload::StopLoad;
-use chainlab::config::Config;
+use chainlab::config::{Config, ConsensusKind};
 use chainlab::report::FaultRecord;
-use chainlab::sim::fault::FaultEntry;
+use chainlab::sim::fault::{FaultEntry, FaultKind};
 use chainlab::sim::timeline::ended_by_full_heal;
 use chainlab::NodeId;
 use std::collections::BTreeSet;
@@ -126,6 +126,15 @@ impl Cluster {
         let i = self.timeline.faults.len();
         let end = Duration::from_millis(self.timeline.total_ms());
         entry.validate(i, self.cfg.cluster.nodes, end)?;
+        if entry.kind == FaultKind::Hashrate && self.cfg.consensus.kind == ConsensusKind::Pos {
+            return Err(ClusterError::FaultNotForConsensus {
+                index: i,
+                kind: entry.kind.name(),
+                reason: "sets a node's hash share, and proof of stake has none: a validator's \
+                         power is its stake, fixed at genesis and lowered only by slashing \
+                         (crash or pause a validator to take its stake offline)",
+            });
+        }
         self.faults.records.push(FaultRecord {
             index: i,
             kind: entry.kind.name().into(),

@@ -1,7 +1,10 @@
 //! The chain actor: validates and imports blocks (core `check_block` + `ChainState::import`),
-//! persists them before anyone hears of them, and tells the mempool, miner and peer.
+//! persists them before anyone hears of them, and tells the mempool, miner and peer. Under
+//! proof of stake it also shows each stored header to the vote pool (double blocks) and traces
+//! what the best chain justified, finalized and slashed ([`PosWatch`]).
 
 use super::messages::*;
+use super::pos_watch::{PosWatch, TipFacts};
 use super::{NodeEnv, Persistence};
 use actix::prelude::*;
 use chainlab::block::Block;
@@ -33,6 +36,8 @@ pub struct ChainLinks {
     pub announce: Recipient<AnnounceTip>,
     /// Blocks from peers not processed (refused, or dropped unchecked).
     pub unprocessed: Recipient<BlocksUnprocessed>,
+    /// Proof of stake: each stored block's header, to the vote pool (None under proof of work).
+    pub note_header: Option<Recipient<NoteHeader>>,
 }
 
 /// See the module doc.
@@ -49,6 +54,8 @@ pub struct ChainActor {
     intake: Intake,
     /// Flushing and the durable log.
     persistence: Persistence,
+    /// Proof of stake: the finality and slashing reported so far (None under proof of work).
+    pos_watch: Option<PosWatch>,
 }
 
 /// The chain actor's policy.
@@ -71,7 +78,12 @@ impl ChainActor {
         links: ChainLinks,
     ) -> ChainActor {
         let id = env.id;
+        let pos_watch = chain.params().engine.pos().and_then(|pos| {
+            let stakes = pos.validators.iter().map(|v| v.stake).collect();
+            TipFacts::of_tip(&chain).map(|f| PosWatch::new(stakes, &f))
+        });
         ChainActor {
+            pos_watch,
             intake: Intake::new(policy.untrusted_peers),
             persistence: policy.persistence,
             id,
@@ -243,6 +255,11 @@ impl ChainActor {
                 hash: *h,
                 height: b.header.height,
             });
+            if let Some(pool) = &self.links.note_header {
+                pool.do_send(NoteHeader {
+                    header: b.header.clone(),
+                });
+            }
         }
         // Only blocks now on the best chain are announced: a side block is relayed only once
         // its branch becomes the best (and then by the sync of whoever needs it).
@@ -271,9 +288,25 @@ impl ChainActor {
                 new_tip: tc.new_tip,
             });
         }
+        self.watch_pos();
         let event = TipChanged(Arc::new(tc));
         for to in &self.links.tip {
             to.do_send(event.clone());
+        }
+    }
+}
+
+impl ChainActor {
+    /// Proof of stake: traces what the new best chain justified, finalized and slashed.
+    fn watch_pos(&mut self) {
+        let Some(watch) = &mut self.pos_watch else {
+            return;
+        };
+        let Some(facts) = TipFacts::of_tip(&self.chain) else {
+            return;
+        };
+        for e in watch.observe(&facts) {
+            self.env.record(e);
         }
     }
 }

@@ -5,12 +5,20 @@
 //! an exponential time for its hash share and the difficulty, then a real but cheap nonce), or
 //! build now and search for the seal with real work on a blocking thread until it wins or the
 //! tip moves (`pow.engine = "hashing"`).
+//!
+//! Under proof of stake the miner is the node's validator: the engine plans its next led slot
+//! (or a [`Plan::Wait`] to look again later), each template carries the vote pool's items, a
+//! sealed block is traced as `slot_led` beside `block_mined`, and at every epoch's vote time
+//! (by the node's own clock) it casts a checkpoint vote on its tip's branch, traced as `vote`
+//! and handed to the vote pool ([`super::validator`]).
 
 use super::messages::*;
+use super::validator::{SigningMemory, VoteSchedule};
 use super::NodeEnv;
 use actix::prelude::*;
-use chainlab::block::Block;
+use chainlab::block::{Block, Item, Seal};
 use chainlab::config::Config;
+use chainlab::consensus::pos::Pos;
 use chainlab::consensus::{Consensus, Effort, Plan, Producer, SealRule};
 use chainlab::report::Event;
 use chainlab::Address;
@@ -31,6 +39,10 @@ pub struct MinerSetup {
     pub rule: SealRule,
     /// The consensus engine.
     pub engine: Arc<dyn Consensus>,
+    /// The proof-of-stake engine when the chain runs one (the miner then also votes).
+    pub pos: Option<Pos>,
+    /// Proof of stake: what this validator signed before (taken from its stored chain).
+    pub signed: SigningMemory,
     /// Modelled delays or real work.
     pub effort: Effort,
     /// Most transactions a template asks the mempool for.
@@ -49,7 +61,14 @@ pub struct MinerLinks {
     pub build: Recipient<BuildTemplate>,
     /// A sealed block.
     pub import: Recipient<ImportBlocks>,
+    /// Proof of stake: the vote pool's items for a template (None: no items).
+    pub items: Option<Recipient<GetItems>>,
+    /// Proof of stake: this validator's votes, to the vote pool (None: votes are not cast).
+    pub submit: Option<Recipient<SubmitItem>>,
 }
+
+/// Most consensus items a template asks the vote pool for.
+pub const MAX_TEMPLATE_ITEMS: usize = 1_024;
 
 /// See the module doc.
 pub struct MinerActor {
@@ -59,6 +78,8 @@ pub struct MinerActor {
     enabled: bool,
     rule: SealRule,
     engine: Arc<dyn Consensus>,
+    /// Proof of stake: the engine, this node's validator index, its vote schedule and memory.
+    pos: Option<PosRole>,
     effort: Effort,
     key: chainlab::KeyPair,
     max_block_txs: usize,
@@ -73,12 +94,31 @@ pub struct MinerActor {
     span: tracing::Span,
 }
 
+/// A validator's state in the miner.
+struct PosRole {
+    pos: Pos,
+    schedule: VoteSchedule,
+    memory: SigningMemory,
+    timer: Option<SpawnHandle>,
+}
+
 impl MinerActor {
     /// A miner.
     pub fn new(s: MinerSetup, env: NodeEnv, links: MinerLinks) -> MinerActor {
         let id = env.id;
         let key = Config::node_key(id);
+        // Only a validator votes (a node outside `pos.validators` has no vote to cast).
+        let pos = s
+            .pos
+            .filter(|p| p.validator_index(&key.public).is_some())
+            .map(|pos| PosRole {
+                schedule: VoteSchedule::of(&pos),
+                pos,
+                memory: s.signed,
+                timer: None,
+            });
         MinerActor {
+            pos,
             id,
             address: key.address(),
             key,
@@ -99,20 +139,80 @@ impl MinerActor {
         }
     }
 
-    /// Drops the current attempt and starts a new one on the current tip.
-    fn restart(&mut self, ctx: &mut Context<Self>) {
+    /// This node's clock: cluster time plus its skew (slot engines plan and vote by it).
+    fn local_now_ms(&self) -> u64 {
+        self.env.now_ms().saturating_add_signed(self.skew_ms)
+    }
+
+    /// Proof of stake: (re)schedules the next checkpoint vote by the node's clock.
+    fn schedule_vote(&mut self, ctx: &mut Context<Self>) {
+        let now = self.local_now_ms();
+        let Some(role) = &mut self.pos else { return };
+        if let Some(t) = role.timer.take() {
+            ctx.cancel_future(t);
+        }
+        let (epoch, delay) = role.schedule.next(now, role.memory.votes.target_epoch());
+        let delay = Duration::from_millis(delay);
+        role.timer = Some(ctx.run_later(delay, move |act, ctx| {
+            act.vote(epoch);
+            act.schedule_vote(ctx);
+        }));
+    }
+
+    /// Proof of stake: casts this validator's vote for `epoch`'s checkpoint on its tip's
+    /// branch (not while mining is off: a paused node, or after the run's load ended).
+    fn vote(&mut self, epoch: u64) {
+        let _e = self.span.clone().entered();
+        let (Some(role), SealRule::Pos(rule)) = (&mut self.pos, &self.rule) else {
+            return;
+        };
+        if !self.enabled {
+            return;
+        }
+        let Some(v) = role.pos.vote(rule, epoch, &self.key) else {
+            return;
+        };
+        if !role.memory.votes.admit(&v) {
+            tracing::debug!(
+                epoch,
+                source = v.source.epoch,
+                "vote skipped: it would conflict with this validator's earlier vote"
+            );
+            return;
+        }
+        self.env.record(Event::Vote {
+            validator: v.validator,
+            source_epoch: v.source.epoch,
+            target_epoch: v.target.epoch,
+            target: v.target.hash,
+        });
+        if let Some(pool) = &self.links.submit {
+            pool.do_send(SubmitItem {
+                item: Item::Vote(v),
+                from: None,
+            });
+        }
+    }
+
+    /// Drops the current attempt: its timer, its template, its search.
+    fn drop_attempt(&mut self, ctx: &mut Context<Self>) {
         self.generation += 1;
         if let Some(t) = self.timer.take() {
             ctx.cancel_future(t);
         }
         self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Drops the current attempt and starts a new one on the current tip.
+    fn restart(&mut self, ctx: &mut Context<Self>) {
+        self.drop_attempt(ctx);
         if !self.enabled {
             return;
         }
         let producer = Producer {
             power: self.share,
             effort: self.effort,
-            now_ms: self.env.now_ms().saturating_add_signed(self.skew_ms),
+            now_ms: self.local_now_ms(),
             key: &self.key,
         };
         let plan = self.engine.plan(&self.rule, &producer, &mut self.rng);
@@ -138,17 +238,23 @@ impl MinerActor {
         let chain = self.links.build.clone();
         let miner = self.address;
         let max = self.max_block_txs;
+        let pool = match (&self.links.items, &self.rule) {
+            (Some(p), SealRule::Pos(_)) => Some((p.clone(), self.rule.clone())),
+            _ => None,
+        };
         let fut = async move {
             let txs = mempool.send(GetTemplate { max }).await.ok()?;
-            match chain
-                .send(BuildTemplate {
-                    txs,
-                    items: Vec::new(),
-                    miner,
-                })
-                .await
-                .ok()?
-            {
+            let items = match pool {
+                Some((p, rule)) => {
+                    let ask = GetItems {
+                        rule,
+                        max: MAX_TEMPLATE_ITEMS,
+                    };
+                    p.send(ask).await.unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            match chain.send(BuildTemplate { txs, items, miner }).await.ok()? {
                 Ok(block) => Some(block),
                 Err(e) => {
                     // No valid block can pay this miner; it waits for the next tip.
@@ -181,10 +287,36 @@ impl MinerActor {
         if self
             .engine
             .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
+            && self.may_sign(&block.header)
         {
             self.publish(block);
+        } else if let Some(role) = &self.pos {
+            // No right to this slot after all (the template fell into a later slot, or the
+            // tip moved meanwhile): look again from the next slot, not at this same instant.
+            let slot_ms = role.pos.slot_ms.max(1);
+            let delay = Duration::from_millis(slot_ms - self.local_now_ms() % slot_ms);
+            self.drop_attempt(ctx);
+            self.timer = Some(ctx.run_later(delay, |act, ctx| act.restart(ctx)));
+            return;
         }
         self.restart(ctx);
+    }
+
+    /// Proof of stake: whether this validator may publish the block it sealed (never a second
+    /// block for a slot, nor one for an earlier slot than one it signed: [`SigningMemory`]).
+    fn may_sign(&mut self, header: &chainlab::block::BlockHeader) -> bool {
+        let (Some(role), Some(slot)) = (&mut self.pos, header.slot()) else {
+            return true;
+        };
+        let ok = role.memory.admit_slot(slot);
+        if !ok {
+            tracing::debug!(
+                node = self.id,
+                slot,
+                "not signing a block for a slot at or before one it signed"
+            );
+        }
+        ok
     }
 
     fn search(&mut self, block: Block, ctx: &mut Context<Self>) {
@@ -232,6 +364,13 @@ impl MinerActor {
             txs: block.txs.len(),
             difficulty: h.difficulty(),
         });
+        if let Seal::Pos { slot, proposer, .. } = h.seal {
+            self.env.record(Event::SlotLed {
+                slot,
+                validator: proposer,
+                hash: h.hash(),
+            });
+        }
         self.links.import.do_send(ImportBlocks {
             blocks: vec![Arc::new(block)],
             from: None,
@@ -245,6 +384,7 @@ impl Actor for MinerActor {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.restart(ctx);
+        self.schedule_vote(ctx);
     }
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.cancel.store(true, Ordering::Relaxed);
@@ -264,8 +404,13 @@ impl Handler<TipChanged> for MinerActor {
 
 impl Handler<SetClockSkew> for MinerActor {
     type Result = ();
-    fn handle(&mut self, m: SetClockSkew, _: &mut Context<Self>) {
+    fn handle(&mut self, m: SetClockSkew, ctx: &mut Context<Self>) {
         self.skew_ms = m.0;
+        // Slots and votes are due by the node's own clock: the next ones move with it.
+        if self.pos.is_some() {
+            self.schedule_vote(ctx);
+            self.restart(ctx);
+        }
     }
 }
 
@@ -357,6 +502,8 @@ mod tests {
                 enabled: true,
                 rule: chain.next_rule(&chain.tip()),
                 engine: chain.engine().clone(),
+                pos: None,
+                signed: SigningMemory::default(),
                 effort: Effort::Modelled,
                 max_block_txs: 10,
                 rng: chainlab::sim::model::stream(3, "miner", 0),
@@ -366,6 +513,8 @@ mod tests {
                 template: probe.clone().recipient(),
                 build: probe.clone().recipient(),
                 import: probe.recipient(),
+                items: None,
+                submit: None,
             };
             let env = NodeEnv {
                 id: 0,

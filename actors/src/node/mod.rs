@@ -9,16 +9,18 @@ pub mod mempool;
 pub mod messages;
 pub mod miner;
 pub mod peer;
+pub mod pos_watch;
+pub mod validator;
 
 use actix::prelude::*;
 use chainlab::chain::store::BlockStore;
-use chainlab::config::{PowEngine, TransportKind};
+use chainlab::config::{Config, ConsensusKind, PowEngine, TransportKind};
 use chainlab::consensus::Effort;
 use chainlab::mempool::Mempool;
 use chainlab::net::gossip::Gossip;
 use chainlab::net::ledger::LedgerPolicy;
 use chainlab::report::Event;
-use chainlab::sim::model::stream;
+use chainlab::sim::model::{hash_shares, stream};
 use chainlab::{ChainState, NodeId};
 
 pub use chain::{ChainActor, ChainLinks, ChainPolicy};
@@ -36,12 +38,33 @@ pub struct NodeSpec {
     pub id: NodeId,
     /// Neighbours.
     pub neighbors: Vec<NodeId>,
-    /// Share of the hash power.
+    /// Its power as a producer: its share of the hash power (proof of work) or of the stake
+    /// (proof of stake), [`producer_shares`].
     pub hash_share: f64,
     /// Its store.
     pub store: Box<dyn BlockStore>,
     /// Whether the miner starts enabled.
     pub mining: bool,
+}
+
+/// Each node's power as a block producer: its share of the hash power (`pow.hashpower`) under
+/// proof of work, its share of the genesis stake (`pos.stake`; 0 for a node that is no
+/// validator) under proof of stake.
+pub fn producer_shares(cfg: &Config) -> Vec<f64> {
+    let n = cfg.cluster.nodes;
+    match cfg.consensus.kind {
+        ConsensusKind::Pow => hash_shares(&cfg.pow.hashpower, n),
+        ConsensusKind::Pos => {
+            let mut out = vec![0.0; n];
+            let ids = cfg.pos.validator_ids(n);
+            for (id, share) in ids.into_iter().zip(cfg.pos.shares(n)) {
+                if let Some(s) = out.get_mut(id) {
+                    *s = share;
+                }
+            }
+            out
+        }
+    }
 }
 
 /// Addresses of a running node's actors, for the harness (the actors themselves hold only the
@@ -104,6 +127,8 @@ impl NodeHandle {
             template: self.mempool.clone().recipient(),
             build: self.chain.clone().recipient(),
             import: self.chain.clone().recipient(),
+            items: None,
+            submit: None,
         }
     }
 
@@ -119,6 +144,7 @@ impl NodeHandle {
             continue_sync: self.peer.clone().recipient(),
             announce: self.peer.clone().recipient(),
             unprocessed: self.peer.clone().recipient(),
+            note_header: None,
         }
     }
 
@@ -190,6 +216,14 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         enabled: spec.mining,
         rule: chain_state.next_rule(&chain_state.tip()),
         engine: chain_state.engine().clone(),
+        pos: chain_state.params().engine.pos().cloned(),
+        signed: chain_state
+            .params()
+            .engine
+            .pos()
+            .and_then(|p| p.validator_index(&Config::node_key(id).public))
+            .map(|i| validator::SigningMemory::from_chain(&chain_state, i))
+            .unwrap_or_default(),
         effort: match cfg.pow.engine {
             PowEngine::Simulated => Effort::Modelled,
             PowEngine::Hashing => Effort::Real,
