@@ -256,3 +256,99 @@ pub struct Shutdown {
     /// Flush before stopping (false: a crash).
     pub graceful: bool,
 }
+
+// --- proof of stake: items ---
+//
+// Checkpoint votes and equivocation evidence ("items") live in the node's vote pool
+// (`chainlab::consensus::pos::VotePool`), held by the mempool actor under proof of stake.
+//
+// The miner-facing API (H4):
+// - a validator's own vote: `mempool.do_send(SubmitItem { item: Item::Vote(v), from: None })`
+//   (or `send` to learn the outcome);
+// - items for a template: `mempool.send(GetItems { rule: rule.clone(), max })` with the rule the
+//   template is built on, then `BuildTemplate { items, .. }`; empty under proof of work;
+// - each newly stored proof-of-stake header, from the chain actor: `mempool.do_send(NoteHeader
+//   { header })` (the pool's double-block detector);
+// - `TipChanged` already reaches the mempool actor, which calls `VotePool::on_tip_change`;
+// - while an `equivocate` fault is on, the miner gets `SetEquivocate { on: true }` and, after
+//   sealing a block, calls `crate::node::equivocate::twin_block` to seal a conflicting twin
+//   (see that module).
+
+/// Offer a consensus item (a checkpoint vote or equivocation evidence) to the node's vote pool:
+/// from this node's validator (`from: None`) or from a peer. The mempool actor checks it in
+/// itself (a vote's signature through the shared `SigCache`, evidence with
+/// `Pos::check_evidence`), pools it and relays it when new; a vote that conflicts with a pooled
+/// one of the same validator yields evidence, traced as `equivocation` and relayed too. A peer
+/// whose item does not check is penalized (`Offence::InvalidItem`).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Result<ItemOutcome, ItemRefused>")]
+pub struct SubmitItem {
+    /// The item.
+    pub item: chainlab::block::Item,
+    /// The peer it came from (None: this node's own validator).
+    pub from: Option<NodeId>,
+}
+
+/// What the vote pool did with a [`SubmitItem`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// New: pooled and relayed.
+    Added,
+    /// Already pooled (or already evidence against that offender of that kind).
+    Known,
+    /// A vote conflicting with a pooled one: the evidence, whose id is given (pooled, traced,
+    /// relayed).
+    Equivocation(Hash),
+}
+
+/// Why a [`SubmitItem`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ItemRefused {
+    /// The chain runs proof of work: it has no vote pool.
+    #[error("consensus items need proof of stake")]
+    NotPos,
+    /// The item does not check in itself.
+    #[error("{0}")]
+    Invalid(#[from] chainlab::consensus::pos::PosError),
+}
+
+/// A newly stored proof-of-stake header (from the chain actor): the pool remembers the first
+/// header of each (proposer, slot) and builds evidence from a second one.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct NoteHeader {
+    /// The header.
+    pub header: chainlab::block::BlockHeader,
+}
+
+/// The pooled items a block built on the parent of `rule` should include, at most `max`
+/// (evidence first, then votes that count on that branch); empty under proof of work.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Vec<chainlab::block::Item>")]
+pub struct GetItems {
+    /// The rule of the tip the template builds on.
+    pub rule: chainlab::consensus::SealRule,
+    /// At most this many.
+    pub max: usize,
+}
+
+/// Items the vote pool took in (to the peer actor): push them to every neighbour that does
+/// not know them, never back to `from`.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct ItemsAccepted {
+    /// The items with their ids.
+    pub items: Vec<(Hash, chainlab::block::Item)>,
+    /// The peer they came from (None: made here).
+    pub from: Option<NodeId>,
+}
+
+/// Turn this node's validator's equivocation on or off (the `equivocate` fault): while on,
+/// each block it seals gets a conflicting twin for the same slot, sent to half its peers, and
+/// each checkpoint vote a conflicting second vote.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct SetEquivocate {
+    /// On or off.
+    pub on: bool,
+}
