@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod env;
+pub mod equivocate;
 pub mod life;
 pub mod mempool;
 pub mod messages;
@@ -89,6 +90,7 @@ impl NodeHandle {
             blocks_after: self.chain.clone().recipient(),
             submit: self.mempool.clone().recipient(),
             txs: self.mempool.clone().recipient(),
+            submit_item: self.mempool.clone().recipient(),
         }
     }
 
@@ -96,6 +98,7 @@ impl NodeHandle {
         MempoolLinks {
             accepted: self.peer.clone().recipient(),
             rebroadcast: self.peer.clone().recipient(),
+            items: self.peer.clone().recipient(),
         }
     }
 
@@ -183,7 +186,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
-    let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links());
+    let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links())
+        .with_votes(factory.chain.params.engine.pos().cloned());
     life.adopt(actix::spawn(mempool_ctx.into_future(mempool)));
     let setup = miner::MinerSetup {
         share: spec.hash_share,
