@@ -49,6 +49,8 @@ pub struct MinerLinks {
     pub build: Recipient<BuildTemplate>,
     /// A sealed block.
     pub import: Recipient<ImportBlocks>,
+    /// The peer, for an equivocating validator's twins (the `equivocate` fault).
+    pub twin: Option<Recipient<PushTwin>>,
 }
 
 /// See the module doc.
@@ -64,6 +66,8 @@ pub struct MinerActor {
     max_block_txs: usize,
     /// This node's clock skew (a fault), ms: slot engines plan by the node's own clock.
     skew_ms: i64,
+    /// The `equivocate` fault is on: each sealed block gets a twin ([`super::equivocate`]).
+    equivocate: bool,
     rng: ChaCha8Rng,
     generation: u64,
     timer: Option<SpawnHandle>,
@@ -93,6 +97,7 @@ impl MinerActor {
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
             skew_ms: 0,
+            equivocate: false,
             env,
             links,
             span: tracing::info_span!("node", id),
@@ -182,9 +187,30 @@ impl MinerActor {
             .engine
             .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
         {
+            self.twin(&block, ctx);
             self.publish(block);
         }
         self.restart(ctx);
+    }
+
+    /// The `equivocate` fault: a twin of `block` for the same slot, pushed to half the peers
+    /// (its template is asked for now, before `block` reaches the chain).
+    fn twin(&mut self, block: &Block, ctx: &mut Context<Self>) {
+        let Some(push) = self.links.twin.clone().filter(|_| self.equivocate) else {
+            return;
+        };
+        let (engine, rule, key) = (self.engine.clone(), self.rule.clone(), self.key.clone());
+        let header = block.header.clone();
+        let fut = super::equivocate::twin_block(
+            &self.links.build,
+            push,
+            engine,
+            rule,
+            key,
+            self.address,
+            header,
+        );
+        ctx.spawn(fut.into_actor(self).map(|_, _, _| ()));
     }
 
     fn search(&mut self, block: Block, ctx: &mut Context<Self>) {
@@ -285,6 +311,13 @@ impl Handler<SetHashShare> for MinerActor {
     }
 }
 
+impl Handler<SetEquivocate> for MinerActor {
+    type Result = ();
+    fn handle(&mut self, m: SetEquivocate, _: &mut Context<Self>) {
+        self.equivocate = m.on;
+    }
+}
+
 impl Handler<Shutdown> for MinerActor {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
@@ -366,6 +399,7 @@ mod tests {
                 template: probe.clone().recipient(),
                 build: probe.clone().recipient(),
                 import: probe.recipient(),
+                twin: None,
             };
             let env = NodeEnv {
                 id: 0,

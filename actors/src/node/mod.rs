@@ -107,6 +107,7 @@ impl NodeHandle {
             template: self.mempool.clone().recipient(),
             build: self.chain.clone().recipient(),
             import: self.chain.clone().recipient(),
+            twin: Some(self.peer.clone().recipient()),
         }
     }
 
