@@ -243,7 +243,8 @@ impl Config {
         self.gossip.validate(file)?;
         self.storage.validate(file)?;
         let end = self.cluster.duration + self.cluster.settle;
-        let validators = (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
+        let validators =
+            (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
         faults::validate(&self.faults, file, n, end, validators.as_deref())?;
         self.expect.validate(file, self.faults.len())
     }

@@ -235,7 +235,10 @@ mod tests {
         );
         let over = WireMsg::Items(vec![Item::Vote(vote(1)); MAX_WIRE_ITEMS + 1]);
         let e = over.check_caps().unwrap_err();
-        assert_eq!((e.what, e.count, e.max), ("items", MAX_WIRE_ITEMS + 1, MAX_WIRE_ITEMS));
+        assert_eq!(
+            (e.what, e.count, e.max),
+            ("items", MAX_WIRE_ITEMS + 1, MAX_WIRE_ITEMS)
+        );
         let bytes = encode_frame(&Frame::Msg(over));
         assert!(matches!(decode_frame(&bytes), Err(FrameError::Cap(_))));
         // Truncated bytes of an items message do not decode (and do not panic).

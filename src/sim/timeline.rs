@@ -428,12 +428,21 @@ mod tests {
         let cases = [
             ("at=1s kind=equivocate", "`node` is required"),
             ("at=1s kind=equivocate node=7", "node 7 does not exist"),
-            ("at=1s kind=equivocate node=1 rate=0.5", "`rate` does not apply"),
+            (
+                "at=1s kind=equivocate node=1 rate=0.5",
+                "`rate` does not apply",
+            ),
             ("at=1s kind=equivocate node=1 ms=3", "`ms` does not apply"),
         ];
         for (arg, want) in cases {
-            let e = parse_fault_arg(arg).unwrap().validate(2, 4, end).unwrap_err();
-            assert_eq!(e.to_string().split(':').next(), Some("faults[2] (kind = equivocate)"));
+            let e = parse_fault_arg(arg)
+                .unwrap()
+                .validate(2, 4, end)
+                .unwrap_err();
+            assert_eq!(
+                e.to_string().split(':').next(),
+                Some("faults[2] (kind = equivocate)")
+            );
             assert!(e.to_string().contains(want), "{arg}: {e}");
         }
         assert!(parse_fault_arg("at=1s kind=equivocate nodes=[3]")

@@ -364,5 +364,5 @@ pub enum PushTwin {
     /// A second block for a slot this validator sealed a block for.
     Block(Arc<Block>),
     /// A second vote for a target epoch this validator voted for.
-    Item(chainlab::block::Item),
+    Item(Box<chainlab::block::Item>),
 }

@@ -445,7 +445,7 @@ impl Handler<PushTwin> for PeerActor {
             }
             PushTwin::Item(item) => {
                 self.gossip.on_item(item.id(), None);
-                WireMsg::Items(vec![item])
+                WireMsg::Items(vec![*item])
             }
         };
         let out = self.gossip.to_half(&msg);

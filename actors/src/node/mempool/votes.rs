@@ -76,11 +76,7 @@ impl MempoolActor {
         }
     }
 
-    fn admit_item(
-        &mut self,
-        item: Item,
-        from: Option<NodeId>,
-    ) -> Result<ItemOutcome, ItemRefused> {
+    fn admit_item(&mut self, item: Item, from: Option<NodeId>) -> Result<ItemOutcome, ItemRefused> {
         let id = item.id();
         let cache = self.env.sig_cache.as_deref();
         let Some(v) = self.votes.as_ref() else {
