@@ -211,6 +211,9 @@ mod tests {
             }),
         ]);
         assert_eq!(msg.kind(), MsgKind::Item);
+        // The sizes docs/pos.md quotes: a vote item, and an `items` message of one vote.
+        assert_eq!(encoding::encoded_len(&Item::Vote(vote(1))), 152);
+        assert_eq!(WireMsg::Items(vec![Item::Vote(vote(1))]).size(), 164);
         let bytes = encode_frame(&Frame::Msg(msg.clone()));
         match decode_frame(&bytes) {
             Ok(Frame::Msg(back)) => assert_eq!(back, msg),
