@@ -66,6 +66,7 @@ scenarios! {
     forks => "forks",
     lossy_links => "lossy-links",
     partition => "partition",
+    pos_equivocate => "pos-equivocate",
     real_clock => "real-clock",
     skewed_miners => "skewed-miners",
     three_nodes => "three-nodes",
