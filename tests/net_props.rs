@@ -17,12 +17,12 @@
 //! * `TokenBucket` never lets more than `burst + rate · t` units through, and
 //!   `backoff_ms` is monotone in the attempt and never exceeds its cap.
 
-use chainlab::block::{Block, BlockHeader, Seal};
+use chainlab::block::{Block, BlockHeader, Checkpoint, Evidence, Item, Seal, Vote, VrfProof};
 use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::encoding::{encoded_len, MAX_DECODE_BYTES};
 use chainlab::hash::{Hash, TxId};
 use chainlab::net::wire::{
-    CapError, LinkError, WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS,
+    CapError, LinkError, WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS, MAX_WIRE_ITEMS,
 };
 use chainlab::net::{
     backoff_ms, check_hello, decode_frame, encode_frame, make_hello, node_key, sign_auth,
@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/arb.rs"]
 mod arb;
-use arb::{apply, arb_block_of, arb_hash, arb_tx, bytes_n, mutation, Mutation};
+use arb::{apply, arb_block_of, arb_hash, arb_header, arb_tx, bytes_n, mutation, Mutation};
 
 // ---------------------------------------------------------------------------------------
 // A counting allocator: the largest single request and the total requested on the current
@@ -181,6 +181,85 @@ fn inventory() -> impl Strategy<Value = (Vec<Hash>, Vec<TxId>)> {
     })
 }
 
+fn arb_vote() -> impl Strategy<Value = Vote> {
+    (
+        any::<u32>(),
+        any::<[u64; 2]>(),
+        arb_hash(),
+        arb_hash(),
+        bytes_n::<64>(),
+    )
+        .prop_map(|(validator, [se, te], sh, th, sig)| Vote {
+            validator,
+            source: Checkpoint {
+                epoch: se,
+                hash: sh,
+            },
+            target: Checkpoint {
+                epoch: te,
+                hash: th,
+            },
+            signature: Signature(sig),
+        })
+}
+
+/// A proof-of-stake header (arbitrary fields, the seal of a slot).
+fn arb_pos_header() -> impl Strategy<Value = BlockHeader> {
+    (
+        arb_header(),
+        any::<(u64, u32)>(),
+        bytes_n::<32>(),
+        bytes_n::<64>(),
+        bytes_n::<64>(),
+    )
+        .prop_map(|(mut h, (slot, proposer), output, proof, sig)| {
+            h.seal = Seal::Pos {
+                slot,
+                proposer,
+                vrf: VrfProof { output, proof },
+                signature: Signature(sig),
+            };
+            h
+        })
+}
+
+fn arb_item() -> impl Strategy<Value = Item> {
+    prop_oneof![
+        4 => arb_vote().prop_map(Item::Vote),
+        1 => (arb_vote(), arb_vote()).prop_map(|(a, b)| Item::Evidence(Evidence::DoubleVote { a, b })),
+        1 => (arb_vote(), arb_vote()).prop_map(|(a, b)| Item::Evidence(Evidence::SurroundVote { a, b })),
+        1 => (arb_pos_header(), arb_pos_header()).prop_map(|(a, b)| Item::Evidence(Evidence::DoubleBlock {
+            a: Box::new(a),
+            b: Box::new(b),
+        })),
+    ]
+}
+
+/// `n` distinct votes derived from `seed` (cheap, for lists at and over the cap).
+fn cheap_items(seed: u64, n: usize) -> Vec<Item> {
+    ids(seed, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            Item::Vote(Vote {
+                validator: i as u32,
+                source: Checkpoint { epoch: 0, hash: h },
+                target: Checkpoint { epoch: 1, hash: h },
+                signature: Signature([i as u8; 64]),
+            })
+        })
+        .collect()
+}
+
+/// An `items` list of `0..=MAX_WIRE_ITEMS` items.
+fn item_list() -> impl Strategy<Value = Vec<Item>> {
+    prop_oneof![
+        4 => prop::collection::vec(arb_item(), 0..5),
+        1 => (any::<u64>(), 0..=MAX_WIRE_ITEMS).prop_map(|(s, n)| cheap_items(s, n)),
+        1 => any::<u64>().prop_map(|s| cheap_items(s, MAX_WIRE_ITEMS)),
+    ]
+}
+
 fn arb_msg() -> impl Strategy<Value = WireMsg> {
     prop_oneof![
         inventory().prop_map(|(blocks, txs)| WireMsg::Inv { blocks, txs }),
@@ -189,6 +268,7 @@ fn arb_msg() -> impl Strategy<Value = WireMsg> {
         arb_tx().prop_map(|t| WireMsg::Tx(Arc::new(t))),
         hash_list(MAX_LOCATOR).prop_map(|locator| WireMsg::GetBlocks { locator }),
         (sync_blocks(), any::<bool>()).prop_map(|(blocks, more)| WireMsg::Blocks { blocks, more }),
+        item_list().prop_map(WireMsg::Items),
     ]
 }
 
@@ -252,6 +332,7 @@ fn small_frame() -> impl Strategy<Value = Frame> {
                 more
             }
         )),
+        prop::collection::vec(arb_item(), 0..4).prop_map(|i| Frame::Msg(WireMsg::Items(i))),
     ]
 }
 
@@ -276,6 +357,7 @@ fn respects_caps(frame: &Frame) -> Result<(), TestCaseError> {
                 prop_assert_eq!(w[1].header.height, w[0].header.height.wrapping_add(1));
             }
         }
+        WireMsg::Items(items) => prop_assert!(items.len() <= MAX_WIRE_ITEMS),
         WireMsg::Block(_) | WireMsg::Tx(_) => {}
     }
     prop_assert!(m.check_caps().is_ok());
@@ -483,6 +565,12 @@ proptest! {
             WireMsg::Inv { blocks, txs }
         };
         expect_cap(&Frame::Msg(msg), "inventory", count, MAX_INV_ITEMS)?;
+    }
+
+    #[test]
+    fn item_pushes_over_the_cap_are_refused(count in over(MAX_WIRE_ITEMS), seed in any::<u64>()) {
+        let msg = WireMsg::Items(cheap_items(seed, count));
+        expect_cap(&Frame::Msg(msg), "items", count, MAX_WIRE_ITEMS)?;
     }
 
     #[test]

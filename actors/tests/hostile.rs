@@ -577,7 +577,7 @@ impl Attacker {
         self.bad_hello(
             "wrong protocol version",
             |h| h.version = PROTOCOL_VERSION + 1,
-            "this node speaks 2",
+            "this node speaks 3",
         );
         let other = self.chain_id + 1;
         self.bad_hello(

@@ -67,6 +67,7 @@ scenarios! {
     lossy_links => "lossy-links",
     partition => "partition",
     pos => "pos",
+    pos_equivocate => "pos-equivocate",
     real_clock => "real-clock",
     skewed_miners => "skewed-miners",
     three_nodes => "three-nodes",

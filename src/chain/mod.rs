@@ -87,6 +87,9 @@ pub struct TipChange {
     pub included: Vec<TxId>,
     /// Transactions of reverted blocks that the new chain does not hold.
     pub reverted_txs: Vec<Transaction>,
+    /// The blocks reverted from the old best chain, parents first (the vote pool takes back
+    /// their consensus items).
+    pub reverted: Vec<Arc<Block>>,
     /// Accounts touched by reverted or connected blocks, with their new values.
     pub changed: Vec<(Address, Account)>,
     /// What a child of the new tip must carry (for block producers).
@@ -589,6 +592,11 @@ impl ChainState {
             connected,
             included,
             reverted_txs,
+            reverted: reverted
+                .iter()
+                .rev()
+                .map(|r| self.entries[r].block.clone())
+                .collect(),
             changed: touched
                 .into_iter()
                 .map(|a| (a, self.state.get(&a)))

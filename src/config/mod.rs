@@ -243,10 +243,11 @@ impl Config {
         self.gossip.validate(file)?;
         self.storage.validate(file)?;
         let end = self.cluster.duration + self.cluster.settle;
-        faults::validate(&self.faults, file, n, end)?;
         let validators =
-            (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n).len());
-        self.expect.validate(file, self.faults.len(), validators)
+            (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
+        faults::validate(&self.faults, file, n, end, validators.as_deref())?;
+        self.expect
+            .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }
 
     /// The key of workload account `i` (deterministic, the same for every run).

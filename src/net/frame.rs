@@ -18,7 +18,9 @@ use std::sync::Arc;
 pub const MAGIC: [u8; 4] = *b"CLAB";
 /// The protocol version this build speaks. Version 2: the hello's key is the node's own key
 /// (checked against an allow-list), no longer derived from the shared config and the id.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// Version 3: proof of stake: blocks carry consensus items and a `Seal::Pos`, and the
+/// `items` message (`WireMsg::Items`) pushes votes and evidence.
+pub const PROTOCOL_VERSION: u16 = 3;
 /// Bytes in a frame's length prefix.
 pub const LENGTH_FIELD_BYTES: usize = 4;
 /// Largest frame body accepted or sent; a longer length prefix ends the connection before any

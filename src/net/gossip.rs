@@ -1,11 +1,14 @@
 //! Gossip decisions of one node: announce by id, fetch what is unknown, relay only what
 //! validated, never announce an item to a peer that has it or sent it, batch transaction
-//! announcements, and run catch-up sync with a timeout and a retry at another peer.
+//! announcements, push consensus items (proof of stake: votes, evidence) whole to every
+//! neighbour that does not know them, and run catch-up sync with a timeout and a retry at
+//! another peer.
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
+use crate::block::Item;
 use crate::hash::{Hash, HashKey, HashMapById, HashSetById, TxId};
-use crate::net::wire::{WireMsg, MAX_INV_ITEMS};
+use crate::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_WIRE_ITEMS};
 use crate::NodeId;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -96,6 +99,8 @@ pub struct Gossip {
     /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
     requested_of: BTreeMap<NodeId, usize>,
     pending_txs: Vec<(TxId, Option<NodeId>)>,
+    /// Consensus items to push with the next batch: id, item, the peer it came from.
+    pending_items: Vec<(Hash, Item, Option<NodeId>)>,
     sync: Option<SyncState>,
     /// When expired requests are next forgotten outside a sync ([`Gossip::prune_expired`]).
     next_prune_ms: u64,
@@ -126,6 +131,7 @@ impl Gossip {
             requested: HashMapById::with_hasher(key),
             requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
+            pending_items: Vec::new(),
             sync: None,
             next_prune_ms: 0,
         }
@@ -382,6 +388,53 @@ impl Gossip {
         out
     }
 
+    /// A consensus item validated (or made here when `source` is None): queue it for the next
+    /// push. Items are small, so they travel whole, without an announcement round.
+    pub fn queue_item(&mut self, id: Hash, item: Item, source: Option<NodeId>) {
+        self.seen.insert(id);
+        self.pending_items.push((id, item, source));
+    }
+
+    /// Pushes the queued items: one `items` message per neighbour (more when over
+    /// [`MAX_WIRE_ITEMS`]), holding each item that neighbour did not send and is not known to
+    /// hold. Each neighbour gets each item at most once (its known-set remembers it).
+    pub fn flush_items(&mut self) -> Outbox {
+        if self.pending_items.is_empty() {
+            return Vec::new();
+        }
+        let pending = std::mem::take(&mut self.pending_items);
+        let mut out = Vec::new();
+        for &n in &self.neighbors {
+            let Some(known) = self.peer_known.get_mut(&n) else {
+                continue;
+            };
+            let mut items = Vec::new();
+            for (id, item, src) in &pending {
+                if *src != Some(n) && !known.contains(id) {
+                    known.insert(*id);
+                    items.push(item.clone());
+                }
+            }
+            while !items.is_empty() {
+                let rest = items.split_off(items.len().min(MAX_WIRE_ITEMS));
+                out.push((n, WireMsg::Items(std::mem::replace(&mut items, rest))));
+            }
+        }
+        out
+    }
+
+    /// `msg` to half of the neighbours (those at even positions in id order: at least one
+    /// when there is one), whatever the known-sets say: an equivocating validator's second
+    /// block or vote, sent to half of its peers while the first goes the normal way (the
+    /// `equivocate` fault).
+    pub fn to_half(&self, msg: &WireMsg) -> Outbox {
+        self.neighbors
+            .iter()
+            .step_by(2)
+            .map(|&n| (n, msg.clone()))
+            .collect()
+    }
+
     /// Asks a peer for the blocks after `locator`. Prefers `preferred`; otherwise (or when
     /// `preferred` is not a neighbour) picks the neighbour at `pick % n`. No-op while a sync
     /// is in flight, unless `force`.
@@ -602,6 +655,88 @@ mod tests {
             )
         );
         assert!(g.flush_txs().is_empty());
+    }
+
+    fn item(i: u8) -> (Hash, Item) {
+        let vote = crate::block::Vote {
+            validator: i as u32,
+            source: crate::block::Checkpoint {
+                epoch: 0,
+                hash: h(0),
+            },
+            target: crate::block::Checkpoint {
+                epoch: 1,
+                hash: h(i),
+            },
+            signature: crate::crypto::Signature([i; 64]),
+        };
+        let it = Item::Vote(vote);
+        (it.id(), it)
+    }
+
+    #[test]
+    fn items_are_pushed_once_per_neighbour_and_never_echoed() {
+        let mut g = Gossip::new(policy(), vec![1, 2, 3], HashKey::default());
+        let (a, ia) = item(1);
+        assert!(g.on_item(a, Some(1)), "first sight");
+        assert!(!g.on_item(a, Some(2)), "seen: not passed on again");
+        g.queue_item(a, ia.clone(), Some(1));
+        let out = g.flush_items();
+        assert_eq!(
+            out,
+            vec![(3, WireMsg::Items(vec![ia.clone()]))],
+            "not back to its source 1, not to 2 which sent it too"
+        );
+        assert!(g.flush_items().is_empty(), "the queue is empty");
+        g.queue_item(a, ia.clone(), None);
+        assert!(
+            g.flush_items().is_empty(),
+            "every neighbour holds it: never sent twice"
+        );
+        let (b, ib) = item(2);
+        g.queue_item(b, ib.clone(), None);
+        let to: Vec<NodeId> = g.flush_items().iter().map(|(n, _)| *n).collect();
+        assert_eq!(to, vec![1, 2, 3], "made here: to everyone");
+        assert!(g.has_seen(&b));
+    }
+
+    #[test]
+    fn item_pushes_are_split_at_the_wire_cap_and_twins_go_to_half() {
+        let mut g = Gossip::new(
+            GossipPolicy {
+                seen_capacity: 5000,
+                peer_known_capacity: 5000,
+                ..policy()
+            },
+            vec![4],
+            HashKey::default(),
+        );
+        let n = MAX_WIRE_ITEMS + 3;
+        for i in 0..n {
+            let it = Item::Vote(crate::block::Vote {
+                validator: i as u32,
+                ..match item(1).1 {
+                    Item::Vote(v) => v,
+                    Item::Evidence(_) => unreachable!(),
+                }
+            });
+            g.queue_item(it.id(), it, None);
+        }
+        let out = g.flush_items();
+        let sizes: Vec<usize> = out
+            .iter()
+            .map(|(_, m)| match m {
+                WireMsg::Items(v) => v.len(),
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(sizes, vec![MAX_WIRE_ITEMS, 3]);
+        assert!(out.iter().all(|(_, m)| m.check_caps().is_ok()));
+        let msg = WireMsg::Items(vec![item(9).1]);
+        assert_eq!(g.to_half(&msg).len(), 1, "a single neighbour gets it");
+        let g = Gossip::new(policy(), vec![5, 1, 3, 2], HashKey::default());
+        let to: Vec<NodeId> = g.to_half(&msg).iter().map(|(n, _)| *n).collect();
+        assert_eq!(to, vec![1, 3], "every other neighbour in id order");
     }
 
     #[test]

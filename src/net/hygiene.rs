@@ -34,6 +34,15 @@ pub enum Offence {
         /// Why.
         reason: String,
     },
+    /// A consensus item (proof of stake: a vote, a piece of evidence) that is invalid in
+    /// itself (unknown validator, bad signature, evidence that proves nothing).
+    #[error("invalid item {id}: {reason}")]
+    InvalidItem {
+        /// Id.
+        id: Hash,
+        /// Why.
+        reason: String,
+    },
     /// Too many useless items (duplicates, unrequested data).
     #[error("flood: {count} useless items within {window_ms} ms")]
     Flood {
@@ -55,6 +64,7 @@ impl Offence {
             Offence::Oversized { .. } => "oversized-frame",
             Offence::InvalidBlock { .. } => "invalid-block",
             Offence::InvalidTx { .. } => "invalid-tx",
+            Offence::InvalidItem { .. } => "invalid-item",
             Offence::Flood { .. } => "flood",
             Offence::Protocol(_) => "protocol",
         }

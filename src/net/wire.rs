@@ -1,6 +1,6 @@
 //! The peer-to-peer protocol messages, with the caps checked right after decoding.
 
-use crate::block::Block;
+use crate::block::{Block, Item};
 use crate::encoding;
 use crate::hash::{Hash, TxId};
 use crate::tx::Transaction;
@@ -13,6 +13,10 @@ pub const MAX_INV_ITEMS: usize = 5_000;
 pub const MAX_LOCATOR: usize = 64;
 /// Most blocks in one `blocks` reply.
 pub const MAX_SYNC_BLOCKS: usize = 64;
+/// Most consensus items (votes, evidence) in one `items` message. A vote encodes to about
+/// 200 bytes and a piece of evidence to at most two headers (under 1 kB), so a full message
+/// stays far below the frame limit.
+pub const MAX_WIRE_ITEMS: usize = 1_024;
 
 /// One protocol message between two nodes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +51,10 @@ pub enum WireMsg {
         /// The sender has more best-chain blocks after these (ask again).
         more: bool,
     },
+    /// `items`: consensus items (proof of stake: checkpoint votes, equivocation evidence),
+    /// pushed whole to every neighbour that does not know them (they are small: no
+    /// announcement round).
+    Items(Vec<Item>),
 }
 
 /// Message families, for statistics and for per-kind fault rules.
@@ -61,6 +69,8 @@ pub enum MsgKind {
     Inventory,
     /// `getblocks`, `blocks`.
     Sync,
+    /// `items` (proof of stake: votes, evidence).
+    Item,
 }
 
 /// A message breaks a protocol cap.
@@ -98,6 +108,7 @@ impl WireMsg {
             WireMsg::Block(_) => MsgKind::Block,
             WireMsg::Tx(_) => MsgKind::Tx,
             WireMsg::GetBlocks { .. } | WireMsg::Blocks { .. } => MsgKind::Sync,
+            WireMsg::Items(_) => MsgKind::Item,
         }
     }
 
@@ -117,6 +128,7 @@ impl WireMsg {
             }
             WireMsg::GetBlocks { locator } => cap("locator", locator.len(), MAX_LOCATOR),
             WireMsg::Blocks { blocks, .. } => cap("blocks", blocks.len(), MAX_SYNC_BLOCKS),
+            WireMsg::Items(items) => cap("items", items.len(), MAX_WIRE_ITEMS),
             WireMsg::Block(_) | WireMsg::Tx(_) => Ok(()),
         }
     }
@@ -138,5 +150,104 @@ impl WireMsg {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::{BlockHeader, Checkpoint, Evidence, Seal, Vote, VrfProof};
+    use crate::crypto::Signature;
+    use crate::net::frame::{decode_frame, encode_frame, Frame, FrameError};
+
+    fn vote(i: u32) -> Vote {
+        Vote {
+            validator: i,
+            source: Checkpoint {
+                epoch: 0,
+                hash: Hash([0; 32]),
+            },
+            target: Checkpoint {
+                epoch: 1,
+                hash: Hash([i as u8; 32]),
+            },
+            signature: Signature([7; 64]),
+        }
+    }
+
+    fn header(slot: u64) -> BlockHeader {
+        BlockHeader {
+            version: crate::block::BLOCK_VERSION,
+            parent: Hash([1; 32]),
+            height: 1,
+            tx_root: Hash([2; 32]),
+            state_root: Hash([3; 32]),
+            timestamp_ms: slot * 1000,
+            miner: crate::crypto::Address::default(),
+            seal: Seal::Pos {
+                slot,
+                proposer: 3,
+                vrf: VrfProof {
+                    output: [4; 32],
+                    proof: [5; 64],
+                },
+                signature: Signature([6; 64]),
+            },
+        }
+    }
+
+    #[test]
+    fn items_round_trip_through_a_frame_as_their_own_kind() {
+        let evidence = Evidence::DoubleBlock {
+            a: Box::new(header(5)),
+            b: Box::new(header(6)),
+        };
+        let msg = WireMsg::Items(vec![
+            Item::Vote(vote(1)),
+            Item::Evidence(evidence),
+            Item::Evidence(Evidence::DoubleVote {
+                a: vote(2),
+                b: vote(3),
+            }),
+        ]);
+        assert_eq!(msg.kind(), MsgKind::Item);
+        // The sizes docs/pos.md quotes: a vote item, and an `items` message of one vote.
+        assert_eq!(encoding::encoded_len(&Item::Vote(vote(1))), 152);
+        assert_eq!(WireMsg::Items(vec![Item::Vote(vote(1))]).size(), 164);
+        let bytes = encode_frame(&Frame::Msg(msg.clone()));
+        match decode_frame(&bytes) {
+            Ok(Frame::Msg(back)) => assert_eq!(back, msg),
+            other => panic!("{other:?}"),
+        }
+        let kind: MsgKind = toml::from_str::<toml::Table>("k = \"item\"")
+            .ok()
+            .and_then(|mut t| t.remove("k"))
+            .and_then(|v| v.try_into().ok())
+            .expect("`item` names the kind in fault rules");
+        assert_eq!(kind, MsgKind::Item);
+    }
+
+    #[test]
+    fn an_items_message_over_the_cap_is_refused_right_after_decoding() {
+        let full = WireMsg::Items(vec![Item::Vote(vote(1)); MAX_WIRE_ITEMS]);
+        assert!(full.check_caps().is_ok());
+        assert!(
+            full.size() < crate::net::frame::MAX_FRAME_BYTES as u64 / 8,
+            "a full message is small: {} bytes",
+            full.size()
+        );
+        let over = WireMsg::Items(vec![Item::Vote(vote(1)); MAX_WIRE_ITEMS + 1]);
+        let e = over.check_caps().unwrap_err();
+        assert_eq!(
+            (e.what, e.count, e.max),
+            ("items", MAX_WIRE_ITEMS + 1, MAX_WIRE_ITEMS)
+        );
+        let bytes = encode_frame(&Frame::Msg(over));
+        assert!(matches!(decode_frame(&bytes), Err(FrameError::Cap(_))));
+        // Truncated bytes of an items message do not decode (and do not panic).
+        let good = encode_frame(&Frame::Msg(WireMsg::Items(vec![Item::Vote(vote(1))])));
+        for cut in [1, good.len() / 2, good.len() - 1] {
+            assert!(decode_frame(&good[..cut]).is_err());
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! A scenario is a list of [`FaultEntry`]s (`[[faults]]` in TOML): each fires at a cluster time
 //! (`at`) or when the best height reaches a value (`at_height`), and may last (`for`) or be
 //! undone by a later entry (`heal`, `restart`, `resume`). The harness applies node faults
-//! (crash, restart, wipe, pause, resume, clock skew, hash rate, full disk); the network consults
+//! (crash, restart, wipe, pause, resume, clock skew, hash rate, full disk, equivocation); the
+//! network consults
 //! [`LinkFaults::judge`] for every message (partitions and per-link rules, optionally restricted
 //! to message kinds).
 
@@ -56,6 +57,10 @@ pub enum FaultKind {
     /// crash does) at its next write; when the `for` ends the disk has room again and the node
     /// restarts from its store.
     DiskFull,
+    /// Proof of stake: `node`'s validator equivocates: each block it seals gets a conflicting
+    /// twin for the same slot, sent to half its peers, and each checkpoint vote a conflicting
+    /// second vote, likewise.
+    Equivocate,
 }
 
 impl FaultKind {
@@ -79,6 +84,7 @@ impl FaultKind {
             FaultKind::ClockSkew => "clock_skew",
             FaultKind::Hashrate => "hashrate",
             FaultKind::DiskFull => "disk_full",
+            FaultKind::Equivocate => "equivocate",
         }
     }
 
@@ -107,6 +113,7 @@ impl FaultKind {
                 | FaultKind::ClockSkew
                 | FaultKind::Hashrate
                 | FaultKind::DiskFull
+                | FaultKind::Equivocate
         )
     }
 }
@@ -212,7 +219,7 @@ impl FaultEntry {
             Loss | Duplicate => (&["rate"], &["from", "to", "messages", "for"]),
             Reorder => (&["jitter_ms"], &["from", "to", "messages", "for"]),
             Bandwidth => (&["mbps"], &["per", "from", "to", "messages", "for"]),
-            Crash | Pause | DiskFull => (&["node"], &["for"]),
+            Crash | Pause | DiskFull | Equivocate => (&["node"], &["for"]),
             Restart | Wipe | Resume => (&["node"], &[]),
             ClockSkew => (&["node", "ms"], &["for"]),
             Hashrate => (&["node", "share"], &["for"]),

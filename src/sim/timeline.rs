@@ -57,6 +57,8 @@ pub enum Action {
     SetSkew(NodeId, i64),
     /// The node's hash share is now this.
     SetShare(NodeId, f64),
+    /// The node's validator equivocates (true) or no longer does (false).
+    SetEquivocate(NodeId, bool),
     /// Every live node announces its tip, as a reconnecting node does.
     Reconnect,
     /// Measure from now until every live node is on one tip.
@@ -91,6 +93,7 @@ pub struct FaultState {
     shares: Overrides<f64>,
     skews: Overrides<i64>,
     pausers: Overrides<()>,
+    equivocators: Overrides<()>,
 }
 
 impl FaultState {
@@ -102,6 +105,7 @@ impl FaultState {
             shares: Overrides::default(),
             skews: Overrides::default(),
             pausers: Overrides::default(),
+            equivocators: Overrides::default(),
         }
     }
 
@@ -113,6 +117,12 @@ impl FaultState {
     /// The node's hash share: its latest active override, else its configured share.
     pub fn share(&self, node: NodeId) -> f64 {
         self.shares.current(node).unwrap_or(self.base_shares[node])
+    }
+
+    /// Whether the node's validator equivocates now (an `equivocate` fault holds): a node
+    /// started again meanwhile must be told.
+    pub fn equivocates(&self, node: NodeId) -> bool {
+        self.equivocators.current(node).is_some()
     }
 
     /// Applies scenario entry `index` now.
@@ -175,6 +185,11 @@ impl FaultState {
                 let actions = vec![Action::SetShare(node, self.share(node))];
                 Decision::new(actions, format!("node {node} hash share {share}"))
             }
+            Equivocate => {
+                self.equivocators.set(node, index, ());
+                let detail = format!("node {node}: its validator equivocates");
+                Decision::new(vec![Action::SetEquivocate(node, true)], detail)
+            }
         }
     }
 
@@ -230,6 +245,16 @@ impl FaultState {
                 let share = self.share(node);
                 let detail = format!("node {node} hash share now {share}");
                 Decision::new(vec![Action::SetShare(node, share)], detail)
+            }
+            Equivocate => {
+                self.equivocators.end(node, index);
+                if self.equivocates(node) {
+                    let detail = format!("node {node}: this equivocation ended, another holds");
+                    Decision::new(Vec::new(), detail)
+                } else {
+                    let detail = format!("node {node}: its validator is honest again");
+                    Decision::new(vec![Action::SetEquivocate(node, false)], detail)
+                }
             }
             Heal | Restart | Wipe | Resume => Decision::new(Vec::new(), ""),
         }
@@ -380,6 +405,49 @@ mod tests {
         assert!(full.validate(0, 4, end).is_ok());
         let nodeless = parse_fault_arg("at=1s kind=disk_full").unwrap();
         assert!(nodeless.validate(0, 4, end).is_err(), "needs a node");
+    }
+
+    #[test]
+    fn equivocation_windows_overlap_and_end_with_the_last_one() {
+        let mut s = state();
+        let a = entry("kind=equivocate node=3 for=60s");
+        let b = entry("kind=equivocate node=3");
+        assert!(!s.equivocates(3));
+        let on = s.apply(0, &a);
+        assert_eq!(on.actions, [SetEquivocate(3, true)]);
+        assert_eq!(on.detail, "node 3: its validator equivocates");
+        assert!(s.equivocates(3) && !s.equivocates(2));
+        assert_eq!(s.apply(1, &b).actions, [SetEquivocate(3, true)]);
+        let first_end = s.undo(0, &a);
+        assert!(first_end.actions.is_empty(), "{first_end:?}");
+        assert!(s.equivocates(3), "the open-ended one holds");
+        assert_eq!(s.undo(1, &b).actions, [SetEquivocate(3, false)]);
+        assert!(!s.equivocates(3));
+        let end = std::time::Duration::from_secs(100);
+        assert!(a.validate(0, 4, end).is_ok() && b.validate(0, 4, end).is_ok());
+        let cases = [
+            ("at=1s kind=equivocate", "`node` is required"),
+            ("at=1s kind=equivocate node=7", "node 7 does not exist"),
+            (
+                "at=1s kind=equivocate node=1 rate=0.5",
+                "`rate` does not apply",
+            ),
+            ("at=1s kind=equivocate node=1 ms=3", "`ms` does not apply"),
+        ];
+        for (arg, want) in cases {
+            let e = parse_fault_arg(arg)
+                .unwrap()
+                .validate(2, 4, end)
+                .unwrap_err();
+            assert_eq!(
+                e.to_string().split(':').next(),
+                Some("faults[2] (kind = equivocate)")
+            );
+            assert!(e.to_string().contains(want), "{arg}: {e}");
+        }
+        assert!(parse_fault_arg("at=1s kind=equivocate nodes=[3]")
+            .unwrap_err()
+            .contains("nodes"));
     }
 
     #[test]

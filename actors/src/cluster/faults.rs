@@ -4,7 +4,7 @@
 
 use super::{Cluster, ClusterError};
 use crate::node::messages::{ExpectDuplicates, GetTip, Reconnected};
-use crate::node::messages::{SetHashShare, SetMining};
+use crate::node::messages::{SetEquivocate, SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::SetTarget;
 use chainlab::report::{Event, FaultRecord};
@@ -158,11 +158,24 @@ impl Cluster {
                     h.miner.do_send(SetHashShare(share));
                 }
             }
+            Action::SetEquivocate(node, on) => {
+                if let Some(h) = &self.nodes[node] {
+                    h.miner.do_send(SetEquivocate { on });
+                }
+            }
             Action::Reconnect => self.reconnected(),
             Action::ExpectConvergence => self.faults.expect_convergence(index, now),
             Action::ExpectCatchUp(node) => self.faults.expect_catch_up(index, node, now),
         }
         Ok(())
+    }
+
+    /// Tells a node just started what the faults that hold make it do besides its clock skew
+    /// (which `spawn` applies): equivocate.
+    pub(super) fn node_faults_on_start(&self, handle: &crate::node::NodeHandle) {
+        if self.faults.state.equivocates(handle.id) {
+            handle.miner.do_send(SetEquivocate { on: true });
+        }
     }
 
     /// Traces fault `index`'s `phase` ("start" or "end").

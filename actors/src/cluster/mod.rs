@@ -285,6 +285,7 @@ impl Cluster {
         if skew != 0 {
             handle.set_clock_skew(skew);
         }
+        self.node_faults_on_start(&handle);
         self.spawn_tcp(&handle)?;
         self.nodes[id] = Some(handle);
         Ok(())

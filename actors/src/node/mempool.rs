@@ -1,5 +1,8 @@
 //! The mempool actor: admits transactions (core `Mempool::admit`), serves templates and
-//! `getdata`, follows the tip.
+//! `getdata`, follows the tip. Under proof of stake it also holds the node's vote pool
+//! (pending checkpoint votes and equivocation evidence: [`votes`]).
+
+mod votes;
 
 use super::messages::*;
 use super::NodeEnv;
@@ -15,6 +18,8 @@ pub struct MempoolLinks {
     pub accepted: Recipient<TxAccepted>,
     /// Long-pooled transactions: announce them again.
     pub rebroadcast: Recipient<Rebroadcast>,
+    /// Consensus items the vote pool took in: push them (proof of stake).
+    pub items: Recipient<ItemsAccepted>,
 }
 
 /// See the module doc.
@@ -24,6 +29,8 @@ pub struct MempoolActor {
     /// How often long-pooled transactions are announced again (zero: never).
     rebroadcast: std::time::Duration,
     links: MempoolLinks,
+    /// The vote pool and the engine that checks its items (proof of stake only).
+    votes: Option<votes::Votes>,
     span: tracing::Span,
 }
 
@@ -41,7 +48,14 @@ impl MempoolActor {
             env,
             rebroadcast,
             links,
+            votes: None,
         }
+    }
+
+    /// Under proof of stake (`pos` is the engine), the actor also holds the node's vote pool.
+    pub fn with_votes(mut self, pos: Option<chainlab::consensus::pos::Pos>) -> MempoolActor {
+        self.votes = pos.map(votes::Votes::new);
+        self
     }
 }
 
@@ -116,6 +130,7 @@ impl Handler<TipChanged> for MempoolActor {
         self.dropped(out.dropped);
         let expired = self.pool.expire(now);
         self.dropped(expired);
+        self.votes_follow_tip(tc);
     }
 }
 

@@ -270,9 +270,12 @@ pub struct Shutdown {
 // - each newly stored proof-of-stake header, from the chain actor: `mempool.do_send(NoteHeader
 //   { header })` (the pool's double-block detector);
 // - `TipChanged` already reaches the mempool actor, which calls `VotePool::on_tip_change`;
-// - while an `equivocate` fault is on, the miner gets `SetEquivocate { on: true }` and, after
-//   sealing a block, calls `crate::node::equivocate::twin_block` to seal a conflicting twin
-//   (see that module).
+// - the `equivocate` fault (`crate::node::equivocate`): the miner gets `SetEquivocate { on }`
+//   and keeps the flag; while on, (1) right after sealing a block and BEFORE importing it,
+//   `ctx.spawn(equivocate::twin_block(&links.build, twin, engine, rule, key, address,
+//   block.header.clone()).into_actor(self).map(|_, _, _| ()))`, and (2) after casting a vote
+//   `v`, `twin.do_send(equivocate::twin_vote_push(pos, &v, &key))`, where `twin` is a
+//   `Recipient<PushTwin>` to the peer actor.
 
 /// Offer a consensus item (a checkpoint vote or equivocation evidence) to the node's vote pool:
 /// from this node's validator (`from: None`) or from a peer. The mempool actor checks it in
@@ -351,4 +354,15 @@ pub struct ItemsAccepted {
 pub struct SetEquivocate {
     /// On or off.
     pub on: bool,
+}
+
+/// The `equivocate` fault: the validator's second, conflicting message (to the peer actor),
+/// pushed whole to half of the neighbours while the first goes the normal way.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum PushTwin {
+    /// A second block for a slot this validator sealed a block for.
+    Block(Arc<Block>),
+    /// A second vote for a target epoch this validator voted for.
+    Item(Box<chainlab::block::Item>),
 }

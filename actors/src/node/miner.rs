@@ -65,6 +65,8 @@ pub struct MinerLinks {
     pub items: Option<Recipient<GetItems>>,
     /// Proof of stake: this validator's votes, to the vote pool (None: votes are not cast).
     pub submit: Option<Recipient<SubmitItem>>,
+    /// The peer, for an equivocating validator's twins (the `equivocate` fault).
+    pub twin: Option<Recipient<PushTwin>>,
 }
 
 /// Most consensus items a template asks the vote pool for.
@@ -85,6 +87,8 @@ pub struct MinerActor {
     max_block_txs: usize,
     /// This node's clock skew (a fault), ms: slot engines plan by the node's own clock.
     skew_ms: i64,
+    /// The `equivocate` fault is on: each sealed block gets a twin ([`super::equivocate`]).
+    equivocate: bool,
     rng: ChaCha8Rng,
     generation: u64,
     timer: Option<SpawnHandle>,
@@ -133,6 +137,7 @@ impl MinerActor {
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
             skew_ms: 0,
+            equivocate: false,
             env,
             links,
             span: tracing::info_span!("node", id),
@@ -191,6 +196,9 @@ impl MinerActor {
                 item: Item::Vote(v),
                 from: None,
             });
+        }
+        if let Some(twin) = self.links.twin.as_ref().filter(|_| self.equivocate) {
+            twin.do_send(super::equivocate::twin_vote_push(&role.pos, &v, &self.key));
         }
     }
 
@@ -289,6 +297,7 @@ impl MinerActor {
             .seal(&self.rule, &mut block.header, &self.key, start, u64::MAX)
             && self.may_sign(&block.header)
         {
+            self.twin(&block, ctx);
             self.publish(block);
         } else if let Some(role) = &self.pos {
             // No right to this slot after all (the template fell into a later slot, or the
@@ -317,6 +326,26 @@ impl MinerActor {
             );
         }
         ok
+    }
+
+    /// The `equivocate` fault: a twin of `block` for the same slot, pushed to half the peers
+    /// (its template is asked for now, before `block` reaches the chain).
+    fn twin(&mut self, block: &Block, ctx: &mut Context<Self>) {
+        let Some(push) = self.links.twin.clone().filter(|_| self.equivocate) else {
+            return;
+        };
+        let (engine, rule, key) = (self.engine.clone(), self.rule.clone(), self.key.clone());
+        let header = block.header.clone();
+        let fut = super::equivocate::twin_block(
+            &self.links.build,
+            push,
+            engine,
+            rule,
+            key,
+            self.address,
+            header,
+        );
+        ctx.spawn(fut.into_actor(self).map(|_, _, _| ()));
     }
 
     fn search(&mut self, block: Block, ctx: &mut Context<Self>) {
@@ -430,6 +459,13 @@ impl Handler<SetHashShare> for MinerActor {
     }
 }
 
+impl Handler<SetEquivocate> for MinerActor {
+    type Result = ();
+    fn handle(&mut self, m: SetEquivocate, _: &mut Context<Self>) {
+        self.equivocate = m.on;
+    }
+}
+
 impl Handler<Shutdown> for MinerActor {
     type Result = ();
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
@@ -515,6 +551,7 @@ mod tests {
                 import: probe.recipient(),
                 items: None,
                 submit: None,
+                twin: None,
             };
             let env = NodeEnv {
                 id: 0,

@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod env;
+pub mod equivocate;
 pub mod life;
 pub mod mempool;
 pub mod messages;
@@ -112,6 +113,7 @@ impl NodeHandle {
             blocks_after: self.chain.clone().recipient(),
             submit: self.mempool.clone().recipient(),
             txs: self.mempool.clone().recipient(),
+            submit_item: self.mempool.clone().recipient(),
         }
     }
 
@@ -119,6 +121,7 @@ impl NodeHandle {
         MempoolLinks {
             accepted: self.peer.clone().recipient(),
             rebroadcast: self.peer.clone().recipient(),
+            items: self.peer.clone().recipient(),
         }
     }
 
@@ -127,8 +130,9 @@ impl NodeHandle {
             template: self.mempool.clone().recipient(),
             build: self.chain.clone().recipient(),
             import: self.chain.clone().recipient(),
-            items: None,
-            submit: None,
+            items: Some(self.mempool.clone().recipient()),
+            submit: Some(self.mempool.clone().recipient()),
+            twin: Some(self.peer.clone().recipient()),
         }
     }
 
@@ -144,7 +148,7 @@ impl NodeHandle {
             continue_sync: self.peer.clone().recipient(),
             announce: self.peer.clone().recipient(),
             unprocessed: self.peer.clone().recipient(),
-            note_header: None,
+            note_header: Some(self.mempool.clone().recipient()),
         }
     }
 
@@ -209,7 +213,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
-    let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links());
+    let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links())
+        .with_votes(factory.chain.params.engine.pos().cloned());
     life.adopt(actix::spawn(mempool_ctx.into_future(mempool)));
     let setup = miner::MinerSetup {
         share: spec.hash_share,

@@ -47,6 +47,8 @@ pub struct PeerLinks {
     pub submit: Recipient<SubmitTx>,
     /// Pooled transactions by id.
     pub txs: Recipient<GetTxs>,
+    /// Consensus items from peers (proof of stake: to the vote pool).
+    pub submit_item: Recipient<SubmitItem>,
 }
 
 /// See the module doc.
@@ -284,6 +286,7 @@ impl Handler<Deliver> for PeerActor {
             WireMsg::Tx(t) => self.on_tx(from, t),
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
             WireMsg::Blocks { blocks, more } => self.on_sync_reply(from, blocks, more),
+            WireMsg::Items(items) => self.on_items(from, items),
         }
     }
 }
@@ -320,6 +323,35 @@ impl PeerActor {
             tx,
             id: Some(id),
             from: Some(from),
+        });
+    }
+
+    /// Consensus items pushed by a peer: each one not seen before goes to the vote pool, which
+    /// checks it and has it pushed on. Under push flooding a node gets an item from several
+    /// peers, so a repeat is no offence (it costs an id lookup).
+    fn on_items(&mut self, from: NodeId, items: Vec<chainlab::block::Item>) {
+        for item in items {
+            if self.gossip.on_item(item.id(), Some(from)) {
+                self.links.submit_item.do_send(SubmitItem {
+                    item,
+                    from: Some(from),
+                });
+            }
+        }
+    }
+
+    /// Sends the queued transaction announcements and item pushes once the batch interval
+    /// has passed (one timer for both).
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flush_scheduled {
+            return;
+        }
+        self.flush_scheduled = true;
+        ctx.run_later(self.policy.tx_batch_interval, |act, _| {
+            act.flush_scheduled = false;
+            let mut out = act.gossip.flush_txs();
+            out.extend(act.gossip.flush_items());
+            act.send_all(out);
         });
     }
 
@@ -389,14 +421,35 @@ impl Handler<TxAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: TxAccepted, ctx: &mut Context<Self>) {
         self.gossip.queue_tx(m.id, m.from);
-        if !self.flush_scheduled {
-            self.flush_scheduled = true;
-            ctx.run_later(self.policy.tx_batch_interval, |act, _| {
-                act.flush_scheduled = false;
-                let out = act.gossip.flush_txs();
-                act.send_all(out);
-            });
+        self.schedule_flush(ctx);
+    }
+}
+
+impl Handler<ItemsAccepted> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: ItemsAccepted, ctx: &mut Context<Self>) {
+        for (id, item) in m.items {
+            self.gossip.queue_item(id, item, m.from);
         }
+        self.schedule_flush(ctx);
+    }
+}
+
+impl Handler<PushTwin> for PeerActor {
+    type Result = ();
+    fn handle(&mut self, m: PushTwin, _: &mut Context<Self>) {
+        let msg = match m {
+            PushTwin::Block(b) => {
+                self.gossip.on_item(b.hash(), None);
+                WireMsg::Block(b)
+            }
+            PushTwin::Item(item) => {
+                self.gossip.on_item(item.id(), None);
+                WireMsg::Items(vec![*item])
+            }
+        };
+        let out = self.gossip.to_half(&msg);
+        self.send_all(out);
     }
 }
 

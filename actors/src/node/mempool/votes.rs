@@ -1,0 +1,172 @@
+//! The mempool actor's vote pool (proof of stake): checkpoint votes and equivocation evidence
+//! from this node's validator and from peers are checked in themselves (a vote's signature
+//! through the shared signature cache, evidence with `Pos::check_evidence`), pooled, and
+//! pushed on when new; an equivocation the pool detects (a conflicting vote, a second header
+//! for a slot) is traced as `equivocation` and its evidence pushed on too. A peer whose item
+//! does not check is penalized as one whose transaction does not (`invalid-item`).
+
+use super::MempoolActor;
+use crate::node::messages::*;
+use actix::prelude::*;
+use chainlab::block::{Evidence, Item, Seal};
+use chainlab::consensus::pos::pool::VoteAdmission;
+use chainlab::consensus::pos::{Pos, VotePool};
+use chainlab::consensus::SealRule;
+use chainlab::net::Offence;
+use chainlab::report::Event;
+use chainlab::{Hash, NodeId};
+
+/// The node's vote pool and the engine that checks what enters it.
+pub(super) struct Votes {
+    /// Pending votes and evidence.
+    pub(super) pool: VotePool,
+    pos: Pos,
+}
+
+impl Votes {
+    pub(super) fn new(pos: Pos) -> Votes {
+        Votes {
+            pool: VotePool::default(),
+            pos,
+        }
+    }
+}
+
+/// The offender and the kind (as the trace names it) of a piece of evidence.
+pub fn describe(e: &Evidence) -> (u32, &'static str) {
+    match e {
+        Evidence::DoubleBlock { a, .. } => {
+            let offender = match a.seal {
+                Seal::Pos { proposer, .. } => proposer,
+                Seal::Pow { .. } => u32::MAX,
+            };
+            (offender, "double_block")
+        }
+        Evidence::DoubleVote { a, .. } => (a.validator, "double_vote"),
+        Evidence::SurroundVote { a, .. } => (a.validator, "surround_vote"),
+    }
+}
+
+impl MempoolActor {
+    /// A peer sent an item that does not check: the same accounting as a bad transaction.
+    fn bad_item(&self, from: Option<NodeId>, id: Hash, reason: String) {
+        if let Some(peer) = from {
+            self.env.penalize(peer, Offence::InvalidItem { id, reason });
+        }
+    }
+
+    /// Evidence new to this node: traced (first sight) and returned with its id, to push.
+    fn first_sight(&self, e: Evidence) -> (Hash, Item) {
+        let (offender, kind) = describe(&e);
+        let item = Item::Evidence(e);
+        let id = item.id();
+        tracing::debug!(offender, kind, evidence = %id.short(), "equivocation");
+        self.env.record(Event::Equivocation {
+            offender,
+            kind: kind.into(),
+            evidence: id,
+        });
+        (id, item)
+    }
+
+    /// The best chain moved: the pool forgets what the new chain holds, takes back what it
+    /// reverted, drops what finality made useless, and relays the conflicts it found in
+    /// connected blocks.
+    pub(super) fn votes_follow_tip(&mut self, tc: &chainlab::TipChange) {
+        let Some(v) = self.votes.as_mut() else { return };
+        v.pool.on_tip_change(&tc.connected, &tc.reverted);
+        if let Some(SealRule::Pos(rule)) = &tc.next_rule {
+            v.pool.on_finalized(&v.pos, rule.state.ffg.finalized);
+        }
+        let found: Vec<Evidence> = v.pool.take_detected();
+        let items: Vec<(Hash, Item)> = found.into_iter().map(|e| self.first_sight(e)).collect();
+        self.relay(items, None);
+    }
+
+    /// Pushes items to the neighbours (never back to `from`).
+    fn relay(&self, items: Vec<(Hash, Item)>, from: Option<NodeId>) {
+        if !items.is_empty() {
+            self.links.items.do_send(ItemsAccepted { items, from });
+        }
+    }
+
+    fn admit_item(&mut self, item: Item, from: Option<NodeId>) -> Result<ItemOutcome, ItemRefused> {
+        let id = item.id();
+        let cache = self.env.sig_cache.as_deref();
+        let Some(v) = self.votes.as_ref() else {
+            self.bad_item(from, id, ItemRefused::NotPos.to_string());
+            return Err(ItemRefused::NotPos);
+        };
+        let checked = match &item {
+            Item::Vote(vote) => v.pos.verify_vote(0, vote, cache),
+            Item::Evidence(e) => v.pos.check_evidence(0, e).map(|_| ()),
+        };
+        if let Err(e) = checked {
+            self.bad_item(from, id, e.to_string());
+            return Err(e.into());
+        }
+        let Some(v) = self.votes.as_mut() else {
+            return Err(ItemRefused::NotPos);
+        };
+        match item {
+            Item::Vote(vote) => match v.pool.add_vote(vote) {
+                VoteAdmission::Added => {
+                    self.relay(vec![(id, Item::Vote(vote))], from);
+                    Ok(ItemOutcome::Added)
+                }
+                VoteAdmission::Known => Ok(ItemOutcome::Known),
+                VoteAdmission::Equivocation(e) => {
+                    // The vote is new and valid: it goes on too, so that nodes that miss the
+                    // evidence still see both votes.
+                    let evidence = self.first_sight(*e);
+                    let eid = evidence.0;
+                    self.relay(vec![(id, Item::Vote(vote)), evidence], from);
+                    Ok(ItemOutcome::Equivocation(eid))
+                }
+            },
+            Item::Evidence(e) => {
+                if !v.pool.add_evidence(e.clone()) {
+                    return Ok(ItemOutcome::Known);
+                }
+                let evidence = self.first_sight(e);
+                self.relay(vec![evidence], from);
+                Ok(ItemOutcome::Added)
+            }
+        }
+    }
+}
+
+impl Handler<SubmitItem> for MempoolActor {
+    type Result = Result<ItemOutcome, ItemRefused>;
+    fn handle(&mut self, m: SubmitItem, _: &mut Context<Self>) -> Self::Result {
+        let _e = self.span.clone().entered();
+        let out = self.admit_item(m.item, m.from);
+        if let Err(e) = &out {
+            tracing::debug!(from = ?m.from, error = %e, "item refused");
+        }
+        out
+    }
+}
+
+impl Handler<NoteHeader> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, m: NoteHeader, _: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
+        let Some(v) = self.votes.as_mut() else { return };
+        if let Some(e) = v.pool.note_header(&m.header) {
+            let evidence = self.first_sight(e);
+            self.relay(vec![evidence], None);
+        }
+    }
+}
+
+impl Handler<GetItems> for MempoolActor {
+    type Result = MessageResult<GetItems>;
+    fn handle(&mut self, m: GetItems, _: &mut Context<Self>) -> Self::Result {
+        let items = match (&self.votes, &m.rule) {
+            (Some(v), SealRule::Pos(rule)) => v.pool.template(rule, m.max),
+            _ => Vec::new(),
+        };
+        MessageResult(items)
+    }
+}
