@@ -136,7 +136,9 @@ impl NodeHandle {
         }
     }
 
-    fn chain_links(&self) -> ChainLinks {
+    /// The chain actor's links; `pos`: the chain runs proof of stake (stored headers go to
+    /// the vote pool).
+    fn chain_links(&self, pos: bool) -> ChainLinks {
         ChainLinks {
             accepted: self.peer.clone().recipient(),
             tip: vec![
@@ -148,7 +150,7 @@ impl NodeHandle {
             continue_sync: self.peer.clone().recipient(),
             announce: self.peer.clone().recipient(),
             unprocessed: self.peer.clone().recipient(),
-            note_header: Some(self.mempool.clone().recipient()),
+            note_header: pos.then(|| self.mempool.clone().recipient()),
         }
     }
 
@@ -242,7 +244,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         untrusted_peers,
         persistence: factory.persistence.clone(),
     };
-    let links = handle.chain_links();
+    let links = handle.chain_links(cfg.consensus.kind == ConsensusKind::Pos);
     let chain = ChainActor::new(env, chain_state, spec.store, policy, rng("chain"), links);
     life.adopt(actix::spawn(chain_ctx.into_future(chain)));
     handle
