@@ -68,6 +68,8 @@ scenarios! {
     partition => "partition",
     pos => "pos",
     pos_equivocate => "pos-equivocate",
+    pos_offline => "pos-offline",
+    pos_partition => "pos-partition",
     real_clock => "real-clock",
     skewed_miners => "skewed-miners",
     three_nodes => "three-nodes",
