@@ -98,9 +98,27 @@ fn slot_shares_match_the_lottery() {
     let single = 16.0 * phi(a) * (1.0 - phi(a)).powi(15);
     let multi = 1.0 - empty - single;
     eprintln!("16 equal validators, f = {F}, {n} slots:");
-    check("empty share", slots.empty_share, empty, share_sd(empty, n), 0.0);
-    check("single share", slots.single_share, single, share_sd(single, n), 0.0);
-    check("multi share", slots.multi_share, multi, share_sd(multi, n), 0.0);
+    check(
+        "empty share",
+        slots.empty_share,
+        empty,
+        share_sd(empty, n),
+        0.0,
+    );
+    check(
+        "single share",
+        slots.single_share,
+        single,
+        share_sd(single, n),
+        0.0,
+    );
+    check(
+        "multi share",
+        slots.multi_share,
+        multi,
+        share_sd(multi, n),
+        0.0,
+    );
     check(
         "report's theory (empty)",
         slots.theory.empty,
@@ -123,7 +141,10 @@ fn each_validator_produces_in_proportion_to_phi_of_its_stake() {
     for v in validators {
         let p = phi(v.stake_share);
         check(
-            &format!("validator {} (α = {:.4}) blocks", v.validator, v.stake_share),
+            &format!(
+                "validator {} (α = {:.4}) blocks",
+                v.validator, v.stake_share
+            ),
             v.produced as f64,
             p * n,
             (n * p * (1.0 - p)).sqrt(),
@@ -131,12 +152,12 @@ fn each_validator_produces_in_proportion_to_phi_of_its_stake() {
         );
         total_produced += v.produced;
     }
-    // The largest validator (α ≈ 0.296) leads ≈ 3.5× as often as the 8th (α ≈ 0.037), not
-    // 8×: φ is concave, so proportionality to stake would be visibly wrong.
+    // φ is concave: the largest validator (α ≈ 0.296) leads 7.7× as often as the 8th
+    // (α ≈ 0.037), not 8× (the stake ratio); at f = 0.25 that difference is within the
+    // sampling error of one run, so it is printed, not asserted.
     let ratio = validators[0].produced as f64 / validators[7].produced as f64;
     let model = phi(validators[0].stake_share) / phi(validators[7].stake_share);
     eprintln!("  top/8th ratio {ratio:.2} (model {model:.2}, stake ratio 8.00)");
-    assert!(ratio < 6.0, "ratio {ratio}");
     assert!(total_produced > 0);
 }
 
@@ -156,7 +177,13 @@ fn offline_stake_moves_the_empty_share_as_the_model_says() {
     // Slot 1 to the crash had everyone online: one slot of ~2,400, below 1e-4 of bias.
     let empty = (1.0 - F).powf(0.6);
     eprintln!("15 validators, 6 down, f = {F}, {n} slots:");
-    check("empty share", slots.empty_share, empty, share_sd(empty, n), 1e-3);
+    check(
+        "empty share",
+        slots.empty_share,
+        empty,
+        share_sd(empty, n),
+        1e-3,
+    );
     let everyone = 1.0 - F;
     assert!(
         slots.empty_share > everyone + 3.0 * share_sd(everyone, n),
@@ -198,7 +225,11 @@ fn finality_lag_is_about_two_epochs_as_derived() {
     assert_eq!(highest.len(), 16, "every node finalized something");
     let common = *highest.values().min().expect("nodes");
     let mut lags = Vec::new();
-    for b in out.final_chain.iter().filter(|b| b.height >= 1 && b.height <= common) {
+    for b in out
+        .final_chain
+        .iter()
+        .filter(|b| b.height >= 1 && b.height <= common)
+    {
         for node in 0..16usize {
             // The first finalization at this node of a checkpoint at or above the block.
             let t = first_final
