@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use support::config::Toml;
 use support::run::{assert_no_violations, mined};
+use support::stats::check;
 
 /// Block interval of every test, seconds.
 const T_S: f64 = 10.0;
@@ -63,23 +64,6 @@ fn mean(v: &[f64]) -> f64 {
 fn variance(v: &[f64]) -> f64 {
     let m = mean(v);
     v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() as f64 - 1.0)
-}
-
-/// Prints one comparison and asserts `|measured - expected| < 4 sd + bias_tol`.
-fn check(what: &str, measured: f64, expected: f64, sd: f64, bias_tol: f64) {
-    let z = (measured - expected) / sd;
-    eprintln!(
-        "  {what}: measured {measured:.5}, expected {expected:.5}, sd {sd:.5}, z = {z:+.2}{}",
-        if bias_tol > 0.0 {
-            format!(" (model-bias tolerance {bias_tol})")
-        } else {
-            String::new()
-        }
-    );
-    assert!(
-        (measured - expected).abs() < 4.0 * sd + bias_tol,
-        "{what}: measured {measured} vs expected {expected} is more than 4 sd ({sd}) + {bias_tol} off"
-    );
 }
 
 /// **Poisson block arrivals.** One node (so no forks, no propagation) with the whole hash power

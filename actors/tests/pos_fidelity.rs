@@ -19,6 +19,7 @@ use chainlab_actors::cluster::RunOutput;
 use std::collections::BTreeMap;
 use support::config::Toml;
 use support::run::{assert_no_violations, run_ok};
+use support::stats::check;
 
 /// Slot length (s), epoch length (slots), vote offset (slots) and f of every run.
 const L_S: f64 = 1.0;
@@ -55,23 +56,6 @@ fn run(cfg: Config) -> RunOutput {
     let out = run_ok(cfg);
     assert_no_violations(&out);
     out
-}
-
-/// Prints one comparison and asserts `|measured − expected| < 4 sd + bias_tol`.
-fn check(what: &str, measured: f64, expected: f64, sd: f64, bias_tol: f64) {
-    let z = (measured - expected) / sd;
-    eprintln!(
-        "  {what}: measured {measured:.5}, expected {expected:.5}, sd {sd:.5}, z = {z:+.2}{}",
-        if bias_tol > 0.0 {
-            format!(" (model-bias tolerance {bias_tol})")
-        } else {
-            String::new()
-        }
-    );
-    assert!(
-        (measured - expected).abs() < 4.0 * sd + bias_tol,
-        "{what}: measured {measured}, expected {expected} ± 4 × {sd} + {bias_tol}"
-    );
 }
 
 /// φ(α) = 1 − (1 − f)^α.

@@ -5,7 +5,7 @@
 use super::{invalid, Config, ConfigError};
 use crate::consensus::pos::vrf::VrfKey;
 use crate::consensus::pos::{LeaderRule, Pos, Validator};
-use crate::sim::model::{hash_shares, HashPower, Skew};
+use crate::sim::model::{hash_shares, HashPower};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,36 +105,7 @@ impl PosConfig {
                 return err("pos.validators", "names a node twice".into());
             }
         }
-        match &self.stake {
-            HashPower::Named(s) if s == "equal" => {}
-            HashPower::Named(s) => {
-                return err(
-                    "pos.stake",
-                    format!(
-                        "unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}"
-                    ),
-                )
-            }
-            HashPower::Shares(v) => {
-                if v.len() != ids.len() {
-                    return err(
-                        "pos.stake",
-                        format!("{} shares for {} validators", v.len(), ids.len()),
-                    );
-                }
-                if v.iter().any(|x| !(*x >= 0.0 && x.is_finite())) || v.iter().sum::<f64>() <= 0.0 {
-                    return err(
-                        "pos.stake",
-                        "shares must be >= 0 with a positive sum".into(),
-                    );
-                }
-            }
-            HashPower::Skewed(Skew { skew }) => {
-                if !(*skew >= 0.0 && skew.is_finite()) {
-                    return err("pos.stake.skew", "must be >= 0".into());
-                }
-            }
-        }
+        super::pow::check_shares(file, "pos.stake", &self.stake, ids.len(), "validators")?;
         Ok(())
     }
 

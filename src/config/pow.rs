@@ -69,33 +69,42 @@ impl PowConfig {
                 "\"hashing\" grinds real hashes and needs cluster.clock = \"real\"".into(),
             );
         }
-        match &self.hashpower {
-            HashPower::Named(s) if s == "equal" => {}
-            HashPower::Named(s) => {
-                return err(
-                    "pow.hashpower",
-                    format!(
-                        "unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}"
-                    ),
-                )
-            }
-            HashPower::Shares(v) => {
-                if v.len() != n {
-                    return err("pow.hashpower", format!("{} shares for {n} nodes", v.len()));
-                }
-                if v.iter().any(|x| !(*x >= 0.0 && x.is_finite())) || v.iter().sum::<f64>() <= 0.0 {
-                    return err(
-                        "pow.hashpower",
-                        "shares must be >= 0 with a positive sum".into(),
-                    );
-                }
-            }
-            HashPower::Skewed(Skew { skew }) => {
-                if !(*skew >= 0.0 && skew.is_finite()) {
-                    return err("pow.hashpower.skew", "must be >= 0".into());
-                }
-            }
-        }
+        check_shares(file, "pow.hashpower", &self.hashpower, n, "nodes")?;
         Ok(())
+    }
+}
+
+/// Checks a share spec (`pow.hashpower`, `pos.stake`) at `key` for `n` holders (`holders`
+/// names them in the error: "nodes", "validators").
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `key` (or `key.skew`).
+pub(crate) fn check_shares(
+    file: &str,
+    key: &str,
+    spec: &HashPower,
+    n: usize,
+    holders: &str,
+) -> Result<(), ConfigError> {
+    let err = |key: &str, reason: String| invalid(file, key, reason);
+    match spec {
+        HashPower::Named(s) if s == "equal" => Ok(()),
+        HashPower::Named(s) => err(
+            key,
+            format!("unknown {s:?}: expected \"equal\", a list of shares or {{ skew = s }}"),
+        ),
+        HashPower::Shares(v) if v.len() != n => {
+            err(key, format!("{} shares for {n} {holders}", v.len()))
+        }
+        HashPower::Shares(v)
+            if v.iter().any(|x| !(*x >= 0.0 && x.is_finite())) || v.iter().sum::<f64>() <= 0.0 =>
+        {
+            err(key, "shares must be >= 0 with a positive sum".into())
+        }
+        HashPower::Shares(_) => Ok(()),
+        HashPower::Skewed(Skew { skew }) if !(*skew >= 0.0 && skew.is_finite()) => {
+            err(&format!("{key}.skew"), "must be >= 0".into())
+        }
+        HashPower::Skewed(_) => Ok(()),
     }
 }
