@@ -404,7 +404,17 @@ impl Consensus for Pos {
             cur.saturating_add(1)
         };
         let start = first.max(st.slot.saturating_add(1));
-        let horizon = start.saturating_add(self.epoch_slots.max(1).saturating_mul(2));
+        // Scan only slots whose epoch nonce the parent's branch has fixed: up to the end of the
+        // parent's next epoch (or of `start`'s epoch, once the clock is past it). The nonce of
+        // a later epoch still depends on blocks not yet made, so every new block would make
+        // every validator evaluate those slots again (with 1,000 validators that was ~10⁵ VRF
+        // evaluations per block); the producer waits and plans again instead.
+        let fixed_end = self
+            .epoch_start((self.epoch_of(st.slot) + 2).max(self.epoch_of(start).saturating_add(1)));
+        let horizon = start
+            .saturating_add(self.epoch_slots.max(1).saturating_mul(2))
+            .min(fixed_end)
+            .max(start.saturating_add(1));
         let delay = |slot: u64| self.slot_start_ms(slot).saturating_sub(now) as f64;
         match self.first_led_slot(st, i, producer.key, start, horizon) {
             Some(s) => Plan::After { delay_ms: delay(s) },

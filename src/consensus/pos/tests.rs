@@ -404,13 +404,20 @@ fn the_plan_waits_for_the_first_led_slot() {
         plan_at(&pos, &rule, &ks[0], start + 400),
         Plan::After { delay_ms: 0.0 }
     );
-    let next = (first + 1..).find(|&s| led(s)).unwrap();
-    assert_eq!(
-        plan_at(&pos, &rule, &ks[0], start + 600),
-        Plan::After {
-            delay_ms: (next * SLOT_MS - start - 600) as f64
-        }
-    );
+    // Past half of it: the next led slot, if the scan reaches it (it stops at the end of the
+    // parent's next epoch, where the nonces the branch has fixed end; here the parent is
+    // genesis, so at slot 2·EPOCH), else a wait until then.
+    let fixed_end = 2 * EPOCH;
+    let now = start + 600;
+    let expected = match (first + 1..fixed_end).find(|&s| led(s)) {
+        Some(next) => Plan::After {
+            delay_ms: (next * SLOT_MS - now) as f64,
+        },
+        None => Plan::Wait {
+            delay_ms: (fixed_end * SLOT_MS - now) as f64,
+        },
+    };
+    assert_eq!(plan_at(&pos, &rule, &ks[0], now), expected);
     // No stake, or no validator: idle.
     assert_eq!(plan_at(&pos, &rule, &ks[2], 0), Plan::Idle);
     assert_eq!(
@@ -424,7 +431,16 @@ fn the_plan_waits_for_the_first_led_slot() {
     assert_eq!(
         plan_at(&tiny, &trule, &ks[0], 500),
         Plan::Wait {
-            delay_ms: ((1 + 2 * EPOCH) * SLOT_MS - 500) as f64
+            delay_ms: (2 * EPOCH * SLOT_MS - 500) as f64
+        }
+    );
+    // Once the clock is past the parent's next epoch, the scan covers the current epoch (its
+    // nonce is fixed from the parent, as no block can come before its start any more).
+    let late = 3 * EPOCH * SLOT_MS + 200;
+    assert_eq!(
+        plan_at(&tiny, &trule, &ks[0], late),
+        Plan::Wait {
+            delay_ms: (4 * EPOCH * SLOT_MS - late) as f64
         }
     );
 }
