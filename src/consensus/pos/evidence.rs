@@ -1,7 +1,5 @@
 //! Equivocation: two blocks for one slot by one proposer, or two conflicting votes by one
 //! validator (double vote, surround vote); building and checking [`Evidence`].
-//!
-//! OWNER H2.
 
 use super::{Pos, PosError};
 use crate::block::{BlockHeader, Evidence, Item, Seal, Vote};

@@ -8,9 +8,6 @@
 //! the branch and older than the target, the target epoch is after the finalized one, and its
 //! validator was not yet counted for that target epoch on the branch; any other (correctly
 //! signed) vote is carried and counts nothing.
-//!
-//! OWNER H2. Skeleton: the signatures below are the contract with the engine (H1) and the
-//! actors (H4).
 
 use super::tally::{find_checkpoint, CheckpointRun, Tally, VoterSet};
 use super::{Pos, PosError, PosRule};

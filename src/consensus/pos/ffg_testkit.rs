@@ -1,7 +1,5 @@
 //! Test helpers for the finality parts: an engine of n validators, signed votes and headers,
 //! and a branch that applies [`FfgState::child`] block by block.
-//!
-//! OWNER H2.
 
 use super::ffg::{BlockCtx, FfgState};
 use super::sign::sign_header;

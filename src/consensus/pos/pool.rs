@@ -8,8 +8,6 @@
 //! go first), at most [`Caps::headers`] noted headers (the oldest slots go first) and evidence
 //! once per (offender, kind). Whatever targets or sits before the finalized epoch is dropped
 //! ([`VotePool::on_finalized`]).
-//!
-//! OWNER H2.
 
 use super::evidence::{conflicting_votes, double_block, proposer_of};
 use super::{Pos, PosRule};

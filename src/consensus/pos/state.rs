@@ -1,8 +1,6 @@
 //! What proof of stake keeps per block ([`PosState`]) and what a parent fixes for its children
 //! ([`PosRule`]).
 //!
-//! OWNER H1 (lottery part) and H2 (the `ffg` field).
-//!
 //! Epoch randomness and stake tables are functions of the branch (`docs/pos.md`, "Engine"):
 //! with E slots per epoch and A(k) the `rand_acc` of the branch's last block with slot < k·E
 //! (the genesis accumulator for k ≤ 0),

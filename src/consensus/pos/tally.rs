@@ -1,7 +1,5 @@
 //! Compact building blocks of [`super::ffg::FfgState`]: sets of validator indices (bitsets),
 //! the tally of one FFG link, and the runs of epochs a branch's checkpoint blocks open.
-//!
-//! OWNER H2.
 
 use crate::block::Checkpoint;
 use crate::hash::Hash;
