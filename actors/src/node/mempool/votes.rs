@@ -8,7 +8,7 @@
 use super::MempoolActor;
 use crate::node::messages::*;
 use actix::prelude::*;
-use chainlab::block::{Evidence, Item, Seal};
+use chainlab::block::{Evidence, Item};
 use chainlab::consensus::pos::pool::VoteAdmission;
 use chainlab::consensus::pos::{Pos, VotePool};
 use chainlab::consensus::SealRule;
@@ -32,21 +32,6 @@ impl Votes {
     }
 }
 
-/// The offender and the kind (as the trace names it) of a piece of evidence.
-pub fn describe(e: &Evidence) -> (u32, &'static str) {
-    match e {
-        Evidence::DoubleBlock { a, .. } => {
-            let offender = match a.seal {
-                Seal::Pos { proposer, .. } => proposer,
-                Seal::Pow { .. } => u32::MAX,
-            };
-            (offender, "double_block")
-        }
-        Evidence::DoubleVote { a, .. } => (a.validator, "double_vote"),
-        Evidence::SurroundVote { a, .. } => (a.validator, "surround_vote"),
-    }
-}
-
 impl MempoolActor {
     /// A peer sent an item that does not check: the same accounting as a bad transaction.
     fn bad_item(&self, from: Option<NodeId>, id: Hash, reason: String) {
@@ -57,7 +42,8 @@ impl MempoolActor {
 
     /// Evidence new to this node: traced (first sight) and returned with its id, to push.
     fn first_sight(&self, e: Evidence) -> (Hash, Item) {
-        let (offender, kind) = describe(&e);
+        // Evidence that passed `check_evidence` names its offender (a proof-of-stake header).
+        let (offender, kind) = (e.offender().unwrap_or(u32::MAX), e.kind());
         let item = Item::Evidence(e);
         let id = item.id();
         tracing::debug!(offender, kind, evidence = %id.short(), "equivocation");
