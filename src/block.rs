@@ -136,6 +136,78 @@ impl Item {
     pub fn id(&self) -> Hash {
         Hash::sha256_parts(&[b"chainlab/item/v1", &encoding::encode(self)])
     }
+
+    /// The vote, if it is one.
+    pub fn as_vote(&self) -> Option<&Vote> {
+        match self {
+            Item::Vote(v) => Some(v),
+            Item::Evidence(_) => None,
+        }
+    }
+}
+
+/// An [`Item`] with its id, behind an `Arc`: cloning shares it, and the id is computed once,
+/// when the item is made or decoded, never trusted from outside. Encodes exactly as the
+/// item does. Every node of a process that receives one vote over in-memory links shares one
+/// copy of it and of its id (a thousand validators' votes reach a thousand nodes).
+#[derive(Clone)]
+pub struct SharedItem(Arc<(Hash, Item)>);
+
+impl SharedItem {
+    /// Wraps `item`, computing its id.
+    pub fn new(item: Item) -> SharedItem {
+        let id = item.id();
+        SharedItem(Arc::new((id, item)))
+    }
+
+    /// Its id ([`Item::id`]).
+    pub fn id(&self) -> Hash {
+        self.0 .0
+    }
+
+    /// The item.
+    pub fn item(&self) -> &Item {
+        &self.0 .1
+    }
+}
+
+impl From<Item> for SharedItem {
+    fn from(item: Item) -> SharedItem {
+        SharedItem::new(item)
+    }
+}
+
+impl std::ops::Deref for SharedItem {
+    type Target = Item;
+    fn deref(&self) -> &Item {
+        self.item()
+    }
+}
+
+impl PartialEq for SharedItem {
+    fn eq(&self, other: &SharedItem) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.item() == other.item()
+    }
+}
+
+impl Eq for SharedItem {}
+
+impl std::fmt::Debug for SharedItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.item().fmt(f)
+    }
+}
+
+impl Serialize for SharedItem {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.item().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedItem {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SharedItem, D::Error> {
+        Item::deserialize(d).map(SharedItem::new)
+    }
 }
 
 /// A block header. Its hash is double SHA-256 of its canonical encoding.
@@ -192,7 +264,7 @@ pub struct Block {
     pub txs: Vec<Transaction>,
     /// Consensus items (checkpoint votes, evidence), after the transactions; empty under
     /// proof of work.
-    pub items: Vec<Item>,
+    pub items: Vec<SharedItem>,
 }
 
 impl Block {
@@ -219,12 +291,12 @@ impl Block {
 
 /// The body root: the Merkle root of the transaction ids followed by the item ids (just the
 /// transaction ids' root when there are no items, as under proof of work).
-pub fn body_root(tx_ids: &[TxId], items: &[Item]) -> Hash {
+pub fn body_root(tx_ids: &[TxId], items: &[SharedItem]) -> Hash {
     if items.is_empty() {
         return merkle_root(tx_ids);
     }
     let mut ids = tx_ids.to_vec();
-    ids.extend(items.iter().map(Item::id));
+    ids.extend(items.iter().map(SharedItem::id));
     merkle_root(&ids)
 }
 

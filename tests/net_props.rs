@@ -17,7 +17,9 @@
 //! * `TokenBucket` never lets more than `burst + rate · t` units through, and
 //!   `backoff_ms` is monotone in the attempt and never exceeds its cap.
 
-use chainlab::block::{Block, BlockHeader, Checkpoint, Evidence, Item, Seal, Vote, VrfProof};
+use chainlab::block::{
+    Block, BlockHeader, Checkpoint, Evidence, Item, Seal, SharedItem, Vote, VrfProof,
+};
 use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::encoding::{encoded_len, MAX_DECODE_BYTES};
 use chainlab::hash::{Hash, TxId};
@@ -236,7 +238,7 @@ fn arb_item() -> impl Strategy<Value = Item> {
 }
 
 /// `n` distinct votes derived from `seed` (cheap, for lists at and over the cap).
-fn cheap_items(seed: u64, n: usize) -> Vec<Item> {
+fn cheap_items(seed: u64, n: usize) -> Vec<SharedItem> {
     ids(seed, n)
         .into_iter()
         .enumerate()
@@ -247,14 +249,15 @@ fn cheap_items(seed: u64, n: usize) -> Vec<Item> {
                 target: Checkpoint { epoch: 1, hash: h },
                 signature: Signature([i as u8; 64]),
             })
+            .into()
         })
         .collect()
 }
 
 /// An `items` list of `0..=MAX_WIRE_ITEMS` items.
-fn item_list() -> impl Strategy<Value = Vec<Item>> {
+fn item_list() -> impl Strategy<Value = Vec<SharedItem>> {
     prop_oneof![
-        4 => prop::collection::vec(arb_item(), 0..5),
+        4 => prop::collection::vec(arb_item().prop_map(SharedItem::from), 0..5),
         1 => (any::<u64>(), 0..=MAX_WIRE_ITEMS).prop_map(|(s, n)| cheap_items(s, n)),
         1 => any::<u64>().prop_map(|s| cheap_items(s, MAX_WIRE_ITEMS)),
     ]
@@ -332,7 +335,8 @@ fn small_frame() -> impl Strategy<Value = Frame> {
                 more
             }
         )),
-        prop::collection::vec(arb_item(), 0..4).prop_map(|i| Frame::Msg(WireMsg::Items(i))),
+        prop::collection::vec(arb_item().prop_map(SharedItem::from), 0..4)
+            .prop_map(|i| Frame::Msg(WireMsg::Items(i))),
     ]
 }
 

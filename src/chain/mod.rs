@@ -19,7 +19,7 @@ pub mod validation;
 pub use deferred::Deferred;
 pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 
-use crate::block::{body_root, Block, BlockHeader, CheckedBlock, Item, BLOCK_VERSION};
+use crate::block::{body_root, Block, BlockHeader, CheckedBlock, SharedItem, BLOCK_VERSION};
 use crate::consensus::{Ancestry, BranchState, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
 use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
@@ -659,7 +659,7 @@ impl ChainState {
     pub fn build_block(
         &mut self,
         candidates: &[Transaction],
-        items: Vec<Item>,
+        items: Vec<SharedItem>,
         miner: Address,
         now_ms: u64,
     ) -> Result<Block, ApplyError> {

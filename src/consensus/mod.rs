@@ -29,7 +29,7 @@
 pub mod pos;
 pub mod pow;
 
-use crate::block::{Block, BlockHeader, Item, Seal};
+use crate::block::{Block, BlockHeader, Seal, SharedItem};
 use crate::crypto::{KeyPair, SigCache};
 use crate::hash::Hash;
 use rand::RngCore;
@@ -243,7 +243,11 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
     ///
     /// # Errors
     /// [`SealError`] saying what is wrong.
-    fn check_items(&self, items: &[Item], _cache: Option<&SigCache>) -> Result<(), SealError> {
+    fn check_items(
+        &self,
+        items: &[SharedItem],
+        _cache: Option<&SigCache>,
+    ) -> Result<(), SealError> {
         if items.is_empty() {
             Ok(())
         } else {
@@ -351,7 +355,7 @@ impl Consensus for Engine {
     fn genesis_state(&self, genesis: &Hash) -> BranchState {
         self.inner().genesis_state(genesis)
     }
-    fn check_items(&self, items: &[Item], cache: Option<&SigCache>) -> Result<(), SealError> {
+    fn check_items(&self, items: &[SharedItem], cache: Option<&SigCache>) -> Result<(), SealError> {
         self.inner().check_items(items, cache)
     }
     fn child_state(

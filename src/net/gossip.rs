@@ -1,12 +1,12 @@
 //! Gossip decisions of one node: announce by id, fetch what is unknown, relay only what
 //! validated, never announce an item to a peer that has it or sent it, batch transaction
 //! announcements, push consensus items (proof of stake: votes, evidence) whole to every
-//! neighbour that does not know them, and run catch-up sync with a timeout and a retry at
-//! another peer.
+//! neighbour but the one an item came from, and run catch-up sync with a timeout and a retry
+//! at another peer.
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
-use crate::block::Item;
+use crate::block::SharedItem;
 use crate::hash::{Hash, HashKey, HashMapById, HashSetById, TxId};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_WIRE_ITEMS};
 use crate::NodeId;
@@ -91,6 +91,9 @@ pub struct Gossip {
     policy: GossipPolicy,
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
+    /// Ids of the consensus items seen lately (a short memory: the vote pool remembers
+    /// votes for good, this set only stops the duplicates of one push wave cheaply).
+    seen_items: BoundedSet,
     peer_known: BTreeMap<NodeId, BoundedSet>,
     /// The key of every id table.
     key: HashKey,
@@ -99,12 +102,17 @@ pub struct Gossip {
     /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
     requested_of: BTreeMap<NodeId, usize>,
     pending_txs: Vec<(TxId, Option<NodeId>)>,
-    /// Consensus items to push with the next batch: id, item, the peer it came from.
-    pending_items: Vec<(Hash, Item, Option<NodeId>)>,
+    /// Consensus items to push with the next batch, with the peer each came from.
+    pending_items: Vec<(SharedItem, Option<NodeId>)>,
     sync: Option<SyncState>,
     /// When expired requests are next forgotten outside a sync ([`Gossip::prune_expired`]).
     next_prune_ms: u64,
 }
+
+/// Item ids a node's gossip remembers ([`Gossip::on_pushed_item`]): four epochs of votes of
+/// a thousand validators. An older id that comes again goes on to the vote pool, which knows
+/// it and relays nothing.
+pub const ITEM_SEEN_CAPACITY: usize = 4096;
 
 /// Most ids outstanding (asked for, not yet received or expired) from one peer.
 pub const MAX_REQUESTS_PER_PEER: usize = 2 * MAX_INV_ITEMS;
@@ -124,6 +132,7 @@ impl Gossip {
             .collect();
         Gossip {
             seen: BoundedSet::new(policy.seen_capacity, key),
+            seen_items: BoundedSet::new(ITEM_SEEN_CAPACITY, key),
             policy,
             neighbors,
             peer_known,
@@ -388,16 +397,26 @@ impl Gossip {
         out
     }
 
+    /// A pushed consensus item arrived (its id computed when it was decoded or made):
+    /// true when it is new to this node. Items keep no per-peer known-set: the seen-set alone
+    /// decides, so a duplicate costs its receiver one lookup.
+    pub fn on_pushed_item(&mut self, id: Hash) -> bool {
+        self.seen_items.insert(id)
+    }
+
     /// A consensus item validated (or made here when `source` is None): queue it for the next
     /// push. Items are small, so they travel whole, without an announcement round.
-    pub fn queue_item(&mut self, id: Hash, item: Item, source: Option<NodeId>) {
-        self.seen.insert(id);
-        self.pending_items.push((id, item, source));
+    pub fn queue_item(&mut self, item: SharedItem, source: Option<NodeId>) {
+        self.seen_items.insert(item.id());
+        self.pending_items.push((item, source));
     }
 
     /// Pushes the queued items: one `items` message per neighbour (more when over
-    /// [`MAX_WIRE_ITEMS`]), holding each item that neighbour did not send and is not known to
-    /// hold. Each neighbour gets each item at most once (its known-set remembers it).
+    /// [`MAX_WIRE_ITEMS`]), holding each item but those that neighbour sent. A node queues an
+    /// item once (when it is new to it), so each link carries each item at most once in each
+    /// direction; a neighbour that got the item elsewhere first drops it by its seen-set. (No
+    /// per-peer known-set for items: with a thousand validators voting, keeping one cost
+    /// more than the duplicates it saved.)
     pub fn flush_items(&mut self) -> Outbox {
         if self.pending_items.is_empty() {
             return Vec::new();
@@ -405,16 +424,11 @@ impl Gossip {
         let pending = std::mem::take(&mut self.pending_items);
         let mut out = Vec::new();
         for &n in &self.neighbors {
-            let Some(known) = self.peer_known.get_mut(&n) else {
-                continue;
-            };
-            let mut items = Vec::new();
-            for (id, item, src) in &pending {
-                if *src != Some(n) && !known.contains(id) {
-                    known.insert(*id);
-                    items.push(item.clone());
-                }
-            }
+            let mut items: Vec<SharedItem> = pending
+                .iter()
+                .filter(|(_, src)| *src != Some(n))
+                .map(|(item, _)| item.clone())
+                .collect();
             while !items.is_empty() {
                 let rest = items.split_off(items.len().min(MAX_WIRE_ITEMS));
                 out.push((n, WireMsg::Items(std::mem::replace(&mut items, rest))));
@@ -583,6 +597,7 @@ impl Gossip {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::Item;
 
     fn policy() -> GossipPolicy {
         GossipPolicy {
@@ -657,7 +672,7 @@ mod tests {
         assert!(g.flush_txs().is_empty());
     }
 
-    fn item(i: u8) -> (Hash, Item) {
+    fn item(i: u8) -> (Hash, SharedItem) {
         let vote = crate::block::Vote {
             validator: i as u32,
             source: crate::block::Checkpoint {
@@ -670,34 +685,40 @@ mod tests {
             },
             signature: crate::crypto::Signature([i; 64]),
         };
-        let it = Item::Vote(vote);
+        let it = SharedItem::new(Item::Vote(vote));
         (it.id(), it)
     }
 
     #[test]
-    fn items_are_pushed_once_per_neighbour_and_never_echoed() {
+    fn items_are_pushed_to_every_neighbour_but_their_source_and_batched() {
         let mut g = Gossip::new(policy(), vec![1, 2, 3], HashKey::default());
         let (a, ia) = item(1);
-        assert!(g.on_item(a, Some(1)), "first sight");
-        assert!(!g.on_item(a, Some(2)), "seen: not passed on again");
-        g.queue_item(a, ia.clone(), Some(1));
+        assert!(g.on_pushed_item(a), "first sight");
+        assert!(!g.on_pushed_item(a), "seen: not passed on again");
+        g.queue_item(ia.clone(), Some(1));
+        let (b, ib) = item(2);
+        assert!(g.on_pushed_item(b));
+        g.queue_item(ib.clone(), Some(2));
         let out = g.flush_items();
         assert_eq!(
             out,
-            vec![(3, WireMsg::Items(vec![ia.clone()]))],
-            "not back to its source 1, not to 2 which sent it too"
+            vec![
+                (1, WireMsg::Items(vec![ib.clone()])),
+                (2, WireMsg::Items(vec![ia.clone()])),
+                (3, WireMsg::Items(vec![ia.clone(), ib.clone()])),
+            ],
+            "one message per neighbour, never back to an item's source"
         );
         assert!(g.flush_items().is_empty(), "the queue is empty");
-        g.queue_item(a, ia.clone(), None);
-        assert!(
-            g.flush_items().is_empty(),
-            "every neighbour holds it: never sent twice"
-        );
-        let (b, ib) = item(2);
-        g.queue_item(b, ib.clone(), None);
+        let (c, ic) = item(3);
+        g.queue_item(ic, None);
         let to: Vec<NodeId> = g.flush_items().iter().map(|(n, _)| *n).collect();
         assert_eq!(to, vec![1, 2, 3], "made here: to everyone");
-        assert!(g.has_seen(&b));
+        assert!(
+            !g.has_seen(&c),
+            "items are not in the block and transaction seen-set"
+        );
+        assert!(!g.on_pushed_item(c), "so its echo is dropped");
     }
 
     #[test]
@@ -715,12 +736,12 @@ mod tests {
         for i in 0..n {
             let it = Item::Vote(crate::block::Vote {
                 validator: i as u32,
-                ..match item(1).1 {
-                    Item::Vote(v) => v,
+                ..match item(1).1.item() {
+                    Item::Vote(v) => *v,
                     Item::Evidence(_) => unreachable!(),
                 }
             });
-            g.queue_item(it.id(), it, None);
+            g.queue_item(it.into(), None);
         }
         let out = g.flush_items();
         let sizes: Vec<usize> = out

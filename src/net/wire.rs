@@ -1,6 +1,6 @@
 //! The peer-to-peer protocol messages, with the caps checked right after decoding.
 
-use crate::block::{Block, Item};
+use crate::block::{Block, SharedItem};
 use crate::encoding;
 use crate::hash::{Hash, TxId};
 use crate::tx::Transaction;
@@ -54,7 +54,7 @@ pub enum WireMsg {
     /// `items`: consensus items (proof of stake: checkpoint votes, equivocation evidence),
     /// pushed whole to every neighbour that does not know them (they are small: no
     /// announcement round).
-    Items(Vec<Item>),
+    Items(Vec<SharedItem>),
 }
 
 /// Message families, for statistics and for per-kind fault rules.
@@ -156,6 +156,7 @@ impl WireMsg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::block::Item;
     use crate::block::{BlockHeader, Checkpoint, Evidence, Seal, Vote, VrfProof};
     use crate::crypto::Signature;
     use crate::net::frame::{decode_frame, encode_frame, Frame, FrameError};
@@ -203,17 +204,18 @@ mod tests {
             b: Box::new(header(6)),
         };
         let msg = WireMsg::Items(vec![
-            Item::Vote(vote(1)),
-            Item::Evidence(evidence),
+            Item::Vote(vote(1)).into(),
+            Item::Evidence(evidence).into(),
             Item::Evidence(Evidence::DoubleVote {
                 a: vote(2),
                 b: vote(3),
-            }),
+            })
+            .into(),
         ]);
         assert_eq!(msg.kind(), MsgKind::Item);
         // The sizes docs/pos.md quotes: a vote item, and an `items` message of one vote.
         assert_eq!(encoding::encoded_len(&Item::Vote(vote(1))), 152);
-        assert_eq!(WireMsg::Items(vec![Item::Vote(vote(1))]).size(), 164);
+        assert_eq!(WireMsg::Items(vec![Item::Vote(vote(1)).into()]).size(), 164);
         let bytes = encode_frame(&Frame::Msg(msg.clone()));
         match decode_frame(&bytes) {
             Ok(Frame::Msg(back)) => assert_eq!(back, msg),
@@ -229,14 +231,14 @@ mod tests {
 
     #[test]
     fn an_items_message_over_the_cap_is_refused_right_after_decoding() {
-        let full = WireMsg::Items(vec![Item::Vote(vote(1)); MAX_WIRE_ITEMS]);
+        let full = WireMsg::Items(vec![Item::Vote(vote(1)).into(); MAX_WIRE_ITEMS]);
         assert!(full.check_caps().is_ok());
         assert!(
             full.size() < crate::net::frame::MAX_FRAME_BYTES as u64 / 8,
             "a full message is small: {} bytes",
             full.size()
         );
-        let over = WireMsg::Items(vec![Item::Vote(vote(1)); MAX_WIRE_ITEMS + 1]);
+        let over = WireMsg::Items(vec![Item::Vote(vote(1)).into(); MAX_WIRE_ITEMS + 1]);
         let e = over.check_caps().unwrap_err();
         assert_eq!(
             (e.what, e.count, e.max),
@@ -245,7 +247,9 @@ mod tests {
         let bytes = encode_frame(&Frame::Msg(over));
         assert!(matches!(decode_frame(&bytes), Err(FrameError::Cap(_))));
         // Truncated bytes of an items message do not decode (and do not panic).
-        let good = encode_frame(&Frame::Msg(WireMsg::Items(vec![Item::Vote(vote(1))])));
+        let good = encode_frame(&Frame::Msg(WireMsg::Items(
+            vec![Item::Vote(vote(1)).into()],
+        )));
         for cut in [1, good.len() / 2, good.len() - 1] {
             assert!(decode_frame(&good[..cut]).is_err());
         }

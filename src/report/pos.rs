@@ -10,7 +10,7 @@ pub use finality::Finality;
 
 use super::event::{Event, TraceRecord};
 use super::{FinalBlock, Invariants, RunFacts};
-use crate::block::{Evidence, Item, Seal};
+use crate::block::{Evidence, Item, Seal, SharedItem};
 use crate::config::{Config, ConsensusKind, TOTAL_STAKE};
 use crate::consensus::pos::LeaderRule;
 use crate::hash::Hash;
@@ -364,10 +364,10 @@ fn equivocations(chain: &[FinalBlock], p: &PosFacts, events: &[TraceRecord]) -> 
 }
 
 /// The offender of each piece of evidence among a block's items, in order.
-pub(super) fn offenders(items: &[Item]) -> Vec<u32> {
+pub(super) fn offenders(items: &[SharedItem]) -> Vec<u32> {
     items
         .iter()
-        .filter_map(|i| match i {
+        .filter_map(|i| match i.item() {
             Item::Evidence(e) => offender(e),
             Item::Vote(_) => None,
         })

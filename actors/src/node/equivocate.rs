@@ -94,7 +94,7 @@ fn twin_vote_on(chain_id: u32, vote: &Vote, key: &KeyPair) -> Vote {
 
 /// [`twin_vote`] as the message that pushes it to half of the neighbours.
 pub fn twin_vote_push(pos: &Pos, vote: &Vote, key: &KeyPair) -> PushTwin {
-    PushTwin::Item(Box::new(Item::Vote(twin_vote(pos, vote, key))))
+    PushTwin::Item(Item::Vote(twin_vote(pos, vote, key)).into())
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub struct BuildTemplate {
     /// Candidates in priority order.
     pub txs: Vec<Arc<Transaction>>,
     /// Consensus items (proof of stake: votes, evidence) to include.
-    pub items: Vec<chainlab::block::Item>,
+    pub items: Vec<chainlab::block::SharedItem>,
     /// Reward address.
     pub miner: Address,
 }
@@ -263,7 +263,7 @@ pub struct Shutdown {
 // (`chainlab::consensus::pos::VotePool`), held by the mempool actor under proof of stake.
 //
 // The miner-facing API (H4):
-// - a validator's own vote: `mempool.do_send(SubmitItem { item: Item::Vote(v), from: None })`
+// - a validator's own vote: `mempool.do_send(SubmitItem { item: Item::Vote(v).into(), from: None })`
 //   (or `send` to learn the outcome);
 // - items for a template: `mempool.send(GetItems { rule: rule.clone(), max })` with the rule the
 //   template is built on, then `BuildTemplate { items, .. }`; empty under proof of work;
@@ -287,9 +287,21 @@ pub struct Shutdown {
 #[rtype(result = "Result<ItemOutcome, ItemRefused>")]
 pub struct SubmitItem {
     /// The item.
-    pub item: chainlab::block::Item,
+    pub item: chainlab::block::SharedItem,
     /// The peer it came from (None: this node's own validator).
     pub from: Option<NodeId>,
+}
+
+/// Items a peer pushed that were new to this node (from the peer actor, one message per
+/// `items` message received): each is admitted as a [`SubmitItem`] from `from` would be, and
+/// those pooled go on in one [`ItemsAccepted`].
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct SubmitItems {
+    /// The items.
+    pub items: Vec<chainlab::block::SharedItem>,
+    /// The peer they came from.
+    pub from: NodeId,
 }
 
 /// What the vote pool did with a [`SubmitItem`].
@@ -327,7 +339,7 @@ pub struct NoteHeader {
 /// The pooled items a block built on the parent of `rule` should include, at most `max`
 /// (evidence first, then votes that count on that branch); empty under proof of work.
 #[derive(Message, Clone, Debug)]
-#[rtype(result = "Vec<chainlab::block::Item>")]
+#[rtype(result = "Vec<chainlab::block::SharedItem>")]
 pub struct GetItems {
     /// The rule of the tip the template builds on.
     pub rule: chainlab::consensus::SealRule,
@@ -335,13 +347,12 @@ pub struct GetItems {
     pub max: usize,
 }
 
-/// Items the vote pool took in (to the peer actor): push them to every neighbour that does
-/// not know them, never back to `from`.
+/// Items the vote pool took in (to the peer actor): push them to every neighbour but `from`.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct ItemsAccepted {
-    /// The items with their ids.
-    pub items: Vec<(Hash, chainlab::block::Item)>,
+    /// The items (each with its id).
+    pub items: Vec<chainlab::block::SharedItem>,
     /// The peer they came from (None: made here).
     pub from: Option<NodeId>,
 }
@@ -364,5 +375,5 @@ pub enum PushTwin {
     /// A second block for a slot this validator sealed a block for.
     Block(Arc<Block>),
     /// A second vote for a target epoch this validator voted for.
-    Item(Box<chainlab::block::Item>),
+    Item(chainlab::block::SharedItem),
 }

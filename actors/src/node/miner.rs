@@ -193,7 +193,7 @@ impl MinerActor {
         });
         if let Some(pool) = &self.links.submit {
             pool.do_send(SubmitItem {
-                item: Item::Vote(v),
+                item: Item::Vote(v).into(),
                 from: None,
             });
         }

@@ -48,7 +48,7 @@ pub struct PeerLinks {
     /// Pooled transactions by id.
     pub txs: Recipient<GetTxs>,
     /// Consensus items from peers (proof of stake: to the vote pool).
-    pub submit_item: Recipient<SubmitItem>,
+    pub submit_item: Recipient<SubmitItems>,
 }
 
 /// See the module doc.
@@ -329,14 +329,10 @@ impl PeerActor {
     /// Consensus items pushed by a peer: each one not seen before goes to the vote pool, which
     /// checks it and has it pushed on. Under push flooding a node gets an item from several
     /// peers, so a repeat is no offence (it costs an id lookup).
-    fn on_items(&mut self, from: NodeId, items: Vec<chainlab::block::Item>) {
-        for item in items {
-            if self.gossip.on_item(item.id(), Some(from)) {
-                self.links.submit_item.do_send(SubmitItem {
-                    item,
-                    from: Some(from),
-                });
-            }
+    fn on_items(&mut self, from: NodeId, mut items: Vec<chainlab::block::SharedItem>) {
+        items.retain(|item| self.gossip.on_pushed_item(item.id()));
+        if !items.is_empty() {
+            self.links.submit_item.do_send(SubmitItems { items, from });
         }
     }
 
@@ -428,8 +424,8 @@ impl Handler<TxAccepted> for PeerActor {
 impl Handler<ItemsAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: ItemsAccepted, ctx: &mut Context<Self>) {
-        for (id, item) in m.items {
-            self.gossip.queue_item(id, item, m.from);
+        for item in m.items {
+            self.gossip.queue_item(item, m.from);
         }
         self.schedule_flush(ctx);
     }
@@ -444,8 +440,8 @@ impl Handler<PushTwin> for PeerActor {
                 WireMsg::Block(b)
             }
             PushTwin::Item(item) => {
-                self.gossip.on_item(item.id(), None);
-                WireMsg::Items(vec![*item])
+                self.gossip.on_pushed_item(item.id());
+                WireMsg::Items(vec![item])
             }
         };
         let out = self.gossip.to_half(&msg);

@@ -12,7 +12,7 @@ use chainlab::block::Checkpoint;
 use chainlab::consensus::{Ancestry, BranchState};
 use chainlab::report::Event;
 use chainlab::ChainState;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What the best chain's proof-of-stake state says, as far as the trace is concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub struct TipFacts {
     pub justified: Checkpoint,
     /// The latest finalized checkpoint, and its block's height.
     pub finalized: (Checkpoint, u64),
-    /// Current stakes by validator index.
-    pub stakes: Vec<u64>,
+    /// Current stakes by validator index (shared with the chain's state).
+    pub stakes: Arc<Vec<u64>>,
 }
 
 impl TipFacts {
@@ -37,7 +37,7 @@ impl TipFacts {
         Some(TipFacts {
             justified: s.ffg.justified,
             finalized: (finalized, height),
-            stakes: s.stakes.as_ref().clone(),
+            stakes: s.stakes.clone(),
         })
     }
 }
@@ -49,8 +49,10 @@ pub struct PosWatch {
     genesis_stakes: Vec<u64>,
     justified_epoch: u64,
     finalized_epoch: u64,
-    /// Stake reported slashed so far, by validator.
-    slashed: BTreeMap<u32, u64>,
+    /// Stake reported slashed so far, by validator index.
+    slashed: Vec<u64>,
+    /// The stakes last observed: unchanged stakes (most tip changes) are not compared again.
+    last_stakes: Option<Arc<Vec<u64>>>,
 }
 
 impl PosWatch {
@@ -60,7 +62,8 @@ impl PosWatch {
             genesis_stakes,
             justified_epoch: 0,
             finalized_epoch: 0,
-            slashed: BTreeMap::new(),
+            slashed: Vec::new(),
+            last_stakes: None,
         };
         let _ = w.observe(start);
         w
@@ -86,12 +89,21 @@ impl PosWatch {
                 height,
             });
         }
-        for (i, (&start, &stake)) in self.genesis_stakes.iter().zip(&now.stakes).enumerate() {
+        if self
+            .last_stakes
+            .as_ref()
+            .is_some_and(|last| Arc::ptr_eq(last, &now.stakes) || last == &now.stakes)
+        {
+            return out;
+        }
+        self.last_stakes = Some(now.stakes.clone());
+        self.slashed.resize(self.genesis_stakes.len(), 0);
+        let pairs = self.genesis_stakes.iter().zip(now.stakes.iter());
+        for (i, ((&start, &stake), reported)) in pairs.zip(&mut self.slashed).enumerate() {
             let Ok(validator) = u32::try_from(i) else {
                 break;
             };
             let lost = start.saturating_sub(stake);
-            let reported = self.slashed.entry(validator).or_insert(0);
             if lost > *reported {
                 out.push(Event::Slashed {
                     validator,
@@ -117,7 +129,7 @@ mod tests {
         TipFacts {
             justified: cp(j),
             finalized: (cp(f), 10 * f),
-            stakes: stakes.to_vec(),
+            stakes: Arc::new(stakes.to_vec()),
         }
     }
 

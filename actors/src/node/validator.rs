@@ -110,7 +110,7 @@ impl SigningMemory {
                 }
             }
             for item in &b.items {
-                if let Item::Vote(v) = item {
+                if let Item::Vote(v) = item.item() {
                     if v.validator == validator && Some(v.target.epoch) > m.votes.target_epoch() {
                         m.votes.last = Some((v.source.epoch, v.target.epoch));
                     }

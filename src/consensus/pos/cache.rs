@@ -1,6 +1,6 @@
 //! A process's memo of proof-of-stake crypto, shared by every clone of one [`super::Pos`] (so by
-//! every node of a process): lottery evaluations, VRF proofs and proposer signatures that
-//! verified, and derived VRF keys. Results never depend on it (a miss recomputes the same
+//! every node of a process): lottery evaluations, VRF proofs, proposer signatures and consensus
+//! items that verified, and derived VRF keys. Results never depend on it (a miss recomputes the same
 //! value), so determinism is unaffected; it only saves work: every node verifies each block's
 //! proof and signature, and every validator evaluates its VRF for every slot, again after each
 //! tip change.
@@ -8,13 +8,19 @@
 //! Lottery evaluations are kept in chunks of up to [`CHUNK`] consecutive slots of one epoch per
 //! (VRF key, η): a scan over a horizon of slots costs one lookup per chunk, and a large validator set's
 //! horizon fits in a few megabytes. Each table evicts first-in first-out.
+//!
+//! Chunks can also be evaluated ahead of need ([`PosCache::prefetch`]) by one background thread,
+//! while the simulation runs on its own: a validator's producer asks for the next epoch's chunks
+//! as soon as the branch fixes that epoch's nonce. A chunk the simulation needs before the
+//! thread got to it is taken off the queue and evaluated at once; one the thread is evaluating
+//! is waited for. Either way the values are the same; only the wall time differs.
 
 use super::vrf::VrfKey;
 use crate::crypto::{KeyPair, PublicKey};
 use crate::hash::{Hash, HashKey};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
 /// Slots per lottery chunk.
 pub const CHUNK: u64 = 64;
@@ -59,11 +65,45 @@ impl<K: std::hash::Hash + Eq + Clone, V: Clone> Bounded<K, V> {
 
 type ChunkKey = ([u8; 32], Hash, u64);
 
-#[derive(Debug)]
+/// A lottery evaluation, shareable with the background thread.
+pub type Eval = Arc<dyn Fn(u64) -> u128 + Send + Sync>;
+
+/// One chunk to evaluate ahead of need.
+struct Job {
+    key: ChunkKey,
+    end: u64,
+    eval: Eval,
+}
+
+/// The background thread's queue.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The chunk the thread is evaluating.
+    busy: Option<ChunkKey>,
+    /// The memo is gone: the thread ends.
+    closed: bool,
+    started: bool,
+}
+
+#[derive(Default)]
+struct Prefetch {
+    queue: Mutex<Queue>,
+    /// Signalled when a job is queued or the memo closes.
+    work: Condvar,
+    /// Signalled when the thread finished a chunk.
+    done: Condvar,
+}
+
+/// Most chunks queued ahead of need (older requests are dropped first).
+const MAX_QUEUED: usize = LOTTERY_CHUNKS / 2;
+
 struct Inner {
     lottery: Mutex<Bounded<ChunkKey, Arc<[u128]>>>,
+    prefetch: Arc<Prefetch>,
     vrf_ok: Mutex<Bounded<Hash, u128>>,
     header_ok: Mutex<Bounded<Hash, ()>>,
+    item_ok: Mutex<Bounded<Hash, ()>>,
     keys: Mutex<Bounded<PublicKey, Arc<VrfKey>>>,
     evaluations: AtomicU64,
     verifications: AtomicU64,
@@ -77,12 +117,54 @@ impl Default for PosCache {
     fn default() -> Self {
         PosCache(Arc::new(Inner {
             lottery: Mutex::new(Bounded::new(LOTTERY_CHUNKS)),
+            prefetch: Arc::default(),
             vrf_ok: Mutex::new(Bounded::new(VERIFIED)),
             header_ok: Mutex::new(Bounded::new(VERIFIED)),
+            item_ok: Mutex::new(Bounded::new(VERIFIED)),
             keys: Mutex::new(Bounded::new(KEYS)),
             evaluations: AtomicU64::new(0),
             verifications: AtomicU64::new(0),
         }))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.prefetch.queue).closed = true;
+        self.prefetch.work.notify_all();
+    }
+}
+
+/// The background thread: evaluates queued chunks into the memo until it is dropped.
+fn worker(memo: Weak<Inner>, p: Arc<Prefetch>) {
+    loop {
+        let job = {
+            let mut q = lock(&p.queue);
+            loop {
+                if q.closed {
+                    return;
+                }
+                if let Some(job) = q.jobs.pop_front() {
+                    q.busy = Some(job.key);
+                    break job;
+                }
+                q = p.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let Some(inner) = memo.upgrade() else {
+            return;
+        };
+        if lock(&inner.lottery).get(&job.key).is_none() {
+            let first = job.key.2;
+            let chunk: Arc<[u128]> = (first..job.end).map(|x| (job.eval)(x)).collect();
+            inner
+                .evaluations
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            lock(&inner.lottery).insert(job.key, chunk);
+        }
+        drop(inner);
+        lock(&p.queue).busy = None;
+        p.done.notify_all();
     }
 }
 
@@ -148,12 +230,71 @@ impl PosCache {
         if let Some(c) = lock(&self.0.lottery).get(&k) {
             return c;
         }
-        let chunk = fill(first, end, &eval);
+        // Ahead-of-need evaluation: wait for the chunk the thread is on, take this one off
+        // the queue, and evaluate here on one thread while the other one works.
+        let p = &self.0.prefetch;
+        let mut q = lock(&p.queue);
+        while q.busy == Some(k) {
+            q = p.done.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(c) = lock(&self.0.lottery).get(&k) {
+            return c;
+        }
+        q.jobs.retain(|j| j.key != k);
+        let worker_busy = q.busy.is_some() || !q.jobs.is_empty();
+        drop(q);
+        let chunk = if worker_busy {
+            (first..end).map(&eval).collect()
+        } else {
+            fill(first, end, &eval)
+        };
         self.0
             .evaluations
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
         lock(&self.0.lottery).insert(k, chunk.clone());
         chunk
+    }
+
+    /// Queues the chunks `(first, end)` of `vrf_public` under `eta` for evaluation ahead of
+    /// need on the background thread (started at the first call; never on a one-core
+    /// machine, where it would only take turns with the simulation). Chunks already known or
+    /// queued are skipped.
+    pub fn prefetch(&self, vrf_public: &[u8; 32], eta: &Hash, chunks: &[(u64, u64)], eval: Eval) {
+        if !parallel() {
+            return;
+        }
+        let p = &self.0.prefetch;
+        let mut q = lock(&p.queue);
+        for &(first, end) in chunks {
+            let key = (*vrf_public, *eta, first);
+            if q.busy == Some(key)
+                || q.jobs.iter().any(|j| j.key == key)
+                || lock(&self.0.lottery).get(&key).is_some()
+            {
+                continue;
+            }
+            q.jobs.push_back(Job {
+                key,
+                end,
+                eval: eval.clone(),
+            });
+            if q.jobs.len() > MAX_QUEUED {
+                q.jobs.pop_front();
+            }
+        }
+        if !q.started && !q.jobs.is_empty() {
+            q.started = true;
+            let (memo, shared) = (Arc::downgrade(&self.0), p.clone());
+            let spawned = std::thread::Builder::new()
+                .name("pos-lottery".into())
+                .spawn(move || worker(memo, shared));
+            if spawned.is_err() {
+                // No thread: everything is evaluated when needed, as without prefetching.
+                q.jobs.clear();
+            }
+        }
+        drop(q);
+        p.work.notify_one();
     }
 
     /// The lottery value of a VRF proof that verified before (`key` commits to the public
@@ -179,6 +320,17 @@ impl PosCache {
     /// Notes a header whose proposer signature verified.
     pub fn note_header(&self, hash: Hash) {
         lock(&self.0.header_ok).insert(hash, ());
+    }
+
+    /// True when the item with this id (which commits to its signatures) checked in itself
+    /// before.
+    pub fn checked_item(&self, id: &Hash) -> bool {
+        lock(&self.0.item_ok).get(id).is_some()
+    }
+
+    /// Notes an item that checked in itself.
+    pub fn note_item(&self, id: Hash) {
+        lock(&self.0.item_ok).insert(id, ());
     }
 
     /// (VRF evaluations made for the lottery, VRF proofs verified) so far: the work the memo
@@ -219,5 +371,26 @@ mod tests {
         assert_eq!(c.stats().0, CHUNK);
         let short = c.lottery_chunk(&[2; 32], &eta, 5, 6, u128::from);
         assert_eq!(&short[..], &[5]);
+    }
+
+    #[test]
+    fn prefetched_chunks_are_evaluated_once_whoever_gets_there_first() {
+        let c = PosCache::default();
+        let eta = Hash::sha256(b"p");
+        let eval: Eval = Arc::new(|x| u128::from(x) * 3);
+        let chunks: Vec<(u64, u64)> = (0..8).map(|i| (i * CHUNK, (i + 1) * CHUNK)).collect();
+        c.prefetch(&[7; 32], &eta, &chunks, eval.clone());
+        c.prefetch(&[7; 32], &eta, &chunks, eval.clone());
+        // Needed now, in reverse order: each is either ready, being evaluated (waited for),
+        // or still queued (taken off the queue and evaluated here).
+        for &(first, end) in chunks.iter().rev() {
+            let got = c.lottery_chunk(&[7; 32], &eta, first, end, |x| u128::from(x) * 3);
+            assert_eq!(got.len() as u64, CHUNK);
+            assert_eq!(got[5], u128::from(first + 5) * 3);
+        }
+        assert_eq!(c.stats().0, 8 * CHUNK, "no chunk was evaluated twice");
+        // Known chunks are not queued again.
+        c.prefetch(&[7; 32], &eta, &chunks, eval);
+        assert!(lock(&c.0.prefetch.queue).jobs.is_empty());
     }
 }

@@ -3,12 +3,12 @@
 //! producer's plan (its first led slot) and seal (proof and signature), the per-block
 //! [`PosState`]. The formulas are in `docs/pos.md` ("Engine: slots, lottery, randomness").
 
-use super::cache::CHUNK;
+use super::cache::{Eval, CHUNK};
 use super::ffg::BlockCtx;
 use super::lottery::{self, single_leader, vrf_input};
 use super::state::{table_id, PosRule, PosState};
 use super::{sign, vrf, LeaderRule, Pos, PosError};
-use crate::block::{Block, BlockHeader, Item, Seal, VrfProof};
+use crate::block::{Block, BlockHeader, Seal, SharedItem, VrfProof};
 use crate::consensus::{Ancestry, BranchState, Consensus, Plan, Producer, SealError, SealRule};
 use crate::crypto::{KeyPair, SigCache, Signature};
 use crate::hash::Hash;
@@ -184,6 +184,33 @@ impl Pos {
         None
     }
 
+    /// Queues validator `i`'s lottery chunks of `epoch` for evaluation ahead of need, when the
+    /// branch ending at `st` fixes that epoch's nonce and the validator has stake in it.
+    fn prefetch_epoch(&self, st: &PosState, i: u32, key: &KeyPair, epoch: u64) {
+        let first = self.epoch_start(epoch);
+        let Some((eta, stakes)) = self.slot_context(st, first) else {
+            return;
+        };
+        let Some(v) = self.validators.get(i as usize) else {
+            return;
+        };
+        if stakes.get(i as usize).copied().unwrap_or(0) == 0 {
+            return;
+        }
+        let vk = self.cache.vrf_key(key);
+        if vk.public() != v.vrf_public {
+            return;
+        }
+        let end = self.epoch_start(epoch.saturating_add(1));
+        let chunks: Vec<(u64, u64)> = (first..end)
+            .step_by(CHUNK as usize)
+            .map(|a| (a, a.saturating_add(CHUNK).min(end)))
+            .collect();
+        let chain_id = self.chain_id;
+        let eval: Eval = Arc::new(move |x| vk.evaluate(&vrf_input(chain_id, &eta, x)).value);
+        self.cache.prefetch(&v.vrf_public, &eta, &chunks, eval);
+    }
+
     /// A state that leads nowhere (no stake), for a parent whose state is unknown.
     fn barren_state(&self, parent: Hash) -> PosState {
         let mut st = PosState::genesis(self, parent);
@@ -355,7 +382,7 @@ impl Consensus for Pos {
         Ok(BranchState::Pos(Arc::new(st)))
     }
 
-    fn check_items(&self, items: &[Item], cache: Option<&SigCache>) -> Result<(), SealError> {
+    fn check_items(&self, items: &[SharedItem], cache: Option<&SigCache>) -> Result<(), SealError> {
         Ok(self.check_items_in_themselves(items, cache)?)
     }
 
@@ -404,24 +431,26 @@ impl Consensus for Pos {
             cur.saturating_add(1)
         };
         let start = first.max(st.slot.saturating_add(1));
-        // Scan only slots whose epoch nonce the parent's branch has fixed: up to the end of the
-        // parent's next epoch (or of `start`'s epoch, once the clock is past it). The nonce of
-        // a later epoch still depends on blocks not yet made, so every new block would make
-        // every validator evaluate those slots again (with 1,000 validators that was ~10⁵ VRF
-        // evaluations per block); the producer waits and plans again instead.
-        let fixed_end = self
-            .epoch_start((self.epoch_of(st.slot) + 2).max(self.epoch_of(start).saturating_add(1)));
-        let horizon = start
-            .saturating_add(self.epoch_slots.max(1).saturating_mul(2))
-            .min(fixed_end)
+        // Scan the rest of `start`'s epoch (its nonce is fixed by the parent's branch, as the
+        // parent is in that epoch or the one before, or the clock is past every slot a block
+        // could still change it with); if nothing is led, wait for the epoch's end and plan
+        // again. The next epoch's nonce is fixed once the parent is in `start`'s epoch: its
+        // slots are then evaluated ahead of need, on the other core, while the simulation
+        // goes on (with 1,000 validators, 10⁵ VRF evaluations per epoch).
+        let horizon = self
+            .epoch_start(self.epoch_of(start).saturating_add(1))
             .max(start.saturating_add(1));
         let delay = |slot: u64| self.slot_start_ms(slot).saturating_sub(now) as f64;
-        match self.first_led_slot(st, i, producer.key, start, horizon) {
+        let plan = match self.first_led_slot(st, i, producer.key, start, horizon) {
             Some(s) => Plan::After { delay_ms: delay(s) },
             None => Plan::Wait {
                 delay_ms: delay(horizon),
             },
+        };
+        if self.leader == LeaderRule::Lottery && self.epoch_of(st.slot) >= self.epoch_of(start) {
+            self.prefetch_epoch(st, i, producer.key, self.epoch_of(horizon));
         }
+        plan
     }
 
     fn seal(

@@ -2,7 +2,7 @@
 //! validator (double vote, surround vote); building and checking [`Evidence`].
 
 use super::{Pos, PosError};
-use crate::block::{BlockHeader, Evidence, Item, Seal, Vote};
+use crate::block::{BlockHeader, Evidence, Item, Seal, SharedItem, Vote};
 use crate::crypto::SigCache;
 use crate::hash::Hash;
 
@@ -126,7 +126,7 @@ impl Pos {
     /// The first failing item.
     pub fn check_items_in_themselves(
         &self,
-        items: &[crate::block::Item],
+        items: &[SharedItem],
         cache: Option<&crate::crypto::SigCache>,
     ) -> Result<(), PosError> {
         let max = max_items(self.validators.len());
@@ -137,13 +137,33 @@ impl Pos {
             });
         }
         for (index, item) in items.iter().enumerate() {
-            match item {
-                Item::Vote(v) => self.verify_vote(index, v, cache)?,
-                Item::Evidence(e) => {
-                    self.check_evidence_with(index, e, cache)?;
-                }
+            self.check_item(index, item, cache)?;
+        }
+        Ok(())
+    }
+
+    /// Checks one item in itself (a vote's signature; evidence as
+    /// [`Pos::check_evidence`]), once per process: an item whose id (which commits to every
+    /// signature in it) checked before passes at once.
+    ///
+    /// # Errors
+    /// As [`Pos::verify_vote`] and [`Pos::check_evidence`], with `index`.
+    pub fn check_item(
+        &self,
+        index: usize,
+        item: &SharedItem,
+        cache: Option<&crate::crypto::SigCache>,
+    ) -> Result<(), PosError> {
+        if self.cache.checked_item(&item.id()) {
+            return Ok(());
+        }
+        match item.item() {
+            Item::Vote(v) => self.verify_vote(index, v, cache)?,
+            Item::Evidence(e) => {
+                self.check_evidence_with(index, e, cache)?;
             }
         }
+        self.cache.note_item(item.id());
         Ok(())
     }
 
@@ -337,18 +357,18 @@ mod tests {
     fn items_are_counted_and_their_signatures_checked() {
         let p = pos(&[1, 1, 1]);
         let v = vote(&p, 0, c(0, 0), c(1, 0));
-        let ok = vec![Item::Vote(v); max_items(3)];
+        let ok = vec![SharedItem::from(Item::Vote(v)); max_items(3)];
         assert_eq!(p.check_items_in_themselves(&ok, None), Ok(()));
         let cache = SigCache::new(16);
         assert_eq!(p.check_items_in_themselves(&ok, Some(&cache)), Ok(()));
-        let too_many = vec![Item::Vote(v); max_items(3) + 1];
+        let too_many = vec![SharedItem::from(Item::Vote(v)); max_items(3) + 1];
         assert_eq!(
             p.check_items_in_themselves(&too_many, None),
             Err(PosError::TooManyItems { count: 77, max: 76 })
         );
         let mut forged = v;
         forged.target.epoch = 2;
-        let items = [Item::Vote(v), Item::Vote(forged)];
+        let items = [Item::Vote(v).into(), Item::Vote(forged).into()];
         assert_eq!(
             p.check_items_in_themselves(&items, Some(&cache)),
             Err(PosError::BadVoteSignature {
@@ -359,11 +379,12 @@ mod tests {
         let mut stranger = v;
         stranger.validator = 99;
         assert_eq!(
-            p.check_items_in_themselves(&[Item::Vote(stranger)], Some(&cache)),
+            p.check_items_in_themselves(&[Item::Vote(stranger).into()], Some(&cache)),
             Err(PosError::UnknownValidator(99))
         );
         let e = Evidence::DoubleVote { a: v, b: v };
-        let r = p.check_items_in_themselves(&[Item::Vote(v), Item::Evidence(e)], None);
+        let r =
+            p.check_items_in_themselves(&[Item::Vote(v).into(), Item::Evidence(e).into()], None);
         assert!(matches!(r, Err(PosError::BadEvidence { index: 1, .. })));
     }
 }

@@ -111,7 +111,7 @@ impl FfgState {
         let finalized = s.finalized.epoch;
         let mut total = None;
         for (index, item) in ctx.block.items.iter().enumerate() {
-            match item {
+            match item.item() {
                 Item::Vote(v) => {
                     let n = ctx.epoch_stakes.len();
                     if v.validator as usize >= n {

@@ -4,7 +4,7 @@
 use super::ffg::{BlockCtx, FfgState};
 use super::sign::sign_header;
 use super::{LeaderRule, Pos, PosRule, PosState, Validator};
-use crate::block::{Block, BlockHeader, Checkpoint, Item, Seal, Vote, VrfProof};
+use crate::block::{Block, BlockHeader, Checkpoint, Item, Seal, SharedItem, Vote, VrfProof};
 use crate::config::Config;
 use crate::crypto::{Address, KeyPair, Signature};
 use crate::hash::Hash;
@@ -120,7 +120,12 @@ impl Branch {
     }
 
     /// Appends a block at `slot` carrying `items`; returns its hash.
-    pub fn extend(&mut self, slot: u64, items: Vec<Item>) -> Result<Hash, super::PosError> {
+    pub fn extend<T: Into<SharedItem>>(
+        &mut self,
+        slot: u64,
+        items: Vec<T>,
+    ) -> Result<Hash, super::PosError> {
+        let items: Vec<SharedItem> = items.into_iter().map(Into::into).collect();
         let (parent, parent_slot) = self.tip();
         let header = header(&self.pos, parent, slot, 0, self.blocks.len() as u8);
         let hash = header.hash();
@@ -151,7 +156,8 @@ impl Branch {
     /// Appends empty blocks at each of `slots`.
     pub fn extend_empty(&mut self, slots: impl IntoIterator<Item = u64>) {
         for s in slots {
-            self.extend(s, Vec::new()).expect("an empty block applies");
+            self.extend(s, Vec::<SharedItem>::new())
+                .expect("an empty block applies");
         }
     }
 

@@ -11,7 +11,7 @@
 
 use super::evidence::{conflicting_votes, double_block, proposer_of};
 use super::{Pos, PosRule};
-use crate::block::{Block, BlockHeader, Checkpoint, Evidence, Item, Vote};
+use crate::block::{Block, BlockHeader, Checkpoint, Evidence, Item, SharedItem, Vote};
 use crate::hash::Hash;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -59,10 +59,6 @@ fn evidence_key(e: &Evidence) -> Option<EvidenceKey> {
     Some((e.offender()?, e.kind()))
 }
 
-fn vote_id(v: &Vote) -> Hash {
-    Item::Vote(*v).id()
-}
-
 fn same_link(a: &Vote, b: &Vote) -> bool {
     (a.source, a.target) == (b.source, b.target)
 }
@@ -71,10 +67,11 @@ fn same_link(a: &Vote, b: &Vote) -> bool {
 #[derive(Debug, Default)]
 pub struct VotePool {
     caps: Caps,
-    /// Votes waiting for a block, by (target epoch, id).
-    pending: BTreeMap<(u64, Hash), Vote>,
+    /// Votes waiting for a block, by (target epoch, id) (shared items: every node of a
+    /// process holds the same copy).
+    pending: BTreeMap<(u64, Hash), SharedItem>,
     /// The first vote seen per (validator, target epoch), pending or included.
-    seen: BTreeMap<(u32, u64), Vote>,
+    seen: BTreeMap<(u32, u64), SharedItem>,
     /// Evidence waiting for a block.
     evidence: BTreeMap<EvidenceKey, Evidence>,
     /// Every (offender, kind) whose evidence the pool had.
@@ -98,16 +95,19 @@ impl VotePool {
         }
     }
 
-    /// Adds a vote whose signature was checked.
-    pub fn add_vote(&mut self, v: Vote) -> VoteAdmission {
-        match self.detect(&v) {
+    /// Adds a vote whose signature was checked (an item that is no vote is [`VoteAdmission::Known`]).
+    pub fn add_vote(&mut self, item: &SharedItem) -> VoteAdmission {
+        let Some(v) = item.as_vote() else {
+            return VoteAdmission::Known;
+        };
+        match self.detect(v) {
             Detect::Known => VoteAdmission::Known,
             Detect::Conflict(e) => match self.add_evidence((*e).clone()) {
                 true => VoteAdmission::Equivocation(e),
                 false => VoteAdmission::Known,
             },
             Detect::New => {
-                if self.remember(v) && self.push_pending(v) {
+                if self.remember(item) && self.push_pending(item) {
                     VoteAdmission::Added
                 } else {
                     VoteAdmission::Known
@@ -121,7 +121,11 @@ impl VotePool {
         if v.target.epoch <= self.finalized_epoch {
             return Detect::Known;
         }
-        if let Some(w) = self.seen.get(&(v.validator, v.target.epoch)) {
+        if let Some(w) = self
+            .seen
+            .get(&(v.validator, v.target.epoch))
+            .and_then(|w| w.as_vote())
+        {
             return match conflicting_votes(w, v) {
                 Some(e) => Detect::Conflict(Box::new(e)),
                 None => Detect::Known,
@@ -129,21 +133,24 @@ impl VotePool {
         }
         self.seen
             .range((v.validator, 0)..=(v.validator, u64::MAX))
-            .find_map(|(_, w)| conflicting_votes(w, v))
+            .find_map(|(_, w)| conflicting_votes(w.as_vote()?, v))
             .map_or(Detect::New, |e| Detect::Conflict(Box::new(e)))
     }
 
     /// Notes `v` as seen; false when the per-validator cap pushed it out at once. A vote the cap
     /// pushes out leaves the pending votes too, so no validator holds more than
     /// [`Caps::seen_per_validator`] of them.
-    fn remember(&mut self, v: Vote) -> bool {
+    fn remember(&mut self, item: &SharedItem) -> bool {
+        let Some(v) = item.as_vote() else {
+            return false;
+        };
         let key = (v.validator, v.target.epoch);
-        self.seen.insert(key, v);
+        self.seen.insert(key, item.clone());
         let range = (v.validator, 0)..=(v.validator, u64::MAX);
         if self.seen.range(range.clone()).count() > self.caps.seen_per_validator {
             if let Some(&oldest) = self.seen.range(range).next().map(|(k, _)| k) {
                 if let Some(old) = self.seen.remove(&oldest) {
-                    self.pending.remove(&(old.target.epoch, vote_id(&old)));
+                    self.pending.remove(&(oldest.1, old.id()));
                 }
                 return oldest != key;
             }
@@ -152,9 +159,12 @@ impl VotePool {
     }
 
     /// Queues `v` for a block; false when the cap pushed it out at once.
-    fn push_pending(&mut self, v: Vote) -> bool {
-        let key = (v.target.epoch, vote_id(&v));
-        self.pending.insert(key, v);
+    fn push_pending(&mut self, item: &SharedItem) -> bool {
+        let Some(v) = item.as_vote() else {
+            return false;
+        };
+        let key = (v.target.epoch, item.id());
+        self.pending.insert(key, item.clone());
         if self.pending.len() > self.caps.pending_votes {
             return self.pending.pop_last().is_some_and(|(k, _)| k != key);
         }
@@ -215,16 +225,17 @@ impl VotePool {
     /// The best chain moved: forget what `connected` holds, take back what `reverted` held.
     pub fn on_tip_change(&mut self, connected: &[Arc<Block>], reverted: &[Arc<Block>]) {
         for item in reverted.iter().flat_map(|b| &b.items) {
-            match item {
+            match item.item() {
                 Item::Vote(v) => {
                     if v.target.epoch > self.finalized_epoch
                         && self
                             .seen
                             .get(&(v.validator, v.target.epoch))
+                            .and_then(|w| w.as_vote())
                             .is_none_or(|w| same_link(w, v))
-                        && self.remember(*v)
+                        && self.remember(item)
                     {
-                        self.push_pending(*v);
+                        self.push_pending(item);
                     }
                 }
                 Item::Evidence(e) => {
@@ -236,13 +247,13 @@ impl VotePool {
             }
         }
         for item in connected.iter().flat_map(|b| &b.items) {
-            match item {
+            match item.item() {
                 Item::Vote(v) => {
-                    self.pending.remove(&(v.target.epoch, vote_id(v)));
+                    self.pending.remove(&(v.target.epoch, item.id()));
                     match self.detect(v) {
                         Detect::Known => {}
                         Detect::New => {
-                            self.remember(*v);
+                            self.remember(item);
                         }
                         Detect::Conflict(e) => {
                             if self.add_evidence((*e).clone()) {
@@ -272,7 +283,7 @@ impl VotePool {
     /// that would count on it (target its checkpoint, the parent itself for the epoch after
     /// the parent's; source justified there; validator not yet counted for the target epoch;
     /// one per validator and target epoch), by target epoch.
-    pub fn template(&self, rule: &PosRule, max: usize) -> Vec<Item> {
+    pub fn template(&self, rule: &PosRule, max: usize) -> Vec<SharedItem> {
         let ffg = &rule.state.ffg;
         let mut out = Vec::new();
         let mut offenders = BTreeSet::new();
@@ -281,7 +292,7 @@ impl VotePool {
                 return out;
             }
             if !ffg.is_slashed(offender) && offenders.insert(offender) {
-                out.push(Item::Evidence(e.clone()));
+                out.push(SharedItem::new(Item::Evidence(e.clone())));
             }
         }
         let (lo, hi) = (
@@ -289,17 +300,18 @@ impl VotePool {
             ffg.epoch.saturating_add(1),
         );
         let mut taken = BTreeSet::new();
-        for (&(e, _), v) in self.pending.range((lo, Hash::ZERO)..) {
+        for (&(e, _), item) in self.pending.range((lo, Hash::ZERO)..) {
             if e > hi || out.len() >= max {
                 break;
             }
+            let Some(v) = item.as_vote() else { continue };
             if ffg.checkpoint_for_child(rule.parent, e) == Some(v.target)
                 && v.source.epoch < e
                 && ffg.is_justified(&v.source)
                 && !ffg.is_counted(v.validator, e)
                 && taken.insert((v.validator, e))
             {
-                out.push(Item::Vote(*v));
+                out.push(item.clone());
             }
         }
         out
@@ -338,7 +350,13 @@ mod tests {
     use super::*;
     use crate::consensus::pos::ffg_testkit::{cp, header, pos, vote, Branch, E};
 
-    fn block(items: Vec<Item>) -> Arc<Block> {
+    impl VotePool {
+        fn add_vote_of(&mut self, v: Vote) -> VoteAdmission {
+            self.add_vote(&Item::Vote(v).into())
+        }
+    }
+
+    fn block(items: Vec<SharedItem>) -> Arc<Block> {
         let p = pos(&[1]);
         Arc::new(Block {
             header: header(&p, Hash::ZERO, 1, 0, 0),
@@ -347,10 +365,10 @@ mod tests {
         })
     }
 
-    fn votes_of(items: &[Item]) -> Vec<u32> {
+    fn votes_of(items: &[SharedItem]) -> Vec<u32> {
         let mut out: Vec<u32> = items
             .iter()
-            .filter_map(|i| match i {
+            .filter_map(|i| match i.item() {
                 Item::Vote(v) => Some(v.validator),
                 Item::Evidence(_) => None,
             })
@@ -365,17 +383,17 @@ mod tests {
         let mut pool = VotePool::default();
         let g = cp(0, Hash::ZERO);
         let a = vote(&p, 0, g, cp(1, Hash([1; 32])));
-        assert_eq!(pool.add_vote(a), VoteAdmission::Added);
-        assert_eq!(pool.add_vote(a), VoteAdmission::Known);
+        assert_eq!(pool.add_vote_of(a), VoteAdmission::Added);
+        assert_eq!(pool.add_vote_of(a), VoteAdmission::Known);
         let b = vote(&p, 0, g, cp(1, Hash([2; 32])));
-        let VoteAdmission::Equivocation(e) = pool.add_vote(b) else {
+        let VoteAdmission::Equivocation(e) = pool.add_vote_of(b) else {
             panic!("a double vote goes unnoticed");
         };
         assert_eq!((e.kind(), e.offender()), ("double_vote", Some(0)));
         assert_eq!(p.check_evidence(0, &e), Ok(0));
         let c = vote(&p, 0, g, cp(1, Hash([3; 32])));
         assert_eq!(
-            pool.add_vote(c),
+            pool.add_vote_of(c),
             VoteAdmission::Known,
             "evidence already held"
         );
@@ -393,19 +411,19 @@ mod tests {
             )
         };
         let (o1, i1) = mk(1);
-        assert_eq!(pool.add_vote(o1), VoteAdmission::Added);
-        let VoteAdmission::Equivocation(e1) = pool.add_vote(i1) else {
+        assert_eq!(pool.add_vote_of(o1), VoteAdmission::Added);
+        let VoteAdmission::Equivocation(e1) = pool.add_vote_of(i1) else {
             panic!("surrounded after surrounding")
         };
         let (o2, i2) = mk(2);
-        assert_eq!(pool.add_vote(i2), VoteAdmission::Added);
-        let VoteAdmission::Equivocation(e2) = pool.add_vote(o2) else {
+        assert_eq!(pool.add_vote_of(i2), VoteAdmission::Added);
+        let VoteAdmission::Equivocation(e2) = pool.add_vote_of(o2) else {
             panic!("surrounding after surrounded")
         };
         assert_eq!(*e1, Evidence::SurroundVote { a: o1, b: i1 });
         assert_eq!(*e2, Evidence::SurroundVote { a: o2, b: i2 });
         let compatible = vote(&p, 1, cp(5, Hash::ZERO), cp(6, Hash::ZERO));
-        assert_eq!(pool.add_vote(compatible), VoteAdmission::Added);
+        assert_eq!(pool.add_vote_of(compatible), VoteAdmission::Added);
     }
 
     #[test]
@@ -415,17 +433,19 @@ mod tests {
         b.extend_empty([1, E + 1]);
         let mut pool = VotePool::default();
         for item in b.votes(&[0, 1, 2], 1) {
-            let Item::Vote(v) = item else { unreachable!() };
-            assert_eq!(pool.add_vote(v), VoteAdmission::Added);
+            assert_eq!(pool.add_vote(&item.into()), VoteAdmission::Added);
         }
         let elsewhere = vote(&p, 3, b.ffg.justified, cp(1, Hash([9; 32])));
-        assert_eq!(pool.add_vote(elsewhere), VoteAdmission::Added);
+        assert_eq!(pool.add_vote_of(elsewhere), VoteAdmission::Added);
         let h = |salt| header(&p, Hash::ZERO, 3, 2, salt);
         assert_eq!(pool.note_header(&h(1)), None);
         assert!(pool.note_header(&h(2)).is_some());
         let before = b.rule();
         let items = pool.template(&before, 100);
-        assert!(matches!(items[0], Item::Evidence(_)), "evidence first");
+        assert!(
+            matches!(items[0].item(), Item::Evidence(_)),
+            "evidence first"
+        );
         assert_eq!(
             votes_of(&items),
             vec![0, 1, 2],
@@ -460,9 +480,9 @@ mod tests {
         let g = b.ffg.justified;
         let next = vote(&p, 0, g, cp(1, b.tip().0));
         let later = vote(&p, 1, g, cp(2, b.tip().0));
-        pool.add_vote(next);
-        pool.add_vote(later);
-        assert_eq!(pool.template(&b.rule(), 10), vec![Item::Vote(next)]);
+        pool.add_vote_of(next);
+        pool.add_vote_of(later);
+        assert_eq!(pool.template(&b.rule(), 10), vec![Item::Vote(next).into()]);
     }
 
     #[test]
@@ -470,9 +490,9 @@ mod tests {
         let p = pos(&[1, 1, 1]);
         let mut pool = VotePool::default();
         let g = cp(0, Hash::ZERO);
-        pool.add_vote(vote(&p, 0, g, cp(1, Hash([1; 32]))));
+        pool.add_vote_of(vote(&p, 0, g, cp(1, Hash([1; 32]))));
         let other = vote(&p, 0, g, cp(1, Hash([2; 32])));
-        pool.on_tip_change(&[block(vec![Item::Vote(other)])], &[]);
+        pool.on_tip_change(&[block(vec![Item::Vote(other).into()])], &[]);
         let found = pool.take_detected();
         assert_eq!(
             found.iter().map(Evidence::kind).collect::<Vec<_>>(),
@@ -488,14 +508,14 @@ mod tests {
         let mut pool = VotePool::default();
         let g = cp(0, Hash::ZERO);
         let v1 = vote(&p, 0, g, cp(1, Hash([1; 32])));
-        pool.add_vote(v1);
-        pool.add_vote(vote(&p, 0, g, cp(2, Hash([1; 32]))));
+        pool.add_vote_of(v1);
+        pool.add_vote_of(vote(&p, 0, g, cp(2, Hash([1; 32]))));
         pool.note_header(&header(&p, Hash::ZERO, 3, 0, 0));
         pool.note_header(&header(&p, Hash::ZERO, E + 3, 0, 0));
         pool.on_finalized(&p, cp(1, Hash([1; 32])));
         assert_eq!((pool.pending_votes(), pool.seen_votes()), (1, 1));
         assert_eq!(pool.noted_headers(), 1);
-        assert_eq!(pool.add_vote(v1), VoteAdmission::Known);
+        assert_eq!(pool.add_vote_of(v1), VoteAdmission::Known);
         assert_eq!(pool.note_header(&header(&p, Hash::ZERO, 3, 0, 1)), None);
     }
 
@@ -512,7 +532,7 @@ mod tests {
         let b = Branch::new(&p);
         let g = b.ffg.justified;
         for e in 100..140 {
-            pool.add_vote(vote(&p, 0, g, cp(e, Hash([1; 32]))));
+            pool.add_vote_of(vote(&p, 0, g, cp(e, Hash([1; 32]))));
             assert!(pool.pending_votes() <= 3 && pool.seen_votes() <= 4);
         }
         let mut wide = VotePool::with_caps(Caps {
@@ -520,7 +540,7 @@ mod tests {
             ..caps
         });
         for e in 100..140 {
-            wide.add_vote(vote(&p, 0, g, cp(e, Hash([1; 32]))));
+            wide.add_vote_of(vote(&p, 0, g, cp(e, Hash([1; 32]))));
         }
         assert_eq!(
             wide.pending_votes(),
@@ -530,7 +550,7 @@ mod tests {
         // Honest votes still get in: the flood's latest target epochs make way.
         for i in [1, 2] {
             assert_eq!(
-                pool.add_vote(vote(&p, i, g, cp(1, Hash([1; 32])))),
+                pool.add_vote_of(vote(&p, i, g, cp(1, Hash([1; 32])))),
                 VoteAdmission::Added
             );
         }

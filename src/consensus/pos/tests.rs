@@ -405,9 +405,8 @@ fn the_plan_waits_for_the_first_led_slot() {
         Plan::After { delay_ms: 0.0 }
     );
     // Past half of it: the next led slot, if the scan reaches it (it stops at the end of the
-    // parent's next epoch, where the nonces the branch has fixed end; here the parent is
-    // genesis, so at slot 2·EPOCH), else a wait until then.
-    let fixed_end = 2 * EPOCH;
+    // current epoch, and plans again from there), else a wait until then.
+    let fixed_end = (first / EPOCH + 1) * EPOCH;
     let now = start + 600;
     let expected = match (first + 1..fixed_end).find(|&s| led(s)) {
         Some(next) => Plan::After {
@@ -424,14 +423,14 @@ fn the_plan_waits_for_the_first_led_slot() {
         plan_at(&pos, &rule, &KeyPair::from_seed(b"x"), 0),
         Plan::Idle
     );
-    // Nothing led within the horizon: wait for it.
+    // Nothing led within the horizon: wait for the epoch's end.
     let tiny = engine(&ks, &[1, 1_000_000_000, 0], LeaderRule::Lottery, 1e-9);
     let tc = chain(&tiny);
     let trule = SealRule::Pos(pos_rule(&tc));
     assert_eq!(
         plan_at(&tiny, &trule, &ks[0], 500),
         Plan::Wait {
-            delay_ms: (2 * EPOCH * SLOT_MS - 500) as f64
+            delay_ms: (EPOCH * SLOT_MS - 500) as f64
         }
     );
     // Once the clock is past the parent's next epoch, the scan covers the current epoch (its

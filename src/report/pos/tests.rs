@@ -328,11 +328,12 @@ fn offenders_of_block_items() {
         signature: Signature([0; 64]),
     };
     let items = vec![
-        Item::Vote(vote(1)),
+        Item::Vote(vote(1)).into(),
         Item::Evidence(Evidence::DoubleVote {
             a: vote(3),
             b: vote(3),
-        }),
+        })
+        .into(),
     ];
     assert_eq!(offenders(&items), vec![3]);
 }

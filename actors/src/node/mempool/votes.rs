@@ -8,7 +8,7 @@
 use super::MempoolActor;
 use crate::node::messages::*;
 use actix::prelude::*;
-use chainlab::block::{Evidence, Item};
+use chainlab::block::{Evidence, Item, SharedItem};
 use chainlab::consensus::pos::pool::VoteAdmission;
 use chainlab::consensus::pos::{Pos, VotePool};
 use chainlab::consensus::SealRule;
@@ -40,11 +40,11 @@ impl MempoolActor {
         }
     }
 
-    /// Evidence new to this node: traced (first sight) and returned with its id, to push.
-    fn first_sight(&self, e: Evidence) -> (Hash, Item) {
+    /// Evidence new to this node: traced (first sight) and returned, to push.
+    fn first_sight(&self, e: Evidence) -> SharedItem {
         // Evidence that passed `check_evidence` names its offender (a proof-of-stake header).
         let (offender, kind) = (e.offender().unwrap_or(u32::MAX), e.kind());
-        let item = Item::Evidence(e);
+        let item = SharedItem::new(Item::Evidence(e));
         let id = item.id();
         tracing::debug!(offender, kind, evidence = %id.short(), "equivocation");
         self.env.record(Event::Equivocation {
@@ -52,7 +52,7 @@ impl MempoolActor {
             kind: kind.into(),
             evidence: id,
         });
-        (id, item)
+        item
     }
 
     /// The best chain moved: the pool forgets what the new chain holds, takes back what it
@@ -65,39 +65,42 @@ impl MempoolActor {
             v.pool.on_finalized(&v.pos, rule.state.ffg.finalized);
         }
         let found: Vec<Evidence> = v.pool.take_detected();
-        let items: Vec<(Hash, Item)> = found.into_iter().map(|e| self.first_sight(e)).collect();
+        let items: Vec<SharedItem> = found.into_iter().map(|e| self.first_sight(e)).collect();
         self.relay(items, None);
     }
 
     /// Pushes items to the neighbours (never back to `from`).
-    fn relay(&self, items: Vec<(Hash, Item)>, from: Option<NodeId>) {
+    fn relay(&self, items: Vec<SharedItem>, from: Option<NodeId>) {
         if !items.is_empty() {
             self.links.items.do_send(ItemsAccepted { items, from });
         }
     }
 
-    fn admit_item(&mut self, item: Item, from: Option<NodeId>) -> Result<ItemOutcome, ItemRefused> {
+    /// Checks `item` in itself (once per process: `Pos::check_item`), pools it, and pushes
+    /// what goes on to `relay`.
+    fn admit_item(
+        &mut self,
+        item: SharedItem,
+        from: Option<NodeId>,
+        relay: &mut Vec<SharedItem>,
+    ) -> Result<ItemOutcome, ItemRefused> {
         let id = item.id();
         let cache = self.env.sig_cache.as_deref();
         let Some(v) = self.votes.as_ref() else {
             self.bad_item(from, id, ItemRefused::NotPos.to_string());
             return Err(ItemRefused::NotPos);
         };
-        let checked = match &item {
-            Item::Vote(vote) => v.pos.verify_vote(0, vote, cache),
-            Item::Evidence(e) => v.pos.check_evidence(0, e).map(|_| ()),
-        };
-        if let Err(e) = checked {
+        if let Err(e) = v.pos.check_item(0, &item, cache) {
             self.bad_item(from, id, e.to_string());
             return Err(e.into());
         }
         let Some(v) = self.votes.as_mut() else {
             return Err(ItemRefused::NotPos);
         };
-        match item {
-            Item::Vote(vote) => match v.pool.add_vote(vote) {
+        match item.item() {
+            Item::Vote(_) => match v.pool.add_vote(&item) {
                 VoteAdmission::Added => {
-                    self.relay(vec![(id, Item::Vote(vote))], from);
+                    relay.push(item);
                     Ok(ItemOutcome::Added)
                 }
                 VoteAdmission::Known => Ok(ItemOutcome::Known),
@@ -105,8 +108,8 @@ impl MempoolActor {
                     // The vote is new and valid: it goes on too, so that nodes that miss the
                     // evidence still see both votes.
                     let evidence = self.first_sight(*e);
-                    let eid = evidence.0;
-                    self.relay(vec![(id, Item::Vote(vote)), evidence], from);
+                    let eid = evidence.id();
+                    relay.extend([item, evidence]);
                     Ok(ItemOutcome::Equivocation(eid))
                 }
             },
@@ -114,8 +117,9 @@ impl MempoolActor {
                 if !v.pool.add_evidence(e.clone()) {
                     return Ok(ItemOutcome::Known);
                 }
-                let evidence = self.first_sight(e);
-                self.relay(vec![evidence], from);
+                // The same evidence, traced at first sight; pushed on as it came.
+                let _ = self.first_sight(e.clone());
+                relay.push(item);
                 Ok(ItemOutcome::Added)
             }
         }
@@ -126,11 +130,27 @@ impl Handler<SubmitItem> for MempoolActor {
     type Result = Result<ItemOutcome, ItemRefused>;
     fn handle(&mut self, m: SubmitItem, _: &mut Context<Self>) -> Self::Result {
         let _e = self.span.clone().entered();
-        let out = self.admit_item(m.item, m.from);
+        let mut relay = Vec::new();
+        let out = self.admit_item(m.item, m.from, &mut relay);
         if let Err(e) = &out {
             tracing::debug!(from = ?m.from, error = %e, "item refused");
         }
+        self.relay(relay, m.from);
         out
+    }
+}
+
+impl Handler<SubmitItems> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, m: SubmitItems, _: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
+        let mut relay = Vec::new();
+        for item in m.items {
+            if let Err(e) = self.admit_item(item, Some(m.from), &mut relay) {
+                tracing::debug!(from = m.from, error = %e, "item refused");
+            }
+        }
+        self.relay(relay, Some(m.from));
     }
 }
 
