@@ -150,24 +150,44 @@ impl Item {
 /// when the item is made or decoded, never trusted from outside. Encodes exactly as the
 /// item does. Every node of a process that receives one vote over in-memory links shares one
 /// copy of it and of its id (a thousand validators' votes reach a thousand nodes).
+///
+/// Each one also gets a sequence number, unique in the process ([`SharedItem::seq`]): clones
+/// share it, so a node can tell a copy it already holds by a bit, without hashing. Two
+/// separately made items with the same content (decoded twice from TCP) have different
+/// numbers; whatever uses them must treat a new number as "perhaps new", never as "new".
 #[derive(Clone)]
-pub struct SharedItem(Arc<(Hash, Item)>);
+pub struct SharedItem(Arc<ItemInner>);
+
+struct ItemInner {
+    id: Hash,
+    seq: u64,
+    item: Item,
+}
+
+/// The next [`SharedItem::seq`].
+static NEXT_ITEM_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl SharedItem {
     /// Wraps `item`, computing its id.
     pub fn new(item: Item) -> SharedItem {
         let id = item.id();
-        SharedItem(Arc::new((id, item)))
+        let seq = NEXT_ITEM_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        SharedItem(Arc::new(ItemInner { id, seq, item }))
     }
 
     /// Its id ([`Item::id`]).
     pub fn id(&self) -> Hash {
-        self.0 .0
+        self.0.id
+    }
+
+    /// Its sequence number in this process (see the type's doc).
+    pub fn seq(&self) -> u64 {
+        self.0.seq
     }
 
     /// The item.
     pub fn item(&self) -> &Item {
-        &self.0 .1
+        &self.0.item
     }
 }
 

@@ -91,9 +91,9 @@ pub struct Gossip {
     policy: GossipPolicy,
     neighbors: Vec<NodeId>,
     seen: BoundedSet,
-    /// Ids of the consensus items seen lately (a short memory: the vote pool remembers
-    /// votes for good, this set only stops the duplicates of one push wave cheaply).
-    seen_items: BoundedSet,
+    /// The consensus items seen lately, by sequence number (a short memory: the vote pool
+    /// remembers votes for good, this only stops the duplicates of one push wave cheaply).
+    seen_items: RecentSeqs,
     peer_known: BTreeMap<NodeId, BoundedSet>,
     /// The key of every id table.
     key: HashKey,
@@ -109,10 +109,49 @@ pub struct Gossip {
     next_prune_ms: u64,
 }
 
-/// Item ids a node's gossip remembers ([`Gossip::on_pushed_item`]): four epochs of votes of
-/// a thousand validators. An older id that comes again goes on to the vote pool, which knows
-/// it and relays nothing.
-pub const ITEM_SEEN_CAPACITY: usize = 4096;
+/// How many of the latest item sequence numbers a node's gossip remembers
+/// ([`Gossip::on_pushed_item`]): 2^16 (8 KiB per node). An older item that comes again goes
+/// on to the vote pool, which knows it and relays nothing.
+pub const ITEM_SEQ_WINDOW: u64 = 1 << 16;
+
+/// A set of the sequence numbers within [`ITEM_SEQ_WINDOW`] of the highest one inserted: a
+/// bit each.
+#[derive(Debug, Default, Clone)]
+pub struct RecentSeqs {
+    /// The number of the first bit of `words` (a multiple of 64).
+    base: u64,
+    words: VecDeque<u64>,
+}
+
+impl RecentSeqs {
+    /// Inserts `seq`; false when it was in the set. A number older than the window counts as
+    /// new (it may be).
+    pub fn insert(&mut self, seq: u64) -> bool {
+        if seq < self.base {
+            return true;
+        }
+        let w = usize::try_from((seq - self.base) / 64).unwrap_or(usize::MAX);
+        let max_words = (ITEM_SEQ_WINDOW / 64) as usize;
+        if w >= self.words.len() + max_words {
+            // Far ahead of everything held: start again from here.
+            self.words.clear();
+            self.base = seq - seq % 64;
+            return self.insert(seq);
+        }
+        while self.words.len() <= w {
+            self.words.push_back(0);
+        }
+        let (mut w, bit) = (w, 1u64 << (seq % 64));
+        while self.words.len() > max_words {
+            self.words.pop_front();
+            self.base += 64;
+            w -= 1;
+        }
+        let fresh = self.words[w] & bit == 0;
+        self.words[w] |= bit;
+        fresh
+    }
+}
 
 /// Most ids outstanding (asked for, not yet received or expired) from one peer.
 pub const MAX_REQUESTS_PER_PEER: usize = 2 * MAX_INV_ITEMS;
@@ -132,7 +171,7 @@ impl Gossip {
             .collect();
         Gossip {
             seen: BoundedSet::new(policy.seen_capacity, key),
-            seen_items: BoundedSet::new(ITEM_SEEN_CAPACITY, key),
+            seen_items: RecentSeqs::default(),
             policy,
             neighbors,
             peer_known,
@@ -397,17 +436,17 @@ impl Gossip {
         out
     }
 
-    /// A pushed consensus item arrived (its id computed when it was decoded or made):
-    /// true when it is new to this node. Items keep no per-peer known-set: the seen-set alone
-    /// decides, so a duplicate costs its receiver one lookup.
-    pub fn on_pushed_item(&mut self, id: Hash) -> bool {
-        self.seen_items.insert(id)
+    /// A pushed consensus item arrived: false when this node saw this very item (a copy of
+    /// it: [`SharedItem::seq`]) lately, true when it may be new (the vote pool decides).
+    /// Items keep no per-peer known-set: a duplicate costs its receiver one bit.
+    pub fn on_pushed_item(&mut self, item: &SharedItem) -> bool {
+        self.seen_items.insert(item.seq())
     }
 
     /// A consensus item validated (or made here when `source` is None): queue it for the next
     /// push. Items are small, so they travel whole, without an announcement round.
     pub fn queue_item(&mut self, item: SharedItem, source: Option<NodeId>) {
-        self.seen_items.insert(item.id());
+        self.seen_items.insert(item.seq());
         self.pending_items.push((item, source));
     }
 
@@ -692,12 +731,17 @@ mod tests {
     #[test]
     fn items_are_pushed_to_every_neighbour_but_their_source_and_batched() {
         let mut g = Gossip::new(policy(), vec![1, 2, 3], HashKey::default());
-        let (a, ia) = item(1);
-        assert!(g.on_pushed_item(a), "first sight");
-        assert!(!g.on_pushed_item(a), "seen: not passed on again");
+        let (_, ia) = item(1);
+        assert!(g.on_pushed_item(&ia), "first sight");
+        assert!(!g.on_pushed_item(&ia.clone()), "seen: not passed on again");
+        let (_, twin) = item(1);
+        assert!(
+            g.on_pushed_item(&twin),
+            "an equal item made apart may be new: the vote pool decides"
+        );
         g.queue_item(ia.clone(), Some(1));
-        let (b, ib) = item(2);
-        assert!(g.on_pushed_item(b));
+        let (_, ib) = item(2);
+        assert!(g.on_pushed_item(&ib));
         g.queue_item(ib.clone(), Some(2));
         let out = g.flush_items();
         assert_eq!(
@@ -711,14 +755,28 @@ mod tests {
         );
         assert!(g.flush_items().is_empty(), "the queue is empty");
         let (c, ic) = item(3);
-        g.queue_item(ic, None);
+        g.queue_item(ic.clone(), None);
         let to: Vec<NodeId> = g.flush_items().iter().map(|(n, _)| *n).collect();
         assert_eq!(to, vec![1, 2, 3], "made here: to everyone");
         assert!(
             !g.has_seen(&c),
             "items are not in the block and transaction seen-set"
         );
-        assert!(!g.on_pushed_item(c), "so its echo is dropped");
+        assert!(!g.on_pushed_item(&ic), "so its echo is dropped");
+    }
+
+    #[test]
+    fn recent_seqs_remember_a_window_and_call_older_numbers_new() {
+        let mut r = RecentSeqs::default();
+        assert!(r.insert(5) && !r.insert(5) && r.insert(6) && r.insert(700));
+        assert!(!r.insert(5), "within the window");
+        let top = 5 + ITEM_SEQ_WINDOW + 64;
+        assert!(r.insert(top));
+        assert!(r.insert(5), "slid out of the window: perhaps new");
+        assert!(!r.insert(top) && r.insert(top - 1));
+        assert!(r.insert(top + 100 * ITEM_SEQ_WINDOW), "far ahead: starts again");
+        assert!(!r.insert(top + 100 * ITEM_SEQ_WINDOW));
+        assert!(r.words.len() as u64 <= ITEM_SEQ_WINDOW / 64);
     }
 
     #[test]

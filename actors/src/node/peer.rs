@@ -330,7 +330,7 @@ impl PeerActor {
     /// checks it and has it pushed on. Under push flooding a node gets an item from several
     /// peers, so a repeat is no offence (it costs an id lookup).
     fn on_items(&mut self, from: NodeId, mut items: Vec<chainlab::block::SharedItem>) {
-        items.retain(|item| self.gossip.on_pushed_item(item.id()));
+        items.retain(|item| self.gossip.on_pushed_item(item));
         if !items.is_empty() {
             self.links.submit_item.do_send(SubmitItems { items, from });
         }
@@ -440,7 +440,7 @@ impl Handler<PushTwin> for PeerActor {
                 WireMsg::Block(b)
             }
             PushTwin::Item(item) => {
-                self.gossip.on_pushed_item(item.id());
+                self.gossip.on_pushed_item(&item);
                 WireMsg::Items(vec![item])
             }
         };

@@ -71,7 +71,7 @@ pub struct VotePool {
     /// process holds the same copy).
     pending: BTreeMap<(u64, Hash), SharedItem>,
     /// The first vote seen per (validator, target epoch), pending or included.
-    seen: BTreeMap<(u32, u64), SharedItem>,
+    seen: SeenVotes,
     /// Evidence waiting for a block.
     evidence: BTreeMap<EvidenceKey, Evidence>,
     /// Every (offender, kind) whose evidence the pool had.
@@ -123,7 +123,7 @@ impl VotePool {
         }
         if let Some(w) = self
             .seen
-            .get(&(v.validator, v.target.epoch))
+            .get(v.validator, v.target.epoch)
             .and_then(|w| w.as_vote())
         {
             return match conflicting_votes(w, v) {
@@ -132,7 +132,8 @@ impl VotePool {
             };
         }
         self.seen
-            .range((v.validator, 0)..=(v.validator, u64::MAX))
+            .of(v.validator)
+            .iter()
             .find_map(|(_, w)| conflicting_votes(w.as_vote()?, v))
             .map_or(Detect::New, |e| Detect::Conflict(Box::new(e)))
     }
@@ -144,15 +145,13 @@ impl VotePool {
         let Some(v) = item.as_vote() else {
             return false;
         };
-        let key = (v.validator, v.target.epoch);
-        self.seen.insert(key, item.clone());
-        let range = (v.validator, 0)..=(v.validator, u64::MAX);
-        if self.seen.range(range.clone()).count() > self.caps.seen_per_validator {
-            if let Some(&oldest) = self.seen.range(range).next().map(|(k, _)| k) {
-                if let Some(old) = self.seen.remove(&oldest) {
-                    self.pending.remove(&(oldest.1, old.id()));
-                }
-                return oldest != key;
+        if !self.seen.insert(v.validator, v.target.epoch, item) {
+            return false;
+        }
+        if self.seen.of(v.validator).len() > self.caps.seen_per_validator {
+            if let Some((epoch, old)) = self.seen.remove_oldest(v.validator) {
+                self.pending.remove(&(epoch, old.id()));
+                return epoch != v.target.epoch;
             }
         }
         true
@@ -217,7 +216,7 @@ impl VotePool {
         let f = finalized.epoch;
         self.finalized_epoch = f;
         self.pending = self.pending.split_off(&(f.saturating_add(1), Hash::ZERO));
-        self.seen.retain(|&(_, e), _| e > f);
+        self.seen.retain_after(f);
         self.min_slot = pos.epoch_start(f);
         self.headers = self.headers.split_off(&(self.min_slot, 0));
     }
@@ -230,7 +229,7 @@ impl VotePool {
                     if v.target.epoch > self.finalized_epoch
                         && self
                             .seen
-                            .get(&(v.validator, v.target.epoch))
+                            .get(v.validator, v.target.epoch)
                             .and_then(|w| w.as_vote())
                             .is_none_or(|w| same_link(w, v))
                         && self.remember(item)
@@ -335,6 +334,74 @@ impl VotePool {
     /// Headers remembered for detection.
     pub fn noted_headers(&self) -> usize {
         self.headers.len()
+    }
+}
+
+/// Validator indices the pool remembers votes of (checked votes name one of the validator
+/// set's; this bounds what an unchecked caller could make it allocate).
+const MAX_VALIDATORS: usize = 1 << 20;
+
+/// The votes seen, per validator index: each validator's ascending by target epoch (a few
+/// each: [`Caps::seen_per_validator`] at most).
+#[derive(Debug, Default)]
+struct SeenVotes {
+    by_validator: Vec<Vec<(u64, SharedItem)>>,
+    len: usize,
+}
+
+impl SeenVotes {
+    fn of(&self, validator: u32) -> &[(u64, SharedItem)] {
+        self.by_validator
+            .get(validator as usize)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn get(&self, validator: u32, epoch: u64) -> Option<&SharedItem> {
+        let votes = self.of(validator);
+        let i = votes.binary_search_by_key(&epoch, |(e, _)| *e).ok()?;
+        votes.get(i).map(|(_, item)| item)
+    }
+
+    /// Sets the vote of (`validator`, `epoch`); false when the index is out of bounds.
+    fn insert(&mut self, validator: u32, epoch: u64, item: &SharedItem) -> bool {
+        let i = validator as usize;
+        if i >= MAX_VALIDATORS {
+            return false;
+        }
+        if self.by_validator.len() <= i {
+            self.by_validator.resize_with(i + 1, Vec::new);
+        }
+        let votes = &mut self.by_validator[i];
+        match votes.binary_search_by_key(&epoch, |(e, _)| *e) {
+            Ok(at) => votes[at].1 = item.clone(),
+            Err(at) => {
+                votes.insert(at, (epoch, item.clone()));
+                self.len += 1;
+            }
+        }
+        true
+    }
+
+    fn remove_oldest(&mut self, validator: u32) -> Option<(u64, SharedItem)> {
+        let votes = self.by_validator.get_mut(validator as usize)?;
+        if votes.is_empty() {
+            return None;
+        }
+        self.len -= 1;
+        Some(votes.remove(0))
+    }
+
+    /// Forgets every vote whose target epoch is `f` or earlier.
+    fn retain_after(&mut self, f: u64) {
+        for votes in &mut self.by_validator {
+            let before = votes.len();
+            votes.retain(|(e, _)| *e > f);
+            self.len -= before - votes.len();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
     }
 }
 
