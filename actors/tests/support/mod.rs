@@ -3,6 +3,7 @@
 //! - [`config`]: the base cluster configs (one per clock), changed key by key;
 //! - [`run`]: running a cluster in-process, and reading its trace and report;
 //! - [`converge`]: the end-of-run convergence check for real-clock runs;
+//! - [`pos`]: reading a proof-of-stake run (slots led, finality) and its safety check;
 //! - [`cli`]: the `chainlab` binary and the `--set` arguments of a small run;
 //! - [`stats`]: a measurement against theory within sampling error (the fidelity tests).
 //!
@@ -12,5 +13,6 @@
 pub mod cli;
 pub mod config;
 pub mod converge;
+pub mod pos;
 pub mod run;
 pub mod stats;
