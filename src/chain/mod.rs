@@ -441,6 +441,7 @@ impl ChainState {
             weight: e.total_work,
             height: e.height,
             tie_key: e.tie_key,
+            priority: self.engine.tie_priority(&e.block.header),
         }
     }
 

@@ -128,6 +128,8 @@ pub struct BranchTip {
     pub height: u64,
     /// This node's random draw for the block (the `random` tie-break).
     pub tie_key: u64,
+    /// The engine's priority of the block ([`Consensus::tie_priority`]; 0 under proof of work).
+    pub priority: u64,
 }
 
 /// What a child of one parent must carry, computed by the chain and handed to producers.
@@ -264,6 +266,12 @@ pub trait Consensus: Send + Sync + std::fmt::Debug {
         0
     }
 
+    /// A priority of `header` the same on every node, for an engine whose fork choice breaks
+    /// ties by it ([`Consensus::prefers`]); 0 by default (proof of work: unused).
+    fn tie_priority(&self, _header: &BlockHeader) -> u64 {
+        0
+    }
+
     /// Whether the branch ending at `candidate` is preferred over the current tip's.
     fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
         match candidate.weight.cmp(&tip.weight) {
@@ -365,6 +373,9 @@ impl Consensus for Engine {
         block: &Block,
     ) -> Result<BranchState, SealError> {
         self.inner().child_state(chain, parent, block)
+    }
+    fn tie_priority(&self, header: &BlockHeader) -> u64 {
+        self.inner().tie_priority(header)
     }
     fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
         self.inner().prefers(candidate, tip, tie)

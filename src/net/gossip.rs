@@ -774,7 +774,10 @@ mod tests {
         assert!(r.insert(top));
         assert!(r.insert(5), "slid out of the window: perhaps new");
         assert!(!r.insert(top) && r.insert(top - 1));
-        assert!(r.insert(top + 100 * ITEM_SEQ_WINDOW), "far ahead: starts again");
+        assert!(
+            r.insert(top + 100 * ITEM_SEQ_WINDOW),
+            "far ahead: starts again"
+        );
         assert!(!r.insert(top + 100 * ITEM_SEQ_WINDOW));
         assert!(r.words.len() as u64 <= ITEM_SEQ_WINDOW / 64);
     }

@@ -9,7 +9,9 @@ use super::lottery::{self, single_leader, vrf_input};
 use super::state::{table_id, PosRule, PosState};
 use super::{sign, vrf, LeaderRule, Pos, PosError};
 use crate::block::{Block, BlockHeader, Seal, SharedItem, VrfProof};
-use crate::consensus::{Ancestry, BranchState, Consensus, Plan, Producer, SealError, SealRule};
+use crate::consensus::{
+    Ancestry, BranchState, BranchTip, Consensus, Plan, Producer, SealError, SealRule, TieBreak,
+};
 use crate::crypto::{KeyPair, SigCache, Signature};
 use crate::hash::Hash;
 use rand::RngCore;
@@ -388,6 +390,36 @@ impl Consensus for Pos {
 
     fn earliest_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
         state_of(chain, parent).map_or(0, |s| self.slot_start_ms(s.slot.saturating_add(1)))
+    }
+
+    /// The first 8 bytes (little-endian) of the block's VRF pre-output: fixed by the proposer's
+    /// key and the slot, so no proposer can grind it, and the same on every node.
+    fn tie_priority(&self, header: &BlockHeader) -> u64 {
+        match &header.seal {
+            Seal::Pos { vrf, .. } => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&vrf.output[..8]);
+                u64::from_le_bytes(b)
+            }
+            Seal::Pow { .. } => 0,
+        }
+    }
+
+    /// Longest chain; of two branches of equal length, the one whose tip has the lower VRF
+    /// priority ([`Consensus::tie_priority`]), as Cardano's Praos chain selection breaks
+    /// ties, so every node that holds both picks the same (a tie between the last slot's
+    /// leaders no longer splits the network for good); then the configured tie-break.
+    fn prefers(&self, candidate: &BranchTip, tip: &BranchTip, tie: TieBreak) -> bool {
+        use std::cmp::Ordering;
+        match candidate.weight.cmp(&tip.weight) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => match candidate.priority.cmp(&tip.priority) {
+                Ordering::Less => true,
+                Ordering::Greater => false,
+                Ordering::Equal => tie == TieBreak::Random && candidate.tie_key < tip.tie_key,
+            },
+        }
     }
 
     fn finalized(&self, chain: &dyn Ancestry, tip: &Hash) -> Option<Hash> {

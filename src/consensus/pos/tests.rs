@@ -501,3 +501,32 @@ fn the_single_leader_schedule_follows_the_branch_stake_table() {
         }
     }
 }
+
+#[test]
+fn equal_length_branches_go_to_the_lower_vrf_priority() {
+    use crate::consensus::{BranchTip, TieBreak};
+    let ks = keys(2);
+    let pos = engine(&ks, &[1, 1], LeaderRule::Lottery, 0.3);
+    let t = |weight: u128, priority, tie_key| BranchTip {
+        weight,
+        height: weight as u64,
+        tie_key,
+        priority,
+    };
+    let first_seen = TieBreak::FirstSeen;
+    assert!(
+        pos.prefers(&t(5, 9, 9), &t(4, 1, 0), first_seen),
+        "longer wins"
+    );
+    assert!(!pos.prefers(&t(4, 0, 0), &t(5, 9, 9), first_seen));
+    assert!(
+        pos.prefers(&t(5, 1, 9), &t(5, 2, 0), first_seen),
+        "equal length: the lower priority, whatever the tie-break"
+    );
+    assert!(!pos.prefers(&t(5, 2, 0), &t(5, 1, 9), TieBreak::Random));
+    assert!(
+        !pos.prefers(&t(5, 1, 0), &t(5, 1, 0), first_seen),
+        "the same: kept"
+    );
+    assert!(pos.prefers(&t(5, 1, 0), &t(5, 1, 1), TieBreak::Random));
+}
