@@ -198,9 +198,16 @@ pub fn to_high_s(sig: &Signature) -> Option<Signature> {
 /// Callers key it with a hash that commits to the public key, the message and the
 /// signature (a transaction id does), so a different signature can never hit.
 /// Eviction is first-in first-out. Hits and misses are counted.
+///
+/// A second, uncounted table holds keys verified ahead of need ([`SigCache::preverify`], say
+/// by a worker thread on another core): a later miss on such a key takes it from there
+/// instead of paying for the curve arithmetic, and counts as a miss all the same. So what
+/// the cache answers, its contents and its counts never depend on whether, or when, the
+/// work ahead was done; only the wall time does.
 #[derive(Debug)]
 pub struct SigCache {
     inner: Mutex<CacheInner>,
+    ahead: Mutex<Ahead>,
     keys: Mutex<KeyCache>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -214,6 +221,17 @@ struct KeyCache {
 }
 
 const KEY_CACHE_CAPACITY: usize = 16_384;
+
+/// Keys verified ahead of need and not yet asked for (first-in first-out, bounded: a key
+/// never asked for, say a transaction that was never submitted, ages out).
+#[derive(Debug)]
+struct Ahead {
+    set: HashSetById,
+    order: VecDeque<Hash>,
+    capacity: usize,
+}
+
+const AHEAD_CAPACITY: usize = 4_096;
 
 #[derive(Debug)]
 struct CacheInner {
@@ -235,6 +253,11 @@ impl SigCache {
                 set: HashSetById::with_hasher(key),
                 order: VecDeque::new(),
                 capacity,
+            }),
+            ahead: Mutex::new(Ahead {
+                set: HashSetById::with_hasher(key),
+                order: VecDeque::new(),
+                capacity: AHEAD_CAPACITY,
             }),
             keys: Mutex::new(KeyCache::default()),
             hits: AtomicU64::new(0),
@@ -272,10 +295,51 @@ impl SigCache {
             return Ok(());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let vk = self.verifying_key(pk)?;
-        verify_with_key(&vk, &digest(), sig)?;
+        if !self.take_ahead(key) {
+            let vk = self.verifying_key(pk)?;
+            verify_with_key(&vk, &digest(), sig)?;
+        }
         self.insert(*key);
         Ok(())
+    }
+
+    /// Verifies now, for a later [`SigCache::verify_with`] on the same key: on success the
+    /// key waits in the uncounted table (see the type's doc). Meant for work done on another
+    /// thread ahead of need; the key must commit to `pk`, the digest and `sig`, as for
+    /// [`SigCache::verify`].
+    ///
+    /// # Errors
+    /// As [`verify_digest`]; nothing is kept then.
+    pub fn preverify(
+        &self,
+        key: &Hash,
+        pk: &PublicKey,
+        digest: &[u8; 32],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
+        if self.contains(key) {
+            return Ok(());
+        }
+        let vk = self.verifying_key(pk)?;
+        verify_with_key(&vk, digest, sig)?;
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        if ahead.set.insert(*key) {
+            ahead.order.push_back(*key);
+            while ahead.order.len() > ahead.capacity {
+                if let Some(old) = ahead.order.pop_front() {
+                    ahead.set.remove(&old);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `key` was verified ahead ([`SigCache::preverify`]); takes it out if so. Its
+    /// place in the order stays until it ages out (removing a key the order holds again
+    /// later only loses work done ahead, never changes an answer).
+    fn take_ahead(&self, key: &Hash) -> bool {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        !ahead.set.is_empty() && ahead.set.remove(key)
     }
 
     fn verifying_key(&self, pk: &PublicKey) -> Result<VerifyingKey, CryptoError> {
@@ -364,6 +428,52 @@ mod tests {
             verify_digest(&kp.public, &d, &Signature([0; 64])),
             Err(CryptoError::MalformedSignature)
         );
+    }
+
+    #[test]
+    fn verified_ahead_is_a_miss_without_the_work_and_never_a_forgery() {
+        let cache = SigCache::new(8);
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        let k = Hash::sha256(b"k");
+        cache.preverify(&k, &kp.public, &d, &sig).unwrap();
+        assert_eq!(cache.stats(), (0, 0), "work ahead is not counted");
+        // The digest is not even computed: the work was done ahead.
+        let computed = std::cell::Cell::new(false);
+        let digest = || {
+            computed.set(true);
+            d
+        };
+        cache.verify_with(&k, &kp.public, digest, &sig).unwrap();
+        assert!(!computed.get());
+        assert_eq!(
+            cache.stats(),
+            (0, 1),
+            "counted as the miss it would have been"
+        );
+        cache.verify(&k, &kp.public, &d, &sig).unwrap();
+        assert_eq!(cache.stats(), (1, 1));
+        // A bad signature verified ahead is refused and kept nowhere.
+        let bad = Signature([1; 64]);
+        let kb = Hash::sha256(b"kb");
+        assert!(cache.preverify(&kb, &kp.public, &d, &bad).is_err());
+        assert!(cache.verify(&kb, &kp.public, &d, &bad).is_err());
+        // The table ahead stays bounded; the oldest key ages out (and is verified again).
+        cache.ahead.lock().unwrap().capacity = 3;
+        for i in 0..6u32 {
+            let k = Hash::sha256(&i.to_le_bytes());
+            cache.preverify(&k, &kp.public, &d, &sig).unwrap();
+        }
+        {
+            let ahead = cache.ahead.lock().unwrap();
+            assert!(ahead.set.len() <= 3 && ahead.order.len() <= 3);
+        }
+        let wrong = Hash::sha256(b"other").0;
+        let k0 = Hash::sha256(&0u32.to_le_bytes());
+        assert!(cache.verify(&k0, &kp.public, &wrong, &sig).is_err());
+        let k5 = Hash::sha256(&5u32.to_le_bytes());
+        assert!(cache.verify(&k5, &kp.public, &wrong, &sig).is_ok());
     }
 
     #[test]
