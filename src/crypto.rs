@@ -20,8 +20,33 @@ pub struct PublicKey(#[serde(with = "BigArray")] pub [u8; 33]);
 pub struct Signature(#[serde(with = "BigArray")] pub [u8; 64]);
 
 /// An account address: the first 20 bytes of SHA-256 of the compressed public key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Address(pub [u8; 20]);
+
+impl Address {
+    /// The bytes as two big-endian words: compared in this order they compare as the bytes
+    /// do, without a call to `memcmp` (state and mempool maps are keyed by address).
+    fn words(&self) -> (u128, u32) {
+        let mut hi = [0u8; 16];
+        hi.copy_from_slice(&self.0[..16]);
+        let mut lo = [0u8; 4];
+        lo.copy_from_slice(&self.0[16..]);
+        (u128::from_be_bytes(hi), u32::from_be_bytes(lo))
+    }
+}
+
+impl Ord for Address {
+    /// Byte order (lexicographic), as a derived order would be.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Address {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -428,6 +453,32 @@ mod tests {
             verify_digest(&kp.public, &d, &Signature([0; 64])),
             Err(CryptoError::MalformedSignature)
         );
+    }
+
+    #[test]
+    fn address_order_is_byte_order() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            let mut a = [0u8; 20];
+            for b in &mut a {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Few distinct values, so that long common prefixes occur.
+                *b = (rng % 3) as u8;
+            }
+            Address(a)
+        };
+        let addrs: Vec<Address> = (0..400).map(|_| next()).collect();
+        for a in &addrs {
+            for b in &addrs {
+                assert_eq!(a.cmp(b), a.0.cmp(&b.0), "{a:?} {b:?}");
+            }
+        }
+        let mut last = Address([0; 20]);
+        last.0[19] = 1;
+        assert!(Address([0; 20]) < last);
+        assert!(last < Address([1; 20]));
     }
 
     #[test]
