@@ -3,6 +3,8 @@
 //! next is signed and verified ahead on a worker thread ([`ahead`]).
 
 mod ahead;
+#[cfg(test)]
+mod tests;
 
 use crate::node::messages::SubmitTx;
 use crate::recorder::Recorder;
@@ -53,6 +55,12 @@ pub struct Workload {
     ahead: Option<Ahead>,
     /// The arrival the worker was last asked about.
     asked_for: Option<Instant>,
+    /// What the worker was asked for lately, each with the number of arrivals sent when it
+    /// was first asked.
+    asked: std::collections::VecDeque<(Job, u64)>,
+    /// (arrivals sent, of which asked for at least `DEPTH / 2` arrivals earlier): how well
+    /// the generator reads ahead; deterministic, unlike what the worker got done in time.
+    predicted: (u64, u64),
 }
 
 impl Workload {
@@ -85,6 +93,8 @@ impl Workload {
             sig_cache: None,
             ahead: None,
             asked_for: None,
+            asked: std::collections::VecDeque::new(),
+            predicted: (0, 0),
         }
     }
 
@@ -140,6 +150,14 @@ impl Workload {
             let _node = rng.gen_range(0..live);
             let _ = gap(&self.cfg, &mut rng);
         }
+        for j in &jobs {
+            if !self.asked.iter().any(|(a, _)| a == j) {
+                self.asked.push_back((*j, self.predicted.0));
+            }
+        }
+        while self.asked.len() > 4 * DEPTH {
+            self.asked.pop_front();
+        }
         ahead.request(jobs);
     }
 
@@ -188,6 +206,12 @@ impl Workload {
             fee,
             nonce: self.next_nonce[from],
         };
+        if let Some((_, at)) = self.asked.iter().find(|(a, _)| *a == job) {
+            if self.predicted.0 - at >= (DEPTH / 2) as u64 {
+                self.predicted.1 += 1;
+            }
+        }
+        self.predicted.0 += 1;
         let tx = self
             .ahead
             .as_mut()
@@ -273,6 +297,19 @@ impl Handler<StopLoad> for Workload {
     type Result = ();
     fn handle(&mut self, _: StopLoad, _: &mut Context<Self>) {
         self.running = false;
+    }
+}
+
+/// How many transactions were sent, and how many of them the worker was asked for at least
+/// `DEPTH / 2` arrivals ahead.
+#[derive(Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct GetPredicted;
+
+impl Handler<GetPredicted> for Workload {
+    type Result = MessageResult<GetPredicted>;
+    fn handle(&mut self, _: GetPredicted, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.predicted)
     }
 }
 

@@ -145,3 +145,55 @@ fn work(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_signs_what_the_generator_would_and_verifies_it_ahead() {
+        let keys: Vec<KeyPair> = (0..3).map(chainlab::config::Config::account_key).collect();
+        let addrs: Vec<Address> = keys.iter().map(KeyPair::address).collect();
+        let cache = Arc::new(SigCache::new(64));
+        let mut ahead = Ahead::spawn(
+            Arc::new(keys.clone()),
+            Arc::new(addrs.clone()),
+            7,
+            Some(cache.clone()),
+        )
+        .expect("a thread starts");
+        let job = |from: usize, nonce: u64| Job {
+            from,
+            to: (from + 1) % 3,
+            amount: 10 + nonce,
+            fee: 2,
+            nonce,
+        };
+        let jobs = vec![job(0, 0), job(1, 5), job(2, 1)];
+        ahead.request(jobs.clone());
+        // Wait for the worker's answers (a blocking receive, not a sleep), then take them.
+        for _ in 0..jobs.len() {
+            let r = ahead.done.recv().expect("the worker answers");
+            ahead.ready.push_back(r);
+        }
+        for j in &jobs {
+            let tx = ahead.take(j).expect("signed ahead");
+            let mine =
+                Transaction::new_signed(&keys[j.from], 7, addrs[j.to], j.amount, j.fee, j.nonce);
+            assert_eq!(tx, mine, "the same bytes whoever signs");
+            // Verified ahead: the miss skips the digest, and is counted as a miss.
+            let computed = std::cell::Cell::new(false);
+            let digest = || {
+                computed.set(true);
+                tx.signing_digest()
+            };
+            cache
+                .verify_with(&tx.id(), &tx.from, digest, &tx.sig)
+                .unwrap();
+            assert!(!computed.get());
+        }
+        assert_eq!(cache.stats(), (0, 3));
+        assert_eq!(ahead.take(&job(0, 1)), None, "never asked for");
+        assert_eq!(ahead.taken, (3, 1));
+    }
+}
