@@ -20,8 +20,33 @@ pub struct PublicKey(#[serde(with = "BigArray")] pub [u8; 33]);
 pub struct Signature(#[serde(with = "BigArray")] pub [u8; 64]);
 
 /// An account address: the first 20 bytes of SHA-256 of the compressed public key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Address(pub [u8; 20]);
+
+impl Address {
+    /// The bytes as two big-endian words: compared in this order they compare as the bytes
+    /// do, without a call to `memcmp` (state and mempool maps are keyed by address).
+    fn words(&self) -> (u128, u32) {
+        let mut hi = [0u8; 16];
+        hi.copy_from_slice(&self.0[..16]);
+        let mut lo = [0u8; 4];
+        lo.copy_from_slice(&self.0[16..]);
+        (u128::from_be_bytes(hi), u32::from_be_bytes(lo))
+    }
+}
+
+impl Ord for Address {
+    /// Byte order (lexicographic), as a derived order would be.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.words().cmp(&other.words())
+    }
+}
+
+impl PartialOrd for Address {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,9 +223,16 @@ pub fn to_high_s(sig: &Signature) -> Option<Signature> {
 /// Callers key it with a hash that commits to the public key, the message and the
 /// signature (a transaction id does), so a different signature can never hit.
 /// Eviction is first-in first-out. Hits and misses are counted.
+///
+/// A second, uncounted table holds keys verified ahead of need ([`SigCache::preverify`], say
+/// by a worker thread on another core): a later miss on such a key takes it from there
+/// instead of paying for the curve arithmetic, and counts as a miss all the same. So what
+/// the cache answers, its contents and its counts never depend on whether, or when, the
+/// work ahead was done; only the wall time does.
 #[derive(Debug)]
 pub struct SigCache {
     inner: Mutex<CacheInner>,
+    ahead: Mutex<Ahead>,
     keys: Mutex<KeyCache>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -214,6 +246,17 @@ struct KeyCache {
 }
 
 const KEY_CACHE_CAPACITY: usize = 16_384;
+
+/// Keys verified ahead of need and not yet asked for (first-in first-out, bounded: a key
+/// never asked for, say a transaction that was never submitted, ages out).
+#[derive(Debug)]
+struct Ahead {
+    set: HashSetById,
+    order: VecDeque<Hash>,
+    capacity: usize,
+}
+
+const AHEAD_CAPACITY: usize = 4_096;
 
 #[derive(Debug)]
 struct CacheInner {
@@ -235,6 +278,11 @@ impl SigCache {
                 set: HashSetById::with_hasher(key),
                 order: VecDeque::new(),
                 capacity,
+            }),
+            ahead: Mutex::new(Ahead {
+                set: HashSetById::with_hasher(key),
+                order: VecDeque::new(),
+                capacity: AHEAD_CAPACITY,
             }),
             keys: Mutex::new(KeyCache::default()),
             hits: AtomicU64::new(0),
@@ -272,10 +320,51 @@ impl SigCache {
             return Ok(());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let vk = self.verifying_key(pk)?;
-        verify_with_key(&vk, &digest(), sig)?;
+        if !self.take_ahead(key) {
+            let vk = self.verifying_key(pk)?;
+            verify_with_key(&vk, &digest(), sig)?;
+        }
         self.insert(*key);
         Ok(())
+    }
+
+    /// Verifies now, for a later [`SigCache::verify_with`] on the same key: on success the
+    /// key waits in the uncounted table (see the type's doc). Meant for work done on another
+    /// thread ahead of need; the key must commit to `pk`, the digest and `sig`, as for
+    /// [`SigCache::verify`].
+    ///
+    /// # Errors
+    /// As [`verify_digest`]; nothing is kept then.
+    pub fn preverify(
+        &self,
+        key: &Hash,
+        pk: &PublicKey,
+        digest: &[u8; 32],
+        sig: &Signature,
+    ) -> Result<(), CryptoError> {
+        if self.contains(key) {
+            return Ok(());
+        }
+        let vk = self.verifying_key(pk)?;
+        verify_with_key(&vk, digest, sig)?;
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        if ahead.set.insert(*key) {
+            ahead.order.push_back(*key);
+            while ahead.order.len() > ahead.capacity {
+                if let Some(old) = ahead.order.pop_front() {
+                    ahead.set.remove(&old);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `key` was verified ahead ([`SigCache::preverify`]); takes it out if so. Its
+    /// place in the order stays until it ages out (removing a key the order holds again
+    /// later only loses work done ahead, never changes an answer).
+    fn take_ahead(&self, key: &Hash) -> bool {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        !ahead.set.is_empty() && ahead.set.remove(key)
     }
 
     fn verifying_key(&self, pk: &PublicKey) -> Result<VerifyingKey, CryptoError> {
@@ -364,6 +453,78 @@ mod tests {
             verify_digest(&kp.public, &d, &Signature([0; 64])),
             Err(CryptoError::MalformedSignature)
         );
+    }
+
+    #[test]
+    fn address_order_is_byte_order() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            let mut a = [0u8; 20];
+            for b in &mut a {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                // Few distinct values, so that long common prefixes occur.
+                *b = (rng % 3) as u8;
+            }
+            Address(a)
+        };
+        let addrs: Vec<Address> = (0..400).map(|_| next()).collect();
+        for a in &addrs {
+            for b in &addrs {
+                assert_eq!(a.cmp(b), a.0.cmp(&b.0), "{a:?} {b:?}");
+            }
+        }
+        let mut last = Address([0; 20]);
+        last.0[19] = 1;
+        assert!(Address([0; 20]) < last);
+        assert!(last < Address([1; 20]));
+    }
+
+    #[test]
+    fn verified_ahead_is_a_miss_without_the_work_and_never_a_forgery() {
+        let cache = SigCache::new(8);
+        let kp = KeyPair::from_seed(b"a");
+        let d = Hash::sha256(b"m").0;
+        let sig = kp.sign_digest(&d);
+        let k = Hash::sha256(b"k");
+        cache.preverify(&k, &kp.public, &d, &sig).unwrap();
+        assert_eq!(cache.stats(), (0, 0), "work ahead is not counted");
+        // The digest is not even computed: the work was done ahead.
+        let computed = std::cell::Cell::new(false);
+        let digest = || {
+            computed.set(true);
+            d
+        };
+        cache.verify_with(&k, &kp.public, digest, &sig).unwrap();
+        assert!(!computed.get());
+        assert_eq!(
+            cache.stats(),
+            (0, 1),
+            "counted as the miss it would have been"
+        );
+        cache.verify(&k, &kp.public, &d, &sig).unwrap();
+        assert_eq!(cache.stats(), (1, 1));
+        // A bad signature verified ahead is refused and kept nowhere.
+        let bad = Signature([1; 64]);
+        let kb = Hash::sha256(b"kb");
+        assert!(cache.preverify(&kb, &kp.public, &d, &bad).is_err());
+        assert!(cache.verify(&kb, &kp.public, &d, &bad).is_err());
+        // The table ahead stays bounded; the oldest key ages out (and is verified again).
+        cache.ahead.lock().unwrap().capacity = 3;
+        for i in 0..6u32 {
+            let k = Hash::sha256(&i.to_le_bytes());
+            cache.preverify(&k, &kp.public, &d, &sig).unwrap();
+        }
+        {
+            let ahead = cache.ahead.lock().unwrap();
+            assert!(ahead.set.len() <= 3 && ahead.order.len() <= 3);
+        }
+        let wrong = Hash::sha256(b"other").0;
+        let k0 = Hash::sha256(&0u32.to_le_bytes());
+        assert!(cache.verify(&k0, &kp.public, &wrong, &sig).is_err());
+        let k5 = Hash::sha256(&5u32.to_le_bytes());
+        assert!(cache.verify(&k5, &kp.public, &wrong, &sig).is_ok());
     }
 
     #[test]

@@ -344,6 +344,7 @@ async fn run(
             factory.recorder.clone(),
         )
         .senders_only(|i| i % n == id)
+        .with_sig_cache(factory.chain.sig_cache.clone())
         .start()
     });
     tracing::info!(node = id, key = %public, ?source, %listen, "listening");

@@ -1,14 +1,20 @@
 //! The load generator: accounts funded at genesis send signed transfers as a Poisson process
-//! to random live nodes, tracking nonces and handling rejections.
+//! to random live nodes, tracking nonces and handling rejections. What it will likely send
+//! next is signed and verified ahead on a worker thread ([`ahead`]).
+
+mod ahead;
+#[cfg(test)]
+mod tests;
 
 use crate::node::messages::SubmitTx;
 use crate::recorder::Recorder;
 use actix::prelude::*;
+use ahead::{Ahead, Job, DEPTH};
 use chainlab::config::{Config, WorkloadConfig};
 use chainlab::mempool::MempoolError;
 use chainlab::report::Event;
 use chainlab::NodeId;
-use chainlab::{Address, KeyPair, Transaction};
+use chainlab::{Address, KeyPair, SigCache, Transaction};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -35,8 +41,8 @@ pub struct SetTarget {
 pub struct Workload {
     cfg: WorkloadConfig,
     chain_id: u32,
-    keys: Vec<KeyPair>,
-    addrs: Vec<Address>,
+    keys: Arc<Vec<KeyPair>>,
+    addrs: Arc<Vec<Address>>,
     next_nonce: Vec<u64>,
     in_flight: Vec<bool>,
     targets: Vec<Option<Recipient<SubmitTx>>>,
@@ -44,6 +50,17 @@ pub struct Workload {
     recorder: Recorder,
     running: bool,
     next_at: Option<Instant>,
+    /// The process's verification cache, for the work done ahead.
+    sig_cache: Option<Arc<SigCache>>,
+    ahead: Option<Ahead>,
+    /// The arrival the worker was last asked about.
+    asked_for: Option<Instant>,
+    /// What the worker was asked for lately, each with the number of arrivals sent when it
+    /// was first asked.
+    asked: std::collections::VecDeque<(Job, u64)>,
+    /// (arrivals sent, of which asked for at least `DEPTH / 2` arrivals earlier): how well
+    /// the generator reads ahead; deterministic, unlike what the worker got done in time.
+    predicted: (u64, u64),
 }
 
 impl Workload {
@@ -60,38 +77,88 @@ impl Workload {
             0
         };
         let keys: Vec<KeyPair> = (0..n).map(Config::account_key).collect();
-        let addrs = keys.iter().map(KeyPair::address).collect();
+        let addrs = Arc::new(keys.iter().map(KeyPair::address).collect());
         Workload {
             cfg: cfg.workload.clone(),
             chain_id: cfg.consensus.chain_id,
             next_nonce: vec![0; n],
             in_flight: vec![false; n],
-            keys,
+            keys: Arc::new(keys),
             addrs,
             targets,
             rng,
             recorder,
             running: true,
             next_at: None,
+            sig_cache: None,
+            ahead: None,
+            asked_for: None,
+            asked: std::collections::VecDeque::new(),
+            predicted: (0, 0),
         }
+    }
+
+    /// Verifies what it signs ahead into `cache`, the one the process's nodes share.
+    pub fn with_sig_cache(mut self, cache: Option<Arc<SigCache>>) -> Workload {
+        self.sig_cache = cache;
+        self
     }
 
     /// Keeps only the sending accounts whose index passes `keep` (processes of one network
     /// split the accounts, so that two never use one account's nonces).
     pub fn senders_only(mut self, keep: impl Fn(usize) -> bool) -> Workload {
         let idx: Vec<usize> = (0..self.keys.len()).filter(|i| keep(*i)).collect();
-        self.keys = idx.iter().map(|i| self.keys[*i].clone()).collect();
-        self.addrs = idx.iter().map(|i| self.addrs[*i]).collect();
+        self.keys = Arc::new(idx.iter().map(|i| self.keys[*i].clone()).collect());
+        self.addrs = Arc::new(idx.iter().map(|i| self.addrs[*i]).collect());
         self.next_nonce = vec![0; idx.len()];
         self.in_flight = vec![false; idx.len()];
         self
     }
 
     fn gap(&mut self) -> Duration {
-        let secs = Exp::new(self.cfg.tx_rate)
-            .map(|e| e.sample(&mut self.rng))
-            .unwrap_or(1.0);
-        Duration::from_nanos((secs * 1e9) as u64)
+        gap(&self.cfg, &mut self.rng)
+    }
+
+    /// Asks the worker for the transactions of the next arrivals, as they would be if every
+    /// account's pending submission succeeds and every node stays as it is: read off a copy
+    /// of the random stream, which the real arrivals then read the same way.
+    fn ask_ahead(&mut self) {
+        let (Some(ahead), Some(next)) = (&self.ahead, self.next_at) else {
+            return;
+        };
+        if self.asked_for == Some(next) {
+            return;
+        }
+        self.asked_for = Some(next);
+        let live = self.targets.iter().filter(|t| t.is_some()).count();
+        let mut rng = self.rng.clone();
+        let mut jobs: Vec<Job> = Vec::with_capacity(DEPTH);
+        for _ in 0..DEPTH {
+            let (from, to, amount, fee) = draw(&self.cfg, self.keys.len(), &mut rng);
+            let earlier = jobs.iter().filter(|j| j.from == from).count() as u64;
+            let nonce = self.next_nonce[from] + u64::from(self.in_flight[from]) + earlier;
+            jobs.push(Job {
+                from,
+                to,
+                amount,
+                fee,
+                nonce,
+            });
+            if live == 0 {
+                break;
+            }
+            let _node = rng.gen_range(0..live);
+            let _ = gap(&self.cfg, &mut rng);
+        }
+        for j in &jobs {
+            if !self.asked.iter().any(|(a, _)| a == j) {
+                self.asked.push_back((*j, self.predicted.0));
+            }
+        }
+        while self.asked.len() > 4 * DEPTH {
+            self.asked.pop_front();
+        }
+        ahead.request(jobs);
     }
 
     /// Arrival times form a Poisson process; each wake-up submits every arrival that is due
@@ -117,17 +184,11 @@ impl Workload {
             }
             act.schedule(ctx);
         });
+        self.ask_ahead();
     }
 
     fn submit_one(&mut self, ctx: &mut Context<Self>) {
-        let n = self.keys.len();
-        let from = self.rng.gen_range(0..n);
-        let mut to = self.rng.gen_range(0..n - 1);
-        if to >= from {
-            to += 1;
-        }
-        let amount = self.rng.gen_range(1..=self.cfg.max_amount);
-        let fee = self.rng.gen_range(self.cfg.min_fee..=self.cfg.max_fee);
+        let (from, to, amount, fee) = draw(&self.cfg, self.keys.len(), &mut self.rng);
         let live: Vec<NodeId> = (0..self.targets.len())
             .filter(|i| self.targets[*i].is_some())
             .collect();
@@ -138,14 +199,33 @@ impl Workload {
         let Some(target) = self.targets[node].clone() else {
             return;
         };
-        let tx = Transaction::new_signed(
-            &self.keys[from],
-            self.chain_id,
-            self.addrs[to],
+        let job = Job {
+            from,
+            to,
             amount,
             fee,
-            self.next_nonce[from],
-        );
+            nonce: self.next_nonce[from],
+        };
+        if let Some((_, at)) = self.asked.iter().find(|(a, _)| *a == job) {
+            if self.predicted.0 - at >= (DEPTH / 2) as u64 {
+                self.predicted.1 += 1;
+            }
+        }
+        self.predicted.0 += 1;
+        let tx = self
+            .ahead
+            .as_mut()
+            .and_then(|a| a.take(&job))
+            .unwrap_or_else(|| {
+                Transaction::new_signed(
+                    &self.keys[from],
+                    self.chain_id,
+                    self.addrs[to],
+                    amount,
+                    fee,
+                    job.nonce,
+                )
+            });
         let txid = tx.id();
         self.recorder.record(node, Event::TxSubmitted { txid });
         self.in_flight[from] = true;
@@ -180,9 +260,35 @@ impl Workload {
     }
 }
 
+/// The time to the next arrival (exponential, for a Poisson process).
+fn gap(cfg: &WorkloadConfig, rng: &mut ChaCha8Rng) -> Duration {
+    let secs = Exp::new(cfg.tx_rate).map(|e| e.sample(rng)).unwrap_or(1.0);
+    Duration::from_nanos((secs * 1e9) as u64)
+}
+
+/// An arrival's sender, receiver (another account), amount and fee, out of `n` accounts.
+fn draw(cfg: &WorkloadConfig, n: usize, rng: &mut ChaCha8Rng) -> (usize, usize, u64, u64) {
+    let from = rng.gen_range(0..n);
+    let mut to = rng.gen_range(0..n - 1);
+    if to >= from {
+        to += 1;
+    }
+    let amount = rng.gen_range(1..=cfg.max_amount);
+    let fee = rng.gen_range(cfg.min_fee..=cfg.max_fee);
+    (from, to, amount, fee)
+}
+
 impl Actor for Workload {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.running && self.cfg.tx_rate > 0.0 && self.keys.len() >= 2 {
+            self.ahead = Ahead::spawn(
+                self.keys.clone(),
+                self.addrs.clone(),
+                self.chain_id,
+                self.sig_cache.clone(),
+            );
+        }
         self.schedule(ctx);
     }
 }
@@ -191,6 +297,19 @@ impl Handler<StopLoad> for Workload {
     type Result = ();
     fn handle(&mut self, _: StopLoad, _: &mut Context<Self>) {
         self.running = false;
+    }
+}
+
+/// How many transactions were sent, and how many of them the worker was asked for at least
+/// `DEPTH / 2` arrivals ahead.
+#[derive(Message)]
+#[rtype(result = "(u64, u64)")]
+pub struct GetPredicted;
+
+impl Handler<GetPredicted> for Workload {
+    type Result = MessageResult<GetPredicted>;
+    fn handle(&mut self, _: GetPredicted, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.predicted)
     }
 }
 

@@ -52,6 +52,8 @@ fn same_seed_gives_identical_report_and_trace_and_another_seed_does_not() {
     let b = run_ok(small(7));
     let c = run_ok(small(8));
     assert_eq!(report_without_wall_time(&a), report_without_wall_time(&b));
+    // The load generator's worker thread verifies ahead; the counts must not show it.
+    assert_eq!(a.sig_cache, b.sig_cache);
     assert_eq!(
         trace_text(&a),
         trace_text(&b),

@@ -225,6 +225,7 @@ impl Cluster {
         .with_tcp_links(tcp.links.clone())
         .start();
         let (failed_tx, failures) = tokio::sync::mpsc::unbounded_channel();
+        let sig_cache = kit.sig_cache.clone();
         let factory = NodeFactory {
             cfg: cfg.clone(),
             chain: kit,
@@ -233,8 +234,9 @@ impl Cluster {
             persistence,
             failures: Some(failed_tx),
         };
-        let workload =
-            Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder).start();
+        let workload = Workload::new(&cfg, vec![None; n], stream(seed, "workload", 0), recorder)
+            .with_sig_cache(sig_cache)
+            .start();
         let timeline = Timeline::new(clock, &cfg, &opts.late_start);
         let mut cluster = Cluster {
             progress: Progress::new(opts.progress, timeline.total_ms()),
