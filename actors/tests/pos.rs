@@ -336,18 +336,20 @@ fn a_hash_share_fault_is_refused_under_proof_of_stake() {
 
 #[test]
 fn a_validator_whose_clock_runs_ahead_proposes_early_and_never_double_signs() {
-    // `config/pos.toml` for 300 s with 20-slot epochs; validator 3's clock runs 20 s ahead from
-    // 60 s to 180 s (and validator 5 pauses meanwhile). Validator 3 leads slots by its own
-    // clock: its blocks come 20 s early, and the others refuse them as too new (beyond the
-    // 15 s drift). On this seed it led slot 194 by its skewed clock at 174 s and leads it
-    // again at 194 s, its clock back: without its slashing protection it would sign a second
-    // block for slot 194, be caught and slashed.
+    // `config/pos.toml` for 300 s with 20-slot epochs, validator 3 holding 4/19 of the stake
+    // (so that it leads several slots in any 2 minutes: φ = 5.9% per slot); its clock runs
+    // 20 s ahead from 60 s to 180 s (and validator 5 pauses meanwhile). Validator 3 leads slots
+    // by its own clock: its blocks come 20 s early, and the others refuse them as too new
+    // (beyond the 15 s drift). When its clock goes back, the slots it signed by the skewed
+    // clock come round again (it led slot 174 at 154 s on this seed): without its slashing
+    // protection it would sign a second block for such a slot, be caught and slashed.
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/pos.toml");
     let text = std::fs::read_to_string(path).expect("config/pos.toml");
     let faults = "\n[[faults]]\nat = \"60s\"\nkind = \"clock_skew\"\nnode = 3\nms = 20000\nfor = \"120s\"\n\n[[faults]]\nat = \"60s\"\nkind = \"pause\"\nnode = 5\nfor = \"60s\"\n";
     let overrides = [
         "cluster.duration=300s".to_string(),
         "pos.epoch_slots=20".to_string(),
+        "pos.stake=[1,1,1,4,1,1,1,1,1,1,1,1,1,1,1,1]".to_string(),
     ];
     let cfg = Config::parse(&format!("{text}{faults}"), "pos-skew.toml", &overrides)
         .expect("a valid config");
