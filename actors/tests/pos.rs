@@ -16,6 +16,7 @@ use chainlab_actors::inspect::inspect;
 use std::collections::{BTreeMap, BTreeSet};
 use support::config::Toml;
 use support::converge::assert_converged_or_final_tie;
+use support::pos::assert_finality_never_reverted;
 use support::run::{assert_no_violations, mined, report_without_wall_time, run_ok, trace_text};
 
 /// Nodes of the virtual-clock cluster.
@@ -45,51 +46,20 @@ fn pos(seed: u64, extra: &[&str]) -> Config {
     Toml::virtual_clock().with(&set).config("pos.toml", &[], "")
 }
 
-/// `(t, node, slot, validator, hash)` of every `slot_led`.
+/// `(t, node, slot, validator, hash)` of every `slot_led` ([`support::pos::led`]).
 fn led(out: &RunOutput) -> Vec<(u64, NodeId, u64, u32, Hash)> {
-    out.events
-        .iter()
-        .filter_map(|r| match r.event {
-            Event::SlotLed {
-                slot,
-                validator,
-                hash,
-            } => Some((r.t_ms, r.node, slot, validator, hash)),
-            _ => None,
-        })
+    support::pos::led(out)
+        .into_iter()
+        .map(|l| (l.t, l.node, l.slot, l.validator, l.hash))
         .collect()
 }
 
-/// `(t, node, epoch, hash, height)` of every `finalized`.
+/// `(t, node, epoch, hash, height)` of every `finalized` ([`support::pos::finalized`]).
 fn finalized(out: &RunOutput) -> Vec<(u64, NodeId, u64, Hash, u64)> {
-    out.events
-        .iter()
-        .filter_map(|r| match r.event {
-            Event::Finalized {
-                epoch,
-                hash,
-                height,
-            } => Some((r.t_ms, r.node, epoch, hash, height)),
-            _ => None,
-        })
+    support::pos::finalized(out)
+        .into_iter()
+        .map(|f| (f.t, f.node, f.epoch, f.hash, f.height))
         .collect()
-}
-
-/// Checks that every finalized checkpoint any node reported is on the final chain at its
-/// height (none was ever reverted), and returns the highest finalized height.
-fn assert_finality_never_reverted(out: &RunOutput) -> u64 {
-    let on_chain: BTreeMap<u64, Hash> =
-        out.final_chain.iter().map(|b| (b.height, b.hash)).collect();
-    let fin = finalized(out);
-    for (t, node, epoch, hash, height) in &fin {
-        assert_eq!(
-            on_chain.get(height),
-            Some(hash),
-            "node {node} finalized epoch {epoch}'s checkpoint {hash} at height {height} \
-             (t = {t} ms), which the final chain does not hold"
-        );
-    }
-    fin.iter().map(|f| f.4).max().unwrap_or(0)
 }
 
 #[test]
