@@ -232,6 +232,8 @@ pub fn to_high_s(sig: &Signature) -> Option<Signature> {
 #[derive(Debug)]
 pub struct SigCache {
     inner: Mutex<CacheInner>,
+    /// Blocks that passed `chain::validation::check_block` ([`crate::chain::validation`]).
+    pub(crate) blocks: Mutex<crate::chain::validation::CheckedMemo>,
     ahead: Mutex<Ahead>,
     keys: Mutex<KeyCache>,
     hits: AtomicU64,
@@ -285,6 +287,7 @@ impl SigCache {
                 capacity: AHEAD_CAPACITY,
             }),
             keys: Mutex::new(KeyCache::default()),
+            blocks: Mutex::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }

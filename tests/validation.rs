@@ -1154,3 +1154,29 @@ fn more_work_beats_tie_keys() {
     let out = import_key(&mut node, &b2, 2 * SPACING, u64::MAX).unwrap();
     assert_eq!(out.tip_change.unwrap().new_tip, b2.hash());
 }
+
+#[test]
+fn a_shared_block_is_checked_once_per_process_and_a_tampered_copy_is_not_let_through() {
+    let (_, p, b) = two_tx_block();
+    let cache = SigCache::new(1024);
+    let shared = Arc::new(b.clone());
+    let first = check_block(shared.clone(), &p, Some(&cache)).expect("valid");
+    let counts = cache.stats();
+    let again = check_block(shared.clone(), &p, Some(&cache)).expect("remembered");
+    assert_eq!(again.hash(), first.hash());
+    assert_eq!(
+        cache.stats(),
+        counts,
+        "not even a cache lookup: the block is remembered"
+    );
+    // Another allocation of the same block is checked again (its signatures from the cache).
+    check_block(Arc::new((*shared).clone()), &p, Some(&cache)).expect("valid");
+    assert_eq!(cache.stats().0, counts.0 + 2, "two signatures looked up");
+    // The same header over another body, in another allocation: checked, and refused.
+    let mut tampered = b;
+    tampered.txs.swap(0, 1);
+    assert_eq!(
+        check_block(Arc::new(tampered), &p, Some(&cache)).unwrap_err(),
+        BlockError::BadMerkleRoot
+    );
+}

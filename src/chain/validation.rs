@@ -199,17 +199,64 @@ pub fn check_block(
     params: &ChainParams,
     cache: Option<&SigCache>,
 ) -> Result<CheckedBlock, BlockError> {
+    if let Some(c) = cache {
+        let memo = c.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(checked) = memo.get(&block) {
+            return Ok(checked);
+        }
+    }
     let (hash, ids) = check_block_shape(&block, params)?;
     for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
         check_tx(tx, id, params.chain_id, cache)
             .map_err(|source| BlockError::Tx { index, source })?;
     }
     params.engine.check_items(&block.items, cache)?;
-    Ok(CheckedBlock {
+    let checked = CheckedBlock {
         block,
         hash,
         tx_ids: Arc::new(ids),
-    })
+    };
+    if let Some(c) = cache {
+        c.blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(&checked);
+    }
+    Ok(checked)
+}
+
+/// Blocks that passed [`check_block`] in this process, by the address of their shared copy:
+/// over in-memory links every node receives the same `Arc<Block>`, and the checks need no
+/// chain context, so the first node's answer holds for all. The memo holds each `Arc`, so an
+/// address cannot be reused by another block while its entry lives; a copy decoded apart
+/// (TCP) is another address and is checked. Bounded, first-in first-out; never iterated.
+#[derive(Debug, Default)]
+pub struct CheckedMemo {
+    map: std::collections::HashMap<usize, CheckedBlock>,
+    order: std::collections::VecDeque<usize>,
+}
+
+/// Blocks [`CheckedMemo`] remembers.
+const CHECKED_MEMO: usize = 4096;
+
+impl CheckedMemo {
+    fn get(&self, block: &Arc<Block>) -> Option<CheckedBlock> {
+        let c = self.map.get(&(Arc::as_ptr(block) as usize))?;
+        Arc::ptr_eq(&c.block, block).then(|| c.clone())
+    }
+
+    fn insert(&mut self, checked: &CheckedBlock) {
+        let key = Arc::as_ptr(&checked.block) as usize;
+        if self.map.insert(key, checked.clone()).is_some() {
+            return;
+        }
+        self.order.push_back(key);
+        while self.order.len() > CHECKED_MEMO {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
 }
 
 /// Everything [`check_block`] checks except the signatures: version, size, seal, duplicates,
