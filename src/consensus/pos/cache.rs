@@ -79,6 +79,8 @@ struct Job {
 #[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
+    /// The keys of `jobs` (a producer asks at every plan: no scan of the queue per chunk).
+    queued: std::collections::HashSet<ChunkKey>,
     /// The chunk the thread is evaluating.
     busy: Option<ChunkKey>,
     /// The memo is gone: the thread ends.
@@ -145,6 +147,7 @@ fn worker(memo: Weak<Inner>, p: Arc<Prefetch>) {
                     return;
                 }
                 if let Some(job) = q.jobs.pop_front() {
+                    q.queued.remove(&job.key);
                     q.busy = Some(job.key);
                     break job;
                 }
@@ -240,7 +243,9 @@ impl PosCache {
         if let Some(c) = lock(&self.0.lottery).get(&k) {
             return c;
         }
-        q.jobs.retain(|j| j.key != k);
+        if q.queued.remove(&k) {
+            q.jobs.retain(|j| j.key != k);
+        }
         let worker_busy = q.busy.is_some() || !q.jobs.is_empty();
         drop(q);
         let chunk = if worker_busy {
@@ -268,18 +273,21 @@ impl PosCache {
         for &(first, end) in chunks {
             let key = (*vrf_public, *eta, first);
             if q.busy == Some(key)
-                || q.jobs.iter().any(|j| j.key == key)
+                || q.queued.contains(&key)
                 || lock(&self.0.lottery).get(&key).is_some()
             {
                 continue;
             }
+            q.queued.insert(key);
             q.jobs.push_back(Job {
                 key,
                 end,
                 eval: eval.clone(),
             });
             if q.jobs.len() > MAX_QUEUED {
-                q.jobs.pop_front();
+                if let Some(old) = q.jobs.pop_front() {
+                    q.queued.remove(&old.key);
+                }
             }
         }
         if !q.started && !q.jobs.is_empty() {
@@ -291,6 +299,7 @@ impl PosCache {
             if spawned.is_err() {
                 // No thread: everything is evaluated when needed, as without prefetching.
                 q.jobs.clear();
+                q.queued.clear();
             }
         }
         drop(q);

@@ -168,12 +168,7 @@ impl Pos {
     ) -> Option<u64> {
         let mut t = from;
         while t < to {
-            let epoch = self.epoch_of(t);
-            let es = self.epoch_start(epoch);
-            let first = es + (t - es) / CHUNK * CHUNK;
-            let end = first
-                .saturating_add(CHUNK)
-                .min(self.epoch_start(epoch.saturating_add(1)));
+            let (first, end) = self.chunk_of(t);
             let chunk = self.cache.lottery_chunk(tag, eta, first, end, &eval);
             let stop = end.min(to);
             for x in t..stop {
@@ -184,6 +179,19 @@ impl Pos {
             t = stop;
         }
         None
+    }
+
+    /// The lottery chunk holding `slot`: `(first, end)`, cut from its epoch's start every
+    /// [`CHUNK`] slots and at the epoch's end (the memo's keys: scans and prefetches must cut
+    /// alike).
+    fn chunk_of(&self, slot: u64) -> (u64, u64) {
+        let epoch = self.epoch_of(slot);
+        let es = self.epoch_start(epoch);
+        let first = es + (slot - es) / CHUNK * CHUNK;
+        let end = first
+            .saturating_add(CHUNK)
+            .min(self.epoch_start(epoch.saturating_add(1)));
+        (first, end)
     }
 
     /// Queues validator `i`'s lottery chunks of `epoch` for evaluation ahead of need, when the
@@ -204,10 +212,13 @@ impl Pos {
             return;
         }
         let end = self.epoch_start(epoch.saturating_add(1));
-        let chunks: Vec<(u64, u64)> = (first..end)
-            .step_by(CHUNK as usize)
-            .map(|a| (a, a.saturating_add(CHUNK).min(end)))
-            .collect();
+        let mut chunks = Vec::new();
+        let mut t = first;
+        while t < end {
+            let chunk = self.chunk_of(t);
+            chunks.push(chunk);
+            t = chunk.1;
+        }
         let chain_id = self.chain_id;
         let eval: Eval = Arc::new(move |x| vk.evaluate(&vrf_input(chain_id, &eta, x)).value);
         self.cache.prefetch(&v.vrf_public, &eta, &chunks, eval);

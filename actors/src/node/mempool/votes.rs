@@ -42,9 +42,18 @@ impl MempoolActor {
 
     /// Evidence new to this node: traced (first sight) and returned, to push.
     fn first_sight(&self, e: Evidence) -> SharedItem {
+        let item = SharedItem::new(Item::Evidence(e));
+        self.trace_evidence(&item);
+        item
+    }
+
+    /// Traces evidence at this node's first sight of it (nothing for a vote).
+    fn trace_evidence(&self, item: &SharedItem) {
+        let Item::Evidence(e) = item.item() else {
+            return;
+        };
         // Evidence that passed `check_evidence` names its offender (a proof-of-stake header).
         let (offender, kind) = (e.offender().unwrap_or(u32::MAX), e.kind());
-        let item = SharedItem::new(Item::Evidence(e));
         let id = item.id();
         tracing::debug!(offender, kind, evidence = %id.short(), "equivocation");
         self.env.record(Event::Equivocation {
@@ -52,7 +61,6 @@ impl MempoolActor {
             kind: kind.into(),
             evidence: id,
         });
-        item
     }
 
     /// The best chain moved: the pool forgets what the new chain holds, takes back what it
@@ -117,8 +125,8 @@ impl MempoolActor {
                 if !v.pool.add_evidence(e.clone()) {
                     return Ok(ItemOutcome::Known);
                 }
-                // The same evidence, traced at first sight; pushed on as it came.
-                let _ = self.first_sight(e.clone());
+                // Traced at first sight; pushed on as it came.
+                self.trace_evidence(&item);
                 relay.push(item);
                 Ok(ItemOutcome::Added)
             }
