@@ -10,6 +10,7 @@
 //! | [`hash`], [`crypto`], [`encoding`], [`tx`], [`block`] | the data: ids, keys, canonical bytes, transactions, blocks |
 //! | [`chain`] | one node's chain: state, validation, fork choice and reorgs, orphans, deferred blocks, the store seam |
 //! | [`consensus`] | the consensus seam ([`consensus::Consensus`]) and its engines (proof of work) |
+//! | [`contract`] | smart contracts: the metered WebAssembly VM, the host API, receipts and callbacks |
 //! | [`mempool`] | admission, ordering, eviction and expiry of pending transactions |
 //! | [`net`] | the wire protocol, gossip decisions, frames, the handshake and peer hygiene |
 //! | [`sim`] | simulation models (latency, topology, hash power) and the fault vocabulary |
@@ -20,6 +21,7 @@ pub mod block;
 pub mod chain;
 pub mod config;
 pub mod consensus;
+pub mod contract;
 pub mod crypto;
 pub mod encoding;
 pub mod hash;
