@@ -40,6 +40,8 @@ pub struct MempoolPolicy {
     pub expiry_ms: u64,
     /// A replacement (same sender and nonce) must pay at least this many percent more.
     pub replace_bump_percent: u64,
+    /// Contract limits a deploy or call must respect to be valid.
+    pub contracts: crate::contract::ContractParams,
 }
 
 /// Why a transaction was not admitted.
@@ -306,7 +308,13 @@ impl Mempool {
         } else {
             None
         };
-        check_tx(&tx, &id, self.policy.chain_id, cache)?;
+        check_tx(
+            &tx,
+            &id,
+            self.policy.chain_id,
+            &self.policy.contracts,
+            cache,
+        )?;
         let mut dropped = Vec::new();
         if let Some(v) = victim {
             self.remove(&v);
@@ -603,6 +611,7 @@ mod tests {
             min_fee: 1,
             expiry_ms: 1000,
             replace_bump_percent: 10,
+            contracts: crate::contract::ContractParams::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use chainlab::hash::Hash;
 use chainlab::net::{
     encode_frame, make_hello, node_key, sign_auth, AllowedPeers, Frame, HandshakeRules,
 };
-use chainlab::tx::Transaction;
+use chainlab::tx::{Payload, Transaction};
 use chainlab::net::wire::{WireMsg, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ fn tx(i: u8) -> Transaction {
         amount: 1000 + u64::from(i),
         fee: 1,
         nonce: u64::from(i),
+        payload: Payload::Transfer,
         sig: Signature([i; 64]),
     }
 }

@@ -7,6 +7,7 @@
 //! A branch that fails is marked invalid and the node stays on its previous tip.
 
 pub mod deferred;
+pub mod exec;
 pub mod intake;
 mod orphans;
 pub mod params;
@@ -24,6 +25,7 @@ use crate::consensus::{Ancestry, BranchState, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
 use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
+use exec::{execute_block, BlockRun, ExecRecord};
 use orphans::OrphanPool;
 use params::ChainParams;
 use state::{Account, ApplyError, State, Undo};
@@ -54,6 +56,8 @@ struct Entry {
     status: Status,
     /// The consensus engine's state after this block ([`Consensus::child_state`]).
     consensus: BranchState,
+    /// What its contracts did, once connected (`None` when nothing: no contract work).
+    records: Option<Arc<[ExecRecord]>>,
 }
 
 /// What an import did.
@@ -92,6 +96,9 @@ pub struct TipChange {
     pub reverted: Vec<Arc<Block>>,
     /// Accounts touched by reverted or connected blocks, with their new values.
     pub changed: Vec<(Address, Account)>,
+    /// What the contracts of `connected` blocks did: (index into `connected`, records), for
+    /// the blocks that did contract work.
+    pub records: Vec<(usize, Arc<[ExecRecord]>)>,
     /// What a child of the new tip must carry (for block producers).
     pub next_rule: Option<SealRule>,
 }
@@ -186,6 +193,7 @@ impl ChainState {
                 tie_key: 0,
                 status: Status::Valid,
                 consensus: engine.genesis_state(&hash),
+                records: None,
             },
         );
         ChainState {
@@ -422,6 +430,7 @@ impl ChainState {
             tie_key,
             status: Status::Pending,
             consensus,
+            records: None,
         };
         let hash = b.hash;
         self.entries.insert(hash, entry);
@@ -511,22 +520,30 @@ impl ChainState {
             return Err(BlockError::InvalidAncestor(hash));
         }
         let block = e.block.clone();
-        let undo = self
-            .state
-            .apply_block(&block, self.params.reward)
-            .map_err(|(index, source)| BlockError::TxApply { index, source })?;
+        let ids = e.tx_ids.clone();
+        let done = execute_block(
+            &mut self.state,
+            &block,
+            &ids,
+            self.params.reward,
+            &self.params.contracts,
+        )
+        .map_err(|(index, source)| BlockError::TxApply { index, source })?;
         let root = self.state.root();
         if root != block.header.state_root {
-            self.state.revert(&undo);
+            self.state.revert(&done.undo);
             return Err(BlockError::BadStateRoot {
                 expected: root,
                 got: block.header.state_root,
             });
         }
-        self.undo.insert(hash, undo);
+        self.undo.insert(hash, done.undo);
         self.canonical.push(hash);
         if let Some(e) = self.entries.get_mut(&hash) {
             e.status = Status::Valid;
+            if !done.records.is_empty() {
+                e.records = Some(done.records.into());
+            }
         }
         Ok(())
     }
@@ -559,6 +576,11 @@ impl ChainState {
         let connected: Vec<Arc<Block>> = self.canonical[fork_height + 1..]
             .iter()
             .map(|c| self.entries[c].block.clone())
+            .collect();
+        let records = self.canonical[fork_height + 1..]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, self.entries[c].records.clone()?)))
             .collect();
         let included: Vec<TxId> = self.canonical[fork_height + 1..]
             .iter()
@@ -602,6 +624,7 @@ impl ChainState {
                 .into_iter()
                 .map(|a| (a, self.state.get(&a)))
                 .collect(),
+            records,
             next_rule: Some(self.next_rule(&new_tip)),
         });
     }
@@ -665,47 +688,49 @@ impl ChainState {
         now_ms: u64,
     ) -> Result<Block, ApplyError> {
         let tip = self.tip();
-        let mut undo = Undo::default();
+        let timestamp_ms = now_ms
+            .max(self.median_time_past(tip).saturating_add(1))
+            .max(self.engine.earliest_timestamp(self, &tip));
         let mut txs = Vec::new();
-        let mut fees: u64 = 0;
+        let mut ids: Vec<TxId> = Vec::new();
         let mut bytes = 400u64 + items.iter().map(crate::encoding::encoded_len).sum::<u64>();
+        let params = self.params.clone();
+        let height = self.height() + 1;
+        let mut run = BlockRun::begin(&mut self.state, height, timestamp_ms, &params.contracts);
         for tx in candidates {
-            if txs.len() >= self.params.max_block_txs {
+            if txs.len() >= params.max_block_txs {
                 break;
             }
             let size = tx.size();
-            if bytes + size > self.params.max_block_bytes {
+            if bytes + size > params.max_block_bytes {
                 continue;
             }
-            let Some(paid) = fees
+            if run
+                .fees()
                 .checked_add(tx.fee)
-                .filter(|f| f.checked_add(self.params.reward).is_some())
-            else {
+                .and_then(|f| f.checked_add(params.reward))
+                .is_none()
+            {
                 continue;
-            };
-            if self.state.apply_tx(tx, &mut undo).is_ok() {
-                fees = paid;
+            }
+            let id = tx.id();
+            if run.apply_tx(tx, &id).is_ok() {
                 bytes += size;
                 txs.push(tx.clone());
+                ids.push(id);
             }
         }
-        let credited = self
-            .state
-            .credit(miner, self.params.reward + fees, &mut undo);
+        let done = run.finish(miner, params.reward)?;
         let state_root = self.state.root();
-        self.state.revert(&undo);
-        credited?;
-        let ids: Vec<TxId> = txs.iter().map(Transaction::id).collect();
+        self.state.revert(&done.undo);
         Ok(Block {
             header: BlockHeader {
                 version: BLOCK_VERSION,
                 parent: tip,
-                height: self.height() + 1,
+                height,
                 tx_root: body_root(&ids, &items),
                 state_root,
-                timestamp_ms: now_ms
-                    .max(self.median_time_past(tip).saturating_add(1))
-                    .max(self.engine.earliest_timestamp(self, &tip)),
+                timestamp_ms,
                 miner,
                 seal: self.engine.template_seal(&self.next_rule(&tip)),
             },
@@ -720,16 +745,30 @@ impl ChainState {
     /// # Errors
     /// A description of the first difference.
     pub fn verify_replay(&self) -> Result<(), String> {
-        let mut accounts = self.genesis_state.accounts().clone();
-        let blocks = self.canonical[1..]
-            .iter()
-            .map(|h| self.entries[h].block.as_ref());
-        State::replay_balances(&mut accounts, blocks, self.params.reward)
-            .map_err(|(b, t, e)| format!("replay of block at height {} tx {t}: {e}", b + 1))?;
-        if &accounts != self.state.accounts() {
+        let mut replayed = (*self.genesis_state).clone();
+        for (height, h) in self.canonical.iter().enumerate().skip(1) {
+            let e = &self.entries[h];
+            execute_block(
+                &mut replayed,
+                &e.block,
+                &e.tx_ids,
+                self.params.reward,
+                &self.params.contracts,
+            )
+            .map_err(|(t, e)| format!("replay of block at height {height} tx {t}: {e}"))?;
+        }
+        if replayed.accounts() != self.state.accounts() {
             return Err("replayed accounts differ from the live state".into());
         }
-        if State::from_accounts(accounts).root() != self.state.root() {
+        if replayed.contracts() != self.state.contracts()
+            || replayed.all_storage() != self.state.all_storage()
+        {
+            return Err("replayed contract code or storage differs from the live state".into());
+        }
+        if replayed.receipts() != self.state.receipts() {
+            return Err("replayed pending receipts differ from the live state".into());
+        }
+        if replayed.root() != self.state.root() {
             return Err("the live state root differs from the root of the replayed state".into());
         }
         let tip = &self.entries[&self.tip()].block;

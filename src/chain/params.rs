@@ -6,6 +6,7 @@ use crate::block::{Block, BlockHeader, BLOCK_VERSION};
 use crate::chain::state::State;
 use crate::consensus::pow::Pow;
 use crate::consensus::{Consensus, Engine};
+use crate::contract::ContractParams;
 use crate::crypto::Address;
 use crate::hash::Hash;
 
@@ -36,6 +37,8 @@ pub struct ChainParams {
     pub max_fork_depth: u64,
     /// Balances at genesis.
     pub genesis_balances: Vec<(Address, u64)>,
+    /// Limits of contract execution.
+    pub contracts: ContractParams,
 }
 
 impl ChainParams {
@@ -89,6 +92,7 @@ impl ChainParams {
             max_orphans: 64,
             max_fork_depth: 100,
             genesis_balances,
+            contracts: ContractParams::default(),
         }
     }
 }

@@ -1,15 +1,19 @@
-//! Account state, transaction application with undo records, and the state root.
+//! Account and contract state, transaction application with undo records, and the state
+//! root.
 //!
 //! The state root is an incremental multiset hash (AdHash: the sum modulo 2^256 of a
-//! SHA-256 leaf per account), hashed once more with the account count. Applying a block
-//! costs O(accounts it touches), not O(all accounts); equal states give equal roots.
+//! SHA-256 leaf per entry), hashed once more with the entry count. The entries are the
+//! accounts, the deployed contracts' code, every contract's storage and the pending receipts
+//! (`chain::exec`), each with its own leaf domain. Applying a block costs O(entries it
+//! touches), not O(all entries); equal states give equal roots.
 
-use crate::block::Block;
+use crate::contract::PromiseResult;
 use crate::crypto::Address;
-use crate::hash::Hash;
+use crate::hash::{Hash, TxId};
 use crate::tx::Transaction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,41 +46,150 @@ pub enum ApplyError {
     /// A credit would overflow u64.
     #[error("balance overflow")]
     Overflow,
+    /// The block's transactions attach more gas than `max_block_gas`.
+    #[error("the block's transactions attach {total} gas, more than the limit {max}")]
+    BlockGas {
+        /// Gas attached up to and including this transaction.
+        total: u128,
+        /// The limit.
+        max: u64,
+    },
 }
 
-/// What to restore to revert a block: each touched account's value before the block.
+/// What to restore to revert a block: each touched entry's value before the block.
 #[derive(Clone, Debug, Default)]
 pub struct Undo {
     prev: Vec<(Address, Option<Account>)>,
+    contract: Vec<Prev>,
 }
+
+/// A contract entry's value before a change.
+#[derive(Clone, Debug)]
+enum Prev {
+    Code(Address, Option<Code>),
+    Storage(Address, Vec<u8>, Option<Vec<u8>>),
+    Receipt(Hash, Option<Receipt>),
+}
+
+/// A point in an [`Undo`] to revert back to ([`State::revert_to`]): what one failed contract
+/// execution did is undone, what came before stays.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark(usize, usize);
 
 impl Undo {
     /// Addresses touched (may repeat).
     pub fn touched(&self) -> impl Iterator<Item = &Address> {
         self.prev.iter().map(|(a, _)| a)
     }
+
+    /// The current end, to revert back to.
+    pub fn mark(&self) -> Mark {
+        Mark(self.prev.len(), self.contract.len())
+    }
 }
 
-/// All accounts, plus the running state commitment.
+/// A deployed contract's module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Code {
+    /// SHA-256 of the wasm bytes.
+    pub hash: Hash,
+    /// The wasm bytes.
+    pub wasm: Arc<Vec<u8>>,
+}
+
+/// Where a pending receipt stands in the execution order: the first block height that may
+/// execute it, then the height of the block that made it ready and its rank among the
+/// receipts that block made ready (so receipts run in the order they became ready).
+pub type ReceiptKey = (u64, u64, u32);
+
+/// A pending outgoing call (or callback), part of the state until a block executes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The transaction whose call started the chain of receipts.
+    pub origin: TxId,
+    /// That transaction's sender.
+    pub signer: Address,
+    /// The contract that made it (the callee sees it as its caller).
+    pub predecessor: Address,
+    /// The contract to run.
+    pub receiver: Address,
+    /// Its method.
+    pub method: String,
+    /// The arguments.
+    pub args: Vec<u8>,
+    /// Gas attached.
+    pub gas: u64,
+    /// Value attached (already taken from the predecessor; refunded if the receipt fails).
+    pub value: u64,
+    /// Height of the block that made it.
+    pub created_height: u64,
+    /// Receipts between it and the transaction (1 for a receipt a transaction made).
+    pub depth: u32,
+    /// For a callback: the receipt whose result it waits for.
+    pub waits_for: Option<Hash>,
+    /// For a callback: that receipt's result, once it ran.
+    pub result: Option<PromiseResult>,
+    /// Its place in the execution order once it is ready (a callback is ready when the
+    /// receipt it waits for ran).
+    pub ready: Option<ReceiptKey>,
+    /// Callbacks waiting for this receipt.
+    pub dependents: Vec<Hash>,
+}
+
+/// All accounts, contracts and pending receipts, plus the running state commitment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
     accounts: BTreeMap<Address, Account>,
     leaves: BTreeMap<Address, [u64; 4]>,
     acc: [u64; 4],
+    code: BTreeMap<Address, Code>,
+    storage: BTreeMap<(Address, Vec<u8>), Vec<u8>>,
+    receipts: BTreeMap<Hash, Receipt>,
+    /// The ready receipts by [`ReceiptKey`] (an index of `receipts`, not committed apart).
+    queue: BTreeMap<ReceiptKey, Hash>,
 }
 
-fn leaf(addr: &Address, a: &Account) -> [u64; 4] {
-    let h = Hash::sha256_parts(&[
-        b"chainlab/account/v1",
-        &addr.0,
-        &a.balance.to_le_bytes(),
-        &a.nonce.to_le_bytes(),
-    ]);
+fn words(h: &Hash) -> [u64; 4] {
     let mut out = [0u64; 4];
     for (i, chunk) in h.0.chunks_exact(8).enumerate() {
         out[i] = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
     }
     out
+}
+
+fn code_leaf(addr: &Address, code: &Code) -> [u64; 4] {
+    words(&Hash::sha256_parts(&[
+        b"chainlab/code/v1",
+        &addr.0,
+        &code.hash.0,
+    ]))
+}
+
+fn storage_leaf(addr: &Address, key: &[u8], value: &[u8]) -> [u64; 4] {
+    words(&Hash::sha256_parts(&[
+        b"chainlab/storage/v1",
+        &addr.0,
+        &(key.len() as u32).to_le_bytes(),
+        key,
+        value,
+    ]))
+}
+
+fn receipt_leaf(id: &Hash, r: &Receipt) -> [u64; 4] {
+    words(&Hash::sha256_parts(&[
+        b"chainlab/receipt/v1",
+        &id.0,
+        &crate::encoding::encode(r),
+    ]))
+}
+
+fn leaf(addr: &Address, a: &Account) -> [u64; 4] {
+    words(&Hash::sha256_parts(&[
+        b"chainlab/account/v1",
+        &addr.0,
+        &a.balance.to_le_bytes(),
+        &a.nonce.to_le_bytes(),
+    ]))
 }
 
 fn add256(acc: &mut [u64; 4], x: &[u64; 4]) {
@@ -149,17 +262,133 @@ impl State {
         self.set(addr, prev.unwrap_or_default());
     }
 
+    /// The code deployed at `addr`.
+    pub fn code(&self, addr: &Address) -> Option<&Code> {
+        self.code.get(addr)
+    }
+
+    /// Every deployed contract, by address.
+    pub fn contracts(&self) -> &BTreeMap<Address, Code> {
+        &self.code
+    }
+
+    /// The value under `key` in the storage of contract `addr`.
+    pub fn storage(&self, addr: &Address, key: &[u8]) -> Option<&Vec<u8>> {
+        self.storage.get(&(*addr, key.to_vec()))
+    }
+
+    /// Every storage entry of every contract, by (contract, key).
+    pub fn all_storage(&self) -> &BTreeMap<(Address, Vec<u8>), Vec<u8>> {
+        &self.storage
+    }
+
+    /// The pending receipt `id`.
+    pub fn receipt(&self, id: &Hash) -> Option<&Receipt> {
+        self.receipts.get(id)
+    }
+
+    /// Every pending receipt, by id.
+    pub fn receipts(&self) -> &BTreeMap<Hash, Receipt> {
+        &self.receipts
+    }
+
+    /// The first ready receipt in execution order.
+    pub fn next_ready(&self) -> Option<(ReceiptKey, Hash)> {
+        self.queue.first_key_value().map(|(k, id)| (*k, *id))
+    }
+
+    /// Deploys (or with `None` removes) the code at `addr`, recording undo data.
+    pub fn set_code(&mut self, addr: Address, code: Option<Code>, undo: &mut Undo) {
+        let prev = self.put_code(addr, code);
+        undo.contract.push(Prev::Code(addr, prev));
+    }
+
+    fn put_code(&mut self, addr: Address, code: Option<Code>) -> Option<Code> {
+        if let Some(c) = &code {
+            add256(&mut self.acc, &code_leaf(&addr, c));
+        }
+        let prev = match code {
+            Some(c) => self.code.insert(addr, c),
+            None => self.code.remove(&addr),
+        };
+        if let Some(p) = &prev {
+            sub256(&mut self.acc, &code_leaf(&addr, p));
+        }
+        prev
+    }
+
+    /// Sets (or with `None` removes) `key` in contract `addr`'s storage, recording undo data.
+    pub fn set_storage(
+        &mut self,
+        addr: Address,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        undo: &mut Undo,
+    ) {
+        let prev = self.put_storage(addr, key.to_vec(), value);
+        undo.contract.push(Prev::Storage(addr, key.to_vec(), prev));
+    }
+
+    fn put_storage(
+        &mut self,
+        addr: Address,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        if let Some(v) = &value {
+            add256(&mut self.acc, &storage_leaf(&addr, &key, v));
+        }
+        let prev = match value {
+            Some(v) => self.storage.insert((addr, key.clone()), v),
+            None => self.storage.remove(&(addr, key.clone())),
+        };
+        if let Some(p) = &prev {
+            sub256(&mut self.acc, &storage_leaf(&addr, &key, p));
+        }
+        prev
+    }
+
+    /// Sets (or with `None` removes) the pending receipt `id`, recording undo data.
+    pub fn set_receipt(&mut self, id: Hash, receipt: Option<Receipt>, undo: &mut Undo) {
+        let prev = self.put_receipt(id, receipt);
+        undo.contract.push(Prev::Receipt(id, prev));
+    }
+
+    fn put_receipt(&mut self, id: Hash, receipt: Option<Receipt>) -> Option<Receipt> {
+        if let Some(r) = &receipt {
+            add256(&mut self.acc, &receipt_leaf(&id, r));
+            if let Some(k) = r.ready {
+                self.queue.insert(k, id);
+            }
+        }
+        let prev = match receipt {
+            Some(r) => self.receipts.insert(id, r),
+            None => self.receipts.remove(&id),
+        };
+        if let Some(p) = &prev {
+            sub256(&mut self.acc, &receipt_leaf(&id, p));
+            if let Some(k) = p.ready {
+                let now = self.receipts.get(&id).and_then(|r| r.ready);
+                if now != Some(k) {
+                    self.queue.remove(&k);
+                }
+            }
+        }
+        prev
+    }
+
+    /// Number of entries the commitment covers.
+    fn entries(&self) -> u64 {
+        (self.accounts.len() + self.code.len() + self.storage.len() + self.receipts.len()) as u64
+    }
+
     /// Commitment to the whole state.
     pub fn root(&self) -> Hash {
         let mut bytes = [0u8; 32];
         for (i, w) in self.acc.iter().enumerate() {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
         }
-        Hash::sha256_parts(&[
-            b"chainlab/state/v1",
-            &bytes,
-            &(self.accounts.len() as u64).to_le_bytes(),
-        ])
+        Hash::sha256_parts(&[b"chainlab/state/v1", &bytes, &self.entries().to_le_bytes()])
     }
 
     /// Sum of all balances.
@@ -193,34 +422,50 @@ impl State {
         Ok(())
     }
 
-    /// Applies one transaction (fee is collected by the caller), recording undo data.
+    /// Applies one transfer (fee is collected by the caller), recording undo data. A
+    /// contract transaction's payload is not run here: [`crate::chain::exec`] runs it.
     ///
     /// # Errors
     /// As [`State::check_tx`], or overflow of the recipient; nothing changes on error.
     pub fn apply_tx(&mut self, tx: &Transaction, undo: &mut Undo) -> Result<(), ApplyError> {
         let from = tx.sender();
         self.check_from(tx, &from)?;
-        let mut s = self.get(&from);
-        let to_before = if tx.to == from { s } else { self.get(&tx.to) };
         if tx.to != from {
-            to_before
+            self.get(&tx.to)
                 .balance
                 .checked_add(tx.amount)
                 .ok_or(ApplyError::Overflow)?;
         }
-        undo.prev.push((from, self.accounts.get(&from).copied()));
+        self.charge(tx, &from, undo);
+        self.credit(tx.to, tx.amount, undo)
+            .expect("checked above: the recipient does not overflow");
+        Ok(())
+    }
+
+    /// Takes amount + fee from the sender and advances its nonce (checked by the caller).
+    pub(crate) fn charge(&mut self, tx: &Transaction, from: &Address, undo: &mut Undo) {
+        let mut s = self.get(from);
+        undo.prev.push((*from, self.accounts.get(from).copied()));
         s.balance -= tx.amount + tx.fee;
         s.nonce += 1;
-        if tx.to == from {
-            s.balance += tx.amount;
-            self.set(from, s);
-        } else {
-            self.set(from, s);
-            undo.prev.push((tx.to, self.accounts.get(&tx.to).copied()));
-            let mut r = to_before;
-            r.balance += tx.amount;
-            self.set(tx.to, r);
+        self.set(*from, s);
+    }
+
+    /// Takes `amount` from `addr`, recording undo data.
+    ///
+    /// # Errors
+    /// [`ApplyError::InsufficientBalance`]; nothing changes.
+    pub fn debit(&mut self, addr: Address, amount: u64, undo: &mut Undo) -> Result<(), ApplyError> {
+        let mut a = self.get(&addr);
+        if a.balance < amount {
+            return Err(ApplyError::InsufficientBalance {
+                balance: a.balance,
+                needed: u128::from(amount),
+            });
         }
+        undo.prev.push((addr, self.accounts.get(&addr).copied()));
+        a.balance -= amount;
+        self.set(addr, a);
         Ok(())
     }
 
@@ -241,99 +486,38 @@ impl State {
         Ok(())
     }
 
-    /// Applies a whole block: each transaction in order, then reward plus fees to the miner.
-    /// All or nothing: on error the state is as before.
-    ///
-    /// # Errors
-    /// The index of the failing transaction (or `txs.len()` for the reward) and why.
-    pub fn apply_block(&mut self, block: &Block, reward: u64) -> Result<Undo, (usize, ApplyError)> {
-        let mut undo = Undo::default();
-        let mut fees: u64 = 0;
-        for (i, tx) in block.txs.iter().enumerate() {
-            if let Err(e) = self.apply_tx(tx, &mut undo) {
-                self.revert(&undo);
-                return Err((i, e));
-            }
-            fees = fees.saturating_add(tx.fee);
-        }
-        let paid = reward
-            .checked_add(fees)
-            .ok_or((block.txs.len(), ApplyError::Overflow));
-        let res = paid.and_then(|p| {
-            self.credit(block.header.miner, p, &mut undo)
-                .map_err(|e| (block.txs.len(), e))
-        });
-        if let Err(e) = res {
-            self.revert(&undo);
-            return Err(e);
-        }
-        Ok(undo)
-    }
-
-    /// Replays blocks onto `accounts` without maintaining the incremental commitment (used to
-    /// check a live state: compare the result with [`State::accounts`], then the root once).
-    ///
-    /// # Errors
-    /// The first transaction that does not apply, as (block index, tx index, error).
-    pub fn replay_balances<'a>(
-        accounts: &mut BTreeMap<Address, Account>,
-        blocks: impl IntoIterator<Item = &'a Block>,
-        reward: u64,
-    ) -> Result<(), (usize, usize, ApplyError)> {
-        for (bi, block) in blocks.into_iter().enumerate() {
-            let mut fees: u64 = 0;
-            for (ti, tx) in block.txs.iter().enumerate() {
-                let from = tx.sender();
-                let s = accounts.get(&from).copied().unwrap_or_default();
-                if tx.nonce != s.nonce {
-                    return Err((
-                        bi,
-                        ti,
-                        ApplyError::BadNonce {
-                            expected: s.nonce,
-                            got: tx.nonce,
-                        },
-                    ));
-                }
-                let needed = u128::from(tx.amount) + u128::from(tx.fee);
-                if u128::from(s.balance) < needed {
-                    return Err((
-                        bi,
-                        ti,
-                        ApplyError::InsufficientBalance {
-                            balance: s.balance,
-                            needed,
-                        },
-                    ));
-                }
-                let e = accounts.entry(from).or_default();
-                e.balance -= tx.amount + tx.fee;
-                e.nonce += 1;
-                let r = accounts.entry(tx.to).or_default();
-                r.balance =
-                    r.balance
-                        .checked_add(tx.amount)
-                        .ok_or((bi, ti, ApplyError::Overflow))?;
-                fees = fees.saturating_add(tx.fee);
-            }
-            let paid =
-                reward
-                    .checked_add(fees)
-                    .ok_or((bi, block.txs.len(), ApplyError::Overflow))?;
-            let m = accounts.entry(block.header.miner).or_default();
-            m.balance =
-                m.balance
-                    .checked_add(paid)
-                    .ok_or((bi, block.txs.len(), ApplyError::Overflow))?;
-        }
-        accounts.retain(|_, a| *a != Account::default());
-        Ok(())
-    }
-
     /// Reverts what `undo` recorded.
     pub fn revert(&mut self, undo: &Undo) {
         for (addr, prev) in undo.prev.iter().rev() {
             self.restore(*addr, *prev);
+        }
+        for p in undo.contract.iter().rev() {
+            self.restore_contract(p.clone());
+        }
+    }
+
+    /// Reverts what `undo` recorded after `mark`, and forgets it.
+    pub fn revert_to(&mut self, undo: &mut Undo, mark: Mark) {
+        for (addr, prev) in undo.prev.drain(mark.0..).rev() {
+            self.restore(addr, prev);
+        }
+        let tail: Vec<Prev> = undo.contract.drain(mark.1..).collect();
+        for p in tail.into_iter().rev() {
+            self.restore_contract(p);
+        }
+    }
+
+    fn restore_contract(&mut self, p: Prev) {
+        match p {
+            Prev::Code(addr, c) => {
+                self.put_code(addr, c);
+            }
+            Prev::Storage(addr, key, v) => {
+                self.put_storage(addr, key, v);
+            }
+            Prev::Receipt(id, r) => {
+                self.put_receipt(id, r);
+            }
         }
     }
 }

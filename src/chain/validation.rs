@@ -8,9 +8,11 @@ use crate::block::{Block, CheckedBlock, BLOCK_VERSION};
 use crate::chain::params::ChainParams;
 use crate::chain::state::ApplyError;
 use crate::consensus::{Consensus, SealError};
+use crate::contract::{vm, ContractParams, DeployError};
+use crate::crypto::Address;
 use crate::crypto::{verify_digest, CryptoError, SigCache};
 use crate::hash::{Hash, TxId};
-use crate::tx::Transaction;
+use crate::tx::{contract_address, Payload, Transaction};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -28,6 +30,18 @@ pub enum TxError {
     /// The signature check failed.
     #[error("signature: {0}")]
     Signature(#[from] CryptoError),
+    /// A deploy's module cannot be deployed.
+    #[error("deploy: {0}")]
+    Deploy(#[from] DeployError),
+    /// A deploy not addressed to the contract address its sender and nonce give.
+    #[error("a deploy must be sent to {expected}, the address its sender and nonce give")]
+    DeployAddress {
+        /// [`crate::tx::contract_address`] of the sender and nonce.
+        expected: Address,
+    },
+    /// A call or deploy outside the contract limits; which.
+    #[error("{0}")]
+    Limit(String),
 }
 
 /// Why a block is invalid.
@@ -166,7 +180,8 @@ impl BlockError {
     }
 }
 
-/// Checks a transaction in itself: chain id, then signature (through the cache if given).
+/// Checks a transaction in itself: chain id, a contract payload within the limits, then the
+/// signature (through the cache if given).
 ///
 /// # Errors
 /// The first failing check.
@@ -174,6 +189,7 @@ pub fn check_tx(
     tx: &Transaction,
     id: &TxId,
     chain_id: u32,
+    contracts: &ContractParams,
     cache: Option<&SigCache>,
 ) -> Result<(), TxError> {
     if tx.chain_id != chain_id {
@@ -182,12 +198,59 @@ pub fn check_tx(
             got: tx.chain_id,
         });
     }
+    check_payload(tx, contracts)?;
     match cache {
         Some(c) => c.verify_with(id, &tx.from, || tx.signing_digest(), &tx.sig)?,
         None => verify_digest(&tx.from, &tx.signing_digest(), &tx.sig)?,
     }
     Ok(())
 }
+
+/// Checks a deploy's or call's payload against the contract limits: a deploy goes to its
+/// derived address and carries a module that may be deployed (`contract::vm::check_module`),
+/// arguments and gas are within bounds, a method name is short. A transfer passes.
+///
+/// # Errors
+/// The first rule broken.
+pub fn check_payload(tx: &Transaction, contracts: &ContractParams) -> Result<(), TxError> {
+    let limit = |what: String| Err(TxError::Limit(what));
+    let (gas, args) = match &tx.payload {
+        Payload::Transfer => return Ok(()),
+        Payload::Deploy(d) => {
+            let expected = contract_address(&tx.sender(), tx.nonce);
+            if tx.to != expected {
+                return Err(TxError::DeployAddress { expected });
+            }
+            vm::check_module(&d.code, contracts)?;
+            (d.gas, d.init_args.len())
+        }
+        Payload::Call(c) => {
+            if c.method.is_empty() || c.method.len() > MAX_METHOD_BYTES {
+                return limit(format!(
+                    "method name of {} bytes: names are 1 to {MAX_METHOD_BYTES} bytes",
+                    c.method.len()
+                ));
+            }
+            (c.gas, c.args.len())
+        }
+    };
+    if gas > contracts.max_call_gas {
+        return limit(format!(
+            "{gas} gas is more than contracts.max_call_gas {}",
+            contracts.max_call_gas
+        ));
+    }
+    if args > contracts.max_args_bytes as usize {
+        return limit(format!(
+            "{args} bytes of arguments is more than contracts.max_args_bytes {}",
+            contracts.max_args_bytes
+        ));
+    }
+    Ok(())
+}
+
+/// Longest method name, bytes.
+pub const MAX_METHOD_BYTES: usize = 64;
 
 /// Checks what needs no chain, cheapest first: version, transaction count, size, the seal (proof of work),
 /// duplicates, Merkle root, each transaction's chain id, then signatures.
@@ -207,7 +270,7 @@ pub fn check_block(
     }
     let (hash, ids) = check_block_shape(&block, params)?;
     for (index, (tx, id)) in block.txs.iter().zip(&ids).enumerate() {
-        check_tx(tx, id, params.chain_id, cache)
+        check_tx(tx, id, params.chain_id, &params.contracts, cache)
             .map_err(|source| BlockError::Tx { index, source })?;
     }
     params.engine.check_items(&block.items, cache)?;

@@ -158,6 +158,7 @@ impl Config {
             max_orphans: c.max_orphans,
             max_fork_depth: c.max_fork_depth,
             genesis_balances,
+            contracts: self.contracts,
         }
     }
 }

@@ -58,6 +58,7 @@ impl Config {
             min_fee: self.mempool.min_fee,
             expiry_ms: self.mempool.expiry.as_millis() as u64,
             replace_bump_percent: self.mempool.replace_bump_percent,
+            contracts: self.contracts,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod cluster;
 mod consensus;
+mod contracts;
 mod expect;
 mod faults;
 mod gossip;
@@ -111,6 +112,8 @@ pub struct Config {
     pub safety: SafetyConfig,
     /// `[tcp]`
     pub tcp: TcpConfig,
+    /// `[contracts]`
+    pub contracts: crate::contract::ContractParams,
     /// `[[faults]]`: the fault scenario, in firing order of the file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultEntry>,
@@ -242,6 +245,7 @@ impl Config {
         self.mempool.validate(file)?;
         self.gossip.validate(file)?;
         self.storage.validate(file)?;
+        self.contracts.validate(file)?;
         let end = self.cluster.duration + self.cluster.settle;
         let validators =
             (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));

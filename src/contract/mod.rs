@@ -13,8 +13,10 @@ pub mod vm;
 use crate::crypto::Address;
 use serde::{Deserialize, Serialize};
 
-/// Limits and costs of contract execution, shared by every node of a chain.
+/// Limits and costs of contract execution, shared by every node of a chain; the
+/// `[contracts]` section of a config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ContractParams {
     /// Largest module (wasm bytes) a deploy may carry.
     pub max_code_bytes: u32,

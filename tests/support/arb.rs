@@ -5,9 +5,10 @@
 use chainlab::block::{Block, BlockHeader, Seal};
 use chainlab::crypto::{Address, PublicKey, Signature};
 use chainlab::hash::Hash;
-use chainlab::tx::Transaction;
+use chainlab::tx::{Call, Deploy, Payload, Transaction};
 use proptest::prelude::*;
 use proptest::sample::Index;
+use std::sync::Arc;
 
 /// `N` arbitrary bytes.
 pub fn bytes_n<const N: usize>() -> impl Strategy<Value = [u8; N]> {
@@ -28,19 +29,32 @@ pub fn arb_tx() -> impl Strategy<Value = Transaction> {
         any::<u64>(),
         any::<u64>(),
         any::<u64>(),
+        arb_payload(),
         bytes_n::<64>(),
     )
         .prop_map(
-            |(chain_id, from, to, amount, fee, nonce, sig)| Transaction {
+            |(chain_id, from, to, amount, fee, nonce, payload, sig)| Transaction {
                 chain_id,
                 from: PublicKey(from),
                 to: Address(to),
                 amount,
                 fee,
                 nonce,
+                payload,
                 sig: Signature(sig),
             },
         )
+}
+
+/// A payload: mostly transfers, sometimes a call or a deploy with arbitrary bytes.
+pub fn arb_payload() -> impl Strategy<Value = Payload> {
+    prop_oneof![
+        4 => Just(Payload::Transfer),
+        1 => (".{0,12}", proptest::collection::vec(any::<u8>(), 0..40), any::<u64>())
+            .prop_map(|(method, args, gas)| Payload::Call(Arc::new(Call { method, args, gas }))),
+        1 => (proptest::collection::vec(any::<u8>(), 0..80), any::<u64>())
+            .prop_map(|(code, gas)| Payload::Deploy(Arc::new(Deploy { code, init_args: vec![], gas }))),
+    ]
 }
 
 /// A header with arbitrary fields.
