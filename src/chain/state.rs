@@ -68,7 +68,7 @@ pub struct Undo {
 enum Prev {
     Code(Address, Option<Code>),
     Storage(Address, Vec<u8>, Option<Vec<u8>>),
-    Receipt(Hash, Option<Receipt>),
+    Receipt(Hash, Option<Box<Receipt>>),
 }
 
 /// A point in an [`Undo`] to revert back to ([`State::revert_to`]): what one failed contract
@@ -351,7 +351,7 @@ impl State {
     /// Sets (or with `None` removes) the pending receipt `id`, recording undo data.
     pub fn set_receipt(&mut self, id: Hash, receipt: Option<Receipt>, undo: &mut Undo) {
         let prev = self.put_receipt(id, receipt);
-        undo.contract.push(Prev::Receipt(id, prev));
+        undo.contract.push(Prev::Receipt(id, prev.map(Box::new)));
     }
 
     fn put_receipt(&mut self, id: Hash, receipt: Option<Receipt>) -> Option<Receipt> {
@@ -516,7 +516,7 @@ impl State {
                 self.put_storage(addr, key, v);
             }
             Prev::Receipt(id, r) => {
-                self.put_receipt(id, r);
+                self.put_receipt(id, r.map(|r| *r));
             }
         }
     }
