@@ -259,7 +259,14 @@ impl ChainState {
     pub fn orphan_count(&self) -> usize {
         self.orphans.by_seq.len()
     }
-    /// A stored block.
+
+    /// What the contracts of the connected block `hash` did (`None`: nothing, or not
+    /// connected).
+    pub fn records(&self, hash: &Hash) -> Option<Arc<[ExecRecord]>> {
+        self.entries.get(hash)?.records.clone()
+    }
+
+    /// The block `hash`, if stored.
     pub fn get(&self, hash: &Hash) -> Option<&Arc<Block>> {
         self.entries.get(hash).map(|e| &e.block)
     }

@@ -1,6 +1,8 @@
 //! The trace vocabulary: [`Event`] (what happened, serialized with an `event` tag) and
 //! [`TraceRecord`] (an event at a time at a node, written as one JSON line).
 
+use crate::chain::exec::ExecRecord;
+use crate::crypto::Address;
 use crate::hash::{Hash, TxId};
 use crate::mempool::DropReason;
 use crate::NodeId;
@@ -221,6 +223,220 @@ pub enum Event {
         /// Stake removed.
         amount: u64,
     },
+    /// A block this node connected deployed a contract (docs/contracts.md).
+    ContractDeployed {
+        /// The deploy transaction.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// The contract's address.
+        #[serde(serialize_with = "addr")]
+        contract: Address,
+        /// Height of the block.
+        height: u64,
+        /// Gas its `init` burnt.
+        gas: u64,
+        /// Why it failed (absent when it stands).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A block this node connected ran a call transaction.
+    ContractCalled {
+        /// The transaction.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// The contract.
+        #[serde(serialize_with = "addr")]
+        contract: Address,
+        /// The method.
+        method: String,
+        /// Height of the block.
+        height: u64,
+        /// Gas burnt.
+        gas: u64,
+        /// Why it failed (absent on success).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A block this node connected made a receipt (an outgoing call or a callback).
+    ReceiptCreated {
+        /// The receipt.
+        #[serde(serialize_with = "hex")]
+        id: Hash,
+        /// The transaction its chain of calls started from.
+        #[serde(serialize_with = "hex")]
+        origin: TxId,
+        /// The contract it will run.
+        #[serde(serialize_with = "addr")]
+        receiver: Address,
+        /// The method.
+        method: String,
+        /// Height of the block.
+        height: u64,
+        /// Whether it is a callback.
+        callback: bool,
+    },
+    /// A block this node connected ran a receipt that is not a callback.
+    ReceiptExecuted {
+        /// The receipt.
+        #[serde(serialize_with = "hex")]
+        id: Hash,
+        /// The contract it ran.
+        #[serde(serialize_with = "addr")]
+        receiver: Address,
+        /// The method.
+        method: String,
+        /// Height of the block that made it.
+        created_height: u64,
+        /// Height of the block that ran it.
+        height: u64,
+        /// Gas burnt.
+        gas: u64,
+        /// Why it failed (absent on success).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A block this node connected ran a callback receipt.
+    Callback {
+        /// The receipt.
+        #[serde(serialize_with = "hex")]
+        id: Hash,
+        /// The contract it ran.
+        #[serde(serialize_with = "addr")]
+        receiver: Address,
+        /// The method.
+        method: String,
+        /// Whether the result it was given was `Ok`.
+        given_ok: bool,
+        /// Height of the block that made it.
+        created_height: u64,
+        /// Height of the block that ran it.
+        height: u64,
+        /// Gas burnt.
+        gas: u64,
+        /// Why the callback itself failed (absent on success).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A contract emitted an event in a block this node connected (or logged a line).
+    ContractEvent {
+        /// The contract.
+        #[serde(serialize_with = "addr")]
+        contract: Address,
+        /// Height of the block.
+        height: u64,
+        /// The event's bytes, hex (absent for a log line).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data: Option<String>,
+        /// The log line (absent for an event).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log: Option<String>,
+    },
+}
+
+fn addr<S: Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&a.to_string())
+}
+
+impl Event {
+    /// The trace events of what the contracts of a block at `height` did.
+    pub fn of_records(height: u64, records: &[ExecRecord]) -> Vec<Event> {
+        let err =
+            |r: &Result<(), crate::contract::ExecError>| r.as_ref().err().map(|e| e.to_string());
+        records
+            .iter()
+            .map(|r| match r {
+                ExecRecord::Deployed {
+                    tx,
+                    contract,
+                    gas_burnt,
+                    result,
+                } => Event::ContractDeployed {
+                    txid: *tx,
+                    contract: *contract,
+                    height,
+                    gas: *gas_burnt,
+                    error: err(result),
+                },
+                ExecRecord::Called {
+                    tx,
+                    contract,
+                    method,
+                    gas_burnt,
+                    result,
+                } => Event::ContractCalled {
+                    txid: *tx,
+                    contract: *contract,
+                    method: method.clone(),
+                    height,
+                    gas: *gas_burnt,
+                    error: err(result),
+                },
+                ExecRecord::ReceiptCreated {
+                    id,
+                    origin,
+                    receiver,
+                    method,
+                    callback,
+                } => Event::ReceiptCreated {
+                    id: *id,
+                    origin: *origin,
+                    receiver: *receiver,
+                    method: method.clone(),
+                    height,
+                    callback: *callback,
+                },
+                ExecRecord::ReceiptExecuted {
+                    id,
+                    receiver,
+                    method,
+                    created_height,
+                    callback: None,
+                    gas_burnt,
+                    result,
+                    ..
+                } => Event::ReceiptExecuted {
+                    id: *id,
+                    receiver: *receiver,
+                    method: method.clone(),
+                    created_height: *created_height,
+                    height,
+                    gas: *gas_burnt,
+                    error: err(result),
+                },
+                ExecRecord::ReceiptExecuted {
+                    id,
+                    receiver,
+                    method,
+                    created_height,
+                    callback: Some(given_ok),
+                    gas_burnt,
+                    result,
+                    ..
+                } => Event::Callback {
+                    id: *id,
+                    receiver: *receiver,
+                    method: method.clone(),
+                    given_ok: *given_ok,
+                    created_height: *created_height,
+                    height,
+                    gas: *gas_burnt,
+                    error: err(result),
+                },
+                ExecRecord::Event { contract, data } => Event::ContractEvent {
+                    contract: *contract,
+                    height,
+                    data: Some(hex::encode(data)),
+                    log: None,
+                },
+                ExecRecord::Log { contract, line } => Event::ContractEvent {
+                    contract: *contract,
+                    height,
+                    data: None,
+                    log: Some(line.clone()),
+                },
+            })
+            .collect()
+    }
 }
 
 impl Event {
@@ -251,6 +467,12 @@ impl Event {
             Event::Finalized { .. } => "finalized",
             Event::Equivocation { .. } => "equivocation",
             Event::Slashed { .. } => "slashed",
+            Event::ContractDeployed { .. } => "contract_deployed",
+            Event::ContractCalled { .. } => "contract_called",
+            Event::ReceiptCreated { .. } => "receipt_created",
+            Event::ReceiptExecuted { .. } => "receipt_executed",
+            Event::Callback { .. } => "callback",
+            Event::ContractEvent { .. } => "contract_event",
         }
     }
 }

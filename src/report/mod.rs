@@ -16,6 +16,7 @@
 //! - `schema`: every path of the report, and the resolution of a path an `[expect]` names;
 //! - `expect`: a scenario's expectations checked against the report.
 
+mod contracts;
 mod event;
 pub mod expect;
 mod fates;
@@ -29,6 +30,7 @@ pub mod schema;
 #[cfg(test)]
 mod testkit;
 
+pub use contracts::{CallbackStats, ContractStats, PerContract, ReceiptStats};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
@@ -41,13 +43,15 @@ pub use prefix::{CommonPrefix, Disagreement, SelfReorg, SelfReorgs};
 pub use propagation::Propagation;
 pub use safety::{check_chain_invariants, CatchUp, Safety};
 
+use crate::chain::exec::ExecRecord;
 use crate::chain::ChainState;
 use crate::consensus::{Ancestry, BranchState};
+use crate::crypto::Address;
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use metrics::Tally;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// `invariants`
@@ -92,6 +96,8 @@ pub struct FinalBlock {
     /// Proof of stake: the stakes by validator index after this block (slashings included so
     /// far on the branch); `None` for proof of work.
     pub stakes: Option<Arc<Vec<u64>>>,
+    /// What its contracts did (`None`: no contract work).
+    pub records: Option<Arc<[ExecRecord]>>,
 }
 
 impl FinalBlock {
@@ -114,6 +120,7 @@ impl FinalBlock {
                     timestamp_ms: b.header.timestamp_ms,
                     evidence: pos::offenders(&b.items),
                     stakes,
+                    records: chain.records(h),
                 })
             })
             .collect()
@@ -157,6 +164,8 @@ pub struct RunFacts {
     pub competing: HashSet<TxId>,
     /// Proof of stake: the config's slots, epochs and validators (`None` for proof of work).
     pub pos: Option<PosFacts>,
+    /// Names of contracts (deployed by the scenario or the workload), by address.
+    pub contract_names: BTreeMap<Address, String>,
 }
 
 /// The JSON report of a run.
@@ -206,6 +215,9 @@ pub struct Report {
     /// proof of work).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equivocations: Option<Equivocations>,
+    /// Contract work on the final best chain (absent when there was none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contracts: Option<ContractStats>,
     /// Trace events recorded.
     pub events: u64,
     /// The scenario's `[expect]` checks, what each saw and whether it held (empty without
@@ -262,6 +274,7 @@ impl Report {
             validators,
             finality,
             equivocations,
+            contracts: ContractStats::of(&facts.chain, &facts.contract_names),
             events: events.len() as u64,
             expectations: Vec::new(),
         }

@@ -9,9 +9,10 @@
 //! gives it a value; a unit test checks that no `null`, empty list or empty map is left.
 
 use super::{
-    BlockStats, CatchUp, CommonPrefix, Connections, Convergence, Disagreement, Dropped,
-    Equivocations, FaultEffect, FaultReport, Finality, Invariants, NodeFailed, Percentiles,
-    Propagation, Report, Safety, SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
+    BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections, ContractStats, Convergence,
+    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, Invariants,
+    NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety, SelfReorg,
+    SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -416,7 +417,7 @@ impl Report {
             finality: Some(Finality {
                 finalized_height: 1,
                 finalized_epoch: 1,
-                lag_s: pct_lag,
+                lag_s: pct_lag.clone(),
                 stalls: 1,
                 stall_s: 1.0,
                 reverted: 1,
@@ -426,6 +427,32 @@ impl Report {
                 included: 1,
                 slashed_stake: 1,
                 slashed: vec![0],
+            }),
+            contracts: Some(ContractStats {
+                deployed: 1,
+                deploys_failed: 1,
+                calls: 1,
+                calls_failed: 1,
+                receipts: ReceiptStats {
+                    created: 1,
+                    executed: 1,
+                    failed: 1,
+                    pending: 1,
+                },
+                callbacks: CallbackStats { ok: 1, err: 1 },
+                out_of_gas: 1,
+                gas_used: 1,
+                receipt_delay_blocks: pct_lag,
+                events: 1,
+                by_contract: BTreeMap::from([(
+                    "*".to_string(),
+                    PerContract {
+                        name: Some("token".into()),
+                        executions: 1,
+                        failed: 1,
+                        gas: 1,
+                    },
+                )]),
             }),
             events: 1,
             expectations: Vec::new(),

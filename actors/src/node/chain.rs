@@ -288,6 +288,12 @@ impl ChainActor {
                 new_tip: tc.new_tip,
             });
         }
+        for (i, records) in &tc.records {
+            let height = tc.connected[*i].header.height;
+            for e in Event::of_records(height, records) {
+                self.env.record(e);
+            }
+        }
         self.watch_pos();
         let event = TipChanged(Arc::new(tc));
         for to in &self.links.tip {

@@ -1,0 +1,231 @@
+//! What the contracts did on the final best chain (`report.contracts`, docs/contracts.md):
+//! counted from the execution records of its blocks, so every figure is the one chain's
+//! history, not a sum over nodes.
+
+use super::{FinalBlock, Percentiles};
+use crate::chain::exec::ExecRecord;
+use crate::contract::ExecError;
+use crate::crypto::Address;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `contracts`: contract work on the final best chain.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ContractStats {
+    /// Deploys that stand (their `init` succeeded, or they had none).
+    pub deployed: u64,
+    /// Deploys whose `init` failed (the fee was paid, nothing deployed).
+    pub deploys_failed: u64,
+    /// Call transactions run.
+    pub calls: u64,
+    /// Of them, those that failed.
+    pub calls_failed: u64,
+    /// Receipts made, run and failed.
+    pub receipts: ReceiptStats,
+    /// Callbacks run, by the result they were given.
+    pub callbacks: CallbackStats,
+    /// Executions (calls, receipts, `init`s) that ran out of gas.
+    pub out_of_gas: u64,
+    /// Gas burnt by every execution.
+    pub gas_used: u64,
+    /// Blocks from a receipt's creation to its execution.
+    pub receipt_delay_blocks: Percentiles,
+    /// Events emitted and lines logged by successful executions.
+    pub events: u64,
+    /// Per contract, by address (hex): what ran on it.
+    pub by_contract: BTreeMap<String, PerContract>,
+}
+
+/// `contracts.receipts`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReceiptStats {
+    /// Made by successful executions.
+    pub created: u64,
+    /// Run (callbacks included).
+    pub executed: u64,
+    /// Of them, those that failed.
+    pub failed: u64,
+    /// Made but not run by the end of the chain.
+    pub pending: u64,
+}
+
+/// `contracts.callbacks`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CallbackStats {
+    /// Callbacks given the callee's `Ok` result.
+    pub ok: u64,
+    /// Callbacks given the callee's `Err`.
+    pub err: u64,
+}
+
+/// `contracts.by_contract.<address>`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct PerContract {
+    /// Its name in the scenario (`[[calls]]`, the workload), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Call transactions and receipts it ran.
+    pub executions: u64,
+    /// Of them, those that failed.
+    pub failed: u64,
+    /// Gas they burnt.
+    pub gas: u64,
+}
+
+impl ContractStats {
+    /// The figures of `chain` (genesis first); `None` when no block of it did contract work.
+    /// `names` labels contracts by address.
+    pub fn of(chain: &[FinalBlock], names: &BTreeMap<Address, String>) -> Option<ContractStats> {
+        if chain.iter().all(|b| b.records.is_none()) {
+            return None;
+        }
+        let mut s = ContractStats::default();
+        let mut delays = Vec::new();
+        for b in chain {
+            for r in b.records.iter().flat_map(|r| r.iter()) {
+                s.count(r, b.height, &mut delays, names);
+            }
+        }
+        s.receipts.pending = s.receipts.created.saturating_sub(s.receipts.executed);
+        s.receipt_delay_blocks = Percentiles::of(delays);
+        Some(s)
+    }
+
+    fn count(
+        &mut self,
+        r: &ExecRecord,
+        height: u64,
+        delays: &mut Vec<f64>,
+        names: &BTreeMap<Address, String>,
+    ) {
+        let (contract, gas, result) = match r {
+            ExecRecord::Deployed {
+                gas_burnt, result, ..
+            } => {
+                match result {
+                    Ok(()) => self.deployed += 1,
+                    Err(_) => self.deploys_failed += 1,
+                }
+                self.burn(*gas_burnt, result);
+                return;
+            }
+            ExecRecord::Called {
+                contract,
+                gas_burnt,
+                result,
+                ..
+            } => {
+                self.calls += 1;
+                self.calls_failed += u64::from(result.is_err());
+                (contract, *gas_burnt, result)
+            }
+            ExecRecord::ReceiptCreated { .. } => {
+                self.receipts.created += 1;
+                return;
+            }
+            ExecRecord::ReceiptExecuted {
+                receiver,
+                created_height,
+                callback,
+                gas_burnt,
+                result,
+                ..
+            } => {
+                self.receipts.executed += 1;
+                self.receipts.failed += u64::from(result.is_err());
+                match callback {
+                    Some(true) => self.callbacks.ok += 1,
+                    Some(false) => self.callbacks.err += 1,
+                    None => {}
+                }
+                delays.push(height.saturating_sub(*created_height) as f64);
+                (receiver, *gas_burnt, result)
+            }
+            ExecRecord::Event { .. } | ExecRecord::Log { .. } => {
+                self.events += 1;
+                return;
+            }
+        };
+        self.burn(gas, result);
+        let c = self.by_contract.entry(contract.to_string()).or_default();
+        c.name = names.get(contract).cloned();
+        c.executions += 1;
+        c.failed += u64::from(result.is_err());
+        c.gas += gas;
+    }
+
+    fn burn(&mut self, gas: u64, result: &Result<(), ExecError>) {
+        self.gas_used = self.gas_used.saturating_add(gas);
+        if matches!(result, Err(ExecError::OutOfGas)) {
+            self.out_of_gas += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::Hash;
+    use std::sync::Arc;
+
+    fn block(height: u64, records: Vec<ExecRecord>) -> FinalBlock {
+        FinalBlock {
+            height,
+            records: (!records.is_empty()).then(|| records.into()),
+            ..FinalBlock::default()
+        }
+    }
+
+    #[test]
+    fn counts_calls_receipts_callbacks_and_delays() {
+        let c = Address([7; 20]);
+        let call = ExecRecord::Called {
+            tx: Hash([1; 32]),
+            contract: c,
+            method: "go".into(),
+            gas_burnt: 100,
+            result: Ok(()),
+        };
+        let made = |cb| ExecRecord::ReceiptCreated {
+            id: Hash([2; 32]),
+            origin: Hash([1; 32]),
+            receiver: c,
+            method: "x".into(),
+            callback: cb,
+        };
+        let ran = |created, callback, result| ExecRecord::ReceiptExecuted {
+            id: Hash([2; 32]),
+            origin: Hash([1; 32]),
+            receiver: c,
+            method: "x".into(),
+            created_height: created,
+            callback,
+            gas_burnt: 10,
+            result,
+        };
+        let chain = vec![
+            block(0, vec![]),
+            block(1, vec![call, made(false), made(true)]),
+            block(2, vec![]),
+            block(3, vec![ran(1, None, Err(ExecError::OutOfGas))]),
+            block(4, vec![ran(3, Some(false), Ok(()))]),
+        ];
+        let names = BTreeMap::from([(c, "token".to_string())]);
+        let s = ContractStats::of(&chain, &names).unwrap();
+        assert_eq!((s.calls, s.calls_failed), (1, 0));
+        assert_eq!(
+            (s.receipts.created, s.receipts.executed, s.receipts.failed),
+            (2, 2, 1)
+        );
+        assert_eq!((s.callbacks.ok, s.callbacks.err), (0, 1));
+        assert_eq!(s.out_of_gas, 1);
+        assert_eq!(s.gas_used, 120);
+        assert_eq!(s.receipt_delay_blocks.p50, Some(1.0));
+        assert_eq!(s.receipt_delay_blocks.p90, Some(2.0));
+        let per = &s.by_contract[&c.to_string()];
+        assert_eq!((per.executions, per.failed, per.gas), (3, 1, 120));
+        assert_eq!(per.name.as_deref(), Some("token"));
+        assert!(ContractStats::of(&[block(1, vec![])], &names).is_none());
+        let _ = Arc::new(0);
+    }
+}
