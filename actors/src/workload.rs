@@ -9,12 +9,12 @@ mod tests;
 use crate::node::messages::SubmitTx;
 use crate::recorder::Recorder;
 use actix::prelude::*;
-use ahead::{Ahead, Job, DEPTH};
+use ahead::{Ahead, CallSpec, Job, TxMaker, DEPTH};
 use chainlab::config::{Config, WorkloadConfig};
 use chainlab::mempool::MempoolError;
 use chainlab::report::Event;
 use chainlab::NodeId;
-use chainlab::{Address, KeyPair, SigCache, Transaction};
+use chainlab::{Address, KeyPair, SigCache};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -50,6 +50,8 @@ pub struct Workload {
     recorder: Recorder,
     running: bool,
     next_at: Option<Instant>,
+    /// Makes the transactions (what a contract call calls, if the load makes calls).
+    maker: Arc<TxMaker>,
     /// The process's verification cache, for the work done ahead.
     sig_cache: Option<Arc<SigCache>>,
     ahead: Option<Ahead>,
@@ -78,12 +80,25 @@ impl Workload {
         };
         let keys: Vec<KeyPair> = (0..n).map(Config::account_key).collect();
         let addrs = Arc::new(keys.iter().map(KeyPair::address).collect());
+        let call = (cfg.workload.contract_calls > 0.0).then(|| CallSpec {
+            name: cfg.workload.contract.clone(),
+            address: cfg.workload_contract_address(),
+            gas: cfg.workload.call_gas,
+        });
+        let keys = Arc::new(keys);
+        let maker = Arc::new(TxMaker {
+            keys: keys.clone(),
+            addrs: Arc::clone(&addrs),
+            chain_id: cfg.consensus.chain_id,
+            call,
+        });
         Workload {
+            maker,
             cfg: cfg.workload.clone(),
             chain_id: cfg.consensus.chain_id,
             next_nonce: vec![0; n],
             in_flight: vec![false; n],
-            keys: Arc::new(keys),
+            keys,
             addrs,
             targets,
             rng,
@@ -112,6 +127,12 @@ impl Workload {
         self.addrs = Arc::new(idx.iter().map(|i| self.addrs[*i]).collect());
         self.next_nonce = vec![0; idx.len()];
         self.in_flight = vec![false; idx.len()];
+        self.maker = Arc::new(TxMaker {
+            keys: self.keys.clone(),
+            addrs: self.addrs.clone(),
+            chain_id: self.chain_id,
+            call: self.maker.call.clone(),
+        });
         self
     }
 
@@ -134,7 +155,7 @@ impl Workload {
         let mut rng = self.rng.clone();
         let mut jobs: Vec<Job> = Vec::with_capacity(DEPTH);
         for _ in 0..DEPTH {
-            let (from, to, amount, fee) = draw(&self.cfg, self.keys.len(), &mut rng);
+            let (from, to, amount, fee, call) = draw(&self.cfg, self.keys.len(), &mut rng);
             let earlier = jobs.iter().filter(|j| j.from == from).count() as u64;
             let nonce = self.next_nonce[from] + u64::from(self.in_flight[from]) + earlier;
             jobs.push(Job {
@@ -143,6 +164,7 @@ impl Workload {
                 amount,
                 fee,
                 nonce,
+                call,
             });
             if live == 0 {
                 break;
@@ -188,7 +210,7 @@ impl Workload {
     }
 
     fn submit_one(&mut self, ctx: &mut Context<Self>) {
-        let (from, to, amount, fee) = draw(&self.cfg, self.keys.len(), &mut self.rng);
+        let (from, to, amount, fee, call) = draw(&self.cfg, self.keys.len(), &mut self.rng);
         let live: Vec<NodeId> = (0..self.targets.len())
             .filter(|i| self.targets[*i].is_some())
             .collect();
@@ -205,6 +227,7 @@ impl Workload {
             amount,
             fee,
             nonce: self.next_nonce[from],
+            call,
         };
         if let Some((_, at)) = self.asked.iter().find(|(a, _)| *a == job) {
             if self.predicted.0 - at >= (DEPTH / 2) as u64 {
@@ -212,20 +235,14 @@ impl Workload {
             }
         }
         self.predicted.0 += 1;
-        let tx = self
+        let Some(tx) = self
             .ahead
             .as_mut()
             .and_then(|a| a.take(&job))
-            .unwrap_or_else(|| {
-                Transaction::new_signed(
-                    &self.keys[from],
-                    self.chain_id,
-                    self.addrs[to],
-                    amount,
-                    fee,
-                    job.nonce,
-                )
-            });
+            .or_else(|| self.maker.make(&job))
+        else {
+            return;
+        };
         let txid = tx.id();
         self.recorder.record(node, Event::TxSubmitted { txid });
         self.in_flight[from] = true;
@@ -266,8 +283,10 @@ fn gap(cfg: &WorkloadConfig, rng: &mut ChaCha8Rng) -> Duration {
     Duration::from_nanos((secs * 1e9) as u64)
 }
 
-/// An arrival's sender, receiver (another account), amount and fee, out of `n` accounts.
-fn draw(cfg: &WorkloadConfig, n: usize, rng: &mut ChaCha8Rng) -> (usize, usize, u64, u64) {
+/// An arrival's sender, receiver (another account), amount and fee, out of `n` accounts, and
+/// whether it calls the workload's contract (drawn only when `contract_calls` > 0, so a load
+/// without calls reads the stream as before).
+fn draw(cfg: &WorkloadConfig, n: usize, rng: &mut ChaCha8Rng) -> (usize, usize, u64, u64, bool) {
     let from = rng.gen_range(0..n);
     let mut to = rng.gen_range(0..n - 1);
     if to >= from {
@@ -275,19 +294,15 @@ fn draw(cfg: &WorkloadConfig, n: usize, rng: &mut ChaCha8Rng) -> (usize, usize, 
     }
     let amount = rng.gen_range(1..=cfg.max_amount);
     let fee = rng.gen_range(cfg.min_fee..=cfg.max_fee);
-    (from, to, amount, fee)
+    let call = cfg.contract_calls > 0.0 && rng.gen_bool(cfg.contract_calls.min(1.0));
+    (from, to, amount, fee, call)
 }
 
 impl Actor for Workload {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
         if self.running && self.cfg.tx_rate > 0.0 && self.keys.len() >= 2 {
-            self.ahead = Ahead::spawn(
-                self.keys.clone(),
-                self.addrs.clone(),
-                self.chain_id,
-                self.sig_cache.clone(),
-            );
+            self.ahead = Ahead::spawn(self.maker.clone(), self.sig_cache.clone());
         }
         self.schedule(ctx);
     }

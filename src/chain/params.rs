@@ -3,12 +3,13 @@
 pub use crate::consensus::TieBreak;
 
 use crate::block::{Block, BlockHeader, BLOCK_VERSION};
-use crate::chain::state::State;
+use crate::chain::state::{Code, State, Undo};
 use crate::consensus::pow::Pow;
 use crate::consensus::{Consensus, Engine};
 use crate::contract::ContractParams;
 use crate::crypto::Address;
 use crate::hash::Hash;
+use std::sync::Arc;
 
 /// The rules every node of one chain shares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,12 +40,37 @@ pub struct ChainParams {
     pub genesis_balances: Vec<(Address, u64)>,
     /// Limits of contract execution.
     pub contracts: ContractParams,
+    /// Contracts deployed at genesis (the load generator's contract).
+    pub genesis_contracts: Vec<GenesisContract>,
+}
+
+/// A contract in the genesis state: its address, module and initial storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisContract {
+    /// Where it lives.
+    pub address: Address,
+    /// The module, wasm bytes.
+    pub wasm: Arc<Vec<u8>>,
+    /// Its storage at genesis.
+    pub storage: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl ChainParams {
     /// The genesis state.
     pub fn genesis_state(&self) -> State {
-        State::from_balances(self.genesis_balances.iter().copied())
+        let mut state = State::from_balances(self.genesis_balances.iter().copied());
+        let mut undo = Undo::default();
+        for c in &self.genesis_contracts {
+            let code = Code {
+                hash: Hash::sha256(&c.wasm),
+                wasm: c.wasm.clone(),
+            };
+            state.set_code(c.address, Some(code), &mut undo);
+            for (k, v) in &c.storage {
+                state.set_storage(c.address, k, Some(v.clone()), &mut undo);
+            }
+        }
+        state
     }
 
     /// The genesis block: no parent, no transactions, timestamp `genesis_time_ms`, seal never
@@ -93,6 +119,7 @@ impl ChainParams {
             max_fork_depth: 100,
             genesis_balances,
             contracts: ContractParams::default(),
+            genesis_contracts: Vec::new(),
         }
     }
 }

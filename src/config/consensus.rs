@@ -159,6 +159,7 @@ impl Config {
             max_fork_depth: c.max_fork_depth,
             genesis_balances,
             contracts: self.contracts,
+            genesis_contracts: self.genesis_contracts(),
         }
     }
 }

@@ -23,6 +23,13 @@ pub struct WorkloadConfig {
     pub min_fee: u64,
     /// Fee range (uniform).
     pub max_fee: u64,
+    /// Share of the transactions that call `contract` instead of transferring (0 to 1).
+    pub contract_calls: f64,
+    /// The example contract called (`contract::examples::WORKLOAD_CONTRACTS`), deployed at
+    /// genesis when `contract_calls` > 0.
+    pub contract: String,
+    /// Gas each call attaches.
+    pub call_gas: u64,
 }
 
 impl Default for WorkloadConfig {
@@ -34,6 +41,9 @@ impl Default for WorkloadConfig {
             max_amount: 1000,
             min_fee: 1,
             max_fee: 100,
+            contract_calls: 0.0,
+            contract: "token".into(),
+            call_gas: 1_000_000,
         }
     }
 }
@@ -57,6 +67,25 @@ impl WorkloadConfig {
                 "at least 2 accounts are needed to send transactions".into(),
             );
         }
+        if !(0.0..=1.0).contains(&self.contract_calls) {
+            return err(
+                "workload.contract_calls",
+                format!("{} is not a share in 0..=1", self.contract_calls),
+            );
+        }
+        if !crate::contract::examples::WORKLOAD_CONTRACTS.contains(&self.contract.as_str()) {
+            return err(
+                "workload.contract",
+                format!(
+                    "`{}` is not a contract the load generator can call (it can call: {})",
+                    self.contract,
+                    crate::contract::examples::WORKLOAD_CONTRACTS.join(", ")
+                ),
+            );
+        }
+        if self.contract_calls > 0.0 && self.call_gas == 0 {
+            return err("workload.call_gas", "must be positive".into());
+        }
         if self.min_fee > self.max_fee {
             return err(
                 "workload.min_fee",
@@ -67,5 +96,32 @@ impl WorkloadConfig {
             return err("workload.max_amount", "must be positive".into());
         }
         Ok(())
+    }
+}
+
+impl super::Config {
+    /// Where the load generator's contract lives (deployed at genesis).
+    pub fn workload_contract_address(&self) -> crate::crypto::Address {
+        crate::tx::contract_address(&crate::crypto::Address::default(), 0)
+    }
+
+    /// The contracts of the genesis state: the load generator's, when it calls one.
+    pub fn genesis_contracts(&self) -> Vec<crate::chain::params::GenesisContract> {
+        use crate::contract::examples;
+        let w = &self.workload;
+        if w.contract_calls <= 0.0 || w.tx_rate <= 0.0 {
+            return Vec::new();
+        }
+        // The name was checked by `validate`, and every example compiles (a unit test
+        // says so), so the module is never empty.
+        let wasm = examples::wasm(&w.contract).unwrap_or_default();
+        let holders: Vec<crate::crypto::Address> = (0..w.accounts)
+            .map(|i| super::Config::account_key(i).address())
+            .collect();
+        vec![crate::chain::params::GenesisContract {
+            address: self.workload_contract_address(),
+            wasm: std::sync::Arc::new(wasm),
+            storage: examples::workload_genesis_storage(&w.contract, &holders),
+        }]
     }
 }

@@ -8,6 +8,7 @@
 //! state; the state (`chain::state`) implements [`Host`] with an undo journal, so a failed
 //! execution is rolled back by the caller.
 
+pub mod examples;
 pub mod vm;
 
 use crate::crypto::Address;

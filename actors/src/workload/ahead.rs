@@ -12,6 +12,8 @@
 //! so a transaction is the same bytes whoever signed it, and the cache answers and counts the
 //! same whether the work was done ahead or not. Only the wall time changes.
 
+use chainlab::contract::examples;
+use chainlab::tx::Call;
 use chainlab::{Address, KeyPair, SigCache, Transaction};
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -25,6 +27,56 @@ pub(super) struct Job {
     pub amount: u64,
     pub fee: u64,
     pub nonce: u64,
+    /// A call of the workload's contract rather than a transfer.
+    pub call: bool,
+}
+
+/// What the load generator calls (`[workload] contract`).
+#[derive(Clone, Debug)]
+pub(super) struct CallSpec {
+    /// The example's name.
+    pub name: String,
+    /// Where it is deployed.
+    pub address: Address,
+    /// Gas each call attaches.
+    pub gas: u64,
+}
+
+/// Turns a [`Job`] into its signed transaction: one function for the generator and the worker,
+/// so both make the same bytes.
+pub(super) struct TxMaker {
+    pub keys: Arc<Vec<KeyPair>>,
+    pub addrs: Arc<Vec<Address>>,
+    pub chain_id: u32,
+    pub call: Option<CallSpec>,
+}
+
+impl TxMaker {
+    /// The transaction `job` describes (`None` for an index out of range).
+    pub(super) fn make(&self, job: &Job) -> Option<Transaction> {
+        let (key, to) = (self.keys.get(job.from)?, self.addrs.get(job.to)?);
+        let (chain_id, fee, nonce) = (self.chain_id, job.fee, job.nonce);
+        if let (true, Some(spec)) = (job.call, &self.call) {
+            let (method, args) = examples::workload_call(&spec.name, to, job.amount)?;
+            let call = Call {
+                method: method.into(),
+                args,
+                gas: spec.gas,
+            };
+            return Some(Transaction::new_call(
+                key,
+                chain_id,
+                spec.address,
+                call,
+                0,
+                fee,
+                nonce,
+            ));
+        }
+        Some(Transaction::new_signed(
+            key, chain_id, *to, job.amount, fee, nonce,
+        ))
+    }
 }
 
 /// How many arrivals ahead the generator asks for. Between two arrivals the simulation may
@@ -50,17 +102,12 @@ pub(super) struct Ahead {
 impl Ahead {
     /// Starts a worker for these accounts (None when no thread can be started: the generator
     /// then signs everything itself).
-    pub(super) fn spawn(
-        keys: Arc<Vec<KeyPair>>,
-        addrs: Arc<Vec<Address>>,
-        chain_id: u32,
-        cache: Option<Arc<SigCache>>,
-    ) -> Option<Ahead> {
+    pub(super) fn spawn(maker: Arc<TxMaker>, cache: Option<Arc<SigCache>>) -> Option<Ahead> {
         let (jobs, job_rx) = mpsc::channel::<Vec<Job>>();
         let (done_tx, done) = mpsc::channel();
         std::thread::Builder::new()
             .name("workload-ahead".into())
-            .spawn(move || work(&job_rx, &done_tx, &keys, &addrs, chain_id, cache.as_deref()))
+            .spawn(move || work(&job_rx, &done_tx, &maker, cache.as_deref()))
             .ok()?;
         Some(Ahead {
             jobs,
@@ -111,9 +158,7 @@ impl Drop for Ahead {
 fn work(
     jobs: &mpsc::Receiver<Vec<Job>>,
     done: &mpsc::Sender<(Job, Transaction)>,
-    keys: &[KeyPair],
-    addrs: &[Address],
-    chain_id: u32,
+    maker: &TxMaker,
     cache: Option<&SigCache>,
 ) {
     let mut recent: VecDeque<Job> = VecDeque::new();
@@ -126,10 +171,9 @@ fn work(
             if recent.contains(&job) {
                 continue;
             }
-            let (Some(key), Some(to)) = (keys.get(job.from), addrs.get(job.to)) else {
+            let Some(tx) = maker.make(&job) else {
                 continue;
             };
-            let tx = Transaction::new_signed(key, chain_id, *to, job.amount, job.fee, job.nonce);
             if let Some(cache) = cache {
                 // A transaction signed here verifies; were it not to, nothing is kept and the
                 // admitting node finds out for itself.
@@ -155,21 +199,31 @@ mod tests {
         let keys: Vec<KeyPair> = (0..3).map(chainlab::config::Config::account_key).collect();
         let addrs: Vec<Address> = keys.iter().map(KeyPair::address).collect();
         let cache = Arc::new(SigCache::new(64));
-        let mut ahead = Ahead::spawn(
-            Arc::new(keys.clone()),
-            Arc::new(addrs.clone()),
-            7,
-            Some(cache.clone()),
-        )
-        .expect("a thread starts");
+        let maker = TxMaker {
+            keys: Arc::new(keys.clone()),
+            addrs: Arc::new(addrs.clone()),
+            chain_id: 7,
+            call: Some(CallSpec {
+                name: "token".into(),
+                address: Address([9; 20]),
+                gas: 1000,
+            }),
+        };
+        let maker = Arc::new(maker);
+        let mut ahead = Ahead::spawn(maker.clone(), Some(cache.clone())).expect("a thread starts");
         let job = |from: usize, nonce: u64| Job {
             from,
             to: (from + 1) % 3,
             amount: 10 + nonce,
             fee: 2,
             nonce,
+            call: false,
         };
-        let jobs = vec![job(0, 0), job(1, 5), job(2, 1)];
+        let call = Job {
+            call: true,
+            ..job(1, 6)
+        };
+        let jobs = vec![job(0, 0), job(1, 5), job(2, 1), call];
         ahead.request(jobs.clone());
         // Wait for the worker's answers (a blocking receive, not a sleep), then take them.
         for _ in 0..jobs.len() {
@@ -178,9 +232,14 @@ mod tests {
         }
         for j in &jobs {
             let tx = ahead.take(j).expect("signed ahead");
-            let mine =
-                Transaction::new_signed(&keys[j.from], 7, addrs[j.to], j.amount, j.fee, j.nonce);
+            let mine = match j.call {
+                false => {
+                    Transaction::new_signed(&keys[j.from], 7, addrs[j.to], j.amount, j.fee, j.nonce)
+                }
+                true => maker.make(j).unwrap(),
+            };
             assert_eq!(tx, mine, "the same bytes whoever signs");
+            assert_eq!(tx.payload.is_transfer(), !j.call);
             // Verified ahead: the miss skips the digest, and is counted as a miss.
             let computed = std::cell::Cell::new(false);
             let digest = || {
@@ -192,8 +251,8 @@ mod tests {
                 .unwrap();
             assert!(!computed.get());
         }
-        assert_eq!(cache.stats(), (0, 3));
+        assert_eq!(cache.stats(), (0, 4));
         assert_eq!(ahead.take(&job(0, 1)), None, "never asked for");
-        assert_eq!(ahead.taken, (3, 1));
+        assert_eq!(ahead.taken, (4, 1));
     }
 }

@@ -4,6 +4,7 @@ use super::*;
 use crate::clock::Clock;
 use chainlab::config::ClockMode;
 use chainlab::hash::TxId;
+use chainlab::Transaction;
 use chainlab::sim::model::stream;
 
 /// Accepts every transaction, verifying its signature through the shared cache as a node does.
