@@ -135,15 +135,13 @@ impl Config {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// The chain parameters, with every workload account funded at genesis.
+    /// The chain parameters, with every workload account and every `[[calls]]` user funded at
+    /// genesis (`workload.initial_balance` each).
     pub fn chain_params(&self) -> ChainParams {
         let genesis_balances = (0..self.workload.accounts)
-            .map(|i| {
-                (
-                    Config::account_key(i).address(),
-                    self.workload.initial_balance,
-                )
-            })
+            .map(Config::account_key)
+            .chain((0..self.call_users()).map(Config::user_key))
+            .map(|k| (k.address(), self.workload.initial_balance))
             .collect();
         let c = &self.consensus;
         ChainParams {

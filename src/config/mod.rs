@@ -7,6 +7,7 @@
 //! error reported is always the same). Each section (`[cluster]`, `[network]`, `[tcp]`, ...)
 //! lives in its own file with its types, defaults and checks; everything is re-exported here.
 
+mod calls;
 mod cluster;
 mod consensus;
 mod contracts;
@@ -24,6 +25,7 @@ mod storage;
 mod tcp;
 mod workload;
 
+pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
 pub use expect::Expectations;
@@ -117,6 +119,9 @@ pub struct Config {
     /// `[[faults]]`: the fault scenario, in firing order of the file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultEntry>,
+    /// `[[calls]]`: contract deploys and calls at given times.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallEntry>,
     /// `[expect]`: what the run's report must show (parsed apart, like the faults).
     #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
     pub expect: Expectations,
@@ -250,6 +255,7 @@ impl Config {
         let validators =
             (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
         faults::validate(&self.faults, file, n, end, validators.as_deref())?;
+        calls::validate(&self.calls, file, n)?;
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

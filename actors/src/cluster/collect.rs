@@ -215,6 +215,7 @@ impl Cluster {
             faults: self.faults.records.clone(),
             crashed: self.faults.crashed.clone(),
             pos: PosFacts::of(&self.cfg, self.timeline.chain_offset_ms()),
+            contract_names: self.contract_names.clone(),
             ..RunFacts::default()
         }
     }

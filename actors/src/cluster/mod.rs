@@ -32,7 +32,7 @@ use crate::transport::tcp::TcpInfo;
 use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
 use chainlab::chain::store::StoreError;
-use chainlab::config::Config;
+use chainlab::config::{Config, PlannedCall};
 use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
 use chainlab::sim::model::{build_topology, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
@@ -99,6 +99,10 @@ pub enum ClusterError {
     /// A node stopped answering.
     #[error("node {0} did not answer")]
     Unresponsive(NodeId),
+    /// A `[[calls]]` entry cannot be planned (unknown contract, unreadable file, bad
+    /// argument).
+    #[error(transparent)]
+    Calls(#[from] chainlab::config::ConfigError),
     /// A fault that has no meaning under the chain's consensus.
     #[error("faults[{index}]: `{kind}` {reason}")]
     FaultNotForConsensus {
@@ -132,6 +136,10 @@ pub struct Cluster {
     faults: FaultBook,
     timeline: Timeline,
     progress: Progress,
+    /// The `[[calls]]` transactions still to submit, in order (`timeline.rs`).
+    calls: std::collections::VecDeque<PlannedCall>,
+    /// Contract names by address, for the report.
+    contract_names: BTreeMap<chainlab::Address, String>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -169,6 +177,9 @@ impl Cluster {
     pub fn start(cfg: Config, opts: &RunOptions) -> Result<Cluster, ClusterError> {
         let cfg = Arc::new(cfg);
         let n = cfg.cluster.nodes;
+        let (calls, contract_names) = cfg.plan_calls("[[calls]]", &|path| {
+            std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+        })?;
         let seed = cfg.cluster.seed;
         let adj = build_topology(
             &cfg.network.topology,
@@ -252,6 +263,8 @@ impl Cluster {
             failures,
             stores,
             tcp,
+            calls: calls.into(),
+            contract_names,
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;

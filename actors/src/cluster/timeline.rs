@@ -5,14 +5,16 @@
 
 use super::{Cluster, ClusterError};
 use crate::clock::Clock;
-use crate::node::messages::SetMining;
+use crate::node::messages::{SetMining, SubmitTx};
 use crate::workload::StopLoad;
-use chainlab::config::{Config, ConsensusKind};
+use chainlab::config::{Config, ConsensusKind, PlannedCall};
+use chainlab::report::Event;
 use chainlab::report::FaultRecord;
 use chainlab::sim::fault::{FaultEntry, FaultKind};
 use chainlab::sim::timeline::ended_by_full_heal;
 use chainlab::NodeId;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What is still to happen on the cluster's timeline.
@@ -91,9 +93,11 @@ impl Timeline {
             .retain(|(_, j)| !ended_by_full_heal(faults[*j].kind));
     }
 
-    /// The next time something is due after `t`, at most `next`.
-    fn next_due(&self, t: u64, mut next: u64) -> u64 {
+    /// The next time something is due after `t`, at most `next` (`call`: the next
+    /// `[[calls]]` submission).
+    fn next_due(&self, t: u64, mut next: u64, call: Option<u64>) -> u64 {
         let candidates = [
+            call,
             self.late.first().map(|(at, _)| *at),
             self.by_time.first().map(|(at, _)| *at),
             self.undo.first().map(|(at, _)| *at),
@@ -179,7 +183,8 @@ impl Cluster {
             if !self.timeline.by_height.is_empty() || self.faults.is_measuring() {
                 next = next.min(t + poll);
             }
-            let next = self.timeline.next_due(t, next);
+            let call = self.calls.front().map(|c| c.at_ms);
+            let next = self.timeline.next_due(t, next, call);
             self.sleep_until(next).await;
             self.timeline.t = next;
         }
@@ -206,6 +211,11 @@ impl Cluster {
             self.timeline.by_height.remove(0);
             self.apply_fault(i).await?;
         }
+        while self.calls.front().is_some_and(|c| c.at_ms <= t) {
+            if let Some(c) = self.calls.pop_front() {
+                self.submit_call(c);
+            }
+        }
         while let Some(&(at, i)) = self.timeline.undo.first().filter(|(at, _)| *at <= t) {
             self.timeline.undo.remove(&(at, i));
             self.undo_fault(i).await?;
@@ -218,6 +228,34 @@ impl Cluster {
             }
         }
         Ok(())
+    }
+
+    /// Submits a `[[calls]]` transaction to its node's mempool, tracing it as the load's are
+    /// (`tx_submitted`, and `tx_rejected` with the reason if the node refuses it or is down).
+    fn submit_call(&mut self, c: PlannedCall) {
+        let txid = c.tx.id();
+        let recorder = self.factory.recorder.clone();
+        recorder.record(c.node, Event::TxSubmitted { txid });
+        let Some(h) = self.nodes.get(c.node).and_then(Option::as_ref) else {
+            let reason = format!("calls[{}]: node {} is down", c.entry, c.node);
+            recorder.record(c.node, Event::TxRejected { txid, reason });
+            return;
+        };
+        let fut = h.mempool.send(SubmitTx {
+            tx: Arc::new(c.tx),
+            id: Some(txid),
+            from: None,
+        });
+        let (node, entry) = (c.node, c.entry);
+        actix::spawn(async move {
+            let reason = match fut.await {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("node unreachable: {e}"),
+            };
+            let reason = format!("calls[{entry}]: {reason}");
+            recorder.record(node, Event::TxRejected { txid, reason });
+        });
     }
 
     /// Applies scenario entry `i` now: the core decides, the harness carries it out.

@@ -4,8 +4,8 @@ use super::*;
 use crate::clock::Clock;
 use chainlab::config::ClockMode;
 use chainlab::hash::TxId;
-use chainlab::Transaction;
 use chainlab::sim::model::stream;
+use chainlab::Transaction;
 
 /// Accepts every transaction, verifying its signature through the shared cache as a node does.
 struct Sink {
