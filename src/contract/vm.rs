@@ -955,3 +955,5 @@ host_api! {
     PromiseResult promise_result(ptr: i32) -> i32;
 }
 
+#[cfg(test)]
+mod tests;
