@@ -427,3 +427,131 @@ pub fn inv_flood(msgs: usize, rounds: usize) -> InvFlood {
         ratio,
     }
 }
+
+/// `chainlab bench contracts`: what a contract call costs next to a plain transfer, on one
+/// core: blocks of `txs` token transfers (calls of the `token` example, deployed at genesis
+/// as the load generator deploys it, every sender holding tokens) against blocks of `txs`
+/// plain transfers, executed on a state of `txs` funded accounts, alternated per round.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractBench {
+    /// Transactions per block.
+    pub txs: usize,
+    /// Rounds (each runs both variants).
+    pub rounds: usize,
+    /// Plain transfers executed per second, per round (`chain::exec::execute_block`).
+    pub transfers_per_s: Vec<f64>,
+    /// Token-transfer calls executed per second, per round.
+    pub calls_per_s: Vec<f64>,
+    /// Median execution cost of a call over that of a transfer.
+    pub exec_ratio: f64,
+    /// The same with each transaction's check (chain id, payload, signature, uncached)
+    /// before its execution: what a node pays for a transaction it has not seen.
+    pub checked_transfers_per_s: Vec<f64>,
+    /// Likewise for calls.
+    pub checked_calls_per_s: Vec<f64>,
+    /// Median checked cost of a call over that of a transfer.
+    pub checked_ratio: f64,
+    /// Gas one token transfer burns.
+    pub gas_per_call: u64,
+}
+
+/// Runs [`ContractBench`].
+pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
+    use chainlab::block::Block;
+    use chainlab::chain::exec::{execute_block, ExecRecord};
+    use chainlab::chain::validation::check_tx;
+    use chainlab::contract::examples;
+    use chainlab::tx::Call;
+    let mut cfg = Config::default();
+    cfg.workload.accounts = txs.max(2);
+    cfg.workload.contract_calls = 1.0;
+    cfg.workload.contract = "token".into();
+    let params = cfg.chain_params();
+    let genesis = params.genesis_state();
+    let keys: Vec<KeyPair> = (0..cfg.workload.accounts)
+        .map(Config::account_key)
+        .collect();
+    let token = cfg.workload_contract_address();
+    let block_of = |calls: bool| {
+        let txs: Vec<Transaction> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let to = keys[(i + 1) % keys.len()].address();
+                if !calls {
+                    return Transaction::new_signed(k, params.chain_id, to, 10, 1, 0);
+                }
+                let (method, args) = examples::workload_call("token", &to, 10).expect("token");
+                let call = Call {
+                    method: method.into(),
+                    args,
+                    gas: cfg.workload.call_gas,
+                };
+                Transaction::new_call(k, params.chain_id, token, call, 0, 1, 0)
+            })
+            .collect();
+        let mut b = params.genesis_block();
+        b.header.height = 1;
+        b.header.timestamp_ms += 1;
+        b.txs = txs;
+        b
+    };
+    let (transfers, calls) = (block_of(false), block_of(true));
+    let run = |b: &Block, checked: bool| -> (f64, u64) {
+        let mut state = genesis.clone();
+        let ids = b.tx_ids();
+        let t = Instant::now();
+        if checked {
+            for (tx, id) in b.txs.iter().zip(&ids) {
+                check_tx(tx, id, params.chain_id, &params.contracts, None).expect("valid");
+            }
+        }
+        let done = execute_block(&mut state, b, &ids, params.reward, &params.contracts)
+            .expect("the block applies");
+        let per_s = b.txs.len() as f64 / t.elapsed().as_secs_f64();
+        let gas = done
+            .records
+            .iter()
+            .find_map(|r| match r {
+                ExecRecord::Called {
+                    gas_burnt,
+                    result: Ok(()),
+                    ..
+                } => Some(*gas_burnt),
+                _ => None,
+            })
+            .unwrap_or(0);
+        std::hint::black_box(state);
+        (per_s, gas)
+    };
+    let mut out = ContractBench {
+        txs,
+        rounds,
+        transfers_per_s: Vec::new(),
+        calls_per_s: Vec::new(),
+        exec_ratio: 0.0,
+        checked_transfers_per_s: Vec::new(),
+        checked_calls_per_s: Vec::new(),
+        checked_ratio: 0.0,
+        gas_per_call: 0,
+    };
+    // One warm-up of each (the module compile cache, allocator).
+    run(&transfers, false);
+    run(&calls, false);
+    for _ in 0..rounds {
+        out.transfers_per_s.push(run(&transfers, false).0);
+        let (c, gas) = run(&calls, false);
+        out.calls_per_s.push(c);
+        out.gas_per_call = gas;
+        out.checked_transfers_per_s.push(run(&transfers, true).0);
+        out.checked_calls_per_s.push(run(&calls, true).0);
+    }
+    let med = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(f64::total_cmp);
+        s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    out.exec_ratio = med(&out.transfers_per_s) / med(&out.calls_per_s);
+    out.checked_ratio = med(&out.checked_transfers_per_s) / med(&out.checked_calls_per_s);
+    out
+}

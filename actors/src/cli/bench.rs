@@ -57,6 +57,16 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Contract calls (token transfers) against plain transfers executed per second on one
+    /// core, with and without each transaction's signature check (alternated rounds).
+    Contracts {
+        /// Transactions per block (and funded accounts).
+        #[arg(long, default_value_t = 1000)]
+        txs: usize,
+        /// Rounds of each variant.
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+    },
     /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
     Tps {
         /// Nodes.
@@ -93,6 +103,12 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
                 return Err(bad("--msgs and --rounds must be at least 1").into());
             }
             print_line(&bench::inv_flood(msgs, rounds))?;
+        }
+        BenchCmd::Contracts { txs, rounds } => {
+            if txs < 2 || rounds == 0 {
+                return Err(bad("--txs must be at least 2 and --rounds at least 1").into());
+            }
+            print_line(&bench::contract_calls(txs, rounds))?;
         }
         BenchCmd::Tps { nodes, cfg } => {
             print_line(&bench::real_tps(nodes, &cfg.set).map_err(bad)?)?;
