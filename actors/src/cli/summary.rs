@@ -9,7 +9,8 @@ use chainlab_actors::cluster::RunOutput;
 pub fn print_summary(out: &RunOutput) {
     let r = &out.report;
     let rows = rows(r);
-    let pos = pos_rows(r);
+    let mut pos = pos_rows(r);
+    pos.extend(contract_rows(r));
     let w = rows
         .iter()
         .map(|(k, _)| k.len())
@@ -61,6 +62,36 @@ pub fn print_summary(out: &RunOutput) {
     if let Some(d) = &out.data_dir {
         println!("  {:<w$}  {}", "data kept in", d.display());
     }
+}
+
+/// The contract rows (none without contract work on the final chain).
+fn contract_rows(r: &Report) -> Vec<(String, String)> {
+    let Some(c) = &r.contracts else {
+        return Vec::new();
+    };
+    let d = &c.receipt_delay_blocks;
+    vec![
+        (
+            "contracts deployed / calls (failed)".to_string(),
+            format!(
+                "{} / {} ({}), out of gas {}, gas used {}",
+                c.deployed, c.calls, c.calls_failed, c.out_of_gas, c.gas_used
+            ),
+        ),
+        (
+            "receipts made / run (failed)".to_string(),
+            format!(
+                "{} / {} ({}), callbacks ok {} err {}, delay p50/p90 {}/{} blocks",
+                c.receipts.created,
+                c.receipts.executed,
+                c.receipts.failed,
+                c.callbacks.ok,
+                c.callbacks.err,
+                fmt_opt(d.p50),
+                fmt_opt(d.p90)
+            ),
+        ),
+    ]
 }
 
 /// The figures of the table, label first.
