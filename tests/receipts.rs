@@ -19,6 +19,8 @@ use std::sync::Arc;
 const CHAIN_ID: u32 = 7;
 const FUNDS: u64 = 1_000_000_000;
 const REWARD: u64 = 50;
+/// The fee of every deploy and call: it buys up to 100 M gas at the default price.
+const FEE: u64 = 100;
 
 /// Calls `target` (input[0..20]) with `increment` (input[20] = 0) or `boom` (= 1), attaching
 /// input[21..29] as value, and a callback `done` that stores the result's status under "s"
@@ -101,7 +103,7 @@ impl Sim {
             gas: 1_000_000,
         };
         self.nonce += 1;
-        Transaction::new_deploy(&self.key, CHAIN_ID, d, 0, 1, self.nonce - 1)
+        Transaction::new_deploy(&self.key, CHAIN_ID, d, 0, FEE, self.nonce - 1)
     }
 
     fn call(
@@ -118,7 +120,7 @@ impl Sim {
             gas,
         };
         self.nonce += 1;
-        Transaction::new_call(&self.key, CHAIN_ID, to, c, value, 1, self.nonce - 1)
+        Transaction::new_call(&self.key, CHAIN_ID, to, c, value, FEE, self.nonce - 1)
     }
 
     /// Executes the next block with `txs`; its records.
@@ -308,7 +310,7 @@ fn out_of_gas_reverts_only_its_own_execution_burns_the_gas_and_keeps_the_fee() {
         before.nonce + 1,
         "the transaction was included"
     );
-    assert_eq!(after.balance, before.balance - 1, "only the fee is gone");
+    assert_eq!(after.balance, before.balance - FEE, "only the fee is gone");
 }
 
 #[test]
@@ -345,7 +347,7 @@ fn a_bad_module_is_refused_before_any_block_with_the_reason() {
             init_args: vec![],
             gas: 1,
         };
-        let tx = Transaction::new_deploy(&key, CHAIN_ID, d, 0, 1, 0);
+        let tx = Transaction::new_deploy(&key, CHAIN_ID, d, 0, FEE, 0);
         check_tx(&tx, &tx.id(), CHAIN_ID, &params, None)
     };
     let floats = r#"(module (memory (export "memory") 1 1)
@@ -363,12 +365,49 @@ fn a_bad_module_is_refused_before_any_block_with_the_reason() {
         init_args: vec![],
         gas: 1,
     };
-    let mut tx = Transaction::new_deploy(&key, CHAIN_ID, d, 0, 1, 0);
+    let mut tx = Transaction::new_deploy(&key, CHAIN_ID, d, 0, FEE, 0);
     tx.to = contract_address(&key.address(), 1);
     assert!(matches!(
         check_tx(&tx, &tx.id(), CHAIN_ID, &params, None),
         Err(TxError::DeployAddress { .. })
     ));
+    // A call whose fee does not buy its gas is refused, naming the price.
+    let c = Call {
+        method: "m".into(),
+        args: vec![],
+        gas: 5_000_001,
+    };
+    let cheap = Transaction::new_call(&key, CHAIN_ID, Address([1; 20]), c.clone(), 0, 5, 0);
+    let e = check_tx(&cheap, &cheap.id(), CHAIN_ID, &params, None).unwrap_err();
+    assert!(e.to_string().contains("at least 6"), "{e}");
+    let paid = Transaction::new_call(&key, CHAIN_ID, Address([1; 20]), c, 0, 6, 0);
+    assert_eq!(check_tx(&paid, &paid.id(), CHAIN_ID, &params, None), Ok(()));
+}
+
+#[test]
+fn a_promise_without_the_least_receipt_gas_fails_its_execution() {
+    let cheap = r#"(module
+      (import "env" "self_address" (func $me (param i32)))
+      (import "env" "promise_call" (func $pcall (param i32 i32 i32 i32 i32 i64 i64) (result i32)))
+      (memory (export "memory") 1 1)
+      (data (i32.const 100) "go")
+      (func (export "go")
+        (call $me (i32.const 0))
+        (drop (call $pcall (i32.const 0) (i32.const 100) (i32.const 2)
+          (i32.const 0) (i32.const 0) (i64.const 9999) (i64.const 0)))))"#;
+    let mut sim = Sim::new(ContractParams::default());
+    let d = sim.deploy(cheap);
+    let c = d.to;
+    sim.block(vec![d]);
+    let go = sim.call(c, "go", vec![], 1_000_000, 0);
+    match &sim.block(vec![go])[..] {
+        [ExecRecord::Called {
+            result: Err(ExecError::Host(why)),
+            ..
+        }] => assert!(why.contains("at least 10000 gas"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(sim.state.receipts().is_empty(), "no receipt was made");
 }
 
 // ---- through the chain: fork choice, reorgs ----

@@ -16,7 +16,9 @@
 use crate::block::Block;
 use crate::chain::state::{ApplyError, Code, Receipt, ReceiptKey, State, Undo};
 use crate::contract::PromiseResult;
-use crate::contract::{vm, CallEnv, ContractParams, ExecError, Host, Outcome, PromiseAction};
+use crate::contract::{
+    vm, CallEnv, ContractParams, ExecError, Host, Outcome, PromiseAction, MIN_RECEIPT_GAS,
+};
 use crate::crypto::Address;
 use crate::hash::{Hash, TxId};
 use crate::tx::{Payload, Transaction};
@@ -389,6 +391,14 @@ impl<'a> BlockRun<'a> {
             ));
             return (out.gas_burnt, Err(e));
         }
+        if out
+            .promises
+            .iter()
+            .any(|p| promise_gas(p) < MIN_RECEIPT_GAS)
+        {
+            let e = ExecError::Host(format!("a promise attaches at least {MIN_RECEIPT_GAS} gas"));
+            return (out.gas_burnt, Err(e));
+        }
         for line in out.logs {
             self.records.push(ExecRecord::Log {
                 contract: call.contract,
@@ -484,8 +494,9 @@ impl<'a> BlockRun<'a> {
             let Some(r) = self.state.receipt(&id).cloned() else {
                 break;
             };
-            gas += u128::from(r.gas);
-            if gas > u128::from(self.params.max_block_gas) && gas > u128::from(r.gas) {
+            let counted = u128::from(r.gas.max(MIN_RECEIPT_GAS));
+            gas += counted;
+            if gas > u128::from(self.params.max_block_gas) && gas > counted {
                 break;
             }
             self.state.set_receipt(id, None, &mut self.undo);
@@ -537,6 +548,12 @@ impl<'a> BlockRun<'a> {
             gas_burnt,
             result: result.map(|_| ()),
         });
+    }
+}
+
+fn promise_gas(p: &PromiseAction) -> u64 {
+    match p {
+        PromiseAction::Call { gas, .. } | PromiseAction::Then { gas, .. } => *gas,
     }
 }
 

@@ -240,6 +240,14 @@ pub fn check_payload(tx: &Transaction, contracts: &ContractParams) -> Result<(),
             contracts.max_call_gas
         ));
     }
+    if tx.fee < contracts.min_fee(gas) {
+        return limit(format!(
+            "fee {} does not buy {gas} gas at contracts.gas_price_per_mgas {} (at least {})",
+            tx.fee,
+            contracts.gas_price_per_mgas,
+            contracts.min_fee(gas)
+        ));
+    }
     if args > contracts.max_args_bytes as usize {
         return limit(format!(
             "{args} bytes of arguments is more than contracts.max_args_bytes {}",

@@ -42,6 +42,9 @@ pub struct ContractParams {
     pub max_value_bytes: u32,
     /// Most log lines and events one execution may emit (each counted).
     pub max_logs: u32,
+    /// The least fee a deploy or call pays per million gas it attaches (rounded up): gas is
+    /// bought with the fee, whatever the execution uses.
+    pub gas_price_per_mgas: u64,
 }
 
 impl Default for ContractParams {
@@ -50,7 +53,7 @@ impl Default for ContractParams {
             max_code_bytes: 64 * 1024,
             max_memory_pages: 16,
             max_call_gas: 50_000_000,
-            max_block_gas: 1_000_000_000,
+            max_block_gas: 250_000_000,
             receipt_delay_blocks: 1,
             max_promises: 8,
             max_depth: 16,
@@ -58,7 +61,21 @@ impl Default for ContractParams {
             max_key_bytes: 256,
             max_value_bytes: 4096,
             max_logs: 64,
+            gas_price_per_mgas: 1,
         }
+    }
+}
+
+/// Every receipt counts for at least this much gas against the block's receipt gas, and every
+/// promise must attach at least this much: running a receipt costs the node an instantiation
+/// whatever gas it carries, so gas-free receipts must not be free to multiply.
+pub const MIN_RECEIPT_GAS: u64 = 10_000;
+
+impl ContractParams {
+    /// The least fee a deploy or call attaching `gas` pays.
+    pub fn min_fee(&self, gas: u64) -> u64 {
+        let f = (u128::from(gas) * u128::from(self.gas_price_per_mgas)).div_ceil(1_000_000);
+        u64::try_from(f).unwrap_or(u64::MAX)
     }
 }
 
