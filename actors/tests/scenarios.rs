@@ -60,6 +60,8 @@ macro_rules! scenarios {
 
 scenarios! {
     bitcoin_like => "bitcoin-like",
+    contracts_counter => "contracts-counter",
+    contracts_token => "contracts-token",
     crash_restart => "crash-restart",
     default => "default",
     flaky_miner => "flaky-miner",
