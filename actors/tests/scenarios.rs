@@ -60,6 +60,9 @@ macro_rules! scenarios {
 
 scenarios! {
     bitcoin_like => "bitcoin-like",
+    contracts_escrow => "contracts-escrow",
+    contracts_exchange => "contracts-exchange",
+    contracts_vault => "contracts-vault",
     crash_restart => "crash-restart",
     default => "default",
     flaky_miner => "flaky-miner",
