@@ -61,7 +61,10 @@ macro_rules! scenarios {
 scenarios! {
     bitcoin_like => "bitcoin-like",
     contracts_counter => "contracts-counter",
+    contracts_escrow => "contracts-escrow",
+    contracts_exchange => "contracts-exchange",
     contracts_token => "contracts-token",
+    contracts_vault => "contracts-vault",
     crash_restart => "crash-restart",
     default => "default",
     flaky_miner => "flaky-miner",

@@ -10,6 +10,16 @@ use crate::crypto::Address;
 pub const EXAMPLES: &[(&str, &str)] = &[
     ("counter", include_str!("../../contracts/counter.wat")),
     ("token", include_str!("../../contracts/token.wat")),
+    ("escrow", include_str!("../../contracts/escrow.wat")),
+    ("exchange", include_str!("../../contracts/exchange.wat")),
+    (
+        "vault_naive",
+        include_str!("../../contracts/vault_naive.wat"),
+    ),
+    (
+        "vault_fixed",
+        include_str!("../../contracts/vault_fixed.wat"),
+    ),
 ];
 
 /// The examples the load generator can call.
