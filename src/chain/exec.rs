@@ -136,6 +136,50 @@ pub fn execute_block(
         .map_err(|e| (block.txs.len(), e))
 }
 
+/// Runs `method` of `contract` read-only on `state` as if in a block at `height` stamped
+/// `time_ms`, called by the zero address with `max_call_gas`: what it returns. Whatever it
+/// writes, transfers or promises is undone.
+///
+/// # Errors
+/// Why the execution failed.
+pub fn view(
+    state: &mut State,
+    contract: Address,
+    method: &str,
+    args: &[u8],
+    height: u64,
+    time_ms: u64,
+    params: &ContractParams,
+) -> Result<Vec<u8>, ExecError> {
+    let mut run = BlockRun {
+        state,
+        undo: Undo::default(),
+        records: Vec::new(),
+        height,
+        time_ms,
+        params,
+        ready_rank: 0,
+        tx_gas: 0,
+        fees: 0,
+    };
+    let call = Invocation {
+        parent: Hash::ZERO,
+        origin: Hash::ZERO,
+        signer: Address::default(),
+        caller: Address::default(),
+        contract,
+        method,
+        args,
+        gas: params.max_call_gas,
+        value: 0,
+        depth: 0,
+        promise_result: None,
+    };
+    let (_, result) = run.invoke(call);
+    run.abort();
+    result
+}
+
 /// One block's execution in progress: [`BlockRun::begin`] runs the due receipts, then
 /// [`BlockRun::apply_tx`] each transaction, then [`BlockRun::finish`] pays the miner (or
 /// [`BlockRun::abort`] undoes everything). A template builder tries transactions one by one

@@ -746,6 +746,35 @@ impl ChainState {
         })
     }
 
+    /// Runs `method` of `contract` read-only on the tip's state (`chain::exec::view`), as if
+    /// in the next block.
+    ///
+    /// # Errors
+    /// Why the execution failed.
+    pub fn view(
+        &mut self,
+        contract: Address,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, crate::contract::ExecError> {
+        let tip = self.tip();
+        let time = self
+            .entries
+            .get(&tip)
+            .map_or(0, |e| e.block.header.timestamp_ms);
+        let params = self.params.clone();
+        let height = self.height() + 1;
+        exec::view(
+            &mut self.state,
+            contract,
+            method,
+            args,
+            height,
+            time,
+            &params.contracts,
+        )
+    }
+
     /// Replays the best chain from genesis and compares with the live state: the same
     /// accounts, and the same state root as the tip's header claims.
     ///

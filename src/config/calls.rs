@@ -230,7 +230,10 @@ fn deploy_code(
     crate::contract::vm::compile_source(&bytes).map_err(|e| format!("deploy {src}: {e}"))
 }
 
-fn resolve_contract(target: &str, names: &BTreeMap<String, Address>) -> Result<Address, String> {
+pub(super) fn resolve_contract(
+    target: &str,
+    names: &BTreeMap<String, Address>,
+) -> Result<Address, String> {
     if let Some(a) = names.get(target) {
         return Ok(*a);
     }

@@ -23,6 +23,7 @@ mod pow;
 mod safety;
 mod storage;
 mod tcp;
+mod views;
 mod workload;
 
 pub use calls::{encode_args, CallEntry, PlannedCall};
@@ -40,6 +41,7 @@ pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
 pub use storage::{StorageBackend, StorageConfig};
 pub use tcp::TcpConfig;
+pub use views::{PlannedView, ViewEntry};
 pub use workload::{WorkloadConfig, MAX_TX_RATE};
 
 use crate::crypto::KeyPair;
@@ -122,6 +124,9 @@ pub struct Config {
     /// `[[calls]]`: contract deploys and calls at given times.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<CallEntry>,
+    /// `[[views]]`: read-only calls on the final state, into the report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<ViewEntry>,
     /// `[expect]`: what the run's report must show (parsed apart, like the faults).
     #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
     pub expect: Expectations,
@@ -256,6 +261,7 @@ impl Config {
             (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
         faults::validate(&self.faults, file, n, end, validators.as_deref())?;
         calls::validate(&self.calls, file, n)?;
+        views::validate(&self.views, file)?;
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

@@ -34,6 +34,40 @@ pub struct ContractStats {
     pub events: u64,
     /// Per contract, by address (hex): what ran on it.
     pub by_contract: BTreeMap<String, PerContract>,
+    /// The scenario's `[[views]]`, by name: read-only calls on the final state.
+    pub views: BTreeMap<String, ViewValue>,
+}
+
+/// `contracts.views.<name>`: what a view returned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ViewValue {
+    /// The return value read as a little-endian u64, when it is 8 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+    /// The return value, hex.
+    pub hex: String,
+    /// Why the call failed (absent on success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ViewValue {
+    /// From a view's result.
+    pub fn of(result: &Result<Vec<u8>, String>) -> ViewValue {
+        match result {
+            Ok(bytes) => ViewValue {
+                value: <[u8; 8]>::try_from(bytes.as_slice())
+                    .ok()
+                    .map(u64::from_le_bytes),
+                hex: hex::encode(bytes),
+                error: None,
+            },
+            Err(e) => ViewValue {
+                error: Some(e.clone()),
+                ..ViewValue::default()
+            },
+        }
+    }
 }
 
 /// `contracts.receipts`
@@ -73,13 +107,24 @@ pub struct PerContract {
 }
 
 impl ContractStats {
-    /// The figures of `chain` (genesis first); `None` when no block of it did contract work.
-    /// `names` labels contracts by address.
-    pub fn of(chain: &[FinalBlock], names: &BTreeMap<Address, String>) -> Option<ContractStats> {
-        if chain.iter().all(|b| b.records.is_none()) {
+    /// The figures of `chain` (genesis first); `None` when no block of it did contract work
+    /// and there are no views. `names` labels contracts by address; `views` are the results
+    /// of the scenario's views, by name.
+    pub fn of(
+        chain: &[FinalBlock],
+        names: &BTreeMap<Address, String>,
+        views: &[(String, Result<Vec<u8>, String>)],
+    ) -> Option<ContractStats> {
+        if chain.iter().all(|b| b.records.is_none()) && views.is_empty() {
             return None;
         }
-        let mut s = ContractStats::default();
+        let mut s = ContractStats {
+            views: views
+                .iter()
+                .map(|(n, r)| (n.clone(), ViewValue::of(r)))
+                .collect(),
+            ..ContractStats::default()
+        };
         let mut delays = Vec::new();
         for b in chain {
             for r in b.records.iter().flat_map(|r| r.iter()) {
@@ -211,7 +256,18 @@ mod tests {
             block(4, vec![ran(3, Some(false), Ok(()))]),
         ];
         let names = BTreeMap::from([(c, "token".to_string())]);
-        let s = ContractStats::of(&chain, &names).unwrap();
+        let views = vec![
+            ("total".to_string(), Ok(7u64.to_le_bytes().to_vec())),
+            ("who".to_string(), Ok(vec![1, 2])),
+            ("bad".to_string(), Err("no method `x`".to_string())),
+        ];
+        let s = ContractStats::of(&chain, &names, &views).unwrap();
+        assert_eq!(s.views["total"].value, Some(7));
+        assert_eq!(
+            (s.views["who"].value, s.views["who"].hex.as_str()),
+            (None, "0102")
+        );
+        assert_eq!(s.views["bad"].error.as_deref(), Some("no method `x`"));
         assert_eq!((s.calls, s.calls_failed), (1, 0));
         assert_eq!(
             (s.receipts.created, s.receipts.executed, s.receipts.failed),
@@ -225,7 +281,7 @@ mod tests {
         let per = &s.by_contract[&c.to_string()];
         assert_eq!((per.executions, per.failed, per.gas), (3, 1, 120));
         assert_eq!(per.name.as_deref(), Some("token"));
-        assert!(ContractStats::of(&[block(1, vec![])], &names).is_none());
+        assert!(ContractStats::of(&[block(1, vec![])], &names, &[]).is_none());
         let _ = Arc::new(0);
     }
 }

@@ -12,7 +12,7 @@ use super::{
     BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections, ContractStats, Convergence,
     Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, Invariants,
     NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety, SelfReorg,
-    SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
+    SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats, ViewValue,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -451,6 +451,14 @@ impl Report {
                         executions: 1,
                         failed: 1,
                         gas: 1,
+                    },
+                )]),
+                views: BTreeMap::from([(
+                    "*".to_string(),
+                    ViewValue {
+                        value: Some(1),
+                        hex: "01".into(),
+                        error: Some("x".into()),
                     },
                 )]),
             }),

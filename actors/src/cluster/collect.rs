@@ -4,7 +4,7 @@
 
 use super::{Cluster, ClusterError, RunOutput};
 use crate::node::messages::GetChainSummary;
-use crate::node::messages::GetPoolIds;
+use crate::node::messages::{GetPoolIds, GetViews};
 use crate::transport::memory::{GetNetStats, NetStats};
 use chainlab::config::ClockMode;
 use chainlab::report::{Event, FinalBlock, Invariants, NodeFinal, PosFacts, Report, RunFacts};
@@ -23,6 +23,7 @@ impl Cluster {
         }
         let (finals, invariants, best) = self.finals().await?;
         let chain = self.best_chain(best).await?;
+        let views = self.views(best).await?;
         let pools = self.pooled().await?;
         let competing = self.competing(&finals, &chain).await?;
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
@@ -37,6 +38,7 @@ impl Cluster {
         let mut facts = self.facts(finals, chain.clone(), invariants);
         (facts.pooled, facts.gapped) = pools;
         facts.competing = competing;
+        facts.views = views;
         let mut report = Report::compute(&facts, &events);
         report.check(&self.cfg.expect.checks);
         Ok(RunOutput {
@@ -97,6 +99,30 @@ impl Cluster {
             });
         }
         Ok((finals, invariants, best.map(|(_, id)| id)))
+    }
+
+    /// The scenario's `[[views]]` evaluated on node `best`'s final state.
+    async fn views(
+        &self,
+        best: Option<NodeId>,
+    ) -> Result<Vec<(String, Result<Vec<u8>, String>)>, ClusterError> {
+        if self.views.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(h) = best.and_then(|id| self.nodes[id].clone()) else {
+            let down = "no node runs at the end".to_string();
+            return Ok(self
+                .views
+                .iter()
+                .map(|v| (v.name.clone(), Err(down.clone())))
+                .collect());
+        };
+        h.chain
+            .send(GetViews {
+                views: self.views.clone(),
+            })
+            .await
+            .map_err(|_| ClusterError::Unresponsive(h.id))
     }
 
     /// Node `best`'s chain, genesis first (empty when no node runs).

@@ -140,6 +140,8 @@ pub struct Cluster {
     calls: std::collections::VecDeque<PlannedCall>,
     /// Contract names by address, for the report.
     contract_names: BTreeMap<chainlab::Address, String>,
+    /// The `[[views]]` run on the final state.
+    views: Vec<chainlab::config::PlannedView>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -180,6 +182,7 @@ impl Cluster {
         let (calls, contract_names) = cfg.plan_calls("[[calls]]", &|path| {
             std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
         })?;
+        let views = cfg.plan_views("[[views]]", &contract_names)?;
         let seed = cfg.cluster.seed;
         let adj = build_topology(
             &cfg.network.topology,
@@ -265,6 +268,7 @@ impl Cluster {
             tcp,
             calls: calls.into(),
             contract_names,
+            views,
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;

@@ -388,6 +388,21 @@ impl Handler<BuildTemplate> for ChainActor {
     }
 }
 
+impl Handler<GetViews> for ChainActor {
+    type Result = MessageResult<GetViews>;
+    fn handle(&mut self, m: GetViews, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            m.views
+                .into_iter()
+                .map(|v| {
+                    let r = self.chain.view(v.contract, &v.method, &v.args);
+                    (v.name, r.map_err(|e| e.to_string()))
+                })
+                .collect(),
+        )
+    }
+}
+
 impl Handler<GetChainSummary> for ChainActor {
     type Result = MessageResult<GetChainSummary>;
     fn handle(&mut self, m: GetChainSummary, _: &mut Context<Self>) -> Self::Result {

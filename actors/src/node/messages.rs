@@ -125,6 +125,15 @@ pub struct ChainSummary {
     pub undo_records: usize,
 }
 
+/// Runs read-only contract calls on the tip's state (`[[views]]`): each view's name and its
+/// return value or why it failed.
+#[derive(Message)]
+#[rtype(result = "Vec<(String, Result<Vec<u8>, String>)>")]
+pub struct GetViews {
+    /// The views.
+    pub views: Vec<chainlab::config::PlannedView>,
+}
+
 /// The node's tip, height and cumulative work.
 #[derive(Message)]
 #[rtype(result = "(Hash, u64, u128)")]
