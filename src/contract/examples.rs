@@ -10,6 +10,11 @@ use crate::crypto::Address;
 pub const EXAMPLES: &[(&str, &str)] = &[
     ("counter", include_str!("../../contracts/counter.wat")),
     ("token", include_str!("../../contracts/token.wat")),
+    ("registry", include_str!("../../contracts/registry.wat")),
+    (
+        "registry_commit",
+        include_str!("../../contracts/registry_commit.wat"),
+    ),
 ];
 
 /// The examples the load generator can call.
@@ -69,4 +74,20 @@ pub fn token_balance_key(holder: &Address) -> Vec<u8> {
     let mut k = vec![b'b'];
     k.extend_from_slice(&holder.0);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ContractParams;
+
+    #[test]
+    fn every_example_is_deployable() {
+        for (name, _) in EXAMPLES {
+            let code = wasm(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            vm::check_module(&code, &ContractParams::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(wasm("nope").is_err());
+    }
 }

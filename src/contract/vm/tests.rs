@@ -693,10 +693,7 @@ fn sha256_hashes_memory_with_gas_per_byte() {
     // Imported with another signature, it is refused at deployment.
     let bad = r#"(module (import "env" "sha256" (func (param i32 i32)))
                    (memory (export "memory") 1 1))"#;
-    assert_eq!(
-        check(bad),
-        Err(DeployError::BadSignature("sha256".into()))
-    );
+    assert_eq!(check(bad), Err(DeployError::BadSignature("sha256".into())));
 }
 
 #[test]
