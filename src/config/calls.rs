@@ -246,7 +246,7 @@ fn resolve_contract(target: &str, names: &BTreeMap<String, Address>) -> Result<A
     })
 }
 
-fn parse_address(hex_text: &str) -> Result<Address, String> {
+pub(super) fn parse_address(hex_text: &str) -> Result<Address, String> {
     let text = hex_text.strip_prefix("0x").unwrap_or(hex_text);
     let bytes = hex::decode(text).map_err(|e| e.to_string())?;
     let a: [u8; 20] = bytes
@@ -529,7 +529,10 @@ mod tests {
         "#)
         .unwrap();
         let e = bad.plan_calls("t.toml", &no_files).unwrap_err().to_string();
-        assert!(e.contains("sha256:str:a|zz:1") && e.contains("unknown kind"), "{e}");
+        assert!(
+            e.contains("sha256:str:a|zz:1") && e.contains("unknown kind"),
+            "{e}"
+        );
     }
 
     #[test]

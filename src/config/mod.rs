@@ -13,6 +13,7 @@ mod consensus;
 mod contracts;
 mod expect;
 mod faults;
+mod frontrun;
 mod gossip;
 mod mempool;
 mod network;
@@ -30,6 +31,7 @@ pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
 pub use expect::Expectations;
 pub use faults::FaultFile;
+pub use frontrun::{FrontrunConfig, MAX_FEE_BUMP};
 pub use gossip::GossipConfig;
 pub use mempool::MempoolConfig;
 pub use network::{Latency, NetworkConfig, Topology, TransportKind};
@@ -122,6 +124,9 @@ pub struct Config {
     /// `[[calls]]`: contract deploys and calls at given times.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<CallEntry>,
+    /// `[frontrun]`: a node that front-runs calls of one contract method (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontrun: Option<FrontrunConfig>,
     /// `[expect]`: what the run's report must show (parsed apart, like the faults).
     #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
     pub expect: Expectations,
@@ -256,6 +261,9 @@ impl Config {
             (self.consensus.kind == ConsensusKind::Pos).then(|| self.pos.validator_ids(n));
         faults::validate(&self.faults, file, n, end, validators.as_deref())?;
         calls::validate(&self.calls, file, n)?;
+        if let Some(f) = &self.frontrun {
+            f.validate(file, n)?;
+        }
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

@@ -2,12 +2,13 @@
 //! counted from the execution records of its blocks, so every figure is the one chain's
 //! history, not a sum over nodes.
 
-use super::{FinalBlock, Percentiles};
+use super::{Event, FinalBlock, Percentiles, TraceRecord};
 use crate::chain::exec::ExecRecord;
 use crate::contract::ExecError;
 use crate::crypto::Address;
+use crate::hash::TxId;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// `contracts`: contract work on the final best chain.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -34,6 +35,64 @@ pub struct ContractStats {
     pub events: u64,
     /// Per contract, by address (hex): what ran on it.
     pub by_contract: BTreeMap<String, PerContract>,
+    /// What the `[frontrun]` attacker's copies won (absent without `[frontrun]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontrun: Option<FrontrunStats>,
+}
+
+/// `contracts.frontrun`: the `[frontrun]` attacker's copies (its `frontrun` trace events)
+/// against the final best chain (docs/contracts-frontrunning.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FrontrunStats {
+    /// Copies the attacker made.
+    pub attempts: u64,
+    /// Of them, copies on the final best chain.
+    pub included: u64,
+    /// Copies whose call succeeded on the final best chain. Against the registries
+    /// (contracts/registry.wat, registry_commit.wat) a call that succeeds makes its caller the
+    /// name's owner for good, so these are the names the attacker owns among those it copied.
+    pub wins: u64,
+    /// Copied victim calls that succeeded on the final best chain (the victim got the name).
+    pub victim_wins: u64,
+    /// `wins / attempts` (0 without attempts).
+    pub win_rate: f64,
+}
+
+impl FrontrunStats {
+    /// The copies traced in `events`, judged by the call records of `chain`.
+    pub fn of(chain: &[FinalBlock], events: &[TraceRecord]) -> FrontrunStats {
+        let mut called: HashMap<TxId, bool> = HashMap::new();
+        for r in chain
+            .iter()
+            .flat_map(|b| b.records.iter().flat_map(|r| r.iter()))
+        {
+            if let ExecRecord::Called { tx, result, .. } = r {
+                called.insert(*tx, result.is_ok());
+            }
+        }
+        let copies: BTreeMap<TxId, TxId> = events
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Frontrun { victim, copy, .. } => Some((copy, victim)),
+                _ => None,
+            })
+            .collect();
+        let mut s = FrontrunStats {
+            attempts: copies.len() as u64,
+            ..FrontrunStats::default()
+        };
+        for (copy, victim) in &copies {
+            if let Some(ok) = called.get(copy) {
+                s.included += 1;
+                s.wins += u64::from(*ok);
+            }
+            s.victim_wins += u64::from(called.get(victim) == Some(&true));
+        }
+        if s.attempts > 0 {
+            s.win_rate = s.wins as f64 / s.attempts as f64;
+        }
+        s
+    }
 }
 
 /// `contracts.receipts`
@@ -174,6 +233,58 @@ mod tests {
             records: (!records.is_empty()).then(|| records.into()),
             ..FinalBlock::default()
         }
+    }
+
+    #[test]
+    fn frontrun_copies_are_judged_by_the_final_chain() {
+        let c = Address([7; 20]);
+        let called = |tx: u8, ok: bool| ExecRecord::Called {
+            tx: Hash([tx; 32]),
+            contract: c,
+            method: "register".into(),
+            gas_burnt: 1,
+            result: if ok {
+                Ok(())
+            } else {
+                Err(ExecError::Failed("taken".into()))
+            },
+        };
+        let copied = |victim: u8, copy: u8| {
+            crate::report::testkit::rec(
+                1,
+                2,
+                Event::Frontrun {
+                    victim: Hash([victim; 32]),
+                    copy: Hash([copy; 32]),
+                    fee: 201,
+                },
+            )
+        };
+        // Copy 11 won over victim 1; victim 2 won over copy 12; copy 13 is not on the chain
+        // (victim 3 is, and won); copy 14 is traced twice (counted once), neither on chain.
+        let chain = vec![
+            block(1, vec![called(11, true), called(1, false)]),
+            block(2, vec![called(2, true), called(12, false), called(3, true)]),
+        ];
+        let events = [
+            copied(1, 11),
+            copied(2, 12),
+            copied(3, 13),
+            copied(4, 14),
+            copied(4, 14),
+        ];
+        let s = FrontrunStats::of(&chain, &events);
+        assert_eq!(
+            s,
+            FrontrunStats {
+                attempts: 4,
+                included: 2,
+                wins: 1,
+                victim_wins: 2,
+                win_rate: 0.25,
+            }
+        );
+        assert_eq!(FrontrunStats::of(&chain, &[]).win_rate, 0.0);
     }
 
     #[test]

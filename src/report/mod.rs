@@ -30,7 +30,7 @@ pub mod schema;
 #[cfg(test)]
 mod testkit;
 
-pub use contracts::{CallbackStats, ContractStats, PerContract, ReceiptStats};
+pub use contracts::{CallbackStats, ContractStats, FrontrunStats, PerContract, ReceiptStats};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
@@ -166,6 +166,8 @@ pub struct RunFacts {
     pub pos: Option<PosFacts>,
     /// Names of contracts (deployed by the scenario or the workload), by address.
     pub contract_names: BTreeMap<Address, String>,
+    /// A `[frontrun]` attacker ran: the report judges its copies (`contracts.frontrun`).
+    pub frontrun: bool,
 }
 
 /// The JSON report of a run.
@@ -274,7 +276,12 @@ impl Report {
             validators,
             finality,
             equivocations,
-            contracts: ContractStats::of(&facts.chain, &facts.contract_names),
+            contracts: ContractStats::of(&facts.chain, &facts.contract_names).map(|mut c| {
+                if facts.frontrun {
+                    c.frontrun = Some(FrontrunStats::of(&facts.chain, events));
+                }
+                c
+            }),
             events: events.len() as u64,
             expectations: Vec::new(),
         }

@@ -10,9 +10,9 @@
 
 use super::{
     BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections, ContractStats, Convergence,
-    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, Invariants,
-    NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety, SelfReorg,
-    SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
+    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, FrontrunStats,
+    Invariants, NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety,
+    SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -453,6 +453,13 @@ impl Report {
                         gas: 1,
                     },
                 )]),
+                frontrun: Some(FrontrunStats {
+                    attempts: 1,
+                    included: 1,
+                    wins: 1,
+                    victim_wins: 1,
+                    win_rate: 1.0,
+                }),
             }),
             events: 1,
             expectations: Vec::new(),
@@ -549,6 +556,10 @@ mod tests {
         assert_eq!(
             s.resolve("causes.eof").unwrap().path,
             "connections.causes.eof"
+        );
+        assert_eq!(
+            s.resolve("win_rate").unwrap().path,
+            "contracts.frontrun.win_rate"
         );
     }
 
