@@ -216,6 +216,7 @@ impl Cluster {
             crashed: self.faults.crashed.clone(),
             pos: PosFacts::of(&self.cfg, self.timeline.chain_offset_ms()),
             contract_names: self.contract_names.clone(),
+            frontrun: self.frontrun.is_some(),
             ..RunFacts::default()
         }
     }

@@ -33,6 +33,7 @@ use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
 use chainlab::chain::store::StoreError;
 use chainlab::config::{Config, PlannedCall};
+use chainlab::contract::frontrun::Frontrunner;
 use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
 use chainlab::sim::model::{build_topology, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
@@ -140,6 +141,8 @@ pub struct Cluster {
     calls: std::collections::VecDeque<PlannedCall>,
     /// Contract names by address, for the report.
     contract_names: BTreeMap<chainlab::Address, String>,
+    /// The `[frontrun]` attacker's node and what it copies.
+    frontrun: Option<(NodeId, Frontrunner)>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -180,6 +183,7 @@ impl Cluster {
         let (calls, contract_names) = cfg.plan_calls("[[calls]]", &|path| {
             std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
         })?;
+        let frontrun = cfg.frontrunner("[frontrun]", &contract_names)?;
         let seed = cfg.cluster.seed;
         let adj = build_topology(
             &cfg.network.topology,
@@ -265,6 +269,7 @@ impl Cluster {
             tcp,
             calls: calls.into(),
             contract_names,
+            frontrun,
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;
@@ -285,6 +290,11 @@ impl Cluster {
             hash_share: self.faults.state.share(id),
             store: self.stores.boxed(id),
             mining: self.timeline.mining_on() && !paused,
+            frontrun: self
+                .frontrun
+                .as_ref()
+                .filter(|(node, _)| *node == id)
+                .map(|(_, attacker)| attacker.clone()),
         };
         let handle = spawn_node(&self.factory, spec, chain);
         if self.faults.duplicates_expected {
