@@ -53,6 +53,11 @@ impl Frontrunner {
         self.contract
     }
 
+    /// The method watched.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
     /// The fee of a copy of a transaction paying `fee`: ⌊`fee` × `fee_bump`⌋ + 1, so more
     /// than the victim's for any bump of at least 1 (saturating at `u64::MAX`).
     pub fn fee(&self, fee: u64) -> u64 {

@@ -30,7 +30,9 @@ pub mod schema;
 #[cfg(test)]
 mod testkit;
 
-pub use contracts::{CallbackStats, ContractStats, FrontrunStats, PerContract, ReceiptStats};
+pub use contracts::{
+    CallbackStats, ContractStats, FrontrunStats, FrontrunWatch, PerContract, ReceiptStats,
+};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
@@ -166,8 +168,9 @@ pub struct RunFacts {
     pub pos: Option<PosFacts>,
     /// Names of contracts (deployed by the scenario or the workload), by address.
     pub contract_names: BTreeMap<Address, String>,
-    /// A `[frontrun]` attacker ran: the report judges its copies (`contracts.frontrun`).
-    pub frontrun: bool,
+    /// What a `[frontrun]` attacker watched, if one ran: the report judges its copies
+    /// (`contracts.frontrun`).
+    pub frontrun: Option<FrontrunWatch>,
 }
 
 /// The JSON report of a run.
@@ -277,8 +280,8 @@ impl Report {
             finality,
             equivocations,
             contracts: ContractStats::of(&facts.chain, &facts.contract_names).map(|mut c| {
-                if facts.frontrun {
-                    c.frontrun = Some(FrontrunStats::of(&facts.chain, events));
+                if let Some(watch) = &facts.frontrun {
+                    c.frontrun = Some(FrontrunStats::of(&facts.chain, events, watch));
                 }
                 c
             }),
