@@ -60,6 +60,8 @@ macro_rules! scenarios {
 
 scenarios! {
     bitcoin_like => "bitcoin-like",
+    contracts_commit_reveal => "contracts-commit-reveal",
+    contracts_frontrun => "contracts-frontrun",
     crash_restart => "crash-restart",
     default => "default",
     flaky_miner => "flaky-miner",
