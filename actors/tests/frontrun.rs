@@ -99,6 +99,6 @@ fn with_fast_links_the_attacker_takes_nothing_from_commit_reveal() {
     assert_eq!((f.wins, f.win_rate), (0, 0.0));
     let owners = owners(&out);
     assert_eq!(owners.len() as u64, f.victim_wins);
-    assert!(f.victim_wins >= 100, "{f:?}");
+    assert!(f.victim_wins >= 95, "{f:?}");
     assert!(owners.values().all(|o| *o == victim));
 }
