@@ -247,6 +247,22 @@ impl Mempool {
         self.accounts.get(addr).copied().unwrap_or_default()
     }
 
+    /// The nonce `sender`'s next transaction takes: the account's next nonce, moved past the
+    /// sender's pooled transactions that follow it without a gap (what a node sending several
+    /// transactions before any is mined must use, e.g. a front-runner's copies).
+    pub fn next_nonce(&self, sender: &Address) -> u64 {
+        let mut next = self.account(sender).nonce;
+        if let Some(txs) = self.by_sender.get(sender) {
+            for nonce in txs.range(next..).map(|(n, _)| *n) {
+                if nonce != next {
+                    break;
+                }
+                next += 1;
+            }
+        }
+        next
+    }
+
     /// Admits a transaction received at `now_ms`. Returns the transactions it pushed out:
     /// the one it replaced, the one it evicted, and any of the sender's later ones its spend
     /// left unpaid.
@@ -663,6 +679,34 @@ mod tests {
         let t: Vec<_> = p.template(10).iter().map(|t| t.id()).collect();
         assert_eq!(t, vec![b0.id(), a0.id(), a1.id()]);
         assert_eq!(p.template(1).len(), 1);
+    }
+
+    #[test]
+    fn next_nonce_follows_the_pooled_run_and_the_tip() {
+        let a = KeyPair::from_seed(b"a");
+        let mut p = pool(&[&a], 100);
+        assert_eq!(p.next_nonce(&a.address()), 0);
+        assert_eq!(p.next_nonce(&Address([3; 20])), 0, "an unknown account");
+        admit(&mut p, &tx(&a, 0, 1), 0).unwrap();
+        admit(&mut p, &tx(&a, 1, 1), 0).unwrap();
+        admit(&mut p, &tx(&a, 3, 1), 0).unwrap();
+        assert_eq!(p.next_nonce(&a.address()), 2, "stops at the gap");
+        admit(&mut p, &tx(&a, 2, 1), 0).unwrap();
+        assert_eq!(p.next_nonce(&a.address()), 4);
+        // Nonces 0 and 1 mined: the mirror moves, the pool keeps 2 and 3.
+        let mined = [tx(&a, 0, 1).id(), tx(&a, 1, 1).id()];
+        let acct = Account {
+            balance: 978,
+            nonce: 2,
+        };
+        p.on_tip_change(&[(a.address(), acct)], &mined, &[], 0, None);
+        assert_eq!(p.next_nonce(&a.address()), 4);
+        p.remove_from(&a.address(), 2, DropReason::Expired);
+        assert_eq!(
+            p.next_nonce(&a.address()),
+            2,
+            "dropped nonces are used again"
+        );
     }
 
     #[test]

@@ -207,6 +207,9 @@ pub fn run_node(
                 .into(),
         ));
     }
+    if cfg.frontrun.is_some() {
+        tracing::warn!("[frontrun] applies to in-process clusters (`chainlab run`): ignored");
+    }
     cfg.cluster.clock = ClockMode::Real;
     // Every link of this process is TCP (peer actors budget what they serve accordingly).
     cfg.network.transport = chainlab::config::TransportKind::Tcp;
@@ -287,6 +290,7 @@ async fn run(
             hash_share: share,
             store,
             mining: true,
+            frontrun: None,
         },
         chain,
     );

@@ -60,9 +60,11 @@ macro_rules! scenarios {
 
 scenarios! {
     bitcoin_like => "bitcoin-like",
+    contracts_commit_reveal => "contracts-commit-reveal",
     contracts_counter => "contracts-counter",
     contracts_escrow => "contracts-escrow",
     contracts_exchange => "contracts-exchange",
+    contracts_frontrun => "contracts-frontrun",
     contracts_token => "contracts-token",
     contracts_vault => "contracts-vault",
     crash_restart => "crash-restart",

@@ -22,7 +22,11 @@
 //!
 //! Arguments are typed strings, concatenated: `u8:`, `u32:`, `u64:` (little-endian),
 //! `user:N`, `account:N` (a workload account), `contract:NAME` (20-byte addresses),
-//! `addr:HEX`, `str:TEXT`, `hex:BYTES`.
+//! `addr:HEX`, `str:TEXT`, `hex:BYTES`; `seq:TEXT` is the text followed by the submission's
+//! number in decimal (0 for an entry's first, then 1, ... up to `count` − 1: `seq:name-`
+//! registers `name-0`, `name-1`, ...); `sha256:ARG|ARG|...` is the 32-byte SHA-256 of the
+//! typed arguments between the bars, concatenated (a commitment:
+//! `sha256:seq:name-|hex:SALT|user:0`).
 
 use super::{invalid, Config, ConfigError};
 use crate::contract::examples;
@@ -153,7 +157,7 @@ impl Config {
         sends.sort_unstable();
         let mut out = Vec::with_capacity(sends.len());
         let mut code_cache: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
-        for (at_ms, i, _) in sends {
+        for (at_ms, i, nth) in sends {
             let c = &self.calls[i];
             let key_name = format!("calls[{i}]");
             let bad = |what: String| ConfigError::Invalid {
@@ -164,7 +168,7 @@ impl Config {
             let key = Config::user_key(c.from);
             let nonce = nonces[c.from];
             nonces[c.from] += 1;
-            let args = encode_args(&c.args, self, &names).map_err(&bad)?;
+            let args = encode_args(&c.args, self, &names, nth as u32).map_err(&bad)?;
             let chain_id = self.consensus.chain_id;
             let tx = if let Some(src) = &c.deploy {
                 let wasm = match code_cache.get(&i) {
@@ -245,7 +249,7 @@ pub(super) fn resolve_contract(
     })
 }
 
-fn parse_address(hex_text: &str) -> Result<Address, String> {
+pub(super) fn parse_address(hex_text: &str) -> Result<Address, String> {
     let text = hex_text.strip_prefix("0x").unwrap_or(hex_text);
     let bytes = hex::decode(text).map_err(|e| e.to_string())?;
     let a: [u8; 20] = bytes
@@ -254,7 +258,8 @@ fn parse_address(hex_text: &str) -> Result<Address, String> {
     Ok(Address(a))
 }
 
-/// Encodes typed arguments (see the module doc), concatenated.
+/// Encodes typed arguments (see the module doc), concatenated, for an entry's submission
+/// number `nth` (from 0).
 ///
 /// # Errors
 /// Which argument is bad and why.
@@ -262,67 +267,92 @@ pub fn encode_args(
     args: &[String],
     cfg: &Config,
     names: &BTreeMap<String, Address>,
+    nth: u32,
 ) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for a in args {
-        let (kind, v) = a.split_once(':').ok_or_else(|| {
-            format!("argument `{a}` is not KIND:VALUE (u64:5, user:1, str:x, ...)")
-        })?;
-        let num = |bits: u32| -> Result<u64, String> {
-            let n: u64 = v
-                .parse()
-                .map_err(|_| format!("argument `{a}`: `{v}` is not a number"))?;
-            if bits < 64 && n >> bits != 0 {
-                return Err(format!("argument `{a}`: {n} does not fit {bits} bits"));
-            }
-            Ok(n)
-        };
-        let index = || -> Result<usize, String> {
-            v.parse()
-                .map_err(|_| format!("argument `{a}`: `{v}` is not an index"))
-        };
-        match kind {
-            "u8" => out.push(num(8)? as u8),
-            "u32" => out.extend_from_slice(&(num(32)? as u32).to_le_bytes()),
-            "u64" => out.extend_from_slice(&num(64)?.to_le_bytes()),
-            "user" => {
-                let i = index()?;
-                if i >= cfg.call_users() {
-                    return Err(format!(
-                        "argument `{a}`: user {i} signs no entry, so it has no funded account \
-                         (users are 0..{})",
-                        cfg.call_users()
-                    ));
-                }
-                out.extend_from_slice(&Config::user_key(i).address().0);
-            }
-            "account" => {
-                let i = index()?;
-                if i >= cfg.workload.accounts {
-                    return Err(format!(
-                        "argument `{a}`: there are {} workload accounts",
-                        cfg.workload.accounts
-                    ));
-                }
-                out.extend_from_slice(&Config::account_key(i).address().0);
-            }
-            "contract" => out.extend_from_slice(&resolve_contract(v, names)?.0),
-            "addr" => out.extend_from_slice(
-                &parse_address(v)
-                    .map_err(|e| format!("argument `{a}`: {e}"))?
-                    .0,
-            ),
-            "str" => out.extend_from_slice(v.as_bytes()),
-            "hex" => out.extend(hex::decode(v).map_err(|e| format!("argument `{a}`: {e}"))?),
-            _ => {
-                return Err(format!(
-                    "argument `{a}`: unknown kind `{kind}` (u8, u32, u64, user, account, \
-                     contract, addr, str, hex)"
-                ))
-            }
-        }
+        encode_arg(a, cfg, names, nth, &mut out)?;
     }
     Ok(out)
+}
+
+/// Appends typed argument `a` to `out`.
+fn encode_arg(
+    a: &str,
+    cfg: &Config,
+    names: &BTreeMap<String, Address>,
+    nth: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let (kind, v) = a
+        .split_once(':')
+        .ok_or_else(|| format!("argument `{a}` is not KIND:VALUE (u64:5, user:1, str:x, ...)"))?;
+    let num = |bits: u32| -> Result<u64, String> {
+        let n: u64 = v
+            .parse()
+            .map_err(|_| format!("argument `{a}`: `{v}` is not a number"))?;
+        if bits < 64 && n >> bits != 0 {
+            return Err(format!("argument `{a}`: {n} does not fit {bits} bits"));
+        }
+        Ok(n)
+    };
+    let index = || -> Result<usize, String> {
+        v.parse()
+            .map_err(|_| format!("argument `{a}`: `{v}` is not an index"))
+    };
+    match kind {
+        "u8" => out.push(num(8)? as u8),
+        "u32" => out.extend_from_slice(&(num(32)? as u32).to_le_bytes()),
+        "u64" => out.extend_from_slice(&num(64)?.to_le_bytes()),
+        "user" => {
+            let i = index()?;
+            if i >= cfg.call_users() {
+                return Err(format!(
+                    "argument `{a}`: user {i} signs no entry, so it has no funded account \
+                         (users are 0..{})",
+                    cfg.call_users()
+                ));
+            }
+            out.extend_from_slice(&Config::user_key(i).address().0);
+        }
+        "account" => {
+            let i = index()?;
+            if i >= cfg.workload.accounts {
+                return Err(format!(
+                    "argument `{a}`: there are {} workload accounts",
+                    cfg.workload.accounts
+                ));
+            }
+            out.extend_from_slice(&Config::account_key(i).address().0);
+        }
+        "contract" => out.extend_from_slice(&resolve_contract(v, names)?.0),
+        "addr" => out.extend_from_slice(
+            &parse_address(v)
+                .map_err(|e| format!("argument `{a}`: {e}"))?
+                .0,
+        ),
+        "str" => out.extend_from_slice(v.as_bytes()),
+        "seq" => {
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(nth.to_string().as_bytes());
+        }
+        "hex" => out.extend(hex::decode(v).map_err(|e| format!("argument `{a}`: {e}"))?),
+        "sha256" => {
+            let mut inner = Vec::new();
+            for part in v.split('|') {
+                encode_arg(part, cfg, names, nth, &mut inner)
+                    .map_err(|e| format!("argument `{a}`: {e}"))?;
+            }
+            out.extend_from_slice(&crate::hash::Hash::sha256(&inner).0);
+        }
+        _ => {
+            return Err(format!(
+                "argument `{a}`: unknown kind `{kind}` (u8, u32, u64, user, account, \
+                     contract, addr, str, seq, hex, sha256)"
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// Checks the entries' shape (what needs no file): one of `deploy` and `contract`, a method
@@ -451,6 +481,61 @@ mod tests {
             }
             p => panic!("not a call: {p:?}"),
         }
+    }
+
+    #[test]
+    fn seq_numbers_each_submission_and_sha256_hashes_its_arguments() {
+        let c = cfg(r#"
+            [[calls]]
+            at = "1s"
+            deploy = "registry_commit"
+            name = "reg"
+            [[calls]]
+            at = "2s"
+            contract = "reg"
+            method = "commit"
+            args = ["sha256:seq:name-|hex:0102|user:0"]
+            count = 2
+            every = "1s"
+            [[calls]]
+            at = "2s"
+            contract = "reg"
+            method = "reveal"
+            args = ["seq:name-", "hex:0102"]
+            count = 2
+            every = "1s"
+        "#)
+        .unwrap();
+        let (plan, _) = c.plan_calls("t.toml", &no_files).unwrap();
+        let args = |p: &PlannedCall| match &p.tx.payload {
+            crate::tx::Payload::Call(call) => (call.method.clone(), call.args.clone()),
+            p => panic!("not a call: {p:?}"),
+        };
+        let user = Config::user_key(0).address();
+        let calls: Vec<(String, Vec<u8>)> = plan[1..].iter().map(args).collect();
+        for (nth, pair) in calls.chunks(2).enumerate() {
+            let name = format!("name-{nth}");
+            let mut reveal = name.as_bytes().to_vec();
+            reveal.extend_from_slice(&[1, 2]);
+            let mut preimage = reveal.clone();
+            preimage.extend_from_slice(&user.0);
+            let commit = crate::hash::Hash::sha256(&preimage).0.to_vec();
+            assert_eq!(pair[0], ("commit".to_string(), commit), "{nth}");
+            assert_eq!(pair[1], ("reveal".to_string(), reveal), "{nth}");
+        }
+        let bad = cfg(r#"
+            [[calls]]
+            at = "1s"
+            contract = "workload"
+            method = "m"
+            args = ["sha256:str:a|zz:1"]
+        "#)
+        .unwrap();
+        let e = bad.plan_calls("t.toml", &no_files).unwrap_err().to_string();
+        assert!(
+            e.contains("sha256:str:a|zz:1") && e.contains("unknown kind"),
+            "{e}"
+        );
     }
 
     #[test]

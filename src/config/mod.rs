@@ -13,6 +13,7 @@ mod consensus;
 mod contracts;
 mod expect;
 mod faults;
+mod frontrun;
 mod gossip;
 mod mempool;
 mod network;
@@ -31,6 +32,7 @@ pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
 pub use expect::Expectations;
 pub use faults::FaultFile;
+pub use frontrun::{FrontrunConfig, MAX_FEE_BUMP};
 pub use gossip::GossipConfig;
 pub use mempool::MempoolConfig;
 pub use network::{Latency, NetworkConfig, Topology, TransportKind};
@@ -127,6 +129,9 @@ pub struct Config {
     /// `[[views]]`: read-only calls on the final state, into the report.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub views: Vec<ViewEntry>,
+    /// `[frontrun]`: a node that front-runs calls of one contract method (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontrun: Option<FrontrunConfig>,
     /// `[expect]`: what the run's report must show (parsed apart, like the faults).
     #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
     pub expect: Expectations,
@@ -262,6 +267,9 @@ impl Config {
         faults::validate(&self.faults, file, n, end, validators.as_deref())?;
         calls::validate(&self.calls, file, n)?;
         views::validate(&self.views, file)?;
+        if let Some(f) = &self.frontrun {
+            f.validate(file, n)?;
+        }
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

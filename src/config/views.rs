@@ -72,7 +72,7 @@ impl Config {
                     name: v.name.clone(),
                     contract: resolve_contract(&v.contract, &names).map_err(bad)?,
                     method: v.method.clone(),
-                    args: encode_args(&v.args, self, &names).map_err(bad)?,
+                    args: encode_args(&v.args, self, &names, 0).map_err(bad)?,
                 })
             })
             .collect()

@@ -20,6 +20,11 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "vault_fixed",
         include_str!("../../contracts/vault_fixed.wat"),
     ),
+    ("registry", include_str!("../../contracts/registry.wat")),
+    (
+        "registry_commit",
+        include_str!("../../contracts/registry_commit.wat"),
+    ),
 ];
 
 /// The examples the load generator can call.
@@ -79,4 +84,20 @@ pub fn token_balance_key(holder: &Address) -> Vec<u8> {
     let mut k = vec![b'b'];
     k.extend_from_slice(&holder.0);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::ContractParams;
+
+    #[test]
+    fn every_example_is_deployable() {
+        for (name, _) in EXAMPLES {
+            let code = wasm(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            vm::check_module(&code, &ContractParams::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert!(wasm("nope").is_err());
+    }
 }

@@ -9,6 +9,7 @@
 //! execution is rolled back by the caller.
 
 pub mod examples;
+pub mod frontrun;
 pub mod vm;
 
 use crate::crypto::Address;

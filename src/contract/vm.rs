@@ -55,6 +55,7 @@
 //! | `log(ptr, len: i32)` | [`LOG_BYTE`] × length | records a log line (lossy UTF-8) |
 //! | `return_value(ptr, len: i32)` | [`ARG_BYTE`] × length | sets the return value (≤ `max_args_bytes`; the last call wins) |
 //! | `fail(ptr, len: i32)` | [`LOG_BYTE`] × length | stops with [`ExecError::Failed`] and the message (lossy UTF-8, first `max_args_bytes` bytes) |
+//! | `sha256(ptr, len, out_ptr: i32)` | [`SHA256_BYTE`] × length | writes the SHA-256 digest (32 bytes) of the `len` bytes at `ptr` to `out_ptr` (the ranges may overlap) |
 //! | `promise_call(addr_ptr, method_ptr, method_len, args_ptr, args_len: i32, gas: i64, value: i64) -> i32` | [`ARG_BYTE`] × (method + args length), and `gas` reserved | calls `method` of the contract at the address in a later block, with the arguments, `gas` and `value`; returns the promise's index |
 //! | `promise_then(promise: i32, method_ptr, method_len, args_ptr, args_len: i32, gas: i64) -> i32` | [`ARG_BYTE`] × (method + args length), and `gas` reserved | once promise `promise` finished, calls `method` of this contract with the arguments and `gas`; its `promise_result` is the result of `promise`; returns the new promise's index |
 //! | `promise_result_len() -> i32` | | `-1` if this call is not a callback, else the length of the awaited result's bytes (the return value, or the failure's reason in UTF-8) |
@@ -110,6 +111,8 @@ pub const LOG_BYTE: u64 = 2;
 /// Gas per byte of input, return value, promise method and arguments, and promise result
 /// copied.
 pub const ARG_BYTE: u64 = 1;
+/// Gas per byte hashed by `sha256`.
+pub const SHA256_BYTE: u64 = 4;
 /// Longest method name a promise may call, bytes.
 pub const MAX_METHOD_BYTES: u32 = 64;
 /// Most elements a module's table may hold (declared, or grown to with `table.grow`).
@@ -734,6 +737,13 @@ fn fail(c: &mut C<'_, '_>, ptr: i32, n: i32) -> HostResult<()> {
     ))
 }
 
+fn sha256(c: &mut C<'_, '_>, ptr: i32, n: i32, out_ptr: i32) -> HostResult<()> {
+    charge(c, HOST_CALL_GAS)?;
+    charge(c, SHA256_BYTE * len(n))?;
+    let data = read(c, ptr, len(n))?;
+    write(c, out_ptr, &Hash::sha256(&data).0)
+}
+
 /// Checks and reads a promise's method and arguments (after the count and gas checks).
 fn promise_parts(
     c: &mut C<'_, '_>,
@@ -949,6 +959,7 @@ host_api! {
     Log log(ptr: i32, len: i32);
     ReturnValue return_value(ptr: i32, len: i32);
     Fail fail(ptr: i32, len: i32);
+    Sha256 sha256(ptr: i32, len: i32, out_ptr: i32);
     PromiseCall promise_call(addr_ptr: i32, method_ptr: i32, method_len: i32, args_ptr: i32, args_len: i32, gas: i64, value: i64) -> i32;
     PromiseThen promise_then(promise: i32, method_ptr: i32, method_len: i32, args_ptr: i32, args_len: i32, gas: i64) -> i32;
     PromiseResultLen promise_result_len() -> i32;

@@ -2,12 +2,13 @@
 //! counted from the execution records of its blocks, so every figure is the one chain's
 //! history, not a sum over nodes.
 
-use super::{FinalBlock, Percentiles};
+use super::{Event, FinalBlock, Percentiles, TraceRecord};
 use crate::chain::exec::ExecRecord;
 use crate::contract::ExecError;
 use crate::crypto::Address;
+use crate::hash::TxId;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// `contracts`: contract work on the final best chain.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -36,6 +37,9 @@ pub struct ContractStats {
     pub by_contract: BTreeMap<String, PerContract>,
     /// The scenario's `[[views]]`, by name: read-only calls on the final state.
     pub views: BTreeMap<String, ViewValue>,
+    /// What the `[frontrun]` attacker's copies won (absent without `[frontrun]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frontrun: Option<FrontrunStats>,
 }
 
 /// `contracts.views.<name>`: what a view returned.
@@ -67,6 +71,108 @@ impl ViewValue {
                 ..ViewValue::default()
             },
         }
+    }
+}
+
+/// `contracts.frontrun`: the `[frontrun]` attacker's copies (its `frontrun` trace events)
+/// against the final best chain (docs/contracts-frontrunning.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FrontrunStats {
+    /// Calls of the watched method by others: those on the final best chain and those the
+    /// attacker copied.
+    pub victim_calls: u64,
+    /// Copies the attacker made.
+    pub attempts: u64,
+    /// Victim calls it never copied (mined before they reached its mempool).
+    pub missed: u64,
+    /// Copies on the final best chain.
+    pub included: u64,
+    /// Copies whose call succeeded on the final best chain. Against the registries
+    /// (contracts/registry.wat, registry_commit.wat) a call that succeeds makes its caller the
+    /// name's owner for good, so these are the names the attacker owns among those it copied.
+    pub wins: u64,
+    /// Victim calls that succeeded on the final best chain (the victim got the name).
+    pub victim_wins: u64,
+    /// `wins / attempts` (0 without attempts).
+    pub win_rate: f64,
+    /// `wins / victim_calls`: the share of the victims' calls the attacker beat, those it
+    /// missed counted as lost (0 without victim calls).
+    pub taken_rate: f64,
+}
+
+/// What the `[frontrun]` attacker watches, for the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontrunWatch {
+    /// The contract.
+    pub contract: Address,
+    /// The method.
+    pub method: String,
+}
+
+impl FrontrunStats {
+    /// The copies traced in `events` and the calls `watch` names, judged by the call records
+    /// of `chain`.
+    pub fn of(
+        chain: &[FinalBlock],
+        events: &[TraceRecord],
+        watch: &FrontrunWatch,
+    ) -> FrontrunStats {
+        let mut called: HashMap<TxId, bool> = HashMap::new();
+        let mut watched: BTreeSet<TxId> = BTreeSet::new();
+        for r in chain
+            .iter()
+            .flat_map(|b| b.records.iter().flat_map(|r| r.iter()))
+        {
+            if let ExecRecord::Called {
+                tx,
+                contract,
+                method,
+                result,
+                ..
+            } = r
+            {
+                called.insert(*tx, result.is_ok());
+                if *contract == watch.contract && *method == watch.method {
+                    watched.insert(*tx);
+                }
+            }
+        }
+        let copies: BTreeMap<TxId, TxId> = events
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Frontrun { victim, copy, .. } => Some((copy, victim)),
+                _ => None,
+            })
+            .collect();
+        let copied: BTreeSet<TxId> = copies.values().copied().collect();
+        let victims: BTreeSet<TxId> = watched
+            .into_iter()
+            .filter(|tx| !copies.contains_key(tx))
+            .chain(copied.iter().copied())
+            .collect();
+        let mut s = FrontrunStats {
+            victim_calls: victims.len() as u64,
+            attempts: copies.len() as u64,
+            missed: victims.difference(&copied).count() as u64,
+            ..FrontrunStats::default()
+        };
+        for copy in copies.keys() {
+            if let Some(ok) = called.get(copy) {
+                s.included += 1;
+                s.wins += u64::from(*ok);
+            }
+        }
+        s.victim_wins = victims
+            .iter()
+            .filter(|v| called.get(v) == Some(&true))
+            .count() as u64;
+        if s.attempts > 0 {
+            s.win_rate = s.wins as f64 / s.attempts as f64;
+        }
+        if s.victim_calls > 0 {
+            s.taken_rate = s.wins as f64 / s.victim_calls as f64;
+        }
+        s
     }
 }
 
@@ -219,6 +325,81 @@ mod tests {
             records: (!records.is_empty()).then(|| records.into()),
             ..FinalBlock::default()
         }
+    }
+
+    #[test]
+    fn frontrun_copies_are_judged_by_the_final_chain() {
+        let c = Address([7; 20]);
+        let called = |tx: u8, method: &str, ok: bool| ExecRecord::Called {
+            tx: Hash([tx; 32]),
+            contract: c,
+            method: method.into(),
+            gas_burnt: 1,
+            result: if ok {
+                Ok(())
+            } else {
+                Err(ExecError::Failed("taken".into()))
+            },
+        };
+        let copied = |victim: u8, copy: u8| {
+            crate::report::testkit::rec(
+                1,
+                2,
+                Event::Frontrun {
+                    victim: Hash([victim; 32]),
+                    copy: Hash([copy; 32]),
+                    fee: 201,
+                },
+            )
+        };
+        // Copy 11 won over victim 1; victim 2 won over copy 12; copy 13 is not on the chain
+        // (victim 3 is, and won); copy 14 is traced twice (counted once), and neither it nor
+        // victim 4 is on the chain; victim 5 was never copied (and won); 6 is another method.
+        let chain = vec![
+            block(
+                1,
+                vec![called(11, "register", true), called(1, "register", false)],
+            ),
+            block(
+                2,
+                vec![
+                    called(2, "register", true),
+                    called(12, "register", false),
+                    called(3, "register", true),
+                ],
+            ),
+            block(
+                3,
+                vec![called(5, "register", true), called(6, "owner_of", true)],
+            ),
+        ];
+        let events = [
+            copied(1, 11),
+            copied(2, 12),
+            copied(3, 13),
+            copied(4, 14),
+            copied(4, 14),
+        ];
+        let watch = FrontrunWatch {
+            contract: c,
+            method: "register".into(),
+        };
+        let s = FrontrunStats::of(&chain, &events, &watch);
+        assert_eq!(
+            s,
+            FrontrunStats {
+                victim_calls: 5,
+                attempts: 4,
+                missed: 1,
+                included: 2,
+                wins: 1,
+                victim_wins: 3,
+                win_rate: 0.25,
+                taken_rate: 0.2,
+            }
+        );
+        let none = FrontrunStats::of(&chain[2..], &[], &watch);
+        assert_eq!((none.victim_calls, none.missed, none.win_rate), (1, 1, 0.0));
     }
 
     #[test]

@@ -317,6 +317,18 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// This node, the `[frontrun]` attacker, copied a call it admitted to its mempool and
+    /// submitted the copy to it (docs/contracts-frontrunning.md).
+    Frontrun {
+        /// The victim's transaction.
+        #[serde(serialize_with = "hex")]
+        victim: TxId,
+        /// The copy.
+        #[serde(serialize_with = "hex")]
+        copy: TxId,
+        /// The copy's fee (the victim's fee times `fee_bump`, plus one).
+        fee: u64,
+    },
     /// A contract emitted an event in a block this node connected (or logged a line).
     ContractEvent {
         /// The contract.
@@ -473,6 +485,7 @@ impl Event {
             Event::ReceiptExecuted { .. } => "receipt_executed",
             Event::Callback { .. } => "callback",
             Event::ContractEvent { .. } => "contract_event",
+            Event::Frontrun { .. } => "frontrun",
         }
     }
 }

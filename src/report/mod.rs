@@ -30,7 +30,10 @@ pub mod schema;
 #[cfg(test)]
 mod testkit;
 
-pub use contracts::{CallbackStats, ContractStats, PerContract, ReceiptStats, ViewValue};
+pub use contracts::{
+    CallbackStats, ContractStats, FrontrunStats, FrontrunWatch, PerContract, ReceiptStats,
+    ViewValue,
+};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
@@ -168,6 +171,9 @@ pub struct RunFacts {
     pub contract_names: BTreeMap<Address, String>,
     /// The scenario's `[[views]]` evaluated on the final state: name, result.
     pub views: Vec<(String, Result<Vec<u8>, String>)>,
+    /// What a `[frontrun]` attacker watched, if one ran: the report judges its copies
+    /// (`contracts.frontrun`).
+    pub frontrun: Option<FrontrunWatch>,
 }
 
 /// The JSON report of a run.
@@ -276,7 +282,14 @@ impl Report {
             validators,
             finality,
             equivocations,
-            contracts: ContractStats::of(&facts.chain, &facts.contract_names, &facts.views),
+            contracts: ContractStats::of(&facts.chain, &facts.contract_names, &facts.views).map(
+                |mut c| {
+                    if let Some(watch) = &facts.frontrun {
+                        c.frontrun = Some(FrontrunStats::of(&facts.chain, events, watch));
+                    }
+                    c
+                },
+            ),
             events: events.len() as u64,
             expectations: Vec::new(),
         }

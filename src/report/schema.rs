@@ -10,9 +10,9 @@
 
 use super::{
     BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections, ContractStats, Convergence,
-    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, Invariants,
-    NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety, SelfReorg,
-    SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats, ViewValue,
+    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, FrontrunStats,
+    Invariants, NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety,
+    SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats, ViewValue,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -461,6 +461,16 @@ impl Report {
                         error: Some("x".into()),
                     },
                 )]),
+                frontrun: Some(FrontrunStats {
+                    victim_calls: 1,
+                    attempts: 1,
+                    missed: 1,
+                    included: 1,
+                    wins: 1,
+                    victim_wins: 1,
+                    win_rate: 1.0,
+                    taken_rate: 1.0,
+                }),
             }),
             events: 1,
             expectations: Vec::new(),
@@ -557,6 +567,10 @@ mod tests {
         assert_eq!(
             s.resolve("causes.eof").unwrap().path,
             "connections.causes.eof"
+        );
+        assert_eq!(
+            s.resolve("win_rate").unwrap().path,
+            "contracts.frontrun.win_rate"
         );
     }
 

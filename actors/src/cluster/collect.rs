@@ -7,7 +7,9 @@ use crate::node::messages::GetChainSummary;
 use crate::node::messages::{GetPoolIds, GetViews};
 use crate::transport::memory::{GetNetStats, NetStats};
 use chainlab::config::ClockMode;
-use chainlab::report::{Event, FinalBlock, Invariants, NodeFinal, PosFacts, Report, RunFacts};
+use chainlab::report::{
+    Event, FinalBlock, FrontrunWatch, Invariants, NodeFinal, PosFacts, Report, RunFacts,
+};
 use chainlab::{Hash, NodeId, TxId};
 use std::collections::HashSet;
 
@@ -242,6 +244,10 @@ impl Cluster {
             crashed: self.faults.crashed.clone(),
             pos: PosFacts::of(&self.cfg, self.timeline.chain_offset_ms()),
             contract_names: self.contract_names.clone(),
+            frontrun: self.frontrun.as_ref().map(|(_, f)| FrontrunWatch {
+                contract: f.contract(),
+                method: f.method().to_string(),
+            }),
             ..RunFacts::default()
         }
     }

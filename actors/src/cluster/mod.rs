@@ -33,6 +33,7 @@ use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
 use chainlab::chain::store::StoreError;
 use chainlab::config::{Config, PlannedCall};
+use chainlab::contract::frontrun::Frontrunner;
 use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
 use chainlab::sim::model::{build_topology, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
@@ -142,6 +143,8 @@ pub struct Cluster {
     contract_names: BTreeMap<chainlab::Address, String>,
     /// The `[[views]]` run on the final state.
     views: Vec<chainlab::config::PlannedView>,
+    /// The `[frontrun]` attacker's node and what it copies.
+    frontrun: Option<(NodeId, Frontrunner)>,
 }
 
 /// Runs a whole scenario: start, load for `duration`, settle, report.
@@ -183,6 +186,7 @@ impl Cluster {
             std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
         })?;
         let views = cfg.plan_views("[[views]]", &contract_names)?;
+        let frontrun = cfg.frontrunner("[frontrun]", &contract_names)?;
         let seed = cfg.cluster.seed;
         let adj = build_topology(
             &cfg.network.topology,
@@ -269,6 +273,7 @@ impl Cluster {
             calls: calls.into(),
             contract_names,
             views,
+            frontrun,
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;
@@ -289,6 +294,11 @@ impl Cluster {
             hash_share: self.faults.state.share(id),
             store: self.stores.boxed(id),
             mining: self.timeline.mining_on() && !paused,
+            frontrun: self
+                .frontrun
+                .as_ref()
+                .filter(|(node, _)| *node == id)
+                .map(|(_, attacker)| attacker.clone()),
         };
         let handle = spawn_node(&self.factory, spec, chain);
         if self.faults.duplicates_expected {

@@ -1,15 +1,19 @@
 //! The mempool actor: admits transactions (core `Mempool::admit`), serves templates and
 //! `getdata`, follows the tip. Under proof of stake it also holds the node's vote pool
-//! (pending checkpoint votes and equivocation evidence: [`votes`]).
+//! (pending checkpoint votes and equivocation evidence: [`votes`]). On the `[frontrun]`
+//! attacker's node it also copies the watched calls it admits (the core decides:
+//! [`Frontrunner::copy`]) and admits each copy, which the peer then gossips.
 
 mod votes;
 
 use super::messages::*;
 use super::NodeEnv;
 use actix::prelude::*;
+use chainlab::contract::frontrun::Frontrunner;
 use chainlab::mempool::{Dropped, Mempool, MempoolError};
 use chainlab::report::Event;
-use chainlab::TxId;
+use chainlab::{Transaction, TxId};
+use std::sync::Arc;
 
 /// Where the mempool actor sends (the peer).
 #[derive(Clone)]
@@ -31,6 +35,8 @@ pub struct MempoolActor {
     links: MempoolLinks,
     /// The vote pool and the engine that checks its items (proof of stake only).
     votes: Option<votes::Votes>,
+    /// This node front-runs (`[frontrun]`).
+    frontrun: Option<Frontrunner>,
     span: tracing::Span,
 }
 
@@ -49,7 +55,14 @@ impl MempoolActor {
             rebroadcast,
             links,
             votes: None,
+            frontrun: None,
         }
+    }
+
+    /// The node front-runs the calls `attacker` watches.
+    pub fn with_frontrunner(mut self, attacker: Option<Frontrunner>) -> MempoolActor {
+        self.frontrun = attacker;
+        self
     }
 
     /// Under proof of stake (`pos` is the engine), the actor also holds the node's vote pool.
@@ -95,7 +108,7 @@ impl Handler<SubmitTx> for MempoolActor {
         let _e = self.span.clone().entered();
         let id = m.id.unwrap_or_else(|| m.tx.id());
         let now = self.env.now_ms();
-        let dropped = match self.pool.admit(m.tx, id, now, self.env.cache()) {
+        let dropped = match self.pool.admit(m.tx.clone(), id, now, self.env.cache()) {
             Ok(dropped) => dropped,
             Err(e) => {
                 // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
@@ -114,7 +127,49 @@ impl Handler<SubmitTx> for MempoolActor {
         self.dropped(dropped);
         self.links.accepted.do_send(TxAccepted { id, from: m.from });
         tracing::trace!(tx = %id.short(), "tx admitted");
+        self.front_run(&m.tx, id, now);
         Ok(id)
+    }
+}
+
+impl MempoolActor {
+    /// On the attacker's node: copies `victim` (admitted just now) if the core says so, with
+    /// the attacker's next nonce in this pool, and admits the copy as if submitted here.
+    fn front_run(&mut self, victim: &Transaction, victim_id: TxId, now: u64) {
+        let Some(attacker) = &self.frontrun else {
+            return;
+        };
+        let nonce = self.pool.next_nonce(&attacker.address());
+        let Some(copy) = attacker.copy(victim, nonce) else {
+            return;
+        };
+        let (copy_id, fee) = (copy.id(), copy.fee);
+        self.env.record(Event::TxSubmitted { txid: copy_id });
+        match self
+            .pool
+            .admit(Arc::new(copy), copy_id, now, self.env.cache())
+        {
+            Ok(dropped) => {
+                self.dropped(dropped);
+                self.links.accepted.do_send(TxAccepted {
+                    id: copy_id,
+                    from: None,
+                });
+                self.env.record(Event::Frontrun {
+                    victim: victim_id,
+                    copy: copy_id,
+                    fee,
+                });
+                tracing::debug!(victim = %victim_id.short(), copy = %copy_id.short(), "front-run");
+            }
+            Err(e) => {
+                let reason = format!("front-run copy of {}: {e}", victim_id.short());
+                self.env.record(Event::TxRejected {
+                    txid: copy_id,
+                    reason,
+                });
+            }
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct NodeSpec {
     pub store: Box<dyn BlockStore>,
     /// Whether the miner starts enabled.
     pub mining: bool,
+    /// The node front-runs these calls (`[frontrun]`).
+    pub frontrun: Option<chainlab::contract::frontrun::Frontrunner>,
 }
 
 /// Each node's power as a block producer: its share of the hash power (`pow.hashpower`) under
@@ -216,7 +218,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
     let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links())
-        .with_votes(factory.chain.params.engine.pos().cloned());
+        .with_votes(factory.chain.params.engine.pos().cloned())
+        .with_frontrunner(spec.frontrun);
     life.adopt(actix::spawn(mempool_ctx.into_future(mempool)));
     let setup = miner::MinerSetup {
         share: spec.hash_share,

@@ -654,6 +654,49 @@ fn failures() {
 }
 
 #[test]
+fn sha256_hashes_memory_with_gas_per_byte() {
+    // Hashes the input (copied to 0) and returns the digest, written over the input's start.
+    let wat = module(
+        &["input_len", "input", "sha256", "return_value"],
+        r#"(func (export "hash")
+             (call $input (i32.const 0))
+             (call $sha256 (i32.const 0) (call $input_len) (i32.const 0))
+             (call $return_value (i32.const 0) (i32.const 32)))
+           (func (export "oob_in") (call $sha256 (i32.const 65530) (i32.const 10) (i32.const 0)))
+           (func (export "oob_out") (call $sha256 (i32.const 0) (i32.const 1) (i32.const 65530)))
+           (func (export "huge") (call $sha256 (i32.const 0) (i32.const -1) (i32.const 0)))"#,
+    );
+    let code = wasm(&wat);
+    let mut host = TestHost::default();
+    let hash = |input: &[u8], host: &mut TestHost| call_with(&code, "hash", &env(input), host);
+    let abc = hash(b"abc", &mut host);
+    assert_eq!(
+        hex::encode(abc.result.clone().unwrap()),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        "the FIPS 180-2 test vector"
+    );
+    let long_input = vec![7u8; 1003];
+    let long = hash(&long_input, &mut host);
+    assert_eq!(long.result, Ok(Hash::sha256(&long_input).0.to_vec()));
+    // Input copied and hashed per byte; the rest is the same.
+    assert_eq!(
+        long.gas_burnt - abc.gas_burnt,
+        1000 * (ARG_BYTE + SHA256_BYTE)
+    );
+    for method in ["oob_in", "oob_out"] {
+        let out = call_with(&code, method, &env(&[]), &mut host);
+        assert!(matches!(err(&out), ExecError::Host(_)), "{method}: {out:?}");
+    }
+    // 4 GiB to hash: out of gas before any memory is touched.
+    let out = call_with(&code, "huge", &env(&[]), &mut host);
+    assert_eq!(err(&out), ExecError::OutOfGas);
+    // Imported with another signature, it is refused at deployment.
+    let bad = r#"(module (import "env" "sha256" (func (param i32 i32)))
+                   (memory (export "memory") 1 1))"#;
+    assert_eq!(check(bad), Err(DeployError::BadSignature("sha256".into())));
+}
+
+#[test]
 fn host_gas_runs_out() {
     let wat = module(
         &["storage_write"],
