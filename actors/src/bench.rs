@@ -456,7 +456,11 @@ pub struct ContractBench {
 }
 
 /// Runs [`ContractBench`].
-pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
+///
+/// # Errors
+/// When a block of `txs` calls does not fit the default contract limits (its attached gas
+/// exceeds `contracts.max_block_gas`), or does not apply.
+pub fn contract_calls(txs: usize, rounds: usize) -> Result<ContractBench, String> {
     use chainlab::block::Block;
     use chainlab::chain::exec::{execute_block, ExecRecord};
     use chainlab::chain::validation::check_tx;
@@ -497,17 +501,25 @@ pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
         b
     };
     let (transfers, calls) = (block_of(false), block_of(true));
-    let run = |b: &Block, checked: bool| -> (f64, u64) {
+    let gas = calls.txs.len() as u64 * cfg.workload.call_gas;
+    if gas > params.contracts.max_block_gas {
+        return Err(format!(
+            "{txs} calls of {} gas attach {gas}, more than contracts.max_block_gas {}",
+            cfg.workload.call_gas, params.contracts.max_block_gas
+        ));
+    }
+    let run = |b: &Block, checked: bool| -> Result<(f64, u64), String> {
         let mut state = genesis.clone();
         let ids = b.tx_ids();
         let t = Instant::now();
         if checked {
             for (tx, id) in b.txs.iter().zip(&ids) {
-                check_tx(tx, id, params.chain_id, &params.contracts, None).expect("valid");
+                check_tx(tx, id, params.chain_id, &params.contracts, None)
+                    .map_err(|e| e.to_string())?;
             }
         }
         let done = execute_block(&mut state, b, &ids, params.reward, &params.contracts)
-            .expect("the block applies");
+            .map_err(|(i, e)| format!("transaction {i}: {e}"))?;
         let per_s = b.txs.len() as f64 / t.elapsed().as_secs_f64();
         let gas = done
             .records
@@ -522,7 +534,7 @@ pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
             })
             .unwrap_or(0);
         std::hint::black_box(state);
-        (per_s, gas)
+        Ok((per_s, gas))
     };
     let mut out = ContractBench {
         txs,
@@ -536,15 +548,15 @@ pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
         gas_per_call: 0,
     };
     // One warm-up of each (the module compile cache, allocator).
-    run(&transfers, false);
-    run(&calls, false);
+    run(&transfers, false)?;
+    run(&calls, false)?;
     for _ in 0..rounds {
-        out.transfers_per_s.push(run(&transfers, false).0);
-        let (c, gas) = run(&calls, false);
+        out.transfers_per_s.push(run(&transfers, false)?.0);
+        let (c, gas) = run(&calls, false)?;
         out.calls_per_s.push(c);
         out.gas_per_call = gas;
-        out.checked_transfers_per_s.push(run(&transfers, true).0);
-        out.checked_calls_per_s.push(run(&calls, true).0);
+        out.checked_transfers_per_s.push(run(&transfers, true)?.0);
+        out.checked_calls_per_s.push(run(&calls, true)?.0);
     }
     let med = |v: &[f64]| {
         let mut s = v.to_vec();
@@ -553,5 +565,5 @@ pub fn contract_calls(txs: usize, rounds: usize) -> ContractBench {
     };
     out.exec_ratio = med(&out.transfers_per_s) / med(&out.calls_per_s);
     out.checked_ratio = med(&out.checked_transfers_per_s) / med(&out.checked_calls_per_s);
-    out
+    Ok(out)
 }

@@ -43,7 +43,7 @@ impl Default for WorkloadConfig {
             max_fee: 100,
             contract_calls: 0.0,
             contract: "token".into(),
-            call_gas: 1_000_000,
+            call_gas: 100_000,
         }
     }
 }

@@ -108,7 +108,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
             if txs < 2 || rounds == 0 {
                 return Err(bad("--txs must be at least 2 and --rounds at least 1").into());
             }
-            print_line(&bench::contract_calls(txs, rounds))?;
+            print_line(&bench::contract_calls(txs, rounds).map_err(bad)?)?;
         }
         BenchCmd::Tps { nodes, cfg } => {
             print_line(&bench::real_tps(nodes, &cfg.set).map_err(bad)?)?;

@@ -200,7 +200,7 @@ impl Cluster {
         let kit = ChainKit::new(&cfg);
         let persistence = Persistence {
             flush_each_block: cfg.storage.flush_each_block
-                && matches!(stores.data_dir, Some(DataDir::Kept(_))),
+                && matches!(stores.data_dir.as_deref(), Some(DataDir::Kept(_))),
             durable_log: match &opts.durable_log {
                 Some(p) => Some(DurableLog::open(p).map_err(|e| StoreError::Backend {
                     location: p.display().to_string(),

@@ -38,6 +38,11 @@ impl StoreSlot {
 struct Gated {
     inner: Box<dyn BlockStore>,
     full: Arc<AtomicBool>,
+    /// The directory the store lives in, held until the store is dropped (fields drop in
+    /// order: the store first). A node's actors may outlive the cluster by a moment at the
+    /// end of a run; were a temporary directory removed before them, dropping the sled tree
+    /// would flush into a deleted file and wait for ever (seen: a hung `chainlab run`).
+    _dir: Option<Arc<DataDir>>,
 }
 
 impl Gated {
@@ -101,8 +106,9 @@ pub(super) struct Stores {
     /// Per node: its disk is full (writes fail).
     full: Vec<Arc<AtomicBool>>,
     db: Option<sled::Db>,
-    /// Where the sled database lives (None in memory).
-    pub(super) data_dir: Option<DataDir>,
+    /// Where the sled database lives (None in memory); shared with every node's store, so a
+    /// temporary directory is removed only after the last of them is dropped.
+    pub(super) data_dir: Option<Arc<DataDir>>,
 }
 
 impl Stores {
@@ -152,7 +158,7 @@ impl Stores {
                     slots,
                     full: full_flags(n),
                     db: Some(db),
-                    data_dir: Some(dir),
+                    data_dir: Some(Arc::new(dir)),
                 })
             }
         }
@@ -163,6 +169,7 @@ impl Stores {
         Box::new(Gated {
             inner: self.slots[id].boxed(),
             full: self.full[id].clone(),
+            _dir: self.data_dir.clone(),
         })
     }
 
@@ -210,7 +217,7 @@ impl Stores {
 
     /// The data directory when it stays after the run.
     pub(super) fn kept_dir(&self) -> Option<PathBuf> {
-        match &self.data_dir {
+        match self.data_dir.as_deref() {
             Some(DataDir::Kept(p)) => Some(p.clone()),
             _ => None,
         }
