@@ -151,17 +151,7 @@ pub fn view(
     time_ms: u64,
     params: &ContractParams,
 ) -> Result<Vec<u8>, ExecError> {
-    let mut run = BlockRun {
-        state,
-        undo: Undo::default(),
-        records: Vec::new(),
-        height,
-        time_ms,
-        params,
-        ready_rank: 0,
-        tx_gas: 0,
-        fees: 0,
-    };
+    let mut run = BlockRun::new(state, height, time_ms, params);
     let call = Invocation {
         parent: Hash::ZERO,
         origin: Hash::ZERO,
@@ -206,7 +196,19 @@ impl<'a> BlockRun<'a> {
         time_ms: u64,
         params: &'a ContractParams,
     ) -> BlockRun<'a> {
-        let mut run = BlockRun {
+        let mut run = BlockRun::new(state, height, time_ms, params);
+        run.run_receipts();
+        run
+    }
+
+    /// A block at `height` stamped `time_ms` that has done nothing yet.
+    fn new(
+        state: &'a mut State,
+        height: u64,
+        time_ms: u64,
+        params: &'a ContractParams,
+    ) -> BlockRun<'a> {
+        BlockRun {
             state,
             undo: Undo::default(),
             records: Vec::new(),
@@ -216,9 +218,7 @@ impl<'a> BlockRun<'a> {
             ready_rank: 0,
             tx_gas: 0,
             fees: 0,
-        };
-        run.run_receipts();
-        run
+        }
     }
 
     /// The fees collected so far.
@@ -243,15 +243,8 @@ impl<'a> BlockRun<'a> {
         match &tx.payload {
             Payload::Transfer => self.state.apply_tx(tx, &mut self.undo)?,
             Payload::Deploy(d) => {
-                let from = tx.sender();
-                self.state.check_tx(tx)?;
-                self.state.charge(tx, &from, &mut self.undo);
-                let mark = self.undo.mark();
-                let (gas_burnt, result) = self.deploy(tx, id, &d.code, &d.init_args, d.gas);
-                if result.is_err() {
-                    self.state.revert_to(&mut self.undo, mark);
-                    self.refund(from, tx.amount);
-                }
+                let (gas_burnt, result) =
+                    self.charged(tx, |run| run.deploy(tx, id, &d.code, &d.init_args, d.gas))?;
                 self.records.push(ExecRecord::Deployed {
                     tx: *id,
                     contract: tx.to,
@@ -260,34 +253,30 @@ impl<'a> BlockRun<'a> {
                 });
             }
             Payload::Call(c) => {
-                let from = tx.sender();
-                self.state.check_tx(tx)?;
-                self.state.charge(tx, &from, &mut self.undo);
-                let mark = self.undo.mark();
-                let call = Invocation {
-                    parent: *id,
-                    origin: *id,
-                    signer: from,
-                    caller: from,
-                    contract: tx.to,
-                    method: &c.method,
-                    args: &c.args,
-                    gas: c.gas,
-                    value: tx.amount,
-                    depth: 0,
-                    promise_result: None,
-                };
-                let (gas_burnt, result) = self.invoke(call);
-                if result.is_err() {
-                    self.state.revert_to(&mut self.undo, mark);
-                    self.refund(from, tx.amount);
-                }
+                let (gas_burnt, result) = self.charged(tx, |run| {
+                    let from = tx.sender();
+                    let call = Invocation {
+                        parent: *id,
+                        origin: *id,
+                        signer: from,
+                        caller: from,
+                        contract: tx.to,
+                        method: &c.method,
+                        args: &c.args,
+                        gas: c.gas,
+                        value: tx.amount,
+                        depth: 0,
+                        promise_result: None,
+                    };
+                    let (burnt, result) = run.invoke(call);
+                    (burnt, result.map(|_| ()))
+                })?;
                 self.records.push(ExecRecord::Called {
                     tx: *id,
                     contract: tx.to,
                     method: c.method.clone(),
                     gas_burnt,
-                    result: result.map(|_| ()),
+                    result,
                 });
             }
         }
@@ -315,6 +304,28 @@ impl<'a> BlockRun<'a> {
     /// Undoes everything this block did.
     pub fn abort(self) {
         self.state.revert(&self.undo);
+    }
+
+    /// Takes a contract transaction's amount and fee and advances its sender's nonce, then
+    /// runs `exec`; if that fails, rolls back what it did and refunds the amount.
+    ///
+    /// # Errors
+    /// Why the transaction cannot be in the block (nonce, balance): nothing of it stays.
+    fn charged(
+        &mut self,
+        tx: &Transaction,
+        exec: impl FnOnce(&mut Self) -> (u64, Result<(), ExecError>),
+    ) -> Result<(u64, Result<(), ExecError>), ApplyError> {
+        let from = tx.sender();
+        self.state.check_tx(tx)?;
+        self.state.charge(tx, &from, &mut self.undo);
+        let mark = self.undo.mark();
+        let (gas_burnt, result) = exec(self);
+        if result.is_err() {
+            self.state.revert_to(&mut self.undo, mark);
+            self.refund(from, tx.amount);
+        }
+        Ok((gas_burnt, result))
     }
 
     fn refund(&mut self, to: Address, amount: u64) {
