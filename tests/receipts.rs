@@ -491,3 +491,34 @@ fn a_reorg_across_a_receipt_runs_it_exactly_once_on_the_winning_branch() {
     );
     a.verify_replay().expect("replay equals the live state");
 }
+
+#[test]
+fn a_tip_change_reports_accounts_a_contract_paid() {
+    // `pay(to)` passes the value it was sent on to `to`, an account no transaction names.
+    let payer = r#"(module
+      (import "env" "input" (func $input (param i32)))
+      (import "env" "attached_value" (func $value (result i64)))
+      (import "env" "transfer" (func $transfer (param i32 i64)))
+      (memory (export "memory") 1 1)
+      (func (export "pay")
+        (call $input (i32.const 0))
+        (call $transfer (i32.const 0) (call $value))))"#;
+    let mut sim = Sim::new(ContractParams::default());
+    let params = Arc::new(ChainParams::for_tests(vec![(sim.key.address(), FUNDS)]));
+    let deploy = sim.deploy(payer);
+    let contract = deploy.to;
+    let payee = Address([0x77; 20]);
+    let pay = sim.call(contract, "pay", payee.0.to_vec(), 1_000_000, 500);
+    let mut chain = ChainState::new(params);
+    let b1 = mine(&mut chain, &[deploy], Address([1; 20]), 10_000);
+    import(&mut chain, &b1, 10_000);
+    let b2 = mine(&mut chain, &[pay], Address([1; 20]), 20_000);
+    let tc = import(&mut chain, &b2, 20_000).tip_change.expect("extends");
+    let paid = tc.changed.iter().find(|(a, _)| *a == payee);
+    assert_eq!(
+        paid.map(|(_, acc)| acc.balance),
+        Some(500),
+        "{:?}",
+        tc.changed
+    );
+}

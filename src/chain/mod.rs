@@ -614,6 +614,19 @@ impl ChainState {
                 touched.insert(tx.to);
             }
         }
+        // Contracts move value to accounts no transaction names (a contract's `transfer`, a
+        // refund): a connected block's undo record lists every account it changed.
+        for c in &self.canonical[fork_height + 1..] {
+            if self.entries[c].records.is_some() {
+                touched.extend(
+                    self.undo
+                        .get(c)
+                        .into_iter()
+                        .flat_map(Undo::touched)
+                        .copied(),
+                );
+            }
+        }
         out.tip_change = Some(TipChange {
             old_tip,
             new_tip,
