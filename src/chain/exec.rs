@@ -254,20 +254,7 @@ impl<'a> BlockRun<'a> {
             }
             Payload::Call(c) => {
                 let (gas_burnt, result) = self.charged(tx, |run| {
-                    let from = tx.sender();
-                    let call = Invocation {
-                        parent: *id,
-                        origin: *id,
-                        signer: from,
-                        caller: from,
-                        contract: tx.to,
-                        method: &c.method,
-                        args: &c.args,
-                        gas: c.gas,
-                        value: tx.amount,
-                        depth: 0,
-                        promise_result: None,
-                    };
+                    let call = Invocation::of_tx(tx, id, &c.method, &c.args, c.gas);
                     let (burnt, result) = run.invoke(call);
                     (burnt, result.map(|_| ()))
                 })?;
@@ -374,20 +361,7 @@ impl<'a> BlockRun<'a> {
         if !has_init {
             return (0, Ok(()));
         }
-        let from = tx.sender();
-        let init = Invocation {
-            parent: *id,
-            origin: *id,
-            signer: from,
-            caller: from,
-            contract: tx.to,
-            method: "init",
-            args: init_args,
-            gas,
-            value: tx.amount,
-            depth: 0,
-            promise_result: None,
-        };
+        let init = Invocation::of_tx(tx, id, "init", init_args, gas);
         // The value was credited with the code above, so `invoke` must not credit it again.
         let (burnt, result) = self.invoke_credited(init);
         (burnt, result.map(|_| ()))
@@ -626,6 +600,27 @@ struct Invocation<'c> {
     value: u64,
     depth: u32,
     promise_result: Option<&'c PromiseResult>,
+}
+
+impl<'c> Invocation<'c> {
+    /// The execution a transaction starts: signed and called by its sender, on its `to`,
+    /// with its amount.
+    fn of_tx(tx: &Transaction, id: &TxId, method: &'c str, args: &'c [u8], gas: u64) -> Self {
+        let from = tx.sender();
+        Invocation {
+            parent: *id,
+            origin: *id,
+            signer: from,
+            caller: from,
+            contract: tx.to,
+            method,
+            args,
+            gas,
+            value: tx.amount,
+            depth: 0,
+            promise_result: None,
+        }
+    }
 }
 
 /// The state as a running contract sees it ([`Host`]): its own storage and balance, every

@@ -317,7 +317,6 @@ impl ContractStats {
 mod tests {
     use super::*;
     use crate::hash::Hash;
-    use std::sync::Arc;
 
     fn block(height: u64, records: Vec<ExecRecord>) -> FinalBlock {
         FinalBlock {
@@ -463,6 +462,5 @@ mod tests {
         assert_eq!((per.executions, per.failed, per.gas), (3, 1, 120));
         assert_eq!(per.name.as_deref(), Some("token"));
         assert!(ContractStats::of(&[block(1, vec![])], &names, &[]).is_none());
-        let _ = Arc::new(0);
     }
 }
