@@ -6,6 +6,7 @@
 //! re-ground after the change unless the error under test is the proof of work itself.
 
 use chainlab::block::{merkle_root, Block, BlockHeader, CheckedBlock, Seal};
+use chainlab::chain::executor::TemplateError;
 use chainlab::chain::params::{ChainParams, TieBreak};
 use chainlab::chain::state::ApplyError;
 use chainlab::chain::validation::{check_block, BlockError, TxError};
@@ -575,7 +576,7 @@ fn credit_overflow_does_not_apply() {
         chain
             .build_block(&[], Vec::new(), whale, SPACING)
             .unwrap_err(),
-        ApplyError::Overflow
+        TemplateError::Apply(ApplyError::Overflow)
     );
     // ... and a peer's block paying it is refused.
     let tx = transfer(&k[0], k[1].address(), 1, 0);

@@ -8,6 +8,7 @@
 
 pub mod deferred;
 pub mod exec;
+pub mod executor;
 pub mod intake;
 mod orphans;
 pub mod params;
@@ -20,16 +21,19 @@ pub mod validation;
 pub use deferred::Deferred;
 pub use rebuild::{mark_genesis, RebuildError, GENESIS_KEY};
 
-use crate::block::{body_root, Block, BlockHeader, CheckedBlock, SharedItem, BLOCK_VERSION};
+use crate::block::{Block, BlockHeader, CheckedBlock, SharedItem};
 use crate::consensus::{Ancestry, BranchState, BranchTip, Consensus, SealRule};
 use crate::crypto::Address;
 use crate::hash::{rekey_map, Hash, HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
-use exec::{execute_block, BlockRun, ExecRecord};
+use exec::ExecRecord;
+use executor::{
+    BlockRef, Executor, Records, SwitchFailed, SwitchPlan, Switched, TemplateError, TemplateFrame,
+};
 use orphans::OrphanPool;
 use params::ChainParams;
-use state::{Account, ApplyError, State, Undo};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use state::{Account, State};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
 
@@ -116,6 +120,52 @@ pub struct ImportOutcome {
     pub rejected_orphans: usize,
 }
 
+/// An import in progress ([`ChainState::start_import`]): the arriving block, then the orphans
+/// it unlocks, one at a time. It pauses whenever fork choice needs the executor to switch
+/// branches ([`Step::Switch`]) and goes on with its answer ([`ChainState::resume`]).
+#[derive(Debug)]
+pub struct ImportJob {
+    old_tip: Hash,
+    now_ms: u64,
+    tie_key: u64,
+    out: ImportOutcome,
+    /// Hashes of `out.accepted`, in order.
+    stored: Vec<Hash>,
+    queue: VecDeque<CheckedBlock>,
+    first: bool,
+    pending: Option<Pending>,
+    /// Set when the import is over before its next step.
+    done: Option<Result<ImportOutcome, BlockError>>,
+    /// The accounts the job's switches changed, with their latest values.
+    accounts: BTreeMap<Address, Account>,
+    /// The accounts changed by each contract block the job's switches applied.
+    contract_touched: BTreeMap<Hash, Vec<Address>>,
+}
+
+/// The switch an import waits for.
+#[derive(Debug)]
+struct Pending {
+    /// The block whose arrival made its branch the best.
+    block: Arc<Block>,
+    /// Whether it is the imported block (not an orphan it unlocked).
+    first: bool,
+    /// How many best-chain blocks the switch reverts.
+    revert: usize,
+    /// The branch it applies, parents first.
+    apply: Vec<Hash>,
+}
+
+/// What an import needs next.
+// One per import step, returned and matched at once: boxing the outcome would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Step {
+    /// The executor must switch branches: give its answer to [`ChainState::resume`].
+    Switch(SwitchPlan),
+    /// The import is over.
+    Done(Result<ImportOutcome, BlockError>),
+}
+
 /// The tie key of an orphan connected by an import with key `key`: derived from that key
 /// and the orphan's hash, so each block gets its own.
 pub fn mix_key(key: u64, hash: &Hash) -> u64 {
@@ -132,9 +182,9 @@ pub struct ChainState {
     entries: HashMapById<Entry>,
     children: HashMapById<Vec<Hash>>,
     canonical: Vec<Hash>,
-    undo: HashMapById<Undo>,
-    state: State,
-    genesis_state: Arc<State>,
+    /// The state of the best chain, when it is executed in place (tests, reloading a store);
+    /// `None` once a runtime moved it to its executor actor ([`ChainState::take_executor`]).
+    exec: Option<Box<Executor>>,
     orphans: OrphanPool,
     /// The lowest height a side branch may leave the best chain from (`sidebranch.rs`).
     fork_floor: u64,
@@ -151,7 +201,6 @@ impl ChainState {
     pub fn set_hash_key(&mut self, key: HashKey) {
         rekey_map(&mut self.entries, key);
         rekey_map(&mut self.children, key);
-        rekey_map(&mut self.undo, key);
     }
 
     /// A chain holding only genesis.
@@ -182,6 +231,7 @@ impl ChainState {
         genesis_state: Arc<State>,
     ) -> ChainState {
         let hash = genesis.hash();
+        let exec = Executor::new(params.clone(), &genesis, genesis_state);
         let mut entries = HashMapById::default();
         entries.insert(
             hash,
@@ -197,15 +247,13 @@ impl ChainState {
             },
         );
         ChainState {
-            state: (*genesis_state).clone(),
-            genesis_state,
+            exec: Some(Box::new(exec)),
             params,
             engine,
             genesis: hash,
             entries,
             children: HashMapById::default(),
             canonical: vec![hash],
-            undo: HashMapById::default(),
             orphans: OrphanPool::default(),
             fork_floor: 0,
             pruned_below: 0,
@@ -237,9 +285,55 @@ impl ChainState {
     pub fn tip_work(&self) -> u128 {
         self.entries[&self.tip()].total_work
     }
-    /// State at the tip.
+    /// State at the tip, from the executor in place.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
     pub fn state(&self) -> &State {
-        &self.state
+        self.local().state()
+    }
+
+    /// The executor in place, if it was not moved out.
+    pub fn executor(&self) -> Option<&Executor> {
+        self.exec.as_deref()
+    }
+
+    /// Moves the executor out, to run in its own actor: from then on the chain is driven
+    /// through [`ChainState::start_import`], [`ChainState::step`] and [`ChainState::resume`],
+    /// and every method that reads or builds on the state ([`ChainState::import`],
+    /// [`ChainState::state`], [`ChainState::build_block`], [`ChainState::view`],
+    /// [`ChainState::verify_replay`], [`ChainState::undo_count`]) panics.
+    pub fn take_executor(&mut self) -> Option<Executor> {
+        self.exec.take().map(|e| *e)
+    }
+
+    fn local(&self) -> &Executor {
+        self.exec
+            .as_deref()
+            .expect("the executor was moved out of this chain")
+    }
+
+    fn local_mut(&mut self) -> &mut Executor {
+        self.exec
+            .as_deref_mut()
+            .expect("the executor was moved out of this chain")
+    }
+
+    /// The best chain after genesis, as the executor takes blocks.
+    pub fn best_refs(&self) -> Vec<BlockRef> {
+        self.canonical[1..]
+            .iter()
+            .map(|h| self.block_ref(h))
+            .collect()
+    }
+
+    fn block_ref(&self, hash: &Hash) -> BlockRef {
+        let e = &self.entries[hash];
+        BlockRef {
+            hash: *hash,
+            block: e.block.clone(),
+            tx_ids: e.tx_ids.clone(),
+        }
     }
     /// Best-chain hashes from genesis to tip.
     pub fn canonical(&self) -> &[Hash] {
@@ -351,59 +445,161 @@ impl ChainState {
     }
 
     /// Imports a checked block at local time `now_ms`; `tie_key` is this node's random draw for
-    /// the block (used by the `random` tie-break).
+    /// the block (used by the `random` tie-break). Runs the import to its end with the
+    /// executor in place ([`ChainState::start_import`] is the same in steps).
     ///
     /// # Errors
     /// The contextual check the block (or, when it would become the tip, its branch) fails.
     /// On error the best chain and state are as before.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
     pub fn import(
         &mut self,
         block: CheckedBlock,
         now_ms: u64,
         tie_key: u64,
     ) -> Result<ImportOutcome, BlockError> {
+        let mut job = self.start_import(block, now_ms, tie_key);
+        loop {
+            match self.step(&mut job) {
+                Step::Switch(plan) => {
+                    let result = self.local_mut().switch(&plan);
+                    self.resume(&mut job, result);
+                }
+                Step::Done(out) => return out,
+            }
+        }
+    }
+
+    /// Starts importing a checked block (see [`ChainState::import`]): drive the job with
+    /// [`ChainState::step`], giving the executor's answer to each [`Step::Switch`] to
+    /// [`ChainState::resume`]. Nothing else may change the chain while a job runs.
+    pub fn start_import(&mut self, block: CheckedBlock, now_ms: u64, tie_key: u64) -> ImportJob {
+        let mut job = ImportJob {
+            old_tip: self.tip(),
+            now_ms,
+            tie_key,
+            out: self.outcome(ImportStatus::Accepted),
+            stored: Vec::new(),
+            queue: VecDeque::new(),
+            first: true,
+            pending: None,
+            done: None,
+            accounts: BTreeMap::new(),
+            contract_touched: BTreeMap::new(),
+        };
         let hash = block.hash;
         if let Some(e) = self.entries.get(&hash) {
-            if e.status == Status::Invalid {
-                return Err(BlockError::KnownInvalid(hash));
-            }
-            return Ok(self.outcome(ImportStatus::Duplicate));
+            job.done = Some(if e.status == Status::Invalid {
+                Err(BlockError::KnownInvalid(hash))
+            } else {
+                Ok(self.outcome(ImportStatus::Duplicate))
+            });
+            return job;
         }
         let parent = block.block.header.parent;
         if !self.entries.contains_key(&parent) {
             if !self.orphans.hashes.contains(&hash) {
                 self.orphans.insert(block, self.params.max_orphans);
             }
-            return Ok(self.outcome(ImportStatus::Orphan { missing: parent }));
+            job.done = Some(Ok(self.outcome(ImportStatus::Orphan { missing: parent })));
+            return job;
         }
-        let old_tip = self.tip();
-        let mut out = self.outcome(ImportStatus::Accepted);
-        let mut stored_hashes = Vec::new();
-        let mut queue = VecDeque::from([block]);
-        let mut first = true;
-        while let Some(b) = queue.pop_front() {
+        job.queue.push_back(block);
+        job
+    }
+
+    /// Runs an import until it needs the executor ([`Step::Switch`]) or is over.
+    ///
+    /// # Panics
+    /// When the job waits for [`ChainState::resume`].
+    pub fn step(&mut self, job: &mut ImportJob) -> Step {
+        assert!(job.pending.is_none(), "an import waits for its switch");
+        if let Some(done) = job.done.take() {
+            return Step::Done(done);
+        }
+        while let Some(b) = job.queue.pop_front() {
             let h = b.hash;
-            let key = if first { tie_key } else { mix_key(tie_key, &h) };
-            match self.accept(b, now_ms, key) {
-                Ok(stored) => {
-                    out.accepted.push(stored);
-                    stored_hashes.push(h);
-                    queue.extend(self.orphans.take_children(&h));
+            let first = std::mem::replace(&mut job.first, false);
+            let key = if first {
+                job.tie_key
+            } else {
+                mix_key(job.tie_key, &h)
+            };
+            let (block, new) = match self.store_block(b, job.now_ms, key) {
+                Ok(stored) => stored,
+                Err(e) if first => return Step::Done(Err(e)),
+                Err(_) => {
+                    job.out.rejected_orphans += 1;
+                    continue;
                 }
-                Err(e) if first => return Err(e),
-                Err(_) => out.rejected_orphans += 1,
+            };
+            if !new || !self.better_than_tip(&h) {
+                self.stored(job, h, block);
+                continue;
             }
-            first = false;
+            let plan = self.switch_plan(h);
+            let apply: Vec<Hash> = plan.apply.iter().map(|b| b.hash).collect();
+            if let Some(failed) = self.first_invalid(&apply) {
+                let e = self.branch_failed(&apply, failed);
+                if first {
+                    return Step::Done(Err(e));
+                }
+                job.out.rejected_orphans += 1;
+                continue;
+            }
+            job.pending = Some(Pending {
+                block,
+                first,
+                revert: plan.revert.len(),
+                apply,
+            });
+            return Step::Switch(plan);
         }
         // An unlocked orphan stored before a later one made its branch the best, which then
         // failed, is invalid now: it must not be persisted, traced or announced.
+        let mut out = std::mem::replace(&mut job.out, self.outcome(ImportStatus::Accepted));
         let before = out.accepted.len();
-        let mut valid = stored_hashes.iter().map(|h| self.contains(h));
+        let mut valid = job.stored.iter().map(|h| self.contains(h));
         out.accepted.retain(|_| valid.next().unwrap_or(false));
         out.rejected_orphans += before - out.accepted.len();
-        self.finish_tip_change(&mut out, old_tip);
+        self.finish_tip_change(&mut out, job);
         self.raise_fork_floor();
-        Ok(out)
+        Step::Done(Ok(out))
+    }
+
+    /// Gives an import the executor's answer to its [`Step::Switch`]: the branch becomes the
+    /// best chain, or is marked invalid from the block that failed (and the chain stays).
+    ///
+    /// # Panics
+    /// When the job does not wait for a switch.
+    pub fn resume(&mut self, job: &mut ImportJob, result: Result<Switched, SwitchFailed>) {
+        let p = job.pending.take().expect("an import waits for its switch");
+        match result {
+            Ok(done) => {
+                self.settle(p.revert, &p.apply, done.records);
+                job.accounts.extend(done.accounts);
+                job.contract_touched.extend(done.contract_touched);
+                let target = *p.apply.last().expect("a switch applies its target");
+                self.stored(job, target, p.block);
+            }
+            Err(failed) => {
+                let e = self.branch_failed(&p.apply, failed);
+                if p.first {
+                    job.done = Some(Err(e));
+                } else {
+                    job.out.rejected_orphans += 1;
+                }
+            }
+        }
+    }
+
+    /// A block is in the tree: it counts as accepted, and the orphans waiting for it follow.
+    fn stored(&mut self, job: &mut ImportJob, hash: Hash, block: Arc<Block>) {
+        job.out.accepted.push(block);
+        job.stored.push(hash);
+        job.queue.extend(self.orphans.take_children(&hash));
     }
 
     fn outcome(&self, status: ImportStatus) -> ImportOutcome {
@@ -415,15 +611,16 @@ impl ChainState {
         }
     }
 
-    /// Inserts one block whose parent is known, then runs fork choice.
-    fn accept(
+    /// Inserts one block whose parent is known (after its contextual checks). Returns the
+    /// block and whether it is new.
+    fn store_block(
         &mut self,
         b: CheckedBlock,
         now_ms: u64,
         tie_key: u64,
-    ) -> Result<Arc<Block>, BlockError> {
+    ) -> Result<(Arc<Block>, bool), BlockError> {
         if self.entries.contains_key(&b.hash) {
-            return Ok(b.block);
+            return Ok((b.block, false));
         }
         self.check_header(&b.block.header, now_ms)?;
         self.check_fork(&b.block.header.parent)?;
@@ -445,10 +642,7 @@ impl ChainState {
             .entry(b.block.header.parent)
             .or_default()
             .push(hash);
-        if self.better_than_tip(&hash) {
-            self.reorg_to(hash)?;
-        }
-        Ok(b.block)
+        Ok((b.block, true))
     }
 
     fn branch_tip(&self, hash: &Hash) -> BranchTip {
@@ -481,78 +675,75 @@ impl ChainState {
         }
     }
 
-    /// Makes `target` the tip: disconnects down to the fork point, connects the new branch.
-    fn reorg_to(&mut self, target: Hash) -> Result<(), BlockError> {
+    /// What makes `target` the tip: the best-chain blocks above the fork point to revert, the
+    /// branch up to `target` to apply.
+    fn switch_plan(&self, target: Hash) -> SwitchPlan {
         let mut branch = Vec::new();
         let mut h = target;
         while !self.is_canonical(&h) {
-            branch.push(h);
+            branch.push(self.block_ref(&h));
             h = self.entries[&h].block.header.parent;
         }
-        let fork_height = self.entries[&h].height;
-        let mut disconnected = Vec::new();
-        while self.height() > fork_height {
-            let top = self.canonical.pop().expect("above fork point");
-            let undo = self
-                .undo
-                .remove(&top)
-                .expect("canonical blocks have undo data");
-            self.state.revert(&undo);
-            disconnected.push(top);
+        branch.reverse();
+        let fork_height = self.entries[&h].height as usize;
+        SwitchPlan {
+            from: self.tip(),
+            revert: self.canonical[fork_height + 1..]
+                .iter()
+                .rev()
+                .map(|c| self.block_ref(c))
+                .collect(),
+            apply: branch,
         }
-        for (i, b) in branch.iter().rev().enumerate() {
-            if let Err(e) = self.connect(*b) {
-                self.mark_invalid(*b);
-                for bad in branch.iter().rev().skip(i + 1) {
-                    self.mark_invalid(*bad);
-                }
-                while self.height() > fork_height {
-                    let top = self.canonical.pop().expect("connected above fork");
-                    let undo = self.undo.remove(&top).expect("undo of connected block");
-                    self.state.revert(&undo);
-                }
-                for d in disconnected.iter().rev() {
-                    self.connect(*d)
-                        .expect("a block that was connected before connects again");
-                }
-                return Err(e);
-            }
-        }
-        Ok(())
     }
 
-    fn connect(&mut self, hash: Hash) -> Result<(), BlockError> {
-        let e = &self.entries[&hash];
-        if e.status == Status::Invalid {
-            return Err(BlockError::InvalidAncestor(hash));
-        }
-        let block = e.block.clone();
-        let ids = e.tx_ids.clone();
-        let done = execute_block(
-            &mut self.state,
-            &block,
-            &ids,
-            self.params.reward,
-            &self.params.contracts,
-        )
-        .map_err(|(index, source)| BlockError::TxApply { index, source })?;
-        let root = self.state.root();
-        if root != block.header.state_root {
-            self.state.revert(&done.undo);
-            return Err(BlockError::BadStateRoot {
-                expected: root,
-                got: block.header.state_root,
-            });
-        }
-        self.undo.insert(hash, done.undo);
-        self.canonical.push(hash);
-        if let Some(e) = self.entries.get_mut(&hash) {
-            e.status = Status::Valid;
-            if !done.records.is_empty() {
-                e.records = Some(done.records.into());
+    /// A branch holding a block already known invalid fails there, without executing.
+    fn first_invalid(&self, apply: &[Hash]) -> Option<SwitchFailed> {
+        let index = apply
+            .iter()
+            .position(|h| self.entries[h].status == Status::Invalid)?;
+        Some(SwitchFailed {
+            index,
+            error: BlockError::InvalidAncestor(apply[index]),
+        })
+    }
+
+    /// Makes a switch the executor did part of the best chain.
+    fn settle(&mut self, revert: usize, apply: &[Hash], records: Vec<Records>) {
+        self.canonical.truncate(self.canonical.len() - revert);
+        for (h, r) in apply.iter().zip(records) {
+            self.canonical.push(*h);
+            if let Some(e) = self.entries.get_mut(h) {
+                e.status = Status::Valid;
+                e.records = r;
             }
         }
-        Ok(())
+    }
+
+    /// A branch failed at `failed.index`: that block and everything after it is invalid.
+    fn branch_failed(&mut self, apply: &[Hash], failed: SwitchFailed) -> BlockError {
+        for bad in &apply[failed.index..] {
+            self.mark_invalid(*bad);
+        }
+        failed.error
+    }
+
+    /// Makes `target` the tip with the executor in place: disconnects down to the fork point,
+    /// connects the new branch (or, when a block of it fails, marks it invalid and stays).
+    fn reorg_to(&mut self, target: Hash) -> Result<(), BlockError> {
+        let plan = self.switch_plan(target);
+        let apply: Vec<Hash> = plan.apply.iter().map(|b| b.hash).collect();
+        let result = match self.first_invalid(&apply) {
+            Some(failed) => Err(failed),
+            None => self.local_mut().switch(&plan),
+        };
+        match result {
+            Ok(done) => {
+                self.settle(plan.revert.len(), &apply, done.records);
+                Ok(())
+            }
+            Err(failed) => Err(self.branch_failed(&apply, failed)),
+        }
     }
 
     /// Marks a block and every stored descendant invalid.
@@ -568,7 +759,8 @@ impl ChainState {
         }
     }
 
-    fn finish_tip_change(&self, out: &mut ImportOutcome, old_tip: Hash) {
+    fn finish_tip_change(&self, out: &mut ImportOutcome, job: &ImportJob) {
+        let old_tip = job.old_tip;
         let new_tip = self.tip();
         if new_tip == old_tip {
             return;
@@ -615,18 +807,15 @@ impl ChainState {
             }
         }
         // Contracts move value to accounts no transaction names (a contract's `transfer`, a
-        // refund): a connected block's undo record lists every account it changed.
+        // refund): the executor listed every account a connected block's execution changed.
         for c in &self.canonical[fork_height + 1..] {
-            if self.entries[c].records.is_some() {
-                touched.extend(
-                    self.undo
-                        .get(c)
-                        .into_iter()
-                        .flat_map(Undo::touched)
-                        .copied(),
-                );
+            if let Some(t) = job.contract_touched.get(c) {
+                touched.extend(t.iter().copied());
             }
         }
+        // Every switch of the job reported the accounts it may have changed, with their
+        // values after it: the last report of each is its value now.
+        debug_assert!(touched.iter().all(|a| job.accounts.contains_key(a)));
         out.tip_change = Some(TipChange {
             old_tip,
             new_tip,
@@ -642,7 +831,7 @@ impl ChainState {
                 .collect(),
             changed: touched
                 .into_iter()
-                .map(|a| (a, self.state.get(&a)))
+                .map(|a| (a, job.accounts.get(&a).cloned().unwrap_or_default()))
                 .collect(),
             records,
             next_rule: Some(self.next_rule(&new_tip)),
@@ -692,139 +881,67 @@ impl ChainState {
         (out, false)
     }
 
-    /// Builds an unsealed block on the tip from candidate transactions: those that apply in
-    /// order are included (up to the size limits, and while the reward plus fees fits a u64),
-    /// the rest skipped. The nonce is left at 0. The timestamp is `now_ms`, raised if needed
-    /// past the median time past and to the engine's earliest (the time-warp rule).
+    /// The frame of a block template on the tip at local time `now_ms`: the timestamp is
+    /// `now_ms`, raised if needed past the median time past and to the engine's earliest (the
+    /// time-warp rule); the seal is the engine's unfilled seal for the tip's child.
+    pub fn template_frame(&self, now_ms: u64) -> TemplateFrame {
+        let tip = self.tip();
+        TemplateFrame {
+            parent: tip,
+            height: self.height() + 1,
+            timestamp_ms: now_ms
+                .max(self.median_time_past(tip).saturating_add(1))
+                .max(self.engine.earliest_timestamp(self, &tip)),
+            seal: self.engine.template_seal(&self.next_rule(&tip)),
+        }
+    }
+
+    /// Builds an unsealed block on the tip from candidate transactions, with the executor in
+    /// place ([`ChainState::template_frame`], then [`Executor::build`]). The nonce is left at 0.
     ///
     /// # Errors
-    /// [`ApplyError::Overflow`] when the reward cannot be credited to `miner` (its balance
+    /// [`TemplateError::Apply`] when the reward cannot be credited to `miner` (its balance
     /// would overflow): no valid block can pay this miner.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
     pub fn build_block(
         &mut self,
         candidates: &[Transaction],
         items: Vec<SharedItem>,
         miner: Address,
         now_ms: u64,
-    ) -> Result<Block, ApplyError> {
-        let tip = self.tip();
-        let timestamp_ms = now_ms
-            .max(self.median_time_past(tip).saturating_add(1))
-            .max(self.engine.earliest_timestamp(self, &tip));
-        let mut txs = Vec::new();
-        let mut ids: Vec<TxId> = Vec::new();
-        let mut bytes = 400u64 + items.iter().map(crate::encoding::encoded_len).sum::<u64>();
-        let params = self.params.clone();
-        let height = self.height() + 1;
-        let mut run = BlockRun::begin(&mut self.state, height, timestamp_ms, &params.contracts);
-        for tx in candidates {
-            if txs.len() >= params.max_block_txs {
-                break;
-            }
-            let size = tx.size();
-            if bytes + size > params.max_block_bytes {
-                continue;
-            }
-            if run
-                .fees()
-                .checked_add(tx.fee)
-                .and_then(|f| f.checked_add(params.reward))
-                .is_none()
-            {
-                continue;
-            }
-            let id = tx.id();
-            if run.apply_tx(tx, &id).is_ok() {
-                bytes += size;
-                txs.push(tx.clone());
-                ids.push(id);
-            }
-        }
-        let done = run.finish(miner, params.reward)?;
-        let state_root = self.state.root();
-        self.state.revert(&done.undo);
-        Ok(Block {
-            header: BlockHeader {
-                version: BLOCK_VERSION,
-                parent: tip,
-                height,
-                tx_root: body_root(&ids, &items),
-                state_root,
-                timestamp_ms,
-                miner,
-                seal: self.engine.template_seal(&self.next_rule(&tip)),
-            },
-            txs,
-            items,
-        })
+    ) -> Result<Block, TemplateError> {
+        let frame = self.template_frame(now_ms);
+        self.local_mut().build(&frame, candidates, items, miner)
     }
 
-    /// Runs `method` of `contract` read-only on the tip's state (`chain::exec::view`), as if
-    /// in the next block.
+    /// Runs `method` of `contract` read-only on the tip's state ([`Executor::view`]).
     ///
     /// # Errors
     /// Why the execution failed.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
     pub fn view(
         &mut self,
         contract: Address,
         method: &str,
         args: &[u8],
     ) -> Result<Vec<u8>, crate::contract::ExecError> {
-        let tip = self.tip();
-        let time = self
-            .entries
-            .get(&tip)
-            .map_or(0, |e| e.block.header.timestamp_ms);
-        let params = self.params.clone();
-        let height = self.height() + 1;
-        exec::view(
-            &mut self.state,
-            contract,
-            method,
-            args,
-            height,
-            time,
-            &params.contracts,
-        )
+        self.local_mut().view(contract, method, args)
     }
 
-    /// Replays the best chain from genesis and compares with the live state: the same
-    /// accounts, and the same state root as the tip's header claims.
+    /// Replays the best chain from genesis and compares with the live state
+    /// ([`Executor::verify_replay`]).
     ///
     /// # Errors
     /// A description of the first difference.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
     pub fn verify_replay(&self) -> Result<(), String> {
-        let mut replayed = (*self.genesis_state).clone();
-        for (height, h) in self.canonical.iter().enumerate().skip(1) {
-            let e = &self.entries[h];
-            execute_block(
-                &mut replayed,
-                &e.block,
-                &e.tx_ids,
-                self.params.reward,
-                &self.params.contracts,
-            )
-            .map_err(|(t, e)| format!("replay of block at height {height} tx {t}: {e}"))?;
-        }
-        if replayed.accounts() != self.state.accounts() {
-            return Err("replayed accounts differ from the live state".into());
-        }
-        if replayed.contracts() != self.state.contracts()
-            || replayed.all_storage() != self.state.all_storage()
-        {
-            return Err("replayed contract code or storage differs from the live state".into());
-        }
-        if replayed.receipts() != self.state.receipts() {
-            return Err("replayed pending receipts differ from the live state".into());
-        }
-        if replayed.root() != self.state.root() {
-            return Err("the live state root differs from the root of the replayed state".into());
-        }
-        let tip = &self.entries[&self.tip()].block;
-        if self.height() > 0 && self.state.root() != tip.header.state_root {
-            return Err("the live state root differs from the tip's state root".into());
-        }
-        Ok(())
+        self.local().verify_replay(&self.best_refs())
     }
 }
 

@@ -110,14 +110,13 @@ impl ChainState {
                 if let Some(e) = self.entries.remove(&h) {
                     pruned.push((h, e.height));
                 }
-                self.undo.remove(&h);
                 if let Some(grand) = self.children.remove(&h) {
                     stack.extend(grand);
                 }
             }
         }
-        for height in self.pruned_below.max(1)..=floor {
-            self.undo.remove(&self.canonical[height as usize]);
+        if let Some(exec) = self.exec.as_deref_mut() {
+            exec.prune_undo(floor);
         }
         self.pruned_below = self.pruned_below.max(floor);
         pruned.sort_unstable_by_key(|(h, height)| (*height, *h));
@@ -129,9 +128,19 @@ impl ChainState {
         self.entries.len() - self.canonical.len()
     }
 
-    /// Undo records held (one per best-chain block above the fork floor, at most).
+    /// The height at and below which undo records are dropped (an executor outside the
+    /// chain is told with [`Executor::prune_undo`](super::executor::Executor::prune_undo)).
+    pub fn undo_floor(&self) -> u64 {
+        self.pruned_below
+    }
+
+    /// Undo records held by the executor in place (one per best-chain block above the fork
+    /// floor, at most).
+    ///
+    /// # Panics
+    /// When the executor was moved out.
     pub fn undo_count(&self) -> usize {
-        self.undo.len()
+        self.local().undo_count()
     }
 }
 

@@ -44,7 +44,9 @@ pub use pos::{
 };
 pub use prefix::{CommonPrefix, Disagreement, SelfReorg, SelfReorgs};
 pub use propagation::Propagation;
-pub use safety::{check_chain_invariants, CatchUp, Safety};
+pub use safety::{
+    check_chain_invariants, check_tree_invariants, CatchUp, Safety, INVARIANT_CHECKS,
+};
 
 use crate::chain::exec::ExecRecord;
 use crate::chain::ChainState;

@@ -65,23 +65,27 @@ pub(super) fn safety(facts: &RunFacts, events: &[TraceRecord], max_depth: u64) -
     }
 }
 
-/// Checks one node's chain: state equals a replay from genesis, supply equals genesis plus
-/// rewards, no transaction twice on the best chain. Returns (checks run, violations).
+/// Checks one node's chain with its executor in place: state equals a replay from genesis,
+/// supply equals genesis plus rewards
+/// ([`Executor::check_invariants`](crate::chain::executor::Executor::check_invariants)), no transaction twice
+/// on the best chain ([`check_tree_invariants`]). Returns (checks run, violations).
 pub fn check_chain_invariants(node: NodeId, chain: &ChainState) -> (u64, Vec<String>) {
+    let mut v = match chain.executor() {
+        Some(exec) => exec.check_invariants(node, &chain.best_refs()),
+        None => vec![format!(
+            "node {node}: the chain's executor runs elsewhere: its state was not checked"
+        )],
+    };
+    v.extend(check_tree_invariants(node, chain));
+    (INVARIANT_CHECKS, v)
+}
+
+/// How many invariants [`check_chain_invariants`] checks.
+pub const INVARIANT_CHECKS: u64 = 3;
+
+/// The invariant of the block tree alone: no transaction twice on the best chain.
+pub fn check_tree_invariants(node: NodeId, chain: &ChainState) -> Vec<String> {
     let mut v = Vec::new();
-    if let Err(e) = chain.verify_replay() {
-        v.push(format!(
-            "node {node}: state is not a replay of its chain: {e}"
-        ));
-    }
-    let p = chain.params();
-    let expected = p.genesis_supply() + u128::from(p.reward) * u128::from(chain.height());
-    let supply = chain.state().total_supply();
-    if supply != expected {
-        v.push(format!(
-            "node {node}: supply {supply} != genesis + rewards {expected}"
-        ));
-    }
     let mut seen = HashSet::new();
     for h in chain.canonical() {
         if let Some(b) = chain.get(h) {
@@ -95,5 +99,5 @@ pub fn check_chain_invariants(node: NodeId, chain: &ChainState) -> (u64, Vec<Str
             }
         }
     }
-    (3, v)
+    v
 }

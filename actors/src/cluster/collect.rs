@@ -119,7 +119,7 @@ impl Cluster {
                 .map(|v| (v.name.clone(), Err(down.clone())))
                 .collect());
         };
-        h.chain
+        h.executor
             .send(GetViews {
                 views: self.views.clone(),
             })

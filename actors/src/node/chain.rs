@@ -1,8 +1,13 @@
-//! The chain actor: validates and imports blocks (core `check_block` + `ChainState::import`),
-//! persists them before anyone hears of them, and tells the mempool, miner and peer. Under
+//! The chain actor: validates and imports blocks (core `check_block`, then the steps of
+//! `ChainState::start_import`), persists them before anyone hears of them, and tells the
+//! mempool, miner and peer. Execution is the executor actor's: when fork choice picks another
+//! branch, the chain actor sends it the switch and waits for the answer (`ctx.wait`: its own
+//! mailbox stays closed, so nothing else changes the block tree meanwhile, while the peer and
+//! the mempool run on). Under
 //! proof of stake it also shows each stored header to the vote pool (double blocks) and traces
 //! what the best chain justified, finalized and slashed ([`PosWatch`]).
 
+use super::executor::ExecutorActor;
 use super::messages::*;
 use super::pos_watch::{PosWatch, TipFacts};
 use super::{NodeEnv, Persistence};
@@ -11,13 +16,14 @@ use chainlab::block::Block;
 use chainlab::chain::intake::{Admit, Intake};
 use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::chain::validation::{check_block, check_block_shape, BlockError};
-use chainlab::chain::{ImportOutcome, ImportStatus};
+use chainlab::chain::{ImportJob, ImportOutcome, ImportStatus, Step};
 use chainlab::net::Offence;
-use chainlab::report::{check_chain_invariants, Event, FinalBlock};
+use chainlab::report::{check_tree_invariants, Event, FinalBlock, INVARIANT_CHECKS};
 use chainlab::NodeId;
-use chainlab::{ChainState, Hash, Transaction};
+use chainlab::{ChainState, Hash};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use tracing::{debug, error, info_span, Span};
 
@@ -38,6 +44,33 @@ pub struct ChainLinks {
     pub unprocessed: Recipient<BlocksUnprocessed>,
     /// Proof of stake: each stored block's header, to the vote pool (None under proof of work).
     pub note_header: Option<Recipient<NoteHeader>>,
+    /// The node's executor: switches, templates, state checks.
+    pub executor: Addr<ExecutorActor>,
+}
+
+/// The chain actor's work, in order: blocks to import and the ends of the messages they came
+/// in.
+enum Work {
+    /// A block to import.
+    Block {
+        block: Arc<Block>,
+        from: Option<NodeId>,
+        from_sync: bool,
+    },
+    /// Stored blocks whose waiting children (held unchecked) may go now, the first first.
+    Release(VecDeque<Hash>),
+    /// The end of one `ImportBlocks`: report unprocessed blocks, continue a sync.
+    End {
+        from: Option<NodeId>,
+        sync_more: bool,
+    },
+}
+
+/// One block's import in progress.
+struct Importing {
+    job: ImportJob,
+    hash: Hash,
+    from: Option<NodeId>,
 }
 
 /// See the module doc.
@@ -56,6 +89,11 @@ pub struct ChainActor {
     persistence: Persistence,
     /// Proof of stake: the finality and slashing reported so far (None under proof of work).
     pos_watch: Option<PosWatch>,
+    /// What is left to do of the messages handled so far (empty unless an import waits for
+    /// the executor).
+    work: VecDeque<Work>,
+    /// Blocks not processed, reported at the end of each `ImportBlocks`.
+    unprocessed: BlocksUnprocessed,
 }
 
 /// The chain actor's policy.
@@ -94,6 +132,8 @@ impl ChainActor {
             links,
             span: info_span!("node", id),
             skew_ms: 0,
+            work: VecDeque::new(),
+            unprocessed: BlocksUnprocessed::default(),
         }
     }
 
@@ -102,15 +142,99 @@ impl ChainActor {
         self.env.now_ms().saturating_add_signed(self.skew_ms)
     }
 
+    /// Does the queued work in order, until an import waits for the executor.
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        while let Some(w) = self.work.pop_front() {
+            match w {
+                Work::Block {
+                    block,
+                    from,
+                    from_sync,
+                } => {
+                    if let Some(imp) = self.import_one(block, from, from_sync) {
+                        if self.run(imp, ctx) {
+                            return;
+                        }
+                    }
+                }
+                Work::Release(mut stored) => {
+                    let Some(h) = stored.pop_front() else {
+                        continue;
+                    };
+                    if !stored.is_empty() {
+                        self.work.push_front(Work::Release(stored));
+                    }
+                    for (block, peer, from_sync) in self.intake.released(&h).into_iter().rev() {
+                        self.work.push_front(Work::Block {
+                            block,
+                            from: Some(peer),
+                            from_sync,
+                        });
+                    }
+                }
+                Work::End { from, sync_more } => {
+                    let unprocessed = std::mem::take(&mut self.unprocessed);
+                    if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
+                        self.links.unprocessed.do_send(unprocessed);
+                    }
+                    if !self.env.alive() {
+                        // A store write failed: no further message of this mailbox is handled.
+                        self.work.clear();
+                        return ctx.stop();
+                    }
+                    if let (true, Some(peer)) = (sync_more, from) {
+                        self.links.continue_sync.do_send(ContinueSync {
+                            peer,
+                            locator: self.chain.locator(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Steps an import: returns true when it waits for the executor (`ctx.wait`), after which
+    /// it goes on, and then the rest of the work.
+    fn run(&mut self, mut imp: Importing, ctx: &mut Context<Self>) -> bool {
+        match self.chain.step(&mut imp.job) {
+            Step::Switch(plan) => {
+                let ask = self.links.executor.send(Switch(plan));
+                ctx.wait(ask.into_actor(self).map(move |answer, act, ctx| {
+                    let mut imp = imp;
+                    match answer {
+                        Ok(result) => {
+                            act.chain.resume(&mut imp.job, result);
+                            if !act.run(imp, ctx) {
+                                act.drive(ctx);
+                            }
+                        }
+                        Err(e) => {
+                            // Only a stopping node loses its executor.
+                            error!(node = act.id, error = %e, "the executor stopped");
+                            act.work.clear();
+                            ctx.stop();
+                        }
+                    }
+                }));
+                true
+            }
+            Step::Done(result) => {
+                self.imported(result, imp.hash, imp.from);
+                false
+            }
+        }
+    }
+
+    /// What intake says of an arriving block; the import to run when it is to be checked and
+    /// its checks pass.
     fn import_one(
         &mut self,
         block: Arc<Block>,
         from: Option<NodeId>,
         from_sync: bool,
-        unprocessed: &mut BlocksUnprocessed,
-    ) {
+    ) -> Option<Importing> {
         if !self.env.alive() {
-            return;
+            return None;
         }
         let hash = block.hash();
         let now = self.now_ms();
@@ -118,54 +242,59 @@ impl ChainActor {
             .intake
             .admit(&self.chain, &block, hash, from, from_sync, now)
         {
-            Admit::Skip => {}
+            Admit::Skip => None,
             Admit::Refused(e) => {
                 // The checks that cost no signature come first, as in Bitcoin Core: a block
                 // broken in itself is punished even when its work is too low to process.
                 if let Err(bad) = check_block_shape(&block, self.chain.params()) {
-                    return self.rejected(hash, from, &bad);
+                    self.rejected(hash, from, &bad);
+                    return None;
                 }
                 debug!(block = %hash.short(), ?from, reason = %e, "block not processed");
-                unprocessed.refused.extend(from);
+                self.unprocessed.refused.extend(from);
+                None
             }
             Admit::Deferred { sync } => {
-                unprocessed
-                    .dropped
-                    .extend(self.intake.take_dropped().into_iter().map(|(h, _)| h));
+                let dropped = self.intake.take_dropped().into_iter().map(|(h, _)| h);
+                self.unprocessed.dropped.extend(dropped);
                 if sync {
                     self.request_sync(from);
                 }
+                None
             }
-            Admit::Check => self.check_and_import(block, hash, from, now, unprocessed),
+            Admit::Check => {
+                let params = self.chain.params().clone();
+                let checked = match check_block(block, &params, self.env.cache()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.rejected(hash, from, &e);
+                        return None;
+                    }
+                };
+                let tie = self.rng.gen();
+                let job = self.chain.start_import(checked, now, tie);
+                Some(Importing { job, hash, from })
+            }
         }
     }
 
-    fn check_and_import(
+    /// An import is over: persist and announce what it stored, or reject the block.
+    fn imported(
         &mut self,
-        block: Arc<Block>,
+        result: Result<ImportOutcome, BlockError>,
         hash: Hash,
         from: Option<NodeId>,
-        now: u64,
-        unprocessed: &mut BlocksUnprocessed,
     ) {
-        let params = self.chain.params().clone();
-        let checked = match check_block(block, &params, self.env.cache()) {
-            Ok(c) => c,
-            Err(e) => return self.rejected(hash, from, &e),
-        };
-        let tie = self.rng.gen();
-        match self.chain.import(checked, now, tie) {
+        match result {
             Ok(out) => {
-                let stored: Vec<Hash> = if self.intake.waiting() {
+                let stored: VecDeque<Hash> = if self.intake.waiting() {
                     out.accepted.iter().map(|b| b.hash()).collect()
                 } else {
-                    Vec::new()
+                    VecDeque::new()
                 };
                 self.apply(out, from);
-                for h in &stored {
-                    for (b, peer, from_sync) in self.intake.released(h) {
-                        self.import_one(b, Some(peer), from_sync, unprocessed);
-                    }
+                if !stored.is_empty() {
+                    self.work.push_front(Work::Release(stored));
                 }
             }
             Err(e) => {
@@ -232,8 +361,14 @@ impl ChainActor {
     /// Drops side branches below the fork floor from memory and the store (a failed removal
     /// is a failed store write).
     fn prune(&mut self) -> Result<(), StoreError> {
+        let floor = self.chain.undo_floor();
         for (hash, height) in self.chain.prune_side_branches() {
             self.store.remove_block(&hash, height)?;
+        }
+        if self.chain.undo_floor() > floor {
+            self.links
+                .executor
+                .do_send(PruneUndo(self.chain.undo_floor()));
         }
         Ok(())
     }
@@ -330,29 +465,31 @@ impl Actor for ChainActor {
             locator: self.chain.locator(),
         });
     }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // The executor serves this actor alone.
+        self.links.executor.do_send(Shutdown { graceful: false });
+    }
 }
 
 impl Handler<ImportBlocks> for ChainActor {
     type Result = ();
     fn handle(&mut self, m: ImportBlocks, ctx: &mut Context<Self>) {
         let _e = self.span.clone().entered();
-        let mut unprocessed = BlocksUnprocessed::default();
-        for b in m.blocks {
-            self.import_one(b, m.from, m.from_sync, &mut unprocessed);
-        }
-        if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
-            self.links.unprocessed.do_send(unprocessed);
-        }
-        if !self.env.alive() {
-            // A store write failed: no further message of this mailbox is handled.
-            return ctx.stop();
-        }
-        if let (true, Some(peer)) = (m.sync_more, m.from) {
-            self.links.continue_sync.do_send(ContinueSync {
-                peer,
-                locator: self.chain.locator(),
-            });
-        }
+        // The mailbox is closed while an import waits, so the queue is empty here.
+        debug_assert!(self.work.is_empty());
+        let (from, from_sync) = (m.from, m.from_sync);
+        self.work
+            .extend(m.blocks.into_iter().map(|block| Work::Block {
+                block,
+                from,
+                from_sync,
+            }));
+        self.work.push_back(Work::End {
+            from,
+            sync_more: m.sync_more,
+        });
+        self.drive(ctx);
     }
 }
 
@@ -380,47 +517,59 @@ impl Handler<GetBlocksAfter> for ChainActor {
 }
 
 impl Handler<BuildTemplate> for ChainActor {
-    type Result = MessageResult<BuildTemplate>;
+    type Result = ResponseFuture<Result<Block, BuildError>>;
     fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
-        let txs: Vec<Transaction> = m.txs.iter().map(|t| (**t).clone()).collect();
-        let now = self.now_ms();
-        MessageResult(self.chain.build_block(&txs, m.items, m.miner, now))
-    }
-}
-
-impl Handler<GetViews> for ChainActor {
-    type Result = MessageResult<GetViews>;
-    fn handle(&mut self, m: GetViews, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(
-            m.views
-                .into_iter()
-                .map(|v| {
-                    let r = self.chain.view(v.contract, &v.method, &v.args);
-                    (v.name, r.map_err(|e| e.to_string()))
-                })
-                .collect(),
-        )
+        let frame = self.chain.template_frame(self.now_ms());
+        let ask = self.links.executor.send(BuildOn {
+            frame,
+            txs: m.txs,
+            items: m.items,
+            miner: m.miner,
+        });
+        Box::pin(async move {
+            match ask.await {
+                Ok(built) => Ok(built?),
+                Err(_) => Err(BuildError::Stopped),
+            }
+        })
     }
 }
 
 impl Handler<GetChainSummary> for ChainActor {
-    type Result = MessageResult<GetChainSummary>;
+    type Result = ResponseFuture<ChainSummary>;
     fn handle(&mut self, m: GetChainSummary, _: &mut Context<Self>) -> Self::Result {
-        let (checked, violations) = check_chain_invariants(self.id, &self.chain);
+        let tree = check_tree_invariants(self.id, &self.chain);
         let chain = if m.with_chain {
             FinalBlock::best_chain(&self.chain)
         } else {
             Vec::new()
         };
-        MessageResult(ChainSummary {
+        let mut summary = ChainSummary {
             tip: self.chain.tip(),
             height: self.chain.height(),
             work: self.chain.tip_work(),
-            checked,
-            violations,
+            checked: INVARIANT_CHECKS,
+            violations: Vec::new(),
             chain,
             side_blocks: self.chain.side_block_count(),
-            undo_records: self.chain.undo_count(),
+            undo_records: 0,
+        };
+        let id = self.id;
+        let ask = self.links.executor.send(CheckState {
+            best: self.chain.best_refs(),
+        });
+        Box::pin(async move {
+            match ask.await {
+                Ok(state) => {
+                    summary.violations = state.violations;
+                    summary.undo_records = state.undo_records;
+                }
+                Err(_) => summary.violations.push(format!(
+                    "node {id}: the executor stopped: state not checked"
+                )),
+            }
+            summary.violations.extend(tree);
+            summary
         })
     }
 }

@@ -1,4 +1,4 @@
-//! A node's life: the one switch that ends all four of its actors at once.
+//! A node's life: the one switch that ends all five of its actors at once.
 //!
 //! Each actor runs as its own task on the node's arbiter ([`NodeLife::adopt`] keeps the task
 //! handles). [`NodeLife::kill`] marks the node dead and aborts the tasks: an aborted task is

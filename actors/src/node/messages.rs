@@ -9,6 +9,9 @@
 
 use actix::prelude::*;
 use chainlab::block::Block;
+use chainlab::chain::executor::{
+    BlockRef, SwitchFailed, SwitchPlan, Switched, TemplateError, TemplateFrame,
+};
 use chainlab::mempool::MempoolError;
 use chainlab::report::FinalBlock;
 use chainlab::{Address, Hash, NodeId, TipChange, Transaction, TxId};
@@ -84,9 +87,10 @@ pub struct GetBlocksAfter {
 }
 
 /// Build an unsealed block on the tip from candidate transactions (an error when the reward
-/// cannot be credited to the miner: `ChainState::build_block`).
+/// cannot be credited to the miner). The chain actor fixes the frame (parent, height,
+/// timestamp, seal: `ChainState::template_frame`) and the executor fills it ([`BuildOn`]).
 #[derive(Message)]
-#[rtype(result = "Result<Block, chainlab::chain::state::ApplyError>")]
+#[rtype(result = "Result<Block, BuildError>")]
 pub struct BuildTemplate {
     /// Candidates in priority order.
     pub txs: Vec<Arc<Transaction>>,
@@ -95,6 +99,62 @@ pub struct BuildTemplate {
     /// Reward address.
     pub miner: Address,
 }
+
+/// Why no template was built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The executor refused (the reward cannot be paid, or the frame is not on its tip).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The node's executor stopped (the node is stopping).
+    #[error("the node's executor stopped")]
+    Stopped,
+}
+
+// ---- to the executor actor ----
+
+/// Switch the state to another branch ([`chainlab::chain::executor::Executor::switch`]); the
+/// chain actor waits for the answer.
+#[derive(Message)]
+#[rtype(result = "Result<Switched, SwitchFailed>")]
+pub struct Switch(pub SwitchPlan);
+
+/// Build a template in a frame the chain actor fixed
+/// ([`chainlab::chain::executor::Executor::build`]).
+#[derive(Message)]
+#[rtype(result = "Result<Block, TemplateError>")]
+pub struct BuildOn {
+    /// Parent, height, timestamp and seal.
+    pub frame: TemplateFrame,
+    /// Candidates in priority order.
+    pub txs: Vec<Arc<Transaction>>,
+    /// Consensus items to include.
+    pub items: Vec<chainlab::block::SharedItem>,
+    /// Reward address.
+    pub miner: Address,
+}
+
+/// Check the state's invariants against the best chain the block tree holds.
+#[derive(Message)]
+#[rtype(result = "StateCheck")]
+pub struct CheckState {
+    /// The best chain after genesis.
+    pub best: Vec<BlockRef>,
+}
+
+/// Answer to [`CheckState`].
+#[derive(Debug, Clone, Default)]
+pub struct StateCheck {
+    /// Violations (replay, supply).
+    pub violations: Vec<String>,
+    /// Undo records held.
+    pub undo_records: usize,
+}
+
+/// Drop undo records at or below this height (the fork floor passed them).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PruneUndo(pub u64);
 
 /// The node's final view, with invariant checks.
 #[derive(Message)]
@@ -125,8 +185,8 @@ pub struct ChainSummary {
     pub undo_records: usize,
 }
 
-/// Runs read-only contract calls on the tip's state (`[[views]]`): each view's name and its
-/// return value or why it failed.
+/// To the executor actor: runs read-only contract calls on the tip's state (`[[views]]`):
+/// each view's name and its return value or why it failed.
 #[derive(Message)]
 #[rtype(result = "Vec<(String, Result<Vec<u8>, String>)>")]
 pub struct GetViews {

@@ -514,7 +514,11 @@ mod tests {
         type Result = MessageResult<BuildTemplate>;
         fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
             let now = self.clock.now_ms();
-            MessageResult(self.chain.build_block(&[], m.items, m.miner, now))
+            MessageResult(
+                self.chain
+                    .build_block(&[], m.items, m.miner, now)
+                    .map_err(Into::into),
+            )
         }
     }
     impl Handler<ImportBlocks> for Probe {

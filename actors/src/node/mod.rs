@@ -1,10 +1,11 @@
-//! A node: four actors (chain, mempool, miner, peer) built by one factory, so a node can be
-//! stopped and started again from its store. Each actor gets its surroundings ([`NodeEnv`]) and
+//! A node: five actors (chain, executor, mempool, miner, peer) built by one factory, so a node
+//! can be stopped and started again from its store. Each actor gets its surroundings ([`NodeEnv`]) and
 //! its own policy, never the raw configuration.
 
 pub mod chain;
 pub mod env;
 pub mod equivocate;
+pub mod executor;
 pub mod life;
 pub mod mempool;
 pub mod messages;
@@ -26,6 +27,7 @@ use chainlab::{ChainState, NodeId};
 
 pub use chain::{ChainActor, ChainLinks, ChainPolicy};
 pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
+pub use executor::ExecutorActor;
 pub use life::{FailureSink, NodeFailure, NodeLife};
 pub use mempool::{MempoolActor, MempoolLinks};
 use messages::SetClockSkew;
@@ -78,24 +80,26 @@ pub struct NodeHandle {
     pub id: NodeId,
     /// Chain actor.
     pub chain: Addr<ChainActor>,
+    /// Executor actor (the node's state).
+    pub executor: Addr<ExecutorActor>,
     /// Mempool actor.
     pub mempool: Addr<MempoolActor>,
     /// Miner actor.
     pub miner: Addr<MinerActor>,
     /// Peer actor.
     pub peer: Addr<PeerActor>,
-    /// The switch that ends all four at once.
+    /// The switch that ends all five at once.
     pub life: NodeLife,
 }
 
 impl NodeHandle {
-    /// Stops all four actors after the messages already queued, flushing the store (their
-    /// memory is gone; the store stays).
+    /// Stops all five actors after the messages already queued, flushing the store (their
+    /// memory is gone; the store stays; the executor stops with the chain actor).
     pub fn stop(&self) {
         self.send_shutdown(Shutdown { graceful: true });
     }
 
-    /// Ends all four actors now, without a flush: a simulated crash. Nothing of the node runs
+    /// Ends all five actors now, without a flush: a simulated crash. Nothing of the node runs
     /// after this call, whatever its mailboxes hold ([`NodeLife::kill`]).
     pub fn crash(&self) {
         self.life.kill();
@@ -153,6 +157,7 @@ impl NodeHandle {
             announce: self.peer.clone().recipient(),
             unprocessed: self.peer.clone().recipient(),
             note_header: pos.then(|| self.mempool.clone().recipient()),
+            executor: self.executor.clone(),
         }
     }
 
@@ -170,14 +175,20 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     let cfg = &factory.cfg;
     let seed = cfg.cluster.seed;
     let env = factory.env(id);
+    let mut chain_state = chain_state;
     let accounts = chain_state.state().accounts().clone();
+    let exec = chain_state
+        .take_executor()
+        .expect("a loaded chain holds its executor");
     let chain_ctx = Context::<ChainActor>::new();
+    let executor_ctx = Context::<ExecutorActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();
     let miner_ctx = Context::<MinerActor>::new();
     let peer_ctx = Context::<PeerActor>::new();
     let handle = NodeHandle {
         id,
         chain: chain_ctx.address(),
+        executor: executor_ctx.address(),
         mempool: mempool_ctx.address(),
         miner: miner_ctx.address(),
         peer: peer_ctx.address(),
@@ -248,6 +259,9 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         persistence: factory.persistence.clone(),
     };
     let links = handle.chain_links(cfg.consensus.kind == ConsensusKind::Pos);
+    life.adopt(actix::spawn(
+        executor_ctx.into_future(ExecutorActor::new(id, exec)),
+    ));
     let chain = ChainActor::new(env, chain_state, spec.store, policy, rng("chain"), links);
     life.adopt(actix::spawn(chain_ctx.into_future(chain)));
     handle

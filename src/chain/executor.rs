@@ -1,0 +1,435 @@
+//! A node's executor: the state of its best chain, and the only code that changes it.
+//!
+//! The block tree (`ChainState`) decides *which* branch is the best; the [`Executor`] holds
+//! the state at the tip of that branch and answers one request, [`Executor::switch`]: revert
+//! these blocks, apply those. It also builds block templates on its tip ([`Executor::build`]),
+//! runs read-only contract calls ([`Executor::view`]) and replays the chain for the invariant
+//! checks ([`Executor::verify_replay`]).
+//!
+//! Split this way, execution can run in its own actor (the runtime's `executor` actor: the
+//! chain actor sends a [`SwitchPlan`] and waits for the answer) or in place (tests, reloading
+//! a store: `ChainState` keeps its executor and calls it directly). Both give the same result,
+//! because the executor is told the whole switch and does it all or nothing.
+
+use super::exec::{self, execute_block, BlockRun, ExecRecord};
+use super::params::ChainParams;
+use super::state::{Account, ApplyError, State, Undo};
+use super::validation::BlockError;
+use crate::block::{body_root, Block, BlockHeader, Seal, SharedItem, BLOCK_VERSION};
+use crate::crypto::Address;
+use crate::hash::{Hash, TxId};
+use crate::tx::Transaction;
+use std::borrow::Borrow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// A block as the executor needs it: its hash, the block and its transaction ids.
+#[derive(Clone, Debug)]
+pub struct BlockRef {
+    /// The block's hash.
+    pub hash: Hash,
+    /// The block.
+    pub block: Arc<Block>,
+    /// Its transactions' ids, in order.
+    pub tx_ids: Arc<Vec<TxId>>,
+}
+
+/// A change of the best branch, for the executor: revert `revert` (the tip first), then apply
+/// `apply` (parents first). `from` is the tip the plan starts on.
+#[derive(Clone, Debug)]
+pub struct SwitchPlan {
+    /// The executor's tip before the switch.
+    pub from: Hash,
+    /// Blocks to revert, the tip first.
+    pub revert: Vec<BlockRef>,
+    /// Blocks to apply, parents first.
+    pub apply: Vec<BlockRef>,
+}
+
+/// What one block's contracts did (`None`: no contract work).
+pub type Records = Option<Arc<[ExecRecord]>>;
+
+/// A switch that succeeded.
+#[derive(Clone, Debug, Default)]
+pub struct Switched {
+    /// For each applied block, in order: what its contracts did (`None`: no contract work).
+    pub records: Vec<Records>,
+    /// For each applied block with contract records: every account its execution changed
+    /// (contracts move value to accounts no transaction names).
+    pub contract_touched: Vec<(Hash, Vec<Address>)>,
+    /// Every account the switch may have changed (the miners, senders and recipients of the
+    /// reverted and applied blocks, and whatever their undo records name), with its value
+    /// after the switch.
+    pub accounts: Vec<(Address, Account)>,
+}
+
+/// A switch that failed: the block at `index` of the plan's `apply` did not apply. The
+/// executor stands where it stood before the switch.
+#[derive(Clone, Debug)]
+pub struct SwitchFailed {
+    /// Index into the plan's `apply`.
+    pub index: usize,
+    /// Why.
+    pub error: BlockError,
+}
+
+/// What a block template is built on: everything the block tree decides (parent, height,
+/// timestamp, the seal to fill in). The executor adds the transactions and the state root.
+#[derive(Clone, Debug)]
+pub struct TemplateFrame {
+    /// The parent: the tip the template extends.
+    pub parent: Hash,
+    /// The template's height.
+    pub height: u64,
+    /// The template's timestamp.
+    pub timestamp_ms: u64,
+    /// The unfilled seal for the engine's rule.
+    pub seal: Seal,
+}
+
+/// Why no template was built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    /// The reward cannot be credited to the miner (its balance would overflow): no valid
+    /// block can pay it.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// The frame's parent is not the executor's tip.
+    #[error("the template's parent {parent} is not the executor's tip {tip}")]
+    NotOnTip {
+        /// The frame's parent.
+        parent: Hash,
+        /// The executor's tip.
+        tip: Hash,
+    },
+}
+
+/// One best-chain block the executor applied.
+#[derive(Debug)]
+struct Applied {
+    hash: Hash,
+    timestamp_ms: u64,
+    /// Reverts the block; `None` at genesis and once pruned (below the fork floor).
+    undo: Option<Undo>,
+}
+
+/// See the module doc.
+#[derive(Debug)]
+pub struct Executor {
+    params: Arc<ChainParams>,
+    state: State,
+    genesis_state: Arc<State>,
+    /// The best chain as applied, genesis first: index = height.
+    applied: Vec<Applied>,
+    /// Undo records at or below this height are dropped.
+    pruned_to: u64,
+}
+
+impl Executor {
+    /// An executor standing on `genesis`, whose state is `genesis_state`.
+    pub fn new(params: Arc<ChainParams>, genesis: &Block, genesis_state: Arc<State>) -> Executor {
+        Executor {
+            params,
+            state: (*genesis_state).clone(),
+            genesis_state,
+            applied: vec![Applied {
+                hash: genesis.hash(),
+                timestamp_ms: genesis.header.timestamp_ms,
+                undo: None,
+            }],
+            pruned_to: 0,
+        }
+    }
+
+    /// The state at the tip.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The tip it stands on.
+    pub fn tip(&self) -> Hash {
+        self.applied.last().map_or(Hash::ZERO, |a| a.hash)
+    }
+
+    /// The tip's height.
+    pub fn height(&self) -> u64 {
+        self.applied.len() as u64 - 1
+    }
+
+    /// Undo records held (best-chain blocks above the fork floor).
+    pub fn undo_count(&self) -> usize {
+        self.applied.iter().filter(|a| a.undo.is_some()).count()
+    }
+
+    /// Drops the undo records at or below `floor` (no reorg reaches them).
+    pub fn prune_undo(&mut self, floor: u64) {
+        let floor = floor.min(self.height());
+        for h in self.pruned_to + 1..=floor {
+            self.applied[h as usize].undo = None;
+        }
+        self.pruned_to = self.pruned_to.max(floor);
+    }
+
+    /// Switches the state from the plan's `from` to the branch it names, all or nothing.
+    ///
+    /// # Errors
+    /// The first block that does not apply ([`BlockError::TxApply`], or
+    /// [`BlockError::BadStateRoot`] when its header claims another root); the state is then
+    /// as before the call (the reverted blocks are applied again).
+    ///
+    /// # Panics
+    /// When the plan does not start on this executor's tip, or reverts a block whose undo
+    /// record was pruned: the block tree and the executor are out of step, a bug.
+    pub fn switch(&mut self, plan: &SwitchPlan) -> Result<Switched, SwitchFailed> {
+        assert_eq!(
+            plan.from,
+            self.tip(),
+            "a switch plan must start on the executor's tip"
+        );
+        let mut touched = BTreeSet::new();
+        for b in &plan.revert {
+            let top = self.applied.pop().expect("a reverted block above genesis");
+            assert_eq!(top.hash, b.hash, "the plan reverts the executor's blocks");
+            let undo = top.undo.expect("a reverted block keeps its undo record");
+            touched.extend(undo.touched().copied());
+            self.state.revert(&undo);
+            note_parties(&b.block, &mut touched);
+        }
+        let mut done = Switched::default();
+        for (index, b) in plan.apply.iter().enumerate() {
+            match self.apply(b) {
+                Ok((undo, records)) => {
+                    if records.is_some() {
+                        let mut changed: Vec<Address> = undo.touched().copied().collect();
+                        changed.sort_unstable();
+                        changed.dedup();
+                        done.contract_touched.push((b.hash, changed));
+                    }
+                    touched.extend(undo.touched().copied());
+                    note_parties(&b.block, &mut touched);
+                    done.records.push(records);
+                    self.applied.push(Applied {
+                        hash: b.hash,
+                        timestamp_ms: b.block.header.timestamp_ms,
+                        undo: Some(undo),
+                    });
+                }
+                Err(error) => {
+                    for _ in 0..index {
+                        let top = self.applied.pop().expect("applied above the fork");
+                        self.state
+                            .revert(&top.undo.expect("undo of a block just applied"));
+                    }
+                    for b in plan.revert.iter().rev() {
+                        let (undo, _) = self
+                            .apply(b)
+                            .expect("a block that applied before applies again");
+                        self.applied.push(Applied {
+                            hash: b.hash,
+                            timestamp_ms: b.block.header.timestamp_ms,
+                            undo: Some(undo),
+                        });
+                    }
+                    return Err(SwitchFailed { index, error });
+                }
+            }
+        }
+        done.accounts = touched
+            .into_iter()
+            .map(|a| (a, self.state.get(&a)))
+            .collect();
+        Ok(done)
+    }
+
+    /// Applies one block on the tip: its undo record and contract records.
+    fn apply(&mut self, b: &BlockRef) -> Result<(Undo, Records), BlockError> {
+        let p = &self.params;
+        let done = execute_block(&mut self.state, &b.block, &b.tx_ids, p.reward, &p.contracts)
+            .map_err(|(index, source)| BlockError::TxApply { index, source })?;
+        let root = self.state.root();
+        if root != b.block.header.state_root {
+            self.state.revert(&done.undo);
+            return Err(BlockError::BadStateRoot {
+                expected: root,
+                got: b.block.header.state_root,
+            });
+        }
+        let records = (!done.records.is_empty()).then(|| done.records.into());
+        Ok((done.undo, records))
+    }
+
+    /// Builds an unsealed block in `frame` from candidate transactions: those that apply in
+    /// order are included (up to the size limits, and while the reward plus fees fits a
+    /// u64), the rest skipped. The state is left as it was.
+    ///
+    /// # Errors
+    /// [`TemplateError::Apply`] when the reward cannot be credited to `miner`;
+    /// [`TemplateError::NotOnTip`] when the frame is not on this executor's tip.
+    pub fn build<T: Borrow<Transaction>>(
+        &mut self,
+        frame: &TemplateFrame,
+        candidates: &[T],
+        items: Vec<SharedItem>,
+        miner: Address,
+    ) -> Result<Block, TemplateError> {
+        if frame.parent != self.tip() {
+            return Err(TemplateError::NotOnTip {
+                parent: frame.parent,
+                tip: self.tip(),
+            });
+        }
+        let params = self.params.clone();
+        let mut txs = Vec::new();
+        let mut ids: Vec<TxId> = Vec::new();
+        let mut bytes = 400u64 + items.iter().map(crate::encoding::encoded_len).sum::<u64>();
+        let mut run = BlockRun::begin(
+            &mut self.state,
+            frame.height,
+            frame.timestamp_ms,
+            &params.contracts,
+        );
+        for tx in candidates {
+            let tx = tx.borrow();
+            if txs.len() >= params.max_block_txs {
+                break;
+            }
+            let size = tx.size();
+            if bytes + size > params.max_block_bytes {
+                continue;
+            }
+            if run
+                .fees()
+                .checked_add(tx.fee)
+                .and_then(|f| f.checked_add(params.reward))
+                .is_none()
+            {
+                continue;
+            }
+            let id = tx.id();
+            if run.apply_tx(tx, &id).is_ok() {
+                bytes += size;
+                txs.push(tx.clone());
+                ids.push(id);
+            }
+        }
+        let done = run.finish(miner, params.reward)?;
+        let state_root = self.state.root();
+        self.state.revert(&done.undo);
+        Ok(Block {
+            header: BlockHeader {
+                version: BLOCK_VERSION,
+                parent: frame.parent,
+                height: frame.height,
+                tx_root: body_root(&ids, &items),
+                state_root,
+                timestamp_ms: frame.timestamp_ms,
+                miner,
+                seal: frame.seal,
+            },
+            txs,
+            items,
+        })
+    }
+
+    /// Runs `method` of `contract` read-only on the tip's state (`chain::exec::view`), as if
+    /// in the next block stamped with the tip's time.
+    ///
+    /// # Errors
+    /// Why the execution failed.
+    pub fn view(
+        &mut self,
+        contract: Address,
+        method: &str,
+        args: &[u8],
+    ) -> Result<Vec<u8>, crate::contract::ExecError> {
+        let time = self.applied.last().map_or(0, |a| a.timestamp_ms);
+        let height = self.height() + 1;
+        let params = self.params.clone();
+        exec::view(
+            &mut self.state,
+            contract,
+            method,
+            args,
+            height,
+            time,
+            &params.contracts,
+        )
+    }
+
+    /// Replays `best` (the best chain after genesis, as the block tree holds it) from the
+    /// genesis state and compares with the live state: the same blocks as applied, the same
+    /// accounts, code, storage and pending receipts, and the tip's state root.
+    ///
+    /// # Errors
+    /// A description of the first difference.
+    pub fn verify_replay(&self, best: &[BlockRef]) -> Result<(), String> {
+        if best.len() + 1 != self.applied.len()
+            || best
+                .iter()
+                .zip(&self.applied[1..])
+                .any(|(b, a)| b.hash != a.hash)
+        {
+            return Err(format!(
+                "the executor stands on {} at height {}, the block tree's best chain ends at height {}",
+                self.tip().short(),
+                self.height(),
+                best.len()
+            ));
+        }
+        let mut replayed = (*self.genesis_state).clone();
+        for (i, b) in best.iter().enumerate() {
+            let p = &self.params;
+            execute_block(&mut replayed, &b.block, &b.tx_ids, p.reward, &p.contracts)
+                .map_err(|(t, e)| format!("replay of block at height {} tx {t}: {e}", i + 1))?;
+        }
+        if replayed.accounts() != self.state.accounts() {
+            return Err("replayed accounts differ from the live state".into());
+        }
+        if replayed.contracts() != self.state.contracts()
+            || replayed.all_storage() != self.state.all_storage()
+        {
+            return Err("replayed contract code or storage differs from the live state".into());
+        }
+        if replayed.receipts() != self.state.receipts() {
+            return Err("replayed pending receipts differ from the live state".into());
+        }
+        if replayed.root() != self.state.root() {
+            return Err("the live state root differs from the root of the replayed state".into());
+        }
+        if let Some(tip) = best.last() {
+            if self.state.root() != tip.block.header.state_root {
+                return Err("the live state root differs from the tip's state root".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The invariants of the state, as messages naming `node`: it is a replay of `best`, and
+    /// the supply is the genesis supply plus the rewards of its blocks.
+    pub fn check_invariants(&self, node: crate::NodeId, best: &[BlockRef]) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Err(e) = self.verify_replay(best) {
+            v.push(format!(
+                "node {node}: state is not a replay of its chain: {e}"
+            ));
+        }
+        let p = &self.params;
+        let expected = p.genesis_supply() + u128::from(p.reward) * u128::from(self.height());
+        let supply = self.state.total_supply();
+        if supply != expected {
+            v.push(format!(
+                "node {node}: supply {supply} != genesis + rewards {expected}"
+            ));
+        }
+        v
+    }
+}
+
+/// The accounts a block names: its miner, and each transaction's sender and recipient.
+fn note_parties(block: &Block, into: &mut BTreeSet<Address>) {
+    into.insert(block.header.miner);
+    for tx in &block.txs {
+        into.insert(tx.sender());
+        into.insert(tx.to);
+    }
+}
