@@ -3,15 +3,19 @@
 //! * after any sequence of imports of blocks building competing branches (random parents,
 //!   random transfers with the right nonces for each branch, some blocks delivered late and
 //!   out of order), the node's live state equals a replay of its best chain, total supply is
-//!   genesis supply plus one reward per block, and the tip carries the most work;
+//!   genesis supply plus one reward per block, and the tip carries the most work; a second
+//!   node whose executor was moved out, driven through the import's steps as the chain actor
+//!   drives it, gives the same outcome for every import and ends in the same state;
 //! * the canonical encoding round-trips transactions and blocks, is canonical (whatever
 //!   decodes re-encodes to the same bytes), and decoding arbitrary or mutated bytes never
 //!   panics.
 
+use chainlab::block::CheckedBlock;
 use chainlab::block::{Block, BlockHeader};
+use chainlab::chain::executor::Executor;
 use chainlab::chain::params::{ChainParams, TieBreak};
 use chainlab::chain::validation::{check_block, BlockError};
-use chainlab::chain::{ChainState, ImportStatus};
+use chainlab::chain::{ChainState, ImportOutcome, ImportStatus, Step};
 use chainlab::consensus::pow::grind;
 use chainlab::consensus::pow::Pow;
 use chainlab::consensus::Engine;
@@ -265,8 +269,86 @@ impl Model {
     }
 }
 
+/// A node with its executor out of the chain, imported into step by step (as the chain actor
+/// does with the executor actor).
+struct Stepped {
+    chain: ChainState,
+    exec: Executor,
+}
+
+impl Stepped {
+    fn new(params: Arc<ChainParams>) -> Stepped {
+        let mut chain = ChainState::new(params);
+        let exec = chain
+            .take_executor()
+            .expect("a new chain holds its executor");
+        Stepped { chain, exec }
+    }
+
+    fn import(&mut self, block: CheckedBlock, tie_key: u64) -> Result<ImportOutcome, BlockError> {
+        let mut job = self.chain.start_import(block, NOW, tie_key);
+        loop {
+            match self.chain.step(&mut job) {
+                Step::Switch(plan) => {
+                    let answer = self.exec.switch(&plan);
+                    self.chain.resume(&mut job, answer);
+                }
+                Step::Done(out) => return out,
+            }
+        }
+    }
+}
+
+/// What an import reports, comparable.
+fn digest(r: &Result<ImportOutcome, BlockError>) -> String {
+    match r {
+        Err(e) => format!("error {e:?}"),
+        Ok(out) => {
+            let tc = out.tip_change.as_ref().map(|c| {
+                (
+                    c.old_tip,
+                    c.new_tip,
+                    c.new_height,
+                    c.reorg_depth,
+                    c.connected.iter().map(|b| b.hash()).collect::<Vec<_>>(),
+                    c.included.clone(),
+                    c.reverted_txs.iter().map(|t| t.id()).collect::<Vec<_>>(),
+                    c.reverted.iter().map(|b| b.hash()).collect::<Vec<_>>(),
+                    c.changed.clone(),
+                    c.records.len(),
+                    c.next_rule.clone(),
+                )
+            });
+            format!(
+                "{:?} {:?} {} {:?}",
+                out.status,
+                out.accepted.iter().map(|b| b.hash()).collect::<Vec<_>>(),
+                out.rejected_orphans,
+                tc
+            )
+        }
+    }
+}
+
+/// Imports into the stepped twin what `node` just imported, and compares.
+fn mirror(
+    twin: &mut Stepped,
+    node: &ChainState,
+    checked: CheckedBlock,
+    tie_key: u64,
+    got: &Result<ImportOutcome, BlockError>,
+) -> Result<(), TestCaseError> {
+    let stepped = twin.import(checked, tie_key);
+    prop_assert_eq!(digest(&stepped), digest(got));
+    prop_assert_eq!(twin.chain.tip(), node.tip());
+    prop_assert_eq!(twin.exec.tip(), node.tip());
+    prop_assert_eq!(twin.exec.state().root(), node.state().root());
+    Ok(())
+}
+
 fn import_into(
     node: &mut ChainState,
+    twin: &mut Stepped,
     model: &mut Model,
     block: &Arc<Block>,
     tie_key: u64,
@@ -278,7 +360,9 @@ fn import_into(
     let already = node.contains(&block.hash());
     let old_tip = node.tip();
     let checked = check_block(block.clone(), params, Some(cache)).expect("valid block");
-    let out = match node.import(checked, NOW, tie_key) {
+    let res = node.import(checked.clone(), NOW, tie_key);
+    mirror(twin, node, checked, tie_key, &res)?;
+    let out = match res {
         Ok(out) => out,
         Err(e) => return Err(TestCaseError::fail(format!("valid block rejected: {e}"))),
     };
@@ -360,6 +444,7 @@ fn import_into(
 /// choice, connecting it fails and nothing changes; otherwise it is stored unconnected.
 fn import_bad(
     node: &mut ChainState,
+    twin: &mut Stepped,
     model: &mut Model,
     bad: Arc<Block>,
     tie_key: u64,
@@ -376,6 +461,7 @@ fn import_bad(
     let before = (tip, node.state().root(), node.canonical().to_vec());
     let checked = check_block(bad.clone(), params, Some(cache)).expect("chain-free checks pass");
     let res = node.import(checked.clone(), NOW, tie_key);
+    mirror(twin, node, checked.clone(), tie_key, &res)?;
     model.bad_stored += 1;
     if wins {
         let err = res.err();
@@ -409,6 +495,7 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
     let params = params(tie);
     let cache = SigCache::new(4096);
     let mut node = ChainState::new(params.clone());
+    let mut twin = Stepped::new(params.clone());
     let genesis = node.genesis();
     let mut model = Model {
         tree: Tree {
@@ -436,6 +523,7 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
             grind(&mut bad.header, 0, u64::MAX).expect("a nonce exists");
             import_bad(
                 &mut node,
+                &mut twin,
                 &mut model,
                 Arc::new(bad),
                 spec.tie_key,
@@ -452,16 +540,28 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
         if spec.late {
             late.push((block, spec.tie_key));
         } else {
-            import_into(&mut node, &mut model, &block, spec.tie_key, &params, &cache)?;
+            import_into(
+                &mut node,
+                &mut twin,
+                &mut model,
+                &block,
+                spec.tie_key,
+                &params,
+                &cache,
+            )?;
         }
     }
     for (block, tie_key) in late.iter().rev() {
-        import_into(&mut node, &mut model, block, *tie_key, &params, &cache)?;
+        import_into(
+            &mut node, &mut twin, &mut model, block, *tie_key, &params, &cache,
+        )?;
     }
     // Delivering a block twice changes nothing.
     if let Some((block, tie_key)) = late.first() {
         let before = (node.tip(), node.state().root(), node.block_count());
-        import_into(&mut node, &mut model, block, *tie_key, &params, &cache)?;
+        import_into(
+            &mut node, &mut twin, &mut model, block, *tie_key, &params, &cache,
+        )?;
         prop_assert_eq!(
             before,
             (node.tip(), node.state().root(), node.block_count())
@@ -496,6 +596,11 @@ fn run_branches(tie: TieBreak, specs: Vec<BlockSpec>) -> Result<(), TestCaseErro
         .chain(tree.path(node.tip()).iter().map(|b| b.hash()))
         .collect();
     prop_assert_eq!(node.canonical(), &path[..]);
+    // The stepped twin's executor is a replay of its tree's best chain.
+    prop_assert_eq!(twin.chain.canonical(), node.canonical());
+    if let Err(e) = twin.exec.verify_replay(&twin.chain.best_refs()) {
+        return Err(TestCaseError::fail(format!("stepped twin: {e}")));
+    }
     Ok(())
 }
 

@@ -433,3 +433,125 @@ fn note_parties(block: &Block, into: &mut BTreeSet<Address>) {
         into.insert(tx.to);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainState;
+    use crate::crypto::KeyPair;
+
+    /// A chain of `n` empty blocks (sealed) and its blocks as the executor takes them.
+    fn blocks(n: u64) -> (ChainState, Vec<BlockRef>) {
+        let mut c = ChainState::new(Arc::new(ChainParams::for_tests(Vec::new())));
+        let key = KeyPair::from_seed(b"executor-tests");
+        for i in 1..=n {
+            let mut block = c
+                .build_block(&[], Vec::new(), Address([i as u8; 20]), i * 1_000)
+                .expect("the reward fits");
+            let rule = c.next_rule(&block.header.parent);
+            assert!(c.engine().seal(&rule, &mut block.header, &key, 0, u64::MAX));
+            let checked =
+                crate::chain::validation::check_block(Arc::new(block), c.params(), None).unwrap();
+            c.import(checked, i * 1_000, 0).unwrap();
+        }
+        let refs = c.best_refs();
+        (c, refs)
+    }
+
+    fn fresh(c: &ChainState) -> Executor {
+        let p = c.params().clone();
+        Executor::new(p.clone(), &p.genesis_block(), Arc::new(p.genesis_state()))
+    }
+
+    /// The block with another state root (and so another hash).
+    fn broken(b: &BlockRef) -> BlockRef {
+        let mut block = (*b.block).clone();
+        block.header.state_root = Hash::sha256(b"not the root");
+        BlockRef {
+            hash: block.hash(),
+            block: Arc::new(block),
+            tx_ids: b.tx_ids.clone(),
+        }
+    }
+
+    #[test]
+    fn a_failed_switch_leaves_the_state_where_it_was() {
+        let (c, refs) = blocks(3);
+        let mut e = fresh(&c);
+        let genesis_root = e.state().root();
+        // Applying from genesis: the second block fails, nothing stays applied.
+        let plan = SwitchPlan {
+            from: e.tip(),
+            revert: Vec::new(),
+            apply: vec![refs[0].clone(), broken(&refs[1])],
+        };
+        let failed = e.switch(&plan).unwrap_err();
+        assert_eq!(failed.index, 1);
+        assert!(matches!(failed.error, BlockError::BadStateRoot { .. }));
+        assert_eq!((e.tip(), e.height()), (c.genesis(), 0));
+        assert_eq!(e.state().root(), genesis_root);
+        // A reorg that fails after reverting puts the reverted blocks back.
+        let all = SwitchPlan {
+            from: e.tip(),
+            revert: Vec::new(),
+            apply: refs.clone(),
+        };
+        let done = e.switch(&all).unwrap();
+        assert_eq!(done.records.len(), 3);
+        assert!(done.accounts.iter().any(|(a, _)| *a == Address([3; 20])));
+        let root = e.state().root();
+        let plan = SwitchPlan {
+            from: e.tip(),
+            revert: vec![refs[2].clone(), refs[1].clone()],
+            apply: vec![refs[1].clone(), broken(&refs[2])],
+        };
+        assert_eq!(e.switch(&plan).unwrap_err().index, 1);
+        assert_eq!((e.tip(), e.height(), e.state().root()), (c.tip(), 3, root));
+        e.verify_replay(&refs).unwrap();
+        assert!(e.check_invariants(0, &refs).is_empty());
+    }
+
+    #[test]
+    fn the_replay_check_names_a_chain_the_executor_does_not_stand_on() {
+        let (c, refs) = blocks(2);
+        let e = fresh(&c);
+        let err = e.verify_replay(&refs).unwrap_err();
+        assert!(err.contains("height 0"), "{err}");
+    }
+
+    #[test]
+    fn a_template_off_the_tip_is_refused() {
+        let (c, refs) = blocks(2);
+        let mut e = fresh(&c);
+        let frame = c.template_frame(10_000);
+        let err = e.build(&frame, &[] as &[Transaction], Vec::new(), Address([1; 20]));
+        assert!(matches!(err, Err(TemplateError::NotOnTip { .. })));
+        let plan = SwitchPlan {
+            from: e.tip(),
+            revert: Vec::new(),
+            apply: refs,
+        };
+        e.switch(&plan).unwrap();
+        let block = e
+            .build(&frame, &[] as &[Transaction], Vec::new(), Address([1; 20]))
+            .unwrap();
+        assert_eq!((block.header.parent, block.header.height), (c.tip(), 3));
+    }
+
+    #[test]
+    fn undo_records_below_the_floor_are_dropped() {
+        let (c, refs) = blocks(5);
+        let mut e = fresh(&c);
+        let plan = SwitchPlan {
+            from: e.tip(),
+            revert: Vec::new(),
+            apply: refs,
+        };
+        e.switch(&plan).unwrap();
+        assert_eq!(e.undo_count(), 5);
+        e.prune_undo(2);
+        assert_eq!(e.undo_count(), 3);
+        e.prune_undo(9);
+        assert_eq!(e.undo_count(), 0, "never past the tip");
+    }
+}

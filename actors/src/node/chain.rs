@@ -7,7 +7,6 @@
 //! proof of stake it also shows each stored header to the vote pool (double blocks) and traces
 //! what the best chain justified, finalized and slashed ([`PosWatch`]).
 
-use super::executor::ExecutorActor;
 use super::messages::*;
 use super::pos_watch::{PosWatch, TipFacts};
 use super::{NodeEnv, Persistence};
@@ -44,8 +43,23 @@ pub struct ChainLinks {
     pub unprocessed: Recipient<BlocksUnprocessed>,
     /// Proof of stake: each stored block's header, to the vote pool (None under proof of work).
     pub note_header: Option<Recipient<NoteHeader>>,
-    /// The node's executor: switches, templates, state checks.
-    pub executor: Addr<ExecutorActor>,
+    /// The node's executor.
+    pub executor: ExecutorLinks,
+}
+
+/// What the chain actor asks of the node's executor.
+#[derive(Clone)]
+pub struct ExecutorLinks {
+    /// Switch the state to another branch (the chain actor waits for the answer).
+    pub switch: Recipient<Switch>,
+    /// Build a template in a frame.
+    pub build: Recipient<BuildOn>,
+    /// Check the state's invariants.
+    pub check: Recipient<CheckState>,
+    /// Drop undo records below the fork floor.
+    pub prune: Recipient<PruneUndo>,
+    /// Stop (when the chain actor stops).
+    pub stop: Recipient<Shutdown>,
 }
 
 /// The chain actor's work, in order: blocks to import and the ends of the messages they came
@@ -198,7 +212,7 @@ impl ChainActor {
     fn run(&mut self, mut imp: Importing, ctx: &mut Context<Self>) -> bool {
         match self.chain.step(&mut imp.job) {
             Step::Switch(plan) => {
-                let ask = self.links.executor.send(Switch(plan));
+                let ask = self.links.executor.switch.send(Switch(plan));
                 ctx.wait(ask.into_actor(self).map(move |answer, act, ctx| {
                     let mut imp = imp;
                     match answer {
@@ -368,6 +382,7 @@ impl ChainActor {
         if self.chain.undo_floor() > floor {
             self.links
                 .executor
+                .prune
                 .do_send(PruneUndo(self.chain.undo_floor()));
         }
         Ok(())
@@ -468,7 +483,10 @@ impl Actor for ChainActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         // The executor serves this actor alone.
-        self.links.executor.do_send(Shutdown { graceful: false });
+        self.links
+            .executor
+            .stop
+            .do_send(Shutdown { graceful: false });
     }
 }
 
@@ -520,7 +538,7 @@ impl Handler<BuildTemplate> for ChainActor {
     type Result = ResponseFuture<Result<Block, BuildError>>;
     fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
         let frame = self.chain.template_frame(self.now_ms());
-        let ask = self.links.executor.send(BuildOn {
+        let ask = self.links.executor.build.send(BuildOn {
             frame,
             txs: m.txs,
             items: m.items,
@@ -555,7 +573,7 @@ impl Handler<GetChainSummary> for ChainActor {
             undo_records: 0,
         };
         let id = self.id;
-        let ask = self.links.executor.send(CheckState {
+        let ask = self.links.executor.check.send(CheckState {
             best: self.chain.best_refs(),
         });
         Box::pin(async move {

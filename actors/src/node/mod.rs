@@ -25,7 +25,7 @@ use chainlab::report::Event;
 use chainlab::sim::model::{hash_shares, stream};
 use chainlab::{ChainState, NodeId};
 
-pub use chain::{ChainActor, ChainLinks, ChainPolicy};
+pub use chain::{ChainActor, ChainLinks, ChainPolicy, ExecutorLinks};
 pub use env::{ChainKit, DurableLog, NodeEnv, NodeError, NodeFactory, Persistence};
 pub use executor::ExecutorActor;
 pub use life::{FailureSink, NodeFailure, NodeLife};
@@ -157,7 +157,13 @@ impl NodeHandle {
             announce: self.peer.clone().recipient(),
             unprocessed: self.peer.clone().recipient(),
             note_header: pos.then(|| self.mempool.clone().recipient()),
-            executor: self.executor.clone(),
+            executor: ExecutorLinks {
+                switch: self.executor.clone().recipient(),
+                build: self.executor.clone().recipient(),
+                check: self.executor.clone().recipient(),
+                prune: self.executor.clone().recipient(),
+                stop: self.executor.clone().recipient(),
+            },
         }
     }
 
