@@ -17,6 +17,7 @@
 //! | [`report`] | trace events, the run report and its safety checks |
 //! | [`config`] | the TOML configuration, section by section |
 
+pub mod adversary;
 pub mod block;
 pub mod chain;
 pub mod config;

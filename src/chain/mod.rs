@@ -660,10 +660,12 @@ impl ChainState {
     fn better_than_tip(&self, hash: &Hash) -> bool {
         let tip = self.tip();
         let tie = self.params.tie_break;
-        if !self
-            .engine
-            .prefers(&self.branch_tip(hash), &self.branch_tip(&tip), tie)
-        {
+        let (candidate, current) = (self.branch_tip(hash), self.branch_tip(&tip));
+        let preferred = match self.favored_tie(hash, &tip) {
+            Some(wins) if candidate.weight == current.weight => wins,
+            _ => self.engine.prefers(&candidate, &current, tie),
+        };
+        if !preferred {
             return false;
         }
         match self.engine.finalized(self, &tip) {
@@ -673,6 +675,15 @@ impl ChainState {
                 self.ancestor(*hash, height) == Some(f)
             }
         }
+    }
+
+    /// Under `ChainParams::favor`: whether the candidate `hash` wins a tie against `tip`, when
+    /// a favoured miner made it and not the tip (`None`: the rule does not apply).
+    fn favored_tie(&self, hash: &Hash, tip: &Hash) -> Option<bool> {
+        let favor = self.params.favor.as_ref()?;
+        let (c, t) = (&self.entries[hash], &self.entries[tip]);
+        let favored = |e: &Entry| favor.miners.contains(&e.block.header.miner);
+        (favored(c) && !favored(t)).then(|| favor.wins(c.tie_key))
     }
 
     /// What makes `target` the tip: the best-chain blocks above the fork point to revert, the

@@ -42,6 +42,41 @@ pub struct ChainParams {
     pub contracts: ContractParams,
     /// Contracts deployed at genesis (the load generator's contract).
     pub genesis_contracts: Vec<GenesisContract>,
+    /// Experiments only (`adversary.gamma`): ties go to these miners' blocks with a set
+    /// probability.
+    pub favor: Option<Favor>,
+}
+
+/// A modelling device for selfish-mining experiments (`adversary.gamma`): in a tie between
+/// branches of equal weight, a node whose tip another miner made switches to a branch whose
+/// tip one of `miners` made with probability `gamma` (decided by its own random draw for the
+/// block, so each node decides once per block), instead of keeping the first seen. Over the
+/// honest nodes this makes a share `gamma` of the honest hash power mine on the pool's block
+/// in a tie, as Eyal and Sirer's model assumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Favor {
+    /// The favoured miners' addresses.
+    pub miners: Vec<Address>,
+    /// A tie key below this wins (gamma scaled to 2^64; `u64::MAX`: always).
+    threshold: u64,
+}
+
+impl Favor {
+    /// Ties go to `miners` with probability `gamma` (clamped to 0..=1).
+    pub fn new(miners: Vec<Address>, gamma: f64) -> Favor {
+        let g = gamma.clamp(0.0, 1.0);
+        let threshold = if g >= 1.0 {
+            u64::MAX
+        } else {
+            (g * 18_446_744_073_709_551_616.0) as u64
+        };
+        Favor { miners, threshold }
+    }
+
+    /// Whether a block with tie key `tie_key` (a uniform draw) wins a tie.
+    pub fn wins(&self, tie_key: u64) -> bool {
+        self.threshold == u64::MAX || tie_key < self.threshold
+    }
 }
 
 /// A contract in the genesis state: its address, module and initial storage.
@@ -120,6 +155,7 @@ impl ChainParams {
             genesis_balances,
             contracts: ContractParams::default(),
             genesis_contracts: Vec::new(),
+            favor: None,
         }
     }
 }

@@ -160,6 +160,18 @@ impl Config {
             genesis_balances,
             contracts: self.contracts,
             genesis_contracts: self.genesis_contracts(),
+            favor: self.favor(),
         }
+    }
+
+    /// The tie rule of a selfish pool with a set `gamma` (the first such `[[adversary]]`).
+    fn favor(&self) -> Option<crate::chain::params::Favor> {
+        let a = self.adversary.iter().find(|a| a.gamma.is_some())?;
+        let miners = a
+            .nodes
+            .iter()
+            .map(|&n| Config::node_key(n).address())
+            .collect();
+        Some(crate::chain::params::Favor::new(miners, a.gamma?))
     }
 }

@@ -7,6 +7,7 @@
 //! error reported is always the same). Each section (`[cluster]`, `[network]`, `[tcp]`, ...)
 //! lives in its own file with its types, defaults and checks; everything is re-exported here.
 
+mod adversary;
 mod calls;
 mod cluster;
 mod consensus;
@@ -27,6 +28,7 @@ mod tcp;
 mod views;
 mod workload;
 
+pub use adversary::{AdversaryEntry, AdversaryKind};
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
@@ -132,6 +134,9 @@ pub struct Config {
     /// `[frontrun]`: a node that front-runs calls of one contract method (absent: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frontrun: Option<FrontrunConfig>,
+    /// `[[adversary]]`: attacking nodes (docs/experiments.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adversary: Vec<AdversaryEntry>,
     /// `[expect]`: what the run's report must show (parsed apart, like the faults).
     #[serde(skip_deserializing, skip_serializing_if = "Expectations::is_empty")]
     pub expect: Expectations,
@@ -270,6 +275,7 @@ impl Config {
         if let Some(f) = &self.frontrun {
             f.validate(file, n)?;
         }
+        adversary::validate(&self.adversary, file, n, self.consensus.kind)?;
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

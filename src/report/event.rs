@@ -317,6 +317,33 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// This node, a selfish pool (`[[adversary]]`), kept a block it mined to itself.
+    Withheld {
+        /// The block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+        /// Blocks withheld now, this one included.
+        lead: u64,
+    },
+    /// This node, a selfish pool, published a block it had withheld (to match or override the
+    /// honest chain, or to win a tie race).
+    Published {
+        /// The block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+    },
+    /// This node, a selfish pool, gave up a withheld block: the honest chain passed it.
+    GaveUp {
+        /// The block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+    },
     /// This node, the `[frontrun]` attacker, copied a call it admitted to its mempool and
     /// submitted the copy to it (docs/contracts-frontrunning.md).
     Frontrun {
@@ -486,6 +513,9 @@ impl Event {
             Event::Callback { .. } => "callback",
             Event::ContractEvent { .. } => "contract_event",
             Event::Frontrun { .. } => "frontrun",
+            Event::Withheld { .. } => "withheld",
+            Event::Published { .. } => "published",
+            Event::GaveUp { .. } => "gave_up",
         }
     }
 }

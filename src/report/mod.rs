@@ -16,6 +16,7 @@
 //! - `schema`: every path of the report, and the resolution of a path an `[expect]` names;
 //! - `expect`: a scenario's expectations checked against the report.
 
+mod adversary;
 mod contracts;
 mod event;
 pub mod expect;
@@ -30,6 +31,7 @@ pub mod schema;
 #[cfg(test)]
 mod testkit;
 
+pub use adversary::{AdversarySpec, AdversaryStats, AdversaryTheory};
 pub use contracts::{
     CallbackStats, ContractStats, FrontrunStats, FrontrunWatch, PerContract, ReceiptStats,
     ViewValue,
@@ -176,6 +178,8 @@ pub struct RunFacts {
     /// What a `[frontrun]` attacker watched, if one ran: the report judges its copies
     /// (`contracts.frontrun`).
     pub frontrun: Option<FrontrunWatch>,
+    /// The `[[adversary]]` entries, as the run gave them.
+    pub adversaries: Vec<AdversarySpec>,
 }
 
 /// The JSON report of a run.
@@ -228,6 +232,9 @@ pub struct Report {
     /// Contract work on the final best chain (absent when there was none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contracts: Option<ContractStats>,
+    /// What each `[[adversary]]` did and earned (absent without adversaries).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adversaries: Vec<AdversaryStats>,
     /// Trace events recorded.
     pub events: u64,
     /// The scenario's `[expect]` checks, what each saw and whether it held (empty without
@@ -292,6 +299,7 @@ impl Report {
                     c
                 },
             ),
+            adversaries: adversary::adversaries(&facts.adversaries, &facts.chain, events),
             events: events.len() as u64,
             expectations: Vec::new(),
         }

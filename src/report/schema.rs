@@ -9,10 +9,11 @@
 //! gives it a value; a unit test checks that no `null`, empty list or empty map is left.
 
 use super::{
-    BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections, ContractStats, Convergence,
-    Disagreement, Dropped, Equivocations, FaultEffect, FaultReport, Finality, FrontrunStats,
-    Invariants, NodeFailed, PerContract, Percentiles, Propagation, ReceiptStats, Report, Safety,
-    SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats, ValidatorStats, ViewValue,
+    AdversaryStats, AdversaryTheory, BlockStats, CallbackStats, CatchUp, CommonPrefix, Connections,
+    ContractStats, Convergence, Disagreement, Dropped, Equivocations, FaultEffect, FaultReport,
+    Finality, FrontrunStats, Invariants, NodeFailed, PerContract, Percentiles, Propagation,
+    ReceiptStats, Report, Safety, SelfReorg, SelfReorgs, SlotTheory, Slots, TxStats,
+    ValidatorStats, ViewValue,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -472,6 +473,24 @@ impl Report {
                     taken_rate: 1.0,
                 }),
             }),
+            adversaries: vec![AdversaryStats {
+                kind: "selfish".into(),
+                nodes: vec![1],
+                hashpower: 1.0,
+                effective_hash_share: 1.0,
+                blocks_mined: 1,
+                blocks_on_chain: 1,
+                revenue_share: 1.0,
+                withheld: 1,
+                published: 1,
+                gave_up: 1,
+                gamma: Some(1.0),
+                theory: Some(AdversaryTheory {
+                    model: "eyal-sirer".into(),
+                    revenue_share: Some(1.0),
+                    revenue_share_range: [1.0, 1.0],
+                }),
+            }],
             events: 1,
             expectations: Vec::new(),
         }
@@ -595,7 +614,10 @@ mod tests {
         let e = Schema::report().resolve("blocks_mined").unwrap_err();
         assert_eq!(
             e,
-            PathError::NeedsIndex(vec!["faults.N.effect.blocks_mined".into()])
+            PathError::NeedsIndex(vec![
+                "adversaries.N.blocks_mined".into(),
+                "faults.N.effect.blocks_mined".into()
+            ])
         );
     }
 

@@ -8,7 +8,8 @@ use crate::node::messages::{GetPoolIds, GetViews};
 use crate::transport::memory::{GetNetStats, NetStats};
 use chainlab::config::ClockMode;
 use chainlab::report::{
-    Event, FinalBlock, FrontrunWatch, Invariants, NodeFinal, PosFacts, Report, RunFacts,
+    AdversarySpec, Event, FinalBlock, FrontrunWatch, Invariants, NodeFinal, PosFacts, Report,
+    RunFacts,
 };
 use chainlab::{Hash, NodeId, TxId};
 use std::collections::HashSet;
@@ -248,7 +249,23 @@ impl Cluster {
                 contract: f.contract(),
                 method: f.method().to_string(),
             }),
+            adversaries: self.adversary_specs(),
             ..RunFacts::default()
         }
+    }
+
+    /// The `[[adversary]]` entries as the run gave them (their hash shares as mined by).
+    fn adversary_specs(&self) -> Vec<AdversarySpec> {
+        let shares = crate::node::producer_shares(&self.cfg);
+        self.cfg
+            .adversary
+            .iter()
+            .map(|a| AdversarySpec {
+                kind: a.kind.name().to_string(),
+                nodes: a.nodes.clone(),
+                hashpower: a.nodes.iter().filter_map(|n| shares.get(*n)).sum(),
+                gamma: a.gamma,
+            })
+            .collect()
     }
 }

@@ -16,13 +16,13 @@ pub mod validator;
 
 use actix::prelude::*;
 use chainlab::chain::store::BlockStore;
-use chainlab::config::{Config, ConsensusKind, PowEngine, TransportKind};
+use chainlab::config::{AdversaryKind, Config, ConsensusKind, PowEngine, TransportKind};
 use chainlab::consensus::Effort;
 use chainlab::mempool::Mempool;
 use chainlab::net::gossip::Gossip;
 use chainlab::net::ledger::LedgerPolicy;
 use chainlab::report::Event;
-use chainlab::sim::model::{hash_shares, stream};
+use chainlab::sim::model::stream;
 use chainlab::{ChainState, NodeId};
 
 pub use chain::{ChainActor, ChainLinks, ChainPolicy, ExecutorLinks};
@@ -33,7 +33,7 @@ pub use mempool::{MempoolActor, MempoolLinks};
 use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
-pub use peer::{PeerActor, PeerLinks, PeerPolicy};
+pub use peer::{PeerActor, PeerLinks, PeerPolicy, SelfishRole};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -58,7 +58,7 @@ pub struct NodeSpec {
 pub fn producer_shares(cfg: &Config) -> Vec<f64> {
     let n = cfg.cluster.nodes;
     match cfg.consensus.kind {
-        ConsensusKind::Pow => hash_shares(&cfg.pow.hashpower, n),
+        ConsensusKind::Pow => cfg.pow_shares(),
         ConsensusKind::Pos => {
             let mut out = vec![0.0; n];
             let ids = cfg.pos.validator_ids(n);
@@ -230,7 +230,13 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         (chain_state.tip(), chain_state.height()),
         rng("peer"),
         handle.peer_links(),
-    );
+    )
+    .with_selfish(match cfg.adversary_of(id) {
+        Some((_, a)) if a.kind == AdversaryKind::Selfish => {
+            Some(SelfishRole::new(Config::node_key(id).address()))
+        }
+        _ => None,
+    });
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;

@@ -1,5 +1,10 @@
 //! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
-//! core returns through the transport.
+//! core returns through the transport. A selfish pool's node withholds its own blocks
+//! through the core strategy ([`selfish`]).
+
+mod selfish;
+
+pub use selfish::SelfishRole;
 
 use super::messages::*;
 use super::NodeEnv;
@@ -20,6 +25,9 @@ use std::time::Duration;
 impl Handler<AnnounceTip> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: AnnounceTip, _: &mut Context<Self>) {
+        if self.withholds(&m.0) {
+            return;
+        }
         let out = self.gossip.announce_tip(m.0);
         self.send_all(out);
     }
@@ -68,6 +76,8 @@ pub struct PeerActor {
     /// Blocks accepted lately, to serve `getdata` after an announcement.
     recent: RecentBlocks,
     policy: PeerPolicy,
+    /// A selfish pool's node: its withholding strategy (`[[adversary]]`).
+    selfish: Option<SelfishRole>,
 }
 
 /// The peer actor's policy.
@@ -104,7 +114,14 @@ impl PeerActor {
             links,
             flush_scheduled: false,
             span: tracing::info_span!("node", id),
+            selfish: None,
         }
+    }
+
+    /// Makes this node a selfish pool's (`[[adversary]] kind = "selfish"`).
+    pub fn with_selfish(mut self, role: Option<SelfishRole>) -> PeerActor {
+        self.selfish = role;
+        self
     }
 
     fn send(&self, to: NodeId, msg: WireMsg) {
@@ -157,6 +174,7 @@ impl PeerActor {
         }
         // Each block once, and no more per request than a sync reply holds.
         dedup_in_order(&mut hashes);
+        hashes.retain(|h| !self.withholds(h));
         hashes.truncate(MAX_SYNC_BLOCKS);
         // Blocks just announced are served from the recent cache; older ones come from the chain.
         if let Some(blocks) = self.recent.get_all(&hashes) {
@@ -199,7 +217,12 @@ impl PeerActor {
             max: MAX_SYNC_BLOCKS,
         });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            let (blocks, more) = res.unwrap_or_default();
+            let (mut blocks, mut more) = res.unwrap_or_default();
+            // A selfish pool serves its branch only up to what it published.
+            if let Some(cut) = blocks.iter().position(|b| act.withholds(&b.hash())) {
+                blocks.truncate(cut);
+                more = false;
+            }
             let bytes = blocks.iter().map(|b| b.size()).sum();
             if act.may_serve(to, bytes) {
                 act.send(to, WireMsg::Blocks { blocks, more });
@@ -245,7 +268,7 @@ impl PeerActor {
         }
         self.gossip.add_neighbor(peer);
         let (tip, height) = self.tip;
-        if height > 0 {
+        if height > 0 && !self.withholds(&tip) {
             let inv = WireMsg::Inv {
                 blocks: vec![tip],
                 txs: Vec::new(),
@@ -304,6 +327,7 @@ impl PeerActor {
         if !self.gossip.on_item(b.hash(), Some(from)) {
             return self.useless_from(from);
         }
+        self.public_block(b.header.height);
         // Fetched after an announcement, not as part of a sync: processed only when its
         // branch has at least the tip's work.
         self.links.import.do_send(ImportBlocks {
@@ -365,6 +389,9 @@ impl PeerActor {
         for b in &blocks {
             self.gossip.on_item(b.hash(), Some(from));
         }
+        if let Some(top) = blocks.iter().map(|b| b.header.height).max() {
+            self.public_block(top);
+        }
         if !blocks.is_empty() {
             self.links.import.do_send(ImportBlocks {
                 blocks,
@@ -379,6 +406,15 @@ impl PeerActor {
 impl Handler<BlocksAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: BlocksAccepted, _: &mut Context<Self>) {
+        if self.selfish.is_some() {
+            // A selfish pool relays no honest block; its own go through the strategy.
+            if m.from.is_none() {
+                for (h, b) in m.blocks {
+                    self.own_block(h, b);
+                }
+            }
+            return;
+        }
         for (h, b) in m.blocks {
             let out = self.gossip.announce_block(h, m.from);
             self.send_all(out);

@@ -1,0 +1,93 @@
+//! The peer actor of a selfish pool's node (`[[adversary]] kind = "selfish"`): its own blocks
+//! go through the core strategy ([`Selfish`]) before anyone hears of them; honest blocks
+//! arriving move the strategy; nothing withheld is announced or served, and the pool relays
+//! no honest block.
+
+use super::PeerActor;
+use chainlab::adversary::selfish::{Decision, Selfish};
+use chainlab::report::Event;
+use chainlab::{Address, Block, Hash};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A selfish pool's side of the peer actor.
+pub struct SelfishRole {
+    /// The pool's miner address: its blocks are the ones withheld.
+    me: Address,
+    strategy: Selfish,
+    /// The withheld blocks themselves, to announce and serve once published.
+    held: BTreeMap<Hash, Arc<Block>>,
+}
+
+impl SelfishRole {
+    /// A pool mining to `me`, with nothing withheld.
+    pub fn new(me: Address) -> SelfishRole {
+        SelfishRole {
+            me,
+            strategy: Selfish::new(),
+            held: BTreeMap::new(),
+        }
+    }
+}
+
+impl PeerActor {
+    /// Whether this node withholds `hash` (a selfish pool's unpublished block).
+    pub(super) fn withholds(&self, hash: &Hash) -> bool {
+        self.selfish
+            .as_ref()
+            .is_some_and(|s| s.held.contains_key(hash))
+    }
+
+    /// A selfish pool's block, just stored by its chain: withheld or published at once.
+    pub(super) fn own_block(&mut self, hash: Hash, block: Arc<Block>) {
+        let Some(role) = &mut self.selfish else {
+            return;
+        };
+        if block.header.miner != role.me {
+            return;
+        }
+        let height = block.header.height;
+        role.held.insert(hash, block);
+        let d = role.strategy.on_own_block(hash, height);
+        if !d.publish.iter().any(|(h, _)| *h == hash) {
+            let lead = role.strategy.lead() as u64;
+            self.env.record(Event::Withheld { hash, height, lead });
+        }
+        self.carry_out(d);
+    }
+
+    /// A block of `height` arrived from a peer: the public chain may have grown.
+    pub(super) fn public_block(&mut self, height: u64) {
+        let Some(role) = &mut self.selfish else {
+            return;
+        };
+        let d = role.strategy.on_public_block(height);
+        self.carry_out(d);
+    }
+
+    fn carry_out(&mut self, d: Decision) {
+        let Some(role) = &mut self.selfish else {
+            return;
+        };
+        let mut publish = Vec::new();
+        for (hash, height) in d.publish {
+            if let Some(b) = role.held.remove(&hash) {
+                publish.push((hash, height, b));
+            }
+        }
+        let mut given_up = Vec::new();
+        for (hash, height) in d.given_up {
+            role.held.remove(&hash);
+            given_up.push((hash, height));
+        }
+        for (hash, height, b) in publish {
+            self.env.record(Event::Published { hash, height });
+            let out = self.gossip.announce_block(hash, None);
+            self.send_all(out);
+            self.recent.insert(hash, b);
+        }
+        for (hash, height) in given_up {
+            self.env.record(Event::GaveUp { hash, height });
+        }
+    }
+}
