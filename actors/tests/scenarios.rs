@@ -78,6 +78,7 @@ scenarios! {
     pos_offline => "pos-offline",
     pos_partition => "pos-partition",
     real_clock => "real-clock",
+    selfish => "selfish",
     skewed_miners => "skewed-miners",
     three_nodes => "three-nodes",
 }

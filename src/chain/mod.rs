@@ -193,6 +193,8 @@ pub struct ChainState {
     /// Whether the fork floor is enforced (off while a store is reloaded: what was stored
     /// was accepted then).
     fork_rules: bool,
+    /// Whether `ChainParams::favor` applies (not at the favoured miners' own nodes).
+    favor_applies: bool,
 }
 
 impl ChainState {
@@ -258,6 +260,7 @@ impl ChainState {
             fork_floor: 0,
             pruned_below: 0,
             fork_rules: true,
+            favor_applies: true,
         }
     }
 
@@ -677,13 +680,25 @@ impl ChainState {
         }
     }
 
-    /// Under `ChainParams::favor`: whether the candidate `hash` wins a tie against `tip`, when
-    /// a favoured miner made it and not the tip (`None`: the rule does not apply).
+    /// Under `ChainParams::favor`: whether the candidate `hash` wins a tie against `tip`
+    /// when a favoured miner made one of the two and not the other (`None`: the rule does not
+    /// apply). The node sides with the favoured block when that block's tie key wins, whichever
+    /// of the two it saw first, so a share `gamma` of the nodes ends on it.
     fn favored_tie(&self, hash: &Hash, tip: &Hash) -> Option<bool> {
-        let favor = self.params.favor.as_ref()?;
+        let favor = self.params.favor.as_ref().filter(|_| self.favor_applies)?;
         let (c, t) = (&self.entries[hash], &self.entries[tip]);
         let favored = |e: &Entry| favor.miners.contains(&e.block.header.miner);
-        (favored(c) && !favored(t)).then(|| favor.wins(c.tie_key))
+        match (favored(c), favored(t)) {
+            (true, false) => Some(favor.wins(c.tie_key)),
+            (false, true) => Some(!favor.wins(t.tie_key)),
+            _ => None,
+        }
+    }
+
+    /// The node is one of the favoured miners' (an adversary's): `ChainParams::favor` does
+    /// not apply to its fork choice.
+    pub fn exempt_from_favor(&mut self) {
+        self.favor_applies = false;
     }
 
     /// What makes `target` the tip: the best-chain blocks above the fork point to revert, the

@@ -11,6 +11,7 @@ pub fn print_summary(out: &RunOutput) {
     let rows = rows(r);
     let mut pos = pos_rows(r);
     pos.extend(contract_rows(r));
+    pos.extend(adversary_rows(r));
     let w = rows
         .iter()
         .map(|(k, _)| k.len())
@@ -92,6 +93,35 @@ fn contract_rows(r: &Report) -> Vec<(String, String)> {
             ),
         ),
     ]
+}
+
+/// One row per `[[adversary]]`: its hash share, what it earned, and the theory's figure.
+fn adversary_rows(r: &Report) -> Vec<(String, String)> {
+    r.adversaries
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let theory = a.theory.as_ref().map_or(String::new(), |t| match t.revenue_share {
+                Some(v) => format!(" (theory {v:.3}, {})", t.model),
+                None => format!(
+                    " (theory {:.3}..{:.3} for γ 0..1, {})",
+                    t.revenue_share_range[0], t.revenue_share_range[1], t.model
+                ),
+            });
+            (
+                format!("adversary {i} {} {:?}", a.kind, a.nodes),
+                format!(
+                    "hash {:.3} (mined {:.3}), revenue {:.3}{theory}; withheld {} published {} gave up {}",
+                    a.hashpower,
+                    a.effective_hash_share,
+                    a.revenue_share,
+                    a.withheld,
+                    a.published,
+                    a.gave_up
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The figures of the table, label first.

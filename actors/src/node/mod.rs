@@ -182,6 +182,9 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     let seed = cfg.cluster.seed;
     let env = factory.env(id);
     let mut chain_state = chain_state;
+    if cfg.adversary_of(id).is_some() {
+        chain_state.exempt_from_favor();
+    }
     let accounts = chain_state.state().accounts().clone();
     let exec = chain_state
         .take_executor()
