@@ -23,6 +23,83 @@ pub fn selfish_threshold(gamma: f64) -> f64 {
     (1.0 - gamma) / (3.0 - 2.0 * gamma)
 }
 
+/// The probability that a double-spend succeeds against a merchant who waits for `z`
+/// confirmations (z ≥ 1), by an attacker with share `q` of the hash power who starts a private
+/// branch when it pays, publishes once the merchant has seen `z` confirmations and its branch
+/// is strictly longer (equal length does not win under first-seen), and gives up when the
+/// honest branch leads by `give_up` blocks (`None`: never). Exact under the usual model (each
+/// new block is the attacker's with probability q; no propagation delay); derived in
+/// docs/experiments.md:
+///
+/// P = Σ_k C(k+z−1, k) p^z q^k · S(z − k + 1), p = 1 − q,
+///
+/// where k is the attacker's blocks when the honest branch reaches z, S(x) = 1 for x ≤ 0 and
+/// otherwise the chance of gaining x blocks before falling `give_up` behind (gambler's ruin:
+/// ((q/p)^x − (q/p)^N) / (1 − (q/p)^N) with N = give_up + 1; (q/p)^x without a limit).
+pub fn double_spend_success(q: f64, z: u32, give_up: Option<u32>) -> f64 {
+    let p = 1.0 - q;
+    if q <= 0.0 || z == 0 {
+        return if z == 0 { 1.0 } else { 0.0 };
+    }
+    let ratio = q / p;
+    if give_up.is_none() && ratio >= 1.0 {
+        return 1.0;
+    }
+    let catch_up = |x: i64| -> f64 {
+        if x <= 0 {
+            return 1.0;
+        }
+        match give_up {
+            Some(g) => {
+                let n = i64::from(g) + 1;
+                if x >= n {
+                    0.0
+                } else if (ratio - 1.0).abs() < 1e-12 {
+                    1.0 - x as f64 / n as f64
+                } else {
+                    (ratio.powi(x as i32) - ratio.powi(n as i32)) / (1.0 - ratio.powi(n as i32))
+                }
+            }
+            None if ratio >= 1.0 => 1.0,
+            None => ratio.powi(x as i32),
+        }
+    };
+    // P(k attacker blocks when the honest branch reaches z) = C(k+z−1, k) p^z q^k, summed
+    // until the tail is negligible.
+    let mut total = 0.0;
+    let mut pk = p.powi(z as i32); // k = 0
+    let mut k: u32 = 0;
+    let mut mass = 0.0;
+    while mass < 1.0 - 1e-15 && k < 100_000 {
+        total += pk * catch_up(i64::from(z) - i64::from(k) + 1);
+        mass += pk;
+        // C(k+z, k+1) / C(k+z−1, k) = (k+z)/(k+1)
+        pk *= q * f64::from(k + z) / f64::from(k + 1);
+        k += 1;
+    }
+    total
+}
+
+/// Nakamoto's estimate of the same probability (the Bitcoin paper, section 11): the attacker's
+/// progress while the merchant waits is taken as Poisson with mean z·q/p, and catching up
+/// means reaching equal length: 1 − Σ_{k≤z} e^{−λ} λ^k / k! · (1 − (q/p)^{z−k}).
+pub fn nakamoto_double_spend(q: f64, z: u32) -> f64 {
+    let p = 1.0 - q;
+    if q >= p {
+        return 1.0;
+    }
+    let lambda = f64::from(z) * q / p;
+    let mut sum = 1.0;
+    let mut poisson = (-lambda).exp();
+    for k in 0..=z {
+        if k > 0 {
+            poisson *= lambda / f64::from(k);
+        }
+        sum -= poisson * (1.0 - (q / p).powi((z - k) as i32));
+    }
+    sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +119,33 @@ mod tests {
         assert!((selfish_threshold(0.0) - 1.0 / 3.0).abs() < 1e-12);
         assert!((selfish_threshold(0.5) - 0.25).abs() < 1e-12);
         assert_eq!(selfish_threshold(1.0), 0.0);
+    }
+
+    #[test]
+    fn double_spend_odds_match_worked_values() {
+        // z = 1, q = 0.1, no limit: k = 0 needs 2 blocks ((1/9)^2), k = 1 needs 1 (1/9),
+        // k >= 2 has won: 0.9 / 81 + 0.09 / 9 + 0.01 = 0.031111...
+        let p = double_spend_success(0.1, 1, None);
+        assert!((p - 0.031_111_111).abs() < 1e-9, "{p}");
+        // A limit only lowers the odds; a large one changes almost nothing at small q.
+        for (q, z) in [(0.1, 6), (0.3, 2), (0.3, 6), (0.45, 6)] {
+            let free = double_spend_success(q, z, None);
+            let limited = double_spend_success(q, z, Some(20));
+            assert!(limited <= free + 1e-15 && limited > 0.0, "{q} {z}");
+            assert!(
+                free < nakamoto_double_spend(q, z),
+                "strictly longer needs more than equal"
+            );
+        }
+        assert!(
+            (double_spend_success(0.1, 6, Some(20)) - double_spend_success(0.1, 6, None)).abs()
+                < 1e-12
+        );
+        // Nakamoto's table (section 11): q = 0.1, z = 5 gives 0.0009137.
+        assert!((nakamoto_double_spend(0.1, 5) - 0.000_913_7).abs() < 1e-7);
+        // At q >= 1/2 without a limit the attacker always catches up.
+        assert_eq!(double_spend_success(0.5, 3, None), 1.0);
+        assert!(double_spend_success(0.5, 3, Some(20)) < 1.0);
     }
 
     #[test]
