@@ -15,6 +15,7 @@ use super::args::{bad, BadInput, ConfigArgs};
 use super::Outcome;
 use chainlab::config::Config;
 use chainlab::sweep::{path::check_metric, Plan, Vary, PLAN_FORMAT};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The plan's file in OUT.
@@ -106,8 +107,14 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<Outcome> {
     let exe = utf8(&exe, "this program's path")?;
     let list = trials::list(&plan, exe, &trials_dir)?;
     if a.emit_jobs {
+        let mut stdout = std::io::stdout().lock();
         for t in &list {
-            println!("{}", t.shell_line());
+            match writeln!(stdout, "{}", t.shell_line()) {
+                Ok(()) => {}
+                // A reader that has had enough (`| head`) is no error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                Err(e) => return Err(BadInput(format!("cannot print the commands: {e}")).into()),
+            }
         }
         return Ok(Outcome::Success);
     }

@@ -104,7 +104,12 @@ impl Data {
                 Some((_, s)) => s.points.push(pt),
                 None => {
                     let (label, theory_label) = if names.is_empty() {
-                        ("mean ± 95% CI".to_string(), "theory".to_string())
+                        let mean = if plan.trials > 1 {
+                            "mean ± 95% CI"
+                        } else {
+                            "mean"
+                        };
+                        (mean.to_string(), "theory".to_string())
                     } else {
                         let l = names
                             .iter()
