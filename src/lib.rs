@@ -16,6 +16,7 @@
 //! | [`sim`] | simulation models (latency, topology, hash power) and the fault vocabulary |
 //! | [`report`] | trace events, the run report and its safety checks |
 //! | [`config`] | the TOML configuration, section by section |
+//! | [`sweep`] | parameter sweeps: the grid of points, report paths, trial statistics, the tables |
 
 pub mod adversary;
 pub mod block;
@@ -30,6 +31,7 @@ pub mod mempool;
 pub mod net;
 pub mod report;
 pub mod sim;
+pub mod sweep;
 pub mod tx;
 
 pub use block::{Block, BlockHeader, CheckedBlock, Seal};

@@ -153,32 +153,97 @@ fn parse_value(raw: &str) -> toml::Value {
 
 /// Applies `key.path=value` to a TOML document.
 ///
+/// A segment names a key of a table, or, when it is a number and the value so far is an
+/// array, an element of it: `adversary.0.hashpower=0.3` sets `hashpower` in the first
+/// `[[adversary]]` entry, `pow.hashpower.2=8` the third share. Under `expect` the path is a
+/// report path (`expect.faults.0.at_s`), whose numbers are keys of `[expect]`'s tables.
+///
 /// # Errors
-/// [`ConfigError::BadOverride`] when the argument has no `=`, an empty key, or a path through
-/// a non-table.
+/// [`ConfigError::BadOverride`] when the argument has no `=`, an empty key, a path through a
+/// value that is neither a table nor an array, a number indexing a table (outside `expect`),
+/// a name indexing an array, or an index out of range (an absent array has no entries).
 pub fn apply_override(doc: &mut toml::Table, arg: &str) -> Result<(), ConfigError> {
-    let bad = |reason: &str| ConfigError::BadOverride {
+    let bad = |reason: String| ConfigError::BadOverride {
         arg: arg.to_string(),
-        reason: reason.to_string(),
+        reason,
     };
     let (key, raw) = arg
         .split_once('=')
-        .ok_or_else(|| bad("expected KEY=VALUE"))?;
+        .ok_or_else(|| bad("expected KEY=VALUE".into()))?;
     let parts: Vec<&str> = key.trim().split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(bad("empty key segment"));
+        return Err(bad("empty key segment".into()));
     }
-    let mut table = doc;
-    for p in &parts[..parts.len() - 1] {
-        let entry = table
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        table = entry
-            .as_table_mut()
-            .ok_or_else(|| bad(&format!("`{p}` is not a table")))?;
+    let value = parse_value(raw.trim());
+    // Under `expect` every segment is a key (see above).
+    let indexing = parts[0] != "expect";
+    let index = |p: &str| p.parse::<usize>().ok().filter(|_| indexing);
+    let mut root = toml::Value::Table(std::mem::take(doc));
+    let mut cur = &mut root;
+    let mut result = Ok(());
+    for (i, p) in parts.iter().enumerate() {
+        // What the path so far names, for messages.
+        let at = if i == 0 {
+            "the top level".to_string()
+        } else {
+            format!("`{}`", parts[..i].join("."))
+        };
+        let last = i + 1 == parts.len();
+        let step = match (cur, index(p)) {
+            (toml::Value::Table(_), Some(_)) => Err(format!(
+                "{at} is a table, not an array: `{p}` cannot index it"
+            )),
+            (toml::Value::Table(t), None) if last => {
+                t.insert(p.to_string(), value.clone());
+                break;
+            }
+            (toml::Value::Table(t), None) => {
+                if !t.contains_key(*p) {
+                    if let Some(n) = index(parts[i + 1]) {
+                        result = Err(format!(
+                            "index {n} out of range: `{}` is absent (no entries)",
+                            parts[..=i].join(".")
+                        ));
+                        break;
+                    }
+                }
+                Ok(t.entry(p.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new())))
+            }
+            (toml::Value::Array(a), Some(n)) => {
+                let len = a.len();
+                match a.get_mut(n) {
+                    None => Err(format!(
+                        "index {n} out of range: {at} has {len} entr{}",
+                        if len == 1 { "y" } else { "ies" }
+                    )),
+                    Some(slot) if last => {
+                        *slot = value.clone();
+                        break;
+                    }
+                    Some(slot) => Ok(slot),
+                }
+            }
+            (toml::Value::Array(_), None) => Err(format!(
+                "{at} is an array: `{p}` is not an index (use a number from 0)"
+            )),
+            (other, _) => Err(format!(
+                "{at} is not a table or an array (a TOML {}): `{p}` cannot be under it",
+                other.type_str()
+            )),
+        };
+        match step {
+            Ok(next) => cur = next,
+            Err(reason) => {
+                result = Err(reason);
+                break;
+            }
+        }
     }
-    table.insert(parts[parts.len() - 1].to_string(), parse_value(raw.trim()));
-    Ok(())
+    if let toml::Value::Table(t) = root {
+        *doc = t;
+    }
+    result.map_err(bad)
 }
 
 impl Config {
@@ -352,6 +417,95 @@ mod tests {
         assert_eq!(c.network.topology, Topology::Named("ring".into()));
         let e = Config::parse("", "x.toml", &["novalue".into()]).unwrap_err();
         assert!(matches!(e, ConfigError::BadOverride { .. }));
+    }
+
+    const TWO_POOLS: &str = "[cluster]\nnodes = 6\n\
+        [[adversary]]\nkind = \"selfish\"\nnodes = [0]\nhashpower = 0.1\n\
+        [[adversary]]\nkind = \"selfish\"\nnodes = [1]\nhashpower = 0.2\n\
+        [[faults]]\nat = \"10s\"\nkind = \"crash\"\nnode = 3\n\
+        [[faults]]\nat = \"20s\"\nkind = \"restart\"\nnode = 3\n";
+
+    #[test]
+    fn overrides_index_arrays_of_tables_and_arrays() {
+        let c = Config::parse(
+            TWO_POOLS,
+            "x.toml",
+            &[
+                "adversary.1.hashpower=0.35".into(),
+                "adversary.0.gamma=0.5".into(),
+                "faults.1.at=30s".into(),
+                "pow.hashpower=[1, 1, 1, 1, 1, 1]".into(),
+                "pow.hashpower.5=4.0".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.adversary[0].hashpower, Some(0.1));
+        assert_eq!(c.adversary[0].gamma, Some(0.5));
+        assert_eq!(c.adversary[1].hashpower, Some(0.35));
+        assert_eq!(c.faults[0].at, Some(Duration::from_secs(10)));
+        assert_eq!(c.faults[1].at, Some(Duration::from_secs(30)));
+        assert_eq!(
+            c.pow.hashpower,
+            HashPower::Shares(vec![1.0, 1.0, 1.0, 1.0, 1.0, 4.0])
+        );
+        // An array set whole by one override is indexed by the next.
+        let c = Config::parse(
+            "[cluster]\nnodes = 4\n[network]\ndegree = 2",
+            "x.toml",
+            &[
+                "adversary=[{ kind = \"selfish\", nodes = [2] }]".into(),
+                "adversary.0.hashpower=0.25".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.adversary[0].hashpower, Some(0.25));
+        assert_eq!(c.adversary[0].nodes, vec![2]);
+    }
+
+    #[test]
+    fn bad_indices_are_bad_overrides_naming_the_segment() {
+        let cases = [
+            (
+                "adversary.2.hashpower=0.3",
+                "index 2 out of range: `adversary` has 2 entries",
+            ),
+            ("faults.7.at=1s", "index 7 out of range"),
+            ("calls.0.at=1s", "index 0 out of range: `calls` is absent"),
+            (
+                "cluster.0.nodes=3",
+                "`cluster` is a table, not an array: `0`",
+            ),
+            ("0.nodes=3", "the top level is a table, not an array: `0`"),
+            (
+                "adversary.first.gamma=0",
+                "`adversary` is an array: `first` is not an index",
+            ),
+            (
+                "cluster.nodes.0=3",
+                "`cluster.nodes` is not a table or an array (a TOML integer): `0`",
+            ),
+            (
+                "pow.hashpower.0=2",
+                "index 0 out of range: `pow.hashpower` is absent",
+            ),
+        ];
+        for (arg, reason) in cases {
+            match Config::parse(TWO_POOLS, "x.toml", &[arg.into()]) {
+                Err(ConfigError::BadOverride { arg: a, reason: r }) => {
+                    assert_eq!(a, arg);
+                    assert!(r.contains(reason), "{arg}: {r}");
+                }
+                other => panic!("{arg}: {other:?}"),
+            }
+        }
+        // Under `expect`, numbers are keys of a report path, not indices.
+        let c = Config::parse(
+            TWO_POOLS,
+            "x.toml",
+            &["expect.faults.1.at_s={ max = 25 }".into()],
+        )
+        .unwrap();
+        assert_eq!(c.expect.checks[0].path, "faults.1.at_s");
     }
 
     #[test]

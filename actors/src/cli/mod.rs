@@ -8,6 +8,7 @@
 //! | `bench`   | `bench.rs`   | benchmarks, one JSON line per run                   |
 //! | `inspect` | `inspect.rs` | verify the chains in a data directory               |
 //! | `check`   | `check.rs`   | validate a config file                              |
+//! | `sweep`   | `sweep/`     | a config over a grid of values and seeds, summarised |
 //!
 //! `args.rs` holds what commands share (config loading, `--set`, faults), `output.rs` the report
 //! and trace files, `summary.rs` the table printed after a run (`summary_pos.rs`: its
@@ -23,6 +24,7 @@ mod output;
 mod run;
 mod summary;
 mod summary_pos;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -56,6 +58,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Validate a config file (exit 0 when valid, 2 when not).
     Check(check::CheckArgs),
+    /// Run a config over a grid of --vary values, --trials seeds each, and summarise --metric
+    /// figures with 95% intervals, tables and plots.
+    Sweep(sweep::SweepArgs),
 }
 
 /// How a command that ran to its end went; `main` turns it into the exit code.
@@ -82,5 +87,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(a) => bench::bench(a),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Check(a) => check::check(a),
+        Command::Sweep(a) => sweep::sweep(a),
     }
 }
