@@ -166,6 +166,19 @@ pub enum Step {
     Done(Result<ImportOutcome, BlockError>),
 }
 
+/// How a producer stamps its blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stamp {
+    /// Its clock's time, raised to the rules' floor.
+    #[default]
+    Now,
+    /// A timewarp attacker's (`[[adversary]] kind = "timewarp"`, docs/experiments.md): a
+    /// block whose child retargets (it ends a window) as late as receivers accept (its clock
+    /// plus `max_future_ms`), every other block as early as the rules allow (just past the
+    /// median time past, and the engine's floor).
+    Warp,
+}
+
 /// The tie key of an orphan connected by an import with key `key`: derived from that key
 /// and the orphan's hash, so each block gets its own.
 pub fn mix_key(key: u64, hash: &Hash) -> u64 {
@@ -911,13 +924,28 @@ impl ChainState {
     /// `now_ms`, raised if needed past the median time past and to the engine's earliest (the
     /// time-warp rule); the seal is the engine's unfilled seal for the tip's child.
     pub fn template_frame(&self, now_ms: u64) -> TemplateFrame {
+        self.template_frame_stamped(now_ms, Stamp::Now)
+    }
+
+    /// As [`ChainState::template_frame`], with the timestamp chosen as `stamp` says.
+    pub fn template_frame_stamped(&self, now_ms: u64, stamp: Stamp) -> TemplateFrame {
         let tip = self.tip();
+        let height = self.height() + 1;
+        let earliest = self
+            .median_time_past(tip)
+            .saturating_add(1)
+            .max(self.engine.earliest_timestamp(self, &tip));
+        let timestamp_ms = match stamp {
+            Stamp::Now => now_ms.max(earliest),
+            Stamp::Warp if self.params.engine.ends_window(height) => now_ms
+                .saturating_add(self.params.max_future_ms)
+                .max(earliest),
+            Stamp::Warp => earliest,
+        };
         TemplateFrame {
             parent: tip,
-            height: self.height() + 1,
-            timestamp_ms: now_ms
-                .max(self.median_time_past(tip).saturating_add(1))
-                .max(self.engine.earliest_timestamp(self, &tip)),
+            height,
+            timestamp_ms,
             seal: self.engine.template_seal(&self.next_rule(&tip)),
         }
     }

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub enum AdversaryKind {
     /// Selfish mining (Eyal–Sirer).
     Selfish,
+    /// Timestamps at the limits the rules allow, to push the difficulty down.
+    Timewarp,
 }
 
 impl AdversaryKind {
@@ -28,6 +30,7 @@ impl AdversaryKind {
     pub fn name(self) -> &'static str {
         match self {
             AdversaryKind::Selfish => "selfish",
+            AdversaryKind::Timewarp => "timewarp",
         }
     }
 }
@@ -109,6 +112,13 @@ pub(super) fn validate(
                 );
             }
             total += h;
+        }
+        if a.gamma.is_some() && a.kind != AdversaryKind::Selfish {
+            return invalid(
+                file,
+                &key("gamma"),
+                format!("applies to selfish mining only, not to `{}`", a.kind.name()),
+            );
         }
         if let Some(g) = a.gamma {
             if !(0.0..=1.0).contains(&g) {

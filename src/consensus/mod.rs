@@ -332,6 +332,15 @@ impl Engine {
             Engine::Pow(_) => None,
         }
     }
+
+    /// Whether the block at `height` ends a retarget window (proof of work; never under
+    /// proof of stake).
+    pub fn ends_window(&self, height: u64) -> bool {
+        match self {
+            Engine::Pow(p) => p.ends_window(height),
+            Engine::Pos(_) => false,
+        }
+    }
 }
 
 impl Consensus for Engine {

@@ -73,10 +73,12 @@ enum Work {
     },
     /// Stored blocks whose waiting children (held unchecked) may go now, the first first.
     Release(VecDeque<Hash>),
-    /// The end of one `ImportBlocks`: report unprocessed blocks, continue a sync.
+    /// The end of one `ImportBlocks`: report unprocessed blocks, continue a sync after the
+    /// message's last block.
     End {
         from: Option<NodeId>,
         sync_more: bool,
+        last: Option<Hash>,
     },
 }
 
@@ -186,7 +188,11 @@ impl ChainActor {
                         });
                     }
                 }
-                Work::End { from, sync_more } => {
+                Work::End {
+                    from,
+                    sync_more,
+                    last,
+                } => {
                     let unprocessed = std::mem::take(&mut self.unprocessed);
                     if !unprocessed.refused.is_empty() || !unprocessed.dropped.is_empty() {
                         self.links.unprocessed.do_send(unprocessed);
@@ -197,10 +203,18 @@ impl ChainActor {
                         return ctx.stop();
                     }
                     if let (true, Some(peer)) = (sync_more, from) {
-                        self.links.continue_sync.do_send(ContinueSync {
-                            peer,
-                            locator: self.chain.locator(),
-                        });
+                        // Continue after the last block received, which the next reply then
+                        // follows, even when it did not move this node's tip (a heavier
+                        // branch of its own): the locator of the best chain alone would ask
+                        // for the same blocks again, for ever.
+                        let mut locator: Vec<Hash> = last
+                            .filter(|h| self.chain.contains(h))
+                            .into_iter()
+                            .collect();
+                        locator.extend(self.chain.locator());
+                        self.links
+                            .continue_sync
+                            .do_send(ContinueSync { peer, locator });
                     }
                 }
             }
@@ -497,6 +511,7 @@ impl Handler<ImportBlocks> for ChainActor {
         // The mailbox is closed while an import waits, so the queue is empty here.
         debug_assert!(self.work.is_empty());
         let (from, from_sync) = (m.from, m.from_sync);
+        let last = m.blocks.last().map(|b| b.hash());
         self.work
             .extend(m.blocks.into_iter().map(|block| Work::Block {
                 block,
@@ -506,6 +521,7 @@ impl Handler<ImportBlocks> for ChainActor {
         self.work.push_back(Work::End {
             from,
             sync_more: m.sync_more,
+            last,
         });
         self.drive(ctx);
     }
@@ -537,7 +553,7 @@ impl Handler<GetBlocksAfter> for ChainActor {
 impl Handler<BuildTemplate> for ChainActor {
     type Result = ResponseFuture<Result<Block, BuildError>>;
     fn handle(&mut self, m: BuildTemplate, _: &mut Context<Self>) -> Self::Result {
-        let frame = self.chain.template_frame(self.now_ms());
+        let frame = self.chain.template_frame_stamped(self.now_ms(), m.stamp);
         let ask = self.links.executor.build.send(BuildOn {
             frame,
             txs: m.txs,

@@ -68,6 +68,7 @@ pub fn twin_block(
         txs: Vec::new(),
         items: Vec::new(),
         miner,
+        stamp: chainlab::chain::Stamp::Now,
     });
     async move {
         let template = request.await.ok()?.ok()?;

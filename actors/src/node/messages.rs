@@ -98,6 +98,8 @@ pub struct BuildTemplate {
     pub items: Vec<chainlab::block::SharedItem>,
     /// Reward address.
     pub miner: Address,
+    /// How to stamp it (a timewarp attacker's miner warps).
+    pub stamp: chainlab::chain::Stamp,
 }
 
 /// Why no template was built.

@@ -17,6 +17,7 @@ use super::validator::{SigningMemory, VoteSchedule};
 use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::block::{Block, Item, Seal};
+use chainlab::chain::Stamp;
 use chainlab::config::Config;
 use chainlab::consensus::pos::Pos;
 use chainlab::consensus::{Consensus, Effort, Plan, Producer, SealRule};
@@ -49,6 +50,8 @@ pub struct MinerSetup {
     pub max_block_txs: usize,
     /// Seeded stream for delays and start nonces.
     pub rng: ChaCha8Rng,
+    /// How its templates are stamped (a timewarp attacker's warp).
+    pub stamp: Stamp,
 }
 
 /// Where the miner actor sends: the mempool for transactions, the chain for templates and
@@ -85,6 +88,8 @@ pub struct MinerActor {
     effort: Effort,
     key: chainlab::KeyPair,
     max_block_txs: usize,
+    /// How its templates are stamped.
+    stamp: Stamp,
     /// This node's clock skew (a fault), ms: slot engines plan by the node's own clock.
     skew_ms: i64,
     /// The `equivocate` fault is on: each sealed block gets a twin ([`super::equivocate`]).
@@ -136,6 +141,7 @@ impl MinerActor {
             timer: None,
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
+            stamp: s.stamp,
             skew_ms: 0,
             equivocate: false,
             env,
@@ -245,6 +251,7 @@ impl MinerActor {
         let mempool = self.links.template.clone();
         let chain = self.links.build.clone();
         let miner = self.address;
+        let stamp = self.stamp;
         let max = self.max_block_txs;
         let pool = match (&self.links.items, &self.rule) {
             (Some(p), SealRule::Pos(_)) => Some((p.clone(), self.rule.clone())),
@@ -262,7 +269,13 @@ impl MinerActor {
                 }
                 None => Vec::new(),
             };
-            match chain.send(BuildTemplate { txs, items, miner }).await.ok()? {
+            let build = BuildTemplate {
+                txs,
+                items,
+                miner,
+                stamp,
+            };
+            match chain.send(build).await.ok()? {
                 Ok(block) => Some(block),
                 Err(e) => {
                     // No valid block can pay this miner; it waits for the next tip.
@@ -547,6 +560,7 @@ mod tests {
                 effort: Effort::Modelled,
                 max_block_txs: 10,
                 rng: chainlab::sim::model::stream(3, "miner", 0),
+                stamp: Stamp::Now,
             };
             let probe = Probe { chain, clock, out }.start();
             let links = MinerLinks {

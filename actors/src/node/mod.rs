@@ -265,6 +265,10 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
             PowEngine::Hashing => Effort::Real,
         },
         max_block_txs: chain_state.params().max_block_txs,
+        stamp: match cfg.adversary_of(id) {
+            Some((_, a)) if a.kind == AdversaryKind::Timewarp => chainlab::chain::Stamp::Warp,
+            _ => chainlab::chain::Stamp::Now,
+        },
         rng: rng("miner"),
     };
     let miner = MinerActor::new(setup, env.clone(), handle.miner_links());
