@@ -19,11 +19,14 @@
 //! confirmations = 6     # optional: the merchant's z (default 6)
 //! give_up = 20          # optional: the attacker gives up this many blocks behind (default 20)
 //! amount = 1000         # optional: what each payment moves (default 1000)
+//! merchant_delay = "5s" # optional: how long after the z-th confirmation reaches the attacker
+//!                       # it waits, for the block to reach the merchant (default 5s)
 //! ```
 
 use super::{invalid, Config, ConfigError, ConsensusKind};
 use crate::NodeId;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Adversary kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +76,15 @@ pub struct AdversaryEntry {
     /// Double-spend: what each payment moves (absent: 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<u64>,
+    /// Double-spend: how long the attacker allows a block it has seen to reach the merchant:
+    /// it publishes no sooner after the payment's `confirmations`-th confirmation reached it
+    /// (absent: 5 s).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub merchant_delay: Option<Duration>,
 }
 
 /// Default `confirmations` of a double-spend attacker's merchant.
@@ -81,6 +93,8 @@ pub const DEFAULT_CONFIRMATIONS: u32 = 6;
 pub const DEFAULT_GIVE_UP: u32 = 20;
 /// Default `amount` of a double-spend attacker's payments.
 pub const DEFAULT_AMOUNT: u64 = 1_000;
+/// Default `merchant_delay` of a double-spend attacker.
+pub const DEFAULT_MERCHANT_DELAY: Duration = Duration::from_secs(5);
 
 /// A double-spend attacker's settings, defaults filled in ([`Config::double_spend`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +109,9 @@ pub struct DoubleSpendPlan {
     pub give_up: u32,
     /// What each payment moves.
     pub amount: u64,
+    /// How long after the z-th confirmation reached it the attacker waits before publishing,
+    /// ms.
+    pub merchant_delay_ms: u64,
     /// The payment's fee: `mempool.min_fee` (at least 1).
     pub fee: u64,
     /// The conflicting spend's fee: twice the payment's (it goes into no mempool, but a
@@ -176,6 +193,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             ("confirmations", a.confirmations.is_some()),
             ("give_up", a.give_up.is_some()),
             ("amount", a.amount.is_some()),
+            ("merchant_delay", a.merchant_delay.is_some()),
         ] {
             only(k, set, AdversaryKind::DoubleSpend)?;
         }
@@ -298,6 +316,10 @@ impl Config {
             confirmations: a.confirmations.unwrap_or(DEFAULT_CONFIRMATIONS),
             give_up: a.give_up.unwrap_or(DEFAULT_GIVE_UP),
             amount: a.amount.unwrap_or(DEFAULT_AMOUNT),
+            merchant_delay_ms: a
+                .merchant_delay
+                .unwrap_or(DEFAULT_MERCHANT_DELAY)
+                .as_millis() as u64,
             fee,
             conflict_fee: fee.saturating_mul(2),
         })
@@ -476,6 +498,7 @@ mod tests {
                 "initial_balance",
             ),
             ("gamma = 0.5", "adversary.0.gamma", "`selfish` only"),
+            ("merchant_delay = \"soon\"", "merchant_delay", ""),
             ("confirmations = -1", "confirmations", ""),
         ];
         for (body, key, what) in cases {

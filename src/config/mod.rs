@@ -30,7 +30,7 @@ mod workload;
 
 pub use adversary::{
     AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
-    DEFAULT_GIVE_UP,
+    DEFAULT_GIVE_UP, DEFAULT_MERCHANT_DELAY,
 };
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
