@@ -69,6 +69,7 @@ scenarios! {
     contracts_vault => "contracts-vault",
     crash_restart => "crash-restart",
     default => "default",
+    double_spend => "double-spend",
     flaky_miner => "flaky-miner",
     forks => "forks",
     lossy_links => "lossy-links",

@@ -4,9 +4,14 @@
 //!
 //! - [`selfish`]: the Eyal–Sirer selfish-mining strategy (withhold own blocks, publish to
 //!   match or override the honest chain).
-//! - [`theory`]: relative revenue of selfish mining, R(α, γ), and its profitability threshold.
+//! - [`double_spend`]: pay a merchant, mine a private branch with a conflicting spend, publish
+//!   it once the merchant has `z` confirmations and it is longer, give up far behind.
+//! - [`theory`]: relative revenue of selfish mining, R(α, γ), and its profitability threshold;
+//!   the odds of a double spend (exact, Rosenfeld's, Nakamoto's).
 
+pub mod double_spend;
 pub mod selfish;
 pub mod theory;
 
+pub use double_spend::DoubleSpend;
 pub use selfish::Selfish;

@@ -100,6 +100,31 @@ pub fn nakamoto_double_spend(q: f64, z: u32) -> f64 {
     sum
 }
 
+/// Rosenfeld's probability that the attacker catches up ("Analysis of hashrate-based
+/// double-spending", 2014): exact over the attacker's blocks while the merchant waits
+/// (negative binomial, as in [`double_spend_success`]), but with success at *equal* length,
+/// as in Nakamoto's estimate, and no give-up limit:
+/// 1 − Σ_{m=0}^{z} C(m+z−1, m) (p^z q^m − q^z p^m) for q < p, and 1 for q ≥ p.
+pub fn rosenfeld_double_spend(q: f64, z: u32) -> f64 {
+    let p = 1.0 - q;
+    if q >= p {
+        return 1.0;
+    }
+    if z == 0 {
+        return 1.0;
+    }
+    let mut sum = 0.0;
+    let mut binom = 1.0; // C(m+z−1, m), m = 0
+    for m in 0..=z {
+        if m > 0 {
+            binom *= f64::from(m + z - 1) / f64::from(m);
+        }
+        let (m, zi) = (m as i32, z as i32);
+        sum += binom * (p.powi(zi) * q.powi(m) - q.powi(zi) * p.powi(m));
+    }
+    1.0 - sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +171,33 @@ mod tests {
         // At q >= 1/2 without a limit the attacker always catches up.
         assert_eq!(double_spend_success(0.5, 3, None), 1.0);
         assert!(double_spend_success(0.5, 3, Some(20)) < 1.0);
+    }
+
+    #[test]
+    fn rosenfeld_is_the_negative_binomial_with_equal_length_winning() {
+        // The closed form against the sum it abbreviates: k attacker blocks when the honest
+        // branch reaches z, then catching up from z − k behind ((q/p)^(z−k), 1 when ahead).
+        for (q, z) in [(0.1f64, 1u32), (0.1, 6), (0.3, 2), (0.25, 3), (0.45, 10)] {
+            let p = 1.0 - q;
+            let (mut pk, mut sum) = (p.powi(z as i32), 0.0);
+            for k in 0..2_000u32 {
+                let behind = i64::from(z) - i64::from(k);
+                sum += pk
+                    * if behind > 0 {
+                        (q / p).powi(behind as i32)
+                    } else {
+                        1.0
+                    };
+                pk *= q * f64::from(k + z) / f64::from(k + 1);
+            }
+            let r = rosenfeld_double_spend(q, z);
+            assert!((r - sum).abs() < 1e-12, "q = {q}, z = {z}: {r} vs {sum}");
+            // Between the strict exact value and (for these) Nakamoto's Poisson estimate.
+            assert!(r > double_spend_success(q, z, None));
+        }
+        // Rosenfeld's table: q = 0.1, z = 6 gives 0.0005914 (Nakamoto: 0.0002428).
+        assert!((rosenfeld_double_spend(0.1, 6) - 0.000_591_4).abs() < 1e-7);
+        assert_eq!(rosenfeld_double_spend(0.5, 3), 1.0);
     }
 
     #[test]

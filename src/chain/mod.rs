@@ -140,6 +140,8 @@ pub struct ImportJob {
     accounts: BTreeMap<Address, Account>,
     /// The accounts changed by each contract block the job's switches applied.
     contract_touched: BTreeMap<Hash, Vec<Address>>,
+    /// A stored block to make the tip if fork choice prefers it ([`ChainState::start_switch`]).
+    switch_to: Option<Hash>,
 }
 
 /// The switch an import waits for.
@@ -153,6 +155,8 @@ struct Pending {
     revert: usize,
     /// The branch it applies, parents first.
     apply: Vec<Hash>,
+    /// A switch to a stored block ([`ChainState::start_switch`]): nothing new is stored.
+    stored_before: bool,
 }
 
 /// What an import needs next.
@@ -208,6 +212,21 @@ pub struct ChainState {
     fork_rules: bool,
     /// Whether `ChainParams::favor` applies (not at the favoured miners' own nodes).
     favor_applies: bool,
+    /// A double-spend attacker's private branch: fork choice adopts only branches through
+    /// it ([`ChainState::go_private`]).
+    private: Option<PrivateBranch>,
+}
+
+/// A double-spend attacker's private branch ([`ChainState::go_private`]): from `base` (the
+/// tip when it began, at `height`), only blocks mined by `miner`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrivateBranch {
+    /// The fork point.
+    pub base: Hash,
+    /// Its height.
+    pub height: u64,
+    /// The attacker's miner address.
+    pub miner: Address,
 }
 
 impl ChainState {
@@ -274,6 +293,7 @@ impl ChainState {
             pruned_below: 0,
             fork_rules: true,
             favor_applies: true,
+            private: None,
         }
     }
 
@@ -476,7 +496,24 @@ impl ChainState {
         now_ms: u64,
         tie_key: u64,
     ) -> Result<ImportOutcome, BlockError> {
-        let mut job = self.start_import(block, now_ms, tie_key);
+        let job = self.start_import(block, now_ms, tie_key);
+        self.run_in_place(job)
+    }
+
+    /// Makes the stored block `target` the tip if fork choice prefers it to the tip now, with
+    /// the executor in place ([`ChainState::start_switch`] is the same in steps).
+    ///
+    /// # Errors
+    /// The branch fails its checks against state.
+    ///
+    /// # Panics
+    /// When the executor was moved out ([`ChainState::take_executor`]).
+    pub fn switch_to(&mut self, target: Hash, now_ms: u64) -> Result<ImportOutcome, BlockError> {
+        let job = self.start_switch(target, now_ms);
+        self.run_in_place(job)
+    }
+
+    fn run_in_place(&mut self, mut job: ImportJob) -> Result<ImportOutcome, BlockError> {
         loop {
             match self.step(&mut job) {
                 Step::Switch(plan) => {
@@ -492,19 +529,7 @@ impl ChainState {
     /// [`ChainState::step`], giving the executor's answer to each [`Step::Switch`] to
     /// [`ChainState::resume`]. Nothing else may change the chain while a job runs.
     pub fn start_import(&mut self, block: CheckedBlock, now_ms: u64, tie_key: u64) -> ImportJob {
-        let mut job = ImportJob {
-            old_tip: self.tip(),
-            now_ms,
-            tie_key,
-            out: self.outcome(ImportStatus::Accepted),
-            stored: Vec::new(),
-            queue: VecDeque::new(),
-            first: true,
-            pending: None,
-            done: None,
-            accounts: BTreeMap::new(),
-            contract_touched: BTreeMap::new(),
-        };
+        let mut job = self.new_job(now_ms, tie_key);
         let hash = block.hash;
         if let Some(e) = self.entries.get(&hash) {
             job.done = Some(if e.status == Status::Invalid {
@@ -526,6 +551,33 @@ impl ChainState {
         job
     }
 
+    fn new_job(&self, now_ms: u64, tie_key: u64) -> ImportJob {
+        ImportJob {
+            old_tip: self.tip(),
+            now_ms,
+            tie_key,
+            out: self.outcome(ImportStatus::Accepted),
+            stored: Vec::new(),
+            queue: VecDeque::new(),
+            first: true,
+            pending: None,
+            done: None,
+            accounts: BTreeMap::new(),
+            contract_touched: BTreeMap::new(),
+            switch_to: None,
+        }
+    }
+
+    /// Starts making the stored block `target` the tip, if fork choice prefers it to the tip
+    /// now (see [`ChainState::start_import`] for driving the job): what a node does when a rule
+    /// that held it back is lifted ([`ChainState::leave_private`]). Nothing is stored, so the
+    /// outcome accepts no block; an unknown or less preferred `target` changes nothing.
+    pub fn start_switch(&mut self, target: Hash, now_ms: u64) -> ImportJob {
+        let mut job = self.new_job(now_ms, 0);
+        job.switch_to = Some(target);
+        job
+    }
+
     /// Runs an import until it needs the executor ([`Step::Switch`]) or is over.
     ///
     /// # Panics
@@ -534,6 +586,23 @@ impl ChainState {
         assert!(job.pending.is_none(), "an import waits for its switch");
         if let Some(done) = job.done.take() {
             return Step::Done(done);
+        }
+        if let Some(target) = job.switch_to.take() {
+            if self.contains(&target) && target != self.tip() && self.better_than_tip(&target) {
+                let plan = self.switch_plan(target);
+                let apply: Vec<Hash> = plan.apply.iter().map(|b| b.hash).collect();
+                if let Some(failed) = self.first_invalid(&apply) {
+                    return Step::Done(Err(self.branch_failed(&apply, failed)));
+                }
+                job.pending = Some(Pending {
+                    block: self.entries[&target].block.clone(),
+                    first: true,
+                    revert: plan.revert.len(),
+                    apply,
+                    stored_before: true,
+                });
+                return Step::Switch(plan);
+            }
         }
         while let Some(b) = job.queue.pop_front() {
             let h = b.hash;
@@ -570,6 +639,7 @@ impl ChainState {
                 first,
                 revert: plan.revert.len(),
                 apply,
+                stored_before: false,
             });
             return Step::Switch(plan);
         }
@@ -597,8 +667,10 @@ impl ChainState {
                 self.settle(p.revert, &p.apply, done.records);
                 job.accounts.extend(done.accounts);
                 job.contract_touched.extend(done.contract_touched);
-                let target = *p.apply.last().expect("a switch applies its target");
-                self.stored(job, target, p.block);
+                if !p.stored_before {
+                    let target = *p.apply.last().expect("a switch applies its target");
+                    self.stored(job, target, p.block);
+                }
             }
             Err(failed) => {
                 let e = self.branch_failed(&p.apply, failed);
@@ -674,6 +746,9 @@ impl ChainState {
     /// Whether the engine prefers the branch ending at `hash` to the best chain, and adopting
     /// it reverts no final block.
     fn better_than_tip(&self, hash: &Hash) -> bool {
+        if self.private.is_some() && !self.on_private_branch(hash) {
+            return false;
+        }
         let tip = self.tip();
         let tie = self.params.tie_break;
         let (candidate, current) = (self.branch_tip(hash), self.branch_tip(&tip));
@@ -712,6 +787,52 @@ impl ChainState {
     /// not apply to its fork choice.
     pub fn exempt_from_favor(&mut self) {
         self.favor_applies = false;
+    }
+
+    /// A double-spend attacker's node starts a private branch on its tip: from now on fork
+    /// choice adopts only branches through the tip whose blocks above it were all mined by
+    /// `miner`, however heavy the others (they are stored as side branches). Replaces any
+    /// private branch before. Set and cleared by the runtime; honest nodes never call it.
+    pub fn go_private(&mut self, miner: Address) -> PrivateBranch {
+        let p = PrivateBranch {
+            base: self.tip(),
+            height: self.height(),
+            miner,
+        };
+        self.private = Some(p);
+        p
+    }
+
+    /// Back to plain fork choice. Branches it held back are adopted when the next block
+    /// arrives on them, or at once with [`ChainState::start_switch`].
+    pub fn leave_private(&mut self) {
+        self.private = None;
+    }
+
+    /// The private branch, while there is one.
+    pub fn private_branch(&self) -> Option<PrivateBranch> {
+        self.private
+    }
+
+    /// Whether the branch ending at `hash` goes through the private branch's base with only
+    /// the attacker's blocks above it (true without a private branch).
+    fn on_private_branch(&self, hash: &Hash) -> bool {
+        let Some(p) = &self.private else {
+            return true;
+        };
+        let mut h = *hash;
+        loop {
+            if h == p.base {
+                return true;
+            }
+            let Some(e) = self.entries.get(&h) else {
+                return false;
+            };
+            if e.height <= p.height || e.block.header.miner != p.miner {
+                return false;
+            }
+            h = e.block.header.parent;
+        }
     }
 
     /// What makes `target` the tip: the best-chain blocks above the fork point to revert, the
@@ -1140,5 +1261,47 @@ mod finality_tests {
                 assert_eq!(a.height(), 4);
             }
         }
+    }
+
+    #[test]
+    fn a_private_branch_is_kept_until_left_then_the_heavier_public_one_is_adopted() {
+        let attacker = Address([1; 20]);
+        let mut a = chain(None);
+        let mut b = chain(None);
+        let base = a.go_private(attacker);
+        assert_eq!((base.base, base.height), (a.genesis(), 0));
+        // The honest chain, three blocks from genesis: stored, not adopted.
+        let honest = extend(&mut b, 3, 2);
+        for blk in &honest {
+            let out = a.import(blk.clone(), 10_000, 0).unwrap();
+            assert!(out.tip_change.is_none());
+        }
+        assert_eq!(a.tip(), a.genesis());
+        // The attacker's own block is adopted, though lighter than the honest branch.
+        let own = extend(&mut a, 1, 1);
+        assert_eq!(a.tip(), own[0].hash);
+        // A block of another miner on the private tip is not the attacker's: not adopted.
+        let mut c = chain(None);
+        c.import(own[0].clone(), 10_000, 0).unwrap();
+        let other = extend(&mut c, 1, 3);
+        a.import(other[0].clone(), 10_000, 0).unwrap();
+        assert_eq!(a.tip(), own[0].hash);
+        // Leaving: a switch to the honest tip reverts the private block, storing nothing.
+        a.leave_private();
+        assert!(a.private_branch().is_none());
+        let out = a.switch_to(b.tip(), 10_000).unwrap();
+        assert!(out.accepted.is_empty());
+        let tc = out.tip_change.expect("the tip moved");
+        assert_eq!(
+            (tc.new_tip, tc.reorg_depth, tc.connected.len()),
+            (b.tip(), 1, 3)
+        );
+        assert_eq!(a.tip(), b.tip());
+        // A switch to a lighter block, or to the tip, changes nothing.
+        let out = a.switch_to(own[0].hash, 10_000).unwrap();
+        assert!(out.tip_change.is_none());
+        let out = a.switch_to(a.tip(), 10_000).unwrap();
+        assert!(out.tip_change.is_none());
+        a.verify_replay().unwrap();
     }
 }

@@ -9,11 +9,24 @@
 //! hashpower = 0.3       # its share of the total; honest nodes share the rest as pow.hashpower says
 //! gamma = 0.5           # optional: the share of honest hash power that mines on the pool's
 //!                       # block in a tie; absent: it emerges from the network
+//!
+//! [[adversary]]
+//! kind = "double-spend" # pays a merchant, then tries to revert the payment with a private
+//!                       # branch (chainlab::adversary::double_spend)
+//! nodes = [0]           # the attacker's node
+//! hashpower = 0.3
+//! merchant = 1          # optional: the node paid (absent: the lowest node that is no adversary's)
+//! confirmations = 6     # optional: the merchant's z (default 6)
+//! give_up = 20          # optional: the attacker gives up this many blocks behind (default 20)
+//! amount = 1000         # optional: what each payment moves (default 1000)
+//! merchant_delay = "5s" # optional: how long after the z-th confirmation reaches the attacker
+//!                       # it waits, for the block to reach the merchant (default 5s)
 //! ```
 
 use super::{invalid, Config, ConfigError, ConsensusKind};
 use crate::NodeId;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// Adversary kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +36,8 @@ pub enum AdversaryKind {
     Selfish,
     /// Timestamps at the limits the rules allow, to push the difficulty down.
     Timewarp,
+    /// Double-spending against a merchant who waits for `confirmations` blocks.
+    DoubleSpend,
 }
 
 impl AdversaryKind {
@@ -31,6 +46,7 @@ impl AdversaryKind {
         match self {
             AdversaryKind::Selfish => "selfish",
             AdversaryKind::Timewarp => "timewarp",
+            AdversaryKind::DoubleSpend => "double-spend",
         }
     }
 }
@@ -50,18 +66,70 @@ pub struct AdversaryEntry {
     /// (absent: it emerges from the network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// Double-spend: the node paid (absent: the lowest node that is no adversary's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<NodeId>,
+    /// Double-spend: the confirmations the merchant waits for, z (absent: 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmations: Option<u32>,
+    /// Double-spend: the attacker gives up an attempt when the public branch leads its private
+    /// branch by this many blocks (absent: 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub give_up: Option<u32>,
+    /// Double-spend: what each payment moves (absent: 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<u64>,
+    /// Double-spend: how long the attacker allows a block it has seen to reach the merchant:
+    /// it publishes no sooner after the payment's `confirmations`-th confirmation reached it
+    /// (absent: 5 s).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub merchant_delay: Option<Duration>,
+}
+
+/// Default `confirmations` of a double-spend attacker's merchant.
+pub const DEFAULT_CONFIRMATIONS: u32 = 6;
+/// Default `give_up` of a double-spend attacker.
+pub const DEFAULT_GIVE_UP: u32 = 20;
+/// Default `amount` of a double-spend attacker's payments.
+pub const DEFAULT_AMOUNT: u64 = 1_000;
+/// Default `merchant_delay` of a double-spend attacker.
+pub const DEFAULT_MERCHANT_DELAY: Duration = Duration::from_secs(5);
+
+/// A double-spend attacker's settings, defaults filled in ([`Config::double_spend`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DoubleSpendPlan {
+    /// The attacker's node.
+    pub node: NodeId,
+    /// The merchant's node.
+    pub merchant: NodeId,
+    /// Confirmations the merchant waits for, z (at least 1).
+    pub confirmations: u32,
+    /// Blocks behind at which the attacker gives an attempt up (at least 1).
+    pub give_up: u32,
+    /// What each payment moves.
+    pub amount: u64,
+    /// How long after the z-th confirmation reached it the attacker waits before publishing,
+    /// ms.
+    pub merchant_delay_ms: u64,
+    /// The payment's fee: `mempool.min_fee` (at least 1).
+    pub fee: u64,
+    /// The conflicting spend's fee: twice the payment's (it goes into no mempool, but a
+    /// conflict that paid less would not be the miners' choice).
+    pub conflict_fee: u64,
 }
 
 /// Checks the `[[adversary]]` entries for a cluster of `nodes`.
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] naming the first bad key.
-pub(super) fn validate(
-    entries: &[AdversaryEntry],
-    file: &str,
-    nodes: usize,
-    consensus: ConsensusKind,
-) -> Result<(), ConfigError> {
+pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
+    let entries = &cfg.adversary;
+    let nodes = cfg.cluster.nodes;
+    let consensus = cfg.consensus.kind;
     let mut taken = vec![false; nodes];
     let mut total = 0.0;
     for (i, a) in entries.iter().enumerate() {
@@ -103,6 +171,35 @@ pub(super) fn validate(
                     .into(),
             );
         }
+        if a.kind == AdversaryKind::DoubleSpend && a.nodes.len() != 1 {
+            return invalid(
+                file,
+                &key("nodes"),
+                "a double-spend attacker is one node (attackers spread over several nodes are \
+                 not supported)"
+                    .into(),
+            );
+        }
+        let only = |k: &str, set: bool, kind: AdversaryKind| {
+            if set && a.kind != kind {
+                return invalid(
+                    file,
+                    &key(k),
+                    format!("applies to `{}` only, not `{}`", kind.name(), a.kind.name()),
+                );
+            }
+            Ok(())
+        };
+        only("gamma", a.gamma.is_some(), AdversaryKind::Selfish)?;
+        for (k, set) in [
+            ("merchant", a.merchant.is_some()),
+            ("confirmations", a.confirmations.is_some()),
+            ("give_up", a.give_up.is_some()),
+            ("amount", a.amount.is_some()),
+            ("merchant_delay", a.merchant_delay.is_some()),
+        ] {
+            only(k, set, AdversaryKind::DoubleSpend)?;
+        }
         if let Some(h) = a.hashpower {
             if !(h > 0.0 && h < 1.0) {
                 return invalid(
@@ -113,18 +210,70 @@ pub(super) fn validate(
             }
             total += h;
         }
-        if a.gamma.is_some() && a.kind != AdversaryKind::Selfish {
-            return invalid(
-                file,
-                &key("gamma"),
-                format!("applies to selfish mining only, not to `{}`", a.kind.name()),
-            );
-        }
         if let Some(g) = a.gamma {
             if !(0.0..=1.0).contains(&g) {
                 return invalid(file, &key("gamma"), format!("{g} is not in 0..=1"));
             }
         }
+        let depth = cfg.consensus.max_fork_depth;
+        for (k, v) in [("confirmations", a.confirmations), ("give_up", a.give_up)] {
+            match v {
+                Some(0) => return invalid(file, &key(k), "must be at least 1".into()),
+                Some(v) if u64::from(v) >= depth => {
+                    return invalid(
+                        file,
+                        &key(k),
+                        format!(
+                            "{v} is not below consensus.max_fork_depth ({depth}): nodes would \
+                             refuse a branch forking that deep"
+                        ),
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let Some(amount) = a.amount {
+            let funds = cfg.workload.initial_balance;
+            if amount == 0 || amount >= funds {
+                return invalid(
+                    file,
+                    &key("amount"),
+                    format!(
+                        "{amount} must be positive and below the attacker's funds at genesis \
+                         (workload.initial_balance = {funds})"
+                    ),
+                );
+            }
+        }
+    }
+    for (i, a) in entries.iter().enumerate() {
+        let Some(m) = a.merchant else { continue };
+        let key = format!("adversary.{i}.merchant");
+        if m >= nodes {
+            return invalid(
+                file,
+                &key,
+                format!("node {m} does not exist ({nodes} nodes)"),
+            );
+        }
+        if taken[m] {
+            return invalid(
+                file,
+                &key,
+                format!("node {m} is an adversary's: the merchant must be honest"),
+            );
+        }
+    }
+    if entries
+        .iter()
+        .any(|a| a.kind == AdversaryKind::DoubleSpend && a.merchant.is_none())
+        && taken.iter().all(|t| *t)
+    {
+        return invalid(
+            file,
+            "adversary",
+            "every node is an adversary's: no honest node is left to be the merchant".into(),
+        );
     }
     if total >= 1.0 {
         return invalid(
@@ -150,6 +299,39 @@ impl Config {
             .iter()
             .enumerate()
             .find(|(_, a)| a.nodes.contains(&id))
+    }
+
+    /// The settings of the double-spend attacker at node `id`, defaults filled in (`None`:
+    /// the node is no double-spend attacker's).
+    pub fn double_spend(&self, id: NodeId) -> Option<DoubleSpendPlan> {
+        let (_, a) = self
+            .adversary_of(id)
+            .filter(|(_, a)| a.kind == AdversaryKind::DoubleSpend)?;
+        let merchant = a.merchant.unwrap_or_else(|| {
+            (0..self.cluster.nodes)
+                .find(|n| self.adversary_of(*n).is_none())
+                .unwrap_or(0)
+        });
+        let fee = self.mempool.min_fee.max(1);
+        Some(DoubleSpendPlan {
+            node: id,
+            merchant,
+            confirmations: a.confirmations.unwrap_or(DEFAULT_CONFIRMATIONS),
+            give_up: a.give_up.unwrap_or(DEFAULT_GIVE_UP),
+            amount: a.amount.unwrap_or(DEFAULT_AMOUNT),
+            merchant_delay_ms: a
+                .merchant_delay
+                .unwrap_or(DEFAULT_MERCHANT_DELAY)
+                .as_millis() as u64,
+            fee,
+            conflict_fee: fee.saturating_mul(2),
+        })
+    }
+
+    /// The key of the address a double-spend attacker at node `i` sends its conflicting
+    /// spends to (its own: no one else can spend from it).
+    pub fn stash_key(i: NodeId) -> crate::KeyPair {
+        crate::KeyPair::from_seed(format!("chainlab/stash/{i}").as_bytes())
     }
 
     /// Each node's share of the hash power: `pow.hashpower`'s, except that an adversary with
@@ -256,5 +438,97 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("honest nodes need some"), "{e}");
+    }
+
+    fn double_spend(body: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            "[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\nhashpower = 0.3\n{body}\n"
+        ))
+    }
+
+    #[test]
+    fn a_double_spender_gets_defaults_and_funds() {
+        let c = double_spend("").unwrap();
+        let p = c.double_spend(0).unwrap();
+        assert_eq!(
+            (p.merchant, p.confirmations, p.give_up, p.amount),
+            (1, DEFAULT_CONFIRMATIONS, DEFAULT_GIVE_UP, DEFAULT_AMOUNT)
+        );
+        assert!(p.conflict_fee > p.fee && p.fee >= 1);
+        assert!(c.double_spend(1).is_none());
+        let funded = c.chain_params().genesis_balances;
+        let me = Config::node_key(0).address();
+        assert!(funded.contains(&(me, c.workload.initial_balance)));
+        assert!(!funded
+            .iter()
+            .any(|(a, _)| *a == Config::node_key(1).address()));
+        let c = double_spend("merchant = 4\nconfirmations = 2\ngive_up = 5\namount = 7").unwrap();
+        let p = c.double_spend(0).unwrap();
+        assert_eq!(
+            (p.merchant, p.confirmations, p.give_up, p.amount),
+            (4, 2, 5, 7)
+        );
+        // The lowest honest node is the default merchant.
+        let c = parse(
+            "[[adversary]]\nkind = \"selfish\"\nnodes = [1]\n\
+             [[adversary]]\nkind = \"double-spend\"\nnodes = [0]\n",
+        )
+        .unwrap();
+        assert_eq!(c.double_spend(0).unwrap().merchant, 2);
+    }
+
+    #[test]
+    fn bad_double_spend_keys_are_named() {
+        let cases = [
+            (
+                "confirmations = 0",
+                "adversary.0.confirmations",
+                "at least 1",
+            ),
+            ("give_up = 0", "adversary.0.give_up", "at least 1"),
+            (
+                "confirmations = 100",
+                "adversary.0.confirmations",
+                "max_fork_depth",
+            ),
+            ("give_up = 150", "adversary.0.give_up", "max_fork_depth"),
+            ("merchant = 6", "adversary.0.merchant", "does not exist"),
+            ("merchant = 0", "adversary.0.merchant", "must be honest"),
+            ("amount = 0", "adversary.0.amount", "positive"),
+            (
+                "amount = 1000000000",
+                "adversary.0.amount",
+                "initial_balance",
+            ),
+            ("gamma = 0.5", "adversary.0.gamma", "`selfish` only"),
+            ("merchant_delay = \"soon\"", "merchant_delay", ""),
+            ("confirmations = -1", "confirmations", ""),
+        ];
+        for (body, key, what) in cases {
+            let e = double_spend(body).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(what), "{body}: {e}");
+        }
+        let e = parse("[[adversary]]\nkind = \"double-spend\"\nnodes = [0, 1]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adversary.0.nodes") && e.contains("one node"),
+            "{e}"
+        );
+        let e = parse("[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nconfirmations = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adversary.0.confirmations") && e.contains("`double-spend` only"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "[cluster]\nnodes = 1\n[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\n",
+            "t.toml",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no honest node is left"), "{e}");
     }
 }

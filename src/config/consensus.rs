@@ -135,14 +135,19 @@ impl Config {
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// The chain parameters, with every workload account, every `[[calls]]` user and the
-    /// `[frontrun]` attacker's node key funded at genesis (`workload.initial_balance` each).
+    /// The chain parameters, with every workload account, every `[[calls]]` user, the
+    /// `[frontrun]` attacker's node key and every double-spend attacker's node key funded at
+    /// genesis (`workload.initial_balance` each).
     pub fn chain_params(&self) -> ChainParams {
         let attacker = self.frontrun.as_ref().map(|f| Config::node_key(f.node));
+        let double_spenders = (0..self.cluster.nodes)
+            .filter(|&n| self.double_spend(n).is_some())
+            .map(Config::node_key);
         let genesis_balances = (0..self.workload.accounts)
             .map(Config::account_key)
             .chain((0..self.call_users()).map(Config::user_key))
             .chain(attacker)
+            .chain(double_spenders)
             .map(|k| (k.address(), self.workload.initial_balance))
             .collect();
         let c = &self.consensus;

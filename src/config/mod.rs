@@ -28,7 +28,10 @@ mod tcp;
 mod views;
 mod workload;
 
-pub use adversary::{AdversaryEntry, AdversaryKind};
+pub use adversary::{
+    AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
+    DEFAULT_GIVE_UP, DEFAULT_MERCHANT_DELAY,
+};
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
@@ -340,7 +343,7 @@ impl Config {
         if let Some(f) = &self.frontrun {
             f.validate(file, n)?;
         }
-        adversary::validate(&self.adversary, file, n, self.consensus.kind)?;
+        adversary::validate(self, file)?;
         self.expect
             .validate(file, self.faults.len(), validators.as_ref().map(Vec::len))
     }

@@ -1,13 +1,21 @@
 //! `adversaries`: what each `[[adversary]]` did and earned on the final best chain, next to
 //! the theory where one is known (docs/experiments.md).
+//!
+//! A double-spend attempt counts once it ended (`attack_published` or `attack_gave_up`); it
+//! succeeded when it was published and its conflicting spend is on the final best chain (the
+//! chain every live node converged on: the merchant's too, when the run converged). Attempts
+//! still open at the end of the run are not counted.
 
 use super::event::{Event, TraceRecord};
 use super::FinalBlock;
-use crate::adversary::theory::selfish_revenue;
-use crate::hash::Hash;
+use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
+use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+/// The model of `theory.success_rate` for a double-spend attacker.
+pub const DOUBLE_SPEND_MODEL: &str = "exact (strictly longer, give-up limit)";
 
 /// What the report needs to know of one `[[adversary]]` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +28,12 @@ pub struct AdversarySpec {
     pub hashpower: f64,
     /// Selfish mining: the configured γ (absent: emergent).
     pub gamma: Option<f64>,
+    /// Double-spend: the merchant's node.
+    pub merchant: Option<NodeId>,
+    /// Double-spend: the merchant's confirmations, z.
+    pub confirmations: Option<u32>,
+    /// Double-spend: how far behind the attacker gives up.
+    pub give_up: Option<u32>,
 }
 
 /// `adversaries[i]`
@@ -48,6 +62,23 @@ pub struct AdversaryStats {
     /// Selfish mining: γ as configured (absent: it emerged from the network).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// Double-spend: the merchant's node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<NodeId>,
+    /// Double-spend: the confirmations the merchant waits for, z.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmations: Option<u32>,
+    /// Double-spend: how many blocks behind the attacker gives an attempt up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub give_up: Option<u32>,
+    /// Double-spend: attempts that ended (published or given up; open ones at the end of the
+    /// run are not counted).
+    pub attempts: u64,
+    /// Double-spend: attempts published whose conflicting spend is on the final best chain.
+    pub successes: u64,
+    /// Double-spend: `successes / attempts` (absent without an ended attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
     /// The closed form for its figures, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<AdversaryTheory>,
@@ -63,7 +94,16 @@ pub struct AdversaryTheory {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revenue_share: Option<f64>,
     /// Selfish mining: R(α, 0) and R(α, 1), the range any γ gives.
-    pub revenue_share_range: [f64; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revenue_share_range: Option<[f64; 2]>,
+    /// Double-spend: the success probability of one attempt by the model named (`model`:
+    /// strictly longer to win, giving up `give_up` behind; `double_spend_success`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
+    /// Double-spend: Nakamoto's estimate of the same (Poisson progress, equal length wins,
+    /// no give-up; the Bitcoin paper, section 11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nakamoto: Option<f64>,
 }
 
 /// The `adversaries` section.
@@ -73,6 +113,7 @@ pub(super) fn adversaries(
     events: &[TraceRecord],
 ) -> Vec<AdversaryStats> {
     let on_chain: HashSet<Hash> = chain.iter().skip(1).map(|b| b.hash).collect();
+    let on_chain_txs: HashSet<TxId> = chain.iter().flat_map(|b| b.txids.iter().copied()).collect();
     let mined_total = events
         .iter()
         .filter(|r| matches!(r.event, Event::BlockMined { .. }))
@@ -85,8 +126,13 @@ pub(super) fn adversaries(
                 nodes: spec.nodes.clone(),
                 hashpower: spec.hashpower,
                 gamma: spec.gamma,
+                merchant: spec.merchant,
+                confirmations: spec.confirmations,
+                give_up: spec.give_up,
                 ..AdversaryStats::default()
             };
+            // Double-spend attempts: number → (conflict, published).
+            let mut attempts: BTreeMap<u64, (TxId, Option<bool>)> = BTreeMap::new();
             for r in events.iter().filter(|r| spec.nodes.contains(&r.node)) {
                 match &r.event {
                     Event::BlockMined { hash, .. } => {
@@ -96,17 +142,47 @@ pub(super) fn adversaries(
                     Event::Withheld { .. } => s.withheld += 1,
                     Event::Published { .. } => s.published += 1,
                     Event::GaveUp { .. } => s.gave_up += 1,
+                    Event::AttackStarted {
+                        attempt, conflict, ..
+                    } => {
+                        attempts.insert(*attempt, (*conflict, None));
+                    }
+                    Event::AttackPublished { attempt, .. } => {
+                        if let Some(a) = attempts.get_mut(attempt) {
+                            a.1 = Some(true);
+                        }
+                    }
+                    Event::AttackGaveUp { attempt, .. } => {
+                        if let Some(a) = attempts.get_mut(attempt) {
+                            a.1 = Some(false);
+                        }
+                    }
                     _ => {}
                 }
             }
+            for (conflict, published) in attempts.values() {
+                let Some(published) = published else { continue };
+                s.attempts += 1;
+                s.successes += u64::from(*published && on_chain_txs.contains(conflict));
+            }
+            s.success_rate = (s.attempts > 0).then(|| ratio(s.successes, s.attempts));
             s.effective_hash_share = ratio(s.blocks_mined, mined_total as u64);
             s.revenue_share = ratio(s.blocks_on_chain, on_chain.len() as u64);
+            let a = spec.hashpower;
             if spec.kind == "selfish" {
-                let a = spec.hashpower;
                 s.theory = Some(AdversaryTheory {
                     model: "eyal-sirer".into(),
                     revenue_share: spec.gamma.map(|g| selfish_revenue(a, g)),
-                    revenue_share_range: [selfish_revenue(a, 0.0), selfish_revenue(a, 1.0)],
+                    revenue_share_range: Some([selfish_revenue(a, 0.0), selfish_revenue(a, 1.0)]),
+                    ..AdversaryTheory::default()
+                });
+            }
+            if let (true, Some(z)) = (spec.kind == "double-spend", spec.confirmations) {
+                s.theory = Some(AdversaryTheory {
+                    model: DOUBLE_SPEND_MODEL.into(),
+                    success_rate: Some(double_spend_success(a, z, spec.give_up)),
+                    nakamoto: Some(nakamoto_double_spend(a, z)),
+                    ..AdversaryTheory::default()
                 });
             }
             s
@@ -178,6 +254,9 @@ mod tests {
             nodes: vec![1],
             hashpower: 0.3,
             gamma: Some(0.5),
+            merchant: None,
+            confirmations: None,
+            give_up: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.blocks_mined, s.blocks_on_chain, s.withheld), (2, 1, 1));
@@ -185,6 +264,73 @@ mod tests {
         assert!((s.effective_hash_share - 0.5).abs() < 1e-12);
         let t = s.theory.as_ref().unwrap();
         assert_eq!(t.revenue_share, Some(selfish_revenue(0.3, 0.5)));
-        assert!(t.revenue_share_range[0] < t.revenue_share_range[1]);
+        let [lo, hi] = t.revenue_share_range.unwrap();
+        assert!(lo < hi);
+        assert_eq!((s.attempts, s.success_rate), (0, None));
+    }
+
+    fn at(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
+        TraceRecord { t_ms, node, event }
+    }
+
+    #[test]
+    fn an_attempt_succeeds_when_published_with_its_conflict_on_the_final_chain() {
+        let h = |i: u8| Hash([i; 32]);
+        let started = |attempt: u64, conflict: u8| Event::AttackStarted {
+            attempt,
+            height: 0,
+            payment: h(100 + conflict),
+            conflict: h(conflict),
+        };
+        let published = |attempt: u64| Event::AttackPublished {
+            attempt,
+            private: 3,
+            public: 2,
+            confirmations: 2,
+            payment_block: h(9),
+        };
+        let gave_up = |attempt: u64| Event::AttackGaveUp {
+            attempt,
+            private: 0,
+            public: 20,
+            confirmations: 20,
+        };
+        let events = vec![
+            at(1, 0, started(0, 10)),
+            at(2, 0, published(0)), // its conflict is on the final chain: a success
+            at(3, 0, started(1, 11)),
+            at(4, 0, published(1)), // published, but the payment stayed: a failure
+            at(5, 0, started(2, 12)),
+            at(6, 0, gave_up(2)),
+            at(7, 0, started(3, 13)), // open at the end: not counted
+            at(8, 1, published(3)),   // another node's: not this adversary's
+        ];
+        let mut b = block(h(1), 1);
+        b.txids = vec![h(10), h(13)];
+        let chain = vec![block(Hash::ZERO, 0), b];
+        let spec = AdversarySpec {
+            kind: "double-spend".into(),
+            nodes: vec![0],
+            hashpower: 0.3,
+            gamma: None,
+            merchant: Some(1),
+            confirmations: Some(2),
+            give_up: Some(20),
+        };
+        let s = &adversaries(&[spec], &chain, &events)[0];
+        assert_eq!((s.attempts, s.successes), (3, 1));
+        assert_eq!(s.success_rate, Some(1.0 / 3.0));
+        assert_eq!(
+            (s.merchant, s.confirmations, s.give_up),
+            (Some(1), Some(2), Some(20))
+        );
+        let t = s.theory.as_ref().unwrap();
+        assert_eq!(t.model, DOUBLE_SPEND_MODEL);
+        assert_eq!(t.success_rate, Some(double_spend_success(0.3, 2, Some(20))));
+        assert_eq!(t.nakamoto, Some(nakamoto_double_spend(0.3, 2)));
+        assert!(t.revenue_share_range.is_none());
+        let v = serde_json::to_value(s).unwrap();
+        assert!(v["theory"].get("revenue_share_range").is_none());
+        assert_eq!(v["successes"], 1);
     }
 }

@@ -317,7 +317,8 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
-    /// This node, a selfish pool (`[[adversary]]`), kept a block it mined to itself.
+    /// This node, a selfish pool or a double-spend attacker (`[[adversary]]`), kept a block it
+    /// mined to itself.
     Withheld {
         /// The block.
         #[serde(serialize_with = "hex")]
@@ -327,8 +328,8 @@ pub enum Event {
         /// Blocks withheld now, this one included.
         lead: u64,
     },
-    /// This node, a selfish pool, published a block it had withheld (to match or override the
-    /// honest chain, or to win a tie race).
+    /// This node, a selfish pool or a double-spend attacker, published a block it had withheld
+    /// (to match or override the honest chain, or to win a tie race).
     Published {
         /// The block.
         #[serde(serialize_with = "hex")]
@@ -336,13 +337,57 @@ pub enum Event {
         /// Its height.
         height: u64,
     },
-    /// This node, a selfish pool, gave up a withheld block: the honest chain passed it.
+    /// This node, a selfish pool or a double-spend attacker, gave up a withheld block: the
+    /// honest chain passed it.
     GaveUp {
         /// The block.
         #[serde(serialize_with = "hex")]
         hash: Hash,
         /// Its height.
         height: u64,
+    },
+    /// This node, a double-spend attacker (`[[adversary]]`), began an attempt: it paid the
+    /// merchant with `payment` and mines a private branch on its tip at `height` (the fork
+    /// point) holding `conflict`, a spend of the same nonce to itself.
+    AttackStarted {
+        /// The attempt's number (from 0).
+        attempt: u64,
+        /// Height of the fork point.
+        height: u64,
+        /// The payment, sent to the network.
+        #[serde(serialize_with = "hex")]
+        payment: TxId,
+        /// The conflicting spend, in its private blocks only.
+        #[serde(serialize_with = "hex")]
+        conflict: TxId,
+    },
+    /// This node, a double-spend attacker, published its private branch (`published` follows
+    /// for each block): `private` blocks above the fork point against the `public` ones it had
+    /// seen, the payment `confirmations` deep in `payment_block` on the public chain.
+    AttackPublished {
+        /// The attempt.
+        attempt: u64,
+        /// Private blocks above the fork point.
+        private: u64,
+        /// Public blocks above the fork point.
+        public: u64,
+        /// The payment's confirmations on the public chain.
+        confirmations: u64,
+        /// The public block holding the payment (the first this node saw).
+        #[serde(serialize_with = "hex")]
+        payment_block: Hash,
+    },
+    /// This node, a double-spend attacker, gave an attempt up: the public branch led by
+    /// `give_up` blocks (`gave_up` follows for each private block).
+    AttackGaveUp {
+        /// The attempt.
+        attempt: u64,
+        /// Private blocks above the fork point.
+        private: u64,
+        /// Public blocks above the fork point.
+        public: u64,
+        /// The payment's confirmations on the public chain.
+        confirmations: u64,
     },
     /// This node, the `[frontrun]` attacker, copied a call it admitted to its mempool and
     /// submitted the copy to it (docs/contracts-frontrunning.md).
@@ -516,6 +561,9 @@ impl Event {
             Event::Withheld { .. } => "withheld",
             Event::Published { .. } => "published",
             Event::GaveUp { .. } => "gave_up",
+            Event::AttackStarted { .. } => "attack_started",
+            Event::AttackPublished { .. } => "attack_published",
+            Event::AttackGaveUp { .. } => "attack_gave_up",
         }
     }
 }

@@ -485,10 +485,18 @@ impl Report {
                 published: 1,
                 gave_up: 1,
                 gamma: Some(1.0),
+                merchant: Some(1),
+                confirmations: Some(1),
+                give_up: Some(1),
+                attempts: 1,
+                successes: 1,
+                success_rate: Some(1.0),
                 theory: Some(AdversaryTheory {
                     model: "eyal-sirer".into(),
                     revenue_share: Some(1.0),
-                    revenue_share_range: [1.0, 1.0],
+                    revenue_share_range: Some([1.0, 1.0]),
+                    success_rate: Some(1.0),
+                    nakamoto: Some(1.0),
                 }),
             }],
             events: 1,
@@ -591,6 +599,27 @@ mod tests {
             s.resolve("win_rate").unwrap().path,
             "contracts.frontrun.win_rate"
         );
+        // `attempts` of the frontrun section is whole; the adversaries' need an index.
+        assert_eq!(
+            s.resolve("attempts").unwrap().path,
+            "contracts.frontrun.attempts"
+        );
+        assert_eq!(
+            s.resolve("adversaries.0.theory.success_rate").unwrap().kind,
+            Kind::Number
+        );
+        assert_eq!(
+            s.resolve("adversaries.0.theory.nakamoto").unwrap().kind,
+            Kind::Number
+        );
+        assert_eq!(
+            s.resolve("adversaries.1.successes").unwrap().kind,
+            Kind::Number
+        );
+        assert!(matches!(
+            s.resolve("success_rate"),
+            Err(PathError::NeedsIndex(_))
+        ));
     }
 
     #[test]

@@ -95,21 +95,47 @@ fn contract_rows(r: &Report) -> Vec<(String, String)> {
     ]
 }
 
-/// One row per `[[adversary]]`: its hash share, what it earned, and the theory's figure.
+/// One row per `[[adversary]]`: its hash share, what it earned or how often it succeeded, and
+/// the theory's figure.
 fn adversary_rows(r: &Report) -> Vec<(String, String)> {
     r.adversaries
         .iter()
         .enumerate()
         .map(|(i, a)| {
-            let theory = a.theory.as_ref().map_or(String::new(), |t| match t.revenue_share {
-                Some(v) => format!(" (theory {v:.3}, {})", t.model),
-                None => format!(
-                    " (theory {:.3}..{:.3} for γ 0..1, {})",
-                    t.revenue_share_range[0], t.revenue_share_range[1], t.model
-                ),
+            let label = format!("adversary {i} {} {:?}", a.kind, a.nodes);
+            if a.kind == "double-spend" {
+                let theory = a.theory.as_ref().map_or(String::new(), |t| {
+                    format!(
+                        " (theory {:.3} {}; Nakamoto {:.3})",
+                        t.success_rate.unwrap_or(f64::NAN),
+                        t.model,
+                        t.nakamoto.unwrap_or(f64::NAN)
+                    )
+                });
+                return (
+                    label,
+                    format!(
+                        "hash {:.3} (mined {:.3}), z = {}: {} of {} attempts succeeded, rate {}{theory}",
+                        a.hashpower,
+                        a.effective_hash_share,
+                        a.confirmations.unwrap_or(0),
+                        a.successes,
+                        a.attempts,
+                        a.success_rate.map_or("-".into(), |v| format!("{v:.3}")),
+                    ),
+                );
+            }
+            let theory = a.theory.as_ref().map_or(String::new(), |t| {
+                match (t.revenue_share, t.revenue_share_range) {
+                    (Some(v), _) => format!(" (theory {v:.3}, {})", t.model),
+                    (None, Some([lo, hi])) => {
+                        format!(" (theory {lo:.3}..{hi:.3} for γ 0..1, {})", t.model)
+                    }
+                    (None, None) => String::new(),
+                }
             });
             (
-                format!("adversary {i} {} {:?}", a.kind, a.nodes),
+                label,
                 format!(
                     "hash {:.3} (mined {:.3}), revenue {:.3}{theory}; withheld {} published {} gave up {}",
                     a.hashpower,

@@ -265,6 +265,17 @@ impl Cluster {
                 nodes: a.nodes.clone(),
                 hashpower: a.nodes.iter().filter_map(|n| shares.get(*n)).sum(),
                 gamma: a.gamma,
+                merchant: None,
+                confirmations: None,
+                give_up: None,
+            })
+            .map(|mut spec| {
+                if let Some(p) = spec.nodes.first().and_then(|n| self.cfg.double_spend(*n)) {
+                    spec.merchant = Some(p.merchant);
+                    spec.confirmations = Some(p.confirmations);
+                    spec.give_up = Some(p.give_up);
+                }
+                spec
             })
             .collect()
     }

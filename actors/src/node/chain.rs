@@ -73,6 +73,8 @@ enum Work {
     },
     /// Stored blocks whose waiting children (held unchecked) may go now, the first first.
     Release(VecDeque<Hash>),
+    /// Make a stored block the tip if fork choice prefers it (`LeavePrivate`).
+    Switch(Hash),
     /// The end of one `ImportBlocks`: report unprocessed blocks, continue a sync after the
     /// message's last block.
     End {
@@ -171,6 +173,17 @@ impl ChainActor {
                         if self.run(imp, ctx) {
                             return;
                         }
+                    }
+                }
+                Work::Switch(target) => {
+                    let job = self.chain.start_switch(target, self.now_ms());
+                    let imp = Importing {
+                        job,
+                        hash: target,
+                        from: None,
+                    };
+                    if self.run(imp, ctx) {
+                        return;
                     }
                 }
                 Work::Release(mut stored) => {
@@ -524,6 +537,33 @@ impl Handler<ImportBlocks> for ChainActor {
             last,
         });
         self.drive(ctx);
+    }
+}
+
+impl Handler<GoPrivate> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, m: GoPrivate, _: &mut Context<Self>) {
+        // The mailbox is closed while an import waits: the tip here is settled, and the tip
+        // events of every import before went out already.
+        let p = self.chain.go_private(m.miner);
+        debug!(node = self.id, base = %p.base.short(), height = p.height, "private branch");
+        m.reply.do_send(PrivateStarted {
+            base: p.base,
+            height: p.height,
+        });
+    }
+}
+
+impl Handler<LeavePrivate> for ChainActor {
+    type Result = ();
+    fn handle(&mut self, m: LeavePrivate, ctx: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
+        debug_assert!(self.work.is_empty());
+        self.chain.leave_private();
+        if let Some(target) = m.public {
+            self.work.push_back(Work::Switch(target));
+            self.drive(ctx);
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! `getdata`, follows the tip. Under proof of stake it also holds the node's vote pool
 //! (pending checkpoint votes and equivocation evidence: [`votes`]). On the `[frontrun]`
 //! attacker's node it also copies the watched calls it admits (the core decides:
-//! [`Frontrunner::copy`]) and admits each copy, which the peer then gossips.
+//! [`Frontrunner::copy`]) and admits each copy, which the peer then gossips. On a double-spend
+//! attacker's node it holds the attempt's conflicting spend outside the pool: first in every
+//! template, never announced or served ([`SetPrivateTx`]).
 
 mod votes;
 
@@ -37,6 +39,8 @@ pub struct MempoolActor {
     votes: Option<votes::Votes>,
     /// This node front-runs (`[frontrun]`).
     frontrun: Option<Frontrunner>,
+    /// A double-spend attacker's conflicting spend, for its private blocks only.
+    private: Option<Arc<Transaction>>,
     span: tracing::Span,
 }
 
@@ -56,6 +60,7 @@ impl MempoolActor {
             links,
             votes: None,
             frontrun: None,
+            private: None,
         }
     }
 
@@ -192,7 +197,29 @@ impl Handler<TipChanged> for MempoolActor {
 impl Handler<GetTemplate> for MempoolActor {
     type Result = MessageResult<GetTemplate>;
     fn handle(&mut self, m: GetTemplate, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.pool.template(m.max))
+        let Some(private) = &self.private else {
+            return MessageResult(self.pool.template(m.max));
+        };
+        // The conflicting spend first (the template skips it once a block of the branch holds
+        // it: its nonce is used); none of the attacker's other transactions, the payment
+        // least of all.
+        let me = private.sender();
+        let mut txs = vec![private.clone()];
+        txs.extend(
+            self.pool
+                .template(m.max)
+                .into_iter()
+                .filter(|t| t.sender() != me),
+        );
+        txs.truncate(m.max.max(1));
+        MessageResult(txs)
+    }
+}
+
+impl Handler<SetPrivateTx> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, m: SetPrivateTx, _: &mut Context<Self>) {
+        self.private = m.0;
     }
 }
 

@@ -201,6 +201,28 @@ pub struct GetViews {
 #[rtype(result = "(Hash, u64, u128)")]
 pub struct GetTip;
 
+/// A double-spend attacker's node (from its peer actor): start a private branch on the tip
+/// (`ChainState::go_private`: fork choice then adopts only `miner`'s blocks above it). The
+/// chain answers with [`PrivateStarted`] to `reply`, after every tip event of the blocks it
+/// imported before, so the peer sees the base after its own `TipChanged`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoPrivate {
+    /// The attacker's miner address.
+    pub miner: Address,
+    /// Where to say that the branch started (the peer).
+    pub reply: Recipient<PrivateStarted>,
+}
+
+/// A double-spend attacker's node: back to plain fork choice, switching at once to `public`
+/// (the public tip its peer saw) if fork choice prefers it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeavePrivate {
+    /// The block to switch to, if preferred (None: stay).
+    pub public: Option<Hash>,
+}
+
 /// Links came back: announce the tip to every neighbour (as a reconnecting node does).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -255,6 +277,13 @@ pub struct PoolIds {
     pub gapped: Vec<TxId>,
 }
 
+/// A double-spend attacker's conflicting spend, offered first in every template of its node
+/// and never pooled or relayed (None: no more). While one is set, the node's own other
+/// transactions are left out of its templates.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPrivateTx(pub Option<Arc<Transaction>>);
+
 // ---- to the miner actor ----
 
 /// Turn mining on or off.
@@ -289,6 +318,16 @@ pub struct ExpectDuplicates;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AnnounceTip(pub Hash);
+
+/// The chain started a private branch ([`GoPrivate`]) on `base`, at `height`.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct PrivateStarted {
+    /// The fork point: the tip when it started.
+    pub base: Hash,
+    /// Its height.
+    pub height: u64,
+}
 
 /// Re-announce long-pooled transactions to every neighbour.
 #[derive(Message)]

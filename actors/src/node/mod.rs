@@ -33,7 +33,7 @@ pub use mempool::{MempoolActor, MempoolLinks};
 use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
-pub use peer::{PeerActor, PeerLinks, PeerPolicy, SelfishRole};
+pub use peer::{DoubleSpendLinks, DoubleSpendRole, PeerActor, PeerLinks, PeerPolicy, SelfishRole};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -186,6 +186,10 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         chain_state.exempt_from_favor();
     }
     let accounts = chain_state.state().accounts().clone();
+    // A double-spend attacker pays from its node key: its next nonce on the loaded tip.
+    let own_nonce = accounts
+        .get(&Config::node_key(id).address())
+        .map_or(0, |a| a.nonce);
     let exec = chain_state
         .take_executor()
         .expect("a loaded chain holds its executor");
@@ -239,7 +243,15 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
             Some(SelfishRole::new(Config::node_key(id).address()))
         }
         _ => None,
-    });
+    })
+    .with_double_spend(cfg.double_spend(id).map(|plan| {
+        let links = DoubleSpendLinks {
+            go_private: handle.chain.clone().recipient(),
+            leave_private: handle.chain.clone().recipient(),
+            private_tx: handle.mempool.clone().recipient(),
+        };
+        DoubleSpendRole::new(plan, cfg.consensus.chain_id, own_nonce, links)
+    }));
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;

@@ -1,9 +1,12 @@
 //! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
 //! core returns through the transport. A selfish pool's node withholds its own blocks
-//! through the core strategy ([`selfish`]).
+//! through the core strategy ([`selfish`]); a double-spend attacker's node runs its attempts
+//! ([`double_spend`]).
 
+mod double_spend;
 mod selfish;
 
+pub use double_spend::{DoubleSpendRole, RoleLinks as DoubleSpendLinks};
 pub use selfish::SelfishRole;
 
 use super::messages::*;
@@ -78,6 +81,8 @@ pub struct PeerActor {
     policy: PeerPolicy,
     /// A selfish pool's node: its withholding strategy (`[[adversary]]`).
     selfish: Option<SelfishRole>,
+    /// A double-spend attacker's node: its attempts (`[[adversary]]`).
+    double_spend: Option<DoubleSpendRole>,
 }
 
 /// The peer actor's policy.
@@ -115,12 +120,19 @@ impl PeerActor {
             flush_scheduled: false,
             span: tracing::info_span!("node", id),
             selfish: None,
+            double_spend: None,
         }
     }
 
     /// Makes this node a selfish pool's (`[[adversary]] kind = "selfish"`).
     pub fn with_selfish(mut self, role: Option<SelfishRole>) -> PeerActor {
         self.selfish = role;
+        self
+    }
+
+    /// Makes this node a double-spend attacker's (`[[adversary]] kind = "double-spend"`).
+    pub fn with_double_spend(mut self, role: Option<DoubleSpendRole>) -> PeerActor {
+        self.double_spend = role;
         self
     }
 
@@ -244,6 +256,7 @@ impl Actor for PeerActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // TCP readers hand messages over with `try_send`: this bounds what they may queue.
         ctx.set_mailbox_capacity(self.policy.mailbox_capacity);
+        self.ds_actor_started(ctx);
     }
 }
 
@@ -305,10 +318,10 @@ impl Handler<Deliver> for PeerActor {
                 self.serve_blocks(from, blocks, ctx);
                 self.serve_txs(from, txs, ctx);
             }
-            WireMsg::Block(b) => self.on_block(from, b),
+            WireMsg::Block(b) => self.on_block(from, b, ctx),
             WireMsg::Tx(t) => self.on_tx(from, t),
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
-            WireMsg::Blocks { blocks, more } => self.on_sync_reply(from, blocks, more),
+            WireMsg::Blocks { blocks, more } => self.on_sync_reply(from, blocks, more, ctx),
             WireMsg::Items(items) => self.on_items(from, items),
         }
     }
@@ -323,11 +336,12 @@ impl PeerActor {
         }
     }
 
-    fn on_block(&mut self, from: NodeId, b: Arc<chainlab::Block>) {
+    fn on_block(&mut self, from: NodeId, b: Arc<chainlab::Block>, ctx: &mut Context<Self>) {
         if !self.gossip.on_item(b.hash(), Some(from)) {
             return self.useless_from(from);
         }
         self.public_block(b.header.height);
+        self.ds_public_block(&b, ctx);
         // Fetched after an announcement, not as part of a sync: processed only when its
         // branch has at least the tip's work.
         self.links.import.do_send(ImportBlocks {
@@ -380,7 +394,13 @@ impl PeerActor {
     /// sender's flood limit, and its blocks are treated as announced ones: processed only
     /// when their branch has at least the tip's work (Bitcoin Core's rule for unrequested
     /// blocks).
-    fn on_sync_reply(&mut self, from: NodeId, blocks: Vec<Arc<chainlab::Block>>, more: bool) {
+    fn on_sync_reply(
+        &mut self,
+        from: NodeId,
+        blocks: Vec<Arc<chainlab::Block>>,
+        more: bool,
+        ctx: &mut Context<Self>,
+    ) {
         let solicited = self.gossip.awaits_reply(from);
         let more = self.gossip.on_sync_reply(from, more);
         if !solicited {
@@ -391,6 +411,9 @@ impl PeerActor {
         }
         if let Some(top) = blocks.iter().map(|b| b.header.height).max() {
             self.public_block(top);
+        }
+        for b in &blocks {
+            self.ds_public_block(b, ctx);
         }
         if !blocks.is_empty() {
             self.links.import.do_send(ImportBlocks {
@@ -405,7 +428,7 @@ impl PeerActor {
 
 impl Handler<BlocksAccepted> for PeerActor {
     type Result = ();
-    fn handle(&mut self, m: BlocksAccepted, _: &mut Context<Self>) {
+    fn handle(&mut self, m: BlocksAccepted, ctx: &mut Context<Self>) {
         if self.selfish.is_some() {
             // A selfish pool relays no honest block; its own go through the strategy.
             if m.from.is_none() {
@@ -416,6 +439,10 @@ impl Handler<BlocksAccepted> for PeerActor {
             return;
         }
         for (h, b) in m.blocks {
+            // A double-spend attacker's private blocks are withheld.
+            if m.from.is_none() && self.ds_own_block(h, &b, ctx) {
+                continue;
+            }
             let out = self.gossip.announce_block(h, m.from);
             self.send_all(out);
             self.recent.insert(h, b);
@@ -446,6 +473,7 @@ impl Handler<TipChanged> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         self.tip = (m.0.new_tip, m.0.new_height);
+        self.ds_tip_changed(&m.0);
     }
 }
 

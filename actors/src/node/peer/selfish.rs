@@ -31,11 +31,16 @@ impl SelfishRole {
 }
 
 impl PeerActor {
-    /// Whether this node withholds `hash` (a selfish pool's unpublished block).
+    /// Whether this node withholds `hash` (a selfish pool's or a double-spend attacker's
+    /// unpublished block).
     pub(super) fn withholds(&self, hash: &Hash) -> bool {
         self.selfish
             .as_ref()
             .is_some_and(|s| s.held.contains_key(hash))
+            || self
+                .double_spend
+                .as_ref()
+                .is_some_and(|d| d.withholds(hash))
     }
 
     /// A selfish pool's block, just stored by its chain: withheld or published at once.
