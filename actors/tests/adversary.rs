@@ -32,6 +32,16 @@ use support::stats::check;
 /// `blocks` 10-minute blocks.
 fn selfish(seed: u64, alpha: f64, gamma: Option<f64>, blocks: u64) -> Config {
     let gamma = gamma.map_or(String::new(), |g| format!("gamma = {g:?}\n"));
+    with_attacker(
+        seed,
+        blocks,
+        &format!("[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nhashpower = {alpha:?}\n{gamma}"),
+    )
+}
+
+/// 10 nodes, `blocks` 10-minute blocks without retargeting, no transactions, and the
+/// `[[adversary]]` entry `entry`.
+fn with_attacker(seed: u64, blocks: u64, entry: &str) -> Config {
     Toml::virtual_clock()
         .with(&[
             &format!("cluster.seed={seed}"),
@@ -41,13 +51,7 @@ fn selfish(seed: u64, alpha: f64, gamma: Option<f64>, blocks: u64) -> Config {
             "workload.tx_rate=0.0",
             "workload.accounts=2",
         ])
-        .config(
-            "selfish.toml",
-            &[],
-            &format!(
-                "[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nhashpower = {alpha:?}\n{gamma}"
-            ),
-        )
+        .config("attack.toml", &[], entry)
 }
 
 /// The pool's revenue share over `seeds`, one run each: (mean, standard error).
@@ -163,23 +167,14 @@ fn honest_nodes_never_hear_of_a_withheld_block_before_it_is_published() {
 /// node 1 waiting for `z` confirmations, giving up `give_up` behind, for `blocks` 10-minute
 /// blocks (no retargeting: longer is heavier, as the model has it).
 fn double_spend(seed: u64, q: f64, z: u32, give_up: u32, blocks: u64) -> Config {
-    Toml::virtual_clock()
-        .with(&[
-            &format!("cluster.seed={seed}"),
-            &format!("cluster.duration={}m", blocks * 10),
-            "cluster.settle=60m",
-            "consensus.block_interval=10m",
-            "workload.tx_rate=0.0",
-            "workload.accounts=2",
-        ])
-        .config(
-            "double-spend.toml",
-            &[],
-            &format!(
-                "[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\nhashpower = {q:?}\n\
-                 merchant = 1\nconfirmations = {z}\ngive_up = {give_up}\n"
-            ),
-        )
+    with_attacker(
+        seed,
+        blocks,
+        &format!(
+            "[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\nhashpower = {q:?}\n\
+             merchant = 1\nconfirmations = {z}\ngive_up = {give_up}\n"
+        ),
+    )
 }
 
 /// One run per seed: each run's report against the exact value it names, and the attempts
