@@ -1229,6 +1229,22 @@ mod finality_tests {
     }
 
     #[test]
+    fn a_warped_stamp_is_late_at_a_window_end_and_early_elsewhere() {
+        let mut c = chain(None);
+        extend(&mut c, 8, 1); // heights 1..8, stamped 1 s apart; the block at 9 ends a window
+        let now = 100_000;
+        let late = c.template_frame_stamped(now, Stamp::Warp);
+        assert_eq!(late.height, 9);
+        assert_eq!(late.timestamp_ms, now + c.params().max_future_ms);
+        assert_eq!(c.template_frame_stamped(now, Stamp::Now).timestamp_ms, now);
+        extend(&mut c, 1, 1);
+        let early = c.template_frame_stamped(now, Stamp::Warp);
+        assert_eq!(early.height, 10);
+        let mtp = c.median_time_past(c.tip());
+        assert!(early.timestamp_ms > mtp && early.timestamp_ms <= mtp + 1, "{early:?}");
+    }
+
+    #[test]
     fn a_heavier_branch_is_adopted_unless_it_reverts_a_final_block() {
         let crate::consensus::Engine::Pow(pow) = ChainParams::for_tests(Vec::new()).engine else {
             panic!("proof of work")
