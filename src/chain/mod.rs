@@ -1241,7 +1241,10 @@ mod finality_tests {
         let early = c.template_frame_stamped(now, Stamp::Warp);
         assert_eq!(early.height, 10);
         let mtp = c.median_time_past(c.tip());
-        assert!(early.timestamp_ms > mtp && early.timestamp_ms <= mtp + 1, "{early:?}");
+        assert!(
+            early.timestamp_ms > mtp && early.timestamp_ms <= mtp + 1,
+            "{early:?}"
+        );
     }
 
     #[test]
