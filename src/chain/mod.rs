@@ -1014,6 +1014,17 @@ impl ChainState {
         out
     }
 
+    /// The locator that continues a sync whose last reply ended with `last`: `last` first
+    /// when it is stored, then [`ChainState::locator`]. The peer then sends what follows
+    /// `last` on its chain, even when that reply did not move this node's tip (its own branch
+    /// is heavier): with the best chain's locator alone it would send the same blocks again,
+    /// and the sync would never end.
+    pub fn continuation_locator(&self, last: Option<Hash>) -> Vec<Hash> {
+        let mut out: Vec<Hash> = last.filter(|h| self.contains(h)).into_iter().collect();
+        out.extend(self.locator());
+        out
+    }
+
     /// Best-chain blocks after the first locator hash found on the best chain: at most `max`
     /// and, past the first, at most `max_bytes` encoded; the flag says whether more follow.
     pub fn blocks_after(
@@ -1226,6 +1237,26 @@ mod finality_tests {
                 checked
             })
             .collect()
+    }
+
+    #[test]
+    fn a_sync_continues_after_the_last_block_received_even_off_the_best_chain() {
+        let mut a = chain(None);
+        let mut b = chain(None);
+        let shared = extend(&mut a, 1, 1);
+        b.import(shared[0].clone(), 1_000, 0).unwrap();
+        extend(&mut a, 3, 1); // a: heights 1..4
+        let side = extend(&mut b, 2, 2); // b: heights 2..3 on another branch: lighter for a
+        for blk in side.iter().cloned() {
+            a.import(blk, 10_000, 0).unwrap();
+        }
+        let last = side[1].hash;
+        assert_ne!(a.tip(), last, "the side branch did not move a's tip");
+        let locator = a.continuation_locator(Some(last));
+        assert_eq!(locator[0], last);
+        assert_eq!(&locator[1..], &a.locator()[..]);
+        // A block the node did not store is left out.
+        assert_eq!(a.continuation_locator(Some(Hash::ZERO)), a.locator());
     }
 
     #[test]

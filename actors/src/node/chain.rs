@@ -216,15 +216,8 @@ impl ChainActor {
                         return ctx.stop();
                     }
                     if let (true, Some(peer)) = (sync_more, from) {
-                        // Continue after the last block received, which the next reply then
-                        // follows, even when it did not move this node's tip (a heavier
-                        // branch of its own): the locator of the best chain alone would ask
-                        // for the same blocks again, for ever.
-                        let mut locator: Vec<Hash> = last
-                            .filter(|h| self.chain.contains(h))
-                            .into_iter()
-                            .collect();
-                        locator.extend(self.chain.locator());
+                        // After the last block received (core `continuation_locator`).
+                        let locator = self.chain.continuation_locator(last);
                         self.links
                             .continue_sync
                             .do_send(ContinueSync { peer, locator });
