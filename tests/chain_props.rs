@@ -67,6 +67,7 @@ fn params(tie_break: TieBreak) -> Arc<ChainParams> {
         block_interval_ms: 10_000,
         retarget_interval: 4,
         initial_difficulty: 4,
+        time_warp_fix: true,
     });
     p.tie_break = tie_break;
     Arc::new(p)

@@ -34,6 +34,7 @@ fn pow() -> Pow {
         block_interval_ms: INTERVAL,
         retarget_interval: WINDOW,
         initial_difficulty: D0,
+        time_warp_fix: true,
     }
 }
 

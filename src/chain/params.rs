@@ -143,6 +143,7 @@ impl ChainParams {
                 block_interval_ms: 10_000,
                 retarget_interval: 10,
                 initial_difficulty: 16,
+                time_warp_fix: true,
             }),
             tie_break: TieBreak::FirstSeen,
             max_block_txs: 1000,

@@ -32,6 +32,11 @@ pub struct ConsensusConfig {
     pub block_interval: Duration,
     /// Retarget difficulty every this many blocks (0 = never).
     pub retarget_interval: u64,
+    /// chainlab's retarget rules (true): windows share their boundary block and a window end
+    /// may not be older than its start. False: Bitcoin's original ones (non-overlapping windows
+    /// of `retarget_interval` blocks, off by one, no window-end rule), open to the time warp
+    /// (docs/experiments.md, "Timewarp").
+    pub time_warp_fix: bool,
     /// `first-seen` or `random`.
     pub tie_break: TieBreak,
     /// Most transactions per block.
@@ -63,6 +68,7 @@ impl Default for ConsensusConfig {
             chain_id: 1,
             block_interval: Duration::from_secs(10),
             retarget_interval: 20,
+            time_warp_fix: true,
             tie_break: TieBreak::FirstSeen,
             max_block_txs: 5_000,
             max_block_bytes: 2_000_000,
@@ -87,6 +93,13 @@ impl ConsensusConfig {
         }
         if self.max_block_txs == 0 {
             return err("consensus.max_block_txs", "must be positive".into());
+        }
+        if !self.time_warp_fix && self.kind == ConsensusKind::Pow && self.retarget_interval == 1 {
+            return err(
+                "consensus.time_warp_fix",
+                "false needs retarget_interval = 0 or at least 2 (a window of one block has no span)"
+                    .into(),
+            );
         }
         if self.max_fork_depth == 0 {
             return err(
@@ -122,6 +135,7 @@ impl Config {
                 block_interval_ms: c.block_interval.as_millis() as u64,
                 retarget_interval: c.retarget_interval,
                 initial_difficulty: self.pow.difficulty,
+                time_warp_fix: c.time_warp_fix,
             }),
             ConsensusKind::Pos => Engine::Pos(self.pos_engine()),
         }

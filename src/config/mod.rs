@@ -532,6 +532,10 @@ mod tests {
                 "[network]\nlatency = { dist = \"uniform\", min_ms = 5.0, max_ms = 1.0 }",
                 "network.latency",
             ),
+            (
+                "[consensus]\ntime_warp_fix = false\nretarget_interval = 1",
+                "consensus.time_warp_fix",
+            ),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, "f.toml", &[]).unwrap_err();

@@ -17,6 +17,12 @@ pub struct Pow {
     pub retarget_interval: u64,
     /// Difficulty of the blocks after genesis until the first retarget.
     pub initial_difficulty: u64,
+    /// chainlab's retargeting (true): consecutive windows share their boundary block and a
+    /// window end may not be older than its start ([`Pow::earliest_child_timestamp`]). False:
+    /// Bitcoin's original rules, to measure the time warp against: windows of n blocks that
+    /// do not overlap, each measured from its first block to its last (n − 1 intervals against
+    /// an expected n · `block_interval_ms`, Bitcoin's off-by-one), and no window-end rule.
+    pub time_warp_fix: bool,
 }
 
 impl Pow {
@@ -24,10 +30,12 @@ impl Pow {
     /// `retarget_interval`-th height, where [`retarget`] scales it by how long the window took.
     ///
     /// The window of the retarget at height `h` runs from its start (see
-    /// [`Pow::window_start`]) to the parent, the window's end: consecutive windows share their
-    /// boundary block, so the spans add up to the time between their outer ends (no Bitcoin
-    /// off-by-one time warp). The span is computed saturating: timestamps that go backwards
-    /// give span 0, which the clamp turns into the largest increase, never an underflow.
+    /// [`Pow::window_start`]) to the parent, the window's end: with `time_warp_fix`
+    /// consecutive windows share their boundary block, so the spans add up to the time between
+    /// their outer ends (no Bitcoin off-by-one time warp); without it the window is the n
+    /// blocks `h − n ..= h − 1` and its span is expected to be n block intervals (Bitcoin). The
+    /// span is computed saturating: timestamps that go backwards give span 0, which the clamp
+    /// turns into the largest increase, never an underflow.
     pub fn next_difficulty(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
         let Some(p) = chain.header(parent) else {
             return self.initial_difficulty;
@@ -49,12 +57,12 @@ impl Pow {
             return parent_diff;
         };
         let span = p.timestamp_ms.saturating_sub(first.timestamp_ms);
-        retarget(
-            parent_diff,
-            p.height - first_height,
-            self.block_interval_ms,
-            span,
-        )
+        let intervals = if self.time_warp_fix {
+            p.height - first_height
+        } else {
+            n
+        };
+        retarget(parent_diff, intervals, self.block_interval_ms, span)
     }
 
     /// True when the block at `height` ends a retarget window (its child retargets).
@@ -65,9 +73,13 @@ impl Pow {
 
     /// The first block of the window that ends at `end`: the previous window's end
     /// (`end - n`), or block 1 for the first window (genesis is excluded: it carries no mining
-    /// time).
+    /// time). Without `time_warp_fix`: the block after the previous window's end
+    /// (`end + 1 - n`), and again block 1 for the first window.
     pub fn window_start(&self, end: u64) -> u64 {
         let n = self.retarget_interval;
+        if !self.time_warp_fix {
+            return (end + 1).saturating_sub(n).max(1).min(end);
+        }
         if end > n {
             end - n
         } else {
@@ -80,8 +92,12 @@ impl Pow {
     /// the spans of consecutive windows add up to at most the time since genesis, and
     /// timestamps cannot be reused to lower the difficulty again and again (the overlapping
     /// windows' form of Bitcoin's BIP 94 rule; see `docs/design.md`). Returns the earliest
-    /// timestamp a child of `parent` may carry under this rule (0 when it does not apply).
+    /// timestamp a child of `parent` may carry under this rule (0 when it does not apply,
+    /// and always 0 without `time_warp_fix`).
     pub fn earliest_child_timestamp(&self, chain: &dyn Ancestry, parent: &Hash) -> u64 {
+        if !self.time_warp_fix {
+            return 0;
+        }
         let Some(p) = chain.header(parent) else {
             return 0;
         };
@@ -313,6 +329,130 @@ mod tests {
         assert_eq!(retarget(1000, 10, 1000, 1), 4000);
         assert_eq!(retarget(1000, 10, 1000, 10_000_000), 250);
         assert_eq!(retarget(1, 10, 1000, 10_000_000), 1);
+    }
+
+    /// A chain of headers by height, for the retarget rules (the hash of a header is its
+    /// height, so any header can be found without grinding).
+    struct Headers(Vec<BlockHeader>);
+
+    impl Headers {
+        /// Genesis at 0 and one block per `stamps` entry, at difficulty `d`.
+        fn new(stamps: &[u64], d: u64) -> Headers {
+            let mut v = Vec::new();
+            for (height, ts) in std::iter::once(0).chain(stamps.iter().copied()).enumerate() {
+                let height = height as u64;
+                v.push(BlockHeader {
+                    version: 1,
+                    parent: Headers::id(height.saturating_sub(1)),
+                    height,
+                    tx_root: Hash::ZERO,
+                    state_root: Hash::ZERO,
+                    timestamp_ms: ts,
+                    miner: Address::default(),
+                    seal: Seal::Pow {
+                        difficulty: d,
+                        nonce: 0,
+                    },
+                });
+            }
+            Headers(v)
+        }
+
+        fn id(height: u64) -> Hash {
+            Hash::sha256(&height.to_le_bytes())
+        }
+
+        fn tip(&self) -> Hash {
+            Headers::id(self.0.len() as u64 - 1)
+        }
+    }
+
+    impl Ancestry for Headers {
+        fn header(&self, hash: &Hash) -> Option<&BlockHeader> {
+            self.0.iter().find(|h| Headers::id(h.height) == *hash)
+        }
+
+        fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash> {
+            let h = self.header(hash)?;
+            (height <= h.height).then(|| Headers::id(height))
+        }
+    }
+
+    fn pow(fix: bool) -> Pow {
+        Pow {
+            block_interval_ms: 1_000,
+            retarget_interval: 10,
+            initial_difficulty: 1_000,
+            time_warp_fix: fix,
+        }
+    }
+
+    #[test]
+    fn fixed_windows_share_their_boundary_block() {
+        let p = pow(true);
+        assert_eq!((p.window_start(9), p.window_start(19)), (1, 9));
+        // Blocks 1..=19 one second apart, except block 9 (the first window's end), 5 s late.
+        let stamps: Vec<u64> = (1..=19)
+            .map(|h| h * 1_000 + if h == 9 { 5_000 } else { 0 })
+            .collect();
+        let c = Headers::new(&stamps[..9], 1_000);
+        // The first window: blocks 1..=9, 8 intervals expected, 13 s measured.
+        assert_eq!(
+            p.next_difficulty(&c, &c.tip()),
+            retarget(1_000, 8, 1_000, 13_000)
+        );
+        let c = Headers::new(&stamps, 1_000);
+        // The second: blocks 9..=19, 10 intervals, 5 s less than real: the late stamp counts once.
+        assert_eq!(
+            p.next_difficulty(&c, &c.tip()),
+            retarget(1_000, 10, 1_000, 5_000)
+        );
+        // The window-end rule: block 19 may not be older than block 9.
+        let mut c = Headers::new(&stamps[..18], 1_000);
+        assert_eq!(p.earliest_child_timestamp(&c, &c.tip()), 14_000);
+        c.0.pop();
+        assert_eq!(
+            p.earliest_child_timestamp(&c, &c.tip()),
+            0,
+            "block 18 ends no window"
+        );
+    }
+
+    #[test]
+    fn unfixed_windows_are_bitcoins_disjoint_and_off_by_one() {
+        let p = pow(false);
+        assert_eq!((p.window_start(9), p.window_start(19)), (1, 10));
+        let stamps: Vec<u64> = (1..=19).map(|h| h * 1_000).collect();
+        let c = Headers::new(&stamps[..9], 1_000);
+        // Blocks 1..=9 (genesis excluded): 8 s measured against 10 expected.
+        assert_eq!(
+            p.next_difficulty(&c, &c.tip()),
+            retarget(1_000, 10, 1_000, 8_000)
+        );
+        let c = Headers::new(&stamps, 1_000);
+        // Blocks 10..=19: 9 intervals measured against 10 expected (Bitcoin's off-by-one).
+        assert_eq!(p.next_difficulty(&c, &c.tip()), 1_111);
+        // The time warp: block 10 stamped early, block 19 late; no rule stops either, and the
+        // window's span grows by both.
+        let mut warped = stamps.clone();
+        warped[9] = 2_000;
+        warped[18] = 19_000 + 15_000;
+        let c = Headers::new(&warped, 1_000);
+        assert_eq!(
+            p.next_difficulty(&c, &c.tip()),
+            retarget(1_000, 10, 1_000, 32_000)
+        );
+        assert_eq!(p.next_difficulty(&c, &c.tip()), 312);
+        let c = Headers::new(&warped[..18], 1_000);
+        assert_eq!(
+            p.earliest_child_timestamp(&c, &c.tip()),
+            0,
+            "no window-end rule"
+        );
+        // Between retargets the parent's difficulty carries over, under both rules.
+        let c = Headers::new(&stamps[..12], 777);
+        assert_eq!(p.next_difficulty(&c, &c.tip()), 777);
+        assert_eq!(pow(true).next_difficulty(&c, &c.tip()), 777);
     }
 
     #[test]
