@@ -8,10 +8,13 @@
 //!   it once the merchant has `z` confirmations and it is longer, give up far behind.
 //! - [`theory`]: relative revenue of selfish mining, R(α, γ), and its profitability threshold;
 //!   the odds of a double spend (exact, Rosenfeld's, Nakamoto's).
+//! - [`timewarp`]: the block interval a timewarp attacker reaches, under either retarget rule
+//!   set (the bound with chainlab's rules, the rules simulated on an ideal network).
 
 pub mod double_spend;
 pub mod selfish;
 pub mod theory;
+pub mod timewarp;
 
 pub use double_spend::DoubleSpend;
 pub use selfish::Selfish;
