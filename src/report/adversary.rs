@@ -5,10 +5,16 @@
 //! succeeded when it was published and its conflicting spend is on the final best chain (the
 //! chain every live node converged on: the merchant's too, when the run converged). Attempts
 //! still open at the end of the run are not counted.
+//!
+//! A timewarp attacker's `achieved_interval_s` is the mean virtual-clock time between the
+//! blocks of the final best chain after genesis, by their mining time (`block_mined`): from the
+//! first to the last, over the intervals between them. Timestamps are not used: they are what
+//! the attacker bends.
 
 use super::event::{Event, TraceRecord};
 use super::FinalBlock;
 use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
+use crate::adversary::timewarp::{fixed_bound_ms, ideal_interval_ms, WarpRules, MODEL};
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
 use serde::Serialize;
@@ -34,6 +40,8 @@ pub struct AdversarySpec {
     pub confirmations: Option<u32>,
     /// Double-spend: how far behind the attacker gives up.
     pub give_up: Option<u32>,
+    /// Timewarp: the rules it plays against.
+    pub timewarp: Option<WarpRules>,
 }
 
 /// `adversaries[i]`
@@ -79,6 +87,16 @@ pub struct AdversaryStats {
     /// Double-spend: `successes / attempts` (absent without an ended attempt).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub success_rate: Option<f64>,
+    /// Timewarp: the mean virtual-clock time between the final best chain's blocks, by mining
+    /// time, s (absent with fewer than two blocks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub achieved_interval_s: Option<f64>,
+    /// Timewarp: `consensus.block_interval`, s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_interval_s: Option<f64>,
+    /// Timewarp: the rule set (`consensus.time_warp_fix`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_warp_fix: Option<bool>,
     /// The closed form for its figures, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<AdversaryTheory>,
@@ -104,7 +122,20 @@ pub struct AdversaryTheory {
     /// no give-up; the Bitcoin paper, section 11).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nakamoto: Option<f64>,
+    /// Timewarp: the expected `achieved_interval_s` on an ideal network, the rules simulated
+    /// over as many blocks as the run's chain (the mean of 32 seeded trials), s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
+    /// Timewarp: the standard error of `interval_s` (its trials' spread), s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_se_s: Option<f64>,
+    /// Timewarp with the fix: the lower bound on the long-run mean interval (the target), s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_bound_s: Option<f64>,
 }
+
+/// Trials of the timewarp model behind `theory.interval_s`.
+const WARP_TRIALS: u32 = 32;
 
 /// The `adversaries` section.
 pub(super) fn adversaries(
@@ -118,6 +149,13 @@ pub(super) fn adversaries(
         .iter()
         .filter(|r| matches!(r.event, Event::BlockMined { .. }))
         .count();
+    let mined_at: BTreeMap<Hash, u64> = events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::BlockMined { hash, .. } if on_chain.contains(hash) => Some((*hash, r.t_ms)),
+            _ => None,
+        })
+        .collect();
     specs
         .iter()
         .map(|spec| {
@@ -185,9 +223,47 @@ pub(super) fn adversaries(
                     ..AdversaryTheory::default()
                 });
             }
+            if let (true, Some(rules)) = (spec.kind == "timewarp", &spec.timewarp) {
+                timewarp(&mut s, a, rules, chain, &mined_at);
+            }
             s
         })
         .collect()
+}
+
+/// A timewarp attacker's figures: the achieved interval and the model's next to it.
+fn timewarp(
+    s: &mut AdversaryStats,
+    alpha: f64,
+    rules: &WarpRules,
+    chain: &[FinalBlock],
+    mined_at: &BTreeMap<Hash, u64>,
+) {
+    let times: Vec<u64> = chain
+        .iter()
+        .skip(1)
+        .filter_map(|b| mined_at.get(&b.hash).copied())
+        .collect();
+    s.achieved_interval_s = match times.as_slice() {
+        [first, .., last] => {
+            Some(last.saturating_sub(*first) as f64 / 1000.0 / (times.len() - 1) as f64)
+        }
+        _ => None,
+    };
+    s.target_interval_s = Some(rules.pow.block_interval_ms as f64 / 1000.0);
+    s.time_warp_fix = Some(rules.pow.time_warp_fix);
+    let blocks = chain.len().saturating_sub(1) as u64;
+    let model = ideal_interval_ms(alpha, rules, blocks, WARP_TRIALS, blocks);
+    s.theory = Some(AdversaryTheory {
+        model: MODEL.into(),
+        interval_s: model.map(|(m, _)| m / 1000.0),
+        interval_se_s: model.map(|(_, se)| se / 1000.0),
+        interval_bound_s: rules
+            .pow
+            .time_warp_fix
+            .then(|| fixed_bound_ms(rules) / 1000.0),
+        ..AdversaryTheory::default()
+    });
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -257,6 +333,7 @@ mod tests {
             merchant: None,
             confirmations: None,
             give_up: None,
+            timewarp: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.blocks_mined, s.blocks_on_chain, s.withheld), (2, 1, 1));
@@ -267,6 +344,55 @@ mod tests {
         let [lo, hi] = t.revenue_share_range.unwrap();
         assert!(lo < hi);
         assert_eq!((s.attempts, s.success_rate), (0, None));
+    }
+
+    #[test]
+    fn a_timewarp_attacker_gets_the_chains_pace_by_mining_time_and_the_model() {
+        let h = |i: u8| Hash([i; 32]);
+        // Blocks 1..=3 mined at 10 s, 25 s and 40 s; a stale block at 30 s does not count.
+        let events = vec![
+            mined(10_000, 0, h(1), 1),
+            mined(25_000, 1, h(2), 2),
+            mined(30_000, 0, h(9), 3),
+            mined(40_000, 0, h(3), 3),
+        ];
+        let mut chain = vec![block(Hash::ZERO, 0), block(h(1), 1)];
+        chain.extend([block(h(2), 2), block(h(3), 3)]);
+        for fix in [true, false] {
+            let rules = WarpRules {
+                pow: crate::consensus::pow::Pow {
+                    block_interval_ms: 10_000,
+                    retarget_interval: 10,
+                    initial_difficulty: 1_000,
+                    time_warp_fix: fix,
+                },
+                max_future_ms: 15_000,
+            };
+            let spec = AdversarySpec {
+                kind: "timewarp".into(),
+                nodes: vec![0],
+                hashpower: 0.4,
+                gamma: None,
+                merchant: None,
+                confirmations: None,
+                give_up: None,
+                timewarp: Some(rules.clone()),
+            };
+            let s = &adversaries(&[spec], &chain, &events)[0];
+            assert_eq!(s.achieved_interval_s, Some(15.0));
+            assert_eq!(s.target_interval_s, Some(10.0));
+            assert_eq!(s.time_warp_fix, Some(fix));
+            let t = s.theory.as_ref().unwrap();
+            assert_eq!(t.model, MODEL);
+            let (m, se) = ideal_interval_ms(0.4, &rules, 3, WARP_TRIALS, 3).unwrap();
+            assert_eq!(
+                (t.interval_s, t.interval_se_s),
+                (Some(m / 1000.0), Some(se / 1000.0))
+            );
+            assert_eq!(t.interval_bound_s, fix.then_some(10.0));
+            let v = serde_json::to_value(s).unwrap();
+            assert!(v.get("success_rate").is_none() && v.get("gamma").is_none());
+        }
     }
 
     fn at(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
@@ -316,6 +442,7 @@ mod tests {
             merchant: Some(1),
             confirmations: Some(2),
             give_up: Some(20),
+            timewarp: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.attempts, s.successes), (3, 1));

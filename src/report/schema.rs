@@ -491,12 +491,18 @@ impl Report {
                 attempts: 1,
                 successes: 1,
                 success_rate: Some(1.0),
+                achieved_interval_s: Some(1.0),
+                target_interval_s: Some(1.0),
+                time_warp_fix: Some(true),
                 theory: Some(AdversaryTheory {
                     model: "eyal-sirer".into(),
                     revenue_share: Some(1.0),
                     revenue_share_range: Some([1.0, 1.0]),
                     success_rate: Some(1.0),
                     nakamoto: Some(1.0),
+                    interval_s: Some(1.0),
+                    interval_se_s: Some(1.0),
+                    interval_bound_s: Some(1.0),
                 }),
             }],
             events: 1,
@@ -614,6 +620,14 @@ mod tests {
         );
         assert_eq!(
             s.resolve("adversaries.1.successes").unwrap().kind,
+            Kind::Number
+        );
+        assert_eq!(
+            s.resolve("adversaries.0.achieved_interval_s").unwrap().kind,
+            Kind::Number
+        );
+        assert_eq!(
+            s.resolve("adversaries.0.theory.interval_s").unwrap().kind,
             Kind::Number
         );
         assert!(matches!(

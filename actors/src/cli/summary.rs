@@ -125,6 +125,33 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
                     ),
                 );
             }
+            if a.kind == "timewarp" {
+                let theory = a.theory.as_ref().map_or(String::new(), |t| {
+                    let bound = t
+                        .interval_bound_s
+                        .map_or(String::new(), |b| format!(", long-run bound >= {b:.3}s"));
+                    format!(
+                        " (ideal network {:.3}s{bound})",
+                        t.interval_s.unwrap_or(f64::NAN)
+                    )
+                });
+                return (
+                    label,
+                    format!(
+                        "hash {:.3} (mined {:.3}), {}: interval {} against {:.3}s{theory}",
+                        a.hashpower,
+                        a.effective_hash_share,
+                        if a.time_warp_fix == Some(false) {
+                            "Bitcoin's rules"
+                        } else {
+                            "time-warp fix"
+                        },
+                        a.achieved_interval_s
+                            .map_or("-".into(), |v| format!("{v:.3}s")),
+                        a.target_interval_s.unwrap_or(f64::NAN),
+                    ),
+                );
+            }
             let theory = a.theory.as_ref().map_or(String::new(), |t| {
                 match (t.revenue_share, t.revenue_share_range) {
                     (Some(v), _) => format!(" (theory {v:.3}, {})", t.model),

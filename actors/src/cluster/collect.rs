@@ -7,6 +7,7 @@ use crate::node::messages::GetChainSummary;
 use crate::node::messages::{GetPoolIds, GetViews};
 use crate::transport::memory::{GetNetStats, NetStats};
 use chainlab::config::ClockMode;
+use chainlab::consensus::Engine;
 use chainlab::report::{
     AdversarySpec, Event, FinalBlock, FrontrunWatch, Invariants, NodeFinal, PosFacts, Report,
     RunFacts,
@@ -268,6 +269,16 @@ impl Cluster {
                 merchant: None,
                 confirmations: None,
                 give_up: None,
+                // Proof of work only (validated: adversaries attack proof of work).
+                timewarp: match (a.kind, self.cfg.engine()) {
+                    (chainlab::config::AdversaryKind::Timewarp, Engine::Pow(pow)) => {
+                        Some(chainlab::adversary::timewarp::WarpRules {
+                            pow,
+                            max_future_ms: self.cfg.consensus.max_future_drift.as_millis() as u64,
+                        })
+                    }
+                    _ => None,
+                },
             })
             .map(|mut spec| {
                 if let Some(p) = spec.nodes.first().and_then(|n| self.cfg.double_spend(*n)) {
