@@ -82,6 +82,7 @@ scenarios! {
     selfish => "selfish",
     skewed_miners => "skewed-miners",
     three_nodes => "three-nodes",
+    timewarp => "timewarp",
 }
 
 #[test]
