@@ -8,7 +8,7 @@
 //! chain runs faster.
 //!
 //! Each run's report gives `achieved_interval_s` (the mean virtual-clock time between the
-//! final chain's blocks) and `theory.interval_s` (the rules simulated on an ideal network over
+//! final chain's blocks) and `theory.achieved_interval_s` (the rules simulated on an ideal network over
 //! as many blocks). The tests take the mean of both over several seeds, the standard error from
 //! the spread of the measured values between seeds, and assert `|mean − model| < 4 se`
 //! (`support::stats::check`), plus each rule set's claim against the target.
@@ -58,9 +58,9 @@ fn intervals(seeds: std::ops::Range<u64>, alpha: f64, fix: bool) -> (f64, f64, f
             (Some(fix), Some(600.0))
         );
         let t = a.theory.as_ref().expect("a timewarp theory");
-        assert_eq!(t.interval_bound_s, fix.then_some(600.0));
+        assert_eq!(t.achieved_interval_bound_s, fix.then_some(600.0));
         let got = a.achieved_interval_s.expect("blocks were mined");
-        let want = t.interval_s.expect("a model figure");
+        let want = t.achieved_interval_s.expect("a model figure");
         eprintln!(
             "  seed {seed}: {} blocks, mined share {:.3}, interval {got:.1} s, model {want:.1} s",
             out.report.blocks.canonical_height, a.effective_hash_share

@@ -125,16 +125,16 @@ pub struct AdversaryTheory {
     /// Timewarp: the expected `achieved_interval_s` on an ideal network, the rules simulated
     /// over as many blocks as the run's chain (the mean of 32 seeded trials), s.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval_s: Option<f64>,
-    /// Timewarp: the standard error of `interval_s` (its trials' spread), s.
+    pub achieved_interval_s: Option<f64>,
+    /// Timewarp: the standard error of `achieved_interval_s` (its trials' spread), s.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval_se_s: Option<f64>,
+    pub achieved_interval_se_s: Option<f64>,
     /// Timewarp with the fix: the lower bound on the long-run mean interval (the target), s.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval_bound_s: Option<f64>,
+    pub achieved_interval_bound_s: Option<f64>,
 }
 
-/// Trials of the timewarp model behind `theory.interval_s`.
+/// Trials of the timewarp model behind `theory.achieved_interval_s`.
 const WARP_TRIALS: u32 = 32;
 
 /// The `adversaries` section.
@@ -256,9 +256,9 @@ fn timewarp(
     let model = ideal_interval_ms(alpha, rules, blocks, WARP_TRIALS, blocks);
     s.theory = Some(AdversaryTheory {
         model: MODEL.into(),
-        interval_s: model.map(|(m, _)| m / 1000.0),
-        interval_se_s: model.map(|(_, se)| se / 1000.0),
-        interval_bound_s: rules
+        achieved_interval_s: model.map(|(m, _)| m / 1000.0),
+        achieved_interval_se_s: model.map(|(_, se)| se / 1000.0),
+        achieved_interval_bound_s: rules
             .pow
             .time_warp_fix
             .then(|| fixed_bound_ms(rules) / 1000.0),
@@ -386,10 +386,10 @@ mod tests {
             assert_eq!(t.model, MODEL);
             let (m, se) = ideal_interval_ms(0.4, &rules, 3, WARP_TRIALS, 3).unwrap();
             assert_eq!(
-                (t.interval_s, t.interval_se_s),
+                (t.achieved_interval_s, t.achieved_interval_se_s),
                 (Some(m / 1000.0), Some(se / 1000.0))
             );
-            assert_eq!(t.interval_bound_s, fix.then_some(10.0));
+            assert_eq!(t.achieved_interval_bound_s, fix.then_some(10.0));
             let v = serde_json::to_value(s).unwrap();
             assert!(v.get("success_rate").is_none() && v.get("gamma").is_none());
         }

@@ -500,9 +500,9 @@ impl Report {
                     revenue_share_range: Some([1.0, 1.0]),
                     success_rate: Some(1.0),
                     nakamoto: Some(1.0),
-                    interval_s: Some(1.0),
-                    interval_se_s: Some(1.0),
-                    interval_bound_s: Some(1.0),
+                    achieved_interval_s: Some(1.0),
+                    achieved_interval_se_s: Some(1.0),
+                    achieved_interval_bound_s: Some(1.0),
                 }),
             }],
             events: 1,
@@ -627,7 +627,9 @@ mod tests {
             Kind::Number
         );
         assert_eq!(
-            s.resolve("adversaries.0.theory.interval_s").unwrap().kind,
+            s.resolve("adversaries.0.theory.achieved_interval_s")
+                .unwrap()
+                .kind,
             Kind::Number
         );
         assert!(matches!(

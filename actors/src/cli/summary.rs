@@ -128,11 +128,11 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
             if a.kind == "timewarp" {
                 let theory = a.theory.as_ref().map_or(String::new(), |t| {
                     let bound = t
-                        .interval_bound_s
+                        .achieved_interval_bound_s
                         .map_or(String::new(), |b| format!(", long-run bound >= {b:.3}s"));
                     format!(
                         " (ideal network {:.3}s{bound})",
-                        t.interval_s.unwrap_or(f64::NAN)
+                        t.achieved_interval_s.unwrap_or(f64::NAN)
                     )
                 });
                 return (
