@@ -78,7 +78,7 @@ impl Pow {
     pub fn window_start(&self, end: u64) -> u64 {
         let n = self.retarget_interval;
         if !self.time_warp_fix {
-            return (end + 1).saturating_sub(n).max(1).min(end);
+            return end.saturating_add(1).saturating_sub(n).max(1).min(end);
         }
         if end > n {
             end - n
