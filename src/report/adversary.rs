@@ -6,6 +6,7 @@
 //! chain every live node converged on: the merchant's too, when the run converged). Attempts
 //! still open at the end of the run are not counted.
 
+use super::eclipse::{branch_accept_time_s, delay_lag, eclipse_stats, EclipseSpec, EclipseStats};
 use super::event::{Event, TraceRecord};
 use super::FinalBlock;
 use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
@@ -16,6 +17,12 @@ use std::collections::{BTreeMap, HashSet};
 
 /// The model of `theory.success_rate` for a double-spend attacker.
 pub const DOUBLE_SPEND_MODEL: &str = "exact (strictly longer, give-up limit)";
+
+/// The model of `theory.lag_mean` for a delay-mode eclipse.
+pub const ECLIPSE_DELAY_MODEL: &str = "poisson blocks, victim sees the chain of delay ago";
+/// The model of `theory` for a branch-mode eclipse.
+pub const ECLIPSE_BRANCH_MODEL: &str =
+    "victim sees only the attacker's chain: z blocks in Gamma(z, I/alpha)";
 
 /// What the report needs to know of one `[[adversary]]` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +41,8 @@ pub struct AdversarySpec {
     pub confirmations: Option<u32>,
     /// Double-spend: how far behind the attacker gives up.
     pub give_up: Option<u32>,
+    /// Eclipse: the victim and the mode.
+    pub eclipse: Option<EclipseSpec>,
 }
 
 /// `adversaries[i]`
@@ -82,6 +91,10 @@ pub struct AdversaryStats {
     /// The closed form for its figures, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<AdversaryTheory>,
+    /// Eclipse: the victim's view (`super::eclipse`; branch mode: `attempts`, `successes`
+    /// and `success_rate` are the double-spends against the victim).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eclipse: Option<EclipseStats>,
 }
 
 /// `adversaries[i].theory`
@@ -104,6 +117,12 @@ pub struct AdversaryTheory {
     /// no give-up; the Bitcoin paper, section 11).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nakamoto: Option<f64>,
+    /// Eclipse, delay mode: the victim's mean lag, delay/I blocks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_mean: Option<f64>,
+    /// Eclipse, branch mode: the mean time to the victim's z-th confirmation, z·I/α seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_time_s: Option<f64>,
 }
 
 /// The `adversaries` section.
@@ -185,6 +204,32 @@ pub(super) fn adversaries(
                     ..AdversaryTheory::default()
                 });
             }
+            if let Some(e) = &spec.eclipse {
+                let (stats, n, won) = eclipse_stats(e, &spec.nodes, chain, events);
+                s.eclipse = Some(stats);
+                match e.mode.as_str() {
+                    "delay" => {
+                        s.theory = Some(AdversaryTheory {
+                            model: ECLIPSE_DELAY_MODEL.into(),
+                            lag_mean: Some(delay_lag(e.delay_ms, e.block_interval_ms)),
+                            ..AdversaryTheory::default()
+                        });
+                    }
+                    "branch" => {
+                        s.attempts = n;
+                        s.successes = won;
+                        s.success_rate = (n > 0).then(|| ratio(won, n));
+                        let z = e.confirmations.unwrap_or(1);
+                        s.theory = Some(AdversaryTheory {
+                            model: ECLIPSE_BRANCH_MODEL.into(),
+                            success_rate: Some(1.0),
+                            accept_time_s: branch_accept_time_s(z, a, e.block_interval_ms),
+                            ..AdversaryTheory::default()
+                        });
+                    }
+                    _ => {}
+                }
+            }
             s
         })
         .collect()
@@ -257,6 +302,7 @@ mod tests {
             merchant: None,
             confirmations: None,
             give_up: None,
+            eclipse: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.blocks_mined, s.blocks_on_chain, s.withheld), (2, 1, 1));
@@ -316,6 +362,7 @@ mod tests {
             merchant: Some(1),
             confirmations: Some(2),
             give_up: Some(20),
+            eclipse: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.attempts, s.successes), (3, 1));
