@@ -13,9 +13,12 @@
 //!   attacker pays the victim; on the public chain it spends the same coins to itself. The
 //!   victim, seeing only the attacker's chain, counts `confirmations` = z blocks on the payment
 //!   once the attacker has mined them: a time Gamma(z, I/α). The attacker then keeps the victim
-//!   eclipsed for `delay` (the victim's time to hand the goods over) and **releases** it: from
-//!   then on it relays the public chain to it, the victim reorganises onto it and the payment
-//!   is gone. The next attempt starts once the attacker's node is back on the public chain.
+//!   eclipsed for at least `delay` (the victim's time to hand the goods over), and until the
+//!   public chain it has seen is longer than its branch, and **releases** it: from then on it
+//!   relays the public chain to it, the victim reorganises onto it at once and the payment is
+//!   gone. (Released while its branch was still the longer, the victim would keep the
+//!   payment until the public chain overtook it, and so would the attacker's own node.) The
+//!   next attempt starts once the attacker's node is back on the public chain.
 //!
 //! Blocks of the branch are never shown to any node but the victim. The attacker nodes relay
 //! what the victim sends (its blocks and transactions) to the rest of the network as honest
@@ -68,6 +71,8 @@ struct Attempt {
     number: u64,
     fork: u64,
     top: u64,
+    /// Highest public block seen above the fork point.
+    public: u64,
     payment: Option<u64>,
     confirmed_at: Option<u64>,
 }
@@ -186,6 +191,7 @@ impl Eclipse {
             number,
             fork: fork_height,
             top: fork_height,
+            public: fork_height,
             payment: None,
             confirmed_at: None,
         });
@@ -235,10 +241,14 @@ impl Eclipse {
         true
     }
 
-    /// When the open attempt releases the victim: `delay` after the payment's `z`-th
-    /// confirmation was fed to it.
+    /// When the open attempt releases the victim unless a block changes things first:
+    /// `delay` after the payment's `z`-th confirmation was fed to it, if the public chain is
+    /// longer than the branch (if not, a public block has to come first: no time is due).
     pub fn due(&self) -> Option<u64> {
         let a = self.attempt.as_ref()?;
+        if a.public <= a.top {
+            return None;
+        }
         a.confirmed_at.map(|c| c.saturating_add(self.delay_ms))
     }
 
@@ -248,6 +258,14 @@ impl Eclipse {
             return self.attempt.take().map(|a| a.release());
         }
         None
+    }
+
+    /// Branch mode: a public block of `height` reached this node at `now_ms`; the victim may be
+    /// released now ([`Eclipse::due`]).
+    pub fn on_public_block(&mut self, height: u64, now_ms: u64) -> Option<Release> {
+        let a = self.attempt.as_mut()?;
+        a.public = a.public.max(height);
+        self.on_tick(now_ms)
     }
 }
 
@@ -398,10 +416,21 @@ mod tests {
         assert_eq!(e.due(), None);
         assert_eq!(e.on_tick(10_000), None);
         assert!(e.on_own_block(h(2), 12, false, 1_000));
+        // z confirmations, but the branch (12) leads the public chain (10): nothing due.
+        assert_eq!(e.due(), None);
+        assert_eq!(
+            e.on_public_block(12, 1_100),
+            None,
+            "12 is not longer than 12"
+        );
+        assert_eq!(e.on_public_block(13, 1_100), None, "not yet delay after");
         assert_eq!(e.due(), Some(1_500));
         assert_eq!(e.on_tick(1_499), None);
-        // A third block meanwhile is fed too; the release comes at 1500.
+        // A third block meanwhile is fed too (13 = 13: nothing due); a public block at 14
+        // makes the release due at 1500.
         assert!(e.on_own_block(h(3), 13, false, 1_200));
+        assert_eq!(e.due(), None);
+        assert_eq!(e.on_public_block(14, 1_300), None);
         let r = e.on_tick(1_500).expect("released");
         assert_eq!(
             r,
@@ -423,7 +452,10 @@ mod tests {
         assert!(e.on_own_block(h(4), 21, false, 0));
         assert!(e.on_own_block(h(5), 22, true, 0));
         assert!(e.on_own_block(h(6), 23, false, 0));
-        assert_eq!(e.on_tick(500).map(|r| r.confirmations), Some(2));
+        // The public block that makes the public chain longer releases at once, `delay`
+        // having passed.
+        assert_eq!(e.on_tick(500), None);
+        assert_eq!(e.on_public_block(24, 600).map(|r| r.confirmations), Some(2));
     }
 
     #[test]
