@@ -7,9 +7,9 @@
 //!   `lag_mean` is its time average over the mining period `[0, cluster.duration]`: the lag
 //!   at a random time, the quantity the theory gives; `lag_max` its largest value there;
 //!   `network_height` and `victim_height` the two heights at the period's end.
-//! - **Extra delay.** For each block mined by a node that is neither the victim nor the
-//!   attacker's within the mining period, and stored by the victim and by at least one other
-//!   such node (not its miner): the victim's storing time minus the mean storing time of those
+//! - **Extra delay.** For each block of the final best chain mined by a node that is neither
+//!   the victim nor the attacker's within the mining period, and stored by the victim and by
+//!   at least one other such node (not its miner): the victim's storing time minus the mean storing time of those
 //!   other nodes (`block_imported`, first at each node). `extra_delay_mean_s` is its mean over
 //!   those blocks (`blocks_received` of them); `blocks_missed` counts the blocks of the same
 //!   kind some other node stored and the victim never did (by the end of the run).
@@ -112,6 +112,7 @@ pub(super) fn eclipse_stats(
         confirmations: spec.confirmations,
         ..EclipseStats::default()
     };
+    let final_blocks: BTreeSet<Hash> = chain.iter().map(|b| b.hash).collect();
     // Lag, time-weighted over [0, window].
     let mut heights: BTreeMap<NodeId, u64> = BTreeMap::new();
     let mut victim_h = 0u64;
@@ -152,7 +153,9 @@ pub(super) fn eclipse_stats(
                     s.lag_max = s.lag_max.max(lag_of(&heights, victim_h));
                 }
             }
-            Event::BlockMined { hash, miner, .. } if in_window && outside(*miner) => {
+            Event::BlockMined { hash, miner, .. }
+                if in_window && outside(*miner) && final_blocks.contains(hash) =>
+            {
                 mined.insert(*hash, *miner);
             }
             Event::BlockImported { hash, .. } if r.node == victim || outside(r.node) => {
@@ -359,8 +362,17 @@ mod tests {
             at(70, 0, mined(3, 0)),
             at(71, 3, stored(3)), // the attacker's block: not counted
         ];
-        let (s, ..) = eclipse_stats(&spec("delay"), &[0], &[], &events);
+        let chain: Vec<FinalBlock> = (1..=3)
+            .map(|i| FinalBlock {
+                hash: h(i),
+                ..FinalBlock::default()
+            })
+            .collect();
+        let (s, ..) = eclipse_stats(&spec("delay"), &[0], &chain, &events);
         assert_eq!((s.blocks_received, s.blocks_missed), (1, 1));
+        // Blocks off the final chain (a lost race) do not count.
+        let (s, ..) = eclipse_stats(&spec("delay"), &[0], &chain[..1], &events);
+        assert_eq!((s.blocks_received, s.blocks_missed), (1, 0));
         assert!((s.extra_delay_mean_s.unwrap() - 0.030).abs() < 1e-12);
     }
 
