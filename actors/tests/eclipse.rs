@@ -188,7 +188,7 @@ fn delay_mode_lag_is_delay_over_the_block_interval() {
             print(&out);
             let a = &out.report.adversaries[0];
             let e = a.eclipse.as_ref().unwrap();
-            assert_eq!(a.theory.as_ref().unwrap().lag_mean, Some(theory));
+            assert_eq!(e.theory.as_ref().unwrap().lag_mean, Some(theory));
             // The victim gets every block, `delay` later than the rest of the network give or
             // take a link or two (the rest's mean includes nodes a few hops from the miner).
             let extra = e.extra_delay_mean_s.unwrap();
@@ -331,4 +331,5 @@ fn the_same_seed_gives_the_same_report_and_trace() {
     let c = run_ok(eclipsed(5, 100, &delay_entry(60)));
     let d = run_ok(eclipsed(5, 100, &delay_entry(60)));
     assert_eq!(report_without_wall_time(&c), report_without_wall_time(&d));
+    assert_eq!(support::run::trace_text(&c), support::run::trace_text(&d));
 }

@@ -6,7 +6,7 @@
 //! chain every live node converged on: the merchant's too, when the run converged). Attempts
 //! still open at the end of the run are not counted.
 
-use super::eclipse::{branch_accept_time_s, delay_lag, eclipse_stats, EclipseSpec, EclipseStats};
+use super::eclipse::{eclipse_stats, EclipseSpec, EclipseStats};
 use super::event::{Event, TraceRecord};
 use super::FinalBlock;
 use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
@@ -117,12 +117,6 @@ pub struct AdversaryTheory {
     /// no give-up; the Bitcoin paper, section 11).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nakamoto: Option<f64>,
-    /// Eclipse, delay mode: the victim's mean lag, delay/I blocks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lag_mean: Option<f64>,
-    /// Eclipse, branch mode: the mean time to the victim's z-th confirmation, z·I/α seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accept_time_s: Option<f64>,
 }
 
 /// The `adversaries` section.
@@ -205,13 +199,12 @@ pub(super) fn adversaries(
                 });
             }
             if let Some(e) = &spec.eclipse {
-                let (stats, n, won) = eclipse_stats(e, &spec.nodes, chain, events);
+                let (stats, n, won) = eclipse_stats(e, &spec.nodes, a, chain, events);
                 s.eclipse = Some(stats);
                 match e.mode.as_str() {
                     "delay" => {
                         s.theory = Some(AdversaryTheory {
                             model: ECLIPSE_DELAY_MODEL.into(),
-                            lag_mean: Some(delay_lag(e.delay_ms, e.block_interval_ms)),
                             ..AdversaryTheory::default()
                         });
                     }
@@ -219,11 +212,9 @@ pub(super) fn adversaries(
                         s.attempts = n;
                         s.successes = won;
                         s.success_rate = (n > 0).then(|| ratio(won, n));
-                        let z = e.confirmations.unwrap_or(1);
                         s.theory = Some(AdversaryTheory {
                             model: ECLIPSE_BRANCH_MODEL.into(),
                             success_rate: Some(1.0),
-                            accept_time_s: branch_accept_time_s(z, a, e.block_interval_ms),
                             ..AdversaryTheory::default()
                         });
                     }

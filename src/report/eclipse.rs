@@ -84,6 +84,22 @@ pub struct EclipseStats {
     /// Branch mode: mean time from an attempt's start to the victim's z-th confirmation, s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_time_mean_s: Option<f64>,
+    /// The theory's figures, under the same names (a sweep of `eclipse.X` finds its theory
+    /// at `eclipse.theory.X`); absent in filter mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory: Option<EclipseTheory>,
+}
+
+/// `adversaries[i].eclipse.theory`
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct EclipseTheory {
+    /// Delay mode: the victim's mean lag, delay/I blocks ([`delay_lag`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_mean: Option<f64>,
+    /// Branch mode: the mean time to the victim's z-th confirmation, z·I/α seconds
+    /// ([`branch_accept_time_s`]; absent without hash power).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_time_mean_s: Option<f64>,
 }
 
 /// One branch attempt, from the trace.
@@ -95,11 +111,12 @@ struct Attempt {
     accepted_ms: Option<u64>,
 }
 
-/// The figures of the eclipse entry with nodes `nodes`; returns them with its attempts and
-/// successes (branch mode).
+/// The figures of the eclipse entry with nodes `nodes` and hash share `alpha`; returns them
+/// with its attempts and successes (branch mode).
 pub(super) fn eclipse_stats(
     spec: &EclipseSpec,
     nodes: &[NodeId],
+    alpha: f64,
     chain: &[FinalBlock],
     events: &[TraceRecord],
 ) -> (EclipseStats, u64, u64) {
@@ -110,6 +127,21 @@ pub(super) fn eclipse_stats(
         mode: spec.mode.clone(),
         delay_s: (spec.mode != "filter").then(|| spec.delay_ms as f64 / 1000.0),
         confirmations: spec.confirmations,
+        theory: match spec.mode.as_str() {
+            "delay" => Some(EclipseTheory {
+                lag_mean: Some(delay_lag(spec.delay_ms, spec.block_interval_ms)),
+                ..EclipseTheory::default()
+            }),
+            "branch" => Some(EclipseTheory {
+                accept_time_mean_s: branch_accept_time_s(
+                    spec.confirmations.unwrap_or(1),
+                    alpha,
+                    spec.block_interval_ms,
+                ),
+                ..EclipseTheory::default()
+            }),
+            _ => None,
+        },
         ..EclipseStats::default()
     };
     let final_blocks: BTreeSet<Hash> = chain.iter().map(|b| b.hash).collect();
@@ -158,14 +190,14 @@ pub(super) fn eclipse_stats(
             {
                 mined.insert(*hash, *miner);
             }
-            Event::BlockImported { hash, .. } if r.node == victim || outside(r.node) => {
-                if mined.contains_key(hash) {
-                    stored
-                        .entry(*hash)
-                        .or_default()
-                        .entry(r.node)
-                        .or_insert(r.t_ms);
-                }
+            Event::BlockImported { hash, .. }
+                if (r.node == victim || outside(r.node)) && mined.contains_key(hash) =>
+            {
+                stored
+                    .entry(*hash)
+                    .or_default()
+                    .entry(r.node)
+                    .or_insert(r.t_ms);
             }
             Event::EclipseDelayed { victim: v, .. } if *v == victim => s.delayed += 1,
             Event::EclipseFiltered { victim: v, .. } if *v == victim => s.filtered += 1,
@@ -324,14 +356,17 @@ mod tests {
             at(60, 3, tip(2, 2)),
             at(150, 2, tip(5, 5)), // after the window
         ];
-        let (s, n, won) = eclipse_stats(&spec("delay"), &[0], &[], &events);
+        let (s, n, won) = eclipse_stats(&spec("delay"), &[0], 0.3, &[], &events);
         // Lag 0 on [0, 20), 1 on [20, 30), 2 on [30, 40), 1 on [40, 60), 0 on [60, 100].
         assert!((s.lag_mean - (10.0 + 20.0 + 20.0) / 100.0).abs() < 1e-12);
         assert_eq!((s.lag_max, s.network_height, s.victim_height), (2, 2, 2));
         assert_eq!((n, won), (0, 0));
         assert_eq!(s.delay_s, Some(0.01));
+        assert_eq!(s.theory.unwrap().lag_mean, Some(0.2));
         assert_eq!(
-            eclipse_stats(&spec("filter"), &[0], &[], &events).0.delay_s,
+            eclipse_stats(&spec("filter"), &[0], 0.3, &[], &events)
+                .0
+                .delay_s,
             None
         );
     }
@@ -368,10 +403,10 @@ mod tests {
                 ..FinalBlock::default()
             })
             .collect();
-        let (s, ..) = eclipse_stats(&spec("delay"), &[0], &chain, &events);
+        let (s, ..) = eclipse_stats(&spec("delay"), &[0], 0.3, &chain, &events);
         assert_eq!((s.blocks_received, s.blocks_missed), (1, 1));
         // Blocks off the final chain (a lost race) do not count.
-        let (s, ..) = eclipse_stats(&spec("delay"), &[0], &chain[..1], &events);
+        let (s, ..) = eclipse_stats(&spec("delay"), &[0], 0.3, &chain[..1], &events);
         assert_eq!((s.blocks_received, s.blocks_missed), (1, 0));
         assert!((s.extra_delay_mean_s.unwrap() - 0.030).abs() < 1e-12);
     }
@@ -415,15 +450,20 @@ mod tests {
             at(81, 3, tip(9, 21)),
             at(90, 1, released(2, 9)), // another node's: not the attacker's
         ];
-        let (s, n, won) = eclipse_stats(&spec("branch"), &[0], &[], &events);
+        let (s, n, won) = eclipse_stats(&spec("branch"), &[0], 0.5, &[], &events);
         assert_eq!((n, won, s.accepted, s.fed), (2, 1, 1, 4));
         assert!((s.accept_time_mean_s.unwrap() - 0.021).abs() < 1e-12);
+        // z·I/α = 2 · 50 ms / 0.5.
+        assert_eq!(s.theory.unwrap().accept_time_mean_s, Some(0.2));
         // The payment on the final chain: no success.
         let chain = vec![FinalBlock {
             txids: vec![h(100)],
             ..FinalBlock::default()
         }];
-        assert_eq!(eclipse_stats(&spec("branch"), &[0], &chain, &events).2, 0);
+        assert_eq!(
+            eclipse_stats(&spec("branch"), &[0], 0.5, &chain, &events).2,
+            0
+        );
     }
 
     #[test]

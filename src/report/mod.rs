@@ -37,7 +37,7 @@ pub use contracts::{
     CallbackStats, ContractStats, FrontrunStats, FrontrunWatch, PerContract, ReceiptStats,
     ViewValue,
 };
-pub use eclipse::{branch_accept_time_s, delay_lag, EclipseSpec, EclipseStats};
+pub use eclipse::{branch_accept_time_s, delay_lag, EclipseSpec, EclipseStats, EclipseTheory};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;

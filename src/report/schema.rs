@@ -497,8 +497,6 @@ impl Report {
                     revenue_share_range: Some([1.0, 1.0]),
                     success_rate: Some(1.0),
                     nakamoto: Some(1.0),
-                    lag_mean: Some(1.0),
-                    accept_time_s: Some(1.0),
                 }),
                 eclipse: Some(super::EclipseStats {
                     victim: 1,
@@ -517,6 +515,10 @@ impl Report {
                     confirmations: Some(1),
                     accepted: 1,
                     accept_time_mean_s: Some(1.0),
+                    theory: Some(super::EclipseTheory {
+                        lag_mean: Some(1.0),
+                        accept_time_mean_s: Some(1.0),
+                    }),
                 }),
             }],
             events: 1,

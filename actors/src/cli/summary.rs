@@ -156,9 +156,9 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
 /// An eclipse attacker's row: the victim's lag and extra delay, and in branch mode the
 /// double-spends against it, each with the theory's figure.
 fn eclipse_row(a: &chainlab::report::AdversaryStats, e: &chainlab::report::EclipseStats) -> String {
-    let t = a.theory.as_ref();
     let delay = e.delay_s.map_or(String::new(), |d| format!(" {d}s"));
-    let theory_lag = t
+    let et = e.theory.as_ref();
+    let theory_lag = et
         .and_then(|t| t.lag_mean)
         .map_or(String::new(), |v| format!(" (theory {v:.2})"));
     let extra = e
@@ -179,8 +179,8 @@ fn eclipse_row(a: &chainlab::report::AdversaryStats, e: &chainlab::report::Eclip
         let accept = e
             .accept_time_mean_s
             .map_or("-".into(), |v| format!("{v:.0} s"));
-        let theory = t
-            .and_then(|t| t.accept_time_s)
+        let theory = et
+            .and_then(|t| t.accept_time_mean_s)
             .map_or(String::new(), |v| format!(" (theory {v:.0} s)"));
         row.push_str(&format!(
             "; z = {}: {} of {} attempts succeeded, rate {}, z-th confirmation after {accept}{theory}",
