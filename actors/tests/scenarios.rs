@@ -70,6 +70,7 @@ scenarios! {
     crash_restart => "crash-restart",
     default => "default",
     double_spend => "double-spend",
+    eclipse => "eclipse",
     flaky_miner => "flaky-miner",
     forks => "forks",
     lossy_links => "lossy-links",

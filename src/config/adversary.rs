@@ -21,6 +21,18 @@
 //! amount = 1000         # optional: what each payment moves (default 1000)
 //! merchant_delay = "5s" # optional: how long after the z-th confirmation reaches the attacker
 //!                       # it waits, for the block to reach the merchant (default 5s)
+//!
+//! [[adversary]]
+//! kind = "eclipse"      # hold every connection of a victim (chainlab::adversary::eclipse)
+//! nodes = [0, 1]        # the attacker's nodes: the victim is linked to these only
+//! victim = 5            # required: the eclipsed node (no adversary's)
+//! mode = "delay"        # optional: "delay" (default), "filter" or "branch"
+//! delay = "30s"         # optional (default 30s): delay: how late the victim sees each block
+//!                       # and transaction; branch: how long the victim stays eclipsed after
+//!                       # the payment's z-th confirmation reached it (its time to hand goods
+//!                       # over); not with filter
+//! confirmations = 6     # branch only, optional: the victim's z (default 6)
+//! amount = 1000         # branch only, optional: what each payment to the victim moves
 //! ```
 
 use super::{invalid, Config, ConfigError, ConsensusKind};
@@ -38,6 +50,8 @@ pub enum AdversaryKind {
     Timewarp,
     /// Double-spending against a merchant who waits for `confirmations` blocks.
     DoubleSpend,
+    /// Holding every connection of a victim node: delaying, filtering or replacing its view.
+    Eclipse,
 }
 
 impl AdversaryKind {
@@ -47,6 +61,7 @@ impl AdversaryKind {
             AdversaryKind::Selfish => "selfish",
             AdversaryKind::Timewarp => "timewarp",
             AdversaryKind::DoubleSpend => "double-spend",
+            AdversaryKind::Eclipse => "eclipse",
         }
     }
 }
@@ -88,6 +103,79 @@ pub struct AdversaryEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub merchant_delay: Option<Duration>,
+    /// Eclipse: the eclipsed node (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim: Option<NodeId>,
+    /// Eclipse: what the attacker does to the victim's view (absent: delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<EclipseMode>,
+    /// Eclipse: the delay (delay mode), or how long the victim stays eclipsed after the
+    /// payment's `confirmations`-th confirmation reached it (branch mode) (absent: 30 s).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<Duration>,
+}
+
+/// `mode` of an eclipse attacker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EclipseMode {
+    /// The victim sees every block and transaction `delay` late.
+    Delay,
+    /// The victim sees no block and no transaction.
+    Filter,
+    /// The victim sees the attacker's private branch, which pays it, until released.
+    Branch,
+}
+
+impl EclipseMode {
+    /// The name in configs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EclipseMode::Delay => "delay",
+            EclipseMode::Filter => "filter",
+            EclipseMode::Branch => "branch",
+        }
+    }
+
+    /// The core strategy's mode.
+    pub fn strategy(self) -> crate::adversary::eclipse::Mode {
+        use crate::adversary::eclipse::Mode;
+        match self {
+            EclipseMode::Delay => Mode::Delay,
+            EclipseMode::Filter => Mode::Filter,
+            EclipseMode::Branch => Mode::Branch,
+        }
+    }
+}
+
+/// Default `delay` of an eclipse attacker.
+pub const DEFAULT_ECLIPSE_DELAY: Duration = Duration::from_secs(30);
+
+/// An eclipse attacker's settings, defaults filled in ([`Config::eclipse`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EclipsePlan {
+    /// The entry's index in `[[adversary]]`.
+    pub index: usize,
+    /// The attacker's nodes.
+    pub nodes: Vec<NodeId>,
+    /// The eclipsed node.
+    pub victim: NodeId,
+    /// What the attacker does to the victim's view.
+    pub mode: EclipseMode,
+    /// `delay`, ms.
+    pub delay_ms: u64,
+    /// Branch mode: the confirmations the victim waits for, z (at least 1).
+    pub confirmations: u32,
+    /// Branch mode: what each payment to the victim moves.
+    pub amount: u64,
+    /// Branch mode: the payment's fee (`mempool.min_fee`, at least 1).
+    pub fee: u64,
+    /// Branch mode: the fee of the public spend of the same coins (twice the payment's).
+    pub conflict_fee: u64,
 }
 
 /// Default `confirmations` of a double-spend attacker's merchant.
@@ -171,6 +259,16 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
                     .into(),
             );
         }
+        if a.kind == AdversaryKind::Eclipse
+            && a.mode == Some(EclipseMode::Branch)
+            && a.nodes.len() != 1
+        {
+            return invalid(
+                file,
+                &key("nodes"),
+                "a branch-mode eclipse attacker is one node (it mines the victim's branch)".into(),
+            );
+        }
         if a.kind == AdversaryKind::DoubleSpend && a.nodes.len() != 1 {
             return invalid(
                 file,
@@ -198,7 +296,40 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             ("amount", a.amount.is_some()),
             ("merchant_delay", a.merchant_delay.is_some()),
         ] {
+            // An eclipse attacker's branch pays the victim: z and the amount apply to it too.
+            if a.kind == AdversaryKind::Eclipse && matches!(k, "confirmations" | "amount") {
+                continue;
+            }
             only(k, set, AdversaryKind::DoubleSpend)?;
+        }
+        for (k, set) in [
+            ("victim", a.victim.is_some()),
+            ("mode", a.mode.is_some()),
+            ("delay", a.delay.is_some()),
+        ] {
+            only(k, set, AdversaryKind::Eclipse)?;
+        }
+        if a.kind == AdversaryKind::Eclipse {
+            let mode = a.mode.unwrap_or(EclipseMode::Delay);
+            if a.delay.is_some() && mode == EclipseMode::Filter {
+                return invalid(
+                    file,
+                    &key("delay"),
+                    "applies to mode = \"delay\" or \"branch\", not \"filter\"".into(),
+                );
+            }
+            for (k, set) in [
+                ("confirmations", a.confirmations.is_some()),
+                ("amount", a.amount.is_some()),
+            ] {
+                if set && mode != EclipseMode::Branch {
+                    return invalid(
+                        file,
+                        &key(k),
+                        format!("applies to mode = \"branch\" only, not {:?}", mode.name()),
+                    );
+                }
+            }
         }
         if let Some(h) = a.hashpower {
             if !(h > 0.0 && h < 1.0) {
@@ -264,6 +395,44 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             );
         }
     }
+    let mut victims = vec![false; nodes];
+    for (i, a) in entries.iter().enumerate() {
+        if a.kind != AdversaryKind::Eclipse {
+            continue;
+        }
+        let key = format!("adversary.{i}.victim");
+        let Some(v) = a.victim else {
+            return invalid(
+                file,
+                &key,
+                "is required for `eclipse`: the node to eclipse".into(),
+            );
+        };
+        match (taken.get(v), victims.get_mut(v)) {
+            (None, _) | (_, None) => {
+                return invalid(
+                    file,
+                    &key,
+                    format!("node {v} does not exist ({nodes} nodes)"),
+                )
+            }
+            (Some(true), _) => {
+                return invalid(
+                    file,
+                    &key,
+                    format!("node {v} is an adversary's: the victim must be honest"),
+                )
+            }
+            (_, Some(true)) => {
+                return invalid(
+                    file,
+                    &key,
+                    format!("node {v} is eclipsed by an earlier entry already"),
+                )
+            }
+            (_, Some(seen)) => *seen = true,
+        }
+    }
     if entries
         .iter()
         .any(|a| a.kind == AdversaryKind::DoubleSpend && a.merchant.is_none())
@@ -326,6 +495,51 @@ impl Config {
             fee,
             conflict_fee: fee.saturating_mul(2),
         })
+    }
+
+    /// The settings of the eclipse attacker node `id` belongs to, defaults filled in (`None`:
+    /// the node is no eclipse attacker's).
+    pub fn eclipse(&self, id: NodeId) -> Option<EclipsePlan> {
+        let (index, a) = self
+            .adversary_of(id)
+            .filter(|(_, a)| a.kind == AdversaryKind::Eclipse)?;
+        Some(self.eclipse_plan(index, a))
+    }
+
+    /// The settings of every eclipse entry, in order.
+    pub fn eclipses(&self) -> Vec<EclipsePlan> {
+        self.adversary
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind == AdversaryKind::Eclipse)
+            .map(|(i, a)| self.eclipse_plan(i, a))
+            .collect()
+    }
+
+    fn eclipse_plan(&self, index: usize, a: &AdversaryEntry) -> EclipsePlan {
+        let fee = self.mempool.min_fee.max(1);
+        EclipsePlan {
+            index,
+            nodes: a.nodes.clone(),
+            // A validated config names it; an unchecked one gets a node no one is linked to.
+            victim: a.victim.unwrap_or(usize::MAX),
+            mode: a.mode.unwrap_or(EclipseMode::Delay),
+            delay_ms: a.delay.unwrap_or(DEFAULT_ECLIPSE_DELAY).as_millis() as u64,
+            confirmations: a.confirmations.unwrap_or(DEFAULT_CONFIRMATIONS).max(1),
+            amount: a.amount.unwrap_or(DEFAULT_AMOUNT),
+            fee,
+            conflict_fee: fee.saturating_mul(2),
+        }
+    }
+
+    /// Rewires the peer graph `adj` for the eclipse entries, in order: each victim is linked
+    /// to its attacker's nodes only, the rest stays connected (`adversary::eclipse::rewire`,
+    /// seeded by `cluster.seed`).
+    pub fn eclipse_rewire(&self, adj: &mut [Vec<NodeId>]) {
+        for p in self.eclipses() {
+            let mut rng = crate::sim::model::stream(self.cluster.seed, "eclipse", p.index as u64);
+            crate::adversary::eclipse::rewire(adj, p.victim, &p.nodes, &mut rng);
+        }
     }
 
     /// The key of the address a double-spend attacker at node `i` sends its conflicting
@@ -427,10 +641,10 @@ mod tests {
                 .to_string();
             assert!(e.contains(key) && e.contains(what), "{body}: {e}");
         }
-        let e = parse("[[adversary]]\nkind = \"eclipse\"\nnodes = [0]\n")
+        let e = parse("[[adversary]]\nkind = \"sybil\"\nnodes = [0]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("eclipse") && e.contains("selfish"), "{e}");
+        assert!(e.contains("sybil") && e.contains("selfish"), "{e}");
         let e = parse(
             "[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nhashpower = 0.6\n\
              [[adversary]]\nkind = \"selfish\"\nnodes = [1]\nhashpower = 0.5\n",
@@ -530,5 +744,114 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("no honest node is left"), "{e}");
+    }
+
+    fn eclipse(body: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            "[[adversary]]\nkind = \"eclipse\"\nnodes = [0, 1]\n{body}\n"
+        ))
+    }
+
+    #[test]
+    fn an_eclipse_gets_defaults_and_rewires_its_victim() {
+        let c = eclipse("victim = 4").unwrap();
+        let p = c.eclipse(1).unwrap();
+        assert_eq!(
+            (p.index, p.victim, p.mode, p.delay_ms, p.nodes.clone()),
+            (0, 4, EclipseMode::Delay, 30_000, vec![0, 1])
+        );
+        assert!(c.eclipse(4).is_none() && c.double_spend(0).is_none());
+        // Delay and filter attackers pay no one: not funded.
+        let me = Config::node_key(0).address();
+        assert!(!c
+            .chain_params()
+            .genesis_balances
+            .iter()
+            .any(|(a, _)| *a == me));
+        let mut adj: Vec<Vec<NodeId>> = (0..6)
+            .map(|i| (0..6).filter(|j| *j != i).collect())
+            .collect();
+        c.eclipse_rewire(&mut adj);
+        assert_eq!(adj[4], vec![0, 1]);
+        assert!(!adj[2].contains(&4) && adj[0].contains(&4));
+        let c = parse(
+            "[[adversary]]\nkind = \"eclipse\"\nnodes = [2]\nvictim = 0\nmode = \"branch\"\n\
+             delay = \"1s\"\nconfirmations = 3\namount = 5\nhashpower = 0.3\n",
+        )
+        .unwrap();
+        let p = c.eclipse(2).unwrap();
+        assert_eq!(
+            (p.mode, p.delay_ms, p.confirmations, p.amount),
+            (EclipseMode::Branch, 1_000, 3, 5)
+        );
+        assert!(p.conflict_fee > p.fee);
+        // A branch attacker pays the victim from its node key: funded at genesis.
+        let me = Config::node_key(2).address();
+        assert!(c
+            .chain_params()
+            .genesis_balances
+            .contains(&(me, c.workload.initial_balance)));
+        assert!(eclipse("victim = 4\nmode = \"filter\"").is_ok());
+    }
+
+    #[test]
+    fn bad_eclipse_keys_are_named() {
+        let cases = [
+            ("", "adversary.0.victim", "is required"),
+            ("victim = 9", "adversary.0.victim", "does not exist"),
+            ("victim = 1", "adversary.0.victim", "must be honest"),
+            (
+                "victim = 3\nmode = \"branch\"",
+                "adversary.0.nodes",
+                "one node",
+            ),
+            (
+                "victim = 3\nmode = \"filter\"\ndelay = \"1s\"",
+                "adversary.0.delay",
+                "not \"filter\"",
+            ),
+            (
+                "victim = 3\nconfirmations = 2",
+                "adversary.0.confirmations",
+                "\"branch\" only",
+            ),
+            (
+                "victim = 3\nmode = \"filter\"\namount = 2",
+                "adversary.0.amount",
+                "\"branch\" only",
+            ),
+            ("victim = 3\nmode = \"sideways\"", "mode", "unknown variant"),
+            (
+                "victim = 3\nmerchant = 2",
+                "adversary.0.merchant",
+                "`double-spend` only",
+            ),
+            (
+                "victim = 3\ngamma = 0.1",
+                "adversary.0.gamma",
+                "`selfish` only",
+            ),
+        ];
+        for (body, key, what) in cases {
+            let e = eclipse(body).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(what), "{body}: {e}");
+        }
+        let e = parse("[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nvictim = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adversary.0.victim") && e.contains("`eclipse` only"),
+            "{e}"
+        );
+        let e = parse(
+            "[[adversary]]\nkind = \"eclipse\"\nnodes = [0]\nvictim = 3\n\
+             [[adversary]]\nkind = \"eclipse\"\nnodes = [1]\nvictim = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("adversary.1.victim") && e.contains("earlier entry"),
+            "{e}"
+        );
     }
 }

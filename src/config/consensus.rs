@@ -150,12 +150,18 @@ impl Config {
     }
 
     /// The chain parameters, with every workload account, every `[[calls]]` user, the
-    /// `[frontrun]` attacker's node key and every double-spend attacker's node key funded at
+    /// `[frontrun]` attacker's node key and every double-spend attacker's (and branch-mode
+    /// eclipse attacker's) node key funded at
     /// genesis (`workload.initial_balance` each).
     pub fn chain_params(&self) -> ChainParams {
         let attacker = self.frontrun.as_ref().map(|f| Config::node_key(f.node));
         let double_spenders = (0..self.cluster.nodes)
-            .filter(|&n| self.double_spend(n).is_some())
+            .filter(|&n| {
+                self.double_spend(n).is_some()
+                    || self
+                        .eclipse(n)
+                        .is_some_and(|p| p.mode == super::EclipseMode::Branch)
+            })
             .map(Config::node_key);
         let genesis_balances = (0..self.workload.accounts)
             .map(Config::account_key)

@@ -32,6 +32,7 @@ pub use adversary::{
     AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
     DEFAULT_GIVE_UP, DEFAULT_MERCHANT_DELAY,
 };
+pub use adversary::{EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY};
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};

@@ -11,6 +11,7 @@
 //! first to the last, over the intervals between them. Timestamps are not used: they are what
 //! the attacker bends.
 
+use super::eclipse::{eclipse_stats, EclipseSpec, EclipseStats};
 use super::event::{Event, TraceRecord};
 use super::FinalBlock;
 use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
@@ -22,6 +23,12 @@ use std::collections::{BTreeMap, HashSet};
 
 /// The model of `theory.success_rate` for a double-spend attacker.
 pub const DOUBLE_SPEND_MODEL: &str = "exact (strictly longer, give-up limit)";
+
+/// The model of `theory.lag_mean` for a delay-mode eclipse.
+pub const ECLIPSE_DELAY_MODEL: &str = "poisson blocks, victim sees the chain of delay ago";
+/// The model of `theory` for a branch-mode eclipse.
+pub const ECLIPSE_BRANCH_MODEL: &str =
+    "victim sees only the attacker's chain: z blocks in Gamma(z, I/alpha)";
 
 /// What the report needs to know of one `[[adversary]]` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +49,8 @@ pub struct AdversarySpec {
     pub give_up: Option<u32>,
     /// Timewarp: the rules it plays against.
     pub timewarp: Option<WarpRules>,
+    /// Eclipse: the victim and the mode.
+    pub eclipse: Option<EclipseSpec>,
 }
 
 /// `adversaries[i]`
@@ -100,6 +109,10 @@ pub struct AdversaryStats {
     /// The closed form for its figures, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<AdversaryTheory>,
+    /// Eclipse: the victim's view (`super::eclipse`; branch mode: `attempts`, `successes`
+    /// and `success_rate` are the double-spends against the victim).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eclipse: Option<EclipseStats>,
 }
 
 /// `adversaries[i].theory`
@@ -226,6 +239,29 @@ pub(super) fn adversaries(
             if let (true, Some(rules)) = (spec.kind == "timewarp", &spec.timewarp) {
                 timewarp(&mut s, a, rules, chain, &mined_at);
             }
+            if let Some(e) = &spec.eclipse {
+                let (stats, n, won) = eclipse_stats(e, &spec.nodes, a, chain, events);
+                s.eclipse = Some(stats);
+                match e.mode.as_str() {
+                    "delay" => {
+                        s.theory = Some(AdversaryTheory {
+                            model: ECLIPSE_DELAY_MODEL.into(),
+                            ..AdversaryTheory::default()
+                        });
+                    }
+                    "branch" => {
+                        s.attempts = n;
+                        s.successes = won;
+                        s.success_rate = (n > 0).then(|| ratio(won, n));
+                        s.theory = Some(AdversaryTheory {
+                            model: ECLIPSE_BRANCH_MODEL.into(),
+                            success_rate: Some(1.0),
+                            ..AdversaryTheory::default()
+                        });
+                    }
+                    _ => {}
+                }
+            }
             s
         })
         .collect()
@@ -334,6 +370,7 @@ mod tests {
             confirmations: None,
             give_up: None,
             timewarp: None,
+            eclipse: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.blocks_mined, s.blocks_on_chain, s.withheld), (2, 1, 1));
@@ -377,6 +414,7 @@ mod tests {
                 confirmations: None,
                 give_up: None,
                 timewarp: Some(rules.clone()),
+                eclipse: None,
             };
             let s = &adversaries(&[spec], &chain, &events)[0];
             assert_eq!(s.achieved_interval_s, Some(15.0));
@@ -443,6 +481,7 @@ mod tests {
             confirmations: Some(2),
             give_up: Some(20),
             timewarp: None,
+            eclipse: None,
         };
         let s = &adversaries(&[spec], &chain, &events)[0];
         assert_eq!((s.attempts, s.successes), (3, 1));

@@ -389,6 +389,75 @@ pub enum Event {
         /// The payment's confirmations on the public chain.
         confirmations: u64,
     },
+    /// This node, an eclipse attacker (`[[adversary]] kind = "eclipse"`), held a block or a
+    /// transaction back from `victim` until `release_ms` (delay mode; once per item).
+    EclipseDelayed {
+        /// The eclipsed node.
+        victim: NodeId,
+        /// The block or transaction.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Whether it is a transaction.
+        tx: bool,
+        /// When it is sent on (cluster ms).
+        release_ms: u64,
+    },
+    /// This node, an eclipse attacker, kept a block or a transaction from `victim` for good
+    /// (filter mode; branch mode: the public chain above the fork point; once per item).
+    EclipseFiltered {
+        /// The eclipsed node.
+        victim: NodeId,
+        /// The block or transaction.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Whether it is a transaction.
+        tx: bool,
+    },
+    /// This node, a branch-mode eclipse attacker, mined a private block shown only to
+    /// `victim`.
+    EclipseFed {
+        /// The eclipsed node.
+        victim: NodeId,
+        /// The attempt.
+        attempt: u64,
+        /// The block.
+        #[serde(serialize_with = "hex")]
+        hash: Hash,
+        /// Its height.
+        height: u64,
+    },
+    /// This node, a branch-mode eclipse attacker, began attempt `attempt`: a private branch
+    /// on its tip at `height` holding `payment` (to `victim`), and `conflict` (the same coins
+    /// to itself) sent to its other neighbours.
+    EclipseStarted {
+        /// The eclipsed node.
+        victim: NodeId,
+        /// The attempt's number (from 0).
+        attempt: u64,
+        /// Height of the fork point.
+        height: u64,
+        /// The payment to the victim, in its private blocks only.
+        #[serde(serialize_with = "hex")]
+        payment: TxId,
+        /// The public spend of the same coins.
+        #[serde(serialize_with = "hex")]
+        conflict: TxId,
+    },
+    /// This node, a branch-mode eclipse attacker, released `victim` (`delay` after the
+    /// payment's z-th confirmation was fed to it): from now on it relays the public chain
+    /// to it.
+    EclipseReleased {
+        /// The eclipsed node.
+        victim: NodeId,
+        /// The attempt.
+        attempt: u64,
+        /// Private blocks fed above the fork point.
+        fed: u64,
+        /// The payment's confirmations on the branch fed.
+        confirmations: u64,
+        /// Height of the private block holding the payment (0: none did).
+        payment_height: u64,
+    },
     /// This node, the `[frontrun]` attacker, copied a call it admitted to its mempool and
     /// submitted the copy to it (docs/contracts-frontrunning.md).
     Frontrun {
@@ -564,6 +633,11 @@ impl Event {
             Event::AttackStarted { .. } => "attack_started",
             Event::AttackPublished { .. } => "attack_published",
             Event::AttackGaveUp { .. } => "attack_gave_up",
+            Event::EclipseDelayed { .. } => "eclipse_delayed",
+            Event::EclipseFiltered { .. } => "eclipse_filtered",
+            Event::EclipseFed { .. } => "eclipse_fed",
+            Event::EclipseStarted { .. } => "eclipse_started",
+            Event::EclipseReleased { .. } => "eclipse_released",
         }
     }
 }

@@ -18,6 +18,7 @@
 
 mod adversary;
 mod contracts;
+mod eclipse;
 mod event;
 pub mod expect;
 mod fates;
@@ -36,6 +37,7 @@ pub use contracts::{
     CallbackStats, ContractStats, FrontrunStats, FrontrunWatch, PerContract, ReceiptStats,
     ViewValue,
 };
+pub use eclipse::{branch_accept_time_s, delay_lag, EclipseSpec, EclipseStats, EclipseTheory};
 pub use event::{Event, TraceRecord};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;

@@ -103,6 +103,9 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
         .enumerate()
         .map(|(i, a)| {
             let label = format!("adversary {i} {} {:?}", a.kind, a.nodes);
+            if let Some(e) = &a.eclipse {
+                return (label, eclipse_row(a, e));
+            }
             if a.kind == "double-spend" {
                 let theory = a.theory.as_ref().map_or(String::new(), |t| {
                     format!(
@@ -175,6 +178,46 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// An eclipse attacker's row: the victim's lag and extra delay, and in branch mode the
+/// double-spends against it, each with the theory's figure.
+fn eclipse_row(a: &chainlab::report::AdversaryStats, e: &chainlab::report::EclipseStats) -> String {
+    let delay = e.delay_s.map_or(String::new(), |d| format!(" {d}s"));
+    let et = e.theory.as_ref();
+    let theory_lag = et
+        .and_then(|t| t.lag_mean)
+        .map_or(String::new(), |v| format!(" (theory {v:.2})"));
+    let extra = e
+        .extra_delay_mean_s
+        .map_or("-".into(), |v| format!("{v:.1} s"));
+    let mut row = format!(
+        "victim {} {}{delay}: lag mean {:.2}{theory_lag} max {}, height {}/{}, extra delay {extra}, \
+         missed {}",
+        e.victim,
+        e.mode,
+        e.lag_mean,
+        e.lag_max,
+        e.victim_height,
+        e.network_height,
+        e.blocks_missed
+    );
+    if e.mode == "branch" {
+        let accept = e
+            .accept_time_mean_s
+            .map_or("-".into(), |v| format!("{v:.0} s"));
+        let theory = et
+            .and_then(|t| t.accept_time_mean_s)
+            .map_or(String::new(), |v| format!(" (theory {v:.0} s)"));
+        row.push_str(&format!(
+            "; z = {}: {} of {} attempts succeeded, rate {}, z-th confirmation after {accept}{theory}",
+            e.confirmations.unwrap_or(0),
+            a.successes,
+            a.attempts,
+            a.success_rate.map_or("-".into(), |v| format!("{v:.3}")),
+        ));
+    }
+    row
 }
 
 /// The figures of the table, label first.

@@ -279,8 +279,20 @@ impl Cluster {
                     }
                     _ => None,
                 },
+                eclipse: None,
             })
             .map(|mut spec| {
+                if let Some(p) = spec.nodes.first().and_then(|n| self.cfg.eclipse(*n)) {
+                    spec.eclipse = Some(chainlab::report::EclipseSpec {
+                        victim: p.victim,
+                        mode: p.mode.name().to_string(),
+                        delay_ms: p.delay_ms,
+                        confirmations: (p.mode == chainlab::config::EclipseMode::Branch)
+                            .then_some(p.confirmations),
+                        window_ms: self.cfg.cluster.duration.as_millis() as u64,
+                        block_interval_ms: self.cfg.consensus.block_interval.as_millis() as u64,
+                    });
+                }
                 if let Some(p) = spec.nodes.first().and_then(|n| self.cfg.double_spend(*n)) {
                     spec.merchant = Some(p.merchant);
                     spec.confirmations = Some(p.confirmations);

@@ -147,6 +147,22 @@ pub struct Cluster {
     frontrun: Option<(NodeId, Frontrunner)>,
 }
 
+/// The peer graph of a run of `cfg`: `network.topology`, then each eclipse victim linked to
+/// its attacker's nodes only (`Config::eclipse_rewire`). Sorted adjacency lists.
+///
+/// # Errors
+/// When the topology cannot be built.
+pub fn topology(cfg: &Config) -> Result<Vec<Vec<NodeId>>, TopologyError> {
+    let mut adj = build_topology(
+        &cfg.network.topology,
+        cfg.cluster.nodes,
+        cfg.network.degree,
+        &mut stream(cfg.cluster.seed, "topology", 0),
+    )?;
+    cfg.eclipse_rewire(&mut adj);
+    Ok(adj)
+}
+
 /// Runs a whole scenario: start, load for `duration`, settle, report.
 ///
 /// # Errors
@@ -188,12 +204,7 @@ impl Cluster {
         let views = cfg.plan_views("[[views]]", &contract_names)?;
         let frontrun = cfg.frontrunner("[frontrun]", &contract_names)?;
         let seed = cfg.cluster.seed;
-        let adj = build_topology(
-            &cfg.network.topology,
-            n,
-            cfg.network.degree,
-            &mut stream(seed, "topology", 0),
-        )?;
+        let adj = topology(&cfg)?;
         // Hash shares, or stake shares under proof of stake.
         let shares = producer_shares(&cfg);
         let stores = Stores::open(&cfg)?;

@@ -34,6 +34,7 @@ use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
 pub use peer::{DoubleSpendLinks, DoubleSpendRole, PeerActor, PeerLinks, PeerPolicy, SelfishRole};
+pub use peer::{EclipseLinks, EclipseRole};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -251,6 +252,14 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
             private_tx: handle.mempool.clone().recipient(),
         };
         DoubleSpendRole::new(plan, cfg.consensus.chain_id, own_nonce, links)
+    }))
+    .with_eclipse(cfg.eclipse(id).map(|plan| {
+        let links = EclipseLinks {
+            go_private: handle.chain.clone().recipient(),
+            leave_private: handle.chain.clone().recipient(),
+            private_tx: handle.mempool.clone().recipient(),
+        };
+        EclipseRole::new(id, plan, cfg.consensus.chain_id, own_nonce, links)
     }));
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);

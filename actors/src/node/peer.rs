@@ -1,12 +1,15 @@
 //! The peer actor: turns protocol messages into core `Gossip` decisions and sends what the
 //! core returns through the transport. A selfish pool's node withholds its own blocks
 //! through the core strategy ([`selfish`]); a double-spend attacker's node runs its attempts
-//! ([`double_spend`]).
+//! ([`double_spend`]). An eclipse attacker's node screens what it sends its victim
+//! ([`eclipse`]).
 
 mod double_spend;
+mod eclipse;
 mod selfish;
 
 pub use double_spend::{DoubleSpendRole, RoleLinks as DoubleSpendLinks};
+pub use eclipse::{EclipseRole, RoleLinks as EclipseLinks};
 pub use selfish::SelfishRole;
 
 use super::messages::*;
@@ -83,6 +86,8 @@ pub struct PeerActor {
     selfish: Option<SelfishRole>,
     /// A double-spend attacker's node: its attempts (`[[adversary]]`).
     double_spend: Option<DoubleSpendRole>,
+    /// An eclipse attacker's node: its screen of the victim's view (`[[adversary]]`).
+    eclipse: Option<EclipseRole>,
 }
 
 /// The peer actor's policy.
@@ -121,6 +126,7 @@ impl PeerActor {
             span: tracing::info_span!("node", id),
             selfish: None,
             double_spend: None,
+            eclipse: None,
         }
     }
 
@@ -136,8 +142,16 @@ impl PeerActor {
         self
     }
 
+    /// Makes this node an eclipse attacker's (`[[adversary]] kind = "eclipse"`).
+    pub fn with_eclipse(mut self, role: Option<EclipseRole>) -> PeerActor {
+        self.eclipse = role;
+        self
+    }
+
     fn send(&self, to: NodeId, msg: WireMsg) {
-        self.env.send(to, msg);
+        if let Some(msg) = self.ec_screen(to, msg) {
+            self.env.send(to, msg);
+        }
     }
 
     fn send_all(&self, out: Vec<(NodeId, WireMsg)>) {
@@ -257,6 +271,7 @@ impl Actor for PeerActor {
         // TCP readers hand messages over with `try_send`: this bounds what they may queue.
         ctx.set_mailbox_capacity(self.policy.mailbox_capacity);
         self.ds_actor_started(ctx);
+        self.ec_actor_started(ctx);
     }
 }
 
@@ -342,6 +357,7 @@ impl PeerActor {
         }
         self.public_block(b.header.height);
         self.ds_public_block(&b, ctx);
+        self.ec_public_block(&b, ctx);
         // Fetched after an announcement, not as part of a sync: processed only when its
         // branch has at least the tip's work.
         self.links.import.do_send(ImportBlocks {
@@ -414,6 +430,7 @@ impl PeerActor {
         }
         for b in &blocks {
             self.ds_public_block(b, ctx);
+            self.ec_public_block(b, ctx);
         }
         if !blocks.is_empty() {
             self.links.import.do_send(ImportBlocks {
@@ -429,6 +446,7 @@ impl PeerActor {
 impl Handler<BlocksAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: BlocksAccepted, ctx: &mut Context<Self>) {
+        self.ec_accepted(&m.blocks, m.from, ctx);
         if self.selfish.is_some() {
             // A selfish pool relays no honest block; its own go through the strategy.
             if m.from.is_none() {
@@ -474,6 +492,7 @@ impl Handler<TipChanged> for PeerActor {
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         self.tip = (m.0.new_tip, m.0.new_height);
         self.ds_tip_changed(&m.0);
+        self.ec_tip_changed(&m.0);
     }
 }
 

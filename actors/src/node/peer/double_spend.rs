@@ -374,5 +374,6 @@ impl Handler<PrivateStarted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: PrivateStarted, _: &mut Context<Self>) {
         self.ds_started(m.base, m.height);
+        self.ec_started(m.height);
     }
 }
