@@ -6,11 +6,14 @@
 //!   match or override the honest chain).
 //! - [`double_spend`]: pay a merchant, mine a private branch with a conflicting spend, publish
 //!   it once the merchant has `z` confirmations and it is longer, give up far behind.
+//! - [`spam`]: spam and forkspam floods: their pacing, the invalid transactions and blocks
+//!   they send, the cheap blocks forked deep in history.
 //! - [`theory`]: relative revenue of selfish mining, R(α, γ), and its profitability threshold;
 //!   the odds of a double spend (exact, Rosenfeld's, Nakamoto's).
 
 pub mod double_spend;
 pub mod selfish;
+pub mod spam;
 pub mod theory;
 
 pub use double_spend::DoubleSpend;

@@ -38,6 +38,11 @@ pub enum AdversaryKind {
     Timewarp,
     /// Double-spending against a merchant who waits for `confirmations` blocks.
     DoubleSpend,
+    /// Floods: valid low-fee transactions, invalid transactions or invalid blocks
+    /// (`super::spam`).
+    Spam,
+    /// Cheap blocks on side branches forked deep in history (`super::spam`).
+    Forkspam,
 }
 
 impl AdversaryKind {
@@ -47,6 +52,8 @@ impl AdversaryKind {
             AdversaryKind::Selfish => "selfish",
             AdversaryKind::Timewarp => "timewarp",
             AdversaryKind::DoubleSpend => "double-spend",
+            AdversaryKind::Spam => "spam",
+            AdversaryKind::Forkspam => "forkspam",
         }
     }
 }
@@ -88,6 +95,19 @@ pub struct AdversaryEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub merchant_delay: Option<Duration>,
+    /// Spam: what it floods with (`low-fee`, `invalid-tx`, `invalid-block`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<super::SpamMode>,
+    /// Spam and forkspam: transactions or blocks per second, over all its nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Spam, `low-fee`: how many funded accounts it sends from (absent: 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<u32>,
+    /// Forkspam: how far below its tip its blocks fork (absent: `consensus.max_fork_depth`
+    /// + 1, just below the honest nodes' fork floor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_depth: Option<u64>,
 }
 
 /// Default `confirmations` of a double-spend attacker's merchant.
@@ -275,6 +295,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             "every node is an adversary's: no honest node is left to be the merchant".into(),
         );
     }
+    super::spam::validate(cfg, file)?;
     if total >= 1.0 {
         return invalid(
             file,

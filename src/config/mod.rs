@@ -23,6 +23,7 @@ mod peers;
 mod pos;
 mod pow;
 mod safety;
+mod spam;
 mod storage;
 mod tcp;
 mod views;
@@ -46,6 +47,9 @@ pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
 pub use pos::{PosConfig, TOTAL_STAKE};
 pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
+pub use spam::{
+    SpamMode, SpamPlan, DEFAULT_FORKSPAM_RATE, DEFAULT_SPAM_ACCOUNTS, DEFAULT_SPAM_RATE,
+};
 pub use storage::{StorageBackend, StorageConfig};
 pub use tcp::TcpConfig;
 pub use views::{PlannedView, ViewEntry};
