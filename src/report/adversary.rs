@@ -82,6 +82,10 @@ pub struct AdversaryStats {
     /// The closed form for its figures, where one is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub theory: Option<AdversaryTheory>,
+    /// Spam and forkspam: what it sent, what the honest nodes did with it, and the honest
+    /// load against the same run without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spam: Option<super::SpamStats>,
 }
 
 /// `adversaries[i].theory`
