@@ -5,9 +5,11 @@
 
 mod double_spend;
 mod selfish;
+mod spam;
 
 pub use double_spend::{DoubleSpendRole, RoleLinks as DoubleSpendLinks};
 pub use selfish::SelfishRole;
+pub use spam::SpamRole;
 
 use super::messages::*;
 use super::NodeEnv;
@@ -83,6 +85,8 @@ pub struct PeerActor {
     selfish: Option<SelfishRole>,
     /// A double-spend attacker's node: its attempts (`[[adversary]]`).
     double_spend: Option<DoubleSpendRole>,
+    /// A spam or forkspam adversary's node: its flood (`[[adversary]]`).
+    spam: Option<SpamRole>,
 }
 
 /// The peer actor's policy.
@@ -121,6 +125,7 @@ impl PeerActor {
             span: tracing::info_span!("node", id),
             selfish: None,
             double_spend: None,
+            spam: None,
         }
     }
 
@@ -257,6 +262,7 @@ impl Actor for PeerActor {
         // TCP readers hand messages over with `try_send`: this bounds what they may queue.
         ctx.set_mailbox_capacity(self.policy.mailbox_capacity);
         self.ds_actor_started(ctx);
+        self.spam_started(ctx);
     }
 }
 
@@ -474,6 +480,7 @@ impl Handler<TipChanged> for PeerActor {
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         self.tip = (m.0.new_tip, m.0.new_height);
         self.ds_tip_changed(&m.0);
+        self.spam_tip_changed(&m.0);
     }
 }
 
