@@ -72,6 +72,7 @@ scenarios! {
     double_spend => "double-spend",
     flaky_miner => "flaky-miner",
     forks => "forks",
+    forkspam => "forkspam",
     lossy_links => "lossy-links",
     partition => "partition",
     pos => "pos",
@@ -81,6 +82,7 @@ scenarios! {
     real_clock => "real-clock",
     selfish => "selfish",
     skewed_miners => "skewed-miners",
+    spam => "spam",
     three_nodes => "three-nodes",
 }
 
