@@ -73,6 +73,7 @@ scenarios! {
     eclipse => "eclipse",
     flaky_miner => "flaky-miner",
     forks => "forks",
+    forkspam => "forkspam",
     lossy_links => "lossy-links",
     partition => "partition",
     pos => "pos",
@@ -82,6 +83,7 @@ scenarios! {
     real_clock => "real-clock",
     selfish => "selfish",
     skewed_miners => "skewed-miners",
+    spam => "spam",
     three_nodes => "three-nodes",
     timewarp => "timewarp",
 }

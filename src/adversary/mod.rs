@@ -8,6 +8,8 @@
 //!   it once the merchant has `z` confirmations and it is longer, give up far behind.
 //! - [`eclipse`]: hold every connection of a victim node and delay or filter what it sees,
 //!   or feed it a private branch carrying a payment to it (Heilman et al. 2015).
+//! - [`spam`]: spam and forkspam floods: their pacing, the invalid transactions and blocks
+//!   they send, the cheap blocks forked deep in history.
 //! - [`theory`]: relative revenue of selfish mining, R(α, γ), and its profitability threshold;
 //!   the odds of a double spend (exact, Rosenfeld's, Nakamoto's).
 //! - [`timewarp`]: the block interval a timewarp attacker reaches, under either retarget rule
@@ -16,6 +18,7 @@
 pub mod double_spend;
 pub mod eclipse;
 pub mod selfish;
+pub mod spam;
 pub mod theory;
 pub mod timewarp;
 

@@ -52,6 +52,11 @@ pub enum AdversaryKind {
     DoubleSpend,
     /// Holding every connection of a victim node: delaying, filtering or replacing its view.
     Eclipse,
+    /// Floods: valid low-fee transactions, invalid transactions or invalid blocks
+    /// (`super::spam`).
+    Spam,
+    /// Cheap blocks on side branches forked deep in history (`super::spam`).
+    Forkspam,
 }
 
 impl AdversaryKind {
@@ -62,6 +67,8 @@ impl AdversaryKind {
             AdversaryKind::Timewarp => "timewarp",
             AdversaryKind::DoubleSpend => "double-spend",
             AdversaryKind::Eclipse => "eclipse",
+            AdversaryKind::Spam => "spam",
+            AdversaryKind::Forkspam => "forkspam",
         }
     }
 }
@@ -106,9 +113,11 @@ pub struct AdversaryEntry {
     /// Eclipse: the eclipsed node (required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub victim: Option<NodeId>,
-    /// Eclipse: what the attacker does to the victim's view (absent: delay).
+    /// Eclipse: what the attacker does to the victim's view (`delay`, `filter`, `branch`;
+    /// absent: delay). Spam: what it floods with (`low-fee`, `invalid-tx`, `invalid-block`;
+    /// required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<EclipseMode>,
+    pub mode: Option<AdversaryMode>,
     /// Eclipse: the delay (delay mode), or how long the victim stays eclipsed after the
     /// payment's `confirmations`-th confirmation reached it (branch mode) (absent: 30 s).
     #[serde(
@@ -117,6 +126,68 @@ pub struct AdversaryEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub delay: Option<Duration>,
+    /// Spam and forkspam: transactions or blocks per second, over all its nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Spam, `low-fee`: how many funded accounts it sends from (absent: 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<u32>,
+    /// Forkspam: how far below its tip its blocks fork (absent: `consensus.max_fork_depth`
+    /// + 1, just below the honest nodes' fork floor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_depth: Option<u64>,
+}
+
+/// `mode` of an `[[adversary]]` entry: an eclipse's or a spam flood's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdversaryMode {
+    /// Eclipse: [`EclipseMode::Delay`].
+    Delay,
+    /// Eclipse: [`EclipseMode::Filter`].
+    Filter,
+    /// Eclipse: [`EclipseMode::Branch`].
+    Branch,
+    /// Spam: [`super::SpamMode::LowFee`].
+    LowFee,
+    /// Spam: [`super::SpamMode::InvalidTx`].
+    InvalidTx,
+    /// Spam: [`super::SpamMode::InvalidBlock`].
+    InvalidBlock,
+}
+
+impl AdversaryMode {
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdversaryMode::Delay => "delay",
+            AdversaryMode::Filter => "filter",
+            AdversaryMode::Branch => "branch",
+            AdversaryMode::LowFee => "low-fee",
+            AdversaryMode::InvalidTx => "invalid-tx",
+            AdversaryMode::InvalidBlock => "invalid-block",
+        }
+    }
+
+    /// The eclipse mode it names, if it is one.
+    pub fn eclipse(self) -> Option<EclipseMode> {
+        match self {
+            AdversaryMode::Delay => Some(EclipseMode::Delay),
+            AdversaryMode::Filter => Some(EclipseMode::Filter),
+            AdversaryMode::Branch => Some(EclipseMode::Branch),
+            _ => None,
+        }
+    }
+
+    /// The spam mode it names, if it is one.
+    pub fn spam(self) -> Option<super::SpamMode> {
+        match self {
+            AdversaryMode::LowFee => Some(super::SpamMode::LowFee),
+            AdversaryMode::InvalidTx => Some(super::SpamMode::InvalidTx),
+            AdversaryMode::InvalidBlock => Some(super::SpamMode::InvalidBlock),
+            _ => None,
+        }
+    }
 }
 
 /// `mode` of an eclipse attacker.
@@ -260,7 +331,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             );
         }
         if a.kind == AdversaryKind::Eclipse
-            && a.mode == Some(EclipseMode::Branch)
+            && a.mode.and_then(AdversaryMode::eclipse) == Some(EclipseMode::Branch)
             && a.nodes.len() != 1
         {
             return invalid(
@@ -302,15 +373,42 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             }
             only(k, set, AdversaryKind::DoubleSpend)?;
         }
-        for (k, set) in [
-            ("victim", a.victim.is_some()),
-            ("mode", a.mode.is_some()),
-            ("delay", a.delay.is_some()),
-        ] {
+        for (k, set) in [("victim", a.victim.is_some()), ("delay", a.delay.is_some())] {
             only(k, set, AdversaryKind::Eclipse)?;
         }
+        if let Some(m) = a.mode {
+            let fits = match a.kind {
+                AdversaryKind::Eclipse => m.eclipse().is_some(),
+                AdversaryKind::Spam => m.spam().is_some(),
+                _ => {
+                    return invalid(
+                        file,
+                        &key("mode"),
+                        format!(
+                            "applies to `eclipse` and `spam` only, not `{}`",
+                            a.kind.name()
+                        ),
+                    )
+                }
+            };
+            if !fits {
+                let modes = if a.kind == AdversaryKind::Eclipse {
+                    "\"delay\", \"filter\" or \"branch\""
+                } else {
+                    "\"low-fee\", \"invalid-tx\" or \"invalid-block\""
+                };
+                return invalid(
+                    file,
+                    &key("mode"),
+                    format!("{:?} is no `{}` mode: {modes}", m.name(), a.kind.name()),
+                );
+            }
+        }
         if a.kind == AdversaryKind::Eclipse {
-            let mode = a.mode.unwrap_or(EclipseMode::Delay);
+            let mode = a
+                .mode
+                .and_then(AdversaryMode::eclipse)
+                .unwrap_or(EclipseMode::Delay);
             if a.delay.is_some() && mode == EclipseMode::Filter {
                 return invalid(
                     file,
@@ -444,6 +542,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
             "every node is an adversary's: no honest node is left to be the merchant".into(),
         );
     }
+    super::spam::validate(cfg, file)?;
     if total >= 1.0 {
         return invalid(
             file,
@@ -523,7 +622,10 @@ impl Config {
             nodes: a.nodes.clone(),
             // A validated config names it; an unchecked one gets a node no one is linked to.
             victim: a.victim.unwrap_or(usize::MAX),
-            mode: a.mode.unwrap_or(EclipseMode::Delay),
+            mode: a
+                .mode
+                .and_then(AdversaryMode::eclipse)
+                .unwrap_or(EclipseMode::Delay),
             delay_ms: a.delay.unwrap_or(DEFAULT_ECLIPSE_DELAY).as_millis() as u64,
             confirmations: a.confirmations.unwrap_or(DEFAULT_CONFIRMATIONS).max(1),
             amount: a.amount.unwrap_or(DEFAULT_AMOUNT),

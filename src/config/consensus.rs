@@ -150,9 +150,9 @@ impl Config {
     }
 
     /// The chain parameters, with every workload account, every `[[calls]]` user, the
-    /// `[frontrun]` attacker's node key and every double-spend attacker's (and branch-mode
-    /// eclipse attacker's) node key funded at
-    /// genesis (`workload.initial_balance` each).
+    /// `[frontrun]` attacker's node key, every double-spend attacker's (and branch-mode
+    /// eclipse attacker's) node key and every low-fee spammer's accounts funded at genesis
+    /// (`workload.initial_balance` each).
     pub fn chain_params(&self) -> ChainParams {
         let attacker = self.frontrun.as_ref().map(|f| Config::node_key(f.node));
         let double_spenders = (0..self.cluster.nodes)
@@ -168,6 +168,7 @@ impl Config {
             .chain((0..self.call_users()).map(Config::user_key))
             .chain(attacker)
             .chain(double_spenders)
+            .chain(self.spam_funded())
             .map(|k| (k.address(), self.workload.initial_balance))
             .collect();
         let c = &self.consensus;

@@ -23,6 +23,7 @@ mod peers;
 mod pos;
 mod pow;
 mod safety;
+mod spam;
 mod storage;
 mod tcp;
 mod views;
@@ -32,7 +33,7 @@ pub use adversary::{
     AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
     DEFAULT_GIVE_UP, DEFAULT_MERCHANT_DELAY,
 };
-pub use adversary::{EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY};
+pub use adversary::{AdversaryMode, EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY};
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
@@ -47,6 +48,9 @@ pub use peers::{AllowedKey, KeyEntry, PeersAllowed};
 pub use pos::{PosConfig, TOTAL_STAKE};
 pub use pow::{HashPower, PowConfig, PowEngine, Skew, MAX_SIMULATED_DIFFICULTY};
 pub use safety::SafetyConfig;
+pub use spam::{
+    SpamMode, SpamPlan, DEFAULT_FORKSPAM_RATE, DEFAULT_SPAM_ACCOUNTS, DEFAULT_SPAM_RATE,
+};
 pub use storage::{StorageBackend, StorageConfig};
 pub use tcp::TcpConfig;
 pub use views::{PlannedView, ViewEntry};

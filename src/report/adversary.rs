@@ -113,6 +113,10 @@ pub struct AdversaryStats {
     /// and `success_rate` are the double-spends against the victim).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eclipse: Option<EclipseStats>,
+    /// Spam and forkspam: what it sent, what the honest nodes did with it, and the honest
+    /// load against the same run without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spam: Option<super::SpamStats>,
 }
 
 /// `adversaries[i].theory`

@@ -470,6 +470,39 @@ pub enum Event {
         /// The copy's fee (the victim's fee times `fee_bump`, plus one).
         fee: u64,
     },
+    /// This node, a spam or forkspam adversary (`[[adversary]]`), sent a flood item: a
+    /// transaction (`block` false) or a block, with its `flaw` (`low-fee` for a valid
+    /// transaction, `fork` for a forkspam block), pushed to `peers` neighbours (0: put in its
+    /// own mempool and announced by gossip).
+    SpamSent {
+        /// Transaction id or block hash.
+        #[serde(serialize_with = "hex")]
+        id: Hash,
+        /// A block (else a transaction).
+        block: bool,
+        /// What is wrong with it, or what it is.
+        flaw: String,
+        /// Height of a block (0 for a transaction).
+        height: u64,
+        /// Neighbours it was pushed to.
+        peers: u64,
+    },
+    /// An honest node's mempool admitted a transaction of a spam adversary's account
+    /// (measurement only: the node behaves as for any other).
+    SpamAdmitted {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+    },
+    /// An honest node's mempool refused a transaction of a spam adversary's account that a
+    /// peer sent.
+    SpamRefused {
+        /// Transaction id.
+        #[serde(serialize_with = "hex")]
+        txid: TxId,
+        /// Why.
+        reason: String,
+    },
     /// A contract emitted an event in a block this node connected (or logged a line).
     ContractEvent {
         /// The contract.
@@ -638,6 +671,9 @@ impl Event {
             Event::EclipseFed { .. } => "eclipse_fed",
             Event::EclipseStarted { .. } => "eclipse_started",
             Event::EclipseReleased { .. } => "eclipse_released",
+            Event::SpamSent { .. } => "spam_sent",
+            Event::SpamAdmitted { .. } => "spam_admitted",
+            Event::SpamRefused { .. } => "spam_refused",
         }
     }
 }

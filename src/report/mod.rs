@@ -29,6 +29,7 @@ mod prefix;
 mod propagation;
 mod safety;
 pub mod schema;
+mod spam;
 #[cfg(test)]
 mod testkit;
 
@@ -51,6 +52,7 @@ pub use propagation::Propagation;
 pub use safety::{
     check_chain_invariants, check_tree_invariants, CatchUp, Safety, INVARIANT_CHECKS,
 };
+pub use spam::{HonestLoad, SpamStats};
 
 use crate::chain::exec::ExecRecord;
 use crate::chain::ChainState;
@@ -182,6 +184,11 @@ pub struct RunFacts {
     pub frontrun: Option<FrontrunWatch>,
     /// The `[[adversary]]` entries, as the run gave them.
     pub adversaries: Vec<AdversarySpec>,
+    /// The honest load of the same run without its spam and forkspam adversaries (absent:
+    /// none ran).
+    pub baseline: Option<HonestLoad>,
+    /// Blocks off the best chain each live node held in memory at the end (node, blocks).
+    pub side_blocks: Vec<(NodeId, usize)>,
 }
 
 /// The JSON report of a run.
@@ -265,6 +272,17 @@ impl Report {
             ),
             None => (None, None, None, None),
         };
+        let txs = TxStats {
+            pending: fates.pending,
+            nonce_gap: fates.nonce_gap,
+            on_competing_tip: fates.on_competing_tip,
+            dropped: fates.dropped,
+            lost_on_crashed_nodes: fates.lost_on_crashed,
+            lost: fates.lost,
+            ..tally.tx_stats(&facts.chain, facts.duration_s, facts.k)
+        };
+        let mut adversaries = adversary::adversaries(&facts.adversaries, &facts.chain, events);
+        spam::add_spam(&mut adversaries, facts, events, &txs);
         Report {
             seed: facts.seed,
             clock: facts.clock.clone(),
@@ -274,15 +292,7 @@ impl Report {
             wall_s: facts.wall_s,
             blocks: tally.block_stats(&facts.chain, &chain_pos),
             propagation_s: propagation::propagation(&tally, &facts.chain, &gaps),
-            txs: TxStats {
-                pending: fates.pending,
-                nonce_gap: fates.nonce_gap,
-                on_competing_tip: fates.on_competing_tip,
-                dropped: fates.dropped,
-                lost_on_crashed_nodes: fates.lost_on_crashed,
-                lost: fates.lost,
-                ..tally.tx_stats(&facts.chain, facts.duration_s, facts.k)
-            },
+            txs: txs.clone(),
             convergence: Convergence::of(facts),
             invariants,
             faults: faults::fault_reports(facts, events, &chain_pos),
@@ -301,7 +311,7 @@ impl Report {
                     c
                 },
             ),
-            adversaries: adversary::adversaries(&facts.adversaries, &facts.chain, events),
+            adversaries,
             events: events.len() as u64,
             expectations: Vec::new(),
         }

@@ -95,6 +95,45 @@ fn contract_rows(r: &Report) -> Vec<(String, String)> {
     ]
 }
 
+/// A spam or forkspam adversary's row: what it sent and what came of it, and the honest
+/// load against the same run without it.
+fn spam_row(s: &chainlab::report::SpamStats) -> String {
+    let lat = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}s"));
+    let without = s
+        .without
+        .as_ref()
+        .map_or(String::from(" (no baseline)"), |w| {
+            format!(
+                " vs {:.2} tps, p50 {} without (ratio {})",
+                w.tps,
+                lat(w.latency_p50_s),
+                s.tps_ratio.map_or("-".into(), |r| format!("{r:.2}"))
+            )
+        });
+    let sent = if s.blocks_sent > 0 {
+        format!(
+            "{} blocks sent, honest stored {} rejected {} refused {}, side blocks max {}",
+            s.blocks_sent,
+            s.blocks_stored_by_honest,
+            s.blocks_rejected_by_honest,
+            s.blocks_not_processed,
+            s.honest_side_blocks_max
+        )
+    } else {
+        format!(
+            "{} txs sent, honest admitted {} refused {}, {} on chain",
+            s.txs_sent, s.txs_admitted_by_honest, s.txs_refused_by_honest, s.txs_on_chain
+        )
+    };
+    format!(
+        "{}: {sent}; honest {:.2} tps, p50 {} p90 {}{without}",
+        s.mode,
+        s.honest.tps,
+        lat(s.honest.latency_p50_s),
+        lat(s.honest.latency_p90_s),
+    )
+}
+
 /// One row per `[[adversary]]`: its hash share, what it earned or how often it succeeded, and
 /// the theory's figure.
 fn adversary_rows(r: &Report) -> Vec<(String, String)> {
@@ -105,6 +144,9 @@ fn adversary_rows(r: &Report) -> Vec<(String, String)> {
             let label = format!("adversary {i} {} {:?}", a.kind, a.nodes);
             if let Some(e) = &a.eclipse {
                 return (label, eclipse_row(a, e));
+            }
+            if let Some(sp) = &a.spam {
+                return (label, spam_row(sp));
             }
             if a.kind == "double-spend" {
                 let theory = a.theory.as_ref().map_or(String::new(), |t| {

@@ -25,7 +25,7 @@ impl Cluster {
         for id in self.faults.paused.clone() {
             self.pause(id, false);
         }
-        let (finals, invariants, best) = self.finals().await?;
+        let (finals, invariants, best, side_blocks) = self.finals().await?;
         let chain = self.best_chain(best).await?;
         let views = self.views(best).await?;
         let pools = self.pooled().await?;
@@ -43,6 +43,7 @@ impl Cluster {
         (facts.pooled, facts.gapped) = pools;
         facts.competing = competing;
         facts.views = views;
+        facts.side_blocks = side_blocks;
         let mut report = Report::compute(&facts, &events);
         report.check(&self.cfg.expect.checks);
         Ok(RunOutput {
@@ -64,7 +65,19 @@ impl Cluster {
 
     /// Every node's tip (zero for a node that is down), the invariant checks, and the live
     /// node with the most work (the first one on a tie).
-    async fn finals(&self) -> Result<(Vec<NodeFinal>, Invariants, Option<NodeId>), ClusterError> {
+    #[allow(clippy::type_complexity)]
+    async fn finals(
+        &self,
+    ) -> Result<
+        (
+            Vec<NodeFinal>,
+            Invariants,
+            Option<NodeId>,
+            Vec<(NodeId, usize)>,
+        ),
+        ClusterError,
+    > {
+        let mut side_blocks = Vec::new();
         let mut finals = Vec::new();
         let mut invariants = Invariants::default();
         let mut best: Option<(u128, NodeId)> = None;
@@ -89,6 +102,7 @@ impl Cluster {
                 }
                 Err(_) => return Err(ClusterError::Unresponsive(id)),
             };
+            side_blocks.push((id, s.side_blocks));
             invariants.checked += s.checked;
             invariants.violations.extend(s.violations);
             if best.is_none_or(|(w, _)| s.work > w) {
@@ -102,7 +116,7 @@ impl Cluster {
                 work: s.work,
             });
         }
-        Ok((finals, invariants, best.map(|(_, id)| id)))
+        Ok((finals, invariants, best.map(|(_, id)| id), side_blocks))
     }
 
     /// The scenario's `[[views]]` evaluated on node `best`'s final state.
@@ -251,6 +265,7 @@ impl Cluster {
                 method: f.method().to_string(),
             }),
             adversaries: self.adversary_specs(),
+            baseline: self.baseline.clone(),
             ..RunFacts::default()
         }
     }

@@ -58,6 +58,9 @@ pub struct RunOptions {
     pub late_start: Vec<(NodeId, Duration)>,
     /// Report blocks once flushed to this file (`-`: standard output).
     pub durable_log: Option<PathBuf>,
+    /// The honest load of the same run without its spam and forkspam adversaries; [`run`]
+    /// runs that baseline first when the config has such adversaries and this is `None`.
+    pub baseline: Option<chainlab::report::HonestLoad>,
 }
 
 /// What a run produced.
@@ -145,6 +148,8 @@ pub struct Cluster {
     views: Vec<chainlab::config::PlannedView>,
     /// The `[frontrun]` attacker's node and what it copies.
     frontrun: Option<(NodeId, Frontrunner)>,
+    /// The honest load without the spam adversaries ([`RunOptions::baseline`]).
+    baseline: Option<chainlab::report::HonestLoad>,
 }
 
 /// The peer graph of a run of `cfg`: `network.topology`, then each eclipse victim linked to
@@ -167,7 +172,22 @@ pub fn topology(cfg: &Config) -> Result<Vec<Vec<NodeId>>, TopologyError> {
 ///
 /// # Errors
 /// [`ClusterError`] when the cluster cannot be built or a node fails to start.
-pub fn run(cfg: Config, opts: RunOptions) -> Result<RunOutput, ClusterError> {
+pub fn run(cfg: Config, mut opts: RunOptions) -> Result<RunOutput, ClusterError> {
+    // A spam or forkspam attack is measured against the same run without it: that run
+    // first, quietly, in its own runtime (docs/experiments.md, "Spam and forkspam").
+    if let (None, Some(base)) = (&opts.baseline, cfg.without_spam()) {
+        let quiet = RunOptions {
+            late_start: opts.late_start.clone(),
+            ..RunOptions::default()
+        };
+        let out = run_one(base, quiet)?;
+        opts.baseline = Some(chainlab::report::HonestLoad::of(&out.report.txs));
+    }
+    run_one(cfg, opts)
+}
+
+/// One run of `cfg`.
+fn run_one(cfg: Config, opts: RunOptions) -> Result<RunOutput, ClusterError> {
     let wall = std::time::Instant::now();
     let mode = cfg.cluster.clock;
     let mut out = runtime::block_on(mode, async move {
@@ -285,6 +305,7 @@ impl Cluster {
             contract_names,
             views,
             frontrun,
+            baseline: opts.baseline.clone(),
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;

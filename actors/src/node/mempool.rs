@@ -41,6 +41,9 @@ pub struct MempoolActor {
     frontrun: Option<Frontrunner>,
     /// A double-spend attacker's conflicting spend, for its private blocks only.
     private: Option<Arc<Transaction>>,
+    /// At an honest node of a run with spam adversaries: their senders, sorted (what this
+    /// pool does with their transactions is traced; measurement only).
+    spam_watch: Option<Arc<Vec<chainlab::Address>>>,
     span: tracing::Span,
 }
 
@@ -61,6 +64,7 @@ impl MempoolActor {
             votes: None,
             frontrun: None,
             private: None,
+            spam_watch: None,
         }
     }
 
@@ -68,6 +72,19 @@ impl MempoolActor {
     pub fn with_frontrunner(mut self, attacker: Option<Frontrunner>) -> MempoolActor {
         self.frontrun = attacker;
         self
+    }
+
+    /// Traces what the pool does with the transactions of `senders` (spam adversaries').
+    pub fn with_spam_watch(mut self, senders: Option<Arc<Vec<chainlab::Address>>>) -> Self {
+        self.spam_watch = senders;
+        self
+    }
+
+    /// Whether `tx` is a watched spam sender's.
+    fn is_spam(&self, tx: &Transaction) -> bool {
+        self.spam_watch
+            .as_ref()
+            .is_some_and(|w| w.binary_search(&tx.sender()).is_ok())
     }
 
     /// Under proof of stake (`pos` is the engine), the actor also holds the node's vote pool.
@@ -116,6 +133,12 @@ impl Handler<SubmitTx> for MempoolActor {
         let dropped = match self.pool.admit(m.tx.clone(), id, now, self.env.cache()) {
             Ok(dropped) => dropped,
             Err(e) => {
+                if m.from.is_some() && e != MempoolError::AlreadyKnown && self.is_spam(&m.tx) {
+                    self.env.record(Event::SpamRefused {
+                        txid: id,
+                        reason: e.to_string(),
+                    });
+                }
                 // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
                 if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
                     self.env.penalize(
@@ -130,6 +153,9 @@ impl Handler<SubmitTx> for MempoolActor {
             }
         };
         self.dropped(dropped);
+        if self.is_spam(&m.tx) {
+            self.env.record(Event::SpamAdmitted { txid: id });
+        }
         self.links.accepted.do_send(TxAccepted { id, from: m.from });
         tracing::trace!(tx = %id.short(), "tx admitted");
         self.front_run(&m.tx, id, now);

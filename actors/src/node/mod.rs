@@ -33,6 +33,7 @@ pub use mempool::{MempoolActor, MempoolLinks};
 use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
+pub use peer::SpamRole;
 pub use peer::{DoubleSpendLinks, DoubleSpendRole, PeerActor, PeerLinks, PeerPolicy, SelfishRole};
 pub use peer::{EclipseLinks, EclipseRole};
 
@@ -176,6 +177,16 @@ impl NodeHandle {
     }
 }
 
+/// What an honest node's mempool traces as spam (`spam_admitted`, `spam_refused`): the
+/// senders of the config's spam adversaries (none at an adversary's node, or without one).
+fn spam_watch(cfg: &Config, id: NodeId) -> Option<std::sync::Arc<Vec<chainlab::Address>>> {
+    if cfg.adversary_of(id).is_some() {
+        return None;
+    }
+    let senders = cfg.spam_senders();
+    (!senders.is_empty()).then(|| std::sync::Arc::new(senders))
+}
+
 /// Builds and starts a node on the current arbiter over a chain loaded by [`ChainKit::load`].
 pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState) -> NodeHandle {
     let id = spec.id;
@@ -260,13 +271,26 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
             private_tx: handle.mempool.clone().recipient(),
         };
         EclipseRole::new(id, plan, cfg.consensus.chain_id, own_nonce, links)
+    }))
+    .with_spam(cfg.spam(id).map(|plan| {
+        let best = chain_state
+            .canonical()
+            .iter()
+            .filter_map(|h| chain_state.get(h).cloned());
+        SpamRole::new(
+            plan,
+            factory.chain.params.clone(),
+            best,
+            cfg.cluster.duration,
+        )
     }));
     life.adopt(actix::spawn(peer_ctx.into_future(peer)));
     let pool = Mempool::new(cfg.mempool_policy(), accounts, key);
     let rebroadcast = cfg.gossip.rebroadcast_interval;
     let mempool = MempoolActor::new(env.clone(), pool, rebroadcast, handle.mempool_links())
         .with_votes(factory.chain.params.engine.pos().cloned())
-        .with_frontrunner(spec.frontrun);
+        .with_frontrunner(spec.frontrun)
+        .with_spam_watch(spam_watch(cfg, id));
     life.adopt(actix::spawn(mempool_ctx.into_future(mempool)));
     let setup = miner::MinerSetup {
         share: spec.hash_share,

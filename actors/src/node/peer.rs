@@ -7,10 +7,12 @@
 mod double_spend;
 mod eclipse;
 mod selfish;
+mod spam;
 
 pub use double_spend::{DoubleSpendRole, RoleLinks as DoubleSpendLinks};
 pub use eclipse::{EclipseRole, RoleLinks as EclipseLinks};
 pub use selfish::SelfishRole;
+pub use spam::SpamRole;
 
 use super::messages::*;
 use super::NodeEnv;
@@ -88,6 +90,8 @@ pub struct PeerActor {
     double_spend: Option<DoubleSpendRole>,
     /// An eclipse attacker's node: its screen of the victim's view (`[[adversary]]`).
     eclipse: Option<EclipseRole>,
+    /// A spam or forkspam adversary's node: its flood (`[[adversary]]`).
+    spam: Option<SpamRole>,
 }
 
 /// The peer actor's policy.
@@ -127,6 +131,7 @@ impl PeerActor {
             selfish: None,
             double_spend: None,
             eclipse: None,
+            spam: None,
         }
     }
 
@@ -272,6 +277,7 @@ impl Actor for PeerActor {
         ctx.set_mailbox_capacity(self.policy.mailbox_capacity);
         self.ds_actor_started(ctx);
         self.ec_actor_started(ctx);
+        self.spam_started(ctx);
     }
 }
 
@@ -493,6 +499,7 @@ impl Handler<TipChanged> for PeerActor {
         self.tip = (m.0.new_tip, m.0.new_height);
         self.ds_tip_changed(&m.0);
         self.ec_tip_changed(&m.0);
+        self.spam_tip_changed(&m.0);
     }
 }
 
