@@ -530,3 +530,32 @@ fn node_keys_are_created_once_reused_and_damage_is_refused() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     bad_input(&args, &["tcp.peers_allowed", "lists no key"]);
 }
+
+#[test]
+fn an_adversary_from_the_command_line_runs_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    run_small(&[
+        "--adversary",
+        "kind=selfish nodes=0 hashpower=0.4 gamma=0.5",
+        "--report",
+        s(&report),
+    ]);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let a = &v["adversaries"][0];
+    assert_eq!(a["kind"], "selfish", "{a}");
+    assert_eq!(number(a, "hashpower"), 0.4);
+    assert_eq!(number(a, "gamma"), 0.5);
+}
+
+#[test]
+fn a_bad_command_line_adversary_is_refused_naming_it() {
+    bad_input(
+        &run_args(&["--adversary", "kind=selfish nodes=0 gama=0.5"]),
+        &["--adversary", "gama"],
+    );
+    bad_input(
+        &run_args(&["--adversary", "kind=selfish nodes=17"]),
+        &["adversary.0.nodes", "node 17"],
+    );
+}

@@ -281,6 +281,20 @@ pub struct DoubleSpendPlan {
     pub conflict_fee: u64,
 }
 
+/// One `--adversary` argument: the keys of an `[[adversary]]` entry as `key=value` words,
+/// e.g. `kind=selfish nodes=0 hashpower=0.3 gamma=0.5` (`nodes` may be one id or a list
+/// `[0,1]`; values are TOML when they parse as TOML, else text, so `delay=30s` works).
+///
+/// # Errors
+/// A message naming the argument and the word or key that is wrong.
+pub fn parse_adversary_arg(arg: &str) -> Result<AdversaryEntry, String> {
+    let mut table = super::key_value_words(arg, "--adversary")?;
+    if let Some(n @ toml::Value::Integer(_)) = table.get("nodes").cloned() {
+        table.insert("nodes".into(), toml::Value::Array(vec![n]));
+    }
+    AdversaryEntry::deserialize(table).map_err(|e| format!("--adversary {arg:?}: {e}"))
+}
+
 /// Checks the `[[adversary]]` entries for a cluster of `nodes`.
 ///
 /// # Errors
@@ -955,5 +969,69 @@ mod tests {
             e.contains("adversary.1.victim") && e.contains("earlier entry"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_command_line_adversary_is_an_entry() {
+        let e = parse_adversary_arg("kind=selfish nodes=0 hashpower=0.3 gamma=0.5").unwrap();
+        assert_eq!(
+            (e.kind, e.nodes.clone(), e.hashpower, e.gamma),
+            (AdversaryKind::Selfish, vec![0], Some(0.3), Some(0.5))
+        );
+        let e = parse_adversary_arg("kind=eclipse nodes=[0, 1] victim=4 mode=filter").unwrap();
+        assert_eq!(e.nodes, vec![0, 1]);
+        assert_eq!(e.mode, Some(AdversaryMode::Filter));
+        let e = parse_adversary_arg("kind=eclipse nodes=[0,1] victim=4 delay=30s").unwrap();
+        assert_eq!(e.delay, Some(Duration::from_secs(30)));
+        let mut c = parse("").unwrap();
+        c.add_adversaries(
+            vec![parse_adversary_arg("kind=double-spend nodes=1 confirmations=2").unwrap()],
+            "--adversary",
+        )
+        .unwrap();
+        assert_eq!(c.double_spend(1).map(|p| p.confirmations), Some(2));
+        for (arg, want) in [
+            ("kind=selfish nodes", "is not key=value"),
+            ("kind=sybil nodes=0", "unknown variant `sybil`"),
+            ("kind=selfish nodes=0 gama=0.5", "unknown field `gama`"),
+        ] {
+            let e = parse_adversary_arg(arg).unwrap_err();
+            assert!(e.contains("--adversary") && e.contains(want), "{arg}: {e}");
+        }
+        let mut c = parse("").unwrap();
+        let e = c
+            .add_adversaries(
+                vec![parse_adversary_arg("kind=selfish nodes=9").unwrap()],
+                "--adversary",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adversary.0.nodes") && e.contains("node 9"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_mode_must_fit_its_kind() {
+        for (entry, want) in [
+            (
+                "kind = \"eclipse\"\nnodes = [0]\nvictim = 3\nmode = \"low-fee\"",
+                "\"low-fee\" is no `eclipse` mode",
+            ),
+            (
+                "kind = \"spam\"\nnodes = [0]\nmode = \"branch\"",
+                "\"branch\" is no `spam` mode",
+            ),
+            (
+                "kind = \"selfish\"\nnodes = [0]\nmode = \"delay\"",
+                "applies to `eclipse` and `spam` only",
+            ),
+        ] {
+            let e = parse(&format!("[[adversary]]\n{entry}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("adversary.0.mode") && e.contains(want), "{e}");
+        }
     }
 }

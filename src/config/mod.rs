@@ -30,10 +30,12 @@ mod views;
 mod workload;
 
 pub use adversary::{
+    parse_adversary_arg, AdversaryMode, EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY,
+};
+pub use adversary::{
     AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
     DEFAULT_GIVE_UP, DEFAULT_MERCHANT_DELAY,
 };
-pub use adversary::{AdversaryMode, EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY};
 pub use calls::{encode_args, CallEntry, PlannedCall};
 pub use cluster::{ClockMode, ClusterConfig};
 pub use consensus::{ConsensusConfig, ConsensusKind};
@@ -159,6 +161,46 @@ fn parse_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
+/// The words of a `--fault` or `--adversary` argument as a TOML table: `key=value` words
+/// separated by spaces outside brackets; a value is TOML when it parses as TOML, else text.
+///
+/// # Errors
+/// A message naming `flag`, the argument and the word that is not `key=value`.
+pub fn key_value_words(arg: &str, flag: &str) -> Result<toml::Table, String> {
+    let mut words = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for c in arg.chars() {
+        match c {
+            '[' | '{' => depth += 1,
+            ']' | '}' => depth -= 1,
+            _ => {}
+        }
+        if c.is_whitespace() && depth == 0 {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    let mut table = toml::Table::new();
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("{flag} {arg:?}: {w:?} is not key=value"))?;
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.to_string()));
+        table.insert(k.to_string(), value);
+    }
+    Ok(table)
+}
+
 /// Applies `key.path=value` to a TOML document.
 ///
 /// A segment names a key of a table, or, when it is a number and the value so far is an
@@ -255,6 +297,19 @@ pub fn apply_override(doc: &mut toml::Table, arg: &str) -> Result<(), ConfigErro
 }
 
 impl Config {
+    /// Appends `[[adversary]]` entries (from `--adversary`) and validates again.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the entry.
+    pub fn add_adversaries(
+        &mut self,
+        entries: Vec<AdversaryEntry>,
+        file: &str,
+    ) -> Result<(), ConfigError> {
+        self.adversary.extend(entries);
+        self.validate(file)
+    }
+
     /// Appends fault entries (from `--fault` or a `--faults` file) and validates again.
     ///
     /// # Errors

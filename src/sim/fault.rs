@@ -678,37 +678,7 @@ impl<T: Copy> Overrides<T> {
 /// # Errors
 /// A message naming the bad word or field.
 pub fn parse_fault_arg(arg: &str) -> Result<FaultEntry, String> {
-    let mut words = Vec::new();
-    let mut depth = 0i32;
-    let mut cur = String::new();
-    for c in arg.chars() {
-        match c {
-            '[' | '{' => depth += 1,
-            ']' | '}' => depth -= 1,
-            _ => {}
-        }
-        if c.is_whitespace() && depth == 0 {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-        } else {
-            cur.push(c);
-        }
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    let mut table = toml::Table::new();
-    for w in words {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| format!("--fault {arg:?}: {w:?} is not key=value"))?;
-        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .unwrap_or_else(|| toml::Value::String(v.to_string()));
-        table.insert(k.to_string(), value);
-    }
+    let table = crate::config::key_value_words(arg, "--fault")?;
     FaultEntry::deserialize(table).map_err(|e| format!("--fault {arg:?}: {e}"))
 }
 

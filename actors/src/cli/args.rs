@@ -45,6 +45,21 @@ pub fn load_config(path: Option<&Path>, overrides: &[String]) -> Result<Config, 
     Config::parse(&text, &label, overrides).map_err(bad)
 }
 
+/// Adds the `[[adversary]]` entries of `--adversary` arguments to `c`.
+///
+/// # Errors
+/// An argument that does not parse, or an entry the config refuses.
+pub fn add_adversaries(c: &mut Config, args: &[String]) -> Result<(), BadInput> {
+    let entries = args
+        .iter()
+        .map(|a| chainlab::config::parse_adversary_arg(a).map_err(BadInput))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !entries.is_empty() {
+        c.add_adversaries(entries, "--adversary").map_err(bad)?;
+    }
+    Ok(())
+}
+
 /// Adds the faults of `--fault` arguments, then those of each `--faults` file, to `c`.
 ///
 /// # Errors

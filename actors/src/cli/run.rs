@@ -1,7 +1,7 @@
 //! `chainlab run` (and `chainlab` alone): a whole cluster in this process, then its summary,
 //! report and trace.
 
-use super::args::{add_faults, bad, load_config, quoted, ConfigArgs};
+use super::args::{add_adversaries, add_faults, bad, load_config, quoted, ConfigArgs};
 use super::output::{ensure_writable, write_report, write_trace};
 use super::summary::print_summary;
 use super::Outcome;
@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Add a fault, e.g. --fault 'at=600s kind=partition groups=[[0,1],[2,3]]' (repeatable).
     #[arg(long = "fault", value_name = "FAULT")]
     faults: Vec<String>,
+    /// Add an attacker, e.g. --adversary 'kind=selfish nodes=0 hashpower=0.3 gamma=0.5'
+    /// (the keys of an [[adversary]] entry; repeatable).
+    #[arg(long = "adversary", value_name = "ADVERSARY")]
+    adversaries: Vec<String>,
     /// Add the [[faults]] of a TOML file (repeatable).
     #[arg(long = "faults", value_name = "FILE")]
     fault_files: Vec<PathBuf>,
@@ -77,6 +81,7 @@ impl RunArgs {
 /// Bad config, faults or arguments, an unwritable output, or a run that cannot start.
 pub fn run(a: RunArgs) -> anyhow::Result<Outcome> {
     let mut c = load_config(a.config.as_deref(), &a.overrides())?;
+    add_adversaries(&mut c, &a.adversaries)?;
     add_faults(&mut c, &a.faults, &a.fault_files)?;
     // Fail on unwritable outputs before running, not after.
     for path in a.report.iter().chain(&a.trace) {
