@@ -95,6 +95,13 @@ impl Selfish {
         self.publish_to(height)
     }
 
+    /// The pool stops (its `until` came): everything withheld is published, and it holds
+    /// nothing after.
+    pub fn publish_all(&mut self) -> Decision {
+        self.race = false;
+        self.publish_to(u64::MAX)
+    }
+
     /// Publishes the withheld blocks up to `height`.
     fn publish_to(&mut self, height: u64) -> Decision {
         let split = self.private.partition_point(|(_, h)| *h <= height);
@@ -132,6 +139,20 @@ mod tests {
         // The pool finds the next block during the race: published at once.
         assert_eq!(heights(&s.on_own_block(h(2), 2)), vec![2]);
         assert_eq!(s.lead(), 0);
+    }
+
+    #[test]
+    fn publish_all_empties_the_lead() {
+        let mut s = Selfish::new();
+        assert_eq!(s.publish_all(), Decision::default());
+        for i in 1..=3 {
+            s.on_own_block(h(i), u64::from(i));
+        }
+        assert_eq!(heights(&s.publish_all()), vec![1, 2, 3]);
+        assert_eq!(s.lead(), 0);
+        assert!(!s.withholds(&h(2)));
+        // The public chain is the pool's now: an honest block at 3 is no news.
+        assert_eq!(s.on_public_block(3), Decision::default());
     }
 
     #[test]

@@ -34,6 +34,10 @@
 //! confirmations = 6     # branch only, optional: the victim's z (default 6)
 //! amount = 1000         # branch only, optional: what each payment to the victim moves
 //! ```
+//!
+//! Every kind but eclipse and double-spend also takes `from` and `until` (optional): a time
+//! since the run's start (`"10m"`) or a chain height (`120`). Outside `[from, until)` the
+//! adversary's nodes run the honest code ([`Window`]).
 
 use super::{invalid, Config, ConfigError, ConsensusKind};
 use crate::NodeId;
@@ -136,6 +140,137 @@ pub struct AdversaryEntry {
     /// + 1, just below the honest nodes' fork floor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_depth: Option<u64>,
+    /// When the strategy starts: a time since the run's start or a tip height (absent: at
+    /// once). Before it the nodes run the honest code.
+    #[serde(
+        default,
+        deserialize_with = "de_from",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from: Option<Moment>,
+    /// When the strategy stops: a time since the run's start or a tip height (absent:
+    /// never). From it on the nodes run the honest code.
+    #[serde(
+        default,
+        deserialize_with = "de_until",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub until: Option<Moment>,
+}
+
+/// `from` / `until` of an `[[adversary]]` entry: a time since the run's start (a string,
+/// `"10m"`) or a height of the node's best chain (an integer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// This long after the run's start.
+    Time(Duration),
+    /// Once the node's tip is at least this high.
+    Height(u64),
+}
+
+impl Moment {
+    /// Whether the moment has come, `elapsed_ms` after the run's start with the node's tip at
+    /// `tip_height`.
+    pub fn reached(&self, elapsed_ms: u64, tip_height: u64) -> bool {
+        match *self {
+            Moment::Time(d) => u128::from(elapsed_ms) >= d.as_millis(),
+            Moment::Height(h) => tip_height >= h,
+        }
+    }
+
+    /// As written in a config.
+    pub fn describe(&self) -> String {
+        match self {
+            Moment::Time(d) => format!("{:?}", humantime::format_duration(*d).to_string()),
+            Moment::Height(h) => h.to_string(),
+        }
+    }
+}
+
+impl Serialize for Moment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Moment::Time(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            Moment::Height(h) => s.serialize_u64(*h),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Moment {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Moment, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Height(u64),
+            Text(String),
+            Other(serde::de::IgnoredAny),
+        }
+        let bad = |what: String| {
+            serde::de::Error::custom(format!(
+                "{what} is neither a height (a whole number) nor a time (like \"10m\")"
+            ))
+        };
+        match Raw::deserialize(d)? {
+            Raw::Height(h) => Ok(Moment::Height(h)),
+            Raw::Text(t) => humantime::parse_duration(&t)
+                .map(Moment::Time)
+                .map_err(|_| bad(format!("{t:?}"))),
+            Raw::Other(_) => Err(bad("the value".into())),
+        }
+    }
+}
+
+fn de_moment<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    key: &str,
+) -> Result<Option<Moment>, D::Error> {
+    Moment::deserialize(d)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("`{key}`: {e}")))
+}
+
+fn de_from<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Moment>, D::Error> {
+    de_moment(d, "from")
+}
+
+fn de_until<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Moment>, D::Error> {
+    de_moment(d, "until")
+}
+
+/// When an adversary's nodes run its strategy: from `from` (absent: the start) until `until`
+/// (absent: the end); outside it they run the honest code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// The strategy starts once this has come.
+    pub from: Option<Moment>,
+    /// The strategy stops once this has come.
+    pub until: Option<Moment>,
+}
+
+impl Window {
+    /// Always active (neither key set).
+    pub const ALWAYS: Window = Window {
+        from: None,
+        until: None,
+    };
+
+    /// Whether the strategy runs, `elapsed_ms` after the run's start with the node's tip at
+    /// `tip_height`: `from` has come (or is absent) and `until` has not (or is absent).
+    pub fn active(&self, elapsed_ms: u64, tip_height: u64) -> bool {
+        self.from.is_none_or(|m| m.reached(elapsed_ms, tip_height))
+            && !self.ended(elapsed_ms, tip_height)
+    }
+
+    /// Whether `until` has come (never without one).
+    pub fn ended(&self, elapsed_ms: u64, tip_height: u64) -> bool {
+        self.until
+            .is_some_and(|m| m.reached(elapsed_ms, tip_height))
+    }
+
+    /// Whether the window is the whole run (neither key set).
+    pub fn is_always(&self) -> bool {
+        self.from.is_none() && self.until.is_none()
+    }
 }
 
 /// `mode` of an `[[adversary]]` entry: an eclipse's or a spam flood's.
@@ -443,6 +578,7 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
                 }
             }
         }
+        validate_window(cfg, file, i, a)?;
         if let Some(h) = a.hashpower {
             if !(h > 0.0 && h < 1.0) {
                 return invalid(
@@ -574,7 +710,68 @@ pub(super) fn validate(cfg: &Config, file: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks `from` / `until` of entry `i`.
+fn validate_window(
+    cfg: &Config,
+    file: &str,
+    i: usize,
+    a: &AdversaryEntry,
+) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("adversary.{i}.{k}");
+    let duration = cfg.cluster.duration;
+    for (k, m) in [("from", a.from), ("until", a.until)] {
+        let Some(m) = m else { continue };
+        if matches!(a.kind, AdversaryKind::DoubleSpend | AdversaryKind::Eclipse) {
+            return invalid(
+                file,
+                &key(k),
+                format!("is not supported for `{}`", a.kind.name()),
+            );
+        }
+        if let Moment::Time(t) = m {
+            if t > duration {
+                return invalid(
+                    file,
+                    &key(k),
+                    format!(
+                        "{} is past cluster.duration ({})",
+                        m.describe(),
+                        humantime::format_duration(duration)
+                    ),
+                );
+            }
+        }
+    }
+    let ordered = match (a.from, a.until) {
+        (Some(Moment::Time(f)), Some(Moment::Time(u))) => u > f,
+        (Some(Moment::Height(f)), Some(Moment::Height(u))) => u > f,
+        _ => true,
+    };
+    if !ordered {
+        return invalid(
+            file,
+            &key("until"),
+            format!(
+                "{} is not after from ({})",
+                a.until.map(|m| m.describe()).unwrap_or_default(),
+                a.from.map(|m| m.describe()).unwrap_or_default()
+            ),
+        );
+    }
+    Ok(())
+}
+
 impl Config {
+    /// When the adversary node `id` belongs to runs its strategy ([`Window::ALWAYS`] for a
+    /// node that is no adversary's, or an entry with neither `from` nor `until`).
+    pub fn adversary_window(&self, id: NodeId) -> Window {
+        self.adversary_of(id)
+            .map_or(Window::ALWAYS, |(_, a)| Window {
+                from: a.from,
+                until: a.until,
+            })
+    }
+
     /// The adversary entry node `id` belongs to, with its index.
     pub fn adversary_of(&self, id: NodeId) -> Option<(usize, &AdversaryEntry)> {
         self.adversary
@@ -1033,5 +1230,128 @@ mod tests {
                 .to_string();
             assert!(e.contains("adversary.0.mode") && e.contains(want), "{e}");
         }
+    }
+
+    #[test]
+    fn a_window_is_active_from_from_until_until() {
+        let w = Window::ALWAYS;
+        assert!(w.is_always() && w.active(0, 0) && w.active(u64::MAX, u64::MAX));
+        assert!(!w.ended(u64::MAX, u64::MAX));
+        let w = Window {
+            from: Some(Moment::Time(Duration::from_secs(10))),
+            until: Some(Moment::Height(5)),
+        };
+        assert!(!w.is_always());
+        assert!(!w.active(9_999, 0));
+        assert!(w.active(10_000, 0) && w.active(10_000, 4));
+        assert!(!w.active(10_000, 5) && w.ended(0, 5) && !w.ended(u64::MAX, 4));
+        let w = Window {
+            from: Some(Moment::Height(3)),
+            until: Some(Moment::Time(Duration::from_secs(60))),
+        };
+        assert!(!w.active(0, 2) && w.active(0, 3) && w.active(59_999, 100));
+        assert!(!w.active(60_000, 100) && !w.active(60_000, 0));
+        let w = Window {
+            from: None,
+            until: Some(Moment::Height(2)),
+        };
+        assert!(w.active(0, 0) && w.active(0, 1) && !w.active(0, 2));
+    }
+
+    #[test]
+    fn from_and_until_parse_as_times_or_heights() {
+        let c = parse(
+            "[[adversary]]\nkind = \"selfish\"\nnodes = [0]\nfrom = \"1m 30s\"\nuntil = 40\n\
+             [[adversary]]\nkind = \"spam\"\nnodes = [1]\nmode = \"low-fee\"\nrate = 1.0\n\
+             from = 5\n",
+        )
+        .unwrap();
+        let w = c.adversary_window(0);
+        assert_eq!(
+            (w.from, w.until),
+            (
+                Some(Moment::Time(Duration::from_secs(90))),
+                Some(Moment::Height(40))
+            )
+        );
+        assert_eq!(c.adversary_window(1).from, Some(Moment::Height(5)));
+        assert!(c.adversary_window(1).until.is_none());
+        assert!(c.adversary_window(2).is_always());
+        // Neither key: always active, and nothing new when written back.
+        let c = parse("[[adversary]]\nkind = \"selfish\"\nnodes = [0]\n").unwrap();
+        assert!(c.adversary_window(0).is_always());
+        let text = toml::to_string(&c.adversary[0]).unwrap();
+        assert!(!text.contains("from") && !text.contains("until"), "{text}");
+        // Written back and read again: the same.
+        let e = parse_adversary_arg("kind=selfish nodes=0 from=10m until=7").unwrap();
+        assert_eq!(e.from, Some(Moment::Time(Duration::from_secs(600))));
+        assert_eq!(e.until, Some(Moment::Height(7)));
+        let back: AdversaryEntry = toml::from_str(&toml::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn bad_windows_are_named() {
+        let selfish = "kind = \"selfish\"\nnodes = [0]";
+        let cases = [
+            (selfish, "from = \"soon\"", "adversary.0", "`from`"),
+            (selfish, "until = -3", "adversary.0", "`until`"),
+            (selfish, "from = 1.5", "adversary.0", "neither a height"),
+            (
+                selfish,
+                "from = 10\nuntil = 10",
+                "adversary.0.until",
+                "not after from",
+            ),
+            (
+                selfish,
+                "from = \"5m\"\nuntil = \"1m\"",
+                "adversary.0.until",
+                "not after from",
+            ),
+            (
+                selfish,
+                "until = \"2h\"",
+                "adversary.0.until",
+                "cluster.duration",
+            ),
+            (
+                selfish,
+                "from = \"11m\"",
+                "adversary.0.from",
+                "cluster.duration",
+            ),
+            (
+                "kind = \"double-spend\"\nnodes = [0]",
+                "from = 3",
+                "adversary.0.from",
+                "not supported for `double-spend`",
+            ),
+            (
+                "kind = \"eclipse\"\nnodes = [0]\nvictim = 3",
+                "until = \"1m\"",
+                "adversary.0.until",
+                "not supported for `eclipse`",
+            ),
+        ];
+        for (entry, body, key, what) in cases {
+            let e = parse(&format!("[[adversary]]\n{entry}\n{body}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key) && e.contains(what), "{body}: {e}");
+        }
+        // A time and a height are not compared: either may come first.
+        assert!(parse(&format!(
+            "[[adversary]]\n{selfish}\nfrom = \"5m\"\nuntil = 3\n"
+        ))
+        .is_ok());
+        // The second entry is named.
+        let e = parse(&format!(
+            "[[adversary]]\n{selfish}\n[[adversary]]\nkind = \"timewarp\"\nnodes = [1]\n\
+             until = \"never\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("adversary.1") && e.contains("`until`"), "{e}");
     }
 }

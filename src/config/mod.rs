@@ -30,7 +30,8 @@ mod views;
 mod workload;
 
 pub use adversary::{
-    parse_adversary_arg, AdversaryMode, EclipseMode, EclipsePlan, DEFAULT_ECLIPSE_DELAY,
+    parse_adversary_arg, AdversaryMode, EclipseMode, EclipsePlan, Moment, Window,
+    DEFAULT_ECLIPSE_DELAY,
 };
 pub use adversary::{
     AdversaryEntry, AdversaryKind, DoubleSpendPlan, DEFAULT_AMOUNT, DEFAULT_CONFIRMATIONS,
@@ -366,6 +367,15 @@ impl Config {
                 })
             }
         };
+        // Adversary entries are read one by one first so that an error names its entry.
+        if let Some(toml::Value::Array(items)) = doc.get("adversary") {
+            for (i, item) in items.iter().enumerate() {
+                AdversaryEntry::deserialize(item.clone()).map_err(|e| ConfigError::Parse {
+                    file: file_label.clone(),
+                    message: format!("adversary.{i}: {}", e.to_string().trim_end()),
+                })?;
+            }
+        }
         let mut cfg: Config = Config::deserialize(doc).map_err(|e| ConfigError::Parse {
             file: file_label.clone(),
             message: e.to_string().trim_end().to_string(),
