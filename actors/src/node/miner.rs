@@ -19,6 +19,7 @@ use actix::prelude::*;
 use chainlab::block::{Block, Item, Seal};
 use chainlab::chain::Stamp;
 use chainlab::config::Config;
+use chainlab::config::Window;
 use chainlab::consensus::pos::Pos;
 use chainlab::consensus::{Consensus, Effort, Plan, Producer, SealRule};
 use chainlab::report::Event;
@@ -52,6 +53,11 @@ pub struct MinerSetup {
     pub rng: ChaCha8Rng,
     /// How its templates are stamped (a timewarp attacker's warp).
     pub stamp: Stamp,
+    /// When its adversary's strategy runs (`from` / `until`): outside it templates are
+    /// stamped [`Stamp::Now`] whatever `stamp` says.
+    pub window: Window,
+    /// The chain's tip height at start.
+    pub height: u64,
 }
 
 /// Where the miner actor sends: the mempool for transactions, the chain for templates and
@@ -88,8 +94,11 @@ pub struct MinerActor {
     effort: Effort,
     key: chainlab::KeyPair,
     max_block_txs: usize,
-    /// How its templates are stamped.
+    /// How its templates are stamped (within `window`; `Stamp::Now` outside it).
     stamp: Stamp,
+    window: Window,
+    /// The tip's height (the window's height moments are checked against it).
+    height: u64,
     /// This node's clock skew (a fault), ms: slot engines plan by the node's own clock.
     skew_ms: i64,
     /// The `equivocate` fault is on: each sealed block gets a twin ([`super::equivocate`]).
@@ -142,6 +151,8 @@ impl MinerActor {
             cancel: Arc::new(AtomicBool::new(false)),
             max_block_txs: s.max_block_txs,
             stamp: s.stamp,
+            window: s.window,
+            height: s.height,
             skew_ms: 0,
             equivocate: false,
             env,
@@ -251,7 +262,13 @@ impl MinerActor {
         let mempool = self.links.template.clone();
         let chain = self.links.build.clone();
         let miner = self.address;
-        let stamp = self.stamp;
+        // A timewarp attacker outside its window stamps as an honest miner does.
+        let elapsed = self.env.recorder.clock().elapsed_ms();
+        let stamp = if self.window.active(elapsed, self.height) {
+            self.stamp
+        } else {
+            Stamp::Now
+        };
         let max = self.max_block_txs;
         let pool = match (&self.links.items, &self.rule) {
             (Some(p), SealRule::Pos(_)) => Some((p.clone(), self.rule.clone())),
@@ -437,6 +454,7 @@ impl Handler<TipChanged> for MinerActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, ctx: &mut Context<Self>) {
         tracing::trace!(node = self.id, height = m.0.new_height, "new tip");
+        self.height = m.0.new_height;
         if let Some(rule) = &m.0.next_rule {
             self.rule = rule.clone();
         }
@@ -561,6 +579,8 @@ mod tests {
                 max_block_txs: 10,
                 rng: chainlab::sim::model::stream(3, "miner", 0),
                 stamp: Stamp::Now,
+                window: chainlab::config::Window::ALWAYS,
+                height: 0,
             };
             let probe = Probe { chain, clock, out }.start();
             let links = MinerLinks {

@@ -250,6 +250,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         rng("peer"),
         handle.peer_links(),
     )
+    .with_window(cfg.adversary_window(id))
     .with_selfish(match cfg.adversary_of(id) {
         Some((_, a)) if a.kind == AdversaryKind::Selfish => {
             Some(SelfishRole::new(Config::node_key(id).address()))
@@ -314,6 +315,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
             Some((_, a)) if a.kind == AdversaryKind::Timewarp => chainlab::chain::Stamp::Warp,
             _ => chainlab::chain::Stamp::Now,
         },
+        window: cfg.adversary_window(id),
+        height: chain_state.height(),
         rng: rng("miner"),
     };
     let miner = MinerActor::new(setup, env.clone(), handle.miner_links());

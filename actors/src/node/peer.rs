@@ -18,6 +18,7 @@ use super::messages::*;
 use super::NodeEnv;
 use crate::transport::{Deliver, PeerLink};
 use actix::prelude::*;
+use chainlab::config::Window;
 use chainlab::net::gossip::Gossip;
 use chainlab::net::ledger::{LedgerPolicy, PeerLedger};
 use chainlab::net::recent::{RecentBlocks, RECENT_BLOCKS};
@@ -92,6 +93,8 @@ pub struct PeerActor {
     eclipse: Option<EclipseRole>,
     /// A spam or forkspam adversary's node: its flood (`[[adversary]]`).
     spam: Option<SpamRole>,
+    /// When its adversary's strategy runs (`from` / `until`; always for an honest node).
+    window: Window,
 }
 
 /// The peer actor's policy.
@@ -132,7 +135,27 @@ impl PeerActor {
             double_spend: None,
             eclipse: None,
             spam: None,
+            window: Window::ALWAYS,
         }
+    }
+
+    /// Runs its adversary's strategy within `window` only (`from` / `until`).
+    pub fn with_window(mut self, window: Window) -> PeerActor {
+        self.window = window;
+        self
+    }
+
+    /// Whether its adversary's strategy runs now (its window, by the run's elapsed time and
+    /// this node's tip height).
+    fn window_open(&self) -> bool {
+        self.window
+            .active(self.env.recorder.clock().elapsed_ms(), self.tip.1)
+    }
+
+    /// Whether its adversary's `until` has come.
+    fn window_ended(&self) -> bool {
+        self.window
+            .ended(self.env.recorder.clock().elapsed_ms(), self.tip.1)
     }
 
     /// Makes this node a selfish pool's (`[[adversary]] kind = "selfish"`).
@@ -278,6 +301,7 @@ impl Actor for PeerActor {
         self.ds_actor_started(ctx);
         self.ec_actor_started(ctx);
         self.spam_started(ctx);
+        self.selfish_started(ctx);
     }
 }
 
@@ -453,7 +477,7 @@ impl Handler<BlocksAccepted> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: BlocksAccepted, ctx: &mut Context<Self>) {
         self.ec_accepted(&m.blocks, m.from, ctx);
-        if self.selfish.is_some() {
+        if self.selfish_active() {
             // A selfish pool relays no honest block; its own go through the strategy.
             if m.from.is_none() {
                 for (h, b) in m.blocks {
@@ -463,6 +487,10 @@ impl Handler<BlocksAccepted> for PeerActor {
             return;
         }
         for (h, b) in m.blocks {
+            // A selfish pool outside its window publishes its own blocks at once.
+            if m.from.is_none() {
+                self.own_block_public(b.header.height);
+            }
             // A double-spend attacker's private blocks are withheld.
             if m.from.is_none() && self.ds_own_block(h, &b, ctx) {
                 continue;
@@ -497,6 +525,8 @@ impl Handler<TipChanged> for PeerActor {
     type Result = ();
     fn handle(&mut self, m: TipChanged, _: &mut Context<Self>) {
         self.tip = (m.0.new_tip, m.0.new_height);
+        // A height `until` may have come: a selfish pool publishes what it holds.
+        self.selfish_active();
         self.ds_tip_changed(&m.0);
         self.ec_tip_changed(&m.0);
         self.spam_tip_changed(&m.0);

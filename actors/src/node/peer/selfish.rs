@@ -1,10 +1,13 @@
 //! The peer actor of a selfish pool's node (`[[adversary]] kind = "selfish"`): its own blocks
 //! go through the core strategy ([`Selfish`]) before anyone hears of them; honest blocks
 //! arriving move the strategy; nothing withheld is announced or served, and the pool relays
-//! no honest block.
+//! no honest block. Outside its window (`from` / `until`) it is an honest node: its blocks are
+//! published at once and it relays honest blocks; when `until` comes it publishes everything
+//! it still withholds at once, and stays honest.
 
 use super::PeerActor;
 use chainlab::adversary::selfish::{Decision, Selfish};
+use chainlab::config::Moment;
 use chainlab::report::Event;
 use chainlab::{Address, Block, Hash};
 use std::collections::BTreeMap;
@@ -17,6 +20,8 @@ pub struct SelfishRole {
     strategy: Selfish,
     /// The withheld blocks themselves, to announce and serve once published.
     held: BTreeMap<Hash, Arc<Block>>,
+    /// Its `until` came: it published what it held and is honest from then on.
+    done: bool,
 }
 
 impl SelfishRole {
@@ -26,11 +31,62 @@ impl SelfishRole {
             me,
             strategy: Selfish::new(),
             held: BTreeMap::new(),
+            done: false,
         }
     }
 }
 
 impl PeerActor {
+    /// The peer actor started: a pool whose `until` is a time publishes what it holds then,
+    /// whether or not a block arrives at that moment.
+    pub(super) fn selfish_started(&mut self, ctx: &mut actix::Context<Self>) {
+        use actix::AsyncContext;
+        let Some(Moment::Time(t)) = self.window.until else {
+            return;
+        };
+        if self.selfish.is_none() {
+            return;
+        }
+        let elapsed = self.env.recorder.clock().elapsed_ms();
+        let at = u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+        let wait = std::time::Duration::from_millis(at.saturating_sub(elapsed));
+        ctx.run_later(wait, |act, _| {
+            act.selfish_active();
+        });
+    }
+
+    /// Whether this node is a selfish pool running its strategy now (within its window).
+    /// When its `until` has come it publishes everything it still withholds, once, traced
+    /// `published`, and is honest from then on.
+    pub(super) fn selfish_active(&mut self) -> bool {
+        let open = self.window_open();
+        let ended = self.window_ended();
+        let Some(role) = &mut self.selfish else {
+            return false;
+        };
+        if role.done {
+            return false;
+        }
+        if open {
+            return true;
+        }
+        if ended {
+            role.done = true;
+            let d = role.strategy.publish_all();
+            self.carry_out(d);
+        }
+        false
+    }
+
+    /// A selfish pool's own block, outside its window: public at once, as an honest node's
+    /// (the strategy learns the public chain's height).
+    pub(super) fn own_block_public(&mut self, height: u64) {
+        if let Some(role) = &mut self.selfish {
+            let d = role.strategy.on_public_block(height);
+            self.carry_out(d);
+        }
+    }
+
     /// Whether this node withholds `hash` (a selfish pool's or a double-spend attacker's
     /// unpublished block).
     pub(super) fn withholds(&self, hash: &Hash) -> bool {
@@ -63,6 +119,7 @@ impl PeerActor {
 
     /// A block of `height` arrived from a peer: the public chain may have grown.
     pub(super) fn public_block(&mut self, height: u64) {
+        self.selfish_active();
         let Some(role) = &mut self.selfish else {
             return;
         };

@@ -163,6 +163,11 @@ impl PeerActor {
             return;
         }
         let due = role.pacer.take_due(now.saturating_sub(role.start_ms));
+        // Outside its window (`from` / `until`) it sends nothing: what falls due is dropped,
+        // not saved up for a burst.
+        if !self.window_open() {
+            return;
+        }
         for _ in 0..due {
             match self.spam.as_ref().and_then(|r| r.plan.mode) {
                 Some(SpamMode::LowFee) => self.spam_low_fee(ctx),
