@@ -159,3 +159,64 @@ fn a_spammer_sends_within_its_window_only_and_saves_nothing_up() {
     // At its rate over the 50 s: about 100, not the 200 a saved-up backlog would add.
     assert!((80..=110).contains(&sent.len()), "{} sent", sent.len());
 }
+
+#[test]
+fn a_timewarp_miner_stamps_honestly_before_its_from() {
+    let from = 300 * MIN;
+    let out = run_ok(
+        Toml::virtual_clock()
+            .with(&[
+                "cluster.seed=4",
+                "cluster.duration=600m",
+                "cluster.settle=60m",
+                "consensus.block_interval=10m",
+                "consensus.retarget_interval=20",
+                "workload.tx_rate=0.0",
+                "workload.accounts=2",
+                "pow.difficulty=256",
+            ])
+            .config(
+                "timewarp.toml",
+                &[],
+                "[[adversary]]\nkind = \"timewarp\"\nnodes = [0]\nhashpower = 0.4\n\
+                 from = \"300m\"\n",
+            ),
+    );
+    assert_no_violations(&out);
+    // (miner, time found) of each block: an honest stamp is the chain time it was found at,
+    // that is the run's time plus a constant offset.
+    let found: std::collections::BTreeMap<Hash, (usize, u64)> = out
+        .events
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::BlockMined { hash, miner, .. } => Some((hash, (miner, r.t_ms))),
+            _ => None,
+        })
+        .collect();
+    let mut offset = None;
+    let mut pool = Vec::new();
+    for b in &out.final_chain {
+        let Some(&(miner, t)) = found.get(&b.hash) else {
+            continue;
+        };
+        let skew = b.timestamp_ms as i64 - t as i64;
+        if miner == 0 {
+            pool.push((t, skew));
+        } else {
+            offset.get_or_insert(skew);
+        }
+    }
+    let offset = offset.expect("honest blocks on the final chain");
+    let honest = |skew: i64| (skew - offset).abs() < 1_000;
+    let before: Vec<_> = pool.iter().filter(|(t, _)| *t < from).collect();
+    let after: Vec<_> = pool.iter().filter(|(t, _)| *t >= from).collect();
+    assert!(!before.is_empty() && !after.is_empty(), "{pool:?}");
+    assert!(
+        before.iter().all(|(_, s)| honest(*s)),
+        "warped before from: {before:?} (offset {offset})"
+    );
+    assert!(
+        after.iter().any(|(_, s)| !honest(*s)),
+        "never warped after from: {after:?} (offset {offset})"
+    );
+}
