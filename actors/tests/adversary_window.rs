@@ -220,3 +220,54 @@ fn a_timewarp_miner_stamps_honestly_before_its_from() {
         "never warped after from: {after:?} (offset {offset})"
     );
 }
+
+/// A double-spend attacker at node 0 with 30% of the hash power against node 1 (z = 1, giving
+/// up 3 behind), 10-minute blocks for 1,500 minutes, within `window`.
+fn double_spend(window: &str) -> Vec<(u64, u64)> {
+    let out = run_ok(
+        Toml::virtual_clock()
+            .with(&[
+                "cluster.seed=5",
+                "cluster.duration=1500m",
+                "cluster.settle=60m",
+                "consensus.block_interval=10m",
+                "workload.tx_rate=0.0",
+                "workload.accounts=2",
+            ])
+            .config(
+                "ds.toml",
+                &[],
+                &format!(
+                    "[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\nhashpower = 0.3\n\
+                     merchant = 1\nconfirmations = 1\ngive_up = 3\n{window}"
+                ),
+            ),
+    );
+    assert_no_violations(&out);
+    out.events
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::AttackStarted { attempt, .. } => Some((r.t_ms, attempt)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_double_spender_starts_attempts_within_its_window_only() {
+    let (from, until) = (300 * MIN, 900 * MIN);
+    let all = double_spend("");
+    assert!(all.iter().any(|(t, _)| *t < from) && all.iter().any(|(t, _)| *t >= until));
+    let started = double_spend("from = \"300m\"\nuntil = \"900m\"\n");
+    assert!(started.len() >= 2, "{started:?}");
+    // An attempt begins when its chain answers the request made inside the window: at once
+    // on the virtual clock.
+    let outside: Vec<_> = started
+        .iter()
+        .filter(|(t, _)| *t < from || *t > until)
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "started outside the window: {outside:?}"
+    );
+}

@@ -35,7 +35,7 @@
 //! amount = 1000         # branch only, optional: what each payment to the victim moves
 //! ```
 //!
-//! Every kind but eclipse and double-spend also takes `from` and `until` (optional): a time
+//! Every kind but eclipse also takes `from` and `until` (optional): a time
 //! since the run's start (`"10m"`) or a chain height (`120`). Outside `[from, until)` the
 //! adversary's nodes run the honest code ([`Window`]).
 
@@ -721,7 +721,7 @@ fn validate_window(
     let duration = cfg.cluster.duration;
     for (k, m) in [("from", a.from), ("until", a.until)] {
         let Some(m) = m else { continue };
-        if matches!(a.kind, AdversaryKind::DoubleSpend | AdversaryKind::Eclipse) {
+        if a.kind == AdversaryKind::Eclipse {
             return invalid(
                 file,
                 &key(k),
@@ -1322,12 +1322,6 @@ mod tests {
                 "cluster.duration",
             ),
             (
-                "kind = \"double-spend\"\nnodes = [0]",
-                "from = 3",
-                "adversary.0.from",
-                "not supported for `double-spend`",
-            ),
-            (
                 "kind = \"eclipse\"\nnodes = [0]\nvictim = 3",
                 "until = \"1m\"",
                 "adversary.0.until",
@@ -1340,6 +1334,10 @@ mod tests {
                 .to_string();
             assert!(e.contains(key) && e.contains(what), "{body}: {e}");
         }
+        assert!(parse(
+            "[[adversary]]\nkind = \"double-spend\"\nnodes = [0]\nfrom = 3\nuntil = \"9m\"\n"
+        )
+        .is_ok());
         // A time and a height are not compared: either may come first.
         assert!(parse(&format!(
             "[[adversary]]\n{selfish}\nfrom = \"5m\"\nuntil = 3\n"

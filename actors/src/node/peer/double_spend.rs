@@ -51,6 +51,9 @@ enum Phase {
     /// It gave up; its node is not back on the public chain yet. Its own blocks meanwhile
     /// extend the abandoned branch: withheld, and given up at once.
     GaveUp,
+    /// Outside its window (`from` / `until`): no attempt; its own blocks are an honest
+    /// miner's, and the first block of another miner on its tip inside the window starts one.
+    Idle,
 }
 
 /// The attempt's payment, and the first public block seen holding it.
@@ -138,9 +141,15 @@ impl PeerActor {
 
     /// A double-spend attacker asks its chain for a private branch on the tip.
     fn ds_begin(&mut self) {
+        let open = self.window_open();
         let Some(role) = &mut self.double_spend else {
             return;
         };
+        if !open {
+            // No new attempt outside the window (one under way at `until` ran to its end).
+            role.phase = Phase::Idle;
+            return;
+        }
         role.phase = Phase::Starting;
         if let Some(reply) = role.reply.clone() {
             role.links.go_private.do_send(GoPrivate {
@@ -215,7 +224,7 @@ impl PeerActor {
         };
         let height = block.header.height;
         match role.phase {
-            Phase::Starting | Phase::Published => false,
+            Phase::Starting | Phase::Published | Phase::Idle => false,
             Phase::GaveUp => {
                 // On the abandoned branch: given up at once.
                 role.held.insert(hash, block.clone());
@@ -293,7 +302,7 @@ impl PeerActor {
             .connected
             .last()
             .is_some_and(|b| b.header.miner != role.me);
-        if matches!(role.phase, Phase::Published | Phase::GaveUp) && public {
+        if matches!(role.phase, Phase::Published | Phase::GaveUp | Phase::Idle) && public {
             role.held.clear();
             self.ds_begin();
         }
