@@ -25,6 +25,7 @@
 //! attacker's with probability q, no propagation delay, the payment in the first public
 //! block. The runtime (the attacker node's peer actor) carries out what these decisions return.
 
+use super::attempt::{Attempts, Confirming};
 use crate::hash::Hash;
 
 /// Where an attempt stood when it ended.
@@ -56,29 +57,21 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 struct Attempt {
     number: u64,
-    /// Height of the fork point.
-    fork: u64,
     /// Private blocks, parents first (hash, height).
     private: Vec<(Hash, u64)>,
-    /// Highest public height seen.
-    public: u64,
-    /// Height of the first public block seen holding the payment.
-    payment: Option<u64>,
-    /// When the payment's `z`-th confirmation reached the attacker.
-    confirmed_at: Option<u64>,
+    /// The public chain as far as seen, which carries the payment.
+    public: Confirming,
 }
 
 impl Attempt {
     fn tally(&self) -> Tally {
-        let private_height = self.private.last().map_or(self.fork, |(_, h)| *h);
+        let fork = self.public.fork;
+        let private_height = self.private.last().map_or(fork, |(_, h)| *h);
         Tally {
             attempt: self.number,
-            private: private_height - self.fork,
-            public: self.public.saturating_sub(self.fork),
-            confirmations: self
-                .payment
-                .filter(|p| self.public >= *p)
-                .map_or(0, |p| self.public - p + 1),
+            private: private_height - fork,
+            public: self.public.above(),
+            confirmations: self.public.confirmations(),
         }
     }
 }
@@ -89,8 +82,7 @@ pub struct DoubleSpend {
     z: u64,
     give_up: u64,
     merchant_delay_ms: u64,
-    attempt: Option<Attempt>,
-    started: u64,
+    attempts: Attempts<Attempt>,
 }
 
 impl DoubleSpend {
@@ -102,62 +94,53 @@ impl DoubleSpend {
             z: u64::from(z.max(1)),
             give_up: u64::from(give_up.max(1)),
             merchant_delay_ms,
-            attempt: None,
-            started: 0,
+            attempts: Attempts::new(),
         }
     }
 
     /// Starts an attempt on the attacker's tip at `fork_height`; returns its number. An attempt
     /// still open is dropped (its blocks are no longer withheld).
     pub fn start(&mut self, fork_height: u64) -> u64 {
-        let number = self.started;
-        self.started += 1;
-        self.attempt = Some(Attempt {
+        self.attempts.start(|number| Attempt {
             number,
-            fork: fork_height,
             private: Vec::new(),
-            public: fork_height,
-            payment: None,
-            confirmed_at: None,
-        });
-        number
+            public: Confirming::new(fork_height),
+        })
     }
 
     /// Whether an attempt is open.
     pub fn is_open(&self) -> bool {
-        self.attempt.is_some()
+        self.attempts.open().is_some()
     }
 
     /// Attempts started so far.
     pub fn started(&self) -> u64 {
-        self.started
+        self.attempts.started()
     }
 
     /// Whether `hash` is withheld (a private block of the open attempt).
     pub fn withholds(&self, hash: &Hash) -> bool {
-        self.attempt
-            .as_ref()
-            .is_some_and(|a| a.private.iter().any(|(h, _)| h == hash))
+        (self.attempts.open()).is_some_and(|a| a.private.iter().any(|(h, _)| h == hash))
     }
 
     /// Private blocks withheld now.
     pub fn lead(&self) -> usize {
-        self.attempt.as_ref().map_or(0, |a| a.private.len())
+        self.attempts.open().map_or(0, |a| a.private.len())
     }
 
     /// The open attempt's figures.
     pub fn tally(&self) -> Option<Tally> {
-        self.attempt.as_ref().map(Attempt::tally)
+        self.attempts.open().map(Attempt::tally)
     }
 
     /// When the open attempt publishes unless a public block comes first: it is longer and
     /// the merchant has `z` confirmations, and it waits only for `merchant_delay` to pass (call
     /// [`DoubleSpend::on_tick`] then).
     pub fn due(&self) -> Option<u64> {
-        let a = self.attempt.as_ref()?;
+        let a = self.attempts.open()?;
         let t = a.tally();
         if t.confirmations >= self.z && t.private > t.public {
-            return a.confirmed_at.map(|c| c + self.merchant_delay_ms);
+            return a.public.confirmed_at.map(|c| c + self.merchant_delay_ms);
         }
         None
     }
@@ -170,10 +153,10 @@ impl DoubleSpend {
     /// The attacker mined `hash` at `height` on its private branch at `now_ms`. Ignored
     /// without an open attempt, or at or below the fork point.
     pub fn on_own_block(&mut self, hash: Hash, height: u64, now_ms: u64) -> Decision {
-        let Some(a) = &mut self.attempt else {
+        let Some(a) = self.attempts.open_mut() else {
             return Decision::Wait;
         };
-        if height <= a.fork {
+        if height <= a.public.fork {
             return Decision::Wait;
         }
         a.private.push((hash, height));
@@ -183,36 +166,30 @@ impl DoubleSpend {
     /// A public block of `height` arrived at `now_ms`; `holds_payment`: it holds the payment.
     /// Ignored without an open attempt, or at or below the fork point.
     pub fn on_public_block(&mut self, height: u64, holds_payment: bool, now_ms: u64) -> Decision {
-        let Some(a) = &mut self.attempt else {
+        let z = self.z;
+        let Some(a) = self.attempts.open_mut() else {
             return Decision::Wait;
         };
-        if height <= a.fork {
+        if height <= a.public.fork {
             return Decision::Wait;
         }
-        if holds_payment && a.payment.is_none() {
-            a.payment = Some(height);
-        }
-        a.public = a.public.max(height);
-        if a.confirmed_at.is_none() && a.tally().confirmations >= self.z {
-            a.confirmed_at = Some(now_ms);
-        }
+        a.public.grow(height, holds_payment, z, now_ms);
         self.decide(now_ms)
     }
 
     fn decide(&mut self, now_ms: u64) -> Decision {
-        let Some(a) = &self.attempt else {
+        let Some(a) = self.attempts.open() else {
             return Decision::Wait;
         };
         let t = a.tally();
-        let shipped = a
-            .confirmed_at
+        let shipped = (a.public.confirmed_at)
             .is_some_and(|c| now_ms >= c.saturating_add(self.merchant_delay_ms));
         if t.confirmations >= self.z && t.private > t.public && shipped {
-            let a = self.attempt.take().expect("an open attempt");
+            let a = self.attempts.close().expect("an open attempt");
             return Decision::Publish(a.private, t);
         }
         if t.public >= t.private + self.give_up {
-            let a = self.attempt.take().expect("an open attempt");
+            let a = self.attempts.close().expect("an open attempt");
             return Decision::GiveUp(a.private, t);
         }
         Decision::Wait

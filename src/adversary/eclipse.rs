@@ -24,6 +24,7 @@
 //! what the victim sends (its blocks and transactions) to the rest of the network as honest
 //! nodes do.
 
+use super::attempt::{Attempts, Confirming};
 use crate::hash::Hash;
 use crate::NodeId;
 use rand::seq::SliceRandom;
@@ -69,24 +70,19 @@ pub struct Release {
 #[derive(Clone, Debug)]
 struct Attempt {
     number: u64,
-    fork: u64,
-    top: u64,
+    /// The private branch fed to the victim, which carries the payment.
+    branch: Confirming,
     /// Highest public block seen above the fork point.
     public: u64,
-    payment: Option<u64>,
-    confirmed_at: Option<u64>,
 }
 
 impl Attempt {
     fn release(&self) -> Release {
         Release {
             attempt: self.number,
-            fed: self.top.saturating_sub(self.fork),
-            confirmations: self
-                .payment
-                .filter(|p| self.top >= *p)
-                .map_or(0, |p| self.top - p + 1),
-            payment_height: self.payment.unwrap_or(0),
+            fed: self.branch.above(),
+            confirmations: self.branch.confirmations(),
+            payment_height: self.branch.payment.unwrap_or(0),
         }
     }
 }
@@ -102,8 +98,7 @@ pub struct Eclipse {
     seen: BTreeMap<Hash, u64>,
     /// Branch mode: every private block ever mined, never shown to any node but the victim.
     branch: BTreeSet<Hash>,
-    attempt: Option<Attempt>,
-    started: u64,
+    attempts: Attempts<Attempt>,
 }
 
 impl Eclipse {
@@ -116,8 +111,7 @@ impl Eclipse {
             z: u64::from(z.max(1)),
             seen: BTreeMap::new(),
             branch: BTreeSet::new(),
-            attempt: None,
-            started: 0,
+            attempts: Attempts::new(),
         }
     }
 
@@ -160,10 +154,10 @@ impl Eclipse {
             },
             Mode::Filter => Verdict::Drop,
             Mode::Branch => {
-                let Some(a) = &self.attempt else {
+                let Some(a) = self.attempts.open() else {
                     return Verdict::Pass;
                 };
-                if self.branch.contains(hash) || height.is_some_and(|h| h <= a.fork) {
+                if self.branch.contains(hash) || height.is_some_and(|h| h <= a.branch.fork) {
                     Verdict::Pass
                 } else {
                     Verdict::Drop
@@ -185,32 +179,26 @@ impl Eclipse {
 
     /// Branch mode: starts an attempt on this node's tip at `fork_height`; returns its number.
     pub fn start(&mut self, fork_height: u64) -> u64 {
-        let number = self.started;
-        self.started += 1;
-        self.attempt = Some(Attempt {
+        self.attempts.start(|number| Attempt {
             number,
-            fork: fork_height,
-            top: fork_height,
+            branch: Confirming::new(fork_height),
             public: fork_height,
-            payment: None,
-            confirmed_at: None,
-        });
-        number
+        })
     }
 
     /// Whether an attempt is open (the victim is fed the private branch).
     pub fn is_open(&self) -> bool {
-        self.attempt.is_some()
+        self.attempts.open().is_some()
     }
 
     /// Attempts started so far.
     pub fn started(&self) -> u64 {
-        self.started
+        self.attempts.started()
     }
 
     /// The open attempt's number.
     pub fn attempt(&self) -> Option<u64> {
-        self.attempt.as_ref().map(|a| a.number)
+        self.attempts.open().map(|a| a.number)
     }
 
     /// Branch mode: this node mined `hash` at `height` on its private branch at `now_ms`;
@@ -224,20 +212,14 @@ impl Eclipse {
         now_ms: u64,
     ) -> bool {
         let z = self.z;
-        let Some(a) = &mut self.attempt else {
+        let Some(a) = self.attempts.open_mut() else {
             return false;
         };
-        if height <= a.fork {
+        if height <= a.branch.fork {
             return false;
         }
+        a.branch.grow(height, holds_payment, z, now_ms);
         self.branch.insert(hash);
-        if holds_payment && a.payment.is_none() {
-            a.payment = Some(height);
-        }
-        a.top = a.top.max(height);
-        if a.confirmed_at.is_none() && a.release().confirmations >= z {
-            a.confirmed_at = Some(now_ms);
-        }
         true
     }
 
@@ -245,17 +227,17 @@ impl Eclipse {
     /// `delay` after the payment's `z`-th confirmation was fed to it, if the public chain is
     /// longer than the branch (if not, a public block has to come first: no time is due).
     pub fn due(&self) -> Option<u64> {
-        let a = self.attempt.as_ref()?;
-        if a.public <= a.top {
+        let a = self.attempts.open()?;
+        if a.public <= a.branch.top {
             return None;
         }
-        a.confirmed_at.map(|c| c.saturating_add(self.delay_ms))
+        (a.branch.confirmed_at).map(|c| c.saturating_add(self.delay_ms))
     }
 
     /// Time passed: releases the victim if [`Eclipse::due`] has come (the attempt is over).
     pub fn on_tick(&mut self, now_ms: u64) -> Option<Release> {
         if self.due().is_some_and(|d| now_ms >= d) {
-            return self.attempt.take().map(|a| a.release());
+            return self.attempts.close().map(|a| a.release());
         }
         None
     }
@@ -263,7 +245,7 @@ impl Eclipse {
     /// Branch mode: a public block of `height` reached this node at `now_ms`; the victim may be
     /// released now ([`Eclipse::due`]).
     pub fn on_public_block(&mut self, height: u64, now_ms: u64) -> Option<Release> {
-        let a = self.attempt.as_mut()?;
+        let a = self.attempts.open_mut()?;
         a.public = a.public.max(height);
         self.on_tick(now_ms)
     }

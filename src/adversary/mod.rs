@@ -15,6 +15,7 @@
 //! - [`timewarp`]: the block interval a timewarp attacker reaches, under either retarget rule
 //!   set (the bound with chainlab's rules, the rules simulated on an ideal network).
 
+mod attempt;
 pub mod double_spend;
 pub mod eclipse;
 pub mod selfish;

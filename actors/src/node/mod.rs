@@ -34,8 +34,8 @@ use messages::SetClockSkew;
 pub use messages::Shutdown;
 pub use miner::{MinerActor, MinerLinks};
 pub use peer::SpamRole;
-pub use peer::{DoubleSpendLinks, DoubleSpendRole, PeerActor, PeerLinks, PeerPolicy, SelfishRole};
-pub use peer::{EclipseLinks, EclipseRole};
+pub use peer::{DoubleSpendRole, PeerActor, PeerLinks, PeerPolicy, SelfishRole};
+pub use peer::{EclipseRole, PrivateBranchLinks};
 
 /// How to build one node.
 pub struct NodeSpec {
@@ -242,6 +242,16 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         mailbox_capacity: cfg.tcp.queue_frames,
     };
     let rng = |label| stream(seed, label, id as u64);
+    let private_links = || PrivateBranchLinks {
+        go_private: handle.chain.clone().recipient(),
+        leave_private: handle.chain.clone().recipient(),
+        private_tx: handle.mempool.clone().recipient(),
+    };
+    let chain_id = cfg.consensus.chain_id;
+    let double_spend = (cfg.double_spend(id))
+        .map(|plan| DoubleSpendRole::new(plan, chain_id, own_nonce, private_links()));
+    let eclipse = (cfg.eclipse(id))
+        .map(|plan| EclipseRole::new(id, plan, chain_id, own_nonce, private_links()));
     let peer = PeerActor::new(
         env.clone(),
         gossip,
@@ -257,22 +267,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         }
         _ => None,
     })
-    .with_double_spend(cfg.double_spend(id).map(|plan| {
-        let links = DoubleSpendLinks {
-            go_private: handle.chain.clone().recipient(),
-            leave_private: handle.chain.clone().recipient(),
-            private_tx: handle.mempool.clone().recipient(),
-        };
-        DoubleSpendRole::new(plan, cfg.consensus.chain_id, own_nonce, links)
-    }))
-    .with_eclipse(cfg.eclipse(id).map(|plan| {
-        let links = EclipseLinks {
-            go_private: handle.chain.clone().recipient(),
-            leave_private: handle.chain.clone().recipient(),
-            private_tx: handle.mempool.clone().recipient(),
-        };
-        EclipseRole::new(id, plan, cfg.consensus.chain_id, own_nonce, links)
-    }))
+    .with_double_spend(double_spend)
+    .with_eclipse(eclipse)
     .with_spam(cfg.spam(id).map(|plan| {
         let best = chain_state
             .canonical()

@@ -6,11 +6,13 @@
 
 mod double_spend;
 mod eclipse;
+mod private_branch;
 mod selfish;
 mod spam;
 
-pub use double_spend::{DoubleSpendRole, RoleLinks as DoubleSpendLinks};
-pub use eclipse::{EclipseRole, RoleLinks as EclipseLinks};
+pub use double_spend::DoubleSpendRole;
+pub use eclipse::EclipseRole;
+pub use private_branch::RoleLinks as PrivateBranchLinks;
 pub use selfish::SelfishRole;
 pub use spam::SpamRole;
 

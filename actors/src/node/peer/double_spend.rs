@@ -1,19 +1,18 @@
 //! The peer actor of a double-spend attacker's node (`[[adversary]] kind = "double-spend"`):
 //! it runs the attempts the core strategy ([`DoubleSpend`]) decides on.
 //!
-//! - **Start.** It asks its chain to start a private branch on the tip ([`GoPrivate`]: fork
-//!   choice then adopts only the attacker's own blocks above it). When the chain answers with
-//!   the fork point ([`PrivateStarted`], after the tip events before it, so the account's nonce
-//!   here is the tip's), it signs the payment (to the merchant) and the conflicting spend (same
-//!   nonce, to its own stash address, a higher fee). The payment is pushed to every neighbour,
-//!   and marked seen so that it never comes back into this node's mempool; the conflict goes to
-//!   its own mempool as the private transaction of its templates ([`SetPrivateTx`]), never
+//! - **Start.** It asks its chain to start a private branch on the tip (the plumbing it shares
+//!   with the eclipse attacker: [`PrivateBranch`]). When the chain answers with the fork point
+//!   ([`PrivateStarted`]), it signs the payment (to the merchant) and the conflicting spend
+//!   (same nonce, to its own stash address, a higher fee). The payment is pushed to every
+//!   neighbour, and marked seen so that it never comes back into this node's mempool; the
+//!   conflict goes to its own mempool as the private transaction of its templates, never
 //!   pooled or relayed.
 //! - **Mining.** Its own blocks go through the strategy and are withheld: never announced or
 //!   served. Every block arriving from a peer (not its own) moves the strategy: its height, and
 //!   whether it holds the payment.
 //! - **Publish.** Every private block is announced, and its chain leaves private mode
-//!   ([`LeavePrivate`]): it mines as an honest node on whichever branch is the heavier (its
+//!   ([`PrivateBranch::leave`]): it mines as an honest node on whichever branch is the heavier (its
 //!   own, unless it lost a race to an honest block it had not seen yet).
 //! - **Give up.** The private blocks stay unserved; its chain leaves private mode and switches
 //!   to the public tip it saw. Blocks it mines before the switch extend the abandoned branch:
@@ -26,14 +25,15 @@
 //! node, and only best-chain blocks are announced): the attacker neither helps nor hinders the
 //! merchant's confirmations.
 
+use super::private_branch::{PrivateBranch, RoleLinks};
 use super::PeerActor;
-use crate::node::messages::{GoPrivate, LeavePrivate, PrivateStarted, SetPrivateTx};
+use crate::node::messages::PrivateStarted;
 use actix::prelude::*;
 use chainlab::adversary::double_spend::{Decision, DoubleSpend};
 use chainlab::config::{Config, DoubleSpendPlan};
 use chainlab::net::wire::WireMsg;
 use chainlab::report::Event;
-use chainlab::{Address, Block, Hash, KeyPair, TipChange, Transaction};
+use chainlab::{Address, Block, Hash, TipChange, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -64,61 +64,29 @@ struct Payment {
 
 /// A double-spend attacker's side of the peer actor.
 pub struct DoubleSpendRole {
-    key: KeyPair,
-    /// The attacker's address: it pays from it and mines to it.
-    me: Address,
-    chain_id: u32,
+    branch: PrivateBranch,
     merchant: Address,
-    stash: Address,
     plan: DoubleSpendPlan,
     strategy: DoubleSpend,
-    /// Its account's next nonce on its chain's tip (from the tip events).
-    nonce: u64,
     phase: Phase,
     /// Private blocks (of the open attempt, or given up and not yet left behind), to announce
     /// once published and never to serve before.
     held: BTreeMap<Hash, Arc<Block>>,
     payment: Option<Payment>,
-    /// The highest block seen from peers (not its own), the first at its height.
-    public_tip: Option<(Hash, u64)>,
-    links: RoleLinks,
-    /// The peer actor itself, for the chain's answers (set when it starts).
-    reply: Option<Recipient<PrivateStarted>>,
-    /// When a timer will look at the strategy again ([`DoubleSpend::due`]).
-    tick_at: Option<u64>,
-}
-
-/// Where the role sends.
-pub struct RoleLinks {
-    /// The node's chain: start a private branch.
-    pub go_private: Recipient<GoPrivate>,
-    /// The node's chain: leave it.
-    pub leave_private: Recipient<LeavePrivate>,
-    /// The node's mempool: the conflicting spend for its templates.
-    pub private_tx: Recipient<SetPrivateTx>,
 }
 
 impl DoubleSpendRole {
     /// The attacker of `plan`, on a chain `chain_id` whose tip gives its account the next
     /// nonce `nonce`.
     pub fn new(plan: DoubleSpendPlan, chain_id: u32, nonce: u64, links: RoleLinks) -> Self {
-        let key = Config::node_key(plan.node);
         DoubleSpendRole {
-            me: key.address(),
-            key,
-            chain_id,
+            branch: PrivateBranch::new(plan.node, chain_id, nonce, links),
             merchant: Config::node_key(plan.merchant).address(),
-            stash: Config::stash_key(plan.node).address(),
             strategy: DoubleSpend::new(plan.confirmations, plan.give_up, plan.merchant_delay_ms),
             plan,
-            nonce,
             phase: Phase::Starting,
             held: BTreeMap::new(),
             payment: None,
-            public_tip: None,
-            links,
-            reply: None,
-            tick_at: None,
         }
     }
 
@@ -135,7 +103,7 @@ impl PeerActor {
         let Some(role) = &mut self.double_spend else {
             return;
         };
-        role.reply = Some(reply);
+        role.branch.set_reply(reply);
         self.ds_begin();
     }
 
@@ -151,12 +119,7 @@ impl PeerActor {
             return;
         }
         role.phase = Phase::Starting;
-        if let Some(reply) = role.reply.clone() {
-            role.links.go_private.do_send(GoPrivate {
-                miner: role.me,
-                reply,
-            });
-        }
+        role.branch.go_private();
     }
 
     /// The private branch started on `base` at `height`: pay, and mine the conflict privately.
@@ -170,27 +133,12 @@ impl PeerActor {
         role.phase = Phase::Open;
         role.held.clear();
         let p = &role.plan;
-        let pay = Transaction::new_signed(
-            &role.key,
-            role.chain_id,
-            role.merchant,
-            p.amount,
-            p.fee,
-            role.nonce,
-        );
-        let conflict = Transaction::new_signed(
-            &role.key,
-            role.chain_id,
-            role.stash,
-            p.amount,
-            p.conflict_fee,
-            role.nonce,
-        );
+        let (pay, conflict) =
+            role.branch
+                .sign_spends(role.merchant, p.amount, p.fee, p.conflict_fee);
         let (payment, conflict_id) = (pay.id(), conflict.id());
         let attempt = role.strategy.start(height);
-        role.links
-            .private_tx
-            .do_send(SetPrivateTx(Some(Arc::new(conflict))));
+        role.branch.mine_privately(Some(Arc::new(conflict)));
         let pay = Arc::new(pay);
         role.payment = Some(Payment {
             tx: pay.clone(),
@@ -254,13 +202,11 @@ impl PeerActor {
             return;
         };
         let h = &block.header;
-        if h.miner == role.me {
+        if h.miner == role.branch.me() {
             return;
         }
         let hash = block.hash();
-        if role.public_tip.is_none_or(|(_, top)| h.height > top) {
-            role.public_tip = Some((hash, h.height));
-        }
+        role.branch.note_public(hash, h.height);
         if role.phase != Phase::Open {
             return;
         }
@@ -281,10 +227,9 @@ impl PeerActor {
         let Some(role) = &mut self.double_spend else {
             return;
         };
-        if role.tick_at != Some(at) {
+        if !role.branch.fired(at) {
             return;
         }
-        role.tick_at = None;
         let d = role.strategy.on_tick(now);
         self.ds_carry_out(d, ctx);
     }
@@ -295,13 +240,7 @@ impl PeerActor {
         let Some(role) = &mut self.double_spend else {
             return;
         };
-        if let Some((_, a)) = tc.changed.iter().find(|(a, _)| *a == role.me) {
-            role.nonce = a.nonce;
-        }
-        let public = tc
-            .connected
-            .last()
-            .is_some_and(|b| b.header.miner != role.me);
+        let public = role.branch.on_tip(tc);
         if matches!(role.phase, Phase::Published | Phase::GaveUp | Phase::Idle) && public {
             role.held.clear();
             self.ds_begin();
@@ -320,11 +259,9 @@ impl PeerActor {
                 let Some(due) = role.strategy.due() else {
                     return;
                 };
-                if role.tick_at == Some(due) {
+                let Some(wait) = role.branch.timer(due, now) else {
                     return;
-                }
-                role.tick_at = Some(due);
-                let wait = std::time::Duration::from_millis(due.saturating_sub(now) + 1);
+                };
                 ctx.run_later(wait, move |act, ctx| act.ds_tick(due, ctx));
             }
             Decision::Publish(blocks, t) => {
@@ -333,10 +270,7 @@ impl PeerActor {
                     .take()
                     .and_then(|p| p.block)
                     .unwrap_or(Hash::ZERO);
-                role.links.private_tx.do_send(SetPrivateTx(None));
-                role.links
-                    .leave_private
-                    .do_send(LeavePrivate { public: None });
+                role.branch.leave(false);
                 role.phase = Phase::Published;
                 let mut out = Vec::new();
                 for (hash, height) in blocks {
@@ -361,10 +295,7 @@ impl PeerActor {
             Decision::GiveUp(blocks, t) => {
                 role.payment = None;
                 role.phase = Phase::GaveUp;
-                role.links.private_tx.do_send(SetPrivateTx(None));
-                role.links.leave_private.do_send(LeavePrivate {
-                    public: role.public_tip.map(|(h, _)| h),
-                });
+                role.branch.leave(true);
                 self.env.record(Event::AttackGaveUp {
                     attempt: t.attempt,
                     private: t.private,

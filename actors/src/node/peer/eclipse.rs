@@ -11,8 +11,8 @@
 //!   and the branch's public spend. Requests (`getdata`, `getblocks`) pass: the attacker
 //!   learns what the victim mines and relays it on as an honest node does. Each item held
 //!   or dropped is traced once (`eclipse_delayed`, `eclipse_filtered`).
-//! - **Branch.** It asks its chain for a private branch on its tip ([`GoPrivate`]); when the
-//!   chain answers it signs the payment (to the victim) and the public spend (the same nonce,
+//! - **Branch.** It asks its chain for a private branch on its tip (the plumbing it shares
+//!   with the double-spend attacker: [`PrivateBranch`]); when the chain answers it signs the payment (to the victim) and the public spend (the same nonce,
 //!   to its stash address, twice the fee): the payment goes to its own mempool as the
 //!   private transaction of its templates, the spend to every neighbour but the victim. Its
 //!   own blocks are private: shown to the victim only (`eclipse_fed`), never to another node,
@@ -22,14 +22,14 @@
 //!   and it announces that tip to the victim, which syncs to it. The next attempt starts at
 //!   its first tip change to a block of another miner (it is on the public chain then).
 
+use super::private_branch::{PrivateBranch, RoleLinks};
 use super::PeerActor;
-use crate::node::messages::{GoPrivate, LeavePrivate, SetPrivateTx};
 use actix::prelude::*;
 use chainlab::adversary::eclipse::{Eclipse, Release, Verdict};
 use chainlab::config::{Config, EclipseMode, EclipsePlan};
 use chainlab::net::wire::WireMsg;
 use chainlab::report::Event;
-use chainlab::{Address, Block, Hash, KeyPair, NodeId, TipChange, Transaction, TxId};
+use chainlab::{Address, Block, Hash, NodeId, TipChange, TxId};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -53,53 +53,26 @@ pub struct EclipseRole {
     traced: RefCell<BTreeSet<Hash>>,
     /// Heights of blocks this node knows, for announcements (which carry hashes only).
     heights: BTreeMap<Hash, u64>,
-    key: KeyPair,
-    me: Address,
-    chain_id: u32,
+    /// Branch mode's plumbing (built in every mode, used in branch mode only).
+    private: PrivateBranch,
     victim_address: Address,
-    stash: Address,
-    nonce: u64,
     phase: Phase,
     /// The open attempt's payment (to the victim) and public spend.
     payment: Option<(TxId, TxId)>,
-    /// The highest block seen from peers (not its own), the first at its height.
-    public_tip: Option<(Hash, u64)>,
-    links: RoleLinks,
-    reply: Option<Recipient<crate::node::messages::PrivateStarted>>,
-    tick_at: Option<u64>,
-}
-
-/// Where the role sends (branch mode).
-pub struct RoleLinks {
-    /// The node's chain: start a private branch.
-    pub go_private: Recipient<GoPrivate>,
-    /// The node's chain: leave it.
-    pub leave_private: Recipient<LeavePrivate>,
-    /// The node's mempool: the payment for its templates.
-    pub private_tx: Recipient<SetPrivateTx>,
 }
 
 impl EclipseRole {
     /// The attacker node of `plan`, on a chain `chain_id` whose tip gives its account the next
     /// nonce `nonce`, at node `id`.
     pub fn new(id: NodeId, plan: EclipsePlan, chain_id: u32, nonce: u64, links: RoleLinks) -> Self {
-        let key = Config::node_key(id);
         EclipseRole {
             strategy: Eclipse::new(plan.mode.strategy(), plan.delay_ms, plan.confirmations),
             traced: RefCell::new(BTreeSet::new()),
             heights: BTreeMap::new(),
-            me: key.address(),
-            key,
-            chain_id,
+            private: PrivateBranch::new(id, chain_id, nonce, links),
             victim_address: Config::node_key(plan.victim).address(),
-            stash: Config::stash_key(id).address(),
-            nonce,
             phase: Phase::Starting,
             payment: None,
-            public_tip: None,
-            links,
-            reply: None,
-            tick_at: None,
             plan,
         }
     }
@@ -277,7 +250,7 @@ impl PeerActor {
         if !role.branch() {
             return;
         }
-        role.reply = Some(reply);
+        role.private.set_reply(reply);
         self.ec_begin();
     }
 
@@ -286,12 +259,7 @@ impl PeerActor {
             return;
         };
         role.phase = Phase::Starting;
-        if let Some(reply) = role.reply.clone() {
-            role.links.go_private.do_send(GoPrivate {
-                miner: role.me,
-                reply,
-            });
-        }
+        role.private.go_private();
     }
 
     /// The private branch started at `height`: pay the victim privately, spend the same coins
@@ -305,28 +273,13 @@ impl PeerActor {
         }
         role.phase = Phase::Open;
         let p = &role.plan;
-        let pay = Transaction::new_signed(
-            &role.key,
-            role.chain_id,
-            role.victim_address,
-            p.amount,
-            p.fee,
-            role.nonce,
-        );
-        let spend = Transaction::new_signed(
-            &role.key,
-            role.chain_id,
-            role.stash,
-            p.amount,
-            p.conflict_fee,
-            role.nonce,
-        );
+        let (pay, spend) =
+            role.private
+                .sign_spends(role.victim_address, p.amount, p.fee, p.conflict_fee);
         let (payment, conflict) = (pay.id(), spend.id());
         role.payment = Some((payment, conflict));
         let attempt = role.strategy.start(height);
-        role.links
-            .private_tx
-            .do_send(SetPrivateTx(Some(Arc::new(pay))));
+        role.private.mine_privately(Some(Arc::new(pay)));
         let victim = role.plan.victim;
         self.env.record(Event::EclipseStarted {
             victim,
@@ -407,12 +360,10 @@ impl PeerActor {
         let hash = block.hash();
         role.heights.insert(hash, h.height);
         // The victim's own blocks are no public chain: it mines on what it was shown.
-        if !role.branch() || h.miner == role.me || h.miner == role.victim_address {
+        if !role.branch() || h.miner == role.private.me() || h.miner == role.victim_address {
             return;
         }
-        if role.public_tip.is_none_or(|(_, top)| h.height > top) {
-            role.public_tip = Some((hash, h.height));
-        }
+        role.private.note_public(hash, h.height);
         if role.phase == Phase::Open {
             role.block_verdict(&self.env, hash, Some(h.height));
             match role.strategy.on_public_block(h.height, now) {
@@ -431,11 +382,9 @@ impl PeerActor {
         let Some(due) = role.strategy.due() else {
             return;
         };
-        if role.tick_at == Some(due) {
+        let Some(wait) = role.private.timer(due, now) else {
             return;
-        }
-        role.tick_at = Some(due);
-        let wait = std::time::Duration::from_millis(due.saturating_sub(now) + 1);
+        };
         ctx.run_later(wait, move |act, _| act.ec_tick(due));
     }
 
@@ -444,10 +393,9 @@ impl PeerActor {
         let Some(role) = &mut self.eclipse else {
             return;
         };
-        if role.tick_at != Some(at) {
+        if !role.private.fired(at) {
             return;
         }
-        role.tick_at = None;
         if let Some(r) = role.strategy.on_tick(now) {
             self.ec_release(r);
         }
@@ -460,9 +408,7 @@ impl PeerActor {
         };
         role.phase = Phase::Released;
         role.payment = None;
-        role.links.private_tx.do_send(SetPrivateTx(None));
-        let public = role.public_tip.map(|(h, _)| h);
-        role.links.leave_private.do_send(LeavePrivate { public });
+        let public = role.private.leave(true);
         let victim = role.plan.victim;
         self.env.record(Event::EclipseReleased {
             victim,
@@ -491,13 +437,7 @@ impl PeerActor {
         if !role.branch() {
             return;
         }
-        if let Some((_, a)) = tc.changed.iter().find(|(a, _)| *a == role.me) {
-            role.nonce = a.nonce;
-        }
-        let public = tc
-            .connected
-            .last()
-            .is_some_and(|b| b.header.miner != role.me);
+        let public = role.private.on_tip(tc);
         if role.phase == Phase::Released && public {
             self.ec_begin();
         }
