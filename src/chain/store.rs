@@ -94,7 +94,9 @@ pub trait BlockStore: Send {
 
 #[derive(Debug, Default)]
 struct MemInner {
-    blocks: BTreeMap<(u64, Hash), Block>,
+    /// Shared with the chain that stored them: a cluster of n nodes in memory holds each
+    /// block once, not n times.
+    blocks: BTreeMap<(u64, Hash), Arc<Block>>,
     tip: Option<Hash>,
     meta: BTreeMap<String, Vec<u8>>,
 }
@@ -123,7 +125,17 @@ impl BlockStore for MemoryStore {
     fn put_block(&mut self, hash: &Hash, block: &Block) -> Result<(), StoreError> {
         self.lock()
             .blocks
-            .insert((block.header.height, *hash), block.clone());
+            .insert((block.header.height, *hash), Arc::new(block.clone()));
+        Ok(())
+    }
+    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for b in blocks {
+            inner.blocks.insert((b.header.height, b.hash()), b.clone());
+        }
+        if let Some(t) = tip {
+            inner.tip = Some(*t);
+        }
         Ok(())
     }
     fn remove_block(&mut self, hash: &Hash, height: u64) -> Result<(), StoreError> {
@@ -138,7 +150,12 @@ impl BlockStore for MemoryStore {
         Ok(self.lock().tip)
     }
     fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
-        Ok(self.lock().blocks.values().cloned().collect())
+        Ok(self
+            .lock()
+            .blocks
+            .values()
+            .map(|b| Block::clone(b))
+            .collect())
     }
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.lock().meta.get(key).cloned())

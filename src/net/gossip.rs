@@ -7,10 +7,11 @@
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
 use crate::block::SharedItem;
-use crate::hash::{Hash, HashKey, HashMapById, HashSetById, TxId};
+use crate::hash::{Hash, HashKey, HashMapById, TxId};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_WIRE_ITEMS};
 use crate::NodeId;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 
 /// Gossip tunables.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,29 +26,43 @@ pub struct GossipPolicy {
     pub sync_timeout_ms: u64,
 }
 
-/// A bounded first-in first-out set.
+/// A bounded first-in first-out set of ids.
+///
+/// It holds each id as a 64-bit short id, SipHash-1-3 of the id under the node's table key,
+/// not the 32-byte id: about 19 bytes an entry instead of about 70, which is most of an idle
+/// node's memory in a large cluster (a seen-set, and a known-set per peer). Two ids share a
+/// short id with probability 2^-64 per pair; then the second counts as present (a block or
+/// transaction not fetched from, or not announced to, this one peer: it comes by another
+/// path). Choosing an id that collides with a given one takes about 2^64 tries even for an
+/// attacker who knows the key (`docs/design.md`, "Hash flooding").
 #[derive(Debug, Default, Clone)]
 pub struct BoundedSet {
-    set: HashSetById,
-    order: VecDeque<Hash>,
+    set: HashSet<u64, ShortIdHasher>,
+    order: VecDeque<u64>,
     capacity: usize,
+    key: HashKey,
 }
 
 impl BoundedSet {
-    /// An empty set holding at most `capacity` ids, its table keyed with `key`.
+    /// An empty set holding at most `capacity` ids, its short ids keyed with `key`.
     pub fn new(capacity: usize, key: HashKey) -> BoundedSet {
         BoundedSet {
-            set: HashSetById::with_hasher(key),
+            set: HashSet::default(),
             order: VecDeque::new(),
             capacity,
+            key,
         }
+    }
+    fn short(&self, h: &Hash) -> u64 {
+        self.key.hash_one(h)
     }
     /// Inserts; returns true if it was new. The oldest id goes when full.
     pub fn insert(&mut self, h: Hash) -> bool {
-        if self.capacity == 0 || !self.set.insert(h) {
+        let id = self.short(&h);
+        if self.capacity == 0 || !self.set.insert(id) {
             return false;
         }
-        self.order.push_back(h);
+        self.order.push_back(id);
         while self.order.len() > self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.set.remove(&old);
@@ -59,11 +74,12 @@ impl BoundedSet {
     /// costs no scan); if `h` is inserted again meanwhile, it may be evicted early, which only
     /// means it can be fetched again sooner.
     pub fn remove(&mut self, h: &Hash) -> bool {
-        self.set.remove(h)
+        let id = self.short(h);
+        self.set.remove(&id)
     }
     /// Membership.
     pub fn contains(&self, h: &Hash) -> bool {
-        self.set.contains(h)
+        self.set.contains(&self.short(h))
     }
     /// Number held.
     pub fn len(&self) -> usize {
@@ -72,6 +88,35 @@ impl BoundedSet {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
+    }
+}
+
+/// The hasher of short-id tables: a short id is already a keyed hash, so it is its own.
+#[derive(Clone, Copy, Debug, Default)]
+struct ShortIdHasher;
+
+impl BuildHasher for ShortIdHasher {
+    type Hasher = ShortId;
+    fn build_hasher(&self) -> ShortId {
+        ShortId(0)
+    }
+}
+
+/// See [`ShortIdHasher`].
+struct ShortId(u64);
+
+impl Hasher for ShortId {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the table's keys are `u64`); anything else folds in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
