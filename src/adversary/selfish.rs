@@ -12,6 +12,13 @@
 //!   - `p = h + 1` (it led by two): it publishes everything, and the honest chain is reverted;
 //!   - `p > h + 1`: it publishes its blocks up to height `h`, keeping its lead.
 //!
+//! With propagation delay an honest block can also arrive at the height of the pool's own
+//! published tip: mined on the branch below it before the pool's blocks got there (after the
+//! pool overrode with a lead of two, or won a race). The model has no such block. The pool
+//! treats it as an honest block bringing the public chain to `h` (a tie at its published tip,
+//! the model's state 0′): its next block is published at once and wins, instead of being
+//! withheld against a chain the honest network is split over.
+//!
 //! The runtime (the adversary node's peer actor) announces what these decisions return and
 //! serves nothing it withholds; the node's own fork choice does the adopting.
 
@@ -37,6 +44,9 @@ pub struct Selfish {
     public_height: u64,
     /// A tie is being raced: the pool published to match the honest chain's tip.
     race: bool,
+    /// The public chain's tip at `public_height` is the pool's own (its publication raised
+    /// the height): an honest block at that height competes with it.
+    own_tip: bool,
 }
 
 impl Selfish {
@@ -69,13 +79,19 @@ impl Selfish {
     }
 
     /// A block of height `height` arrived from the honest network.
+    /// Not to be called with the pool's own blocks.
     pub fn on_public_block(&mut self, height: u64) -> Decision {
-        if height <= self.public_height {
+        // An honest block at the height of the pool's published tip: a tie at that tip.
+        let contest = height == self.public_height && self.own_tip;
+        if height <= self.public_height && !contest {
             return Decision::default();
         }
         self.public_height = height;
+        self.own_tip = false;
         self.race = false;
         if self.private.is_empty() {
+            // Matched at its published tip with nothing withheld: race the tie.
+            self.race = contest;
             return Decision::default();
         }
         let p = self.private_height;
@@ -99,7 +115,10 @@ impl Selfish {
     /// nothing after.
     pub fn publish_all(&mut self) -> Decision {
         self.race = false;
-        self.publish_to(u64::MAX)
+        let d = self.publish_to(u64::MAX);
+        // Honest from now on: no tie to race.
+        self.own_tip = false;
+        d
     }
 
     /// Publishes the withheld blocks up to `height`.
@@ -107,7 +126,10 @@ impl Selfish {
         let split = self.private.partition_point(|(_, h)| *h <= height);
         let publish: Vec<(Hash, u64)> = self.private.drain(..split).collect();
         if let Some((_, h)) = publish.last() {
-            self.public_height = self.public_height.max(*h);
+            if *h > self.public_height {
+                self.public_height = *h;
+                self.own_tip = true;
+            }
         }
         Decision {
             publish,
@@ -194,6 +216,53 @@ mod tests {
         assert_eq!(d.given_up, vec![(h(3), 3)]);
         // Old honest blocks change nothing.
         assert_eq!(s.on_public_block(2), Decision::default());
+    }
+
+    #[test]
+    fn an_honest_block_matching_the_published_tip_is_a_tie_raced() {
+        // Lead two, overtaken by one: the pool publishes both (heights 1, 2).
+        let mut s = Selfish::new();
+        s.on_own_block(h(1), 1);
+        s.on_own_block(h(2), 2);
+        assert_eq!(heights(&s.on_public_block(1)), vec![1, 2]);
+        // An honest block at 2, mined before the pool's blocks arrived: a tie at the pool's
+        // tip. The pool's next block wins it: published at once, not withheld.
+        assert_eq!(s.on_public_block(2), Decision::default());
+        assert_eq!(heights(&s.on_own_block(h(3), 3)), vec![3]);
+        assert_eq!(s.lead(), 0);
+        // A second honest block at 3, after the pool's 3: a tie again.
+        assert_eq!(s.on_public_block(3), Decision::default());
+        assert_eq!(heights(&s.on_own_block(h(4), 4)), vec![4]);
+        // The honest chain moves on past it: the next block is withheld again.
+        assert_eq!(s.on_public_block(5), Decision::default());
+        assert_eq!(s.on_own_block(h(6), 6), Decision::default());
+    }
+
+    #[test]
+    fn a_contest_at_the_published_tip_with_a_lead_publishes_everything() {
+        // The pool overrode (1, 2) and mined 3, withheld; then an honest block at 2 arrives,
+        // mined before the override reached its miner: the pool leads it by one, after
+        // leading by two, and publishes everything, as at a lead of two overtaken.
+        let mut s = Selfish::new();
+        s.on_own_block(h(1), 1);
+        s.on_own_block(h(2), 2);
+        s.on_public_block(1);
+        assert_eq!(s.on_own_block(h(3), 3), Decision::default());
+        assert_eq!(heights(&s.on_public_block(2)), vec![3]);
+        assert_eq!(s.lead(), 0);
+    }
+
+    #[test]
+    fn a_second_honest_block_at_an_honest_height_changes_nothing() {
+        // The public tip is honest (the pool matched it): another honest block at that
+        // height is an honest fork, not a contest with the pool's tip.
+        let mut s = Selfish::new();
+        s.on_own_block(h(1), 1);
+        s.on_own_block(h(2), 2);
+        s.on_own_block(h(3), 3);
+        assert_eq!(heights(&s.on_public_block(1)), vec![1]);
+        assert_eq!(s.on_public_block(1), Decision::default());
+        assert_eq!(s.lead(), 2);
     }
 
     #[test]

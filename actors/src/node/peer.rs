@@ -387,7 +387,7 @@ impl PeerActor {
         if !self.gossip.on_item(b.hash(), Some(from)) {
             return self.useless_from(from);
         }
-        self.public_block(b.header.height);
+        self.public_blocks([&*b]);
         self.ds_public_block(&b, ctx);
         self.ec_public_block(&b, ctx);
         // Fetched after an announcement, not as part of a sync: processed only when its
@@ -457,9 +457,7 @@ impl PeerActor {
         for b in &blocks {
             self.gossip.on_item(b.hash(), Some(from));
         }
-        if let Some(top) = blocks.iter().map(|b| b.header.height).max() {
-            self.public_block(top);
-        }
+        self.public_blocks(blocks.iter().map(|b| &**b));
         for b in &blocks {
             self.ds_public_block(b, ctx);
             self.ec_public_block(b, ctx);

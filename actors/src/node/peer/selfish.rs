@@ -117,10 +117,20 @@ impl PeerActor {
         self.carry_out(d);
     }
 
-    /// A block of `height` arrived from a peer: the public chain may have grown.
-    pub(super) fn public_block(&mut self, height: u64) {
+    /// Blocks arrived from a peer: the public chain may have grown. The pool's own blocks
+    /// among them (a sync reply may carry what it published) are no news to the strategy.
+    pub(super) fn public_blocks<'a>(&mut self, blocks: impl IntoIterator<Item = &'a Block>) {
         self.selfish_active();
         let Some(role) = &mut self.selfish else {
+            return;
+        };
+        let me = role.me;
+        let Some(height) = blocks
+            .into_iter()
+            .filter(|b| b.header.miner != me)
+            .map(|b| b.header.height)
+            .max()
+        else {
             return;
         };
         let d = role.strategy.on_public_block(height);
