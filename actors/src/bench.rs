@@ -6,11 +6,11 @@
 use crate::cluster::{run, RunOptions, RunOutput};
 use chainlab::config::{Config, ConfigError};
 use chainlab::{Address, KeyPair, Transaction};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::time::Instant;
 
 /// One measured run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResult {
     /// What was run.
     pub scenario: String,
@@ -97,12 +97,24 @@ pub enum BenchError {
 /// # Errors
 /// A bad override or a failed run.
 pub fn virtual_speed(nodes: usize, overrides: &[String]) -> Result<BenchResult, BenchError> {
+    virtual_speed_of(("", "<bench>"), nodes, overrides)
+}
+
+/// As [`virtual_speed`], on the config `(text, file name)` instead of the default.
+///
+/// # Errors
+/// A bad config or override, or a failed run.
+pub fn virtual_speed_of(
+    (text, file): (&str, &str),
+    nodes: usize,
+    overrides: &[String],
+) -> Result<BenchResult, BenchError> {
     let mut all = vec![
         format!("cluster.nodes={nodes}"),
         "storage.backend=memory".to_string(),
     ];
     all.extend(overrides.iter().cloned());
-    let cfg = Config::parse("", "<bench>", &all)?;
+    let cfg = Config::parse(text, file, &all)?;
     let out = run(cfg.clone(), RunOptions::default())?;
     Ok(result("virtual", &cfg, &out, None))
 }

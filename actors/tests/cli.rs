@@ -559,3 +559,69 @@ fn a_bad_command_line_adversary_is_refused_naming_it() {
         &["adversary.0.nodes", "node 17"],
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// bench scale.
+
+#[test]
+fn bench_scale_runs_each_size_and_writes_its_table_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scale");
+    let config = config_dir().join("default.toml");
+    let args = [
+        "bench",
+        "scale",
+        s(&config),
+        "--nodes",
+        "5,7",
+        "--set",
+        "cluster.duration=30m",
+        "--set",
+        "cluster.settle=1m",
+        "--set",
+        "workload.tx_rate=0",
+        "--reference",
+        "5:10:1.5",
+        "--reference-name",
+        "Other",
+        "--out",
+        s(&out),
+    ];
+    let o = chainlab(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&args, &o));
+    let table = text(&o.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| 5 ") || l.starts_with("| 7 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].contains("10.0 s, 1.50 GiB"), "{table}");
+    assert!(rows[1].contains("| - | - | - |"), "{table}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("scale.json")).unwrap()).unwrap();
+    let measured = field(&json, "rows").as_array().unwrap();
+    assert_eq!(measured.len(), 2);
+    for (r, n) in measured.iter().zip([5, 7]) {
+        assert_eq!(number(r, "nodes"), f64::from(n));
+        assert!(
+            number(r, "mined") > 0.0 && number(r, "peak_gib") > 0.0,
+            "{r}"
+        );
+        assert_eq!(field(r, "converged"), &Value::Bool(true), "{r}");
+    }
+    let svg = std::fs::read_to_string(out.join("scale.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Other"), "{svg}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("scale.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    // Bad input names the problem.
+    bad_input(
+        &["bench", "scale", s(&config), "--reference", "5:ten:1"],
+        &["--reference", "ten"],
+    );
+    bad_input(&["bench", "scale", "no-such.toml"], &["no-such.toml"]);
+}

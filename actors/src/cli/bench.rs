@@ -18,6 +18,9 @@ pub struct BenchArgs {
 enum BenchCmd {
     /// Simulated seconds per wall second and messages per second (memory store).
     Virtual {
+        /// A scenario to run instead of the default config.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
         /// Cluster sizes to run, one after another.
         #[arg(long, value_delimiter = ',', default_values_t = vec![16usize, 100, 1000])]
         nodes: Vec<usize>,
@@ -67,6 +70,9 @@ enum BenchCmd {
         #[arg(long, default_value_t = 7)]
         rounds: usize,
     },
+    /// Wall time and peak memory of a scenario against cluster size, each size in a child
+    /// process: a table, and with --out a CSV, JSON and SVG plot (against reference points).
+    Scale(super::scale::ScaleArgs),
     /// Confirmed TPS of a real-clock cluster, next to the single-core k256 verify rate.
     Tps {
         /// Nodes.
@@ -83,11 +89,21 @@ enum BenchCmd {
 /// A bad override, a failed run, or output that cannot be serialized.
 pub fn bench(a: BenchArgs) -> anyhow::Result<Outcome> {
     match a.what {
-        BenchCmd::Virtual { nodes, cfg } => {
+        BenchCmd::Virtual { config, nodes, cfg } => {
+            let text = match &config {
+                Some(p) => std::fs::read_to_string(p)
+                    .map_err(|e| bad(format!("cannot read config {}: {e}", p.display())))?,
+                None => String::new(),
+            };
+            let file = config
+                .as_ref()
+                .map_or("<bench>".into(), |p| p.display().to_string());
             for n in nodes {
-                print_line(&bench::virtual_speed(n, &cfg.set).map_err(bad)?)?;
+                let r = bench::virtual_speed_of((&text, &file), n, &cfg.set).map_err(bad)?;
+                print_line(&r)?;
             }
         }
+        BenchCmd::Scale(a) => super::scale::scale(a)?,
         BenchCmd::Faults { nodes, rounds, cfg } => {
             let (without, with) = bench::fault_overhead(nodes, &cfg.set, rounds).map_err(bad)?;
             print_lines(without.iter().chain(&with))?;

@@ -5,7 +5,7 @@
 //! | `run`     | `run.rs`     | run a whole cluster in this process (the default)   |
 //! | `node`    | `node.rs`    | run one node, joined to other processes over TCP    |
 //! | `key`     | `key.rs`     | print a node's public key (creating its key file)   |
-//! | `bench`   | `bench.rs`   | benchmarks, one JSON line per run                   |
+//! | `bench`   | `bench.rs`   | benchmarks, one JSON line per run (`scale.rs`: `bench scale`) |
 //! | `inspect` | `inspect.rs` | verify the chains in a data directory               |
 //! | `check`   | `check.rs`   | validate a config file                              |
 //! | `sweep`   | `sweep/`     | a config over a grid of values and seeds, summarised |
@@ -22,6 +22,7 @@ mod key;
 mod node;
 mod output;
 mod run;
+mod scale;
 mod summary;
 mod summary_pos;
 mod sweep;
