@@ -88,6 +88,24 @@ scenarios! {
     timewarp => "timewarp",
 }
 
+/// Scenarios too large for a debug build in CI (a release build runs them in BENCHMARKS.md):
+/// checked here with `chainlab check`, and their shape asserted.
+const LARGE: &[&str] = &["10k-nodes"];
+
+#[test]
+fn large_scenarios_are_valid_and_as_large_as_they_say() {
+    for name in LARGE {
+        let path = config_dir().join(format!("{name}.toml"));
+        let args = ["check", path.to_str().unwrap()];
+        let out = output(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&args, &out));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let cfg = Config::parse(&text, name, &[]).unwrap();
+        assert_eq!(cfg.cluster.nodes, 10_000, "{name}");
+        assert!((cfg.workload.tx_rate - 7.0).abs() < 1e-9, "{name}");
+    }
+}
+
 #[test]
 fn every_shipped_config_is_run() {
     let mut found: Vec<String> = std::fs::read_dir(config_dir())
@@ -98,5 +116,11 @@ fn every_shipped_config_is_run() {
         })
         .collect();
     found.sort();
-    assert_eq!(found, SCENARIOS, "add a test above for each config/*.toml");
+    let mut known: Vec<String> = SCENARIOS
+        .iter()
+        .chain(LARGE)
+        .map(|s| s.to_string())
+        .collect();
+    known.sort();
+    assert_eq!(found, known, "add a test above for each config/*.toml");
 }
