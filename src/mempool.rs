@@ -322,11 +322,22 @@ impl Mempool {
             Some(m) if m.last_key_value().is_some_and(|(n, _)| *n < tx.nonce) => {
                 self.spend_of(&sender)
             }
-            Some(m) => m
-                .range(..tx.nonce)
-                .filter_map(|(_, id)| self.by_id.get(id))
-                .map(|e| spend(&e.tx))
-                .sum(),
+            // Otherwise the shorter side by nonces (pooled nonces are nearly dense): the spend
+            // below `tx.nonce` directly, or the total less the spend from it on.
+            Some(m) => {
+                let first = m.first_key_value().map_or(0, |(n, _)| *n);
+                let last = m.last_key_value().map_or(0, |(n, _)| *n);
+                let sum = |r: std::collections::btree_map::Range<'_, u64, TxId>| -> u128 {
+                    r.filter_map(|(_, id)| self.by_id.get(id))
+                        .map(|e| spend(&e.tx))
+                        .sum()
+                };
+                if tx.nonce.saturating_sub(first) <= last.saturating_sub(tx.nonce) {
+                    sum(m.range(..tx.nonce))
+                } else {
+                    self.spend_of(&sender) - sum(m.range(tx.nonce..))
+                }
+            }
         };
         let needed = pending + u128::from(tx.amount) + u128::from(tx.fee);
         if needed > u128::from(acct.balance) {
@@ -1142,7 +1153,10 @@ mod tests {
                 }
             }
             if p.spend_of(sender) != spent {
-                return Err(format!("kept spend {} but {spent} pooled", p.spend_of(sender)));
+                return Err(format!(
+                    "kept spend {} but {spent} pooled",
+                    p.spend_of(sender)
+                ));
             }
         }
         if p.spend.len() != p.by_sender.len() {

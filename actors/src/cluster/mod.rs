@@ -83,6 +83,9 @@ pub struct RunOutput {
     pub final_chain: Vec<FinalBlock>,
     /// Each live TCP node's connections and counters at the end.
     pub tcp: BTreeMap<NodeId, TcpInfo>,
+    /// The thread each node ran on (its arbiter's; the last incarnation of a restarted node;
+    /// None for a node that never started).
+    pub node_threads: Vec<Option<std::thread::ThreadId>>,
 }
 
 /// Why a run failed.
@@ -156,6 +159,8 @@ pub struct Cluster {
     /// The arbiters the nodes run on (real clock; none: the harness's own). Last, so that
     /// it is dropped (its threads stopped and joined) after everything else.
     arbiters: Arbiters,
+    /// The thread each node last started on.
+    threads: Vec<Option<std::thread::ThreadId>>,
 }
 
 /// The peer graph of a run of `cfg`: `network.topology`, then each eclipse victim linked to
@@ -315,6 +320,7 @@ impl Cluster {
             frontrun,
             baseline: opts.baseline.clone(),
             arbiters,
+            threads: vec![None; n],
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;
@@ -361,6 +367,7 @@ impl Cluster {
         }
         self.node_faults_on_start(&handle);
         self.spawn_tcp(&handle)?;
+        self.threads[id] = Some(handle.thread);
         self.nodes[id] = Some(handle);
         Ok(())
     }
