@@ -32,13 +32,16 @@ impl Cluster {
         let competing = self.competing(&finals, &chain).await?;
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
         let tcp = self.tcp.infos().await;
+        self.record_drops(&net);
+        // The trace ends here, before anything is told to stop: nodes on other arbiters
+        // (real clock) handle their stop at once, and their stop events (a TCP endpoint's
+        // "this node stopped") must not race into the trace.
+        let events = self.factory.recorder.take_events();
         self.tcp.stop_all();
         for h in self.live_nodes() {
             h.stop();
         }
         self.stores.flush()?;
-        self.record_drops(&net);
-        let events = self.factory.recorder.take_events();
         let mut facts = self.facts(finals, chain.clone(), invariants);
         (facts.pooled, facts.gapped) = (pools.ready, pools.gapped);
         (facts.refused_full, facts.pool_peak) = (pools.refused_full, pools.peak);
