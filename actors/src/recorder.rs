@@ -72,8 +72,10 @@ impl Recorder {
 
     /// Records an event at `node` now.
     pub fn record(&self, node: NodeId, event: Event) {
-        let t_ms = self.clock.elapsed_ms();
+        // Read under the lock: nodes on several arbiters (real clock) record from several
+        // threads, and the trace stays in time order.
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let t_ms = self.clock.elapsed_ms();
         match &event {
             Event::BlockMined { height, txs, .. } => {
                 *g.mined_per_height.entry(*height).or_default() += 1;

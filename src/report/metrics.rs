@@ -100,6 +100,13 @@ pub struct TxStats {
     /// Accepted and then nowhere (not on any live chain, in no live pool, no drop explains it):
     /// must be 0.
     pub lost: u64,
+    /// Arrivals a full mempool refused (`mempool.max_txs` reached and the newcomer paying no
+    /// better rate than any evictable transaction), summed over the live nodes at the end:
+    /// each node counts its own refusals, from the load or from peers.
+    pub refused_full: u64,
+    /// The most transactions any live node's mempool held at once (at most
+    /// `mempool.max_txs`).
+    pub pool_peak: u64,
 }
 
 /// `convergence`

@@ -189,6 +189,10 @@ pub struct RunFacts {
     pub baseline: Option<HonestLoad>,
     /// Blocks off the best chain each live node held in memory at the end (node, blocks).
     pub side_blocks: Vec<(NodeId, usize)>,
+    /// Arrivals a full mempool refused, summed over the live nodes.
+    pub refused_full: u64,
+    /// The largest pool any live node held.
+    pub pool_peak: u64,
 }
 
 /// The JSON report of a run.
@@ -279,6 +283,8 @@ impl Report {
             dropped: fates.dropped,
             lost_on_crashed_nodes: fates.lost_on_crashed,
             lost: fates.lost,
+            refused_full: facts.refused_full,
+            pool_peak: facts.pool_peak,
             ..tally.tx_stats(&facts.chain, facts.duration_s, facts.k)
         };
         let mut adversaries = adversary::adversaries(&facts.adversaries, &facts.chain, events);

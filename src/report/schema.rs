@@ -328,6 +328,8 @@ impl Report {
                 },
                 lost_on_crashed_nodes: 1,
                 lost: 1,
+                refused_full: 1,
+                pool_peak: 1,
             },
             convergence: Convergence {
                 converged: true,

@@ -10,6 +10,13 @@ pub fn print_summary(out: &RunOutput) {
     let r = &out.report;
     let rows = rows(r);
     let mut pos = pos_rows(r);
+    if r.txs.refused_full > 0 {
+        // Only when a pool filled up: the usual table stays as it was.
+        pos.push((
+            "txs refused (pool full) / pool peak".to_string(),
+            format!("{} / {}", r.txs.refused_full, r.txs.pool_peak),
+        ));
+    }
     pos.extend(contract_rows(r));
     pos.extend(adversary_rows(r));
     let w = rows

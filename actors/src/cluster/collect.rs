@@ -32,15 +32,19 @@ impl Cluster {
         let competing = self.competing(&finals, &chain).await?;
         let net = self.net.send(GetNetStats).await.unwrap_or_default();
         let tcp = self.tcp.infos().await;
+        self.record_drops(&net);
+        // The trace ends here, before anything is told to stop: nodes on other arbiters
+        // (real clock) handle their stop at once, and their stop events (a TCP endpoint's
+        // "this node stopped") must not race into the trace.
+        let events = self.factory.recorder.take_events();
         self.tcp.stop_all();
         for h in self.live_nodes() {
             h.stop();
         }
         self.stores.flush()?;
-        self.record_drops(&net);
-        let events = self.factory.recorder.take_events();
         let mut facts = self.facts(finals, chain.clone(), invariants);
-        (facts.pooled, facts.gapped) = pools;
+        (facts.pooled, facts.gapped) = (pools.ready, pools.gapped);
+        (facts.refused_full, facts.pool_peak) = (pools.refused_full, pools.peak);
         facts.competing = competing;
         facts.views = views;
         facts.side_blocks = side_blocks;
@@ -60,6 +64,7 @@ impl Cluster {
             data_dir: self.stores.kept_dir(),
             final_chain: chain,
             tcp,
+            node_threads: self.threads.clone(),
         })
     }
 
@@ -159,15 +164,18 @@ impl Cluster {
 
     /// The transactions still in a live node's pool: those ready to be mined at some node,
     /// and those only behind a nonce gap wherever they are pooled.
-    async fn pooled(&self) -> Result<(HashSet<TxId>, HashSet<TxId>), ClusterError> {
+    async fn pooled(&self) -> Result<Pooled, ClusterError> {
         let mut ready = HashSet::new();
         let mut gapped = HashSet::new();
+        let (mut refused_full, mut peak) = (0, 0);
         for h in self.live_nodes() {
             let ids = match h.mempool.send(GetPoolIds).await {
                 Ok(ids) => ids,
                 Err(_) if !h.life.is_alive() => continue,
                 Err(_) => return Err(ClusterError::Unresponsive(h.id)),
             };
+            refused_full += ids.refused_full;
+            peak = peak.max(ids.peak as u64);
             let behind: HashSet<TxId> = ids.gapped.into_iter().collect();
             for id in ids.all {
                 if behind.contains(&id) {
@@ -178,7 +186,12 @@ impl Cluster {
             }
         }
         gapped.retain(|id| !ready.contains(id));
-        Ok((ready, gapped))
+        Ok(Pooled {
+            ready,
+            gapped,
+            refused_full,
+            peak,
+        })
     }
 
     /// Transactions on the best chain of a live node whose tip is not the final one, and not
@@ -317,4 +330,16 @@ impl Cluster {
             })
             .collect()
     }
+}
+
+/// What the live nodes' pools held at the end, and their refusals.
+struct Pooled {
+    /// Ready in some live pool.
+    ready: HashSet<TxId>,
+    /// Pooled only behind a nonce gap.
+    gapped: HashSet<TxId>,
+    /// Arrivals refused by a full pool, summed.
+    refused_full: u64,
+    /// The largest pool any live node held.
+    peak: u64,
 }

@@ -8,8 +8,10 @@
 //! - [`stores`]: the nodes' block stores, which outlive the nodes;
 //! - [`tcp_plan`]: which links are TCP, the listeners and the endpoints;
 //! - [`collect`]: the nodes' final views gathered into the report;
-//! - [`progress`]: the progress bar.
+//! - [`progress`]: the progress bar;
+//! - [`arbiters`]: on the real clock, the arbiters (threads) the nodes run on.
 
+mod arbiters;
 mod collect;
 mod faults;
 mod progress;
@@ -31,6 +33,7 @@ use crate::transport::memory::{MemoryTransport, NetStats, Network, RegisterNode}
 use crate::transport::tcp::TcpInfo;
 use crate::workload::{SetTarget, Workload};
 use actix::prelude::*;
+use arbiters::Arbiters;
 use chainlab::chain::store::StoreError;
 use chainlab::config::{Config, PlannedCall};
 use chainlab::contract::frontrun::Frontrunner;
@@ -80,6 +83,9 @@ pub struct RunOutput {
     pub final_chain: Vec<FinalBlock>,
     /// Each live TCP node's connections and counters at the end.
     pub tcp: BTreeMap<NodeId, TcpInfo>,
+    /// The thread each node ran on (its arbiter's; the last incarnation of a restarted node;
+    /// None for a node that never started).
+    pub node_threads: Vec<Option<std::thread::ThreadId>>,
 }
 
 /// Why a run failed.
@@ -150,6 +156,11 @@ pub struct Cluster {
     frontrun: Option<(NodeId, Frontrunner)>,
     /// The honest load without the spam adversaries ([`RunOptions::baseline`]).
     baseline: Option<chainlab::report::HonestLoad>,
+    /// The arbiters the nodes run on (real clock; none: the harness's own). Last, so that
+    /// it is dropped (its threads stopped and joined) after everything else.
+    arbiters: Arbiters,
+    /// The thread each node last started on.
+    threads: Vec<Option<std::thread::ThreadId>>,
 }
 
 /// The peer graph of a run of `cfg`: `network.topology`, then each eclipse victim linked to
@@ -287,6 +298,8 @@ impl Cluster {
             .with_sig_cache(sig_cache)
             .start();
         let timeline = Timeline::new(clock, &cfg, &opts.late_start);
+        let available = std::thread::available_parallelism().map_or(1, usize::from);
+        let arbiters = Arbiters::start(cfg.cluster.arbiter_count(available));
         let mut cluster = Cluster {
             progress: Progress::new(opts.progress, timeline.total_ms()),
             faults: FaultBook::new(FaultState::new(n, shares)),
@@ -306,6 +319,8 @@ impl Cluster {
             views,
             frontrun,
             baseline: opts.baseline.clone(),
+            arbiters,
+            threads: vec![None; n],
         };
         for f in cluster.cfg.faults.clone() {
             cluster.inject(f)?;
@@ -332,7 +347,11 @@ impl Cluster {
                 .filter(|(node, _)| *node == id)
                 .map(|(_, attacker)| attacker.clone()),
         };
-        let handle = spawn_node(&self.factory, spec, chain);
+        let factory = self.factory.clone();
+        let handle = self
+            .arbiters
+            .run_for(id, move || spawn_node(&factory, spec, chain))
+            .ok_or(NodeError::ArbiterGone { node: id })?;
         if self.faults.duplicates_expected {
             handle.peer.do_send(ExpectDuplicates);
         }
@@ -348,6 +367,7 @@ impl Cluster {
         }
         self.node_faults_on_start(&handle);
         self.spawn_tcp(&handle)?;
+        self.threads[id] = Some(handle.thread);
         self.nodes[id] = Some(handle);
         Ok(())
     }
@@ -425,6 +445,11 @@ impl Cluster {
                 () = actix::clock::sleep_until(deadline) => return,
             }
         }
+    }
+
+    /// How many arbiters (threads) the nodes run on: 1 on the virtual clock.
+    pub fn arbiter_count(&self) -> usize {
+        self.arbiters.count()
     }
 
     /// Running nodes.

@@ -160,7 +160,7 @@ impl Cluster {
             .collect();
         let seed = self.cfg.cluster.seed;
         let key = node_key(seed, id as u32);
-        let endpoint = TcpNode::new(TcpSetup {
+        let setup = TcpSetup {
             id,
             rules: chainlab::net::HandshakeRules {
                 chain_id: self.cfg.consensus.chain_id,
@@ -177,9 +177,13 @@ impl Cluster {
             links: h.peer.clone().recipient::<PeerLink>(),
             recorder: self.factory.recorder.clone(),
             rng: stream(seed, "tcp", id as u64 | generation << 32),
-        })
-        .map_err(listen_err)?
-        .start();
+        };
+        // On the node's arbiter, with its actors (the listener joins that thread's runtime).
+        let endpoint = self
+            .arbiters
+            .run_for(id, move || TcpNode::new(setup).map(Actor::start))
+            .ok_or(NodeError::ArbiterGone { node: id })?
+            .map_err(listen_err)?;
         self.net.do_send(RegisterTcp {
             id,
             endpoint: Some(endpoint.clone()),

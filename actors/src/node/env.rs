@@ -131,8 +131,9 @@ pub struct Persistence {
     pub durable_log: Option<DurableLog>,
 }
 
-/// What starting a node takes besides its own spec: held by the harness for restarts.
-#[derive(Debug)]
+/// What starting a node takes besides its own spec: held by the harness for restarts (a
+/// clone goes to the arbiter a node starts on).
+#[derive(Clone, Debug)]
 pub struct NodeFactory {
     /// The configuration (each actor gets its policy from it).
     pub cfg: Arc<Config>,
@@ -230,6 +231,12 @@ pub enum NodeError {
         node: NodeId,
         /// What is wrong, naming the store and block.
         source: RebuildError,
+    },
+    /// The arbiter the node was to run on has stopped.
+    #[error("node {node}: its arbiter has stopped")]
+    ArbiterGone {
+        /// Node.
+        node: NodeId,
     },
     /// The node's TCP listener could not be opened.
     #[error("node {node}: cannot listen on {addr}: {reason}")]

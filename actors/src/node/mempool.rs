@@ -44,6 +44,10 @@ pub struct MempoolActor {
     /// At an honest node of a run with spam adversaries: their senders, sorted (what this
     /// pool does with their transactions is traced; measurement only).
     spam_watch: Option<Arc<Vec<chainlab::Address>>>,
+    /// Arrivals refused because the pool was full ([`MempoolError::PoolFull`]).
+    refused_full: u64,
+    /// The most transactions the pool held at once.
+    peak: usize,
     span: tracing::Span,
 }
 
@@ -65,6 +69,8 @@ impl MempoolActor {
             frontrun: None,
             private: None,
             spam_watch: None,
+            refused_full: 0,
+            peak: 0,
         }
     }
 
@@ -133,6 +139,11 @@ impl Handler<SubmitTx> for MempoolActor {
         let dropped = match self.pool.admit(m.tx.clone(), id, now, self.env.cache()) {
             Ok(dropped) => dropped,
             Err(e) => {
+                if let MempoolError::PoolFull { .. } = e {
+                    // A full pool refuses before any signature is checked; nothing is
+                    // announced, so peers relay nothing for it.
+                    self.refused_full += 1;
+                }
                 if m.from.is_some() && e != MempoolError::AlreadyKnown && self.is_spam(&m.tx) {
                     self.env.record(Event::SpamRefused {
                         txid: id,
@@ -153,6 +164,7 @@ impl Handler<SubmitTx> for MempoolActor {
             }
         };
         self.dropped(dropped);
+        self.peak = self.peak.max(self.pool.len());
         if self.is_spam(&m.tx) {
             self.env.record(Event::SpamAdmitted { txid: id });
         }
@@ -267,6 +279,8 @@ impl Handler<GetPoolIds> for MempoolActor {
         MessageResult(PoolIds {
             all: self.pool.ids(),
             gapped: self.pool.gapped(),
+            refused_full: self.refused_full,
+            peak: self.peak,
         })
     }
 }

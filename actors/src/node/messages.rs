@@ -275,6 +275,10 @@ pub struct PoolIds {
     pub all: Vec<TxId>,
     /// Those behind a missing nonce of their sender (`Mempool::gapped`).
     pub gapped: Vec<TxId>,
+    /// Arrivals refused because the pool was full, since the node started.
+    pub refused_full: u64,
+    /// The most transactions the pool held at once since the node started.
+    pub peak: usize,
 }
 
 /// A double-spend attacker's conflicting spend, offered first in every template of its node

@@ -92,6 +92,8 @@ pub struct NodeHandle {
     pub peer: Addr<PeerActor>,
     /// The switch that ends all five at once.
     pub life: NodeLife,
+    /// The thread its actors run on (its arbiter's).
+    pub thread: std::thread::ThreadId,
 }
 
 impl NodeHandle {
@@ -187,7 +189,7 @@ fn spam_watch(cfg: &Config, id: NodeId) -> Option<std::sync::Arc<Vec<chainlab::A
     (!senders.is_empty()).then(|| std::sync::Arc::new(senders))
 }
 
-/// Builds and starts a node on the current arbiter over a chain loaded by [`ChainKit::load`].
+/// Builds and starts a node on the current arbiter (the harness calls it on the node's arbiter) over a chain loaded by [`ChainKit::load`].
 pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState) -> NodeHandle {
     let id = spec.id;
     let cfg = &factory.cfg;
@@ -218,6 +220,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         miner: miner_ctx.address(),
         peer: peer_ctx.address(),
         life: env.life.clone(),
+        thread: std::thread::current().id(),
     };
     // Each actor is a task the node's life can abort (what `Context::run` does, keeping the
     // task's handle).
