@@ -12,6 +12,7 @@ pub mod executor;
 pub mod intake;
 mod orphans;
 pub mod params;
+pub mod shared;
 mod rebuild;
 mod sidebranch;
 pub mod state;
