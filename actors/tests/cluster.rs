@@ -263,12 +263,22 @@ fn sharing_block_execution_changes_no_byte_of_the_report_or_trace() {
         let off = run_ok(forky(&off_set));
         assert!(on.report.blocks.reorgs >= 5, "{:?}", on.report.blocks);
         assert!(on.report.invariants.violations.is_empty());
-        assert_eq!(report_without_wall_time(&on), report_without_wall_time(&off));
-        assert_eq!(trace_text(&on), trace_text(&off), "traces differ byte for byte");
+        assert_eq!(
+            report_without_wall_time(&on),
+            report_without_wall_time(&off)
+        );
+        assert_eq!(
+            trace_text(&on),
+            trace_text(&off),
+            "traces differ byte for byte"
+        );
         // A cache too small to hold a branch only recomputes.
         let mut tiny_set = extra.to_vec();
         tiny_set.push("node.exec_cache_size=1");
         let tiny = run_ok(forky(&tiny_set));
-        assert_eq!(report_without_wall_time(&on), report_without_wall_time(&tiny));
+        assert_eq!(
+            report_without_wall_time(&on),
+            report_without_wall_time(&tiny)
+        );
     }
 }

@@ -223,7 +223,13 @@ mod tests {
 
     /// A chain of `n` blocks mined by `miner`, each with a transfer from every key (nonces
     /// from 0), amounts offset by `salt` so two branches differ.
-    fn branch(p: &Arc<ChainParams>, keys: &[KeyPair], n: u64, miner: u8, salt: u64) -> Vec<BlockRef> {
+    fn branch(
+        p: &Arc<ChainParams>,
+        keys: &[KeyPair],
+        n: u64,
+        miner: u8,
+        salt: u64,
+    ) -> Vec<BlockRef> {
         let mut c = ChainState::new(p.clone());
         let seal_key = KeyPair::from_seed(b"shared-tests");
         for i in 1..=n {
@@ -240,7 +246,9 @@ mod tests {
                 .expect("the reward fits");
             assert_eq!(block.txs.len(), keys.len());
             let rule = c.next_rule(&block.header.parent);
-            assert!(c.engine().seal(&rule, &mut block.header, &seal_key, 0, u64::MAX));
+            assert!(c
+                .engine()
+                .seal(&rule, &mut block.header, &seal_key, 0, u64::MAX));
             let checked =
                 crate::chain::validation::check_block(Arc::new(block), c.params(), None).unwrap();
             c.import(checked, i * 1_000, 0).unwrap();
@@ -307,10 +315,19 @@ mod tests {
                 e.undo_count(),
             ));
         }
-        assert_eq!(seen[0], seen[1], "the first sharing executor computes as alone");
-        assert_eq!(seen[0], seen[2], "the second takes the same results from the cache");
+        assert_eq!(
+            seen[0], seen[1],
+            "the first sharing executor computes as alone"
+        );
+        assert_eq!(
+            seen[0], seen[2],
+            "the second takes the same results from the cache"
+        );
         let stats = cache.stats();
-        assert_eq!(stats.misses, 7, "each of the 7 blocks executed once: {stats:?}");
+        assert_eq!(
+            stats.misses, 7,
+            "each of the 7 blocks executed once: {stats:?}"
+        );
         assert!(stats.hits >= 7 + 7 + 3, "{stats:?}");
         assert_eq!(stats.replays, 2, "one replay per distinct tip: {stats:?}");
         // The states are shared, not copied: equal by value to the uncached one's.
