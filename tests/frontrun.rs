@@ -98,7 +98,13 @@ impl Chain {
             replace_bump_percent: 10,
             contracts: self.params.contracts,
         };
-        let mut pool = Mempool::new(policy, self.state.accounts().clone(), HashKey::default());
+        let accounts = self
+            .state
+            .accounts()
+            .iter()
+            .map(|(a, x)| (*a, *x))
+            .collect();
+        let mut pool = Mempool::new(policy, accounts, HashKey::default());
         for tx in txs {
             pool.admit(Arc::new((*tx).clone()), tx.id(), 0, None)
                 .expect("admitted");

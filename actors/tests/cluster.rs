@@ -250,3 +250,35 @@ fn transactions_dropped_by_mempool_policy_are_named_not_lost() {
     assert_eq!(t.lost, 0, "{t:?}");
     assert_fates_add_up(&out);
 }
+
+/// The shared execution cache (`node.exec_cache`, docs/design.md "Shared work across
+/// nodes") changes nothing any node observes: with forks and reorgs, and with contract calls
+/// (receipts, records), the report and the trace are the same bytes with it on and off.
+#[test]
+fn sharing_block_execution_changes_no_byte_of_the_report_or_trace() {
+    for extra in [&[][..], &["workload.contract_calls=0.3"][..]] {
+        let on = run_ok(forky(extra));
+        let mut off_set = extra.to_vec();
+        off_set.push("node.exec_cache=false");
+        let off = run_ok(forky(&off_set));
+        assert!(on.report.blocks.reorgs >= 5, "{:?}", on.report.blocks);
+        assert!(on.report.invariants.violations.is_empty());
+        assert_eq!(
+            report_without_wall_time(&on),
+            report_without_wall_time(&off)
+        );
+        assert_eq!(
+            trace_text(&on),
+            trace_text(&off),
+            "traces differ byte for byte"
+        );
+        // A cache too small to hold a branch only recomputes.
+        let mut tiny_set = extra.to_vec();
+        tiny_set.push("node.exec_cache_size=1");
+        let tiny = run_ok(forky(&tiny_set));
+        assert_eq!(
+            report_without_wall_time(&on),
+            report_without_wall_time(&tiny)
+        );
+    }
+}

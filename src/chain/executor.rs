@@ -10,9 +10,15 @@
 //! chain actor sends a [`SwitchPlan`] and waits for the answer) or in place (tests, reloading
 //! a store: `ChainState` keeps its executor and calls it directly). Both give the same result,
 //! because the executor is told the whole switch and does it all or nothing.
+//!
+//! With a process-wide [`ExecCache`] ([`Executor::share`]), a block another node of the
+//! process already applied on the same parent is not executed again: the executor takes the
+//! post-state, undo and records computed then (`chain::shared`; docs/design.md, "Shared work
+//! across nodes"), and the replay check replays each distinct tip once.
 
 use super::exec::{self, execute_block, BlockRun, ExecRecord};
 use super::params::ChainParams;
+use super::shared::{AppliedBlock, ExecCache, SharedApply};
 use super::state::{Account, ApplyError, State, Undo};
 use super::validation::BlockError;
 use crate::block::{body_root, Block, BlockHeader, Seal, SharedItem, BLOCK_VERSION};
@@ -110,7 +116,7 @@ struct Applied {
     hash: Hash,
     timestamp_ms: u64,
     /// Reverts the block; `None` at genesis and once pruned (below the fork floor).
-    undo: Option<Undo>,
+    undo: Option<Arc<Undo>>,
 }
 
 /// See the module doc.
@@ -123,6 +129,8 @@ pub struct Executor {
     applied: Vec<Applied>,
     /// Undo records at or below this height are dropped.
     pruned_to: u64,
+    /// The process's shared results of block executions and replays, if any.
+    shared: Option<Arc<ExecCache>>,
 }
 
 impl Executor {
@@ -138,12 +146,25 @@ impl Executor {
                 undo: None,
             }],
             pruned_to: 0,
+            shared: None,
         }
+    }
+
+    /// Shares block executions and replays with the other executors of the process through
+    /// `cache` (`None`: compute everything here). Changes no result.
+    pub fn share(&mut self, cache: Option<Arc<ExecCache>>) {
+        self.shared = cache;
     }
 
     /// The state at the tip.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The state at the tip, to break on purpose (tests of the invariant checks).
+    #[cfg(test)]
+    pub(crate) fn state_mut(&mut self) -> &mut State {
+        &mut self.state
     }
 
     /// The tip it stands on.
@@ -196,22 +217,26 @@ impl Executor {
             note_parties(&b.block, &mut touched);
         }
         let mut done = Switched::default();
+        // One block on the tip (the common case): its sorted touched list is the answer.
+        let single = plan.revert.is_empty() && plan.apply.len() == 1;
+        let mut single_touched = None;
         for (index, b) in plan.apply.iter().enumerate() {
             match self.apply(b) {
-                Ok((undo, records)) => {
-                    if records.is_some() {
-                        let mut changed: Vec<Address> = undo.touched().copied().collect();
-                        changed.sort_unstable();
-                        changed.dedup();
-                        done.contract_touched.push((b.hash, changed));
+                Ok(applied) => {
+                    if applied.records.is_some() {
+                        done.contract_touched
+                            .push((b.hash, applied.changed.to_vec()));
                     }
-                    touched.extend(undo.touched().copied());
-                    note_parties(&b.block, &mut touched);
-                    done.records.push(records);
+                    if single {
+                        single_touched = Some(applied.touched.clone());
+                    } else {
+                        touched.extend(applied.touched.iter().copied());
+                    }
+                    done.records.push(applied.records);
                     self.applied.push(Applied {
                         hash: b.hash,
                         timestamp_ms: b.block.header.timestamp_ms,
-                        undo: Some(undo),
+                        undo: Some(applied.undo),
                     });
                 }
                 Err(error) => {
@@ -221,28 +246,54 @@ impl Executor {
                             .revert(&top.undo.expect("undo of a block just applied"));
                     }
                     for b in plan.revert.iter().rev() {
-                        let (undo, _) = self
+                        let applied = self
                             .apply(b)
                             .expect("a block that applied before applies again");
                         self.applied.push(Applied {
                             hash: b.hash,
                             timestamp_ms: b.block.header.timestamp_ms,
-                            undo: Some(undo),
+                            undo: Some(applied.undo),
                         });
                     }
                     return Err(SwitchFailed { index, error });
                 }
             }
         }
-        done.accounts = touched
-            .into_iter()
-            .map(|a| (a, self.state.get(&a)))
-            .collect();
+        done.accounts = match single_touched {
+            Some(list) => list.iter().map(|a| (*a, self.state.get(a))).collect(),
+            None => touched
+                .into_iter()
+                .map(|a| (a, self.state.get(&a)))
+                .collect(),
+        };
         Ok(done)
     }
 
-    /// Applies one block on the tip: its undo record and contract records.
-    fn apply(&mut self, b: &BlockRef) -> Result<(Undo, Records), BlockError> {
+    /// Applies one block on the tip: taken from the shared cache when another executor of
+    /// the process applied it on the same parent state, computed (and shared) otherwise.
+    fn apply(&mut self, b: &BlockRef) -> Result<AppliedBlock, BlockError> {
+        let Some(cache) = self.shared.clone() else {
+            return self.execute(b);
+        };
+        let parent_root = self.state.root();
+        if let Some(hit) = cache.get(&b.hash, &parent_root) {
+            return hit.result.clone().inspect(|a| self.state = a.state.clone());
+        }
+        let result = self.execute(b);
+        cache.insert(
+            b.hash,
+            SharedApply {
+                parent_root,
+                height: b.block.header.height,
+                result: result.clone(),
+            },
+        );
+        result
+    }
+
+    /// Executes one block on the tip: its undo record, contract records and the accounts
+    /// it touched, and (an O(1) copy of) the state after it.
+    fn execute(&mut self, b: &BlockRef) -> Result<AppliedBlock, BlockError> {
         let p = &self.params;
         let done = execute_block(&mut self.state, &b.block, &b.tx_ids, p.reward, &p.contracts)
             .map_err(|(index, source)| BlockError::TxApply { index, source })?;
@@ -255,7 +306,19 @@ impl Executor {
             });
         }
         let records = (!done.records.is_empty()).then(|| done.records.into());
-        Ok((done.undo, records))
+        let mut changed: Vec<Address> = done.undo.touched().copied().collect();
+        changed.sort_unstable();
+        changed.dedup();
+        let mut touched = BTreeSet::new();
+        touched.extend(changed.iter().copied());
+        note_parties(&b.block, &mut touched);
+        Ok(AppliedBlock {
+            state: self.state.clone(),
+            undo: Arc::new(done.undo),
+            records,
+            changed: changed.into(),
+            touched: touched.into_iter().collect(),
+        })
     }
 
     /// Builds an unsealed block in `frame` from candidate transactions: those that apply in
@@ -376,12 +439,18 @@ impl Executor {
                 best.len()
             ));
         }
-        let mut replayed = (*self.genesis_state).clone();
-        for (i, b) in best.iter().enumerate() {
-            let p = &self.params;
-            execute_block(&mut replayed, &b.block, &b.tx_ids, p.reward, &p.contracts)
-                .map_err(|(t, e)| format!("replay of block at height {} tx {t}: {e}", i + 1))?;
-        }
+        let shared;
+        let own;
+        let replayed = match &self.shared {
+            Some(cache) => {
+                shared = cache.replay(best, &self.genesis_state, &self.params);
+                shared.as_ref().as_ref().map_err(Clone::clone)?
+            }
+            None => {
+                own = super::shared::replay(best, &self.genesis_state, &self.params)?;
+                &own
+            }
+        };
         if replayed.accounts() != self.state.accounts() {
             return Err("replayed accounts differ from the live state".into());
         }

@@ -13,6 +13,7 @@ pub mod intake;
 mod orphans;
 pub mod params;
 mod rebuild;
+pub mod shared;
 mod sidebranch;
 pub mod state;
 pub mod store;

@@ -6,6 +6,12 @@
 //! accounts, the deployed contracts' code, every contract's storage and the pending receipts
 //! (`chain::exec`), each with its own leaf domain. Applying a block costs O(entries it
 //! touches), not O(all entries); equal states give equal roots.
+//!
+//! The maps are persistent ([`Map`], `imbl::OrdMap`: ordered, so iteration is in key order
+//! as with a `BTreeMap`): cloning a state is O(1), and a changed copy shares every untouched
+//! part with the original. So the nodes of a process can hold the same state, and a block's
+//! post-state can be handed from one node to the next (`chain::shared`,
+//! docs/design.md, "Shared work across nodes").
 
 use crate::contract::PromiseResult;
 use crate::crypto::Address;
@@ -14,6 +20,10 @@ use crate::tx::Transaction;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The persistent ordered map the state is made of: O(1) clones that share structure,
+/// iteration in key order.
+pub type Map<K, V> = imbl::OrdMap<K, V>;
 
 /// One account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,14 +149,14 @@ pub struct Receipt {
 /// All accounts, contracts and pending receipts, plus the running state commitment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
-    accounts: BTreeMap<Address, Account>,
-    leaves: BTreeMap<Address, [u64; 4]>,
+    accounts: Map<Address, Account>,
+    leaves: Map<Address, [u64; 4]>,
     acc: [u64; 4],
-    code: BTreeMap<Address, Code>,
-    storage: BTreeMap<(Address, Vec<u8>), Vec<u8>>,
-    receipts: BTreeMap<Hash, Receipt>,
+    code: Map<Address, Code>,
+    storage: Map<(Address, Vec<u8>), Vec<u8>>,
+    receipts: Map<Hash, Receipt>,
     /// The ready receipts by [`ReceiptKey`] (an index of `receipts`, not committed apart).
-    queue: BTreeMap<ReceiptKey, Hash>,
+    queue: Map<ReceiptKey, Hash>,
 }
 
 fn words(h: &Hash) -> [u64; 4] {
@@ -239,7 +249,7 @@ impl State {
     }
 
     /// Every account in address order.
-    pub fn accounts(&self) -> &BTreeMap<Address, Account> {
+    pub fn accounts(&self) -> &Map<Address, Account> {
         &self.accounts
     }
 
@@ -268,7 +278,7 @@ impl State {
     }
 
     /// Every deployed contract, by address.
-    pub fn contracts(&self) -> &BTreeMap<Address, Code> {
+    pub fn contracts(&self) -> &Map<Address, Code> {
         &self.code
     }
 
@@ -278,7 +288,7 @@ impl State {
     }
 
     /// Every storage entry of every contract, by (contract, key).
-    pub fn all_storage(&self) -> &BTreeMap<(Address, Vec<u8>), Vec<u8>> {
+    pub fn all_storage(&self) -> &Map<(Address, Vec<u8>), Vec<u8>> {
         &self.storage
     }
 
@@ -288,13 +298,13 @@ impl State {
     }
 
     /// Every pending receipt, by id.
-    pub fn receipts(&self) -> &BTreeMap<Hash, Receipt> {
+    pub fn receipts(&self) -> &Map<Hash, Receipt> {
         &self.receipts
     }
 
     /// The first ready receipt in execution order.
     pub fn next_ready(&self) -> Option<(ReceiptKey, Hash)> {
-        self.queue.first_key_value().map(|(k, id)| (*k, *id))
+        self.queue.get_min().map(|(k, id)| (*k, *id))
     }
 
     /// Deploys (or with `None` removes) the code at `addr`, recording undo data.

@@ -11,6 +11,11 @@ pub struct NodeConfig {
     pub sig_cache: bool,
     /// Entries in that cache.
     pub sig_cache_size: usize,
+    /// Share block executions (post-state, undo, records) and end-of-run replays between
+    /// the nodes of the process (`chain::shared`). Changes no result, only the time taken.
+    pub exec_cache: bool,
+    /// Blocks kept in that cache (the highest heights).
+    pub exec_cache_size: usize,
 }
 
 impl Default for NodeConfig {
@@ -18,6 +23,8 @@ impl Default for NodeConfig {
         NodeConfig {
             sig_cache: true,
             sig_cache_size: 200_000,
+            exec_cache: true,
+            exec_cache_size: crate::chain::shared::DEFAULT_CAPACITY,
         }
     }
 }

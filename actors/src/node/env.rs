@@ -1,11 +1,13 @@
 //! What a node's actors share with the rest of the process, split into what it is: the chain
-//! every node shares ([`ChainKit`]: parameters, genesis, the verification cache), a node's
+//! every node shares ([`ChainKit`]: parameters, genesis, the verification and execution
+//! caches), a node's
 //! surroundings ([`NodeEnv`]: the clock and event sink, the transport), where its blocks go
 //! ([`Persistence`]), and the [`NodeFactory`] that holds them to start and restart nodes.
 
 use super::life::{FailureSink, NodeLife};
 use crate::recorder::Recorder;
 use crate::transport::Transport;
+use chainlab::chain::shared::ExecCache;
 use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::chain::RebuildError;
 use chainlab::config::Config;
@@ -26,6 +28,8 @@ pub struct ChainKit {
     pub genesis: (Arc<Block>, Arc<State>),
     /// Process-wide verification cache (None when disabled).
     pub sig_cache: Option<Arc<SigCache>>,
+    /// Process-wide block executions and replays (None when disabled, `node.exec_cache`).
+    pub exec_cache: Option<Arc<ExecCache>>,
     /// The cluster seed, from which each node's hash-table key derives.
     pub seed: u64,
 }
@@ -50,6 +54,12 @@ impl ChainKit {
                 Arc::new(SigCache::with_key(
                     cfg.node.sig_cache_size,
                     HashKey::derive(cfg.cluster.seed, "sig-cache", 0),
+                ))
+            }),
+            exec_cache: cfg.node.exec_cache.then(|| {
+                Arc::new(ExecCache::new(
+                    cfg.node.exec_cache_size,
+                    HashKey::derive(cfg.cluster.seed, "exec-cache", 0),
                 ))
             }),
             seed: cfg.cluster.seed,

@@ -199,14 +199,20 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     if cfg.adversary_of(id).is_some() {
         chain_state.exempt_from_favor();
     }
-    let accounts = chain_state.state().accounts().clone();
+    let accounts: std::collections::BTreeMap<_, _> = chain_state
+        .state()
+        .accounts()
+        .iter()
+        .map(|(a, acct)| (*a, *acct))
+        .collect();
     // A double-spend attacker pays from its node key: its next nonce on the loaded tip.
     let own_nonce = accounts
         .get(&Config::node_key(id).address())
         .map_or(0, |a| a.nonce);
-    let exec = chain_state
+    let mut exec = chain_state
         .take_executor()
         .expect("a loaded chain holds its executor");
+    exec.share(factory.chain.exec_cache.clone());
     let chain_ctx = Context::<ChainActor>::new();
     let executor_ctx = Context::<ExecutorActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();
