@@ -98,12 +98,7 @@ impl Chain {
             replace_bump_percent: 10,
             contracts: self.params.contracts,
         };
-        let accounts = self
-            .state
-            .accounts()
-            .iter()
-            .map(|(a, x)| (*a, *x))
-            .collect();
+        let accounts = self.state.accounts().clone();
         let mut pool = Mempool::new(policy, accounts, HashKey::default());
         for tx in txs {
             pool.admit(Arc::new((*tx).clone()), tx.id(), 0, None)

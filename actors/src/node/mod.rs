@@ -199,12 +199,8 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
     if cfg.adversary_of(id).is_some() {
         chain_state.exempt_from_favor();
     }
-    let accounts: std::collections::BTreeMap<_, _> = chain_state
-        .state()
-        .accounts()
-        .iter()
-        .map(|(a, acct)| (*a, *acct))
-        .collect();
+    // The state's persistent map, shared (not copied) by the pool's mirror.
+    let accounts = chain_state.state().accounts().clone();
     // A double-spend attacker pays from its node key: its next nonce on the loaded tip.
     let own_nonce = accounts
         .get(&Config::node_key(id).address())
