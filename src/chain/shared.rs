@@ -116,7 +116,7 @@ impl ExecCache {
 
     /// The result for block `hash` if it was computed on a state of root `parent_root`.
     pub fn get(&self, hash: &Hash, parent_root: &Hash) -> Option<Arc<SharedApply>> {
-        let inner = self.inner.lock().expect("exec cache lock");
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let hit = inner
             .map
             .get(hash)
@@ -132,7 +132,7 @@ impl ExecCache {
     /// Remembers the result for block `hash`, evicting the lowest entries past the capacity.
     pub fn insert(&self, hash: Hash, entry: SharedApply) {
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let mut inner = self.inner.lock().expect("exec cache lock");
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let height = entry.height;
         if let Some(old) = inner.map.insert(hash, Arc::new(entry)) {
             inner.order.remove(&(old.height, hash));
@@ -148,7 +148,11 @@ impl ExecCache {
 
     /// Blocks held.
     pub fn len(&self) -> usize {
-        self.inner.lock().expect("exec cache lock").map.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
     }
 
     /// True when nothing is held.
@@ -176,14 +180,14 @@ impl ExecCache {
     ) -> Arc<Result<State, String>> {
         let tip = best.last().map_or(Hash::ZERO, |b| b.hash);
         {
-            let r = self.replays.lock().expect("replay lock");
+            let r = self.replays.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((_, done)) = r.done.iter().find(|(h, _)| *h == tip) {
                 return done.clone();
             }
         }
         let done = Arc::new(replay(best, genesis_state, params));
         self.replays_run.fetch_add(1, Ordering::Relaxed);
-        let mut r = self.replays.lock().expect("replay lock");
+        let mut r = self.replays.lock().unwrap_or_else(|p| p.into_inner());
         if !r.done.iter().any(|(h, _)| *h == tip) {
             r.done.push_back((tip, done.clone()));
             while r.done.len() > REPLAY_CAPACITY {
