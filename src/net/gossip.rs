@@ -7,117 +7,24 @@
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
 use crate::block::SharedItem;
-use crate::hash::{Hash, HashKey, HashMapById, TxId};
+use crate::hash::{Hash, HashKey, TxId};
+use crate::net::ids::{BoundedSet, IdTable, ShortIdHasher, ShortIds, SEEN, SLOTS};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_WIRE_ITEMS};
 use crate::NodeId;
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::hash::{BuildHasher, Hasher};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Gossip tunables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GossipPolicy {
-    /// Capacity of the seen-set (ids the node has received or announced).
+    /// Capacity of the id table (ids the node has received, announced, or heard announced):
+    /// it holds the latest half of this at least ([`IdTable`]).
     pub seen_capacity: usize,
-    /// Capacity of each per-peer known-set.
+    /// Capacity of the known-set of each neighbour beyond the id table's [`SLOTS`].
     pub peer_known_capacity: usize,
     /// A `getdata` unanswered this long may be asked of another peer, ms.
     pub request_timeout_ms: u64,
     /// A `getblocks` unanswered this long is retried at another peer, ms.
     pub sync_timeout_ms: u64,
-}
-
-/// A bounded first-in first-out set of ids.
-///
-/// It holds each id as a 64-bit short id, SipHash-1-3 of the id under the node's table key,
-/// not the 32-byte id: about 19 bytes an entry instead of about 70, which is most of an idle
-/// node's memory in a large cluster (a seen-set, and a known-set per peer). Two ids share a
-/// short id with probability 2^-64 per pair; then the second counts as present (a block or
-/// transaction not fetched from, or not announced to, this one peer: it comes by another
-/// path). Choosing an id that collides with a given one takes about 2^64 tries even for an
-/// attacker who knows the key (`docs/design.md`, "Hash flooding").
-#[derive(Debug, Default, Clone)]
-pub struct BoundedSet {
-    set: HashSet<u64, ShortIdHasher>,
-    order: VecDeque<u64>,
-    capacity: usize,
-    key: HashKey,
-}
-
-impl BoundedSet {
-    /// An empty set holding at most `capacity` ids, its short ids keyed with `key`.
-    pub fn new(capacity: usize, key: HashKey) -> BoundedSet {
-        BoundedSet {
-            set: HashSet::default(),
-            order: VecDeque::new(),
-            capacity,
-            key,
-        }
-    }
-    fn short(&self, h: &Hash) -> u64 {
-        self.key.hash_one(h)
-    }
-    /// Inserts; returns true if it was new. The oldest id goes when full.
-    pub fn insert(&mut self, h: Hash) -> bool {
-        let id = self.short(&h);
-        if self.capacity == 0 || !self.set.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-    /// Forgets `h`. Its place in the eviction order stays until it comes round (so removal
-    /// costs no scan); if `h` is inserted again meanwhile, it may be evicted early, which only
-    /// means it can be fetched again sooner.
-    pub fn remove(&mut self, h: &Hash) -> bool {
-        let id = self.short(h);
-        self.set.remove(&id)
-    }
-    /// Membership.
-    pub fn contains(&self, h: &Hash) -> bool {
-        self.set.contains(&self.short(h))
-    }
-    /// Number held.
-    pub fn len(&self) -> usize {
-        self.order.len()
-    }
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-}
-
-/// The hasher of short-id tables: a short id is already a keyed hash, so it is its own.
-#[derive(Clone, Copy, Debug, Default)]
-struct ShortIdHasher;
-
-impl BuildHasher for ShortIdHasher {
-    type Hasher = ShortId;
-    fn build_hasher(&self) -> ShortId {
-        ShortId(0)
-    }
-}
-
-/// See [`ShortIdHasher`].
-struct ShortId(u64);
-
-impl Hasher for ShortId {
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (the table's keys are `u64`); anything else folds in.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,23 +37,38 @@ struct SyncState {
     awaiting: bool,
 }
 
+/// Where a neighbour's knowledge of ids is kept.
+#[derive(Debug, Clone)]
+enum Known {
+    /// A bit of the id table's words.
+    Slot(u64),
+    /// Its own known-set (neighbours beyond [`SLOTS`]).
+    Set(BoundedSet),
+}
+
 /// One node's gossip state.
 #[derive(Debug)]
 pub struct Gossip {
     policy: GossipPolicy,
+    /// The neighbours, sorted; `known[i]` is where `neighbors[i]`'s knowledge is kept.
     neighbors: Vec<NodeId>,
-    seen: BoundedSet,
+    known: Vec<Known>,
+    /// The slots of the id table's words in use.
+    slots_used: u64,
+    /// Per short id: seen here, and which neighbours know it.
+    ids: IdTable,
     /// The consensus items seen lately, by sequence number (a short memory: the vote pool
     /// remembers votes for good, this only stops the duplicates of one push wave cheaply).
     seen_items: RecentSeqs,
-    peer_known: BTreeMap<NodeId, BoundedSet>,
     /// The key of every id table.
     key: HashKey,
-    /// Ids asked for: when, and of whom.
-    requested: HashMapById<(u64, NodeId)>,
+    short: ShortIds,
+    /// Ids asked for (by short id): when, and of whom.
+    requested: HashMap<u64, (u64, NodeId), ShortIdHasher>,
     /// Outstanding requests per peer (bounded by [`MAX_REQUESTS_PER_PEER`]).
     requested_of: BTreeMap<NodeId, usize>,
-    pending_txs: Vec<(TxId, Option<NodeId>)>,
+    /// Transactions to announce with the next batch: id, short id, the peer it came from.
+    pending_txs: Vec<(TxId, u64, Option<NodeId>)>,
     /// Consensus items to push with the next batch, with the peer each came from.
     pending_items: Vec<(SharedItem, Option<NodeId>)>,
     sync: Option<SyncState>,
@@ -210,24 +132,26 @@ impl Gossip {
     pub fn new(policy: GossipPolicy, mut neighbors: Vec<NodeId>, key: HashKey) -> Gossip {
         neighbors.sort_unstable();
         neighbors.dedup();
-        let peer_known = neighbors
-            .iter()
-            .map(|n| (*n, BoundedSet::new(policy.peer_known_capacity, key)))
-            .collect();
-        Gossip {
-            seen: BoundedSet::new(policy.seen_capacity, key),
+        let mut g = Gossip {
+            ids: IdTable::new(policy.seen_capacity),
             seen_items: RecentSeqs::default(),
             policy,
-            neighbors,
-            peer_known,
+            neighbors: Vec::new(),
+            known: Vec::new(),
+            slots_used: 0,
             key,
-            requested: HashMapById::with_hasher(key),
+            short: ShortIds(key),
+            requested: HashMap::default(),
             requested_of: BTreeMap::new(),
             pending_txs: Vec::new(),
             pending_items: Vec::new(),
             sync: None,
             next_prune_ms: 0,
+        };
+        for n in neighbors {
+            g.add_neighbor(n);
         }
+        g
     }
 
     /// Ids asked for and neither received nor forgotten yet.
@@ -272,33 +196,59 @@ impl Gossip {
         }
     }
 
-    /// Adds a neighbour (a peer that connected); no-op if already one.
+    /// Adds a neighbour (a peer that connected); no-op if already one. It takes the lowest
+    /// free slot of the id table's words, or a known-set of its own when all are taken.
     pub fn add_neighbor(&mut self, peer: NodeId) {
         if let Err(pos) = self.neighbors.binary_search(&peer) {
+            let free = (!self.slots_used).trailing_zeros() as usize;
+            let known = if free < SLOTS {
+                self.slots_used |= 1 << free;
+                Known::Slot(1 << free)
+            } else {
+                Known::Set(BoundedSet::new(self.policy.peer_known_capacity))
+            };
             self.neighbors.insert(pos, peer);
-            self.peer_known.insert(
-                peer,
-                BoundedSet::new(self.policy.peer_known_capacity, self.key),
-            );
+            self.known.insert(pos, known);
         }
     }
 
-    /// Removes a neighbour (a peer that disconnected and is not part of the topology).
+    /// Removes a neighbour (a peer that disconnected and is not part of the topology), and
+    /// what it was known to know: a peer that comes back starts afresh.
     pub fn remove_neighbor(&mut self, peer: NodeId) {
         if let Ok(pos) = self.neighbors.binary_search(&peer) {
             self.neighbors.remove(pos);
-            self.peer_known.remove(&peer);
+            if let Known::Slot(bit) = self.known.remove(pos) {
+                self.ids.clear_all(bit);
+                self.slots_used &= !bit;
+            }
         }
     }
 
     /// Whether the node has seen `id`.
     pub fn has_seen(&self, id: &Hash) -> bool {
-        self.seen.contains(id)
+        self.ids.get(self.short.of(id)) & SEEN != 0
     }
 
-    fn note_known(&mut self, peer: NodeId, id: Hash) {
-        if let Some(k) = self.peer_known.get_mut(&peer) {
-            k.insert(id);
+    /// Marks short id `s` known to `peer` (when a neighbour) and seen here too when `seen`;
+    /// returns the id's word before.
+    fn note(&mut self, peer: Option<NodeId>, s: u64, seen: bool) -> u64 {
+        let mut bits = if seen { SEEN } else { 0 };
+        if let Some(pos) = peer.and_then(|p| self.neighbors.binary_search(&p).ok()) {
+            match &mut self.known[pos] {
+                Known::Slot(bit) => bits |= *bit,
+                Known::Set(set) => {
+                    set.insert(s);
+                }
+            }
+        }
+        self.ids.set(s, bits)
+    }
+
+    /// Whether neighbour `i` knows short id `s`, whose word is `word`.
+    fn knows(&self, i: usize, s: u64, word: u64) -> bool {
+        match &self.known[i] {
+            Known::Slot(bit) => word & bit != 0,
+            Known::Set(set) => set.contains(s),
         }
     }
 
@@ -323,11 +273,11 @@ impl Gossip {
             (txs, &mut want_t, tx_room),
         ] {
             for id in ids.iter().take(room) {
-                self.note_known(from, *id);
-                if self.seen.contains(id) || is_known(id) {
+                let s = self.short.of(id);
+                if self.note(Some(from), s, false) & SEEN != 0 || is_known(id) {
                     continue;
                 }
-                match self.requested.get(id) {
+                match self.requested.get(&s) {
                     Some((at, _)) if now_ms < at + self.policy.request_timeout_ms => continue,
                     _ => {}
                 }
@@ -338,7 +288,7 @@ impl Gossip {
                     continue;
                 }
                 *of_peer += 1;
-                if let Some((_, old)) = self.requested.insert(*id, (now_ms, from)) {
+                if let Some((_, old)) = self.requested.insert(s, (now_ms, from)) {
                     self.release(old);
                 }
                 want.push(*id);
@@ -356,19 +306,17 @@ impl Gossip {
     /// A full item arrived from `from` (or was made locally when `from` is None).
     /// Returns false when it was seen before (nothing more to do).
     pub fn on_item(&mut self, id: Hash, from: Option<NodeId>) -> bool {
-        if let Some((_, peer)) = self.requested.remove(&id) {
+        let s = self.short.of(&id);
+        if let Some((_, peer)) = self.requested.remove(&s) {
             self.release(peer);
         }
-        if let Some(f) = from {
-            self.note_known(f, id);
-        }
-        self.seen.insert(id)
+        self.note(from, s, true) & SEEN == 0
     }
 
     /// Forgets that an item was received, so that it can be fetched again (used when the
     /// node could not process it, e.g. its parent was unknown and the orphan pool dropped it).
     pub fn forget_request(&mut self, id: &Hash) {
-        if let Some((_, peer)) = self.requested.remove(id) {
+        if let Some((_, peer)) = self.requested.remove(&self.short.of(id)) {
             self.release(peer);
         }
     }
@@ -378,15 +326,17 @@ impl Gossip {
     /// it again.
     pub fn forget(&mut self, id: &Hash) {
         self.forget_request(id);
-        self.seen.remove(id);
+        self.ids.clear(self.short.of(id), SEEN);
     }
 
     /// A block validated: announce it at once to every neighbour that does not know it.
     pub fn announce_block(&mut self, hash: Hash, source: Option<NodeId>) -> Outbox {
-        self.seen.insert(hash);
+        let s = self.short.of(&hash);
+        let word = self.ids.set(s, SEEN);
         let mut out = Vec::new();
-        for &n in &self.neighbors {
-            if Some(n) == source || self.peer_known.get(&n).is_some_and(|k| k.contains(&hash)) {
+        let mut told = 0;
+        for (i, &n) in self.neighbors.iter().enumerate() {
+            if Some(n) == source || self.knows(i, s, word) {
                 continue;
             }
             out.push((
@@ -396,17 +346,22 @@ impl Gossip {
                     txs: Vec::new(),
                 },
             ));
+            match &mut self.known[i] {
+                Known::Slot(bit) => told |= *bit,
+                Known::Set(set) => {
+                    set.insert(s);
+                }
+            }
         }
-        for &(n, _) in &out {
-            self.note_known(n, hash);
-        }
+        self.ids.set(s, told);
         out
     }
 
     /// A transaction validated: queue it for the next batched announcement.
     pub fn queue_tx(&mut self, id: TxId, source: Option<NodeId>) {
-        self.seen.insert(id);
-        self.pending_txs.push((id, source));
+        let s = self.short.of(&id);
+        self.ids.set(s, SEEN);
+        self.pending_txs.push((id, s, source));
     }
 
     /// Announces the tip to every neighbour, whatever the known-sets say: what a node does when
@@ -451,14 +406,29 @@ impl Gossip {
             return Vec::new();
         }
         let pending = std::mem::take(&mut self.pending_txs);
+        // One lookup of each id's word serves every neighbour.
+        let mut per: Vec<Vec<TxId>> = vec![Vec::new(); self.neighbors.len()];
+        for (id, s, src) in pending {
+            let word = self.ids.get(s);
+            let mut told = 0;
+            for (i, &n) in self.neighbors.iter().enumerate() {
+                if src == Some(n) || self.knows(i, s, word) {
+                    continue;
+                }
+                per[i].push(id);
+                match &mut self.known[i] {
+                    Known::Slot(bit) => told |= *bit,
+                    Known::Set(set) => {
+                        set.insert(s);
+                    }
+                }
+            }
+            if told != 0 {
+                self.ids.set(s, told);
+            }
+        }
         let mut out = Vec::new();
-        for &n in &self.neighbors {
-            let known = self.peer_known.get(&n);
-            let ids: Vec<TxId> = pending
-                .iter()
-                .filter(|(id, src)| *src != Some(n) && !known.is_some_and(|k| k.contains(id)))
-                .map(|(id, _)| *id)
-                .collect();
+        for (&n, ids) in self.neighbors.iter().zip(per) {
             for chunk in ids.chunks(MAX_INV_ITEMS) {
                 out.push((
                     n,
@@ -467,15 +437,6 @@ impl Gossip {
                         txs: chunk.to_vec(),
                     },
                 ));
-            }
-        }
-        for (n, msg) in &out {
-            if let WireMsg::Inv { txs, .. } = msg {
-                for id in txs {
-                    if let Some(k) = self.peer_known.get_mut(n) {
-                        k.insert(*id);
-                    }
-                }
             }
         }
         out
@@ -912,13 +873,37 @@ mod tests {
     }
 
     #[test]
-    fn seen_set_is_bounded() {
-        let mut s = BoundedSet::new(3, HashKey::default());
-        for i in 0..10 {
-            s.insert(h(i));
+    fn seen_ids_are_bounded() {
+        let mut g = Gossip::new(policy(), vec![1], HashKey::default());
+        for i in 0..200u8 {
+            assert!(g.on_item(h(i), None));
         }
-        assert_eq!(s.len(), 3);
-        assert!(s.contains(&h(9)) && !s.contains(&h(0)));
+        assert!(
+            g.has_seen(&h(199)) && g.has_seen(&h(150)),
+            "the latest half"
+        );
+        assert!(!g.has_seen(&h(0)), "forgotten");
+        assert!(g.ids.len() <= 100);
+    }
+
+    #[test]
+    fn neighbours_beyond_the_slots_keep_their_own_sets_and_a_freed_slot_forgets() {
+        let many: Vec<NodeId> = (0..70).collect();
+        let mut g = Gossip::new(policy(), many.clone(), HashKey::default());
+        assert!(matches!(g.known[SLOTS], Known::Set(_)));
+        // Announced by the first and the last neighbour: neither is told it again.
+        assert!(g.on_inv(0, &[], &[h(1)], 0, |_| false).is_some());
+        assert!(g.on_inv(69, &[], &[h(1)], 0, |_| false).is_none());
+        assert!(g.on_item(h(1), Some(0)));
+        g.queue_tx(h(1), Some(0));
+        let to: Vec<NodeId> = g.flush_txs().iter().map(|(n, _)| *n).collect();
+        assert_eq!(to, (1..69).collect::<Vec<_>>());
+        // 5 leaves and comes back: its slot's knowledge is gone, so it is told again.
+        g.remove_neighbor(5);
+        g.add_neighbor(5);
+        g.queue_tx(h(1), None);
+        let to: Vec<NodeId> = g.flush_txs().iter().map(|(n, _)| *n).collect();
+        assert_eq!(to, vec![5]);
     }
 
     #[test]

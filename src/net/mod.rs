@@ -7,6 +7,7 @@ pub mod frame;
 pub mod gossip;
 pub mod hygiene;
 pub mod identity;
+pub mod ids;
 pub mod ledger;
 pub mod recent;
 pub mod wire;
