@@ -22,7 +22,7 @@ use crate::chain::validation::{check_tx, TxError};
 use crate::crypto::{Address, SigCache};
 use crate::hash::{HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 /// Pool limits and policy.
@@ -186,7 +186,7 @@ struct Entry {
 pub struct Mempool {
     policy: MempoolPolicy,
     by_id: HashMapById<Entry>,
-    by_sender: BTreeMap<Address, BTreeMap<u64, TxId>>,
+    by_sender: BTreeMap<Address, Nonces>,
     /// Each pooled sender's total pooled spend (amounts plus fees), kept with `by_sender`:
     /// an admission after the sender's last pooled nonce, and a balance check that passes,
     /// cost one lookup instead of a walk over the sender's pooled transactions.
@@ -196,6 +196,84 @@ pub struct Mempool {
     tails: BTreeSet<(u64, u64, TxId)>,
     accounts: AccountMirror,
     next_seq: u64,
+}
+
+/// One sender's pooled transactions by nonce: a sorted double-ended queue, not a `BTreeMap`.
+/// A sender's pool is nearly always a short run of consecutive nonces, appended at the back
+/// and mined from the front, so both ends cost O(1) and a lookup is a binary search; a
+/// `BTreeMap` node took about 470 bytes even for one transaction (issue 13: most of a large
+/// cluster's memory under transaction load).
+#[derive(Clone, Debug, Default)]
+struct Nonces(VecDeque<(u64, TxId)>);
+
+impl Nonces {
+    fn find(&self, nonce: u64) -> Result<usize, usize> {
+        // The usual cases first: past the last, or the first.
+        match self.0.back() {
+            None => return Err(0),
+            Some((n, _)) if *n < nonce => return Err(self.0.len()),
+            _ => {}
+        }
+        self.0.binary_search_by_key(&nonce, |(n, _)| *n)
+    }
+    fn get(&self, nonce: &u64) -> Option<&TxId> {
+        self.find(*nonce).ok().map(|i| &self.0[i].1)
+    }
+    #[cfg(test)]
+    fn contains_key(&self, nonce: &u64) -> bool {
+        self.find(*nonce).is_ok()
+    }
+    /// Entries whose nonce is in `r`, ascending.
+    fn range(
+        &self,
+        r: impl std::ops::RangeBounds<u64>,
+    ) -> impl DoubleEndedIterator<Item = (&u64, &TxId)> {
+        use std::ops::Bound;
+        let lo = match r.start_bound() {
+            Bound::Included(n) => self.0.partition_point(|(m, _)| m < n),
+            Bound::Excluded(n) => self.0.partition_point(|(m, _)| m <= n),
+            Bound::Unbounded => 0,
+        };
+        let hi = match r.end_bound() {
+            Bound::Included(n) => self.0.partition_point(|(m, _)| m <= n),
+            Bound::Excluded(n) => self.0.partition_point(|(m, _)| m < n),
+            Bound::Unbounded => self.0.len(),
+        };
+        self.0.range(lo..hi.max(lo)).map(|(n, id)| (n, id))
+    }
+    fn first_key_value(&self) -> Option<(&u64, &TxId)> {
+        self.0.front().map(|(n, id)| (n, id))
+    }
+    fn last_key_value(&self) -> Option<(&u64, &TxId)> {
+        self.0.back().map(|(n, id)| (n, id))
+    }
+    fn insert(&mut self, nonce: u64, id: TxId) -> Option<TxId> {
+        match self.find(nonce) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, id)),
+            Err(i) => {
+                self.0.insert(i, (nonce, id));
+                None
+            }
+        }
+    }
+    fn remove(&mut self, nonce: &u64) -> Option<TxId> {
+        let i = self.find(*nonce).ok()?;
+        self.0.remove(i).map(|(_, id)| id)
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Nonces {
+    type Item = (&'a u64, &'a TxId);
+    type IntoIter = std::iter::Map<
+        std::collections::vec_deque::Iter<'a, (u64, TxId)>,
+        fn(&'a (u64, TxId)) -> (&'a u64, &'a TxId),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(n, id)| (n, id))
+    }
 }
 
 /// The pool's mirror of the accounts: the state it started from, a persistent map shared with
@@ -344,15 +422,15 @@ impl Mempool {
             Some(m) => {
                 let first = m.first_key_value().map_or(0, |(n, _)| *n);
                 let last = m.last_key_value().map_or(0, |(n, _)| *n);
-                let sum = |r: std::collections::btree_map::Range<'_, u64, TxId>| -> u128 {
+                let sum = |r: &mut dyn Iterator<Item = (&u64, &TxId)>| -> u128 {
                     r.filter_map(|(_, id)| self.by_id.get(id))
                         .map(|e| spend(&e.tx))
                         .sum()
                 };
                 if tx.nonce.saturating_sub(first) <= last.saturating_sub(tx.nonce) {
-                    sum(m.range(..tx.nonce))
+                    sum(&mut m.range(..tx.nonce))
                 } else {
-                    self.spend_of(&sender) - sum(m.range(tx.nonce..))
+                    self.spend_of(&sender) - sum(&mut m.range(tx.nonce..))
                 }
             }
         };
@@ -568,7 +646,9 @@ impl Mempool {
                 break;
             }
             let txs = &self.by_sender[&sender];
-            out.push(self.by_id[&txs[&nonce]].tx.clone());
+            if let Some(id) = txs.get(&nonce) {
+                out.push(self.by_id[id].tx.clone());
+            }
             if let Some(id) = txs.get(&(nonce + 1)) {
                 let e = &self.by_id[id];
                 heap.push((e.tx.fee, std::cmp::Reverse(e.seq), sender, nonce + 1));
@@ -1193,6 +1273,34 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn nonces_behave_as_an_ordered_map(
+            ops in proptest::collection::vec((0u8..3, 0u64..12, 0u64..12), 1..80),
+        ) {
+            let mut n = Nonces::default();
+            let mut m: BTreeMap<u64, TxId> = BTreeMap::new();
+            for (i, (op, a, b)) in ops.into_iter().enumerate() {
+                let id = crate::hash::Hash([i as u8; 32]);
+                match op {
+                    0 => proptest::prop_assert_eq!(n.insert(a, id), m.insert(a, id)),
+                    1 => proptest::prop_assert_eq!(n.remove(&a), m.remove(&a)),
+                    _ => {
+                        let (lo, hi) = (a.min(b), a.max(b));
+                        let got: Vec<_> = n.range(lo..hi).collect();
+                        let want: Vec<_> = m.range(lo..hi).collect();
+                        proptest::prop_assert_eq!(got, want);
+                        let got: Vec<_> = n.range(..=lo).rev().collect();
+                        let want: Vec<_> = m.range(..=lo).rev().collect();
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+                proptest::prop_assert_eq!(n.get(&a), m.get(&a));
+                proptest::prop_assert_eq!(n.first_key_value(), m.first_key_value());
+                proptest::prop_assert_eq!(n.last_key_value(), m.last_key_value());
+                proptest::prop_assert_eq!(n.into_iter().collect::<Vec<_>>(), m.iter().collect::<Vec<_>>());
+            }
+        }
 
         #[test]
         fn after_any_history_every_pooled_transaction_is_minable_or_stuck(
