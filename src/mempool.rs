@@ -22,7 +22,7 @@ use crate::chain::validation::{check_tx, TxError};
 use crate::crypto::{Address, SigCache};
 use crate::hash::{HashKey, HashMapById, TxId};
 use crate::tx::Transaction;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Pool limits and policy.
@@ -186,11 +186,11 @@ struct Entry {
 pub struct Mempool {
     policy: MempoolPolicy,
     by_id: HashMapById<Entry>,
-    by_sender: BTreeMap<Address, Nonces>,
-    /// Each pooled sender's total pooled spend (amounts plus fees), kept with `by_sender`:
-    /// an admission after the sender's last pooled nonce, and a balance check that passes,
-    /// cost one lookup instead of a walk over the sender's pooled transactions.
-    spend: BTreeMap<Address, u128>,
+    /// Each pooled sender's transactions by nonce, and their spend. A hash table (keyed with
+    /// the node's key: addresses can be ground): every admission looks its sender up, and a
+    /// B-tree's descent was a cache miss per level in a large cluster. Nothing iterates it
+    /// where order matters.
+    by_sender: HashMap<Address, Nonces, HashKey>,
     /// Each sender's last pooled transaction, by (fee rate, admission order): the eviction
     /// candidates, lowest rate and then oldest first.
     tails: BTreeSet<(u64, u64, TxId)>,
@@ -203,8 +203,12 @@ pub struct Mempool {
 /// and mined from the front, so both ends cost O(1) and a lookup is a binary search; a
 /// `BTreeMap` node took about 470 bytes even for one transaction (issue 13: most of a large
 /// cluster's memory under transaction load).
+///
+/// With them, the sender's total pooled spend (amounts plus fees): an admission after the
+/// sender's last pooled nonce, and a balance check that passes, cost one lookup instead of a
+/// walk over the sender's pooled transactions.
 #[derive(Clone, Debug, Default)]
-struct Nonces(VecDeque<(u64, TxId)>);
+struct Nonces(VecDeque<(u64, TxId)>, u128);
 
 impl Nonces {
     fn find(&self, nonce: u64) -> Result<usize, usize> {
@@ -282,7 +286,7 @@ impl<'a> IntoIterator for &'a Nonces {
 #[derive(Clone, Debug, Default)]
 struct AccountMirror {
     base: Map<Address, Account>,
-    changed: BTreeMap<Address, Account>,
+    changed: HashMap<Address, Account, HashKey>,
 }
 
 impl AccountMirror {
@@ -301,12 +305,11 @@ impl Mempool {
         Mempool {
             policy,
             by_id: HashMapById::with_hasher(key),
-            by_sender: BTreeMap::new(),
-            spend: BTreeMap::new(),
+            by_sender: HashMap::with_hasher(key),
             tails: BTreeSet::new(),
             accounts: AccountMirror {
                 base: accounts,
-                changed: BTreeMap::new(),
+                changed: HashMap::with_hasher(key),
             },
             next_seq: 0,
         }
@@ -349,7 +352,7 @@ impl Mempool {
     }
     /// `sender`'s total pooled spend (amounts plus fees; 0 when none is pooled).
     fn spend_of(&self, sender: &Address) -> u128 {
-        self.spend.get(sender).copied().unwrap_or(0)
+        self.by_sender.get(sender).map_or(0, |n| n.1)
     }
 
     /// The mirrored account.
@@ -547,11 +550,12 @@ impl Mempool {
                 if *nonce == next {
                     next += 1;
                 } else {
-                    out.push(*id);
+                    out.push((*sender, *nonce, *id));
                 }
             }
         }
-        out
+        out.sort_unstable();
+        out.into_iter().map(|(_, _, id)| id).collect()
     }
 
     fn replaced_by(
@@ -585,11 +589,9 @@ impl Mempool {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_sender
-            .entry(sender)
-            .or_default()
-            .insert(tx.nonce, id);
-        *self.spend.entry(sender).or_default() += spend(&tx);
+        let pooled = self.by_sender.entry(sender).or_default();
+        pooled.insert(tx.nonce, id);
+        pooled.1 += spend(&tx);
         self.by_id.insert(
             id,
             Entry {
@@ -616,11 +618,9 @@ impl Mempool {
         let e = self.by_id.remove(id)?;
         if let Some(m) = self.by_sender.get_mut(&e.sender) {
             m.remove(&e.tx.nonce);
+            m.1 -= spend(&e.tx);
             if m.is_empty() {
                 self.by_sender.remove(&e.sender);
-                self.spend.remove(&e.sender);
-            } else if let Some(total) = self.spend.get_mut(&e.sender) {
-                *total -= spend(&e.tx);
             }
         }
         if let Some(k) = self.tail_key(&sender) {
@@ -1258,8 +1258,8 @@ mod tests {
                 ));
             }
         }
-        if p.spend.len() != p.by_sender.len() {
-            return Err("a kept spend for a sender with nothing pooled".into());
+        if p.by_sender.values().any(Nonces::is_empty) {
+            return Err("a sender with nothing pooled".into());
         }
         if p.len() > p.policy.max_txs {
             return Err("over the bound".into());
