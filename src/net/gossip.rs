@@ -407,7 +407,9 @@ impl Gossip {
         }
         let pending = std::mem::take(&mut self.pending_txs);
         // One lookup of each id's word serves every neighbour.
-        let mut per: Vec<Vec<TxId>> = vec![Vec::new(); self.neighbors.len()];
+        let mut per: Vec<Vec<TxId>> = (0..self.neighbors.len())
+            .map(|_| Vec::with_capacity(pending.len()))
+            .collect();
         for (id, s, src) in pending {
             let word = self.ids.get(s);
             let mut told = 0;
@@ -427,14 +429,15 @@ impl Gossip {
                 self.ids.set(s, told);
             }
         }
-        let mut out = Vec::new();
-        for (&n, ids) in self.neighbors.iter().zip(per) {
-            for chunk in ids.chunks(MAX_INV_ITEMS) {
+        let mut out = Vec::with_capacity(self.neighbors.len());
+        for (&n, mut ids) in self.neighbors.iter().zip(per) {
+            while !ids.is_empty() {
+                let rest = ids.split_off(ids.len().min(MAX_INV_ITEMS));
                 out.push((
                     n,
                     WireMsg::Inv {
                         blocks: Vec::new(),
-                        txs: chunk.to_vec(),
+                        txs: std::mem::replace(&mut ids, rest),
                     },
                 ));
             }
