@@ -192,8 +192,11 @@ pub struct Mempool {
     /// where order matters.
     by_sender: HashMap<Address, Nonces, HashKey>,
     /// Each sender's last pooled transaction, by (fee rate, admission order): the eviction
-    /// candidates, lowest rate and then oldest first.
-    tails: BTreeSet<(u64, u64, TxId)>,
+    /// candidates, lowest rate and then oldest first. Kept only while the pool holds at least
+    /// a quarter of its bound, built when it reaches half (see [`Mempool::track_tails`]), so
+    /// it is there whenever the pool is full; below that an admission and a removal save two
+    /// ordered-set updates each (a large cluster's pools are far from full).
+    tails: Option<BTreeSet<(u64, u64, TxId)>>,
     accounts: AccountMirror,
     next_seq: u64,
 }
@@ -306,7 +309,7 @@ impl Mempool {
             policy,
             by_id: HashMapById::with_hasher(key),
             by_sender: HashMap::with_hasher(key),
-            tails: BTreeSet::new(),
+            tails: None,
             accounts: AccountMirror {
                 base: accounts,
                 changed: HashMap::with_hasher(key),
@@ -490,7 +493,8 @@ impl Mempool {
         nonce: u64,
         rate: u64,
     ) -> Result<TxId, MempoolError> {
-        let candidate = self.tails.iter().find(|(_, _, id)| {
+        let tails = self.tails.iter().flatten();
+        let candidate = tails.into_iter().find(|(_, _, id)| {
             let e = &self.by_id[id];
             !(e.sender == *sender && e.tx.nonce < nonce)
         });
@@ -583,10 +587,45 @@ impl Mempool {
         Some((e.rate, e.seq, *id))
     }
 
-    fn insert(&mut self, tx: Arc<Transaction>, id: TxId, sender: Address, now_ms: u64, rate: u64) {
-        if let Some(k) = self.tail_key(&sender) {
-            self.tails.remove(&k);
+    /// Takes `sender`'s last transaction out of `tails` (when kept).
+    fn untrack_tail(&mut self, sender: &Address) {
+        if self.tails.is_none() {
+            return;
         }
+        if let (Some(k), Some(t)) = (self.tail_key(sender), self.tails.as_mut()) {
+            t.remove(&k);
+        }
+    }
+
+    /// Puts `sender`'s last transaction into `tails` (when kept).
+    fn track_tail(&mut self, sender: &Address) {
+        if self.tails.is_none() {
+            return;
+        }
+        if let (Some(k), Some(t)) = (self.tail_key(sender), self.tails.as_mut()) {
+            t.insert(k);
+        }
+    }
+
+    /// Builds `tails` when the pool reaches half its bound, and lets it go below a quarter.
+    fn track_tails(&mut self) {
+        let (build, drop) = (self.policy.max_txs / 2, self.policy.max_txs / 4);
+        match self.tails {
+            None if self.len() >= build => {
+                let keys: BTreeSet<_> = self
+                    .by_sender
+                    .keys()
+                    .filter_map(|s| self.tail_key(s))
+                    .collect();
+                self.tails = Some(keys);
+            }
+            Some(_) if self.len() < drop => self.tails = None,
+            _ => {}
+        }
+    }
+
+    fn insert(&mut self, tx: Arc<Transaction>, id: TxId, sender: Address, now_ms: u64, rate: u64) {
+        self.untrack_tail(&sender);
         let seq = self.next_seq;
         self.next_seq += 1;
         let pooled = self.by_sender.entry(sender).or_default();
@@ -602,9 +641,8 @@ impl Mempool {
                 rate,
             },
         );
-        if let Some(k) = self.tail_key(&sender) {
-            self.tails.insert(k);
-        }
+        self.track_tail(&sender);
+        self.track_tails();
     }
 
     /// Removes one transaction; returns it if it was pooled. (Its sender's later nonces stay:
@@ -612,9 +650,7 @@ impl Mempool {
     /// from the bottom.)
     pub fn remove(&mut self, id: &TxId) -> Option<Arc<Transaction>> {
         let sender = self.by_id.get(id)?.sender;
-        if let Some(k) = self.tail_key(&sender) {
-            self.tails.remove(&k);
-        }
+        self.untrack_tail(&sender);
         let e = self.by_id.remove(id)?;
         if let Some(m) = self.by_sender.get_mut(&e.sender) {
             m.remove(&e.tx.nonce);
@@ -623,9 +659,8 @@ impl Mempool {
                 self.by_sender.remove(&e.sender);
             }
         }
-        if let Some(k) = self.tail_key(&sender) {
-            self.tails.insert(k);
-        }
+        self.track_tail(&sender);
+        self.track_tails();
         Some(e.tx)
     }
 
@@ -1264,9 +1299,14 @@ mod tests {
         if p.len() > p.policy.max_txs {
             return Err("over the bound".into());
         }
-        let tails: Vec<TxId> = p.tails.iter().map(|(_, _, id)| *id).collect();
-        if tails.len() != p.by_sender.len() {
-            return Err("one evictable transaction per sender".into());
+        match &p.tails {
+            Some(tails) if tails.len() != p.by_sender.len() => {
+                return Err("one evictable transaction per sender".into());
+            }
+            None if p.len() >= p.policy.max_txs / 2 => {
+                return Err("no eviction candidates kept at half the bound".into());
+            }
+            _ => {}
         }
         Ok(())
     }
