@@ -577,7 +577,8 @@ impl Attacker {
         self.bad_hello(
             "wrong protocol version",
             |h| h.version = PROTOCOL_VERSION + 1,
-            "this node speaks 3",
+            // The reason names this build's version (`PROTOCOL_VERSION`).
+            Box::leak(format!("this node speaks {PROTOCOL_VERSION}").into_boxed_str()),
         );
         let other = self.chain_id + 1;
         self.bad_hello(
