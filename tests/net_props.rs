@@ -268,7 +268,7 @@ fn arb_msg() -> impl Strategy<Value = WireMsg> {
         inventory().prop_map(|(blocks, txs)| WireMsg::Inv { blocks, txs }),
         inventory().prop_map(|(blocks, txs)| WireMsg::GetData { blocks, txs }),
         arb_block().prop_map(|b| WireMsg::Block(Arc::new(b))),
-        arb_tx().prop_map(|t| WireMsg::Tx(Arc::new(t))),
+        prop::collection::vec(arb_tx().prop_map(Arc::new), 0..4).prop_map(WireMsg::Txs),
         hash_list(MAX_LOCATOR).prop_map(|locator| WireMsg::GetBlocks { locator }),
         (sync_blocks(), any::<bool>()).prop_map(|(blocks, more)| WireMsg::Blocks { blocks, more }),
         item_list().prop_map(WireMsg::Items),
@@ -326,7 +326,8 @@ fn small_frame() -> impl Strategy<Value = Frame> {
         )
             .prop_map(|(blocks, txs)| Frame::Msg(WireMsg::GetData { blocks, txs })),
         arb_block().prop_map(|b| Frame::Msg(WireMsg::Block(Arc::new(b)))),
-        arb_tx().prop_map(|t| Frame::Msg(WireMsg::Tx(Arc::new(t)))),
+        prop::collection::vec(arb_tx().prop_map(Arc::new), 0..4)
+            .prop_map(|t| Frame::Msg(WireMsg::Txs(t))),
         prop::collection::vec(arb_hash(), 0..4)
             .prop_map(|locator| Frame::Msg(WireMsg::GetBlocks { locator })),
         (prop::collection::vec(arb_block(), 0..4), any::<bool>()).prop_map(|(b, more)| Frame::Msg(
@@ -362,7 +363,8 @@ fn respects_caps(frame: &Frame) -> Result<(), TestCaseError> {
             }
         }
         WireMsg::Items(items) => prop_assert!(items.len() <= MAX_WIRE_ITEMS),
-        WireMsg::Block(_) | WireMsg::Tx(_) => {}
+        WireMsg::Txs(txs) => prop_assert!(txs.len() <= MAX_INV_ITEMS),
+        WireMsg::Block(_) => {}
     }
     prop_assert!(m.check_caps().is_ok());
     prop_assert!(m.check_links().is_ok());
@@ -575,6 +577,14 @@ proptest! {
     fn item_pushes_over_the_cap_are_refused(count in over(MAX_WIRE_ITEMS), seed in any::<u64>()) {
         let msg = WireMsg::Items(cheap_items(seed, count));
         expect_cap(&Frame::Msg(msg), "items", count, MAX_WIRE_ITEMS)?;
+    }
+
+    #[test]
+    fn tx_replies_over_the_cap_are_refused(count in over(MAX_INV_ITEMS), tx in arb_tx()) {
+        // One transaction repeated: the cap counts entries, not distinct transactions.
+        let tx = Arc::new(tx);
+        let msg = WireMsg::Txs(vec![tx; count]);
+        expect_cap(&Frame::Msg(msg), "txs", count, MAX_INV_ITEMS)?;
     }
 
     #[test]

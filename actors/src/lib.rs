@@ -6,7 +6,7 @@
 //!                  one node                                   other nodes
 //!   ┌────────────────────────────────────────────┐
 //!   │  SubmitTx ─► MempoolActor ◄── TipChanged ──┐│
-//!   │                │  ▲   TxAccepted           ││
+//!   │                │  ▲   TxsAccepted          ││
 //!   │   GetTemplate  │  │        │               ││
 //!   │                ▼  │        ▼               ││     Deliver / WireMsg
 //!   │  MinerActor ──ImportBlocks─► ChainActor ───┤│◄──────────────┐

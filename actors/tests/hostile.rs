@@ -577,7 +577,8 @@ impl Attacker {
         self.bad_hello(
             "wrong protocol version",
             |h| h.version = PROTOCOL_VERSION + 1,
-            "this node speaks 3",
+            // The reason names this build's version (`PROTOCOL_VERSION`).
+            Box::leak(format!("this node speaks {PROTOCOL_VERSION}").into_boxed_str()),
         );
         let other = self.chain_id + 1;
         self.bad_hello(
@@ -916,7 +917,7 @@ impl Attacker {
         tx.sig.0[40] ^= 0x01;
         self.post_handshake(
             "a transaction with a bad signature",
-            &frame_bytes(&msg(WireMsg::Tx(Arc::new(tx)))),
+            &frame_bytes(&msg(WireMsg::Txs(vec![Arc::new(tx)]))),
             "invalid-tx",
             "signature does not verify",
         );
@@ -924,7 +925,7 @@ impl Attacker {
         tx.sig = to_high_s(&tx.sig).expect("a valid signature has a high-S twin");
         self.post_handshake(
             "a transaction with a high-S signature",
-            &frame_bytes(&msg(WireMsg::Tx(Arc::new(tx)))),
+            &frame_bytes(&msg(WireMsg::Txs(vec![Arc::new(tx)]))),
             "invalid-tx",
             "high S",
         );
@@ -938,7 +939,7 @@ impl Attacker {
         );
         self.post_handshake(
             "a transaction signed for another chain id (replay)",
-            &frame_bytes(&msg(WireMsg::Tx(Arc::new(tx)))),
+            &frame_bytes(&msg(WireMsg::Txs(vec![Arc::new(tx)]))),
             "invalid-tx",
             "is not this chain's",
         );
@@ -946,11 +947,20 @@ impl Attacker {
         let tx = Arc::new(self.transfer(&account(5), 0, 10));
         let mut bytes = Vec::new();
         for _ in 0..FLOOD_LIMIT + 50 {
-            bytes.extend(frame_bytes(&msg(WireMsg::Tx(tx.clone()))));
+            bytes.extend(frame_bytes(&msg(WireMsg::Txs(vec![tx.clone()]))));
         }
         self.post_handshake(
             "a flood of one valid transaction (flood_limit + 50 copies)",
             &bytes,
+            "flood",
+            "flood",
+        );
+        // The same copies packed into one `txs` message: each repeat counts on its own.
+        let tx = Arc::new(self.transfer(&account(9), 0, 10));
+        let copies = vec![tx; (FLOOD_LIMIT + 50) as usize];
+        self.post_handshake(
+            "a flood of one valid transaction in one txs message (flood_limit + 50 copies)",
+            &frame_bytes(&msg(WireMsg::Txs(copies))),
             "flood",
             "flood",
         );
@@ -1001,19 +1011,24 @@ impl Attacker {
         let gap = self.transfer(&account(8), MAX_NONCE_GAP + 1, 10);
         let unfunded = self.transfer(&KeyPair::from_seed(b"hostile/unfunded"), 0, 10);
         let valid = self.transfer(&account(6), 0, 10);
-        for tx in [low_fee, gap, unfunded, valid.clone()] {
-            c.send(&msg(WireMsg::Tx(Arc::new(tx))));
-        }
-        // The mempool answers in order: the valid transaction served back means the refusals
-        // before it were handled, and a penalty would have closed the connection first.
-        let vid = valid.id();
+        let other = self.transfer(&account(10), 0, 10);
+        // One `txs` message: the refusals in it neither stop the rest nor count against the
+        // sender.
+        let txs = [low_fee, gap, unfunded, valid.clone(), other.clone()];
+        c.send(&msg(WireMsg::Txs(txs.into_iter().map(Arc::new).collect())));
+        // The mempool answers in order: the valid transactions served back mean the refusals
+        // before them were handled, and a penalty would have closed the connection first. A
+        // `getdata` of both is answered by one `txs` message holding both, in the order asked.
+        let (vid, oid) = (valid.id(), other.id());
         c.send(&msg(WireMsg::GetData {
             blocks: Vec::new(),
-            txs: vec![vid],
+            txs: vec![oid, vid],
         }));
-        c.expect(IMMEDIATE, case, |_, f| {
-            matches!(f, Frame::Msg(WireMsg::Tx(t)) if t.id() == vid).then_some(())
+        let served = c.expect(IMMEDIATE, case, |_, f| match f {
+            Frame::Msg(WireMsg::Txs(t)) => Some(t.iter().map(|t| t.id()).collect::<Vec<_>>()),
+            _ => None,
         });
+        assert_eq!(served, vec![oid, vid], "{case}: one reply to the getdata");
         // Wait for node 0 to mine it, then resend its nonce with another transfer.
         c.expect(Duration::from_secs(10), case, |c, f| match f {
             Frame::Msg(WireMsg::Inv { blocks, .. }) if !blocks.is_empty() => {
@@ -1030,14 +1045,15 @@ impl Attacker {
             Transaction::new_signed(&account(6), self.chain_id, account(30).address(), 2, 10, 0);
         let next = self.transfer(&account(6), 1, 10);
         let nid = next.id();
-        c.send(&msg(WireMsg::Tx(Arc::new(stale))));
-        c.send(&msg(WireMsg::Tx(Arc::new(next))));
+        c.send(&msg(WireMsg::Txs(vec![Arc::new(stale)])));
+        c.send(&msg(WireMsg::Txs(vec![Arc::new(next)])));
         c.send(&msg(WireMsg::GetData {
             blocks: Vec::new(),
             txs: vec![nid],
         }));
         c.expect(IMMEDIATE, case, |_, f| {
-            matches!(f, Frame::Msg(WireMsg::Tx(t)) if t.id() == nid).then_some(())
+            matches!(f, Frame::Msg(WireMsg::Txs(t)) if t.iter().any(|t| t.id() == nid))
+                .then_some(())
         });
         // Longer than any penalty takes.
         c.stays_open(IMMEDIATE + Duration::from_millis(500), case);

@@ -12,7 +12,7 @@ use chainlab::net::{
     encode_frame, make_hello, node_key, sign_auth, AllowedPeers, Frame, HandshakeRules,
 };
 use chainlab::tx::{Payload, Transaction};
-use chainlab::net::wire::{WireMsg, MAX_LOCATOR, MAX_SYNC_BLOCKS};
+use chainlab::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_LOCATOR, MAX_SYNC_BLOCKS};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -104,7 +104,16 @@ fn main() -> std::io::Result<()> {
             "block",
             Frame::Msg(WireMsg::Block(chain(1, 2).pop().expect("one block"))),
         ),
-        ("tx", Frame::Msg(WireMsg::Tx(Arc::new(tx(3))))),
+        (
+            "txs",
+            Frame::Msg(WireMsg::Txs((3..6).map(|i| Arc::new(tx(i))).collect())),
+        ),
+        (
+            "txs-at-cap",
+            Frame::Msg(WireMsg::Txs(
+                (0..MAX_INV_ITEMS).map(|i| Arc::new(tx(i as u8))).collect(),
+            )),
+        ),
         (
             "getblocks-at-cap",
             Frame::Msg(WireMsg::GetBlocks {

@@ -20,7 +20,9 @@ pub const MAGIC: [u8; 4] = *b"CLAB";
 /// (checked against an allow-list), no longer derived from the shared config and the id.
 /// Version 3: proof of stake: blocks carry consensus items and a `Seal::Pos`, and the
 /// `items` message (`WireMsg::Items`) pushes votes and evidence.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 4: the `tx` message became `txs` (`WireMsg::Txs`): a `getdata`'s transactions
+/// travel in one reply.
+pub const PROTOCOL_VERSION: u16 = 4;
 /// Bytes in a frame's length prefix.
 pub const LENGTH_FIELD_BYTES: usize = 4;
 /// Largest frame body accepted or sent; a longer length prefix ends the connection before any
@@ -28,6 +30,9 @@ pub const LENGTH_FIELD_BYTES: usize = 4;
 pub const MAX_FRAME_BYTES: usize = MAX_DECODE_BYTES as usize;
 /// Byte budget of one `blocks` sync reply (leaves room for the frame's own fields).
 pub const SYNC_REPLY_MAX_BYTES: u64 = MAX_DECODE_BYTES - 64 * 1024;
+/// Byte budget of the transactions in one `txs` reply (the same room as a sync reply): a
+/// `getdata` whose transactions would pass it is answered in several `txs` messages.
+pub const TXS_REPLY_MAX_BYTES: u64 = SYNC_REPLY_MAX_BYTES;
 
 /// The handshake's first frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

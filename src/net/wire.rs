@@ -7,7 +7,8 @@ use crate::tx::Transaction;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Most ids in one `inv` or `getdata`.
+/// Most ids in one `inv` or `getdata`, and most transactions in one `txs` reply (a reply
+/// answers one `getdata`).
 pub const MAX_INV_ITEMS: usize = 5_000;
 /// Most hashes in a block locator.
 pub const MAX_LOCATOR: usize = 64;
@@ -37,8 +38,11 @@ pub enum WireMsg {
     },
     /// `block`: one full block.
     Block(Arc<Block>),
-    /// `tx`: one full transaction.
-    Tx(Arc<Transaction>),
+    /// `txs`: full transactions, in the order asked: the one reply to a `getdata`'s
+    /// transaction ids (those the sender holds; split only where one message would pass the
+    /// frame's byte limit), or a push of transactions nobody asked for (an attacker's). At
+    /// most [`MAX_INV_ITEMS`].
+    Txs(Vec<Arc<Transaction>>),
     /// `getblocks`: catch-up request: best-chain blocks after the first locator hash known.
     GetBlocks {
         /// Hashes from the requester's tip back to genesis.
@@ -63,7 +67,7 @@ pub enum WireMsg {
 pub enum MsgKind {
     /// `block`.
     Block,
-    /// `tx`.
+    /// `txs`.
     Tx,
     /// `inv`, `getdata`.
     Inventory,
@@ -106,7 +110,7 @@ impl WireMsg {
         match self {
             WireMsg::Inv { .. } | WireMsg::GetData { .. } => MsgKind::Inventory,
             WireMsg::Block(_) => MsgKind::Block,
-            WireMsg::Tx(_) => MsgKind::Tx,
+            WireMsg::Txs(_) => MsgKind::Tx,
             WireMsg::GetBlocks { .. } | WireMsg::Blocks { .. } => MsgKind::Sync,
             WireMsg::Items(_) => MsgKind::Item,
         }
@@ -129,7 +133,8 @@ impl WireMsg {
             WireMsg::GetBlocks { locator } => cap("locator", locator.len(), MAX_LOCATOR),
             WireMsg::Blocks { blocks, .. } => cap("blocks", blocks.len(), MAX_SYNC_BLOCKS),
             WireMsg::Items(items) => cap("items", items.len(), MAX_WIRE_ITEMS),
-            WireMsg::Block(_) | WireMsg::Tx(_) => Ok(()),
+            WireMsg::Txs(txs) => cap("txs", txs.len(), MAX_INV_ITEMS),
+            WireMsg::Block(_) => Ok(()),
         }
     }
 
@@ -253,5 +258,52 @@ mod tests {
         for cut in [1, good.len() / 2, good.len() - 1] {
             assert!(decode_frame(&good[..cut]).is_err());
         }
+    }
+
+    fn transfer(nonce: u64) -> Arc<Transaction> {
+        let key = crate::crypto::KeyPair::from_seed(b"wire/txs");
+        let to = crate::crypto::KeyPair::from_seed(b"wire/to").address();
+        Arc::new(Transaction::new_signed(&key, 1, to, 5, 10, nonce))
+    }
+
+    #[test]
+    fn a_txs_reply_carries_several_transactions_in_one_message_of_the_tx_kind() {
+        let msg = WireMsg::Txs((0..3).map(transfer).collect());
+        assert_eq!(msg.kind(), MsgKind::Tx);
+        assert!(msg.check_caps().is_ok());
+        let bytes = encode_frame(&Frame::Msg(msg.clone()));
+        match decode_frame(&bytes) {
+            Ok(Frame::Msg(back)) => assert_eq!(back, msg),
+            other => panic!("{other:?}"),
+        }
+        // Fault rules still name the kind `tx`.
+        let kind: MsgKind = toml::from_str::<toml::Table>("k = \"tx\"")
+            .ok()
+            .and_then(|mut t| t.remove("k"))
+            .and_then(|v| v.try_into().ok())
+            .expect("`tx` names the kind in fault rules");
+        assert_eq!(kind, MsgKind::Tx);
+    }
+
+    #[test]
+    fn a_txs_message_over_the_cap_is_refused_right_after_decoding() {
+        let tx = transfer(0);
+        let full = WireMsg::Txs(vec![tx.clone(); MAX_INV_ITEMS]);
+        assert!(full.check_caps().is_ok());
+        assert!(
+            full.size() < crate::net::frame::TXS_REPLY_MAX_BYTES,
+            "a full reply of transfers fits one frame: {} bytes",
+            full.size()
+        );
+        let over = WireMsg::Txs(vec![tx; MAX_INV_ITEMS + 1]);
+        let e = over.check_caps().unwrap_err();
+        assert_eq!(
+            (e.what, e.count, e.max),
+            ("txs", MAX_INV_ITEMS + 1, MAX_INV_ITEMS)
+        );
+        let bytes = encode_frame(&Frame::Msg(over));
+        assert!(matches!(decode_frame(&bytes), Err(FrameError::Cap(_))));
+        // An empty reply breaks no cap (a peer may hold none of what was asked).
+        assert!(WireMsg::Txs(Vec::new()).check_caps().is_ok());
     }
 }

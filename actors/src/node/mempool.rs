@@ -14,14 +14,14 @@ use actix::prelude::*;
 use chainlab::contract::frontrun::Frontrunner;
 use chainlab::mempool::{Dropped, Mempool, MempoolError};
 use chainlab::report::Event;
-use chainlab::{Transaction, TxId};
+use chainlab::{NodeId, Transaction, TxId};
 use std::sync::Arc;
 
 /// Where the mempool actor sends (the peer).
 #[derive(Clone)]
 pub struct MempoolLinks {
     /// A transaction was admitted: announce it.
-    pub accepted: Recipient<TxAccepted>,
+    pub accepted: Recipient<TxsAccepted>,
     /// Long-pooled transactions: announce them again.
     pub rebroadcast: Recipient<Rebroadcast>,
     /// Consensus items the vote pool took in: push them (proof of stake).
@@ -135,8 +135,40 @@ impl Handler<SubmitTx> for MempoolActor {
     fn handle(&mut self, m: SubmitTx, _: &mut Context<Self>) -> Self::Result {
         let _e = self.span.clone().entered();
         let id = m.id.unwrap_or_else(|| m.tx.id());
+        let mut accepted = Vec::new();
+        let res = self.submit(m.tx, id, m.from, &mut accepted);
+        self.announce(accepted);
+        res
+    }
+}
+
+impl Handler<SubmitTxs> for MempoolActor {
+    type Result = ();
+    fn handle(&mut self, m: SubmitTxs, _: &mut Context<Self>) {
+        let _e = self.span.clone().entered();
+        let mut accepted = Vec::with_capacity(m.txs.len());
+        for (tx, id) in m.txs {
+            // A refusal is recorded and penalised inside; the next transaction goes on.
+            let _ = self.submit(tx, id, Some(m.from), &mut accepted);
+        }
+        self.announce(accepted);
+    }
+}
+
+impl MempoolActor {
+    /// Admits one transaction (core `Mempool::admit`) offered by `from` (None: a client),
+    /// with what goes with it: its events, the sender's penalty for an invalid one, the spam
+    /// trace, the front-run hook. Its id, and any front-run copy's, go onto `accepted` (the
+    /// caller tells the peer, once per message).
+    fn submit(
+        &mut self,
+        tx: Arc<Transaction>,
+        id: TxId,
+        from: Option<NodeId>,
+        accepted: &mut Vec<(TxId, Option<NodeId>)>,
+    ) -> Result<TxId, MempoolError> {
         let now = self.env.now_ms();
-        let dropped = match self.pool.admit(m.tx.clone(), id, now, self.env.cache()) {
+        let dropped = match self.pool.admit(tx.clone(), id, now, self.env.cache()) {
             Ok(dropped) => dropped,
             Err(e) => {
                 if let MempoolError::PoolFull { .. } = e {
@@ -144,14 +176,14 @@ impl Handler<SubmitTx> for MempoolActor {
                     // announced, so peers relay nothing for it.
                     self.refused_full += 1;
                 }
-                if m.from.is_some() && e != MempoolError::AlreadyKnown && self.is_spam(&m.tx) {
+                if from.is_some() && e != MempoolError::AlreadyKnown && self.is_spam(&tx) {
                     self.env.record(Event::SpamRefused {
                         txid: id,
                         reason: e.to_string(),
                     });
                 }
                 // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
-                if let (MempoolError::Invalid(reason), Some(peer)) = (&e, m.from) {
+                if let (MempoolError::Invalid(reason), Some(peer)) = (&e, from) {
                     self.env.penalize(
                         peer,
                         chainlab::net::Offence::InvalidTx {
@@ -165,20 +197,32 @@ impl Handler<SubmitTx> for MempoolActor {
         };
         self.dropped(dropped);
         self.peak = self.peak.max(self.pool.len());
-        if self.is_spam(&m.tx) {
+        if self.is_spam(&tx) {
             self.env.record(Event::SpamAdmitted { txid: id });
         }
-        self.links.accepted.do_send(TxAccepted { id, from: m.from });
+        accepted.push((id, from));
         tracing::trace!(tx = %id.short(), "tx admitted");
-        self.front_run(&m.tx, id, now);
+        self.front_run(&tx, id, now, accepted);
         Ok(id)
     }
-}
 
-impl MempoolActor {
+    /// Tells the peer what was admitted, in one message (none when nothing was).
+    fn announce(&self, accepted: Vec<(TxId, Option<NodeId>)>) {
+        if !accepted.is_empty() {
+            self.links.accepted.do_send(TxsAccepted { ids: accepted });
+        }
+    }
+
     /// On the attacker's node: copies `victim` (admitted just now) if the core says so, with
-    /// the attacker's next nonce in this pool, and admits the copy as if submitted here.
-    fn front_run(&mut self, victim: &Transaction, victim_id: TxId, now: u64) {
+    /// the attacker's next nonce in this pool, and admits the copy as if submitted here (its
+    /// id goes onto `accepted`, right after the victim's).
+    fn front_run(
+        &mut self,
+        victim: &Transaction,
+        victim_id: TxId,
+        now: u64,
+        accepted: &mut Vec<(TxId, Option<NodeId>)>,
+    ) {
         let Some(attacker) = &self.frontrun else {
             return;
         };
@@ -194,10 +238,7 @@ impl MempoolActor {
         {
             Ok(dropped) => {
                 self.dropped(dropped);
-                self.links.accepted.do_send(TxAccepted {
-                    id: copy_id,
-                    from: None,
-                });
+                accepted.push((copy_id, None));
                 self.env.record(Event::Frontrun {
                     victim: victim_id,
                     copy: copy_id,

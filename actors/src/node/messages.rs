@@ -247,6 +247,18 @@ pub struct SubmitTx {
     pub from: Option<NodeId>,
 }
 
+/// Offer the transactions of one `txs` message from peer `from`, admitted in order, each
+/// exactly as a [`SubmitTx`] from that peer would be; the admitted ones go back to the peer
+/// in one [`TxsAccepted`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubmitTxs {
+    /// The transactions, each with its id (computed by the peer actor).
+    pub txs: Vec<(Arc<Transaction>, TxId)>,
+    /// The peer they came from.
+    pub from: NodeId,
+}
+
 /// Transactions for a block template, best first.
 #[derive(Message)]
 #[rtype(result = "Vec<Arc<Transaction>>")]
@@ -302,14 +314,15 @@ pub struct SetHashShare(pub f64);
 
 // ---- to the peer actor ----
 
-/// A transaction was admitted: announce it with the next batch.
+/// Transactions were admitted (those of one [`SubmitTx`] or [`SubmitTxs`], with any
+/// front-run copies made of them): announce them with the next batch, in this order.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct TxAccepted {
-    /// Id.
-    pub id: TxId,
-    /// Where it came from.
-    pub from: Option<NodeId>,
+pub struct TxsAccepted {
+    /// Each admitted transaction's id and the peer it came from (None: submitted at this
+    /// node, or a copy this node made). One list rather than one sender per message, so that
+    /// a front-run copy keeps its place right after its victim.
+    pub ids: Vec<(TxId, Option<NodeId>)>,
 }
 
 /// The network now duplicates messages (a `duplicate` fault): a repeated item no longer

@@ -122,6 +122,7 @@ impl NodeHandle {
             blocks: self.chain.clone().recipient(),
             blocks_after: self.chain.clone().recipient(),
             submit: self.mempool.clone().recipient(),
+            submit_txs: self.mempool.clone().recipient(),
             txs: self.mempool.clone().recipient(),
             submit_item: self.mempool.clone().recipient(),
         }

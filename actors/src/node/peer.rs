@@ -25,6 +25,7 @@ use chainlab::net::gossip::Gossip;
 use chainlab::net::ledger::{LedgerPolicy, PeerLedger};
 use chainlab::net::recent::{RecentBlocks, RECENT_BLOCKS};
 use chainlab::net::wire::{WireMsg, MAX_SYNC_BLOCKS};
+use chainlab::net::TXS_REPLY_MAX_BYTES;
 use chainlab::report::Event;
 use chainlab::NodeId;
 use chainlab::{Hash, TxId};
@@ -62,8 +63,10 @@ pub struct PeerLinks {
     pub blocks: Recipient<GetBlocks>,
     /// A sync reply.
     pub blocks_after: Recipient<GetBlocksAfter>,
-    /// Transactions from peers.
+    /// Transactions made at this node (a spam adversary's own).
     pub submit: Recipient<SubmitTx>,
+    /// Transactions from peers, one message per `txs` message.
+    pub submit_txs: Recipient<SubmitTxs>,
     /// Pooled transactions by id.
     pub txs: Recipient<GetTxs>,
     /// Consensus items from peers (proof of stake: to the vote pool).
@@ -258,13 +261,32 @@ impl PeerActor {
         dedup_in_order(&mut ids);
         let fut = self.links.txs.send(GetTxs { ids });
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-            for t in res.unwrap_or_default() {
-                if !act.may_serve(to, chainlab::encoding::encoded_len(&*t)) {
-                    break;
-                }
-                act.send(to, WireMsg::Tx(t));
-            }
+            act.send_txs(to, res.unwrap_or_default());
         }));
+    }
+
+    /// Answers a `getdata` with the pooled transactions asked for, in order, in one `txs`
+    /// message (more only if one would pass [`TXS_REPLY_MAX_BYTES`]). The serving budget is
+    /// debited per transaction, as each was when it travelled alone: the reply ends before
+    /// the first that does not fit (which counts once toward the flood limit).
+    fn send_txs(&mut self, to: NodeId, txs: Vec<Arc<chainlab::Transaction>>) {
+        let mut reply = Vec::with_capacity(txs.len());
+        let mut bytes = 0;
+        for t in txs {
+            let len = chainlab::encoding::encoded_len(&*t);
+            if !self.may_serve(to, len) {
+                break;
+            }
+            if !reply.is_empty() && bytes + len > TXS_REPLY_MAX_BYTES {
+                self.send(to, WireMsg::Txs(std::mem::take(&mut reply)));
+                bytes = 0;
+            }
+            bytes += len;
+            reply.push(t);
+        }
+        if !reply.is_empty() {
+            self.send(to, WireMsg::Txs(reply));
+        }
     }
 
     fn serve_sync(&self, to: NodeId, locator: Vec<Hash>, ctx: &mut Context<Self>) {
@@ -366,7 +388,7 @@ impl Handler<Deliver> for PeerActor {
                 self.serve_txs(from, txs, ctx);
             }
             WireMsg::Block(b) => self.on_block(from, b, ctx),
-            WireMsg::Tx(t) => self.on_tx(from, t),
+            WireMsg::Txs(txs) => self.on_txs(from, txs),
             WireMsg::GetBlocks { locator } => self.serve_sync(from, locator, ctx),
             WireMsg::Blocks { blocks, more } => self.on_sync_reply(from, blocks, more, ctx),
             WireMsg::Items(items) => self.on_items(from, items),
@@ -400,16 +422,28 @@ impl PeerActor {
         });
     }
 
-    fn on_tx(&mut self, from: NodeId, tx: Arc<chainlab::Transaction>) {
-        let id = tx.id();
-        if !self.gossip.on_item(id, Some(from)) {
-            return self.useless_from(from);
+    /// Transactions from a peer (normally its reply to this node's `getdata`): those not
+    /// seen before go to the mempool in one message, in order. Each one already seen counts
+    /// toward the sender's flood limit on its own, as it did when every transaction travelled
+    /// in a message of its own: a reply is not a licence to repeat, so a peer that packs
+    /// copies into one message is cut off after as many copies as one message each would
+    /// take. (An honest reply repeats an item only when this node asked twice: a request
+    /// timed out and was sent elsewhere, then both answered.)
+    fn on_txs(&mut self, from: NodeId, txs: Vec<Arc<chainlab::Transaction>>) {
+        let mut fresh = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let id = tx.id();
+            if self.gossip.on_item(id, Some(from)) {
+                fresh.push((tx, id));
+            } else {
+                self.useless_from(from);
+            }
         }
-        self.links.submit.do_send(SubmitTx {
-            tx,
-            id: Some(id),
-            from: Some(from),
-        });
+        if !fresh.is_empty() {
+            self.links
+                .submit_txs
+                .do_send(SubmitTxs { txs: fresh, from });
+        }
     }
 
     /// Consensus items pushed by a peer: each one not seen before goes to the vote pool, which
@@ -533,10 +567,12 @@ impl Handler<TipChanged> for PeerActor {
     }
 }
 
-impl Handler<TxAccepted> for PeerActor {
+impl Handler<TxsAccepted> for PeerActor {
     type Result = ();
-    fn handle(&mut self, m: TxAccepted, ctx: &mut Context<Self>) {
-        self.gossip.queue_tx(m.id, m.from);
+    fn handle(&mut self, m: TxsAccepted, ctx: &mut Context<Self>) {
+        for (id, from) in m.ids {
+            self.gossip.queue_tx(id, from);
+        }
         self.schedule_flush(ctx);
     }
 }

@@ -154,7 +154,7 @@ impl PeerActor {
         // Seen here: an announcement of it from a neighbour fetches nothing.
         self.gossip.on_item(payment, None);
         for &n in self.gossip.neighbors() {
-            self.env.send(n, WireMsg::Tx(pay.clone()));
+            self.env.send(n, WireMsg::Txs(vec![pay.clone()]));
         }
     }
 

@@ -228,14 +228,16 @@ impl PeerActor {
                     None => Some(WireMsg::Blocks { blocks, more }),
                 }
             }
-            WireMsg::Tx(t) => {
-                let id = t.id();
-                let drop = role.plan.mode == EclipseMode::Filter || role.is_conflict(&id);
-                if drop {
-                    role.trace(env, id, true, Verdict::Drop);
-                    return None;
-                }
-                Some(WireMsg::Tx(t))
+            WireMsg::Txs(mut txs) => {
+                txs.retain(|t| {
+                    let id = t.id();
+                    let drop = role.plan.mode == EclipseMode::Filter || role.is_conflict(&id);
+                    if drop {
+                        role.trace(env, id, true, Verdict::Drop);
+                    }
+                    !drop
+                });
+                (!txs.is_empty()).then_some(WireMsg::Txs(txs))
             }
             other => Some(other),
         }
@@ -294,7 +296,7 @@ impl PeerActor {
         let spend = Arc::new(spend);
         for &n in self.gossip.neighbors() {
             if n != victim {
-                self.env.send(n, WireMsg::Tx(spend.clone()));
+                self.env.send(n, WireMsg::Txs(vec![spend.clone()]));
             }
         }
     }

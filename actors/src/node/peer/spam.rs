@@ -252,7 +252,7 @@ impl PeerActor {
         let tx = Arc::new(tx);
         let peers = self.gossip.neighbors().to_vec();
         for &n in &peers {
-            self.env.send(n, WireMsg::Tx(tx.clone()));
+            self.env.send(n, WireMsg::Txs(vec![tx.clone()]));
         }
         self.env.record(Event::SpamSent {
             id,
