@@ -382,16 +382,20 @@ fn link_faults_slow_finality_without_reverting_it_and_an_equivocator_is_slashed_
     let out = run_ok(cfg);
     assert_pos_healthy(&out, 200 * S);
 
-    // Every window with all seven online and linked moves finality on, at some node.
-    for (what, from) in [
-        ("latency", 20),
-        ("loss", 50),
-        ("duplicate", 80),
-        ("reorder", 110),
-        ("bandwidth", 140),
+    // Every window with all seven online and linked moves finality on, at some node. Loss
+    // may stall it for longer: with 30% of messages lost, validators can split on which
+    // checkpoint is justified until enough votes get through. Over seeds 1-200 of this
+    // scenario, 22 made no progress within the loss window itself and none failed to by the
+    // end of the window after it, so the loss window is given that long.
+    for (what, from, to) in [
+        ("latency", 20, 50),
+        ("loss", 50, 110),
+        ("duplicate", 80, 110),
+        ("reorder", 110, 140),
+        ("bandwidth", 140, 170),
     ] {
         let before = epoch_before(&out, &ALL, from * S);
-        let during = epoch_before(&out, &ALL, (from + 30) * S);
+        let during = epoch_before(&out, &ALL, to * S);
         assert!(
             during > before,
             "{what}: finalized epoch {before} -> {during}"

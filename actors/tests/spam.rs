@@ -103,7 +103,18 @@ fn a_low_fee_flood_above_capacity_leaves_better_paying_honest_transactions_their
     // load leaves of them.
     assert!(s.txs_sent >= 1_000, "{} sent", s.txs_sent);
     assert!(s.txs_admitted_by_honest >= 5 * s.txs_sent, "not gossiped");
-    assert!(s.txs_on_chain >= 100, "{} spam txs mined", s.txs_on_chain);
+    // What the honest load leaves of the final chain's blocks (10 transactions each), the
+    // flood fills: the blocks are (nearly) full. (Seed 3: 93 spam and 154 honest in 25
+    // blocks. The spam count alone varies with the Poisson number of blocks: over seeds 1-10
+    // it was 134 on average, with a standard deviation of 67.)
+    let room = out.report.convergence.height * 10;
+    let filled = s.txs_on_chain + s.honest.confirmed;
+    assert!(
+        s.txs_on_chain > 0 && filled * 10 >= room * 9,
+        "{} spam and {} honest txs in room for {room}",
+        s.txs_on_chain,
+        s.honest.confirmed
+    );
     assert!(s.txs_on_chain < s.txs_sent / 2);
     // The honest transactions pay more: they are chosen first, and confirm as without it.
     let ratio = s.tps_ratio.unwrap();
@@ -159,19 +170,19 @@ fn invalid_blocks_are_rejected_and_stored_nowhere() {
 
 /// Forkspam `fork_depth` below the tip: at most `stored` deliveries end in an honest store
 /// (none of a block forking below the fork floor; a node one block behind the attacker
-/// processes a sibling of its tip: equal work), none is even checked and rejected (the rest
-/// are refused before any check), side-branch memory stays that of a normal run, and the
-/// honest chain grows as without it.
-fn forkspam(fork_depth: u64, stored: u64) {
+/// processes a sibling of its tip: equal work), at most `rejected` are checked and rejected
+/// (the rest are refused before any check), side-branch memory stays that of a normal run,
+/// and the honest chain grows as without it.
+fn forkspam(fork_depth: u64, stored: u64, rejected: u64) {
     let out = run(&format!(
         "kind = \"forkspam\"\nrate = 5.0\nfork_depth = {fork_depth}\n"
     ));
     let s = spam_of(&out);
     assert!(s.blocks_sent >= 650, "{} sent", s.blocks_sent);
     assert!(s.blocks_stored_by_honest <= stored, "{s:?}");
-    assert_eq!(s.blocks_rejected_by_honest, 0);
+    assert!(s.blocks_rejected_by_honest <= rejected, "{s:?}");
     assert_eq!(
-        s.blocks_not_processed + s.blocks_stored_by_honest,
+        s.blocks_not_processed + s.blocks_stored_by_honest + s.blocks_rejected_by_honest,
         s.block_deliveries
     );
     assert_eq!(s.blocks_on_chain, 0);
@@ -189,17 +200,21 @@ fn forkspam(fork_depth: u64, stored: u64) {
 fn forkspam_below_the_fork_floor_is_refused_before_any_check() {
     // While the honest chain is shorter than the fork depth allows, the floor is genesis: a
     // node one block behind the attacker then stores the sibling of its tip (equal work).
-    forkspam(MAX_FORK_DEPTH + 1, 3);
+    forkspam(MAX_FORK_DEPTH + 1, 3, 0);
 }
 
 #[test]
 fn forkspam_from_genesis_is_refused_before_any_check() {
-    forkspam(1_000_000, 3);
+    forkspam(1_000_000, 3, 0);
 }
 
 #[test]
 fn forkspam_above_the_floor_has_too_little_work_to_be_checked() {
-    forkspam(2, 100);
+    // Unless a neighbour lags `fork_depth` blocks behind the attacker (two blocks found
+    // within a propagation delay): the fork then extends its tip, has more work, and is
+    // checked and rejected (its state root is its parent's). Seeds 1-40: 5 runs had such a
+    // rejection.
+    forkspam(2, 100, 3);
 }
 
 #[test]
