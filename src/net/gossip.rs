@@ -46,6 +46,20 @@ enum Known {
     Set(BoundedSet),
 }
 
+impl Known {
+    /// Records that this neighbour knows short id `s`: returns its bit for the id's word (0
+    /// when it keeps its own set, which now holds `s`).
+    fn tell(&mut self, s: u64) -> u64 {
+        match self {
+            Known::Slot(bit) => *bit,
+            Known::Set(set) => {
+                set.insert(s);
+                0
+            }
+        }
+    }
+}
+
 /// One node's gossip state.
 #[derive(Debug)]
 pub struct Gossip {
@@ -60,8 +74,7 @@ pub struct Gossip {
     /// The consensus items seen lately, by sequence number (a short memory: the vote pool
     /// remembers votes for good, this only stops the duplicates of one push wave cheaply).
     seen_items: RecentSeqs,
-    /// The key of every id table.
-    key: HashKey,
+    /// Short ids under the node's key (the key of every id table).
     short: ShortIds,
     /// Ids asked for (by short id): when, and of whom.
     requested: HashMap<u64, (u64, NodeId), ShortIdHasher>,
@@ -139,7 +152,6 @@ impl Gossip {
             neighbors: Vec::new(),
             known: Vec::new(),
             slots_used: 0,
-            key,
             short: ShortIds(key),
             requested: HashMap::default(),
             requested_of: BTreeMap::new(),
@@ -161,7 +173,7 @@ impl Gossip {
 
     /// The key of this node's id tables.
     pub fn hash_key(&self) -> HashKey {
-        self.key
+        self.short.0
     }
 
     /// The tunables.
@@ -229,17 +241,17 @@ impl Gossip {
         self.ids.get(self.short.of(id)) & SEEN != 0
     }
 
-    /// Marks short id `s` known to `peer` (when a neighbour) and seen here too when `seen`;
-    /// returns the id's word before.
-    fn note(&mut self, peer: Option<NodeId>, s: u64, seen: bool) -> u64 {
+    /// The position of `peer` among the neighbours, if it is one.
+    fn position(&self, peer: Option<NodeId>) -> Option<usize> {
+        peer.and_then(|p| self.neighbors.binary_search(&p).ok())
+    }
+
+    /// Marks short id `s` known to the neighbour at `pos` (if any) and seen here too when
+    /// `seen`; returns the id's word before.
+    fn note(&mut self, pos: Option<usize>, s: u64, seen: bool) -> u64 {
         let mut bits = if seen { SEEN } else { 0 };
-        if let Some(pos) = peer.and_then(|p| self.neighbors.binary_search(&p).ok()) {
-            match &mut self.known[pos] {
-                Known::Slot(bit) => bits |= *bit,
-                Known::Set(set) => {
-                    set.insert(s);
-                }
-            }
+        if let Some(i) = pos {
+            bits |= self.known[i].tell(s);
         }
         self.ids.set(s, bits)
     }
@@ -268,13 +280,14 @@ impl Gossip {
         // At most MAX_INV_ITEMS ids in all, before anything is inserted (the wire check
         // refuses longer messages; this holds for any caller).
         let tx_room = MAX_INV_ITEMS.saturating_sub(blocks.len());
+        let pos = self.position(Some(from));
         for (ids, want, room) in [
             (blocks, &mut want_b, MAX_INV_ITEMS),
             (txs, &mut want_t, tx_room),
         ] {
             for id in ids.iter().take(room) {
                 let s = self.short.of(id);
-                if self.note(Some(from), s, false) & SEEN != 0 || is_known(id) {
+                if self.note(pos, s, false) & SEEN != 0 || is_known(id) {
                     continue;
                 }
                 match self.requested.get(&s) {
@@ -310,7 +323,7 @@ impl Gossip {
         if let Some((_, peer)) = self.requested.remove(&s) {
             self.release(peer);
         }
-        self.note(from, s, true) & SEEN == 0
+        self.note(self.position(from), s, true) & SEEN == 0
     }
 
     /// Forgets that an item was received, so that it can be fetched again (used when the
@@ -346,12 +359,7 @@ impl Gossip {
                     txs: Vec::new(),
                 },
             ));
-            match &mut self.known[i] {
-                Known::Slot(bit) => told |= *bit,
-                Known::Set(set) => {
-                    set.insert(s);
-                }
-            }
+            told |= self.known[i].tell(s);
         }
         self.ids.set(s, told);
         out
@@ -418,12 +426,7 @@ impl Gossip {
                     continue;
                 }
                 per[i].push(id);
-                match &mut self.known[i] {
-                    Known::Slot(bit) => told |= *bit,
-                    Known::Set(set) => {
-                        set.insert(s);
-                    }
-                }
+                told |= self.known[i].tell(s);
             }
             if told != 0 {
                 self.ids.set(s, told);
