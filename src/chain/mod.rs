@@ -34,6 +34,7 @@ use executor::{
 use orphans::OrphanPool;
 use params::ChainParams;
 use state::{Account, State};
+use shared::ExecCache;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
@@ -216,6 +217,8 @@ pub struct ChainState {
     /// A double-spend attacker's private branch: fork choice adopts only branches through
     /// it ([`ChainState::go_private`]).
     private: Option<PrivateBranch>,
+    /// Work shared with the other nodes of the process ([`ChainState::share`]).
+    shared: Option<Arc<ExecCache>>,
 }
 
 /// A double-spend attacker's private branch ([`ChainState::go_private`]): from `base` (the
@@ -295,6 +298,7 @@ impl ChainState {
             fork_rules: true,
             favor_applies: true,
             private: None,
+            shared: None,
         }
     }
 
@@ -430,7 +434,20 @@ impl ChainState {
     }
 
     /// Median of the timestamps of `hash` and up to ten ancestors.
-    pub fn median_time_past(&self, mut hash: Hash) -> u64 {
+    pub fn median_time_past(&self, hash: Hash) -> u64 {
+        match &self.shared {
+            Some(shared) => shared.median_time_past(&hash, || self.walk_median_time_past(hash)),
+            None => self.walk_median_time_past(hash),
+        }
+    }
+
+    /// Shares work with the other nodes of the process through `cache` (the median time past
+    /// of recent blocks: `chain::shared`), or stops sharing (`None`).
+    pub fn share(&mut self, cache: Option<Arc<ExecCache>>) {
+        self.shared = cache;
+    }
+
+    fn walk_median_time_past(&self, mut hash: Hash) -> u64 {
         let mut ts = Vec::with_capacity(MTP_WINDOW);
         while ts.len() < MTP_WINDOW {
             let Some(e) = self.entries.get(&hash) else {

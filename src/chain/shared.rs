@@ -14,7 +14,13 @@
 //! replay runs once per distinct tip, from genesis and without the cache, and every node on
 //! that tip compares its incrementally built state with it.
 //!
-//! Both are bounded. A miss only recomputes, so what is evicted, and when, never changes a
+//! And it remembers the median time past of recent blocks ([`ExecCache::median_time_past`]):
+//! the median of a block's timestamp and its ten ancestors' is a function of the block's hash
+//! alone (the hash commits to the ancestors, and every node holds every ancestor of a block
+//! it holds), so each node of a process asking it of the same parent gets what its own walk
+//! of its block tree would give.
+//!
+//! All three are bounded. A miss only recomputes, so what is evicted, and when, never changes a
 //! result. Safe to share across threads (a mutex, held only to look up and insert, never
 //! while executing).
 
@@ -34,6 +40,9 @@ pub const DEFAULT_CAPACITY: usize = 256;
 
 /// Replays kept (one per distinct tip).
 const REPLAY_CAPACITY: usize = 16;
+
+/// Slots of the median-time-past memo (direct-mapped: a collision only evicts).
+const MTP_SLOTS: usize = 1024;
 
 /// A block applied on its parent's post-state.
 #[derive(Clone, Debug)]
@@ -91,6 +100,8 @@ struct Replays {
 pub struct ExecCache {
     inner: Mutex<Inner>,
     replays: Mutex<Replays>,
+    /// Median time past by block hash, direct-mapped by the hash's first bytes.
+    mtp: Mutex<Vec<Option<(Hash, u64)>>>,
     hits: AtomicU64,
     misses: AtomicU64,
     replays_run: AtomicU64,
@@ -108,6 +119,7 @@ impl ExecCache {
                 capacity: capacity.max(1),
             }),
             replays: Mutex::new(Replays::default()),
+            mtp: Mutex::new(vec![None; MTP_SLOTS]),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             replays_run: AtomicU64::new(0),
@@ -144,6 +156,26 @@ impl ExecCache {
             };
             inner.map.remove(&lowest);
         }
+    }
+
+    /// The median time past of block `hash` as `compute` (a node's walk of its block tree)
+    /// gives it, computed once per process while remembered. A slot is taken by the block's
+    /// first bytes: ids an attacker chose can only evict each other's, and a miss recomputes.
+    pub fn median_time_past(&self, hash: &Hash, compute: impl FnOnce() -> u64) -> u64 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&hash.0[..8]);
+        let slot = (u64::from_le_bytes(word) % MTP_SLOTS as u64) as usize;
+        {
+            let memo = self.mtp.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((h, mtp)) = memo[slot] {
+                if h == *hash {
+                    return mtp;
+                }
+            }
+        }
+        let mtp = compute();
+        self.mtp.lock().unwrap_or_else(|p| p.into_inner())[slot] = Some((*hash, mtp));
+        mtp
     }
 
     /// Blocks held.

@@ -210,6 +210,7 @@ pub fn spawn_node(factory: &NodeFactory, spec: NodeSpec, chain_state: ChainState
         .take_executor()
         .expect("a loaded chain holds its executor");
     exec.share(factory.chain.exec_cache.clone());
+    chain_state.share(factory.chain.exec_cache.clone());
     let chain_ctx = Context::<ChainActor>::new();
     let executor_ctx = Context::<ExecutorActor>::new();
     let mempool_ctx = Context::<MempoolActor>::new();
