@@ -251,14 +251,18 @@ impl BlockStore for SledStore {
         Ok(())
     }
 
-    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        blocks: &[(Hash, Arc<Block>)],
+        tip: Option<&Hash>,
+    ) -> Result<(), StoreError> {
         use sled::transaction::{TransactionError, TransactionResult};
         use sled::Transactional;
         // Encoded outside the transaction, which sled may run more than once.
         let records: Vec<(Hash, Vec<u8>, [u8; 40])> = blocks
             .iter()
-            .map(|b| {
-                let hash = b.hash();
+            .map(|(hash, b)| {
+                let hash = *hash;
                 (
                     hash,
                     encoding::encode(&**b),

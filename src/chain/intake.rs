@@ -204,8 +204,8 @@ mod tests {
             if intake.admit(node, &b, h, Some(1), sync, now) == Admit::Check {
                 let checked = check_block(b, node.params(), None).expect("valid");
                 let out = node.import(checked, now, 0).expect("imports");
-                for s in out.accepted {
-                    queue.extend(intake.released(&s.hash()).into_iter().map(|r| (r.0, r.2)));
+                for (h, _) in out.accepted {
+                    queue.extend(intake.released(&h).into_iter().map(|r| (r.0, r.2)));
                 }
             }
         }

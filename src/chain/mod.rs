@@ -114,8 +114,9 @@ pub struct TipChange {
 pub struct ImportOutcome {
     /// What happened to the block itself.
     pub status: ImportStatus,
-    /// Blocks newly stored (the block, then orphans it unlocked), parents first.
-    pub accepted: Vec<Arc<Block>>,
+    /// Blocks newly stored (the block, then orphans it unlocked), parents first, with their
+    /// hashes.
+    pub accepted: Vec<(Hash, Arc<Block>)>,
     /// Set when the best tip moved.
     pub tip_change: Option<TipChange>,
     /// Orphans unlocked by this block that turned out invalid.
@@ -131,8 +132,6 @@ pub struct ImportJob {
     now_ms: u64,
     tie_key: u64,
     out: ImportOutcome,
-    /// Hashes of `out.accepted`, in order.
-    stored: Vec<Hash>,
     queue: VecDeque<CheckedBlock>,
     first: bool,
     pending: Option<Pending>,
@@ -575,7 +574,6 @@ impl ChainState {
             now_ms,
             tie_key,
             out: self.outcome(ImportStatus::Accepted),
-            stored: Vec::new(),
             queue: VecDeque::new(),
             first: true,
             pending: None,
@@ -665,8 +663,7 @@ impl ChainState {
         // failed, is invalid now: it must not be persisted, traced or announced.
         let mut out = std::mem::replace(&mut job.out, self.outcome(ImportStatus::Accepted));
         let before = out.accepted.len();
-        let mut valid = job.stored.iter().map(|h| self.contains(h));
-        out.accepted.retain(|_| valid.next().unwrap_or(false));
+        out.accepted.retain(|(h, _)| self.contains(h));
         out.rejected_orphans += before - out.accepted.len();
         self.finish_tip_change(&mut out, job);
         self.raise_fork_floor();
@@ -703,8 +700,7 @@ impl ChainState {
 
     /// A block is in the tree: it counts as accepted, and the orphans waiting for it follow.
     fn stored(&mut self, job: &mut ImportJob, hash: Hash, block: Arc<Block>) {
-        job.out.accepted.push(block);
-        job.stored.push(hash);
+        job.out.accepted.push((hash, block));
         job.queue.extend(self.orphans.take_children(&hash));
     }
 

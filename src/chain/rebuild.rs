@@ -192,8 +192,8 @@ mod tests {
             crate::consensus::pow::grind(&mut block.header, 0, u64::MAX).expect("sealed");
             let checked = check_block(Arc::new(block), &p, None).unwrap();
             let out = chain.import(checked, i * 1_000, 0).unwrap();
-            for b in out.accepted {
-                store.put_block(&b.hash(), &b).unwrap();
+            for (h, b) in out.accepted {
+                store.put_block(&h, &b).unwrap();
             }
         }
         (store, chain)

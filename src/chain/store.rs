@@ -56,9 +56,13 @@ pub trait BlockStore: Send {
     ///
     /// # Errors
     /// Backend failures.
-    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
-        for b in blocks {
-            self.put_block(&b.hash(), b)?;
+    fn commit(
+        &mut self,
+        blocks: &[(Hash, Arc<Block>)],
+        tip: Option<&Hash>,
+    ) -> Result<(), StoreError> {
+        for (h, b) in blocks {
+            self.put_block(h, b)?;
         }
         if let Some(t) = tip {
             self.set_tip(t)?;
@@ -128,10 +132,14 @@ impl BlockStore for MemoryStore {
             .insert((block.header.height, *hash), Arc::new(block.clone()));
         Ok(())
     }
-    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        blocks: &[(Hash, Arc<Block>)],
+        tip: Option<&Hash>,
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        for b in blocks {
-            inner.blocks.insert((b.header.height, b.hash()), b.clone());
+        for (h, b) in blocks {
+            inner.blocks.insert((b.header.height, *h), b.clone());
         }
         if let Some(t) = tip {
             inner.tip = Some(*t);

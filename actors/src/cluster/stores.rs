@@ -69,7 +69,11 @@ impl BlockStore for Gated {
         self.writable()?;
         self.inner.set_tip(hash)
     }
-    fn commit(&mut self, blocks: &[Arc<Block>], tip: Option<&Hash>) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        blocks: &[(Hash, Arc<Block>)],
+        tip: Option<&Hash>,
+    ) -> Result<(), StoreError> {
         self.writable()?;
         self.inner.commit(blocks, tip)
     }

@@ -322,7 +322,7 @@ impl ChainActor {
         match result {
             Ok(out) => {
                 let stored: VecDeque<Hash> = if self.intake.waiting() {
-                    out.accepted.iter().map(|b| b.hash()).collect()
+                    out.accepted.iter().map(|(h, _)| *h).collect()
                 } else {
                     VecDeque::new()
                 };
@@ -418,8 +418,7 @@ impl ChainActor {
         if let Err(e) = self.persist(&out) {
             return self.failed(&e);
         }
-        let blocks: Vec<(Hash, Arc<Block>)> =
-            out.accepted.into_iter().map(|b| (b.hash(), b)).collect();
+        let blocks = out.accepted;
         for (h, b) in &blocks {
             self.env.record(Event::BlockImported {
                 hash: *h,

@@ -213,11 +213,11 @@ impl DurableLog {
     pub(crate) fn record(
         &self,
         node: NodeId,
-        blocks: &[Arc<chainlab::Block>],
+        blocks: &[(chainlab::Hash, Arc<chainlab::Block>)],
     ) -> std::io::Result<()> {
         let mut w = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        for b in blocks {
-            writeln!(w, "durable {node} {} {}", b.header.height, b.hash())?;
+        for (h, b) in blocks {
+            writeln!(w, "durable {node} {} {h}", b.header.height)?;
         }
         w.flush()
     }
