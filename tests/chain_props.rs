@@ -323,7 +323,7 @@ fn digest(r: &Result<ImportOutcome, BlockError>) -> String {
             format!(
                 "{:?} {:?} {} {:?}",
                 out.status,
-                out.accepted.iter().map(|b| b.hash()).collect::<Vec<_>>(),
+                out.accepted.iter().map(|(h, _)| *h).collect::<Vec<_>>(),
                 out.rejected_orphans,
                 tc
             )
@@ -377,12 +377,13 @@ fn import_into(
     prop_assert_eq!(&out.status, &expected);
     prop_assert_eq!(out.rejected_orphans, 0);
     if expected == ImportStatus::Accepted {
-        prop_assert_eq!(out.accepted.first().map(|b| b.hash()), Some(block.hash()));
+        prop_assert_eq!(out.accepted.first().map(|(h, _)| *h), Some(block.hash()));
     } else {
         prop_assert!(out.accepted.is_empty());
     }
-    for (i, b) in out.accepted.iter().enumerate() {
-        let h = b.hash();
+    for (i, (h, b)) in out.accepted.iter().enumerate() {
+        prop_assert_eq!(*h, b.hash(), "an accepted block carries its own hash");
+        let h = *h;
         prop_assert!(!model.stored_seq.contains_key(&h), "stored twice");
         prop_assert!(
             model.stored_seq.contains_key(&b.header.parent),

@@ -116,8 +116,19 @@ fn assert_unchanged(chain: &ChainState, before: &(Hash, u64, Hash, Vec<Hash>)) {
     chain.verify_replay().expect("state matches a replay");
 }
 
-fn hashes(blocks: &[Arc<Block>]) -> Vec<Hash> {
+fn block_hashes(blocks: &[Arc<Block>]) -> Vec<Hash> {
     blocks.iter().map(|b| b.hash()).collect()
+}
+
+/// The hashes an import says it stored, each checked against its block's own hash.
+fn hashes(blocks: &[(Hash, Arc<Block>)]) -> Vec<Hash> {
+    blocks
+        .iter()
+        .map(|(h, b)| {
+            assert_eq!(*h, b.hash(), "an accepted block carries its own hash");
+            *h
+        })
+        .collect()
 }
 
 /// A block on the tip with two valid transfers, sealed, and a chain to check it against.
@@ -799,7 +810,7 @@ fn orphans_wait_for_their_parent_then_connect() {
     assert_eq!(change.new_height, 3);
     assert_eq!(change.reorg_depth, 0);
     assert_eq!(
-        hashes(&change.connected),
+        block_hashes(&change.connected),
         vec![b1.hash(), b2.hash(), b3.hash()]
     );
     assert_eq!(
@@ -1026,7 +1037,7 @@ fn longer_side_branch_triggers_reorg() {
     assert_eq!(change.new_height, 3);
     assert_eq!(change.reorg_depth, 2);
     assert_eq!(
-        hashes(&change.connected),
+        block_hashes(&change.connected),
         vec![b1.hash(), b2.hash(), b3.hash()]
     );
     assert_eq!(change.included, vec![shared.id(), only_b.id()]);

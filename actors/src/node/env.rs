@@ -281,7 +281,8 @@ mod tests {
     #[test]
     fn a_failed_durable_log_write_is_reported() {
         let params = chainlab::ChainParams::for_tests(Vec::new());
-        let block = Arc::new(params.genesis_block());
+        let genesis = Arc::new(params.genesis_block());
+        let block = (genesis.hash(), genesis);
         let err = DurableLog::to_writer(Box::new(Broken))
             .record(0, std::slice::from_ref(&block))
             .unwrap_err();
