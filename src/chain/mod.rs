@@ -33,8 +33,9 @@ use executor::{
 };
 use orphans::OrphanPool;
 use params::ChainParams;
-use state::{Account, State};
 use shared::ExecCache;
+use smallvec::SmallVec;
+use state::{Account, State};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
@@ -198,7 +199,8 @@ pub struct ChainState {
     engine: Arc<dyn Consensus>,
     genesis: Hash,
     entries: HashMapById<Entry>,
-    children: HashMapById<Vec<Hash>>,
+    /// Each block's children: nearly always one, held in place (no allocation of its own).
+    children: HashMapById<SmallVec<[Hash; 1]>>,
     canonical: Vec<Hash>,
     /// The state of the best chain, when it is executed in place (tests, reloading a store);
     /// `None` once a runtime moved it to its executor actor ([`ChainState::take_executor`]).

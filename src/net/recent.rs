@@ -29,15 +29,17 @@ impl RecentBlocks {
 
     /// Keeps `block` (hash `hash`), evicting the oldest when full; a repeat changes nothing.
     pub fn insert(&mut self, hash: Hash, block: Arc<Block>) {
-        if self.blocks.insert(hash, block).is_some() {
+        if self.capacity == 0 || self.blocks.contains_key(&hash) {
             return;
         }
-        self.order.push_back(hash);
-        if self.order.len() > self.capacity {
+        // The oldest goes first, so neither table ever grows past the capacity.
+        if self.order.len() >= self.capacity {
             if let Some(old) = self.order.pop_front() {
                 self.blocks.remove(&old);
             }
         }
+        self.order.push_back(hash);
+        self.blocks.insert(hash, block);
     }
 
     /// All of `hashes`, in order, or None when one is not here.
