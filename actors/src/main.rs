@@ -6,6 +6,11 @@ mod cli;
 use clap::Parser as _;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's allocator, built without transparent huge pages: less wall
+/// time on the virtual-clock benchmarks (BENCHMARKS.md, "Issue 13, session 12").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     chainlab_actors::logging::init();
     match cli::dispatch(cli::Cli::parse()) {
