@@ -930,7 +930,7 @@ fn a_crash_drops_what_the_node_had_queued() {
             .unwrap();
         let queued = blocks.len();
         node(5).chain.do_send(ImportBlocks {
-            blocks,
+            blocks: blocks.into_iter().map(|b| (b.hash(), b)).collect(),
             from: None,
             sync_more: false,
             from_sync: true,

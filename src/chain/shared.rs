@@ -251,6 +251,27 @@ mod tests {
     use crate::crypto::KeyPair;
     use crate::tx::Transaction;
 
+    /// The memo answers what `compute` gave for that hash, computes only on a miss, and a
+    /// hash that takes an occupied slot replaces its block (which is then computed again).
+    #[test]
+    fn median_time_past_is_remembered_per_hash_and_a_collision_only_recomputes() {
+        let cache = ExecCache::new(4, HashKey::default());
+        let a = Hash([7; 32]);
+        let mut b = Hash([7; 32]);
+        b.0[31] = 8; // same first bytes: the same slot
+        let calls = std::cell::Cell::new(0);
+        let count = |v: u64| {
+            calls.set(calls.get() + 1);
+            v
+        };
+        assert_eq!(cache.median_time_past(&a, || count(100)), 100);
+        assert_eq!(cache.median_time_past(&a, || count(999)), 100);
+        assert_eq!(calls.get(), 1, "a hit computes nothing");
+        assert_eq!(cache.median_time_past(&b, || count(200)), 200);
+        assert_eq!(cache.median_time_past(&a, || count(100)), 100);
+        assert_eq!(calls.get(), 3, "b evicted a: a is computed again");
+    }
+
     fn params(keys: &[KeyPair]) -> Arc<ChainParams> {
         Arc::new(ChainParams::for_tests(
             keys.iter().map(|k| (k.address(), 1_000_000)).collect(),

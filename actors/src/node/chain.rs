@@ -65,8 +65,9 @@ pub struct ExecutorLinks {
 /// The chain actor's work, in order: blocks to import and the ends of the messages they came
 /// in.
 enum Work {
-    /// A block to import.
+    /// A block to import, with its hash.
     Block {
+        hash: Hash,
         block: Arc<Block>,
         from: Option<NodeId>,
         from_sync: bool,
@@ -165,11 +166,12 @@ impl ChainActor {
         while let Some(w) = self.work.pop_front() {
             match w {
                 Work::Block {
+                    hash,
                     block,
                     from,
                     from_sync,
                 } => {
-                    if let Some(imp) = self.import_one(block, from, from_sync) {
+                    if let Some(imp) = self.import_one(hash, block, from, from_sync) {
                         if self.run(imp, ctx) {
                             return;
                         }
@@ -195,6 +197,7 @@ impl ChainActor {
                     }
                     for (block, peer, from_sync) in self.intake.released(&h).into_iter().rev() {
                         self.work.push_front(Work::Block {
+                            hash: block.hash(),
                             block,
                             from: Some(peer),
                             from_sync,
@@ -263,6 +266,7 @@ impl ChainActor {
     /// its checks pass.
     fn import_one(
         &mut self,
+        hash: Hash,
         block: Arc<Block>,
         from: Option<NodeId>,
         from_sync: bool,
@@ -270,7 +274,6 @@ impl ChainActor {
         if !self.env.alive() {
             return None;
         }
-        let hash = block.hash();
         let now = self.now_ms();
         match self
             .intake
@@ -516,9 +519,10 @@ impl Handler<ImportBlocks> for ChainActor {
         // The mailbox is closed while an import waits, so the queue is empty here.
         debug_assert!(self.work.is_empty());
         let (from, from_sync) = (m.from, m.from_sync);
-        let last = m.blocks.last().map(|b| b.hash());
+        let last = m.blocks.last().map(|(h, _)| *h);
         self.work
-            .extend(m.blocks.into_iter().map(|block| Work::Block {
+            .extend(m.blocks.into_iter().map(|(hash, block)| Work::Block {
+                hash,
                 block,
                 from,
                 from_sync,

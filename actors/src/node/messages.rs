@@ -56,8 +56,9 @@ pub struct BlocksUnprocessed {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ImportBlocks {
-    /// Blocks, parents first.
-    pub blocks: Vec<Arc<Block>>,
+    /// Blocks, parents first, each with its hash (computed by the sending actor of the same
+    /// node from the block itself: a peer's claim of a hash is never taken).
+    pub blocks: Vec<(Hash, Arc<Block>)>,
     /// The peer they came from.
     pub from: Option<NodeId>,
     /// A full sync reply: ask the same peer for more afterwards.

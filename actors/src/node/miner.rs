@@ -414,9 +414,10 @@ impl MinerActor {
     fn publish(&mut self, block: Block) {
         let _e = self.span.clone().entered();
         let h = &block.header;
+        let hash = h.hash();
         tracing::debug!(height = h.height, txs = block.txs.len(), "mined a block");
         self.env.record(Event::BlockMined {
-            hash: h.hash(),
+            hash,
             height: h.height,
             parent: h.parent,
             miner: self.id,
@@ -427,11 +428,11 @@ impl MinerActor {
             self.env.record(Event::SlotLed {
                 slot,
                 validator: proposer,
-                hash: h.hash(),
+                hash,
             });
         }
         self.links.import.do_send(ImportBlocks {
-            blocks: vec![Arc::new(block)],
+            blocks: vec![(hash, Arc::new(block))],
             from: None,
             sync_more: false,
             from_sync: false,

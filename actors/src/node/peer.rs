@@ -406,7 +406,8 @@ impl PeerActor {
     }
 
     fn on_block(&mut self, from: NodeId, b: Arc<chainlab::Block>, ctx: &mut Context<Self>) {
-        if !self.gossip.on_item(b.hash(), Some(from)) {
+        let hash = b.hash();
+        if !self.gossip.on_item(hash, Some(from)) {
             return self.useless_from(from);
         }
         self.public_blocks([&*b]);
@@ -415,7 +416,7 @@ impl PeerActor {
         // Fetched after an announcement, not as part of a sync: processed only when its
         // branch has at least the tip's work.
         self.links.import.do_send(ImportBlocks {
-            blocks: vec![b],
+            blocks: vec![(hash, b)],
             from: Some(from),
             sync_more: false,
             from_sync: false,
@@ -488,11 +489,13 @@ impl PeerActor {
         if !solicited {
             self.useless_from(from);
         }
-        for b in &blocks {
-            self.gossip.on_item(b.hash(), Some(from));
+        let blocks: Vec<(Hash, Arc<chainlab::Block>)> =
+            blocks.into_iter().map(|b| (b.hash(), b)).collect();
+        for (h, _) in &blocks {
+            self.gossip.on_item(*h, Some(from));
         }
-        self.public_blocks(blocks.iter().map(|b| &**b));
-        for b in &blocks {
+        self.public_blocks(blocks.iter().map(|(_, b)| &**b));
+        for (_, b) in &blocks {
             self.ds_public_block(b, ctx);
             self.ec_public_block(b, ctx);
         }
