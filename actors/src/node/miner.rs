@@ -556,7 +556,8 @@ mod tests {
     impl Handler<ImportBlocks> for Probe {
         type Result = ();
         fn handle(&mut self, m: ImportBlocks, _: &mut Context<Self>) {
-            for b in m.blocks {
+            for (h, b) in m.blocks {
+                assert_eq!(h, b.hash(), "the miner sends its block's own hash");
                 let _ = self.out.send(b);
             }
         }
