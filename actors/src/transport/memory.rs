@@ -20,7 +20,8 @@ use chainlab::sim::link::{Bandwidth, Queues, Served};
 use chainlab::sim::model::sample_latency_ms;
 use chainlab::NodeId;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -140,10 +141,12 @@ pub struct Network {
     /// Time zero of the bandwidth queues' clock (ms since this instant).
     epoch: Instant,
     rng: ChaCha8Rng,
-    last_delivery: HashMap<(NodeId, NodeId), Instant>,
+    /// Per sending node, the last delivery time scheduled to each receiver (first in, first
+    /// out per directed link): a node has a handful of neighbours, so a short list each.
+    last_delivery: Vec<Vec<(NodeId, Instant)>>,
     /// Messages in flight by (delivery time, sequence): one timer serves them all, so the
     /// actor never holds more than one pending timer however many messages are in flight.
-    in_flight: BTreeMap<(Instant, u64), InFlight>,
+    in_flight: InFlightQueue,
     seq: u64,
     timer: Option<(Instant, SpawnHandle)>,
     faults: LinkFaults,
@@ -155,6 +158,46 @@ pub struct Network {
     tcp: BTreeMap<NodeId, Addr<TcpNode>>,
     /// Node ids below this are this process's nodes.
     nodes: usize,
+}
+
+/// Messages in flight, earliest (delivery time, sequence) first: a binary heap of keys over a
+/// slab of messages, so reordering the heap moves 32-byte keys, not messages.
+#[derive(Default)]
+struct InFlightQueue {
+    heap: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    slots: Vec<Option<InFlight>>,
+    free: Vec<usize>,
+}
+
+impl InFlightQueue {
+    fn push(&mut self, at: Instant, seq: u64, m: InFlight) {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(m);
+                slot
+            }
+            None => {
+                self.slots.push(Some(m));
+                self.slots.len() - 1
+            }
+        };
+        self.heap.push(Reverse((at, seq, slot)));
+    }
+
+    /// When the earliest message is due.
+    fn first_at(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+
+    /// The earliest message, if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
+        if self.first_at()? > now {
+            return None;
+        }
+        let Reverse((_, _, slot)) = self.heap.pop()?;
+        self.free.push(slot);
+        self.slots[slot].take()
+    }
 }
 
 struct InFlight {
@@ -180,8 +223,8 @@ impl Network {
             bandwidth: bandwidth.map(Queues::new),
             epoch: Instant::now(),
             rng,
-            last_delivery: HashMap::new(),
-            in_flight: BTreeMap::new(),
+            last_delivery: Vec::new(),
+            in_flight: InFlightQueue::default(),
             seq: 0,
             timer: None,
             faults: LinkFaults::default(),
@@ -203,18 +246,14 @@ impl Network {
     fn deliver_due(&mut self, ctx: &mut Context<Self>) {
         self.timer = None;
         let now = Instant::now();
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let m = entry.remove();
+        while let Some(m) = self.in_flight.pop_due(now) {
             self.deliver(m);
         }
         self.arm(ctx);
     }
 
     fn arm(&mut self, ctx: &mut Context<Self>) {
-        let Some((&(at, _), _)) = self.in_flight.first_key_value() else {
+        let Some(at) = self.in_flight.first_at() else {
             return;
         };
         if let Some((armed, handle)) = self.timer {
@@ -265,14 +304,24 @@ impl Network {
         let now = Instant::now();
         let mut at = now + Duration::from_micros((delay_ms * 1000.0).max(0.0) as u64);
         if fifo {
-            let last = self.last_delivery.entry((m.from, m.to)).or_insert(now);
+            if self.last_delivery.len() <= m.from {
+                self.last_delivery.resize_with(m.from + 1, Vec::new);
+            }
+            let links = &mut self.last_delivery[m.from];
+            let last = match links.iter().position(|(to, _)| *to == m.to) {
+                Some(i) => &mut links[i].1,
+                None => {
+                    links.push((m.to, now));
+                    &mut links.last_mut().expect("just pushed").1
+                }
+            };
             if at < *last {
                 at = *last;
             }
             *last = at;
         }
         self.seq += 1;
-        self.in_flight.insert((at, self.seq), m);
+        self.in_flight.push(at, self.seq, m);
         self.arm(ctx);
     }
 }
