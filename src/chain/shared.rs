@@ -100,7 +100,7 @@ struct Replays {
 pub struct ExecCache {
     inner: Mutex<Inner>,
     replays: Mutex<Replays>,
-    /// Median time past by block hash, direct-mapped by the hash's first bytes.
+    /// Median time past by block hash, direct-mapped by the hash's last bytes.
     mtp: Mutex<Vec<Option<(Hash, u64)>>>,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -160,10 +160,11 @@ impl ExecCache {
 
     /// The median time past of block `hash` as `compute` (a node's walk of its block tree)
     /// gives it, computed once per process while remembered. A slot is taken by the block's
-    /// first bytes: ids an attacker chose can only evict each other's, and a miss recomputes.
+    /// last bytes (its first bytes are the zeros proof of work asks for): ids an attacker
+    /// chose can only evict each other's, and a miss recomputes.
     pub fn median_time_past(&self, hash: &Hash, compute: impl FnOnce() -> u64) -> u64 {
         let mut word = [0u8; 8];
-        word.copy_from_slice(&hash.0[..8]);
+        word.copy_from_slice(&hash.0[24..]);
         let slot = (u64::from_le_bytes(word) % MTP_SLOTS as u64) as usize;
         {
             let memo = self.mtp.lock().unwrap_or_else(|p| p.into_inner());
@@ -258,7 +259,7 @@ mod tests {
         let cache = ExecCache::new(4, HashKey::default());
         let a = Hash([7; 32]);
         let mut b = Hash([7; 32]);
-        b.0[31] = 8; // same first bytes: the same slot
+        b.0[0] = 8; // same last bytes: the same slot
         let calls = std::cell::Cell::new(0);
         let count = |v: u64| {
             calls.set(calls.get() + 1);
