@@ -733,4 +733,527 @@ mod tests {
         assert_eq!(v["height"], 2);
         assert_eq!(v["hash"], Hash([1; 32]).to_hex());
     }
+
+    /// One event of each kind with more than 40 bytes of fields (both shapes of an optional
+    /// field), with its JSON line: boxing those fields (to shrink `Event`) must not change the
+    /// trace by a byte.
+    fn large_kinds() -> Vec<(Event, &'static str)> {
+        let h = |b: u8| Hash([b; 32]);
+        let a = |b: u8| Address([b; 20]);
+        vec![
+            (
+                Event::BlockMined {
+                    hash: h(0x11),
+                    height: 7,
+                    parent: h(0x22),
+                    miner: 4,
+                    txs: 12,
+                    difficulty: 1000,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"block_mined","#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""height":7,"#,
+                    r#""parent":"2222222222222222222222222222222222222222222222222222222222222222","#,
+                    r#""miner":4,"#,
+                    r#""txs":12,"#,
+                    r#""difficulty":1000}"#,
+                ),
+            ),
+            (
+                Event::Reorg {
+                    depth: 2,
+                    old_tip: h(0x11),
+                    new_tip: h(0x22),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"reorg","#,
+                    r#""depth":2,"#,
+                    r#""old_tip":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""new_tip":"2222222222222222222222222222222222222222222222222222222222222222"}"#,
+                ),
+            ),
+            (
+                Event::BlockRejected {
+                    hash: h(0x11),
+                    reason: "bad \"pow\"".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"block_rejected","#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""reason":"bad \"pow\""}"#,
+                ),
+            ),
+            (
+                Event::TxRejected {
+                    txid: h(0x33),
+                    reason: "nonce too low".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"tx_rejected","#,
+                    r#""txid":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""reason":"nonce too low"}"#,
+                ),
+            ),
+            (
+                Event::Fault {
+                    index: 1,
+                    kind: "partition".into(),
+                    phase: "start".into(),
+                    detail: "groups [[0], [1]]".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"fault","#,
+                    r#""index":1,"#,
+                    r#""kind":"partition","#,
+                    r#""phase":"start","#,
+                    r#""detail":"groups [[0], [1]]"}"#,
+                ),
+            ),
+            (
+                Event::HandshakeFailed {
+                    addr: "127.0.0.1:4000".into(),
+                    reason: "wrong genesis".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"handshake_failed","#,
+                    r#""addr":"127.0.0.1:4000","#,
+                    r#""reason":"wrong genesis"}"#,
+                ),
+            ),
+            (
+                Event::PeerDisconnected {
+                    peer: 5,
+                    cause: "idle-timeout".into(),
+                    reason: "no message for 30 s".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"peer_disconnected","#,
+                    r#""peer":5,"#,
+                    r#""cause":"idle-timeout","#,
+                    r#""reason":"no message for 30 s"}"#,
+                ),
+            ),
+            (
+                Event::SlotLed {
+                    slot: 9,
+                    validator: 3,
+                    hash: h(0x11),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"slot_led","#,
+                    r#""slot":9,"#,
+                    r#""validator":3,"#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111"}"#,
+                ),
+            ),
+            (
+                Event::Vote {
+                    validator: 3,
+                    source_epoch: 1,
+                    target_epoch: 2,
+                    target: h(0x22),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"vote","#,
+                    r#""validator":3,"#,
+                    r#""source_epoch":1,"#,
+                    r#""target_epoch":2,"#,
+                    r#""target":"2222222222222222222222222222222222222222222222222222222222222222"}"#,
+                ),
+            ),
+            (
+                Event::Finalized {
+                    epoch: 2,
+                    hash: h(0x22),
+                    height: 64,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"finalized","#,
+                    r#""epoch":2,"#,
+                    r#""hash":"2222222222222222222222222222222222222222222222222222222222222222","#,
+                    r#""height":64}"#,
+                ),
+            ),
+            (
+                Event::Equivocation {
+                    offender: 6,
+                    kind: "double_vote".into(),
+                    evidence: h(0x44),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"equivocation","#,
+                    r#""offender":6,"#,
+                    r#""kind":"double_vote","#,
+                    r#""evidence":"4444444444444444444444444444444444444444444444444444444444444444"}"#,
+                ),
+            ),
+            (
+                Event::ContractDeployed {
+                    txid: h(0x33),
+                    contract: a(0xaa),
+                    height: 3,
+                    gas: 900,
+                    error: None,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_deployed","#,
+                    r#""txid":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""height":3,"#,
+                    r#""gas":900}"#,
+                ),
+            ),
+            (
+                Event::ContractDeployed {
+                    txid: h(0x33),
+                    contract: a(0xaa),
+                    height: 3,
+                    gas: 900,
+                    error: Some("out of gas".into()),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_deployed","#,
+                    r#""txid":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""height":3,"#,
+                    r#""gas":900,"#,
+                    r#""error":"out of gas"}"#,
+                ),
+            ),
+            (
+                Event::ContractCalled {
+                    txid: h(0x33),
+                    contract: a(0xaa),
+                    method: "inc".into(),
+                    height: 4,
+                    gas: 50,
+                    error: None,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_called","#,
+                    r#""txid":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""method":"inc","#,
+                    r#""height":4,"#,
+                    r#""gas":50}"#,
+                ),
+            ),
+            (
+                Event::ContractCalled {
+                    txid: h(0x33),
+                    contract: a(0xaa),
+                    method: "inc".into(),
+                    height: 4,
+                    gas: 50,
+                    error: Some("trap".into()),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_called","#,
+                    r#""txid":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""method":"inc","#,
+                    r#""height":4,"#,
+                    r#""gas":50,"#,
+                    r#""error":"trap"}"#,
+                ),
+            ),
+            (
+                Event::ReceiptCreated {
+                    id: h(0x55),
+                    origin: h(0x33),
+                    receiver: a(0xbb),
+                    method: "pay".into(),
+                    height: 4,
+                    callback: false,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"receipt_created","#,
+                    r#""id":"5555555555555555555555555555555555555555555555555555555555555555","#,
+                    r#""origin":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""receiver":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","#,
+                    r#""method":"pay","#,
+                    r#""height":4,"#,
+                    r#""callback":false}"#,
+                ),
+            ),
+            (
+                Event::ReceiptExecuted {
+                    id: h(0x55),
+                    receiver: a(0xbb),
+                    method: "pay".into(),
+                    created_height: 4,
+                    height: 5,
+                    gas: 70,
+                    error: None,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"receipt_executed","#,
+                    r#""id":"5555555555555555555555555555555555555555555555555555555555555555","#,
+                    r#""receiver":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","#,
+                    r#""method":"pay","#,
+                    r#""created_height":4,"#,
+                    r#""height":5,"#,
+                    r#""gas":70}"#,
+                ),
+            ),
+            (
+                Event::ReceiptExecuted {
+                    id: h(0x55),
+                    receiver: a(0xbb),
+                    method: "pay".into(),
+                    created_height: 4,
+                    height: 5,
+                    gas: 70,
+                    error: Some("no method".into()),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"receipt_executed","#,
+                    r#""id":"5555555555555555555555555555555555555555555555555555555555555555","#,
+                    r#""receiver":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","#,
+                    r#""method":"pay","#,
+                    r#""created_height":4,"#,
+                    r#""height":5,"#,
+                    r#""gas":70,"#,
+                    r#""error":"no method"}"#,
+                ),
+            ),
+            (
+                Event::Callback {
+                    id: h(0x66),
+                    receiver: a(0xaa),
+                    method: "done".into(),
+                    given_ok: true,
+                    created_height: 5,
+                    height: 6,
+                    gas: 30,
+                    error: None,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"callback","#,
+                    r#""id":"6666666666666666666666666666666666666666666666666666666666666666","#,
+                    r#""receiver":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""method":"done","#,
+                    r#""given_ok":true,"#,
+                    r#""created_height":5,"#,
+                    r#""height":6,"#,
+                    r#""gas":30}"#,
+                ),
+            ),
+            (
+                Event::Callback {
+                    id: h(0x66),
+                    receiver: a(0xaa),
+                    method: "done".into(),
+                    given_ok: false,
+                    created_height: 5,
+                    height: 6,
+                    gas: 30,
+                    error: Some("failed".into()),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"callback","#,
+                    r#""id":"6666666666666666666666666666666666666666666666666666666666666666","#,
+                    r#""receiver":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""method":"done","#,
+                    r#""given_ok":false,"#,
+                    r#""created_height":5,"#,
+                    r#""height":6,"#,
+                    r#""gas":30,"#,
+                    r#""error":"failed"}"#,
+                ),
+            ),
+            (
+                Event::ContractEvent {
+                    contract: a(0xaa),
+                    height: 6,
+                    data: Some("0102".into()),
+                    log: None,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_event","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""height":6,"#,
+                    r#""data":"0102"}"#,
+                ),
+            ),
+            (
+                Event::ContractEvent {
+                    contract: a(0xaa),
+                    height: 6,
+                    data: None,
+                    log: Some("hello".into()),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"contract_event","#,
+                    r#""contract":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","#,
+                    r#""height":6,"#,
+                    r#""log":"hello"}"#,
+                ),
+            ),
+            (
+                Event::Frontrun {
+                    victim: h(0x33),
+                    copy: h(0x77),
+                    fee: 11,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"frontrun","#,
+                    r#""victim":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""copy":"7777777777777777777777777777777777777777777777777777777777777777","#,
+                    r#""fee":11}"#,
+                ),
+            ),
+            (
+                Event::Withheld {
+                    hash: h(0x11),
+                    height: 7,
+                    lead: 2,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"withheld","#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""height":7,"#,
+                    r#""lead":2}"#,
+                ),
+            ),
+            (
+                Event::AttackStarted {
+                    attempt: 0,
+                    height: 7,
+                    payment: h(0x33),
+                    conflict: h(0x77),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"attack_started","#,
+                    r#""attempt":0,"#,
+                    r#""height":7,"#,
+                    r#""payment":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""conflict":"7777777777777777777777777777777777777777777777777777777777777777"}"#,
+                ),
+            ),
+            (
+                Event::AttackPublished {
+                    attempt: 0,
+                    private: 3,
+                    public: 2,
+                    confirmations: 1,
+                    payment_block: h(0x11),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"attack_published","#,
+                    r#""attempt":0,"#,
+                    r#""private":3,"#,
+                    r#""public":2,"#,
+                    r#""confirmations":1,"#,
+                    r#""payment_block":"1111111111111111111111111111111111111111111111111111111111111111"}"#,
+                ),
+            ),
+            (
+                Event::EclipseDelayed {
+                    victim: 9,
+                    hash: h(0x11),
+                    tx: false,
+                    release_ms: 120_500,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"eclipse_delayed","#,
+                    r#""victim":9,"#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""tx":false,"#,
+                    r#""release_ms":120500}"#,
+                ),
+            ),
+            (
+                Event::EclipseFiltered {
+                    victim: 9,
+                    hash: h(0x33),
+                    tx: true,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"eclipse_filtered","#,
+                    r#""victim":9,"#,
+                    r#""hash":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""tx":true}"#,
+                ),
+            ),
+            (
+                Event::EclipseFed {
+                    victim: 9,
+                    attempt: 1,
+                    hash: h(0x11),
+                    height: 8,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"eclipse_fed","#,
+                    r#""victim":9,"#,
+                    r#""attempt":1,"#,
+                    r#""hash":"1111111111111111111111111111111111111111111111111111111111111111","#,
+                    r#""height":8}"#,
+                ),
+            ),
+            (
+                Event::EclipseStarted {
+                    victim: 9,
+                    attempt: 1,
+                    height: 7,
+                    payment: h(0x33),
+                    conflict: h(0x77),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"eclipse_started","#,
+                    r#""victim":9,"#,
+                    r#""attempt":1,"#,
+                    r#""height":7,"#,
+                    r#""payment":"3333333333333333333333333333333333333333333333333333333333333333","#,
+                    r#""conflict":"7777777777777777777777777777777777777777777777777777777777777777"}"#,
+                ),
+            ),
+            (
+                Event::SpamSent {
+                    id: h(0x88),
+                    block: true,
+                    flaw: "fork".into(),
+                    height: 7,
+                    peers: 4,
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"spam_sent","#,
+                    r#""id":"8888888888888888888888888888888888888888888888888888888888888888","#,
+                    r#""block":true,"#,
+                    r#""flaw":"fork","#,
+                    r#""height":7,"#,
+                    r#""peers":4}"#,
+                ),
+            ),
+            (
+                Event::SpamRefused {
+                    txid: h(0x88),
+                    reason: "fee too low".into(),
+                },
+                concat!(
+                    r#"{"t":1.5,"node":3,"event":"spam_refused","#,
+                    r#""txid":"8888888888888888888888888888888888888888888888888888888888888888","#,
+                    r#""reason":"fee too low"}"#,
+                ),
+            ),
+        ]
+    }
+
+    #[test]
+    fn large_kinds_serialize_byte_for_byte() {
+        for (event, expected) in large_kinds() {
+            let name = event.name();
+            let alone = expected.replacen(r#""t":1.5,"node":3,"#, "", 1);
+            assert_eq!(serde_json::to_string(&event).unwrap(), alone, "{name}");
+            let line = TraceRecord {
+                t_ms: 1500,
+                node: 3,
+                event,
+            }
+            .to_json_line()
+            .unwrap();
+            assert_eq!(line, expected, "{name}");
+        }
+    }
 }
