@@ -77,9 +77,9 @@ impl Recorder {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let t_ms = self.clock.elapsed_ms();
         match &event {
-            Event::BlockMined { height, txs, .. } => {
-                *g.mined_per_height.entry(*height).or_default() += 1;
-                g.mined_txs += *txs as u64;
+            Event::BlockMined(m) => {
+                *g.mined_per_height.entry(m.height).or_default() += 1;
+                g.mined_txs += m.txs as u64;
             }
             Event::BlockImported { height, .. } => g.best_height = g.best_height.max(*height),
             Event::TxSubmitted { .. } => g.submitted += 1,

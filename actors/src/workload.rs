@@ -12,7 +12,7 @@ use actix::prelude::*;
 use ahead::{Ahead, CallSpec, Job, TxMaker, DEPTH};
 use chainlab::config::{Config, WorkloadConfig};
 use chainlab::mempool::MempoolError;
-use chainlab::report::Event;
+use chainlab::report::{Event, TxRejectedEvent};
 use chainlab::NodeId;
 use chainlab::{Address, KeyPair, SigCache};
 use rand::Rng;
@@ -271,8 +271,10 @@ impl Workload {
                 }
                 Err(e) => format!("node unreachable: {e}"),
             };
-            act.recorder
-                .record(node, Event::TxRejected { txid, reason });
+            act.recorder.record(
+                node,
+                Event::TxRejected(Box::new(TxRejectedEvent { txid, reason })),
+            );
         }));
     }
 }

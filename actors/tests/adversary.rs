@@ -155,7 +155,7 @@ fn honest_nodes_never_hear_of_a_withheld_block_before_it_is_published() {
     let mut withheld = 0;
     for r in &out.events {
         match r.event {
-            Event::Withheld { .. } => withheld += 1,
+            Event::Withheld(_) => withheld += 1,
             Event::Published { hash, .. } => {
                 published.entry(hash).or_insert(r.t_ms);
             }
@@ -167,7 +167,7 @@ fn honest_nodes_never_hear_of_a_withheld_block_before_it_is_published() {
     for r in &out.events {
         if let (Event::BlockImported { hash, .. }, true) = (&r.event, r.node != 0) {
             let Some(mined) = out.events.iter().find(
-                |m| matches!(&m.event, Event::BlockMined { hash: h, miner: 0, .. } if h == hash),
+                |m| matches!(&m.event, Event::BlockMined(b) if b.miner == 0 && b.hash == *hash),
             ) else {
                 continue;
             };
@@ -298,8 +298,8 @@ fn the_merchant_has_z_confirmations_before_a_double_spend_reverts_them() {
         won as usize
     );
     let count = |f: fn(&Event) -> bool| out.events.iter().filter(|r| f(&r.event)).count() as u64;
-    let started = count(|e| matches!(e, Event::AttackStarted { .. }));
-    let published = count(|e| matches!(e, Event::AttackPublished { .. }));
+    let started = count(|e| matches!(e, Event::AttackStarted(_)));
+    let published = count(|e| matches!(e, Event::AttackPublished(_)));
     let gave_up = count(|e| matches!(e, Event::AttackGaveUp { .. }));
     assert_eq!(published + gave_up, n);
     assert!(
@@ -312,24 +312,19 @@ fn the_merchant_has_z_confirmations_before_a_double_spend_reverts_them() {
     let mut ended: BTreeMap<u64, bool> = BTreeMap::new(); // attempt → published
     let mut miner: BTreeMap<Hash, usize> = BTreeMap::new();
     for r in &out.events {
-        match r.event {
-            Event::AttackStarted {
-                attempt,
-                payment,
-                conflict,
-                ..
-            } => {
-                spends.insert(payment, (attempt, true));
-                spends.insert(conflict, (attempt, false));
+        match &r.event {
+            Event::AttackStarted(a) => {
+                spends.insert(a.payment, (a.attempt, true));
+                spends.insert(a.conflict, (a.attempt, false));
             }
-            Event::AttackPublished { attempt, .. } => {
-                ended.insert(attempt, true);
+            Event::AttackPublished(p) => {
+                ended.insert(p.attempt, true);
             }
             Event::AttackGaveUp { attempt, .. } => {
-                ended.insert(attempt, false);
+                ended.insert(*attempt, false);
             }
-            Event::BlockMined { hash, miner: m, .. } => {
-                miner.insert(hash, m);
+            Event::BlockMined(m) => {
+                miner.insert(m.hash, m.miner);
             }
             _ => {}
         }
@@ -372,28 +367,19 @@ fn merchant_saw_z_confirmations_before_each_reorg(out: &RunOutput, z: u64) -> us
     let mut conflicts: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut payment_blocks = Vec::new();
     for r in &out.events {
-        match r.event {
-            Event::BlockMined {
-                hash,
-                parent: p,
-                height,
-                ..
-            } => {
-                parent.insert(hash, (p, height));
+        match &r.event {
+            Event::BlockMined(m) => {
+                parent.insert(m.hash, (m.parent, m.height));
             }
             Event::Published { hash, .. } => {
-                published_at.entry(hash).or_insert(r.t_ms);
+                published_at.entry(*hash).or_insert(r.t_ms);
             }
-            Event::AttackStarted {
-                attempt, conflict, ..
-            } if r.node == 0 => {
-                conflicts.insert(attempt, conflict);
+            Event::AttackStarted(a) if r.node == 0 => {
+                conflicts.insert(a.attempt, a.conflict);
             }
-            Event::AttackPublished {
-                attempt,
-                payment_block,
-                ..
-            } if r.node == 0 => payment_blocks.push((attempt, payment_block, r.t_ms)),
+            Event::AttackPublished(p) if r.node == 0 => {
+                payment_blocks.push((p.attempt, p.payment_block, r.t_ms));
+            }
             _ => {}
         }
     }
@@ -453,8 +439,8 @@ fn merchant_saw_z_confirmations_before_each_reorg(out: &RunOutput, z: u64) -> us
     let withheld: std::collections::BTreeSet<Hash> = out
         .events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::Withheld { hash, .. } if r.node == 0 => Some(hash),
+        .filter_map(|r| match &r.event {
+            Event::Withheld(w) if r.node == 0 => Some(w.hash),
             _ => None,
         })
         .collect();

@@ -37,11 +37,11 @@ type Marks = Vec<(u64, u64, Hash)>;
 fn marks(out: &chainlab_actors::cluster::RunOutput) -> (Marks, Marks, BTreeSet<Hash>) {
     let (mut withheld, mut published, mut gave_up) = (Vec::new(), Vec::new(), BTreeSet::new());
     for r in &out.events {
-        match r.event {
-            Event::Withheld { hash, height, .. } => withheld.push((r.t_ms, height, hash)),
-            Event::Published { hash, height } => published.push((r.t_ms, height, hash)),
+        match &r.event {
+            Event::Withheld(w) => withheld.push((r.t_ms, w.height, w.hash)),
+            Event::Published { hash, height } => published.push((r.t_ms, *height, *hash)),
             Event::GaveUp { hash, .. } => {
-                gave_up.insert(hash);
+                gave_up.insert(*hash);
             }
             _ => {}
         }
@@ -62,7 +62,7 @@ fn a_selfish_pool_withholds_nothing_before_its_from_height() {
     let early = out
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::BlockMined { miner: 0, height, .. } if height < 40))
+        .filter(|r| matches!(&r.event, Event::BlockMined(m) if m.miner == 0 && m.height < 40))
         .count();
     assert!(early > 0, "the pool mined nothing below 40");
 }
@@ -141,7 +141,7 @@ fn spam_times(cfg: Config) -> Vec<u64> {
     assert_no_violations(&out);
     out.events
         .iter()
-        .filter(|r| matches!(r.event, Event::SpamSent { .. }))
+        .filter(|r| matches!(r.event, Event::SpamSent(_)))
         .map(|r| r.t_ms)
         .collect()
 }
@@ -188,8 +188,8 @@ fn a_timewarp_miner_stamps_honestly_before_its_from() {
     let found: std::collections::BTreeMap<Hash, (usize, u64)> = out
         .events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined { hash, miner, .. } => Some((hash, (miner, r.t_ms))),
+        .filter_map(|r| match &r.event {
+            Event::BlockMined(m) => Some((m.hash, (m.miner, r.t_ms))),
             _ => None,
         })
         .collect();
@@ -246,8 +246,8 @@ fn double_spend(window: &str) -> Vec<(u64, u64)> {
     assert_no_violations(&out);
     out.events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::AttackStarted { attempt, .. } => Some((r.t_ms, attempt)),
+        .filter_map(|r| match &r.event {
+            Event::AttackStarted(a) => Some((r.t_ms, a.attempt)),
             _ => None,
         })
         .collect()

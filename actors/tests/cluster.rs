@@ -74,8 +74,8 @@ fn transactions_submitted_early_are_confirmed() {
     let rejected: HashSet<_> = out
         .events
         .iter()
-        .filter_map(|e| match e.event {
-            Event::TxRejected { txid, .. } => Some(txid),
+        .filter_map(|e| match &e.event {
+            Event::TxRejected(r) => Some(r.txid),
             _ => None,
         })
         .collect();

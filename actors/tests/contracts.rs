@@ -65,7 +65,7 @@ fn every_node_ends_with_the_same_contract_state_through_forks_and_a_partition() 
     assert_eq!(per.name.as_deref(), Some("token"));
     assert_eq!(per.executions, c.calls);
     // Every node executed the calls of the final chain (and more, on branches it left).
-    let called = count(&out, |e| matches!(e, Event::ContractCalled { .. }));
+    let called = count(&out, |e| matches!(e, Event::ContractCalled(_)));
     assert!(
         called as u64 >= 8 * c.calls,
         "{called} traced for {} calls",
@@ -110,9 +110,10 @@ every = "3s"
     assert_eq!((c.deployed, c.calls, c.calls_failed), (1, 5, 0));
     let per = c.by_contract.values().next().expect("the counter");
     assert_eq!((per.name.as_deref(), per.executions), (Some("c"), 5));
-    let deployed = count(&out, |e| {
-        matches!(e, Event::ContractDeployed { error: None, .. })
-    });
+    let deployed = count(
+        &out,
+        |e| matches!(e, Event::ContractDeployed(d) if d.error.is_none()),
+    );
     assert!(
         deployed >= 4,
         "each of the 4 nodes traced the deploy: {deployed}"

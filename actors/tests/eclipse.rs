@@ -147,18 +147,13 @@ fn the_victims_every_connection_is_to_the_attackers() {
     let mut checked = 0;
     for r in &out.events {
         match &r.event {
-            Event::EclipseDelayed {
-                hash,
-                release_ms,
-                victim,
-                tx,
-            } => {
-                assert!(r.node < 2 && *victim == VICTIM && !tx);
-                let at = held.entry(*hash).or_insert(*release_ms);
-                *at = (*at).min(*release_ms);
+            Event::EclipseDelayed(d) => {
+                assert!(r.node < 2 && d.victim == VICTIM && !d.tx);
+                let at = held.entry(d.hash).or_insert(d.release_ms);
+                *at = (*at).min(d.release_ms);
             }
-            Event::BlockMined { hash, miner, .. } if *miner >= 2 => {
-                honest.insert(*hash);
+            Event::BlockMined(m) if m.miner >= 2 => {
+                honest.insert(m.hash);
             }
             Event::BlockImported { hash, .. } if r.node == VICTIM && honest.contains(hash) => {
                 let release = held.get(hash).copied();
@@ -259,7 +254,7 @@ fn branch_mode_double_spends_against_the_victim() {
             .events
             .iter()
             .filter_map(|r| match &r.event {
-                Event::EclipseFed { hash, .. } => Some(*hash),
+                Event::EclipseFed(f) => Some(f.hash),
                 _ => None,
             })
             .collect();
@@ -283,13 +278,8 @@ fn branch_mode_double_spends_against_the_victim() {
         let mut conflicts = BTreeMap::new();
         for r in &out.events {
             match &r.event {
-                Event::EclipseStarted {
-                    attempt,
-                    conflict,
-                    payment,
-                    ..
-                } => {
-                    conflicts.insert(*attempt, (*conflict, *payment));
+                Event::EclipseStarted(s) => {
+                    conflicts.insert(s.attempt, (s.conflict, s.payment));
                 }
                 Event::EclipseReleased { attempt, .. } => {
                     released.insert(*attempt);

@@ -82,8 +82,8 @@ fn height_at(out: &RunOutput, node: NodeId, t_ms: u64) -> u64 {
 fn reorgs(out: &RunOutput) -> Vec<(u64, NodeId, u64)> {
     out.events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::Reorg { depth, .. } => Some((r.t_ms, r.node, depth)),
+        .filter_map(|r| match &r.event {
+            Event::Reorg(reorg) => Some((r.t_ms, r.node, reorg.depth)),
             _ => None,
         })
         .collect()
@@ -99,9 +99,7 @@ fn fault_events(out: &RunOutput) -> Vec<(u64, usize, String, String)> {
     out.events
         .iter()
         .filter_map(|r| match &r.event {
-            Event::Fault {
-                index, kind, phase, ..
-            } => Some((r.t_ms, *index, kind.clone(), phase.clone())),
+            Event::Fault(f) => Some((r.t_ms, f.index, f.kind.clone(), f.phase.clone())),
             _ => None,
         })
         .collect()
@@ -671,7 +669,7 @@ fn duplicated_and_reordered_messages_break_nothing() {
     let rejected = out
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::BlockRejected { .. }))
+        .filter(|r| matches!(r.event, Event::BlockRejected(_)))
         .count();
     assert_eq!(rejected, 0, "blocks rejected");
     assert!(out.report.blocks.canonical_height >= 10);
@@ -863,7 +861,7 @@ fn events_while_down(out: &RunOutput) -> Vec<String> {
             Event::NodeStarted { .. } => {
                 down.remove(&r.node);
             }
-            Event::Fault { .. } | Event::MessageDropped { .. } => {}
+            Event::Fault(_) | Event::MessageDropped { .. } => {}
             _ if down.contains(&r.node) => found.push(r.to_json_line().expect("a trace line")),
             _ => {}
         }

@@ -52,7 +52,7 @@ fn copies_traced_at(out: &RunOutput, node: usize) -> usize {
     let copies: Vec<usize> = out
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::Frontrun { .. }))
+        .filter(|r| matches!(r.event, Event::Frontrun(_)))
         .map(|r| r.node)
         .collect();
     assert!(copies.iter().all(|n| *n == node), "{copies:?}");

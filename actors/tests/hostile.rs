@@ -1471,7 +1471,7 @@ fn check_expectation(ev: &[&Event], handles: &BTreeMap<u32, u64>, case: &str, e:
     let disconnects_handle = |h: u64| -> Vec<&str> {
         ev.iter()
             .filter_map(|e| match e {
-                Event::PeerDisconnected { peer: p, cause, .. } if *p == h => Some(cause.as_str()),
+                Event::PeerDisconnected(d) if d.peer == h => Some(d.cause.as_str()),
                 _ => None,
             })
             .collect()
@@ -1483,9 +1483,7 @@ fn check_expectation(ev: &[&Event], handles: &BTreeMap<u32, u64>, case: &str, e:
             let found: Vec<&str> = ev
                 .iter()
                 .filter_map(|e| match e {
-                    Event::HandshakeFailed { addr: a, reason } if *a == addr => {
-                        Some(reason.as_str())
-                    }
+                    Event::HandshakeFailed(f) if f.addr == addr => Some(f.reason.as_str()),
                     _ => None,
                 })
                 .collect();
@@ -1554,8 +1552,8 @@ fn check_propagation(events: &[TraceRecord], from_ms: u64, to_ms: u64) -> usize 
     let mined: Vec<(Hash, u64, u64)> = events
         .iter()
         .filter(|r| r.node == 0 && (from_ms..=to_ms).contains(&r.t_ms))
-        .filter_map(|r| match r.event {
-            Event::BlockMined { hash, height, .. } => Some((hash, height, r.t_ms)),
+        .filter_map(|r| match &r.event {
+            Event::BlockMined(m) => Some((m.hash, m.height, r.t_ms)),
             _ => None,
         })
         .collect();

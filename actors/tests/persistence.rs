@@ -624,7 +624,7 @@ fn a_node_whose_store_write_fails_stops_and_restarts_from_its_last_stored_block(
     let restart_pos = pos(&|r| r.node == node && r.t_ms > 0 && starts_event(r));
     let between: Vec<&TraceRecord> = out.events[fail_pos + 1..restart_pos]
         .iter()
-        .filter(|r| r.node == node && !matches!(r.event, Event::Fault { .. }))
+        .filter(|r| r.node == node && !matches!(r.event, Event::Fault(_)))
         .collect();
     assert!(between.is_empty(), "events of the failed node: {between:?}");
     assert_eq!(out.events[restart_pos].t_ms, freed);

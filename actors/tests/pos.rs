@@ -105,14 +105,9 @@ fn a_pos_cluster_produces_for_led_slots_converges_and_finalizes() {
     // the 300 s of production: epochs 1..=14); followers never vote.
     let mut votes: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
     for rec in &out.events {
-        if let Event::Vote {
-            validator,
-            target_epoch,
-            ..
-        } = rec.event
-        {
-            assert_eq!(validator as usize, rec.node);
-            votes.entry(rec.node).or_default().push(target_epoch);
+        if let Event::Vote(vote) = &rec.event {
+            assert_eq!(vote.validator as usize, rec.node);
+            votes.entry(rec.node).or_default().push(vote.target_epoch);
         }
     }
     let epochs: Vec<u64> = (1..=14).collect();
@@ -345,7 +340,7 @@ fn a_validator_whose_clock_runs_ahead_proposes_early_and_never_double_signs() {
     let equivocations = out
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::Equivocation { .. } | Event::Slashed { .. }))
+        .filter(|r| matches!(r.event, Event::Equivocation(_) | Event::Slashed { .. }))
         .count();
     assert_eq!(
         equivocations, 0,

@@ -155,7 +155,7 @@ fn assert_no_equivocation(out: &RunOutput) {
     let accused: Vec<_> = out
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::Equivocation { .. } | Event::Slashed { .. }))
+        .filter(|r| matches!(r.event, Event::Equivocation(_) | Event::Slashed { .. }))
         .collect();
     assert!(accused.is_empty(), "honest validators accused: {accused:?}");
 }
@@ -419,9 +419,9 @@ fn link_faults_slow_finality_without_reverting_it_and_an_equivocator_is_slashed_
     let detectors: BTreeSet<NodeId> = out
         .events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::Equivocation { offender, .. } => {
-                assert_eq!(offender, 2, "only the equivocator is accused");
+        .filter_map(|r| match &r.event {
+            Event::Equivocation(e) => {
+                assert_eq!(e.offender, 2, "only the equivocator is accused");
                 Some(r.node)
             }
             _ => None,
@@ -563,7 +563,7 @@ fn a_validator_down_leads_no_slot_and_finality_goes_on_with_the_others() {
         out.events
             .iter()
             .filter(|r| r.node == v && (from..to).contains(&r.t_ms))
-            .filter(|r| matches!(r.event, Event::Vote { .. }))
+            .filter(|r| matches!(r.event, Event::Vote(_)))
             .map(|r| r.t_ms % E)
             .collect()
     };

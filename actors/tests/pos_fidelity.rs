@@ -198,7 +198,8 @@ fn finality_lag_is_about_two_epochs_as_derived() {
     let mut first_final: BTreeMap<(usize, u64), u64> = BTreeMap::new();
     let mut highest: BTreeMap<usize, u64> = BTreeMap::new();
     for r in &out.events {
-        if let Event::Finalized { height, .. } = r.event {
+        if let Event::Finalized(f) = &r.event {
+            let height = f.height;
             let h = highest.entry(r.node).or_insert(0);
             if height > *h {
                 *h = height;

@@ -46,7 +46,7 @@ fn an_equivocating_validator_is_caught_by_every_node_and_slashed_once() {
         .events
         .iter()
         .filter_map(|r| match &r.event {
-            Event::Fault { kind, phase, .. } if kind == "equivocate" => Some(phase.as_str()),
+            Event::Fault(f) if f.kind == "equivocate" => Some(f.phase.as_str()),
             _ => None,
         })
         .collect();
@@ -55,15 +55,10 @@ fn an_equivocating_validator_is_caught_by_every_node_and_slashed_once() {
     let mut detected: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     let mut ids = BTreeSet::new();
     for r in &out.events {
-        if let Event::Equivocation {
-            offender,
-            kind,
-            evidence,
-        } = &r.event
-        {
-            assert_eq!(*offender, OFFENDER, "only the equivocator is accused");
-            detected.entry(r.node).or_default().insert(kind.clone());
-            ids.insert(*evidence);
+        if let Event::Equivocation(e) = &r.event {
+            assert_eq!(e.offender, OFFENDER, "only the equivocator is accused");
+            detected.entry(r.node).or_default().insert(e.kind.clone());
+            ids.insert(e.evidence);
         }
     }
     let nodes: Vec<usize> = detected.keys().copied().collect();
@@ -78,8 +73,8 @@ fn an_equivocating_validator_is_caught_by_every_node_and_slashed_once() {
             .events
             .iter()
             .filter(|r| r.node == node)
-            .filter_map(|r| match r.event {
-                Event::Equivocation { evidence, .. } => Some(evidence),
+            .filter_map(|r| match &r.event {
+                Event::Equivocation(e) => Some(e.evidence),
                 _ => None,
             })
             .collect();
@@ -122,7 +117,7 @@ fn an_equivocating_run_is_reproducible() {
     assert!(
         a.events
             .iter()
-            .any(|r| matches!(r.event, Event::Equivocation { .. })),
+            .any(|r| matches!(r.event, Event::Equivocation(_))),
         "the fault did something"
     );
 }

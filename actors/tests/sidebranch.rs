@@ -473,8 +473,8 @@ fn thousands_of_cheap_side_blocks_are_neither_stored_nor_relayed() {
     let mined: BTreeSet<Hash> = out
         .events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined { hash, .. } if r.node == 0 => Some(hash),
+        .filter_map(|r| match &r.event {
+            Event::BlockMined(m) if r.node == 0 => Some(m.hash),
             _ => None,
         })
         .collect();

@@ -225,7 +225,7 @@ fn a_spam_run_is_deterministic_and_traces_each_item() {
     let sent = a
         .events
         .iter()
-        .filter(|r| matches!(r.event, Event::SpamSent { .. }))
+        .filter(|r| matches!(r.event, Event::SpamSent(_)))
         .inspect(|r| assert_eq!(r.node, 0))
         .count() as u64;
     assert_eq!(

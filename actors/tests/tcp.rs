@@ -182,7 +182,7 @@ fn a_crashed_tcp_node_reconnects_and_catches_up() {
         .events
         .iter()
         .filter(|r| {
-            matches!(r.event, Event::PeerDisconnected { peer: 2, .. })
+            matches!(&r.event, Event::PeerDisconnected(d) if d.peer == 2)
                 && (1_000..2_500).contains(&r.t_ms)
         })
         .count();

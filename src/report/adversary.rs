@@ -164,12 +164,12 @@ pub(super) fn adversaries(
     let on_chain_txs: HashSet<TxId> = chain.iter().flat_map(|b| b.txids.iter().copied()).collect();
     let mined_total = events
         .iter()
-        .filter(|r| matches!(r.event, Event::BlockMined { .. }))
+        .filter(|r| matches!(r.event, Event::BlockMined(_)))
         .count();
     let mined_at: BTreeMap<Hash, u64> = events
         .iter()
         .filter_map(|r| match &r.event {
-            Event::BlockMined { hash, .. } if on_chain.contains(hash) => Some((*hash, r.t_ms)),
+            Event::BlockMined(m) if on_chain.contains(&m.hash) => Some((m.hash, r.t_ms)),
             _ => None,
         })
         .collect();
@@ -190,20 +190,18 @@ pub(super) fn adversaries(
             let mut attempts: BTreeMap<u64, (TxId, Option<bool>)> = BTreeMap::new();
             for r in events.iter().filter(|r| spec.nodes.contains(&r.node)) {
                 match &r.event {
-                    Event::BlockMined { hash, .. } => {
+                    Event::BlockMined(m) => {
                         s.blocks_mined += 1;
-                        s.blocks_on_chain += u64::from(on_chain.contains(hash));
+                        s.blocks_on_chain += u64::from(on_chain.contains(&m.hash));
                     }
-                    Event::Withheld { .. } => s.withheld += 1,
+                    Event::Withheld(_) => s.withheld += 1,
                     Event::Published { .. } => s.published += 1,
                     Event::GaveUp { .. } => s.gave_up += 1,
-                    Event::AttackStarted {
-                        attempt, conflict, ..
-                    } => {
-                        attempts.insert(*attempt, (*conflict, None));
+                    Event::AttackStarted(started) => {
+                        attempts.insert(started.attempt, (started.conflict, None));
                     }
-                    Event::AttackPublished { attempt, .. } => {
-                        if let Some(a) = attempts.get_mut(attempt) {
+                    Event::AttackPublished(published) => {
+                        if let Some(a) = attempts.get_mut(&published.attempt) {
                             a.1 = Some(true);
                         }
                     }
@@ -317,19 +315,20 @@ fn ratio(a: u64, b: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{AttackPublishedEvent, AttackStartedEvent, BlockMinedEvent, WithheldEvent};
 
     fn mined(t_ms: u64, node: NodeId, hash: Hash, height: u64) -> TraceRecord {
         TraceRecord {
             t_ms,
             node,
-            event: Event::BlockMined {
+            event: Event::BlockMined(Box::new(BlockMinedEvent {
                 hash,
                 height,
                 parent: Hash::ZERO,
                 miner: node,
                 txs: 0,
                 difficulty: 1,
-            },
+            })),
         }
     }
 
@@ -352,11 +351,11 @@ mod tests {
             TraceRecord {
                 t_ms: 3,
                 node: 1,
-                event: Event::Withheld {
+                event: Event::Withheld(Box::new(WithheldEvent {
                     hash: h(3),
                     height: 2,
                     lead: 1,
-                },
+                })),
             },
         ];
         let chain = vec![
@@ -444,18 +443,22 @@ mod tests {
     #[test]
     fn an_attempt_succeeds_when_published_with_its_conflict_on_the_final_chain() {
         let h = |i: u8| Hash([i; 32]);
-        let started = |attempt: u64, conflict: u8| Event::AttackStarted {
-            attempt,
-            height: 0,
-            payment: h(100 + conflict),
-            conflict: h(conflict),
+        let started = |attempt: u64, conflict: u8| {
+            Event::AttackStarted(Box::new(AttackStartedEvent {
+                attempt,
+                height: 0,
+                payment: h(100 + conflict),
+                conflict: h(conflict),
+            }))
         };
-        let published = |attempt: u64| Event::AttackPublished {
-            attempt,
-            private: 3,
-            public: 2,
-            confirmations: 2,
-            payment_block: h(9),
+        let published = |attempt: u64| {
+            Event::AttackPublished(Box::new(AttackPublishedEvent {
+                attempt,
+                private: 3,
+                public: 2,
+                confirmations: 2,
+                payment_block: h(9),
+            }))
         };
         let gave_up = |attempt: u64| Event::AttackGaveUp {
             attempt,

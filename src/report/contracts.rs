@@ -139,8 +139,8 @@ impl FrontrunStats {
         }
         let copies: BTreeMap<TxId, TxId> = events
             .iter()
-            .filter_map(|r| match r.event {
-                Event::Frontrun { victim, copy, .. } => Some((copy, victim)),
+            .filter_map(|r| match &r.event {
+                Event::Frontrun(f) => Some((f.copy, f.victim)),
                 _ => None,
             })
             .collect();
@@ -317,6 +317,7 @@ impl ContractStats {
 mod tests {
     use super::*;
     use crate::hash::Hash;
+    use crate::report::FrontrunEvent;
 
     fn block(height: u64, records: Vec<ExecRecord>) -> FinalBlock {
         FinalBlock {
@@ -344,11 +345,11 @@ mod tests {
             crate::report::testkit::rec(
                 1,
                 2,
-                Event::Frontrun {
+                Event::Frontrun(Box::new(FrontrunEvent {
                     victim: Hash([victim; 32]),
                     copy: Hash([copy; 32]),
                     fee: 201,
-                },
+                })),
             )
         };
         // Copy 11 won over victim 1; victim 2 won over copy 12; copy 13 is not on the chain

@@ -185,10 +185,10 @@ pub(super) fn eclipse_stats(
                     s.lag_max = s.lag_max.max(lag_of(&heights, victim_h));
                 }
             }
-            Event::BlockMined { hash, miner, .. }
-                if in_window && outside(*miner) && final_blocks.contains(hash) =>
+            Event::BlockMined(m)
+                if in_window && outside(m.miner) && final_blocks.contains(&m.hash) =>
             {
-                mined.insert(*hash, *miner);
+                mined.insert(m.hash, m.miner);
             }
             Event::BlockImported { hash, .. }
                 if (r.node == victim || outside(r.node)) && mined.contains_key(hash) =>
@@ -199,28 +199,18 @@ pub(super) fn eclipse_stats(
                     .entry(r.node)
                     .or_insert(r.t_ms);
             }
-            Event::EclipseDelayed { victim: v, .. } if *v == victim => s.delayed += 1,
-            Event::EclipseFiltered { victim: v, .. } if *v == victim => s.filtered += 1,
-            Event::EclipseFed {
-                victim: v,
-                attempt,
-                hash,
-                height,
-            } if *v == victim && nodes.contains(&r.node) => {
+            Event::EclipseDelayed(d) if d.victim == victim => s.delayed += 1,
+            Event::EclipseFiltered(f) if f.victim == victim => s.filtered += 1,
+            Event::EclipseFed(f) if f.victim == victim && nodes.contains(&r.node) => {
                 s.fed += 1;
-                fed.insert(*hash, (*attempt, *height));
+                fed.insert(f.hash, (f.attempt, f.height));
             }
-            Event::EclipseStarted {
-                victim: v,
-                attempt,
-                payment,
-                ..
-            } if *v == victim && nodes.contains(&r.node) => {
+            Event::EclipseStarted(a) if a.victim == victim && nodes.contains(&r.node) => {
                 attempts.insert(
-                    *attempt,
+                    a.attempt,
                     Attempt {
                         started_ms: r.t_ms,
-                        payment: *payment,
+                        payment: a.payment,
                         ..Attempt::default()
                     },
                 );
@@ -320,6 +310,7 @@ pub fn branch_accept_time_s(z: u32, alpha: f64, block_interval_ms: u64) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{BlockMinedEvent, EclipseFedEvent, EclipseStartedEvent};
 
     fn at(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
         TraceRecord { t_ms, node, event }
@@ -374,13 +365,15 @@ mod tests {
     #[test]
     fn extra_delay_compares_the_victim_with_the_other_nodes() {
         let h = |i: u8| Hash([i; 32]);
-        let mined = |i: u8, miner: NodeId| Event::BlockMined {
-            hash: h(i),
-            height: 1,
-            parent: Hash::ZERO,
-            miner,
-            txs: 0,
-            difficulty: 1,
+        let mined = |i: u8, miner: NodeId| {
+            Event::BlockMined(Box::new(BlockMinedEvent {
+                hash: h(i),
+                height: 1,
+                parent: Hash::ZERO,
+                miner,
+                txs: 0,
+                difficulty: 1,
+            }))
         };
         let stored = |i: u8| Event::BlockImported {
             hash: h(i),
@@ -414,18 +407,22 @@ mod tests {
     #[test]
     fn an_attempt_succeeds_when_the_victim_saw_z_confirmations_of_a_payment_off_the_chain() {
         let h = |i: u8| Hash([i; 32]);
-        let started = |attempt: u64, pay: u8| Event::EclipseStarted {
-            victim: 3,
-            attempt,
-            height: 0,
-            payment: h(pay),
-            conflict: h(pay + 1),
+        let started = |attempt: u64, pay: u8| {
+            Event::EclipseStarted(Box::new(EclipseStartedEvent {
+                victim: 3,
+                attempt,
+                height: 0,
+                payment: h(pay),
+                conflict: h(pay + 1),
+            }))
         };
-        let fed = |attempt: u64, i: u8, height: u64| Event::EclipseFed {
-            victim: 3,
-            attempt,
-            hash: h(i),
-            height,
+        let fed = |attempt: u64, i: u8, height: u64| {
+            Event::EclipseFed(Box::new(EclipseFedEvent {
+                victim: 3,
+                attempt,
+                hash: h(i),
+                height,
+            }))
         };
         let released = |attempt: u64, payment_height: u64| Event::EclipseReleased {
             victim: 3,

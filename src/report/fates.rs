@@ -75,8 +75,8 @@ impl TxFates {
         for r in events {
             match &r.event {
                 Event::TxSubmitted { txid } => submitted.push((*txid, r.node, r.t_ms)),
-                Event::TxRejected { txid, .. } => {
-                    rejected.insert(*txid);
+                Event::TxRejected(tx) => {
+                    rejected.insert(tx.txid);
                 }
                 Event::TxDropped { txid, reason } => {
                     last_drop.insert(*txid, *reason);
@@ -111,7 +111,7 @@ impl TxFates {
 mod tests {
     use super::*;
     use crate::hash::Hash;
-    use crate::report::{FinalBlock, RunFacts};
+    use crate::report::{FinalBlock, RunFacts, TxRejectedEvent};
 
     fn id(i: u8) -> TxId {
         Hash([i; 32])
@@ -156,10 +156,10 @@ mod tests {
         ev.push(TraceRecord {
             t_ms: 1001,
             node: 0,
-            event: Event::TxRejected {
+            event: Event::TxRejected(Box::new(TxRejectedEvent {
                 txid: id(9),
                 reason: "fee".into(),
-            },
+            })),
         });
         let f = TxFates::of(&facts, &ev);
         assert_eq!(

@@ -89,15 +89,15 @@ impl FaultEffect {
             .filter(|r| r.t_ms >= from && r.t_ms < until.max(from + 1))
         {
             match &r.event {
-                Event::BlockMined { hash, .. } => {
+                Event::BlockMined(m) => {
                     self.blocks_mined += 1;
-                    if !chain_pos.contains_key(hash) {
+                    if !chain_pos.contains_key(&m.hash) {
                         self.stale += 1;
                     }
                 }
-                Event::Reorg { depth, .. } => {
+                Event::Reorg(reorg) => {
                     self.reorgs += 1;
-                    self.max_reorg_depth = self.max_reorg_depth.max(*depth);
+                    self.max_reorg_depth = self.max_reorg_depth.max(reorg.depth);
                 }
                 _ => {}
             }

@@ -144,10 +144,10 @@ impl Connections {
         for r in events {
             match &r.event {
                 Event::PeerConnected { .. } => c.connected += 1,
-                Event::HandshakeFailed { .. } => c.handshake_failed += 1,
-                Event::PeerDisconnected { cause, .. } => {
+                Event::HandshakeFailed(_) => c.handshake_failed += 1,
+                Event::PeerDisconnected(d) => {
                     c.disconnected += 1;
-                    *c.causes.entry(cause.clone()).or_default() += 1;
+                    *c.causes.entry(d.cause.clone()).or_default() += 1;
                 }
                 Event::PeerDiscouraged { .. } => c.discouraged += 1,
                 _ => {}
@@ -225,10 +225,10 @@ impl Tally {
         };
         for r in events {
             match &r.event {
-                Event::BlockMined { hash, height, .. } => {
+                Event::BlockMined(m) => {
                     t.mined += 1;
-                    *t.heights.entry(*height).or_default() += 1;
-                    t.mined_at.entry(*hash).or_insert(r.t_ms);
+                    *t.heights.entry(m.height).or_default() += 1;
+                    t.mined_at.entry(m.hash).or_insert(r.t_ms);
                 }
                 Event::BlockImported { hash, .. }
                     if chain_pos.contains_key(hash) && live.contains(&r.node) =>
@@ -239,14 +239,14 @@ impl Tally {
                         .entry(r.node)
                         .or_insert(r.t_ms);
                 }
-                Event::Reorg { depth, .. } => {
+                Event::Reorg(reorg) => {
                     t.reorgs += 1;
-                    t.max_depth = t.max_depth.max(*depth);
+                    t.max_depth = t.max_depth.max(reorg.depth);
                 }
                 Event::TxSubmitted { txid } => {
                     t.submitted.entry(*txid).or_insert(r.t_ms);
                 }
-                Event::TxRejected { .. } => t.rejected += 1,
+                Event::TxRejected(_) => t.rejected += 1,
                 _ => {}
             }
         }

@@ -4,7 +4,8 @@
 //! This file holds the [`Report`] itself and what it is computed from ([`RunFacts`]); the
 //! parts live beside it:
 //!
-//! - `event`: the trace vocabulary ([`Event`], [`TraceRecord`]);
+//! - `event`: the trace vocabulary ([`Event`], with the boxed fields of its larger kinds,
+//!   [`BlockMinedEvent`] and the like; [`TraceRecord`]);
 //! - `metrics`: block, transaction, convergence and connection figures;
 //! - `propagation`: full propagation and catch-up times;
 //! - `fates`: what became of the transactions not on the final chain;
@@ -39,7 +40,14 @@ pub use contracts::{
     ViewValue,
 };
 pub use eclipse::{branch_accept_time_s, delay_lag, EclipseSpec, EclipseStats, EclipseTheory};
-pub use event::{Event, TraceRecord};
+pub use event::{
+    AttackPublishedEvent, AttackStartedEvent, BlockMinedEvent, BlockRejectedEvent, CallbackEvent,
+    ContractCalledEvent, ContractDeployedEvent, ContractEventEvent, EclipseDelayedEvent,
+    EclipseFedEvent, EclipseFilteredEvent, EclipseStartedEvent, EquivocationEvent, Event,
+    FaultEvent, FinalizedEvent, FrontrunEvent, HandshakeFailedEvent, PeerDisconnectedEvent,
+    ReceiptCreatedEvent, ReceiptExecutedEvent, ReorgEvent, SlotLedEvent, SpamRefusedEvent,
+    SpamSentEvent, TraceRecord, TxRejectedEvent, VoteEvent, WithheldEvent,
+};
 pub use expect::{Check, Expectation, Expected};
 pub use fates::Dropped;
 pub use faults::{FaultEffect, FaultRecord, FaultReport, NodeFailed};
@@ -424,12 +432,12 @@ mod tests {
             rec(
                 t,
                 0,
-                Event::Fault {
+                Event::Fault(Box::new(FaultEvent {
                     index,
                     kind: kind.into(),
                     phase: "start".into(),
                     detail: String::new(),
-                },
+                })),
             )
         };
         let mut events: Vec<TraceRecord> = (0..4).map(|n| started(0, n)).collect();

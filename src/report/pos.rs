@@ -241,11 +241,8 @@ impl PosFigures {
 fn leaders_by_slot(events: &[TraceRecord]) -> BTreeMap<u64, BTreeSet<u32>> {
     let mut by_slot: BTreeMap<u64, BTreeSet<u32>> = BTreeMap::new();
     for r in events {
-        if let Event::SlotLed {
-            slot, validator, ..
-        } = &r.event
-        {
-            by_slot.entry(*slot).or_default().insert(*validator);
+        if let Event::SlotLed(led) = &r.event {
+            by_slot.entry(led.slot).or_default().insert(led.validator);
         }
     }
     by_slot
@@ -298,11 +295,8 @@ fn validator_stats(
 ) -> Vec<ValidatorStats> {
     let mut blocks: BTreeMap<u32, BTreeSet<Hash>> = BTreeMap::new();
     for r in events {
-        if let Event::SlotLed {
-            validator, hash, ..
-        } = &r.event
-        {
-            blocks.entry(*validator).or_default().insert(*hash);
+        if let Event::SlotLed(led) = &r.event {
+            blocks.entry(led.validator).or_default().insert(led.hash);
         }
     }
     let shares = p.shares();
@@ -332,7 +326,7 @@ fn equivocations(chain: &[FinalBlock], p: &PosFacts, events: &[TraceRecord]) -> 
     let detected: BTreeSet<Hash> = events
         .iter()
         .filter_map(|r| match &r.event {
-            Event::Equivocation { evidence, .. } => Some(*evidence),
+            Event::Equivocation(e) => Some(e.evidence),
             _ => None,
         })
         .collect();

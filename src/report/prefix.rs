@@ -61,13 +61,14 @@ pub struct CommonPrefix {
 pub(super) fn self_reorgs(events: &[TraceRecord], k: u64) -> SelfReorgs {
     let mut s = SelfReorgs::default();
     for r in events {
-        if let Event::Reorg { depth, .. } = &r.event {
-            if k > 0 && *depth >= k {
+        if let Event::Reorg(reorg) = &r.event {
+            let depth = reorg.depth;
+            if k > 0 && depth >= k {
                 s.count += 1;
-                if s.worst.as_ref().is_none_or(|w| *depth > w.depth) {
+                if s.worst.as_ref().is_none_or(|w| depth > w.depth) {
                     s.worst = Some(SelfReorg {
                         node: r.node,
-                        depth: *depth,
+                        depth,
                         t: r.t_ms as f64 / 1000.0,
                     });
                 }
@@ -148,8 +149,8 @@ pub(super) fn common_prefix(events: &[TraceRecord], k: u64) -> CommonPrefix {
     let mut memo: HashMap<(Hash, Hash), u64> = HashMap::new();
     for r in events {
         match &r.event {
-            Event::BlockMined { hash, parent, .. } => {
-                tree.parent.entry(*hash).or_insert(*parent);
+            Event::BlockMined(m) => {
+                tree.parent.entry(m.hash).or_insert(m.parent);
             }
             Event::NodeStopped { .. } => tips.remove(r.node),
             Event::TipChanged { hash, height } => {
@@ -200,6 +201,7 @@ pub(super) fn common_prefix(events: &[TraceRecord], k: u64) -> CommonPrefix {
 mod tests {
     use super::*;
     use crate::report::testkit::{mined, rec};
+    use crate::report::ReorgEvent;
 
     fn h(i: u8) -> Hash {
         Hash([i; 32])
@@ -282,11 +284,11 @@ mod tests {
             rec(
                 t,
                 node,
-                Event::Reorg {
+                Event::Reorg(Box::new(ReorgEvent {
                     depth,
                     old_tip: h(1),
                     new_tip: h(2),
-                },
+                })),
             )
         };
         let ev = vec![reorg(1000, 0, 2), reorg(2000, 1, 4), reorg(3000, 2, 4)];

@@ -50,29 +50,27 @@ pub(super) fn disruptions(events: &[TraceRecord], nodes: usize) -> Vec<Vec<(u64,
                 down.insert(n);
                 false
             }
-            Event::Fault {
-                index, kind, phase, ..
-            } => {
-                let start = phase == "start";
-                match (kind.as_str(), start) {
+            Event::Fault(fault) => {
+                let index = fault.index;
+                match (fault.kind.as_str(), fault.phase == "start") {
                     ("pause", true) => {
-                        paused.entry(n).or_default().insert(*index);
+                        paused.entry(n).or_default().insert(index);
                     }
                     ("pause", false) => {
-                        paused.entry(n).or_default().remove(index);
+                        paused.entry(n).or_default().remove(&index);
                     }
                     ("resume", true) => {
                         paused.remove(&n);
                     }
                     ("isolate", true) => {
-                        cut_one.insert(*index, n);
+                        cut_one.insert(index, n);
                     }
                     ("partition" | "partition_oneway", true) => {
-                        cut_all.insert(*index);
+                        cut_all.insert(index);
                     }
                     ("isolate" | "partition" | "partition_oneway", false) => {
-                        cut_all.remove(index);
-                        cut_one.remove(index);
+                        cut_all.remove(&index);
+                        cut_one.remove(&index);
                     }
                     ("heal", true) => {
                         cut_all.clear();
@@ -169,17 +167,18 @@ pub(super) fn propagation(
 mod tests {
     use super::*;
     use crate::report::testkit::rec;
+    use crate::report::FaultEvent;
 
     fn fault(t: u64, node: NodeId, index: usize, kind: &str, phase: &str) -> TraceRecord {
         rec(
             t,
             node,
-            Event::Fault {
+            Event::Fault(Box::new(FaultEvent {
                 index,
                 kind: kind.into(),
                 phase: phase.into(),
                 detail: String::new(),
-            },
+            })),
         )
     }
 

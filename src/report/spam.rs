@@ -136,22 +136,15 @@ pub(super) fn add_spam(
         let mut sent_txs: BTreeMap<Hash, &str> = BTreeMap::new();
         let mut sent_blocks: BTreeSet<Hash> = BTreeSet::new();
         for r in events.iter().filter(|r| s.nodes.contains(&r.node)) {
-            if let Event::SpamSent {
-                id,
-                block,
-                flaw,
-                peers,
-                ..
-            } = &r.event
-            {
-                if *block {
-                    sent_blocks.insert(*id);
-                    out.block_deliveries += peers;
+            if let Event::SpamSent(sent) = &r.event {
+                if sent.block {
+                    sent_blocks.insert(sent.id);
+                    out.block_deliveries += sent.peers;
                 } else {
-                    sent_txs.insert(*id, flaw);
+                    sent_txs.insert(sent.id, &sent.flaw);
                 }
                 if out.mode.is_empty() {
-                    out.mode = mode_of(*block, flaw).into();
+                    out.mode = mode_of(sent.block, &sent.flaw).into();
                 }
             }
         }
@@ -162,8 +155,8 @@ pub(super) fn add_spam(
                 Event::SpamAdmitted { txid } if sent_txs.contains_key(txid) => {
                     out.txs_admitted_by_honest += 1;
                 }
-                Event::SpamRefused { txid, .. } => {
-                    if let Some(flaw) = sent_txs.get(txid) {
+                Event::SpamRefused(refused) => {
+                    if let Some(flaw) = sent_txs.get(&refused.txid) {
                         out.txs_refused_by_honest += 1;
                         *out.refused_by_flaw.entry((*flaw).to_string()).or_default() += 1;
                     }
@@ -171,7 +164,7 @@ pub(super) fn add_spam(
                 Event::BlockImported { hash, .. } if sent_blocks.contains(hash) => {
                     out.blocks_stored_by_honest += 1;
                 }
-                Event::BlockRejected { hash, .. } if sent_blocks.contains(hash) => {
+                Event::BlockRejected(rejected) if sent_blocks.contains(&rejected.hash) => {
                     out.blocks_rejected_by_honest += 1;
                 }
                 _ => {}
@@ -207,17 +200,21 @@ fn mode_of(block: bool, flaw: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::report::testkit::rec;
-    use crate::report::{AdversarySpec, FinalBlock};
+    use crate::report::{
+        AdversarySpec, BlockRejectedEvent, FinalBlock, SpamRefusedEvent, SpamSentEvent,
+    };
 
     #[test]
     fn counts_follow_the_trace_and_the_baseline() {
         let h = |i: u8| Hash([i; 32]);
-        let sent = |id, block, flaw: &str, peers| Event::SpamSent {
-            id,
-            block,
-            flaw: flaw.into(),
-            height: 0,
-            peers,
+        let sent = |id, block, flaw: &str, peers| {
+            Event::SpamSent(Box::new(SpamSentEvent {
+                id,
+                block,
+                flaw: flaw.into(),
+                height: 0,
+                peers,
+            }))
         };
         let events = vec![
             rec(1, 0, sent(h(1), false, "bad-signature", 2)),
@@ -226,27 +223,27 @@ mod tests {
             rec(
                 2,
                 1,
-                Event::SpamRefused {
+                Event::SpamRefused(Box::new(SpamRefusedEvent {
                     txid: h(1),
                     reason: "x".into(),
-                },
+                })),
             ),
             rec(
                 2,
                 2,
-                Event::SpamRefused {
+                Event::SpamRefused(Box::new(SpamRefusedEvent {
                     txid: h(2),
                     reason: "x".into(),
-                },
+                })),
             ),
             rec(2, 1, Event::SpamAdmitted { txid: h(2) }),
             rec(
                 2,
                 2,
-                Event::BlockRejected {
+                Event::BlockRejected(Box::new(BlockRejectedEvent {
                     hash: h(3),
                     reason: "x".into(),
-                },
+                })),
             ),
             // At the adversary's own node: not counted.
             rec(2, 0, Event::SpamAdmitted { txid: h(1) }),

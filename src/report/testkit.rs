@@ -1,6 +1,6 @@
 //! Trace records for the report's unit tests.
 
-use super::{Event, TraceRecord};
+use super::{BlockMinedEvent, Event, FinalizedEvent, SlotLedEvent, TraceRecord};
 use crate::hash::Hash;
 use crate::NodeId;
 
@@ -14,14 +14,14 @@ pub(crate) fn mined(t: u64, node: NodeId, hash: Hash, parent: Hash, height: u64)
     rec(
         t,
         node,
-        Event::BlockMined {
+        Event::BlockMined(Box::new(BlockMinedEvent {
             hash,
             height,
             parent,
             miner: node,
             txs: 0,
             difficulty: 1,
-        },
+        })),
     )
 }
 
@@ -30,11 +30,11 @@ pub(crate) fn led(t: u64, node: NodeId, slot: u64, validator: u32, hash: Hash) -
     rec(
         t,
         node,
-        Event::SlotLed {
+        Event::SlotLed(Box::new(SlotLedEvent {
             slot,
             validator,
             hash,
-        },
+        })),
     )
 }
 
@@ -43,10 +43,10 @@ pub(crate) fn finalized(t: u64, node: NodeId, epoch: u64, hash: Hash, height: u6
     rec(
         t,
         node,
-        Event::Finalized {
+        Event::Finalized(Box::new(FinalizedEvent {
             epoch,
             hash,
             height,
-        },
+        })),
     )
 }

@@ -7,7 +7,7 @@ use crate::node::messages::{ExpectDuplicates, GetTip, Reconnected};
 use crate::node::messages::{SetEquivocate, SetHashShare, SetMining};
 use crate::transport::memory::ApplyLinkFault;
 use crate::workload::SetTarget;
-use chainlab::report::{Event, FaultRecord};
+use chainlab::report::{Event, FaultEvent, FaultRecord};
 use chainlab::sim::fault::FaultKind;
 use chainlab::sim::timeline::{Action, FaultState};
 use chainlab::{Hash, NodeId};
@@ -183,12 +183,12 @@ impl Cluster {
         let node = self.faults.records[index].node.unwrap_or(0);
         self.factory.recorder.record(
             node,
-            Event::Fault {
+            Event::Fault(Box::new(FaultEvent {
                 index,
                 kind: kind.name().into(),
                 phase: phase.into(),
                 detail,
-            },
+            })),
         );
     }
 

@@ -8,8 +8,8 @@ use crate::clock::Clock;
 use crate::node::messages::{SetMining, SubmitTx};
 use crate::workload::StopLoad;
 use chainlab::config::{Config, ConsensusKind, PlannedCall};
-use chainlab::report::Event;
 use chainlab::report::FaultRecord;
+use chainlab::report::{Event, TxRejectedEvent};
 use chainlab::sim::fault::{FaultEntry, FaultKind};
 use chainlab::sim::timeline::ended_by_full_heal;
 use chainlab::NodeId;
@@ -238,7 +238,10 @@ impl Cluster {
         recorder.record(c.node, Event::TxSubmitted { txid });
         let Some(h) = self.nodes.get(c.node).and_then(Option::as_ref) else {
             let reason = format!("calls[{}]: node {} is down", c.entry, c.node);
-            recorder.record(c.node, Event::TxRejected { txid, reason });
+            recorder.record(
+                c.node,
+                Event::TxRejected(Box::new(TxRejectedEvent { txid, reason })),
+            );
             return;
         };
         let fut = h.mempool.send(SubmitTx {
@@ -254,7 +257,10 @@ impl Cluster {
                 Err(e) => format!("node unreachable: {e}"),
             };
             let reason = format!("calls[{entry}]: {reason}");
-            recorder.record(node, Event::TxRejected { txid, reason });
+            recorder.record(
+                node,
+                Event::TxRejected(Box::new(TxRejectedEvent { txid, reason })),
+            );
         });
     }
 

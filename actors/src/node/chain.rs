@@ -17,7 +17,9 @@ use chainlab::chain::store::{BlockStore, StoreError};
 use chainlab::chain::validation::{check_block, check_block_shape, BlockError};
 use chainlab::chain::{ImportJob, ImportOutcome, ImportStatus, Step};
 use chainlab::net::Offence;
-use chainlab::report::{check_tree_invariants, Event, FinalBlock, INVARIANT_CHECKS};
+use chainlab::report::{
+    check_tree_invariants, BlockRejectedEvent, Event, FinalBlock, ReorgEvent, INVARIANT_CHECKS,
+};
 use chainlab::NodeId;
 use chainlab::{ChainState, Hash};
 use rand::Rng;
@@ -360,7 +362,11 @@ impl ChainActor {
                 },
             );
         }
-        self.env.record(Event::BlockRejected { hash, reason });
+        self.env
+            .record(Event::BlockRejected(Box::new(BlockRejectedEvent {
+                hash,
+                reason,
+            })));
     }
 
     /// Writes the accepted blocks and the tip in one commit (flushing when configured), then
@@ -454,11 +460,11 @@ impl ChainActor {
             height: tc.new_height,
         });
         if tc.reorg_depth > 0 {
-            self.env.record(Event::Reorg {
+            self.env.record(Event::Reorg(Box::new(ReorgEvent {
                 depth: tc.reorg_depth,
                 old_tip: tc.old_tip,
                 new_tip: tc.new_tip,
-            });
+            })));
         }
         for (i, records) in &tc.records {
             let height = tc.connected[*i].header.height;

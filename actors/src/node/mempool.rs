@@ -13,7 +13,7 @@ use super::NodeEnv;
 use actix::prelude::*;
 use chainlab::contract::frontrun::Frontrunner;
 use chainlab::mempool::{Dropped, Mempool, MempoolError};
-use chainlab::report::Event;
+use chainlab::report::{Event, FrontrunEvent, SpamRefusedEvent, TxRejectedEvent};
 use chainlab::{NodeId, Transaction, TxId};
 use std::sync::Arc;
 
@@ -177,10 +177,11 @@ impl MempoolActor {
                     self.refused_full += 1;
                 }
                 if from.is_some() && e != MempoolError::AlreadyKnown && self.is_spam(&tx) {
-                    self.env.record(Event::SpamRefused {
-                        txid: id,
-                        reason: e.to_string(),
-                    });
+                    self.env
+                        .record(Event::SpamRefused(Box::new(SpamRefusedEvent {
+                            txid: id,
+                            reason: e.to_string(),
+                        })));
                 }
                 // Invalid in itself is the sender's fault; policy refusals (fee, nonce) are not.
                 if let (MempoolError::Invalid(reason), Some(peer)) = (&e, from) {
@@ -239,19 +240,19 @@ impl MempoolActor {
             Ok(dropped) => {
                 self.dropped(dropped);
                 accepted.push((copy_id, None));
-                self.env.record(Event::Frontrun {
+                self.env.record(Event::Frontrun(Box::new(FrontrunEvent {
                     victim: victim_id,
                     copy: copy_id,
                     fee,
-                });
+                })));
                 tracing::debug!(victim = %victim_id.short(), copy = %copy_id.short(), "front-run");
             }
             Err(e) => {
                 let reason = format!("front-run copy of {}: {e}", victim_id.short());
-                self.env.record(Event::TxRejected {
+                self.env.record(Event::TxRejected(Box::new(TxRejectedEvent {
                     txid: copy_id,
                     reason,
-                });
+                })));
             }
         }
     }

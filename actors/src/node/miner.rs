@@ -22,7 +22,7 @@ use chainlab::config::Config;
 use chainlab::config::Window;
 use chainlab::consensus::pos::Pos;
 use chainlab::consensus::{Consensus, Effort, Plan, Producer, SealRule};
-use chainlab::report::Event;
+use chainlab::report::{BlockMinedEvent, Event, SlotLedEvent, VoteEvent};
 use chainlab::Address;
 use chainlab::NodeId;
 use rand::Rng;
@@ -202,12 +202,12 @@ impl MinerActor {
             );
             return;
         }
-        self.env.record(Event::Vote {
+        self.env.record(Event::Vote(Box::new(VoteEvent {
             validator: v.validator,
             source_epoch: v.source.epoch,
             target_epoch: v.target.epoch,
             target: v.target.hash,
-        });
+        })));
         if let Some(pool) = &self.links.submit {
             pool.do_send(SubmitItem {
                 item: Item::Vote(v).into(),
@@ -416,20 +416,20 @@ impl MinerActor {
         let h = &block.header;
         let hash = h.hash();
         tracing::debug!(height = h.height, txs = block.txs.len(), "mined a block");
-        self.env.record(Event::BlockMined {
+        self.env.record(Event::BlockMined(Box::new(BlockMinedEvent {
             hash,
             height: h.height,
             parent: h.parent,
             miner: self.id,
             txs: block.txs.len(),
             difficulty: h.difficulty(),
-        });
+        })));
         if let Seal::Pos { slot, proposer, .. } = h.seal {
-            self.env.record(Event::SlotLed {
+            self.env.record(Event::SlotLed(Box::new(SlotLedEvent {
                 slot,
                 validator: proposer,
                 hash,
-            });
+            })));
         }
         self.links.import.do_send(ImportBlocks {
             blocks: vec![(hash, Arc::new(block))],

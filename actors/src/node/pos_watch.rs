@@ -10,7 +10,7 @@
 
 use chainlab::block::Checkpoint;
 use chainlab::consensus::{Ancestry, BranchState};
-use chainlab::report::Event;
+use chainlab::report::{Event, FinalizedEvent};
 use chainlab::ChainState;
 use std::sync::Arc;
 
@@ -83,11 +83,11 @@ impl PosWatch {
         let (fin, height) = now.finalized;
         if fin.epoch > self.finalized_epoch {
             self.finalized_epoch = fin.epoch;
-            out.push(Event::Finalized {
+            out.push(Event::Finalized(Box::new(FinalizedEvent {
                 epoch: fin.epoch,
                 hash: fin.hash,
                 height,
-            });
+            })));
         }
         if self
             .last_stakes
@@ -138,7 +138,7 @@ mod tests {
             .iter()
             .map(|e| match e {
                 Event::Justified { epoch, .. } => format!("justified {epoch}"),
-                Event::Finalized { epoch, height, .. } => format!("finalized {epoch} h{height}"),
+                Event::Finalized(f) => format!("finalized {} h{}", f.epoch, f.height),
                 Event::Slashed { validator, amount } => format!("slashed {validator} {amount}"),
                 other => other.name().to_string(),
             })

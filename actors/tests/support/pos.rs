@@ -20,17 +20,13 @@ pub struct Led {
 pub fn led(out: &RunOutput) -> Vec<Led> {
     out.events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::SlotLed {
-                slot,
-                validator,
-                hash,
-            } => Some(Led {
+        .filter_map(|r| match &r.event {
+            Event::SlotLed(led) => Some(Led {
                 t: r.t_ms,
                 node: r.node,
-                slot,
-                validator,
-                hash,
+                slot: led.slot,
+                validator: led.validator,
+                hash: led.hash,
             }),
             _ => None,
         })
@@ -52,17 +48,13 @@ pub struct Final {
 pub fn finalized(out: &RunOutput) -> Vec<Final> {
     out.events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::Finalized {
-                epoch,
-                hash,
-                height,
-            } => Some(Final {
+        .filter_map(|r| match &r.event {
+            Event::Finalized(f) => Some(Final {
                 t: r.t_ms,
                 node: r.node,
-                epoch,
-                hash,
-                height,
+                epoch: f.epoch,
+                hash: f.hash,
+                height: f.height,
             }),
             _ => None,
         })

@@ -50,19 +50,13 @@ pub struct Mined {
 pub fn mined(out: &RunOutput) -> Vec<Mined> {
     out.events
         .iter()
-        .filter_map(|r| match r.event {
-            Event::BlockMined {
-                hash,
-                height,
-                parent,
-                miner,
-                ..
-            } => Some(Mined {
+        .filter_map(|r| match &r.event {
+            Event::BlockMined(m) => Some(Mined {
                 t: r.t_ms,
-                miner,
-                hash,
-                parent,
-                height,
+                miner: m.miner,
+                hash: m.hash,
+                parent: m.parent,
+                height: m.height,
             }),
             _ => None,
         })
@@ -85,7 +79,7 @@ pub fn rejections(out: &RunOutput) -> Vec<(u64, NodeId, Hash, String)> {
     out.events
         .iter()
         .filter_map(|r| match &r.event {
-            Event::BlockRejected { hash, reason } => Some((r.t_ms, r.node, *hash, reason.clone())),
+            Event::BlockRejected(b) => Some((r.t_ms, r.node, b.hash, b.reason.clone())),
             _ => None,
         })
         .collect()

@@ -77,12 +77,8 @@ pub(super) fn finality(
     let mut mined = Vec::new();
     for r in events {
         let (epoch, hash, height) = match &r.event {
-            Event::Finalized {
-                epoch,
-                hash,
-                height,
-            } => (*epoch, *hash, *height),
-            Event::BlockMined { .. } => {
+            Event::Finalized(f) => (f.epoch, f.hash, f.height),
+            Event::BlockMined(_) => {
                 mined.push(r.t_ms);
                 continue;
             }

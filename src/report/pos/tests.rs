@@ -1,7 +1,7 @@
 use super::finality::stalls;
 use super::*;
 use crate::report::testkit::{finalized, led, mined, rec};
-use crate::report::{NodeFinal, Report};
+use crate::report::{EquivocationEvent, NodeFinal, Report};
 use std::sync::Arc;
 
 fn h(i: u8) -> Hash {
@@ -261,11 +261,11 @@ fn equivocations_detected_from_the_trace_included_and_slashed_on_the_final_chain
         rec(
             t,
             node,
-            Event::Equivocation {
+            Event::Equivocation(Box::new(EquivocationEvent {
                 offender: 2,
                 kind: "double_block".into(),
                 evidence: h(id),
-            },
+            })),
         )
     };
     let events = vec![ev(1000, 0, 0xa1), ev(1100, 1, 0xa1), ev(1200, 1, 0xa2)];

@@ -13,7 +13,7 @@ use chainlab::consensus::pos::pool::VoteAdmission;
 use chainlab::consensus::pos::{Pos, VotePool};
 use chainlab::consensus::SealRule;
 use chainlab::net::Offence;
-use chainlab::report::Event;
+use chainlab::report::{EquivocationEvent, Event};
 use chainlab::{Hash, NodeId};
 
 /// The node's vote pool and the engine that checks what enters it.
@@ -56,11 +56,12 @@ impl MempoolActor {
         let (offender, kind) = (e.offender().unwrap_or(u32::MAX), e.kind());
         let id = item.id();
         tracing::debug!(offender, kind, evidence = %id.short(), "equivocation");
-        self.env.record(Event::Equivocation {
-            offender,
-            kind: kind.into(),
-            evidence: id,
-        });
+        self.env
+            .record(Event::Equivocation(Box::new(EquivocationEvent {
+                offender,
+                kind: kind.into(),
+                evidence: id,
+            })));
     }
 
     /// The best chain moved: the pool forgets what the new chain holds, takes back what it

@@ -32,7 +32,7 @@ use actix::prelude::*;
 use chainlab::adversary::double_spend::{Decision, DoubleSpend};
 use chainlab::config::{Config, DoubleSpendPlan};
 use chainlab::net::wire::WireMsg;
-use chainlab::report::Event;
+use chainlab::report::{AttackPublishedEvent, AttackStartedEvent, Event, WithheldEvent};
 use chainlab::{Address, Block, Hash, TipChange, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -145,12 +145,13 @@ impl PeerActor {
             block: None,
         });
         tracing::debug!(attempt, base = %base.short(), height, "double-spend attempt");
-        self.env.record(Event::AttackStarted {
-            attempt,
-            height,
-            payment,
-            conflict: conflict_id,
-        });
+        self.env
+            .record(Event::AttackStarted(Box::new(AttackStartedEvent {
+                attempt,
+                height,
+                payment,
+                conflict: conflict_id,
+            })));
         // Seen here: an announcement of it from a neighbour fetches nothing.
         self.gossip.on_item(payment, None);
         for &n in self.gossip.neighbors() {
@@ -186,7 +187,11 @@ impl PeerActor {
                     matches!(&d, Decision::Publish(b, _) if b.iter().any(|(h, _)| *h == hash));
                 if !published_now {
                     let lead = role.strategy.lead() as u64;
-                    self.env.record(Event::Withheld { hash, height, lead });
+                    self.env.record(Event::Withheld(Box::new(WithheldEvent {
+                        hash,
+                        height,
+                        lead,
+                    })));
                 }
                 self.ds_carry_out(d, ctx);
                 true
@@ -278,13 +283,14 @@ impl PeerActor {
                         out.push((hash, height, b));
                     }
                 }
-                self.env.record(Event::AttackPublished {
-                    attempt: t.attempt,
-                    private: t.private,
-                    public: t.public,
-                    confirmations: t.confirmations,
-                    payment_block,
-                });
+                self.env
+                    .record(Event::AttackPublished(Box::new(AttackPublishedEvent {
+                        attempt: t.attempt,
+                        private: t.private,
+                        public: t.public,
+                        confirmations: t.confirmations,
+                        payment_block,
+                    })));
                 for (hash, height, b) in out {
                     self.env.record(Event::Published { hash, height });
                     let msgs = self.gossip.announce_block(hash, None);

@@ -28,7 +28,9 @@ use actix::prelude::*;
 use chainlab::adversary::eclipse::{Eclipse, Release, Verdict};
 use chainlab::config::{Config, EclipseMode, EclipsePlan};
 use chainlab::net::wire::WireMsg;
-use chainlab::report::Event;
+use chainlab::report::{
+    EclipseDelayedEvent, EclipseFedEvent, EclipseFilteredEvent, EclipseStartedEvent, Event,
+};
 use chainlab::{Address, Block, Hash, NodeId, TipChange, TxId};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,14 +94,18 @@ impl EclipseRole {
             Verdict::Hold(at) => {
                 let now = env.now_ms();
                 let elapsed = env.recorder.clock().elapsed_ms();
-                env.record(Event::EclipseDelayed {
+                env.record(Event::EclipseDelayed(Box::new(EclipseDelayedEvent {
                     victim,
                     hash,
                     tx,
                     release_ms: elapsed + at.saturating_sub(now),
-                });
+                })));
             }
-            Verdict::Drop => env.record(Event::EclipseFiltered { victim, hash, tx }),
+            Verdict::Drop => env.record(Event::EclipseFiltered(Box::new(EclipseFilteredEvent {
+                victim,
+                hash,
+                tx,
+            }))),
         }
     }
 
@@ -283,13 +289,14 @@ impl PeerActor {
         let attempt = role.strategy.start(height);
         role.private.mine_privately(Some(Arc::new(pay)));
         let victim = role.plan.victim;
-        self.env.record(Event::EclipseStarted {
-            victim,
-            attempt,
-            height,
-            payment,
-            conflict,
-        });
+        self.env
+            .record(Event::EclipseStarted(Box::new(EclipseStartedEvent {
+                victim,
+                attempt,
+                height,
+                payment,
+                conflict,
+            })));
         // Seen here: neither comes back into this node's mempool.
         self.gossip.on_item(payment, None);
         self.gossip.on_item(conflict, None);
@@ -340,12 +347,12 @@ impl PeerActor {
         let victim = role.plan.victim;
         let attempt = role.strategy.attempt().unwrap_or(0);
         for (hash, height) in fed {
-            self.env.record(Event::EclipseFed {
+            self.env.record(Event::EclipseFed(Box::new(EclipseFedEvent {
                 victim,
                 attempt,
                 hash,
                 height,
-            });
+            })));
         }
         self.ec_schedule(ctx);
     }

@@ -8,7 +8,7 @@
 use super::PeerActor;
 use chainlab::adversary::selfish::{Decision, Selfish};
 use chainlab::config::Moment;
-use chainlab::report::Event;
+use chainlab::report::{Event, WithheldEvent};
 use chainlab::{Address, Block, Hash};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -112,7 +112,11 @@ impl PeerActor {
         let d = role.strategy.on_own_block(hash, height);
         if !d.publish.iter().any(|(h, _)| *h == hash) {
             let lead = role.strategy.lead() as u64;
-            self.env.record(Event::Withheld { hash, height, lead });
+            self.env.record(Event::Withheld(Box::new(WithheldEvent {
+                hash,
+                height,
+                lead,
+            })));
         }
         self.carry_out(d);
     }

@@ -27,7 +27,7 @@ use chainlab::chain::params::ChainParams;
 use chainlab::config::{Config, SpamMode, SpamPlan};
 use chainlab::mempool::MempoolError;
 use chainlab::net::wire::WireMsg;
-use chainlab::report::Event;
+use chainlab::report::{Event, SpamSentEvent};
 use chainlab::{Address, Block, KeyPair, TipChange, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -210,13 +210,13 @@ impl PeerActor {
             match res {
                 Ok(Ok(_)) => {
                     role.next[i] += 1;
-                    act.env.record(Event::SpamSent {
+                    act.env.record(Event::SpamSent(Box::new(SpamSentEvent {
                         id,
                         block: false,
                         flaw: "low-fee".into(),
                         height: 0,
                         peers: 0,
-                    });
+                    })));
                 }
                 Ok(Err(
                     MempoolError::NonceTooLow { next, .. } | MempoolError::NonceGap { next, .. },
@@ -254,13 +254,13 @@ impl PeerActor {
         for &n in &peers {
             self.env.send(n, WireMsg::Txs(vec![tx.clone()]));
         }
-        self.env.record(Event::SpamSent {
+        self.env.record(Event::SpamSent(Box::new(SpamSentEvent {
             id,
             block: false,
             flaw: flaw.name().into(),
             height: 0,
             peers: peers.len() as u64,
-        });
+        })));
     }
 
     /// An invalid block on its tip pushed to every neighbour.
@@ -327,12 +327,12 @@ impl PeerActor {
         for &n in &peers {
             self.env.send(n, WireMsg::Block(block.clone()));
         }
-        self.env.record(Event::SpamSent {
+        self.env.record(Event::SpamSent(Box::new(SpamSentEvent {
             id: hash,
             block: true,
             flaw: flaw.into(),
             height,
             peers: peers.len() as u64,
-        });
+        })));
     }
 }

@@ -10,7 +10,7 @@ use crate::transport::PeerLink;
 use actix::prelude::*;
 use bytes::Bytes;
 use chainlab::net::{keep_new_connection, HandshakeError, Offence};
-use chainlab::report::Event;
+use chainlab::report::{Event, HandshakeFailedEvent, PeerDisconnectedEvent};
 use chainlab::{NodeId, PublicKey};
 use rand::RngCore;
 use std::net::SocketAddr;
@@ -101,11 +101,11 @@ impl TcpNode {
         if let Some(c) = self.conns.remove(&peer) {
             c.cancel.cancel();
             self.events.disconnected += 1;
-            self.record(Event::PeerDisconnected {
+            self.record(Event::PeerDisconnected(Box::new(PeerDisconnectedEvent {
                 peer: peer as u64,
                 cause: cause.to_string(),
                 reason,
-            });
+            })));
             // A control message from this process (one per connection): never dropped.
             self.links.do_send(PeerLink { peer, up: false });
         }
@@ -141,10 +141,10 @@ impl Handler<Accepted> for TcpNode {
         // Connections still in their handshake are bounded too (a slowloris swarm).
         if self.conns.len() + self.handshaking >= 2 * self.cfg.max_peers {
             self.events.handshake_failed += 1;
-            self.record(Event::HandshakeFailed {
+            self.record(Event::HandshakeFailed(Box::new(HandshakeFailedEvent {
                 addr: m.1.to_string(),
                 reason: "too many connections".into(),
-            });
+            })));
             return;
         }
         self.spawn_conn(m.0, m.1, None);
@@ -238,10 +238,10 @@ impl Handler<Ended> for TcpNode {
             End::Handshake(e) => {
                 self.events.handshake_failed += 1;
                 tracing::info!(node = self.id, addr = %m.addr, reason = %e, "handshake failed");
-                self.record(Event::HandshakeFailed {
+                self.record(Event::HandshakeFailed(Box::new(HandshakeFailedEvent {
                     addr: m.addr.to_string(),
                     reason: e.to_string(),
-                });
+                })));
             }
             End::Duplicate | End::Cancelled => {}
             End::Closed(cause, reason) => {
