@@ -141,9 +141,8 @@ pub struct Network {
     /// Time zero of the bandwidth queues' clock (ms since this instant).
     epoch: Instant,
     rng: ChaCha8Rng,
-    /// Per sending node, the last delivery time scheduled to each receiver (first in, first
-    /// out per directed link): a node has a handful of neighbours, so a short list each.
-    last_delivery: Vec<Vec<(NodeId, Instant)>>,
+    /// The last delivery time scheduled on each directed link (first in, first out per link).
+    last_delivery: LinkTimes,
     /// Messages in flight by (delivery time, sequence): one timer serves them all, so the
     /// actor never holds more than one pending timer however many messages are in flight.
     in_flight: InFlightQueue,
@@ -158,6 +157,33 @@ pub struct Network {
     tcp: BTreeMap<NodeId, Addr<TcpNode>>,
     /// Node ids below this are this process's nodes.
     nodes: usize,
+}
+
+/// Per sending node, the last delivery time scheduled to each receiver, sorted by receiver:
+/// a few entries for most nodes, a binary search for a full mesh's.
+#[derive(Default)]
+struct LinkTimes(Vec<Vec<(NodeId, Instant)>>);
+
+impl LinkTimes {
+    /// The delivery time of a message from `from` to `to` due at `at`: no earlier than the
+    /// link's previous one (first in, first out), which it then becomes.
+    fn not_before(&mut self, from: NodeId, to: NodeId, at: Instant) -> Instant {
+        if self.0.len() <= from {
+            self.0.resize_with(from + 1, Vec::new);
+        }
+        let links = &mut self.0[from];
+        match links.binary_search_by_key(&to, |(t, _)| *t) {
+            Ok(i) => {
+                let at = at.max(links[i].1);
+                links[i].1 = at;
+                at
+            }
+            Err(i) => {
+                links.insert(i, (to, at));
+                at
+            }
+        }
+    }
 }
 
 /// Messages in flight, earliest (delivery time, sequence) first: a binary heap of keys over a
@@ -223,7 +249,7 @@ impl Network {
             bandwidth: bandwidth.map(Queues::new),
             epoch: Instant::now(),
             rng,
-            last_delivery: Vec::new(),
+            last_delivery: LinkTimes::default(),
             in_flight: InFlightQueue::default(),
             seq: 0,
             timer: None,
@@ -304,21 +330,7 @@ impl Network {
         let now = Instant::now();
         let mut at = now + Duration::from_micros((delay_ms * 1000.0).max(0.0) as u64);
         if fifo {
-            if self.last_delivery.len() <= m.from {
-                self.last_delivery.resize_with(m.from + 1, Vec::new);
-            }
-            let links = &mut self.last_delivery[m.from];
-            let last = match links.iter().position(|(to, _)| *to == m.to) {
-                Some(i) => &mut links[i].1,
-                None => {
-                    links.push((m.to, now));
-                    &mut links.last_mut().expect("just pushed").1
-                }
-            };
-            if at < *last {
-                at = *last;
-            }
-            *last = at;
+            at = self.last_delivery.not_before(m.from, m.to, at);
         }
         self.seq += 1;
         self.in_flight.push(at, self.seq, m);
@@ -544,6 +556,38 @@ mod tests {
             bytes: 0,
             tcp: false,
         }
+    }
+
+    /// A link's deliveries never overtake each other; links, even of one sender, are
+    /// independent, whatever order their receivers first appear in.
+    #[test]
+    fn each_link_delivers_first_in_first_out_on_its_own() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut links = LinkTimes::default();
+        assert_eq!(links.not_before(3, 9, ms(50)), ms(50));
+        assert_eq!(
+            links.not_before(3, 2, ms(10)),
+            ms(10),
+            "another link of node 3"
+        );
+        assert_eq!(
+            links.not_before(3, 9, ms(20)),
+            ms(50),
+            "waits for the earlier message"
+        );
+        assert_eq!(links.not_before(3, 5, ms(5)), ms(5));
+        assert_eq!(
+            links.not_before(3, 2, ms(30)),
+            ms(30),
+            "later than its link's last"
+        );
+        assert_eq!(
+            links.not_before(9, 3, ms(1)),
+            ms(1),
+            "the reverse link is its own"
+        );
+        assert_eq!(links.not_before(3, 9, ms(60)), ms(60));
     }
 
     /// Messages leave by delivery time, then by the order they were sent; nothing leaves
