@@ -211,34 +211,45 @@ struct ForkRun {
 /// The same Monte Carlo (200 runs of 6000 blocks) puts the sd of forks/height 9 ± 5 % above
 /// the binomial √(p(1-p)/H) (neighbouring heights are correlated), so the binomial sd is
 /// inflated by 1.15.
-fn fork_rate_theory(n: usize, d_s: f64) -> f64 {
+///
+/// With `gossip.block_push` covering every neighbour, a block is sent whole at once and
+/// reaches every other node d after it was mined: the same derivation with d in place of 3d,
+/// (1 - 1/n)(1 - e^(-d/T)). `delays` is the number of one-way delays a block takes to reach
+/// the others: 3 announced, 1 pushed.
+fn fork_rate_theory(n: usize, d_s: f64, delays: f64) -> f64 {
     let n = n as f64;
-    (1.0 - 1.0 / n) * (1.0 - (-3.0 * d_s / T_S).exp())
+    (1.0 - 1.0 / n) * (1.0 - (-delays * d_s / T_S).exp())
 }
 
 /// Model bias allowed on the fork rate (see [`fork_rate_theory`]).
 const FORK_BIAS_TOL: f64 = 0.002;
 
 fn fork_run(n: usize, d_s: f64, seed: u64, duration_s: u64) -> ForkRun {
-    let out = run_ok(scenario(
-        n,
-        seed,
-        duration_s,
-        d_s * 1000.0,
-        "[pow]\ndifficulty = 16",
-    ));
+    fork_run_relay(n, d_s, seed, duration_s, false)
+}
+
+/// [`fork_run`], with blocks announced (`getdata` fetches them: 3d a hop) or, with `push`,
+/// sent whole to every neighbour (`gossip.block_push`: d a hop).
+fn fork_run_relay(n: usize, d_s: f64, seed: u64, duration_s: u64, push: bool) -> ForkRun {
+    let delays = if push { 1.0 } else { 3.0 };
+    let extra = if push {
+        format!("[pow]\ndifficulty = 16\n[gossip]\nblock_push = {}", n - 1)
+    } else {
+        "[pow]\ndifficulty = 16".to_string()
+    };
+    let out = run_ok(scenario(n, seed, duration_s, d_s * 1000.0, &extra));
     let b = &out.report.blocks;
     assert_eq!(b.mined, b.canonical_height + b.stale);
     let h = b.canonical_height as f64;
-    let expected = fork_rate_theory(n, d_s);
+    let expected = fork_rate_theory(n, d_s, delays);
     let rate = b.forks as f64 / h;
     let sd = 1.15 * (expected * (1.0 - expected) / h).sqrt();
-    let x = 3.0 * d_s / T_S;
+    let x = delays * d_s / T_S;
     let nf = n as f64;
     eprintln!(
-        "fork rate: n = {n}, d = {d_s} s, T = {T_S} s: {} mined, height {}, {} forks, {} stale \
-         (stale rate {:.4}), propagation p50 {:?} s; approximation 1-exp(-((n-1)/n)3d/T) = {:.4} \
-         (wall {:.2} s)",
+        "fork rate: n = {n}, d = {d_s} s, T = {T_S} s, push {push}: {} mined, height {}, {} \
+         forks, {} stale (stale rate {:.4}), propagation p50 {:?} s; approximation \
+         1-exp(-((n-1)/n){delays}d/T) = {:.4} (wall {:.2} s)",
         b.mined,
         b.canonical_height,
         b.forks,
@@ -248,15 +259,18 @@ fn fork_run(n: usize, d_s: f64, seed: u64, duration_s: u64) -> ForkRun {
         1.0 - (-(nf - 1.0) / nf * x).exp(),
         out.report.wall_s
     );
-    // The propagation the theory assumes: every node holds a canonical block 3d after it
-    // was mined (the median block; a few arrive later through sync after a fork).
+    // The propagation the theory assumes: every node holds a canonical block 3d (pushed: d)
+    // after it was mined (the median block; a few arrive later through sync after a fork).
     let p50 = out
         .report
         .propagation_s
         .full_s
         .p50
         .expect("propagation samples");
-    assert!((p50 - 3.0 * d_s).abs() < 0.0015, "propagation p50 {p50} s");
+    assert!(
+        (p50 - delays * d_s).abs() < 0.0015,
+        "propagation p50 {p50} s"
+    );
     check(
         &format!("forks / canonical height (n = {n}, d = {d_s} s)"),
         rate,
@@ -272,6 +286,15 @@ fn fork_run(n: usize, d_s: f64, seed: u64, duration_s: u64) -> ForkRun {
 #[test]
 fn fork_rate_matches_propagation_theory() {
     fork_run(5, 1.0, 13, 60_000);
+}
+
+/// **Fork rate with blocks pushed whole** (`gossip.block_push` = every neighbour): 5 equal
+/// miners, full mesh, d = 3 s, T = 10 s: one delay a hop instead of three, so the theory is
+/// the announced relay's at d = 1 s, (1 - 1/n)(1 - e^(-d/T)) = 0.2073, and the median block
+/// reaches everyone in d, not 3d.
+#[test]
+fn fork_rate_with_pushed_blocks_matches_one_delay_theory() {
+    fork_run_relay(5, 3.0, 16, 60_000, true);
 }
 
 /// **Fork rate grows with delay**: the same at d = 0.5 s (theory 0.1114) and d = 2 s (theory

@@ -241,6 +241,7 @@ mod tests {
             peer_known_capacity: 10_000,
             request_timeout_ms: 1_000,
             sync_timeout_ms: 5_000,
+            block_push: 0,
         };
         let mut gossip = Gossip::new(policy, vec![1], crate::hash::HashKey::default());
         let mut rounds = 0;

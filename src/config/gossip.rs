@@ -1,4 +1,4 @@
-//! `[gossip]`: announcement batching, memory of seen ids and request timeouts
+//! `[gossip]`: announcement batching, block push, memory of seen ids and request timeouts
 //! ([`GossipConfig`]), with their checks and [`Config::gossip_policy`].
 
 use super::{invalid, Config, ConfigError};
@@ -24,6 +24,9 @@ pub struct GossipConfig {
     /// (announcements lost to partitions or loss are repaired); 0 = never.
     #[serde(with = "humantime_serde")]
     pub rebroadcast_interval: Duration,
+    /// A node sends each new block of its best chain whole, unasked, to this many neighbours
+    /// and announces it to the rest (0 = announce to all; they fetch it with `getdata`).
+    pub block_push: usize,
 }
 
 impl Default for GossipConfig {
@@ -34,6 +37,7 @@ impl Default for GossipConfig {
             request_timeout: Duration::from_secs(2),
             sync_timeout: Duration::from_secs(5),
             rebroadcast_interval: Duration::from_secs(60),
+            block_push: 0,
         }
     }
 }
@@ -66,6 +70,7 @@ impl Config {
             peer_known_capacity: 4096,
             request_timeout_ms: self.gossip.request_timeout.as_millis() as u64,
             sync_timeout_ms: self.gossip.sync_timeout.as_millis() as u64,
+            block_push: self.gossip.block_push,
         }
     }
 }

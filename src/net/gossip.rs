@@ -6,12 +6,13 @@
 //!
 //! Inputs are calls (`on_*`); outputs are messages to send, returned as data.
 
-use crate::block::SharedItem;
+use crate::block::{Block, SharedItem};
 use crate::hash::{Hash, HashKey, TxId};
 use crate::net::ids::{BoundedSet, IdTable, ShortIdHasher, ShortIds, SEEN, SLOTS};
 use crate::net::wire::{WireMsg, MAX_INV_ITEMS, MAX_WIRE_ITEMS};
 use crate::NodeId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Gossip tunables.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +26,10 @@ pub struct GossipPolicy {
     pub request_timeout_ms: u64,
     /// A `getblocks` unanswered this long is retried at another peer, ms.
     pub sync_timeout_ms: u64,
+    /// A new block of this node's best chain is sent whole, unasked, to this many neighbours
+    /// that do not know it, and announced to the others (0: announced to all; see
+    /// [`Gossip::announce_block`]).
+    pub block_push: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -342,23 +347,51 @@ impl Gossip {
         self.ids.clear(self.short.of(id), SEEN);
     }
 
-    /// A block validated: announce it at once to every neighbour that does not know it.
-    pub fn announce_block(&mut self, hash: Hash, source: Option<NodeId>) -> Outbox {
+    /// A block validated: tell every neighbour that does not know it, at once. With
+    /// [`GossipPolicy::block_push`] = k and the block given, k of them get the block itself,
+    /// unasked, and the rest an announcement; else all get the announcement (and fetch the
+    /// block with `getdata`: three one-way delays a hop instead of one). Which k: the
+    /// neighbours in order from a place the block's short id picks, so pushes spread evenly
+    /// over links and stay reproducible (Ethereum pushes to a random √peers, Bitcoin's
+    /// compact-block relay to three peers that asked for it).
+    pub fn announce_block(
+        &mut self,
+        hash: Hash,
+        block: Option<&Arc<Block>>,
+        source: Option<NodeId>,
+    ) -> Outbox {
         let s = self.short.of(&hash);
         let word = self.ids.set(s, SEEN);
         let mut out = Vec::new();
         let mut told = 0;
-        for (i, &n) in self.neighbors.iter().enumerate() {
+        let count = self.neighbors.len();
+        let mut push = if block.is_some() {
+            self.policy.block_push
+        } else {
+            0
+        };
+        // Without a push, in neighbour order (as before pushes existed, so runs keep their bytes).
+        let start = if push == 0 || count == 0 {
+            0
+        } else {
+            (s % count as u64) as usize
+        };
+        for i in (start..count).chain(0..start) {
+            let n = self.neighbors[i];
             if Some(n) == source || self.knows(i, s, word) {
                 continue;
             }
-            out.push((
-                n,
-                WireMsg::Inv {
+            let msg = match block {
+                Some(b) if push > 0 => {
+                    push -= 1;
+                    WireMsg::Block(b.clone())
+                }
+                _ => WireMsg::Inv {
                     blocks: vec![hash],
                     txs: Vec::new(),
                 },
-            ));
+            };
+            out.push((n, msg));
             told |= self.known[i].tell(s);
         }
         self.ids.set(s, told);
@@ -656,6 +689,7 @@ mod tests {
             peer_known_capacity: 100,
             request_timeout_ms: 1000,
             sync_timeout_ms: 5000,
+            block_push: 0,
         }
     }
 
@@ -684,12 +718,76 @@ mod tests {
         );
         assert!(g.on_item(h(1), Some(1)));
         assert!(!g.on_item(h(1), Some(2)));
-        let out = g.announce_block(h(1), Some(1));
+        let out = g.announce_block(h(1), None, Some(1));
         let to: Vec<NodeId> = out.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             to,
             vec![3],
             "not to the source 1, not to 2 which announced it"
+        );
+    }
+
+    /// With `block_push` = k, k neighbours that do not know a block get it whole (from a
+    /// place its short id picks, wrapping around), the rest an announcement; never its source
+    /// or a neighbour that announced it; without the block, or with k = 0, only announcements.
+    #[test]
+    fn a_pushed_block_goes_whole_to_k_neighbours_and_is_announced_to_the_rest() {
+        let block =
+            Arc::new(crate::chain::params::ChainParams::for_tests(Vec::new()).genesis_block());
+        let hash = block.hash();
+        let kinds = |out: &Outbox| -> Vec<(NodeId, bool)> {
+            out.iter()
+                .map(|(n, m)| (*n, matches!(m, WireMsg::Block(_))))
+                .collect()
+        };
+        let push = |k: usize| {
+            let mut g = Gossip::new(
+                GossipPolicy {
+                    block_push: k,
+                    ..policy()
+                },
+                vec![1, 2, 3, 4, 5],
+                HashKey::default(),
+            );
+            // Neighbour 4 announced it; it comes from 2.
+            assert!(g.on_inv(4, &[hash], &[], 0, |_| false).is_some());
+            assert!(g.on_item(hash, Some(2)));
+            (g.short.of(&hash), g)
+        };
+        let (s, mut g) = push(2);
+        let out = kinds(&g.announce_block(hash, Some(&block), Some(2)));
+        assert_eq!(out.len(), 3, "to 1, 3 and 5: {out:?}");
+        // Those told are 1, 3, 5 in neighbour order from position s mod 5.
+        let order: Vec<NodeId> = (0..5)
+            .map(|i| [1, 2, 3, 4, 5][(s as usize + i) % 5])
+            .filter(|n| [1, 3, 5].contains(n))
+            .collect();
+        let pushed: Vec<NodeId> = out.iter().filter(|o| o.1).map(|o| o.0).collect();
+        assert_eq!(pushed, order[..2].to_vec(), "the first two from the start");
+        assert_eq!(
+            out.iter().filter(|o| !o.1).count(),
+            1,
+            "the third announced"
+        );
+        assert!(
+            g.announce_block(hash, Some(&block), None).is_empty(),
+            "everyone knows it now"
+        );
+        let (_, mut g) = push(2);
+        let out = kinds(&g.announce_block(hash, None, Some(2)));
+        assert_eq!(
+            out,
+            vec![(1, false), (3, false), (5, false)],
+            "no block given"
+        );
+        let (_, mut g) = push(0);
+        let out = kinds(&g.announce_block(hash, Some(&block), Some(2)));
+        assert_eq!(out, vec![(1, false), (3, false), (5, false)], "k = 0");
+        let (_, mut g) = push(9);
+        let out = kinds(&g.announce_block(hash, Some(&block), Some(2)));
+        assert!(
+            out.iter().all(|o| o.1) && out.len() == 3,
+            "k beyond: all pushed"
         );
     }
 

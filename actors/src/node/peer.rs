@@ -523,6 +523,9 @@ impl Handler<BlocksAccepted> for PeerActor {
             }
             return;
         }
+        // Only a lone new block is pushed whole (`gossip.block_push`): a batch is a reorg or a
+        // catch-up, whose blocks most neighbours already hold.
+        let lone = m.blocks.len() == 1;
         for (h, b) in m.blocks {
             // A selfish pool outside its window publishes its own blocks at once.
             if m.from.is_none() {
@@ -532,7 +535,7 @@ impl Handler<BlocksAccepted> for PeerActor {
             if m.from.is_none() && self.ds_own_block(h, &b, ctx) {
                 continue;
             }
-            let out = self.gossip.announce_block(h, m.from);
+            let out = self.gossip.announce_block(h, lone.then_some(&b), m.from);
             self.send_all(out);
             self.recent.insert(h, b);
         }

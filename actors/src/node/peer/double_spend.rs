@@ -293,7 +293,7 @@ impl PeerActor {
                     })));
                 for (hash, height, b) in out {
                     self.env.record(Event::Published { hash, height });
-                    let msgs = self.gossip.announce_block(hash, None);
+                    let msgs = self.gossip.announce_block(hash, None, None);
                     self.send_all(msgs);
                     self.recent.insert(hash, b);
                 }

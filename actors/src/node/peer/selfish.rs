@@ -158,7 +158,7 @@ impl PeerActor {
         }
         for (hash, height, b) in publish {
             self.env.record(Event::Published { hash, height });
-            let out = self.gossip.announce_block(hash, None);
+            let out = self.gossip.announce_block(hash, None, None);
             self.send_all(out);
             self.recent.insert(hash, b);
         }
