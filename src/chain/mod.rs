@@ -65,6 +65,9 @@ struct Entry {
     consensus: BranchState,
     /// What its contracts did, once connected (`None` when nothing: no contract work).
     records: Option<Arc<[ExecRecord]>>,
+    /// Its stored children: nearly always one, held in place. Kept in the entry rather than
+    /// in a table of its own, which cost a second key and bucket per block and node.
+    children: SmallVec<[Hash; 1]>,
 }
 
 /// What an import did.
@@ -199,8 +202,6 @@ pub struct ChainState {
     engine: Arc<dyn Consensus>,
     genesis: Hash,
     entries: HashMapById<Entry>,
-    /// Each block's children: nearly always one, held in place (no allocation of its own).
-    children: HashMapById<SmallVec<[Hash; 1]>>,
     canonical: Vec<Hash>,
     /// The state of the best chain, when it is executed in place (tests, reloading a store);
     /// `None` once a runtime moved it to its executor actor ([`ChainState::take_executor`]).
@@ -239,7 +240,6 @@ impl ChainState {
     /// branches at low difficulty are cheap, so their hashes are attacker-chosen bytes).
     pub fn set_hash_key(&mut self, key: HashKey) {
         rekey_map(&mut self.entries, key);
-        rekey_map(&mut self.children, key);
     }
 
     /// A chain holding only genesis.
@@ -283,6 +283,7 @@ impl ChainState {
                 status: Status::Valid,
                 consensus: engine.genesis_state(&hash),
                 records: None,
+                children: SmallVec::new(),
             },
         );
         ChainState {
@@ -291,7 +292,6 @@ impl ChainState {
             engine,
             genesis: hash,
             entries,
-            children: HashMapById::default(),
             canonical: vec![hash],
             orphans: OrphanPool::default(),
             fork_floor: 0,
@@ -739,13 +739,13 @@ impl ChainState {
             status: Status::Pending,
             consensus,
             records: None,
+            children: SmallVec::new(),
         };
         let hash = b.hash;
         self.entries.insert(hash, entry);
-        self.children
-            .entry(b.block.header.parent)
-            .or_default()
-            .push(hash);
+        if let Some(parent) = self.entries.get_mut(&b.block.header.parent) {
+            parent.children.push(hash);
+        }
         Ok((b.block, true))
     }
 
@@ -928,9 +928,7 @@ impl ChainState {
         while let Some(h) = stack.pop() {
             if let Some(e) = self.entries.get_mut(&h) {
                 e.status = Status::Invalid;
-            }
-            if let Some(kids) = self.children.get(&h) {
-                stack.extend(kids.iter().copied());
+                stack.extend(e.children.iter().copied());
             }
         }
     }

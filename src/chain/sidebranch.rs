@@ -101,7 +101,7 @@ impl ChainState {
         for height in self.pruned_below..floor {
             let on_best = self.canonical[height as usize];
             let next = self.canonical[height as usize + 1];
-            let Some(kids) = self.children.get_mut(&on_best) else {
+            let Some(kids) = self.entries.get_mut(&on_best).map(|e| &mut e.children) else {
                 continue;
             };
             let mut stack: Vec<Hash> = kids.iter().copied().filter(|k| *k != next).collect();
@@ -109,9 +109,7 @@ impl ChainState {
             while let Some(h) = stack.pop() {
                 if let Some(e) = self.entries.remove(&h) {
                     pruned.push((h, e.height));
-                }
-                if let Some(grand) = self.children.remove(&h) {
-                    stack.extend(grand);
+                    stack.extend(e.children);
                 }
             }
         }
