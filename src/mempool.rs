@@ -696,8 +696,15 @@ impl Mempool {
     /// transactions (stale: another transaction of the sender's nonce is on the chain), and
     /// re-admits the transactions of reverted blocks that are still valid. Returns how many
     /// came back and what was let go.
+    ///
+    /// With `accounts`, every account at the new tip, the mirror becomes that map (shared with
+    /// the state, so nothing is copied) and forgets its own changes; without, `changed` is
+    /// written over its base. Either way it reads as the tip's state: `changed` holds every
+    /// account the switch may have changed. Taking the whole map keeps the mirror's own table
+    /// from growing by every account a block ever changed (a block's miner, at least).
     pub fn on_tip_change(
         &mut self,
+        accounts: Option<&Map<Address, Account>>,
         changed: &[(Address, Account)],
         included: &[TxId],
         reverted: &[Transaction],
@@ -708,8 +715,14 @@ impl Mempool {
         for id in included {
             self.remove(id);
         }
+        if let Some(now) = accounts {
+            self.accounts.base = now.clone();
+            self.accounts.changed.clear();
+        }
         for (addr, acct) in changed {
-            self.accounts.insert(*addr, *acct);
+            if accounts.is_none() {
+                self.accounts.insert(*addr, *acct);
+            }
             let stale: Vec<TxId> = self
                 .by_sender
                 .get(addr)
@@ -866,7 +879,7 @@ mod tests {
             balance: 978,
             nonce: 2,
         };
-        p.on_tip_change(&[(a.address(), acct)], &mined, &[], 0, None);
+        p.on_tip_change(None, &[(a.address(), acct)], &mined, &[], 0, None);
         assert_eq!(p.next_nonce(&a.address()), 4);
         p.remove_from(&a.address(), 2, DropReason::Expired);
         assert_eq!(
@@ -874,6 +887,55 @@ mod tests {
             2,
             "dropped nonces are used again"
         );
+    }
+
+    /// Given the tip's whole account map, the mirror becomes it and keeps no changes of its
+    /// own (so it does not grow with every account a block touches), and reads exactly as
+    /// the overlay of `changed` would.
+    #[test]
+    fn the_mirror_takes_the_tips_accounts_whole() {
+        let a = KeyPair::from_seed(b"a");
+        let b = KeyPair::from_seed(b"b");
+        let miner = Address([7; 20]);
+        let mut overlay = pool(&[&a, &b], 100);
+        let mut rebased = pool(&[&a, &b], 100);
+        let t0 = tx(&a, 0, 1);
+        for p in [&mut overlay, &mut rebased] {
+            admit(p, &t0, 0).unwrap();
+            admit(p, &tx(&b, 0, 1), 0).unwrap();
+        }
+        let a_now = Account {
+            balance: 900,
+            nonce: 1,
+        };
+        let reward = Account {
+            balance: 50,
+            nonce: 0,
+        };
+        let changed = [(a.address(), a_now), (miner, reward)];
+        let mut tip = rebased.accounts.base.clone();
+        for (addr, acct) in changed {
+            tip.insert(addr, acct);
+        }
+        overlay.on_tip_change(None, &changed, &[t0.id()], &[], 0, None);
+        rebased.on_tip_change(Some(&tip), &changed, &[t0.id()], &[], 0, None);
+        assert!(rebased.accounts.changed.is_empty(), "nothing of its own");
+        assert_eq!(overlay.accounts.changed.len(), 2);
+        for addr in [a.address(), b.address(), miner, Address([9; 20])] {
+            assert_eq!(
+                rebased.accounts.get(&addr),
+                overlay.accounts.get(&addr),
+                "{addr:?}"
+            );
+        }
+        assert_eq!(rebased.next_nonce(&a.address()), 1);
+        assert_eq!(rebased.next_nonce(&b.address()), 1, "b's pooled nonce 0");
+        assert_eq!(
+            admit(&mut rebased, &tx(&a, 0, 2), 0).is_err(),
+            admit(&mut overlay, &tx(&a, 0, 2), 0).is_err(),
+            "a mined nonce is refused alike"
+        );
+        assert!(admit(&mut rebased, &tx(&a, 1, 1), 0).is_ok());
     }
 
     #[test]
@@ -947,6 +1009,7 @@ mod tests {
         admit(&mut p, &t0, 0).unwrap();
         admit(&mut p, &t1, 0).unwrap();
         p.on_tip_change(
+            None,
             &[(
                 a.address(),
                 Account {
@@ -962,6 +1025,7 @@ mod tests {
         assert!(!p.contains(&t0.id()));
         assert!(p.contains(&t1.id()));
         let back = p.on_tip_change(
+            None,
             &[(
                 a.address(),
                 Account {
@@ -990,6 +1054,7 @@ mod tests {
         // b's reverted transaction no longer fits: b's balance on the new chain is spent.
         let b0 = tx(&b, 0, 1);
         let out = p.on_tip_change(
+            None,
             &[
                 (
                     a.address(),
@@ -1187,6 +1252,7 @@ mod tests {
         assert_eq!(p.gapped(), vec![a1.id()], "a1 waits for nonce 0");
         // A tip change that lowers the balance drops what it no longer covers.
         let out = p.on_tip_change(
+            None,
             &[(
                 a.address(),
                 Account {
@@ -1387,12 +1453,12 @@ mod tests {
                         }
                         let ids: Vec<TxId> = block.iter().map(|t| t.id()).collect();
                         let changed: Vec<_> = changed.into_iter().collect();
-                        p.on_tip_change(&changed, &ids, &[], now, None);
+                        p.on_tip_change(None, &changed, &ids, &[], now, None);
                     }
                     Op::Balance { sender, balance } => {
                         let addr = keys[sender].address();
                         let nonce = p.account(&addr).nonce;
-                        let out = p.on_tip_change(&[(addr, Account { balance, nonce })], &[], &[], now, None);
+                        let out = p.on_tip_change(None, &[(addr, Account { balance, nonce })], &[], &[], now, None);
                         for d in out.dropped {
                             proptest::prop_assert!(!strands(&p, &made, &d), "{d:?}");
                         }

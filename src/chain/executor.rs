@@ -19,7 +19,7 @@
 use super::exec::{self, execute_block, BlockRun, ExecRecord};
 use super::params::ChainParams;
 use super::shared::{AppliedBlock, ExecCache, SharedApply};
-use super::state::{Account, ApplyError, State, Undo};
+use super::state::{Account, ApplyError, Map, State, Undo};
 use super::validation::BlockError;
 use crate::block::{body_root, Block, BlockHeader, Seal, SharedItem, BLOCK_VERSION};
 use crate::crypto::Address;
@@ -67,6 +67,9 @@ pub struct Switched {
     /// reverted and applied blocks, and whatever their undo records name), with its value
     /// after the switch.
     pub accounts: Vec<(Address, Account)>,
+    /// Every account after the switch: the state's own map (a persistent map, so this is a
+    /// reference to it, not a copy).
+    pub state_accounts: Map<Address, Account>,
 }
 
 /// A switch that failed: the block at `index` of the plan's `apply` did not apply. The
@@ -266,6 +269,7 @@ impl Executor {
                 .map(|a| (a, self.state.get(&a)))
                 .collect(),
         };
+        done.state_accounts = self.state.accounts().clone();
         Ok(done)
     }
 

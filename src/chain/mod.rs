@@ -35,7 +35,7 @@ use orphans::OrphanPool;
 use params::ChainParams;
 use shared::ExecCache;
 use smallvec::SmallVec;
-use state::{Account, State};
+use state::{Account, Map, State};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use validation::BlockError;
@@ -106,6 +106,9 @@ pub struct TipChange {
     pub reverted: Vec<Arc<Block>>,
     /// Accounts touched by reverted or connected blocks, with their new values.
     pub changed: Vec<(Address, Account)>,
+    /// Every account at the new tip (the executor's state map, shared, not copied): a mirror
+    /// of the accounts can take it whole instead of adding `changed` to an older base.
+    pub accounts: Option<Map<Address, Account>>,
     /// What the contracts of `connected` blocks did: (index into `connected`, records), for
     /// the blocks that did contract work.
     pub records: Vec<(usize, Arc<[ExecRecord]>)>,
@@ -143,6 +146,8 @@ pub struct ImportJob {
     done: Option<Result<ImportOutcome, BlockError>>,
     /// The accounts the job's switches changed, with their latest values.
     accounts: BTreeMap<Address, Account>,
+    /// Every account after the job's last switch.
+    state_accounts: Option<Map<Address, Account>>,
     /// The accounts changed by each contract block the job's switches applied.
     contract_touched: BTreeMap<Hash, Vec<Address>>,
     /// A stored block to make the tip if fork choice prefers it ([`ChainState::start_switch`]).
@@ -581,6 +586,7 @@ impl ChainState {
             pending: None,
             done: None,
             accounts: BTreeMap::new(),
+            state_accounts: None,
             contract_touched: BTreeMap::new(),
             switch_to: None,
         }
@@ -683,6 +689,7 @@ impl ChainState {
             Ok(done) => {
                 self.settle(p.revert, &p.apply, done.records);
                 job.accounts.extend(done.accounts);
+                job.state_accounts = Some(done.state_accounts);
                 job.contract_touched.extend(done.contract_touched);
                 if !p.stored_before {
                     let target = *p.apply.last().expect("a switch applies its target");
@@ -1007,6 +1014,7 @@ impl ChainState {
                 .into_iter()
                 .map(|a| (a, job.accounts.get(&a).cloned().unwrap_or_default()))
                 .collect(),
+            accounts: job.state_accounts.clone(),
             records,
             next_rule: Some(self.next_rule(&new_tip)),
         });

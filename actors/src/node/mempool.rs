@@ -264,9 +264,14 @@ impl Handler<TipChanged> for MempoolActor {
         let now = self.env.now_ms();
         let tc = &m.0;
         let cache = self.env.cache();
-        let out = self
-            .pool
-            .on_tip_change(&tc.changed, &tc.included, &tc.reverted_txs, now, cache);
+        let out = self.pool.on_tip_change(
+            tc.accounts.as_ref(),
+            &tc.changed,
+            &tc.included,
+            &tc.reverted_txs,
+            now,
+            cache,
+        );
         self.dropped(out.dropped);
         let expired = self.pool.expire(now);
         self.dropped(expired);
