@@ -197,7 +197,10 @@ pub struct Mempool {
     /// it is there whenever the pool is full; below that an admission and a removal save two
     /// ordered-set updates each (a large cluster's pools are far from full).
     tails: Option<BTreeSet<(u64, u64, TxId)>>,
-    accounts: AccountMirror,
+    /// The pool's mirror of the accounts: the tip's state's own account map, a persistent map
+    /// shared with the state and with every other node's pool on that tip (no copy per node:
+    /// with 1,000 genesis accounts a copy was 38 KB a node).
+    accounts: Map<Address, Account>,
     next_seq: u64,
 }
 
@@ -283,24 +286,6 @@ impl<'a> IntoIterator for &'a Nonces {
     }
 }
 
-/// The pool's mirror of the accounts: the state it started from, a persistent map shared with
-/// the chain's state and with every other node's pool (no copy per node: with 1,000 genesis
-/// accounts a copy was 38 KB a node), and the accounts changed since, from the tip events.
-#[derive(Clone, Debug, Default)]
-struct AccountMirror {
-    base: Map<Address, Account>,
-    changed: HashMap<Address, Account, HashKey>,
-}
-
-impl AccountMirror {
-    fn get(&self, addr: &Address) -> Option<&Account> {
-        self.changed.get(addr).or_else(|| self.base.get(addr))
-    }
-    fn insert(&mut self, addr: Address, acct: Account) {
-        self.changed.insert(addr, acct);
-    }
-}
-
 impl Mempool {
     /// An empty pool over the given account mirror (the genesis or tip state); its table of
     /// ids is keyed with `key` (this node's [`HashKey::derive`]d key).
@@ -310,10 +295,7 @@ impl Mempool {
             by_id: HashMapById::with_hasher(key),
             by_sender: HashMap::with_hasher(key),
             tails: None,
-            accounts: AccountMirror {
-                base: accounts,
-                changed: HashMap::with_hasher(key),
-            },
+            accounts,
             next_seq: 0,
         }
     }
@@ -698,10 +680,11 @@ impl Mempool {
     /// came back and what was let go.
     ///
     /// With `accounts`, every account at the new tip, the mirror becomes that map (shared with
-    /// the state, so nothing is copied) and forgets its own changes; without, `changed` is
-    /// written over its base. Either way it reads as the tip's state: `changed` holds every
-    /// account the switch may have changed. Taking the whole map keeps the mirror's own table
-    /// from growing by every account a block ever changed (a block's miner, at least).
+    /// the state, so nothing is copied); without (a caller with no state at hand), `changed`
+    /// is written into the mirror's own copy. Either way it reads as the tip's state:
+    /// `changed` holds every account the switch may have changed. Taking the whole map keeps a
+    /// pool from holding its own version of every account a block ever changed (a block's
+    /// miner, at least).
     pub fn on_tip_change(
         &mut self,
         accounts: Option<&Map<Address, Account>>,
@@ -716,8 +699,7 @@ impl Mempool {
             self.remove(id);
         }
         if let Some(now) = accounts {
-            self.accounts.base = now.clone();
-            self.accounts.changed.clear();
+            self.accounts = now.clone();
         }
         for (addr, acct) in changed {
             if accounts.is_none() {
@@ -889,9 +871,9 @@ mod tests {
         );
     }
 
-    /// Given the tip's whole account map, the mirror becomes it and keeps no changes of its
-    /// own (so it does not grow with every account a block touches), and reads exactly as
-    /// the overlay of `changed` would.
+    /// Given the tip's whole account map, the mirror is that map itself (no version of its
+    /// own, growing with every account a block touches), and reads exactly as `changed`
+    /// written into its own copy would.
     #[test]
     fn the_mirror_takes_the_tips_accounts_whole() {
         let a = KeyPair::from_seed(b"a");
@@ -913,14 +895,14 @@ mod tests {
             nonce: 0,
         };
         let changed = [(a.address(), a_now), (miner, reward)];
-        let mut tip = rebased.accounts.base.clone();
+        let mut tip = rebased.accounts.clone();
         for (addr, acct) in changed {
             tip.insert(addr, acct);
         }
         overlay.on_tip_change(None, &changed, &[t0.id()], &[], 0, None);
         rebased.on_tip_change(Some(&tip), &changed, &[t0.id()], &[], 0, None);
-        assert!(rebased.accounts.changed.is_empty(), "nothing of its own");
-        assert_eq!(overlay.accounts.changed.len(), 2);
+        assert!(rebased.accounts.ptr_eq(&tip), "the tip's map itself");
+        assert!(!overlay.accounts.ptr_eq(&tip), "a version of its own");
         for addr in [a.address(), b.address(), miner, Address([9; 20])] {
             assert_eq!(
                 rebased.accounts.get(&addr),
