@@ -2,14 +2,17 @@
 //! progress display.
 
 use crate::clock::Clock;
-use chainlab::report::{Event, TraceRecord};
+use chainlab::hash::HashKey;
+use chainlab::report::{Event, Trace, TraceRecord};
 use chainlab::NodeId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
 struct Inner {
-    events: Vec<TraceRecord>,
+    events: Trace,
+    /// The key of `events`' table of block hashes.
+    key: HashKey,
     mined_per_height: BTreeMap<u64, u32>,
     best_height: u64,
     mined_txs: u64,
@@ -47,6 +50,17 @@ impl Recorder {
             inner: Arc::new(Mutex::new(Inner::default())),
             clock,
         }
+    }
+
+    /// An empty recorder on `clock` whose trace keys its table of block hashes with `key`
+    /// ([`Trace::keyed`]).
+    pub fn keyed(clock: Clock, key: HashKey) -> Recorder {
+        let r = Recorder::new(clock);
+        let mut g = r.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.events = Trace::keyed(key);
+        g.key = key;
+        drop(g);
+        r
     }
 
     /// A recorder that only counts events by name (memory stays flat however long it runs).
@@ -103,9 +117,10 @@ impl Recorder {
     }
 
     /// Takes every event recorded so far.
-    pub fn take_events(&self) -> Vec<TraceRecord> {
+    pub fn take_events(&self) -> Trace {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut g.events)
+        let key = g.key;
+        std::mem::replace(&mut g.events, Trace::keyed(key))
     }
 
     /// Number of events so far.

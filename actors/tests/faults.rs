@@ -950,9 +950,9 @@ fn a_crash_drops_what_the_node_had_queued() {
     let stopped = out
         .events
         .iter()
-        .position(|r| r.node == 5 && matches!(r.event, Event::NodeStopped { crashed: true }))
+        .find(|r| r.node == 5 && matches!(r.event, Event::NodeStopped { crashed: true }))
         .expect("node 5 crashed");
-    assert_eq!(out.events[stopped].t_ms, 60 * S);
+    assert_eq!(stopped.t_ms, 60 * S);
     assert_eq!(events_while_down(&out), Vec::<String>::new());
     let imported_at_60 = imports(&out, 5)
         .iter()

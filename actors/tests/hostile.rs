@@ -29,7 +29,7 @@ use chainlab::net::{
     AllowedPeers, Frame, HandshakeRules, Hello, FIRST_UNLISTED_HANDLE, LENGTH_FIELD_BYTES,
     MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
-use chainlab::report::{Event, TraceRecord};
+use chainlab::report::{Event, Trace};
 use chainlab::{Address, ChainState, Hash, Transaction};
 use chainlab_actors::cluster::{Cluster, RunOptions};
 use chainlab_actors::node::messages::GetTip;
@@ -1415,18 +1415,18 @@ impl Attacker {
 // ---------------------------------------------------------------------------------------------
 // Checks against the trace.
 
-fn events_of(events: &[TraceRecord], node: usize) -> Vec<&Event> {
+fn events_of(events: &Trace, node: usize) -> Vec<Event> {
     events
         .iter()
         .filter(|r| r.node == node)
-        .map(|r| &r.event)
+        .map(|r| r.event)
         .collect()
 }
 
 /// Node 0's handle for each attacker key that completed a handshake, found through the
 /// addresses of its connections; every connection of one key has the same handle, from
 /// [`FIRST_UNLISTED_HANDLE`] up, and no two keys share one.
-fn handles(ev: &[&Event], joined: &BTreeMap<u32, Vec<SocketAddr>>) -> BTreeMap<u32, u64> {
+fn handles(ev: &[Event], joined: &BTreeMap<u32, Vec<SocketAddr>>) -> BTreeMap<u32, u64> {
     let by_addr: BTreeMap<&str, u64> = ev
         .iter()
         .filter_map(|e| match e {
@@ -1457,7 +1457,7 @@ fn handles(ev: &[&Event], joined: &BTreeMap<u32, Vec<SocketAddr>>) -> BTreeMap<u
     out
 }
 
-fn check_expectation(ev: &[&Event], handles: &BTreeMap<u32, u64>, case: &str, e: &Expect) {
+fn check_expectation(ev: &[Event], handles: &BTreeMap<u32, u64>, case: &str, e: &Expect) {
     let handle = |peer: u32| -> u64 {
         *handles
             .get(&peer)
@@ -1548,7 +1548,7 @@ fn check_expectation(ev: &[&Event], handles: &BTreeMap<u32, u64>, case: &str, e:
 
 /// Every block node 0 mined in `[from_ms, to_ms]` was imported by nodes 1 and 2 within the
 /// propagation bound. Returns how many there were.
-fn check_propagation(events: &[TraceRecord], from_ms: u64, to_ms: u64) -> usize {
+fn check_propagation(events: &Trace, from_ms: u64, to_ms: u64) -> usize {
     let mined: Vec<(Hash, u64, u64)> = events
         .iter()
         .filter(|r| r.node == 0 && (from_ms..=to_ms).contains(&r.t_ms))

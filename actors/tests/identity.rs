@@ -20,7 +20,7 @@ use chainlab::net::{
     decode_frame, encode_frame, make_hello, node_key, sign_auth, verify_auth, AllowedPeers, Frame,
     HandshakeRules, FIRST_UNLISTED_HANDLE,
 };
-use chainlab::report::{Event, TraceRecord};
+use chainlab::report::{Event, Trace};
 use chainlab::Hash;
 use chainlab_actors::cluster::{Cluster, RunOptions};
 use std::io::{ErrorKind, Read, Write};
@@ -213,11 +213,11 @@ fn against_node_0<T: Send + 'static>(
     (events, out)
 }
 
-fn node_events(events: &[TraceRecord], node: usize) -> Vec<Event> {
+fn node_events(events: &Trace, node: usize) -> Vec<Event> {
     events
         .iter()
         .filter(|r| r.node == node)
-        .map(|r| r.event.clone())
+        .map(|r| r.event)
         .collect()
 }
 

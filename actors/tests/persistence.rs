@@ -619,17 +619,18 @@ fn a_node_whose_store_write_fails_stops_and_restarts_from_its_last_stored_block(
     assert_eq!(out.report.failed_nodes.len(), 1);
     assert_eq!(out.report.failed_nodes[0].node, node);
     // Nothing of the node between its failure and its restart (trace order).
-    let pos = |pred: &dyn Fn(&TraceRecord) -> bool| out.events.iter().position(pred).unwrap();
+    let events: Vec<TraceRecord> = out.events.iter().collect();
+    let pos = |pred: &dyn Fn(&TraceRecord) -> bool| events.iter().position(pred).unwrap();
     let fail_pos = pos(&|r| r.node == node && matches!(r.event, Event::NodeFailed { .. }));
     let restart_pos = pos(&|r| r.node == node && r.t_ms > 0 && starts_event(r));
-    let between: Vec<&TraceRecord> = out.events[fail_pos + 1..restart_pos]
+    let between: Vec<&TraceRecord> = events[fail_pos + 1..restart_pos]
         .iter()
         .filter(|r| r.node == node && !matches!(r.event, Event::Fault(_)))
         .collect();
     assert!(between.is_empty(), "events of the failed node: {between:?}");
-    assert_eq!(out.events[restart_pos].t_ms, freed);
+    assert_eq!(events[restart_pos].t_ms, freed);
     // It restarts at the last block it stored: the height of its last import before failing.
-    let last_stored = out.events[..fail_pos]
+    let last_stored = events[..fail_pos]
         .iter()
         .filter(|r| r.node == node)
         .filter_map(|r| match r.event {
@@ -638,7 +639,7 @@ fn a_node_whose_store_write_fails_stops_and_restarts_from_its_last_stored_block(
         })
         .max()
         .unwrap_or(0);
-    let Event::NodeStarted { height } = out.events[restart_pos].event else {
+    let Event::NodeStarted { height } = events[restart_pos].event else {
         unreachable!()
     };
     assert!(last_stored >= 2, "stored only up to {last_stored}");

@@ -42,11 +42,11 @@ fn an_equivocating_validator_is_caught_by_every_node_and_slashed_once() {
     let penalty = (stake as f64 * pos.slash_fraction).floor() as u64;
     let out = run_ok(cfg);
     assert_no_violations(&out);
-    let phases: Vec<&str> = out
+    let phases: Vec<String> = out
         .events
         .iter()
-        .filter_map(|r| match &r.event {
-            Event::Fault(f) if f.kind == "equivocate" => Some(f.phase.as_str()),
+        .filter_map(|r| match r.event {
+            Event::Fault(f) if f.kind == "equivocate" => Some(f.phase),
             _ => None,
         })
         .collect();

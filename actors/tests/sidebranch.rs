@@ -490,11 +490,11 @@ fn thousands_of_cheap_side_blocks_are_neither_stored_nor_relayed() {
     }
     // The first attacker stayed (its refusals stayed under the flood limit); the pusher was
     // disconnected and discouraged for flooding.
-    let ev: Vec<&Event> = out
+    let ev: Vec<Event> = out
         .events
         .iter()
         .filter(|r| r.node == 0)
-        .map(|r| &r.event)
+        .map(|r| r.event)
         .collect();
     // Node 0 knows each attacker key by a handle it assigns in the order the handshakes
     // completed: the listener, the first attacker, the pusher.

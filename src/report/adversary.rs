@@ -12,7 +12,8 @@
 //! the attacker bends.
 
 use super::eclipse::{eclipse_stats, EclipseSpec, EclipseStats};
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use super::FinalBlock;
 use crate::adversary::theory::{double_spend_success, nakamoto_double_spend, selfish_revenue};
 use crate::adversary::timewarp::{fixed_bound_ms, ideal_interval_ms, WarpRules, MODEL};
@@ -158,7 +159,7 @@ const WARP_TRIALS: u32 = 32;
 pub(super) fn adversaries(
     specs: &[AdversarySpec],
     chain: &[FinalBlock],
-    events: &[TraceRecord],
+    events: &Trace,
 ) -> Vec<AdversaryStats> {
     let on_chain: HashSet<Hash> = chain.iter().skip(1).map(|b| b.hash).collect();
     let on_chain_txs: HashSet<TxId> = chain.iter().flat_map(|b| b.txids.iter().copied()).collect();
@@ -315,6 +316,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::TraceRecord;
     use crate::report::{AttackPublishedEvent, AttackStartedEvent, BlockMinedEvent, WithheldEvent};
 
     fn mined(t_ms: u64, node: NodeId, hash: Hash, height: u64) -> TraceRecord {
@@ -343,7 +345,7 @@ mod tests {
     #[test]
     fn revenue_counts_the_pools_blocks_on_the_final_chain() {
         let h = |i: u8| Hash([i; 32]);
-        let events = vec![
+        let events = [
             mined(1, 0, h(1), 1),
             mined(2, 1, h(2), 1), // the pool's, reverted
             mined(3, 1, h(3), 2),
@@ -375,7 +377,7 @@ mod tests {
             timewarp: None,
             eclipse: None,
         };
-        let s = &adversaries(&[spec], &chain, &events)[0];
+        let s = &adversaries(&[spec], &chain, &Trace::from(&events[..]))[0];
         assert_eq!((s.blocks_mined, s.blocks_on_chain, s.withheld), (2, 1, 1));
         assert!((s.revenue_share - 1.0 / 3.0).abs() < 1e-12);
         assert!((s.effective_hash_share - 0.5).abs() < 1e-12);
@@ -390,7 +392,7 @@ mod tests {
     fn a_timewarp_attacker_gets_the_chains_pace_by_mining_time_and_the_model() {
         let h = |i: u8| Hash([i; 32]);
         // Blocks 1..=3 mined at 10 s, 25 s and 40 s; a stale block at 30 s does not count.
-        let events = vec![
+        let events = [
             mined(10_000, 0, h(1), 1),
             mined(25_000, 1, h(2), 2),
             mined(30_000, 0, h(9), 3),
@@ -419,7 +421,7 @@ mod tests {
                 timewarp: Some(rules.clone()),
                 eclipse: None,
             };
-            let s = &adversaries(&[spec], &chain, &events)[0];
+            let s = &adversaries(&[spec], &chain, &Trace::from(&events[..]))[0];
             assert_eq!(s.achieved_interval_s, Some(15.0));
             assert_eq!(s.target_interval_s, Some(10.0));
             assert_eq!(s.time_warp_fix, Some(fix));
@@ -466,7 +468,7 @@ mod tests {
             public: 20,
             confirmations: 20,
         };
-        let events = vec![
+        let events = [
             at(1, 0, started(0, 10)),
             at(2, 0, published(0)), // its conflict is on the final chain: a success
             at(3, 0, started(1, 11)),
@@ -490,7 +492,7 @@ mod tests {
             timewarp: None,
             eclipse: None,
         };
-        let s = &adversaries(&[spec], &chain, &events)[0];
+        let s = &adversaries(&[spec], &chain, &Trace::from(&events[..]))[0];
         assert_eq!((s.attempts, s.successes), (3, 1));
         assert_eq!(s.success_rate, Some(1.0 / 3.0));
         assert_eq!(

@@ -2,7 +2,8 @@
 //! counted from the execution records of its blocks, so every figure is the one chain's
 //! history, not a sum over nodes.
 
-use super::{Event, FinalBlock, Percentiles, TraceRecord};
+use super::trace::Trace;
+use super::{Event, FinalBlock, Percentiles};
 use crate::chain::exec::ExecRecord;
 use crate::contract::ExecError;
 use crate::crypto::Address;
@@ -112,11 +113,7 @@ pub struct FrontrunWatch {
 impl FrontrunStats {
     /// The copies traced in `events` and the calls `watch` names, judged by the call records
     /// of `chain`.
-    pub fn of(
-        chain: &[FinalBlock],
-        events: &[TraceRecord],
-        watch: &FrontrunWatch,
-    ) -> FrontrunStats {
+    pub fn of(chain: &[FinalBlock], events: &Trace, watch: &FrontrunWatch) -> FrontrunStats {
         let mut called: HashMap<TxId, bool> = HashMap::new();
         let mut watched: BTreeSet<TxId> = BTreeSet::new();
         for r in chain
@@ -384,7 +381,7 @@ mod tests {
             contract: c,
             method: "register".into(),
         };
-        let s = FrontrunStats::of(&chain, &events, &watch);
+        let s = FrontrunStats::of(&chain, &Trace::from(&events[..]), &watch);
         assert_eq!(
             s,
             FrontrunStats {
@@ -398,7 +395,7 @@ mod tests {
                 taken_rate: 0.2,
             }
         );
-        let none = FrontrunStats::of(&chain[2..], &[], &watch);
+        let none = FrontrunStats::of(&chain[2..], &Trace::default(), &watch);
         assert_eq!((none.victim_calls, none.missed, none.win_rate), (1, 1, 0.0));
     }
 

@@ -20,7 +20,8 @@
 //!   to then. An attempt **succeeded** when the victim accepted and the payment is not on the
 //!   final best chain.
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use super::FinalBlock;
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
@@ -118,7 +119,7 @@ pub(super) fn eclipse_stats(
     nodes: &[NodeId],
     alpha: f64,
     chain: &[FinalBlock],
-    events: &[TraceRecord],
+    events: &Trace,
 ) -> (EclipseStats, u64, u64) {
     let victim = spec.victim;
     let outside = |n: NodeId| n != victim && !nodes.contains(&n);
@@ -310,6 +311,7 @@ pub fn branch_accept_time_s(z: u32, alpha: f64, block_interval_ms: u64) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::TraceRecord;
     use crate::report::{BlockMinedEvent, EclipseFedEvent, EclipseStartedEvent};
 
     fn at(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
@@ -337,7 +339,7 @@ mod tests {
     #[test]
     fn lag_is_time_weighted_over_the_mining_period() {
         // Node 0 is the attacker's (ignored), 1 and 2 honest, 3 the victim.
-        let events = vec![
+        let events = [
             at(0, 1, tip(0, 0)),
             at(0, 3, tip(0, 0)),
             at(0, 0, tip(9, 9)), // the attacker's height does not count
@@ -347,7 +349,7 @@ mod tests {
             at(60, 3, tip(2, 2)),
             at(150, 2, tip(5, 5)), // after the window
         ];
-        let (s, n, won) = eclipse_stats(&spec("delay"), &[0], 0.3, &[], &events);
+        let (s, n, won) = eclipse_stats(&spec("delay"), &[0], 0.3, &[], &Trace::from(&events[..]));
         // Lag 0 on [0, 20), 1 on [20, 30), 2 on [30, 40), 1 on [40, 60), 0 on [60, 100].
         assert!((s.lag_mean - (10.0 + 20.0 + 20.0) / 100.0).abs() < 1e-12);
         assert_eq!((s.lag_max, s.network_height, s.victim_height), (2, 2, 2));
@@ -355,7 +357,7 @@ mod tests {
         assert_eq!(s.delay_s, Some(0.01));
         assert_eq!(s.theory.unwrap().lag_mean, Some(0.2));
         assert_eq!(
-            eclipse_stats(&spec("filter"), &[0], 0.3, &[], &events)
+            eclipse_stats(&spec("filter"), &[0], 0.3, &[], &Trace::from(&events[..]))
                 .0
                 .delay_s,
             None
@@ -396,10 +398,16 @@ mod tests {
                 ..FinalBlock::default()
             })
             .collect();
-        let (s, ..) = eclipse_stats(&spec("delay"), &[0], 0.3, &chain, &events);
+        let (s, ..) = eclipse_stats(&spec("delay"), &[0], 0.3, &chain, &Trace::from(&events[..]));
         assert_eq!((s.blocks_received, s.blocks_missed), (1, 1));
         // Blocks off the final chain (a lost race) do not count.
-        let (s, ..) = eclipse_stats(&spec("delay"), &[0], 0.3, &chain[..1], &events);
+        let (s, ..) = eclipse_stats(
+            &spec("delay"),
+            &[0],
+            0.3,
+            &chain[..1],
+            &Trace::from(&events[..]),
+        );
         assert_eq!((s.blocks_received, s.blocks_missed), (1, 0));
         assert!((s.extra_delay_mean_s.unwrap() - 0.030).abs() < 1e-12);
     }
@@ -447,7 +455,7 @@ mod tests {
             at(81, 3, tip(9, 21)),
             at(90, 1, released(2, 9)), // another node's: not the attacker's
         ];
-        let (s, n, won) = eclipse_stats(&spec("branch"), &[0], 0.5, &[], &events);
+        let (s, n, won) = eclipse_stats(&spec("branch"), &[0], 0.5, &[], &Trace::from(&events[..]));
         assert_eq!((n, won, s.accepted, s.fed), (2, 1, 1, 4));
         assert!((s.accept_time_mean_s.unwrap() - 0.021).abs() < 1e-12);
         // z·I/α = 2 · 50 ms / 0.5.
@@ -458,7 +466,14 @@ mod tests {
             ..FinalBlock::default()
         }];
         assert_eq!(
-            eclipse_stats(&spec("branch"), &[0], 0.5, &chain, &events).2,
+            eclipse_stats(
+                &spec("branch"),
+                &[0],
+                0.5,
+                &chain,
+                &Trace::from(&events[..])
+            )
+            .2,
             0
         );
     }

@@ -8,7 +8,8 @@
 //! by policy: the reason of the last `tx_dropped` for it), `lost_on_crashed_nodes` (the node it
 //! was submitted to crashed or was wiped after accepting it), and otherwise lost.
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use super::RunFacts;
 use crate::hash::TxId;
 use crate::mempool::DropReason;
@@ -63,7 +64,7 @@ pub(super) struct TxFates {
 
 impl TxFates {
     /// Follows every workload submission that was not refused.
-    pub(super) fn of(facts: &RunFacts, events: &[TraceRecord]) -> TxFates {
+    pub(super) fn of(facts: &RunFacts, events: &Trace) -> TxFates {
         let on_chain: HashSet<TxId> = facts
             .chain
             .iter()
@@ -111,6 +112,7 @@ impl TxFates {
 mod tests {
     use super::*;
     use crate::hash::Hash;
+    use crate::report::TraceRecord;
     use crate::report::{FinalBlock, RunFacts, TxRejectedEvent};
 
     fn id(i: u8) -> TxId {
@@ -161,7 +163,7 @@ mod tests {
                 reason: "fee".into(),
             })),
         });
-        let f = TxFates::of(&facts, &ev);
+        let f = TxFates::of(&facts, &Trace::from(&ev[..]));
         assert_eq!(
             f,
             TxFates {

@@ -1,7 +1,8 @@
 //! Scenario faults in the report: what the harness measured per fault ([`FaultRecord`]) and
 //! what each fault did ([`FaultEffect`], one [`FaultReport`] per fault in `faults`).
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use super::RunFacts;
 use crate::hash::Hash;
 use crate::NodeId;
@@ -79,7 +80,7 @@ impl FaultEffect {
     /// Counts the blocks mined and the reorgs in `[from, until)` (at least one millisecond).
     fn count_window(
         &mut self,
-        events: &[TraceRecord],
+        events: &Trace,
         from: u64,
         until: u64,
         chain_pos: &HashMap<Hash, usize>,
@@ -108,7 +109,7 @@ impl FaultEffect {
 /// One [`FaultReport`] per scenario fault. `chain_pos` holds the final best chain's blocks.
 pub(super) fn fault_reports(
     facts: &RunFacts,
-    events: &[TraceRecord],
+    events: &Trace,
     chain_pos: &HashMap<Hash, usize>,
 ) -> Vec<FaultReport> {
     let end_ms = ((facts.duration_s + facts.settle_s) * 1000.0) as u64;
@@ -159,7 +160,7 @@ pub struct NodeFailed {
 }
 
 /// Every `node_failed` event, in order.
-pub(super) fn failed_nodes(events: &[TraceRecord]) -> Vec<NodeFailed> {
+pub(super) fn failed_nodes(events: &Trace) -> Vec<NodeFailed> {
     events
         .iter()
         .filter_map(|r| match &r.event {

@@ -2,8 +2,9 @@
 //! [`TxStats`], [`Convergence`] and [`Connections`], computed from the trace and the final
 //! best chain.
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
 use super::fates::Dropped;
+use super::trace::Trace;
 use super::{FinalBlock, RunFacts};
 use crate::hash::{Hash, TxId};
 use crate::NodeId;
@@ -139,7 +140,7 @@ pub struct Connections {
 
 impl Connections {
     /// Counts the TCP connection events.
-    pub(super) fn from_events(events: &[TraceRecord]) -> Connections {
+    pub(super) fn from_events(events: &Trace) -> Connections {
         let mut c = Connections::default();
         for r in events {
             match &r.event {
@@ -203,7 +204,7 @@ impl Tally {
     /// Reads the trace once. `chain_pos` holds the final best chain's blocks.
     pub(super) fn scan(
         facts: &RunFacts,
-        events: &[TraceRecord],
+        events: &Trace,
         chain_pos: &HashMap<Hash, usize>,
     ) -> Tally {
         let live: BTreeSet<NodeId> = facts

@@ -5,7 +5,8 @@
 //! parts live beside it:
 //!
 //! - `event`: the trace vocabulary ([`Event`], with the boxed fields of its larger kinds,
-//!   [`BlockMinedEvent`] and the like; [`TraceRecord`]);
+//!   [`BlockMinedEvent`] and the like; [`TraceRecord`]); `trace`: the records of a run, held
+//!   compactly ([`Trace`]);
 //! - `metrics`: block, transaction, convergence and connection figures;
 //! - `propagation`: full propagation and catch-up times;
 //! - `fates`: what became of the transactions not on the final chain;
@@ -33,6 +34,7 @@ pub mod schema;
 mod spam;
 #[cfg(test)]
 mod testkit;
+mod trace;
 
 pub use adversary::{AdversarySpec, AdversaryStats, AdversaryTheory};
 pub use contracts::{
@@ -61,6 +63,7 @@ pub use safety::{
     check_chain_invariants, check_tree_invariants, CatchUp, Safety, INVARIANT_CHECKS,
 };
 pub use spam::{HonestLoad, SpamStats};
+pub use trace::{Iter as TraceIter, Trace};
 
 use crate::chain::exec::ExecRecord;
 use crate::chain::ChainState;
@@ -265,7 +268,7 @@ pub struct Report {
 
 impl Report {
     /// Computes the report.
-    pub fn compute(facts: &RunFacts, events: &[TraceRecord]) -> Report {
+    pub fn compute(facts: &RunFacts, events: &Trace) -> Report {
         let chain_pos = chain_positions(&facts.chain);
         let tally = Tally::scan(facts, events, &chain_pos);
         let gaps = propagation::disruptions(events, facts.nodes);
@@ -412,7 +415,7 @@ mod tests {
             imp(2500, 2, a, 1),
         ];
         let f = facts(3, a, vec![block(g, 0, vec![]), block(a, 1, vec![])]);
-        let r = Report::compute(&f, &events);
+        let r = Report::compute(&f, &Trace::from(&events[..]));
         assert_eq!((r.blocks.mined, r.blocks.stale, r.blocks.forks), (2, 1, 1));
         // Nodes 0 and 1 were up all along: a reached both 0.3 s after it was mined. Node 2
         // was down when it was mined and imported it 0.5 s after it came back.
@@ -451,7 +454,7 @@ mod tests {
             imp(3400, 3, a, 1),
         ]);
         let f = facts(4, a, vec![block(g, 0, vec![]), block(a, 1, vec![])]);
-        let r = Report::compute(&f, &events);
+        let r = Report::compute(&f, &Trace::from(&events[..]));
         assert_eq!(r.propagation_s.full_s.samples, 0);
         assert_eq!(r.propagation_s.catch_up_s.samples, 2);
         assert_eq!(
@@ -489,7 +492,7 @@ mod tests {
         }
         let mut f = facts(1, hs[3], chain);
         f.k = 3;
-        let r = Report::compute(&f, &events);
+        let r = Report::compute(&f, &Trace::from(&events[..]));
         // tx: in block 1 (mined at 1 s), third confirmation with block 3 (3 s).
         // late: in block 3 (3 s); the tip is block 4, so it has only two confirmations.
         assert_eq!(r.txs.confirmed, 2);

@@ -8,7 +8,8 @@ mod finality;
 
 pub use finality::Finality;
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use super::{FinalBlock, Invariants, RunFacts};
 use crate::block::{Evidence, Item, Seal, SharedItem};
 use crate::config::{Config, ConsensusKind, TOTAL_STAKE};
@@ -210,7 +211,7 @@ impl PosFigures {
     /// The figures of a proof-of-stake run (`None` for proof of work).
     pub(super) fn of(
         facts: &RunFacts,
-        events: &[TraceRecord],
+        events: &Trace,
         chain_pos: &HashMap<Hash, usize>,
     ) -> Option<PosFigures> {
         let p = facts.pos.as_ref()?;
@@ -238,7 +239,7 @@ impl PosFigures {
 }
 
 /// The distinct validators with a `slot_led` event, by slot.
-fn leaders_by_slot(events: &[TraceRecord]) -> BTreeMap<u64, BTreeSet<u32>> {
+fn leaders_by_slot(events: &Trace) -> BTreeMap<u64, BTreeSet<u32>> {
     let mut by_slot: BTreeMap<u64, BTreeSet<u32>> = BTreeMap::new();
     for r in events {
         if let Event::SlotLed(led) = &r.event {
@@ -290,7 +291,7 @@ fn slot_counts(
 fn validator_stats(
     p: &PosFacts,
     total_slots: u64,
-    events: &[TraceRecord],
+    events: &Trace,
     chain_pos: &HashMap<Hash, usize>,
 ) -> Vec<ValidatorStats> {
     let mut blocks: BTreeMap<u32, BTreeSet<Hash>> = BTreeMap::new();
@@ -322,7 +323,7 @@ fn validator_stats(
 }
 
 /// `equivocations`: detected from the trace, included and slashed from the final chain.
-fn equivocations(chain: &[FinalBlock], p: &PosFacts, events: &[TraceRecord]) -> Equivocations {
+fn equivocations(chain: &[FinalBlock], p: &PosFacts, events: &Trace) -> Equivocations {
     let detected: BTreeSet<Hash> = events
         .iter()
         .filter_map(|r| match &r.event {

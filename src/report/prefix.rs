@@ -9,7 +9,8 @@
 //! Nodes are grouped by tip, so a check costs one ancestor walk per distinct tip, and the walks
 //! are memoised per pair of tips: cheap with a thousand nodes, which share a handful of tips.
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
+use super::trace::Trace;
 use crate::hash::Hash;
 use crate::NodeId;
 use serde::Serialize;
@@ -58,7 +59,7 @@ pub struct CommonPrefix {
 }
 
 /// Every reorg of depth >= `k` (none when `k` is 0).
-pub(super) fn self_reorgs(events: &[TraceRecord], k: u64) -> SelfReorgs {
+pub(super) fn self_reorgs(events: &Trace, k: u64) -> SelfReorgs {
     let mut s = SelfReorgs::default();
     for r in events {
         if let Event::Reorg(reorg) = &r.event {
@@ -142,7 +143,7 @@ impl Tips {
 }
 
 /// The cross-node common-prefix check over the whole trace (nothing when `k` is 0).
-pub(super) fn common_prefix(events: &[TraceRecord], k: u64) -> CommonPrefix {
+pub(super) fn common_prefix(events: &Trace, k: u64) -> CommonPrefix {
     let mut cp = CommonPrefix::default();
     let mut tree = Tree::default();
     let mut tips = Tips::default();
@@ -202,6 +203,7 @@ mod tests {
     use super::*;
     use crate::report::testkit::{mined, rec};
     use crate::report::ReorgEvent;
+    use crate::report::TraceRecord;
 
     fn h(i: u8) -> Hash {
         Hash([i; 32])
@@ -233,11 +235,11 @@ mod tests {
     fn two_nodes_apart_k_deep_without_a_reorg_violate_common_prefix() {
         let ev = split_chains(3);
         assert_eq!(
-            self_reorgs(&ev, 3),
+            self_reorgs(&Trace::from(&ev[..]), 3),
             SelfReorgs::default(),
             "no node reorged"
         );
-        let cp = common_prefix(&ev, 3);
+        let cp = common_prefix(&Trace::from(&ev[..]), 3);
         // Only the last tip change (node 1 reaching height 3) finds both sides 3 deep.
         assert_eq!(cp.violations, 1);
         assert_eq!(
@@ -249,7 +251,7 @@ mod tests {
             })
         );
         // Node 2 stayed at genesis: it lags, it does not disagree.
-        assert_eq!(common_prefix(&ev, 4).violations, 0);
+        assert_eq!(common_prefix(&Trace::from(&ev[..]), 4).violations, 0);
         assert!(cp.checked > 0);
     }
 
@@ -264,7 +266,7 @@ mod tests {
         ev.insert(stop_at, rec(3000, 1, Event::NodeStopped { crashed: true }));
         ev.retain(|r| !(r.node == 1 && r.t_ms == 3001));
         assert_eq!(
-            common_prefix(&ev, 3).violations,
+            common_prefix(&Trace::from(&ev[..]), 3).violations,
             0,
             "node 1 stopped at 2 deep"
         );
@@ -273,7 +275,7 @@ mod tests {
         ev.push(tip(4000, 1, h(12), 2));
         ev.push(tip(4001, 0, h(4), 4));
         // k = 2: at 2.001 and 3.0 before the stop, at 4.0 and 4.001 after the restart.
-        let cp = common_prefix(&ev, 2);
+        let cp = common_prefix(&Trace::from(&ev[..]), 2);
         assert_eq!(cp.violations, 4);
         assert_eq!(cp.worst.map(|w| (w.nodes, w.depth)), Some(([0, 1], 2)));
     }
@@ -291,8 +293,8 @@ mod tests {
                 })),
             )
         };
-        let ev = vec![reorg(1000, 0, 2), reorg(2000, 1, 4), reorg(3000, 2, 4)];
-        let s = self_reorgs(&ev, 3);
+        let ev = [reorg(1000, 0, 2), reorg(2000, 1, 4), reorg(3000, 2, 4)];
+        let s = self_reorgs(&Trace::from(&ev[..]), 3);
         assert_eq!(s.count, 2);
         assert_eq!(
             s.worst,

@@ -10,8 +10,9 @@
 //! next `heal` (any heal, even one with `groups`, ends every cut in this accounting). Loss,
 //! latency, reordering and bandwidth rules are not disruptions: they slow the full figure.
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
 use super::metrics::{Percentiles, Tally};
+use super::trace::Trace;
 use super::FinalBlock;
 use crate::NodeId;
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub struct Propagation {
 
 /// When each node was disrupted: half-open `[from, to)` intervals in ms, `to = u64::MAX` when
 /// it never ended.
-pub(super) fn disruptions(events: &[TraceRecord], nodes: usize) -> Vec<Vec<(u64, u64)>> {
+pub(super) fn disruptions(events: &Trace, nodes: usize) -> Vec<Vec<(u64, u64)>> {
     let mut down: BTreeSet<NodeId> = (0..nodes).collect();
     let mut paused: BTreeMap<NodeId, BTreeSet<usize>> = BTreeMap::new();
     let mut cut_all: BTreeSet<usize> = BTreeSet::new();
@@ -168,6 +169,7 @@ mod tests {
     use super::*;
     use crate::report::testkit::rec;
     use crate::report::FaultEvent;
+    use crate::report::TraceRecord;
 
     fn fault(t: u64, node: NodeId, index: usize, kind: &str, phase: &str) -> TraceRecord {
         rec(
@@ -198,7 +200,7 @@ mod tests {
             fault(10000, 0, 3, "heal", "start"),
             rec(11000, 1, Event::NodeStopped { crashed: false }),
         ];
-        let d = disruptions(&ev, 3);
+        let d = disruptions(&Trace::from(&ev[..]), 3);
         assert_eq!(d[0], vec![(3000, 5000), (9000, 10000)]);
         assert_eq!(d[1], vec![(6000, 7000), (9000, 10000), (11000, u64::MAX)]);
         assert_eq!(d[2], vec![(0, 2000), (8000, 10000)]);

@@ -3,9 +3,9 @@
 //! the trace), and the end-of-run invariant checks of one node's chain
 //! ([`check_chain_invariants`]).
 
-use super::event::TraceRecord;
 use super::faults::secs;
 use super::prefix::{self, CommonPrefix, SelfReorgs};
+use super::trace::Trace;
 use super::RunFacts;
 use crate::chain::ChainState;
 use crate::NodeId;
@@ -39,7 +39,7 @@ pub struct Safety {
 }
 
 /// `safety`: the checks over the whole run. `max_depth` is the deepest reorg in the trace.
-pub(super) fn safety(facts: &RunFacts, events: &[TraceRecord], max_depth: u64) -> Safety {
+pub(super) fn safety(facts: &RunFacts, events: &Trace, max_depth: u64) -> Safety {
     let heals = facts
         .faults
         .iter()

@@ -12,8 +12,9 @@
 //!   same figures of the baseline run ([`RunFacts::baseline`]: this config with the spam and
 //!   forkspam entries removed, same seed).
 
-use super::event::{Event, TraceRecord};
+use super::event::Event;
 use super::metrics::TxStats;
+use super::trace::Trace;
 use super::{AdversaryStats, RunFacts};
 use crate::hash::Hash;
 use crate::NodeId;
@@ -95,7 +96,7 @@ pub struct SpamStats {
 pub(super) fn add_spam(
     stats: &mut [AdversaryStats],
     facts: &RunFacts,
-    events: &[TraceRecord],
+    events: &Trace,
     txs: &TxStats,
 ) {
     let adversary: BTreeSet<NodeId> = facts
@@ -133,7 +134,7 @@ pub(super) fn add_spam(
             ..SpamStats::default()
         };
         // Sent items: id → flaw.
-        let mut sent_txs: BTreeMap<Hash, &str> = BTreeMap::new();
+        let mut sent_txs: BTreeMap<Hash, String> = BTreeMap::new();
         let mut sent_blocks: BTreeSet<Hash> = BTreeSet::new();
         for r in events.iter().filter(|r| s.nodes.contains(&r.node)) {
             if let Event::SpamSent(sent) = &r.event {
@@ -141,7 +142,7 @@ pub(super) fn add_spam(
                     sent_blocks.insert(sent.id);
                     out.block_deliveries += sent.peers;
                 } else {
-                    sent_txs.insert(sent.id, &sent.flaw);
+                    sent_txs.insert(sent.id, sent.flaw.clone());
                 }
                 if out.mode.is_empty() {
                     out.mode = mode_of(sent.block, &sent.flaw).into();
@@ -158,7 +159,7 @@ pub(super) fn add_spam(
                 Event::SpamRefused(refused) => {
                     if let Some(flaw) = sent_txs.get(&refused.txid) {
                         out.txs_refused_by_honest += 1;
-                        *out.refused_by_flaw.entry((*flaw).to_string()).or_default() += 1;
+                        *out.refused_by_flaw.entry(flaw.clone()).or_default() += 1;
                     }
                 }
                 Event::BlockImported { hash, .. } if sent_blocks.contains(hash) => {
@@ -216,7 +217,7 @@ mod tests {
                 peers,
             }))
         };
-        let events = vec![
+        let events = [
             rec(1, 0, sent(h(1), false, "bad-signature", 2)),
             rec(1, 0, sent(h(2), false, "overspend", 2)),
             rec(1, 0, sent(h(3), true, "bad-pow", 2)),
@@ -285,7 +286,7 @@ mod tests {
             nodes: vec![0],
             ..AdversaryStats::default()
         }];
-        add_spam(&mut stats, &facts, &events, &txs);
+        add_spam(&mut stats, &facts, &Trace::from(&events[..]), &txs);
         let s = stats[0].spam.as_ref().unwrap();
         assert_eq!(s.mode, "invalid-tx");
         assert_eq!((s.txs_sent, s.blocks_sent, s.block_deliveries), (2, 1, 2));

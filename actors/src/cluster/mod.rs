@@ -37,7 +37,8 @@ use arbiters::Arbiters;
 use chainlab::chain::store::StoreError;
 use chainlab::config::{Config, PlannedCall};
 use chainlab::contract::frontrun::Frontrunner;
-use chainlab::report::{Event, FinalBlock, Report, TraceRecord};
+use chainlab::hash::HashKey;
+use chainlab::report::{Event, FinalBlock, Report, Trace};
 use chainlab::sim::model::{build_topology, stream, TopologyError};
 use chainlab::sim::timeline::FaultState;
 use chainlab::ChainState;
@@ -71,8 +72,8 @@ pub struct RunOptions {
 pub struct RunOutput {
     /// The report.
     pub report: Report,
-    /// Every trace event, in order.
-    pub events: Vec<TraceRecord>,
+    /// Every trace event, in order (held compactly: [`Trace`]).
+    pub events: Trace,
     /// Network counters.
     pub net: NetStats,
     /// Signature cache (hits, misses).
@@ -274,7 +275,7 @@ impl Cluster {
                 |t| if t > genesis_ms { t + 1 } else { genesis_ms },
             );
         let clock = Clock::start(offset);
-        let recorder = Recorder::new(clock);
+        let recorder = Recorder::keyed(clock, HashKey::derive(seed, "trace", 0));
         let tcp = TcpPlan::new(&cfg, &adj)?;
         let net = Network::new(
             n,

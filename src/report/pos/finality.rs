@@ -4,7 +4,8 @@
 
 use super::PosFacts;
 use crate::hash::Hash;
-use crate::report::event::{Event, TraceRecord};
+use crate::report::event::Event;
+use crate::report::Trace;
 use crate::report::{Percentiles, RunFacts};
 use crate::NodeId;
 use serde::Serialize;
@@ -61,7 +62,7 @@ impl Reverted {
 pub(super) fn finality(
     facts: &RunFacts,
     p: &PosFacts,
-    events: &[TraceRecord],
+    events: &Trace,
     chain_pos: &HashMap<Hash, usize>,
     duration_ms: u64,
 ) -> (Finality, Vec<Reverted>) {

@@ -65,7 +65,7 @@ fn line(k: u8) -> Vec<FinalBlock> {
 
 #[test]
 fn slots_are_counted_by_distinct_producing_validators() {
-    let events = vec![
+    let events = [
         led(1000, 0, 1, 0, h(1)),
         led(2000, 1, 2, 1, h(2)),
         led(2000, 2, 2, 2, h(3)),
@@ -75,7 +75,7 @@ fn slots_are_counted_by_distinct_producing_validators() {
         // After the production period: not a counted slot.
         led(12_000, 3, 12, 3, h(6)),
     ];
-    let r = Report::compute(&facts(4, 10.0, line(0)), &events);
+    let r = Report::compute(&facts(4, 10.0, line(0)), &Trace::from(&events[..]));
     let s = r.slots.expect("a pos report has slots");
     // Slots 1..=9 start before 10 s; slot 10 starts at the end.
     assert_eq!((s.total, s.empty, s.single, s.multi), (9, 6, 2, 1));
@@ -116,13 +116,13 @@ fn theory_of_two_equal_validators() {
 #[test]
 fn validators_count_produced_and_final_chain_blocks() {
     let chain = vec![fb(h(0), 0, 0), fb(h(1), 1, 1000), fb(h(4), 2, 3000)];
-    let events = vec![
+    let events = [
         led(1000, 0, 1, 0, h(1)),
         led(2000, 1, 2, 1, h(2)),
         led(3000, 0, 3, 0, h(4)),
         led(3000, 0, 3, 0, h(5)),
     ];
-    let r = Report::compute(&facts(3, 10.0, chain), &events);
+    let r = Report::compute(&facts(3, 10.0, chain), &Trace::from(&events[..]));
     let v = r.validators.expect("a pos report has validators");
     let got: Vec<(u32, NodeId, u64, u64)> = v
         .iter()
@@ -143,21 +143,27 @@ fn validators_count_produced_and_final_chain_blocks() {
 fn finalized_height_is_what_every_live_node_holds_final() {
     let mut f = facts(3, 60.0, line(6));
     f.finals[2].live = false;
-    let events = vec![
+    let events = [
         finalized(20_000, 0, 1, h(2), 2),
         finalized(30_000, 0, 2, h(5), 5),
         finalized(31_000, 1, 1, h(2), 2),
         // Node 2 is down at the end: it does not count.
         finalized(40_000, 2, 0, h(0), 0),
     ];
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!((fin.finalized_height, fin.finalized_epoch), (2, 1));
     f.finals[1].live = false;
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!((fin.finalized_height, fin.finalized_epoch), (5, 2));
     // A live node that finalized nothing: nothing is final everywhere.
     f.finals[2].live = true;
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!(fin.finalized_height, 0);
 }
 
@@ -165,18 +171,22 @@ fn finalized_height_is_what_every_live_node_holds_final() {
 fn lag_is_per_node_and_block_from_slot_start_to_first_finality() {
     // Blocks 1..=3 at 2 s, 4 s, 6 s.
     let f = facts(2, 60.0, line(3));
-    let events = vec![
+    let events = [
         finalized(10_000, 0, 1, h(2), 2), // node 0: block 1 after 8 s, block 2 after 6 s
         finalized(11_000, 1, 1, h(2), 2), // node 1: 9 s, 7 s
         finalized(11_500, 1, 1, h(2), 2), // again: not a first time
         finalized(16_000, 0, 2, h(3), 3), // node 0: block 3 after 10 s
     ];
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!(fin.lag_s.samples, 5);
     assert_eq!(fin.lag_s.p50, Some(8.0));
     assert_eq!(fin.lag_s.p99, Some(10.0));
     assert_eq!(fin.reverted, 0);
-    let none = Report::compute(&f, &[]).finality.expect("finality");
+    let none = Report::compute(&f, &Trace::default())
+        .finality
+        .expect("finality");
     assert_eq!((none.lag_s.p50, none.lag_s.samples), (None, 0));
 }
 
@@ -184,12 +194,12 @@ fn lag_is_per_node_and_block_from_slot_start_to_first_finality() {
 fn a_reverted_finalized_block_is_counted_once_and_fails_the_run() {
     let f = facts(2, 60.0, line(3));
     let off_chain = h(0xee);
-    let events = vec![
+    let events = [
         finalized(10_000, 0, 1, off_chain, 2),
         finalized(11_000, 1, 1, off_chain, 2),
         finalized(12_000, 1, 1, h(3), 3),
     ];
-    let r = Report::compute(&f, &events);
+    let r = Report::compute(&f, &Trace::from(&events[..]));
     let fin = r.finality.as_ref().expect("finality");
     assert_eq!(fin.reverted, 1);
     assert_eq!(r.invariants.checked, 1);
@@ -200,10 +210,10 @@ fn a_reverted_finalized_block_is_counted_once_and_fails_the_run() {
         r.invariants.violations
     );
     assert!(r.failed());
-    let ok = Report::compute(&f, &events[2..]);
+    let ok = Report::compute(&f, &Trace::from(&events[2..]));
     assert_eq!(ok.finality.expect("finality").reverted, 0);
     assert!(ok.invariants.violations.is_empty());
-    assert!(!Report::compute(&f, &events[2..]).failed());
+    assert!(!Report::compute(&f, &Trace::from(&events[2..])).failed());
 }
 
 #[test]
@@ -237,13 +247,17 @@ fn a_stall_is_a_long_gap_in_finality_while_blocks_are_made() {
         mined(40_000, 0, h(8), h(7), 4),
         finalized(60_000, 0, 6, h(4), 4),
     ];
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!((fin.stalls, fin.stall_s), (1, 40.0));
     // A node catching up (finalizing heights others already had) is no progress; a new height
     // at 45 s is.
     events.insert(4, finalized(45_000, 0, 4, h(3), 3));
     events.insert(4, finalized(44_000, 1, 2, h(2), 2));
-    let fin = Report::compute(&f, &events).finality.expect("finality");
+    let fin = Report::compute(&f, &Trace::from(&events[..]))
+        .finality
+        .expect("finality");
     assert_eq!((fin.stalls, fin.stall_s), (0, 0.0));
 }
 
@@ -268,8 +282,8 @@ fn equivocations_detected_from_the_trace_included_and_slashed_on_the_final_chain
             })),
         )
     };
-    let events = vec![ev(1000, 0, 0xa1), ev(1100, 1, 0xa1), ev(1200, 1, 0xa2)];
-    let e = Report::compute(&facts(3, 10.0, chain), &events)
+    let events = [ev(1000, 0, 0xa1), ev(1100, 1, 0xa1), ev(1200, 1, 0xa2)];
+    let e = Report::compute(&facts(3, 10.0, chain), &Trace::from(&events[..]))
         .equivocations
         .expect("equivocations");
     assert_eq!(
@@ -287,12 +301,12 @@ fn equivocations_detected_from_the_trace_included_and_slashed_on_the_final_chain
 fn a_proof_of_work_report_has_no_proof_of_stake_keys() {
     let mut f = facts(2, 10.0, line(2));
     f.pos = None;
-    let events = vec![
+    let events = [
         mined(1000, 0, h(1), h(0), 1),
         led(1000, 0, 1, 0, h(1)),
         finalized(5000, 0, 1, h(0xee), 1),
     ];
-    let r = Report::compute(&f, &events);
+    let r = Report::compute(&f, &Trace::from(&events[..]));
     assert_eq!(r.invariants.checked, 0, "no finality invariant");
     let v = serde_json::to_value(&r).expect("serializes");
     let keys: Vec<&str> = v
@@ -304,8 +318,11 @@ fn a_proof_of_work_report_has_no_proof_of_stake_keys() {
     for k in ["slots", "validators", "finality", "equivocations"] {
         assert!(!keys.contains(&k), "{k} in a proof-of-work report");
     }
-    let pos = serde_json::to_value(Report::compute(&facts(2, 10.0, line(2)), &events))
-        .expect("serializes");
+    let pos = serde_json::to_value(Report::compute(
+        &facts(2, 10.0, line(2)),
+        &Trace::from(&events[..]),
+    ))
+    .expect("serializes");
     for k in ["slots", "validators", "finality", "equivocations"] {
         assert!(pos.get(k).is_some(), "{k} missing from a pos report");
     }
