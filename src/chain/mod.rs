@@ -37,7 +37,7 @@ use shared::ExecCache;
 use smallvec::SmallVec;
 use state::{Account, Map, State};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use validation::BlockError;
 
 /// How many past timestamps the median-time-past rule looks at.
@@ -53,16 +53,54 @@ enum Status {
     Invalid,
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
+/// What every node that stores a block derives alike from it: the block, its transaction ids,
+/// and what follows from its branch (height, cumulative work, the consensus engine's state).
+/// Immutable; with a process-wide cache ([`ChainState::share`], `chain::shared`) the nodes of
+/// a process hold one copy per block instead of one each.
+///
+/// Why sharing it changes nothing any node observes: a node takes another's copy only when
+/// its own block is that copy's block (the same `Arc`, or equal), and the copy was built on the
+/// very copy this node holds for the parent (`parent`). By induction down to genesis (whose
+/// copy has no parent, and is taken only for an equal genesis block), the two nodes hold the
+/// same blocks all along the branch, so every field, a function of the block and its
+/// ancestors alone (`height` and `total_work` of the headers, `consensus` of
+/// [`Consensus::child_state`], which reads only the parent's state and the block, under the one
+/// engine of the process's `ChainParams`), is what this node would have computed. What
+/// depends on the node (its tie-break draw, whether it connected the block or found it
+/// invalid, the records of its own execution, the children it stored) stays in [`Entry`].
+#[derive(Debug)]
+pub(crate) struct BlockInfo {
     block: Arc<Block>,
     tx_ids: Arc<Vec<TxId>>,
     height: u64,
     total_work: u128,
-    tie_key: u64,
-    status: Status,
     /// The consensus engine's state after this block ([`Consensus::child_state`]).
     consensus: BranchState,
+    /// The parent's copy this one was built on (none for genesis): a weak reference, which
+    /// keeps the parent's allocation (so its address is never reused while this copy lives)
+    /// but not the parent itself.
+    parent: Weak<BlockInfo>,
+}
+
+impl BlockInfo {
+    /// Whether this copy can stand for `block` whose parent's copy is `parent` (`None`:
+    /// genesis): see the type's doc.
+    pub(crate) fn fits(&self, block: &Arc<Block>, parent: Option<&Arc<BlockInfo>>) -> bool {
+        let same_parent = match parent {
+            Some(p) => std::ptr::eq(self.parent.as_ptr(), Arc::as_ptr(p)),
+            None => self.parent.ptr_eq(&Weak::new()),
+        };
+        same_parent && (Arc::ptr_eq(&self.block, block) || *self.block == **block)
+    }
+}
+
+/// One node's record of a block in its tree: the part every node shares ([`BlockInfo`]) and
+/// what is this node's own.
+#[derive(Clone, Debug)]
+struct Entry {
+    info: Arc<BlockInfo>,
+    tie_key: u64,
+    status: Status,
     /// What its contracts did, once connected (`None` when nothing: no contract work).
     records: Option<Arc<[ExecRecord]>>,
     /// Its stored children: nearly always one, held in place. Kept in the entry rather than
@@ -280,13 +318,16 @@ impl ChainState {
         entries.insert(
             hash,
             Entry {
-                block: genesis,
-                tx_ids: Arc::new(Vec::new()),
-                height: 0,
-                total_work: 0,
+                info: Arc::new(BlockInfo {
+                    block: genesis,
+                    tx_ids: Arc::new(Vec::new()),
+                    height: 0,
+                    total_work: 0,
+                    consensus: engine.genesis_state(&hash),
+                    parent: Weak::new(),
+                }),
                 tie_key: 0,
                 status: Status::Valid,
-                consensus: engine.genesis_state(&hash),
                 records: None,
                 children: SmallVec::new(),
             },
@@ -330,7 +371,7 @@ impl ChainState {
     }
     /// Cumulative work of the best chain.
     pub fn tip_work(&self) -> u128 {
-        self.entries[&self.tip()].total_work
+        self.entries[&self.tip()].info.total_work
     }
     /// State at the tip, from the executor in place.
     ///
@@ -378,8 +419,8 @@ impl ChainState {
         let e = &self.entries[hash];
         BlockRef {
             hash: *hash,
-            block: e.block.clone(),
-            tx_ids: e.tx_ids.clone(),
+            block: e.info.block.clone(),
+            tx_ids: e.info.tx_ids.clone(),
         }
     }
     /// Best-chain hashes from genesis to tip.
@@ -409,7 +450,7 @@ impl ChainState {
 
     /// The block `hash`, if stored.
     pub fn get(&self, hash: &Hash) -> Option<&Arc<Block>> {
-        self.entries.get(hash).map(|e| &e.block)
+        self.entries.get(hash).map(|e| &e.info.block)
     }
     /// Number of blocks in the tree (all branches, genesis included).
     pub fn block_count(&self) -> usize {
@@ -419,23 +460,23 @@ impl ChainState {
     fn is_canonical(&self, hash: &Hash) -> bool {
         self.entries
             .get(hash)
-            .is_some_and(|e| self.canonical.get(e.height as usize) == Some(hash))
+            .is_some_and(|e| self.canonical.get(e.info.height as usize) == Some(hash))
     }
 
     /// The ancestor of `hash` at `height` (walks back to the best chain, then indexes it).
     fn ancestor(&self, mut hash: Hash, height: u64) -> Option<Hash> {
         loop {
             let e = self.entries.get(&hash)?;
-            if e.height < height {
+            if e.info.height < height {
                 return None;
             }
-            if e.height == height {
+            if e.info.height == height {
                 return Some(hash);
             }
             if self.is_canonical(&hash) {
                 return self.canonical.get(height as usize).copied();
             }
-            hash = e.block.header.parent;
+            hash = e.info.block.header.parent;
         }
     }
 
@@ -448,9 +489,56 @@ impl ChainState {
     }
 
     /// Shares work with the other nodes of the process through `cache` (the median time past
-    /// of recent blocks: `chain::shared`), or stops sharing (`None`).
+    /// of recent blocks, and the part of each stored block every node derives alike:
+    /// `chain::shared`), or stops sharing (`None`).
+    ///
+    /// Sharing, the blocks already stored take the process's copies of their shared parts
+    /// (`BlockInfo`), or offer theirs, parents first. One cache serves the nodes of one
+    /// `ChainParams` and consensus engine (those of a process).
     pub fn share(&mut self, cache: Option<Arc<ExecCache>>) {
         self.shared = cache;
+        let Some(cache) = self.shared.clone() else {
+            return;
+        };
+        let mut order: Vec<(u64, Hash)> = self
+            .entries
+            .iter()
+            .map(|(h, e)| (e.info.height, *h))
+            .collect();
+        order.sort_unstable();
+        for (_, hash) in order {
+            let info = &self.entries[&hash].info;
+            let parent = if hash == self.genesis {
+                None
+            } else {
+                match self.entries.get(&info.block.header.parent) {
+                    Some(p) => Some(p.info.clone()),
+                    // Not stored: nothing can vouch for its branch; it keeps its own part.
+                    None => continue,
+                }
+            };
+            // The parent may have taken another node's copy (an equal block on an equal
+            // branch, see `BlockInfo`): this block's part is then rebuilt on that copy.
+            let own = match &parent {
+                Some(p) if !std::ptr::eq(info.parent.as_ptr(), Arc::as_ptr(p)) => {
+                    Arc::new(BlockInfo {
+                        block: info.block.clone(),
+                        tx_ids: info.tx_ids.clone(),
+                        height: info.height,
+                        total_work: info.total_work,
+                        consensus: info.consensus.clone(),
+                        parent: Arc::downgrade(p),
+                    })
+                }
+                _ => info.clone(),
+            };
+            let block = own.block.clone();
+            let taken =
+                cache.offer_block_info(hash, own, |i: &BlockInfo| i.fits(&block, parent.as_ref()));
+            if let Some(e) = self.entries.get_mut(&hash) {
+                e.info = taken;
+            }
+        }
     }
 
     fn walk_median_time_past(&self, mut hash: Hash) -> u64 {
@@ -459,11 +547,11 @@ impl ChainState {
             let Some(e) = self.entries.get(&hash) else {
                 break;
             };
-            ts.push(e.block.header.timestamp_ms);
-            if e.height == 0 {
+            ts.push(e.info.block.header.timestamp_ms);
+            if e.info.height == 0 {
                 break;
             }
-            hash = e.block.header.parent;
+            hash = e.info.block.header.parent;
         }
         ts.sort_unstable();
         ts.get(ts.len() / 2).copied().unwrap_or(0)
@@ -479,9 +567,9 @@ impl ChainState {
         if p.status == Status::Invalid {
             return Err(BlockError::InvalidAncestor(header.parent));
         }
-        if header.height != p.height + 1 {
+        if header.height != p.info.height + 1 {
             return Err(BlockError::BadHeight {
-                expected: p.height + 1,
+                expected: p.info.height + 1,
                 got: header.height,
             });
         }
@@ -619,7 +707,7 @@ impl ChainState {
                     return Step::Done(Err(self.branch_failed(&apply, failed)));
                 }
                 job.pending = Some(Pending {
-                    block: self.entries[&target].block.clone(),
+                    block: self.entries[&target].info.block.clone(),
                     first: true,
                     revert: plan.revert.len(),
                     apply,
@@ -735,16 +823,11 @@ impl ChainState {
         }
         self.check_header(&b.block.header, now_ms)?;
         self.check_fork(&b.block.header.parent)?;
-        let p = &self.entries[&b.block.header.parent];
-        let consensus = self.engine.child_state(self, &p.consensus, &b.block)?;
+        let parent = self.entries[&b.block.header.parent].info.clone();
         let entry = Entry {
-            height: p.height + 1,
-            total_work: p.total_work + self.engine.weight(&b.block.header),
-            block: b.block.clone(),
-            tx_ids: b.tx_ids.clone(),
+            info: self.block_info(&b, &parent)?,
             tie_key,
             status: Status::Pending,
-            consensus,
             records: None,
             children: SmallVec::new(),
         };
@@ -756,13 +839,43 @@ impl ChainState {
         Ok((b.block, true))
     }
 
+    /// The shared part of the entry of `b`, a child of the block whose part is `parent`: the
+    /// process's copy when another node stored it ([`BlockInfo`]), else computed here (and
+    /// offered to the other nodes).
+    fn block_info(
+        &self,
+        b: &CheckedBlock,
+        parent: &Arc<BlockInfo>,
+    ) -> Result<Arc<BlockInfo>, BlockError> {
+        let fits = |i: &BlockInfo| i.fits(&b.block, Some(parent));
+        if let Some(found) = self
+            .shared
+            .as_ref()
+            .and_then(|c| c.block_info(&b.hash, fits))
+        {
+            return Ok(found);
+        }
+        let info = Arc::new(BlockInfo {
+            consensus: self.engine.child_state(self, &parent.consensus, &b.block)?,
+            height: parent.height + 1,
+            total_work: parent.total_work + self.engine.weight(&b.block.header),
+            block: b.block.clone(),
+            tx_ids: b.tx_ids.clone(),
+            parent: Arc::downgrade(parent),
+        });
+        Ok(match &self.shared {
+            Some(c) => c.offer_block_info(b.hash, info, fits),
+            None => info,
+        })
+    }
+
     fn branch_tip(&self, hash: &Hash) -> BranchTip {
         let e = &self.entries[hash];
         BranchTip {
-            weight: e.total_work,
-            height: e.height,
+            weight: e.info.total_work,
+            height: e.info.height,
             tie_key: e.tie_key,
-            priority: self.engine.tie_priority(&e.block.header),
+            priority: self.engine.tie_priority(&e.info.block.header),
         }
     }
 
@@ -785,7 +898,7 @@ impl ChainState {
         match self.engine.finalized(self, &tip) {
             None => true,
             Some(f) => {
-                let height = self.entries.get(&f).map_or(0, |e| e.height);
+                let height = self.entries.get(&f).map_or(0, |e| e.info.height);
                 self.ancestor(*hash, height) == Some(f)
             }
         }
@@ -798,7 +911,7 @@ impl ChainState {
     fn favored_tie(&self, hash: &Hash, tip: &Hash) -> Option<bool> {
         let favor = self.params.favor.as_ref().filter(|_| self.favor_applies)?;
         let (c, t) = (&self.entries[hash], &self.entries[tip]);
-        let favored = |e: &Entry| favor.miners.contains(&e.block.header.miner);
+        let favored = |e: &Entry| favor.miners.contains(&e.info.block.header.miner);
         match (favored(c), favored(t)) {
             (true, false) => Some(favor.wins(c.tie_key)),
             (false, true) => Some(!favor.wins(t.tie_key)),
@@ -851,10 +964,10 @@ impl ChainState {
             let Some(e) = self.entries.get(&h) else {
                 return false;
             };
-            if e.height <= p.height || e.block.header.miner != p.miner {
+            if e.info.height <= p.height || e.info.block.header.miner != p.miner {
                 return false;
             }
-            h = e.block.header.parent;
+            h = e.info.block.header.parent;
         }
     }
 
@@ -865,10 +978,10 @@ impl ChainState {
         let mut h = target;
         while !self.is_canonical(&h) {
             branch.push(self.block_ref(&h));
-            h = self.entries[&h].block.header.parent;
+            h = self.entries[&h].info.block.header.parent;
         }
         branch.reverse();
-        let fork_height = self.entries[&h].height as usize;
+        let fork_height = self.entries[&h].info.height as usize;
         SwitchPlan {
             from: self.tip(),
             revert: self.canonical[fork_height + 1..]
@@ -950,12 +1063,12 @@ impl ChainState {
         let mut h = old_tip;
         while !self.is_canonical(&h) {
             reverted.push(h);
-            h = self.entries[&h].block.header.parent;
+            h = self.entries[&h].info.block.header.parent;
         }
-        let fork_height = self.entries[&h].height as usize;
+        let fork_height = self.entries[&h].info.height as usize;
         let connected: Vec<Arc<Block>> = self.canonical[fork_height + 1..]
             .iter()
-            .map(|c| self.entries[c].block.clone())
+            .map(|c| self.entries[c].info.block.clone())
             .collect();
         let records = self.canonical[fork_height + 1..]
             .iter()
@@ -964,15 +1077,15 @@ impl ChainState {
             .collect();
         let included: Vec<TxId> = self.canonical[fork_height + 1..]
             .iter()
-            .flat_map(|c| self.entries[c].tx_ids.iter().copied())
+            .flat_map(|c| self.entries[c].info.tx_ids.iter().copied())
             .collect();
         let included_set: HashSet<TxId> = included.iter().copied().collect();
         let mut touched = BTreeSet::new();
         let mut reverted_txs = Vec::new();
         for r in reverted.iter().rev() {
             let e = &self.entries[r];
-            touched.insert(e.block.header.miner);
-            for (tx, id) in e.block.txs.iter().zip(e.tx_ids.iter()) {
+            touched.insert(e.info.block.header.miner);
+            for (tx, id) in e.info.block.txs.iter().zip(e.info.tx_ids.iter()) {
                 touched.insert(tx.sender());
                 touched.insert(tx.to);
                 if !included_set.contains(id) {
@@ -1008,7 +1121,7 @@ impl ChainState {
             reverted: reverted
                 .iter()
                 .rev()
-                .map(|r| self.entries[r].block.clone())
+                .map(|r| self.entries[r].info.block.clone())
                 .collect(),
             changed: touched
                 .into_iter()
@@ -1058,12 +1171,12 @@ impl ChainState {
         let start = locator
             .iter()
             .find(|h| self.is_canonical(h))
-            .map(|h| self.entries[h].height as usize)
+            .map(|h| self.entries[h].info.height as usize)
             .unwrap_or(0);
         let mut out = Vec::new();
         let mut bytes = 0u64;
         for h in self.canonical.iter().skip(start + 1) {
-            let block = &self.entries[h].block;
+            let block = &self.entries[h].info.block;
             let size = crate::encoding::encoded_len(&**block);
             if out.len() >= max || (!out.is_empty() && bytes + size > max_bytes) {
                 return (out, true);
@@ -1155,13 +1268,13 @@ impl ChainState {
 
 impl Ancestry for ChainState {
     fn header(&self, hash: &Hash) -> Option<&BlockHeader> {
-        self.entries.get(hash).map(|e| &e.block.header)
+        self.entries.get(hash).map(|e| &e.info.block.header)
     }
     fn ancestor(&self, hash: &Hash, height: u64) -> Option<Hash> {
         ChainState::ancestor(self, *hash, height)
     }
     fn branch_state(&self, hash: &Hash) -> Option<&BranchState> {
-        self.entries.get(hash).map(|e| &e.consensus)
+        self.entries.get(hash).map(|e| &e.info.consensus)
     }
 }
 
@@ -1375,5 +1488,118 @@ mod finality_tests {
         let out = a.switch_to(a.tip(), 10_000).unwrap();
         assert!(out.tip_change.is_none());
         a.verify_replay().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod share_tests {
+    use super::*;
+    use crate::hash::HashKey;
+
+    fn params() -> Arc<ChainParams> {
+        Arc::new(ChainParams::for_tests(Vec::new()))
+    }
+
+    /// The next block on `c`'s tip, sealed and checked.
+    fn next(c: &mut ChainState, miner: u8, now_ms: u64) -> CheckedBlock {
+        let mut block = c
+            .build_block(&[], Vec::new(), Address([miner; 20]), now_ms)
+            .expect("the reward fits");
+        crate::consensus::pow::grind(&mut block.header, 0, u64::MAX).expect("sealed");
+        validation::check_block(Arc::new(block), c.params(), None).expect("checks")
+    }
+
+    /// A main chain of three blocks and a side block at height 2.
+    fn blocks(p: &Arc<ChainParams>) -> Vec<CheckedBlock> {
+        let mut builder = ChainState::new(p.clone());
+        let mut out = Vec::new();
+        for i in 1..=3 {
+            let b = next(&mut builder, 9, i * 1_000);
+            builder.import(b.clone(), i * 1_000, 0).unwrap();
+            out.push(b);
+        }
+        let mut side = ChainState::new(p.clone());
+        side.import(out[0].clone(), 1_000, 0).unwrap();
+        out.push(next(&mut side, 8, 2_500));
+        out
+    }
+
+    fn info<'a>(c: &'a ChainState, h: &Hash) -> &'a Arc<BlockInfo> {
+        &c.entries[h].info
+    }
+
+    #[test]
+    fn an_entry_holds_no_more_than_its_own_part() {
+        let size = std::mem::size_of::<Entry>();
+        assert!(size <= 88, "an entry takes {size} bytes");
+    }
+
+    #[test]
+    fn nodes_sharing_a_cache_hold_one_copy_per_block_and_see_what_they_would_alone() {
+        let p = params();
+        let cache = Arc::new(ExecCache::new(64, HashKey::default()));
+        let blocks = blocks(&p);
+        // Two nodes sharing (each with its own genesis `Arc`), one alone.
+        let (mut a, mut b, mut alone) = (
+            ChainState::new(p.clone()),
+            ChainState::new(p.clone()),
+            ChainState::new(p.clone()),
+        );
+        a.share(Some(cache.clone()));
+        b.share(Some(cache.clone()));
+        assert!(Arc::ptr_eq(info(&a, &a.genesis()), info(&b, &b.genesis())));
+        for (i, blk) in blocks.iter().enumerate() {
+            // `b` gets a copy of each block decoded apart (another `Arc`, equal).
+            let copy = validation::check_block(Arc::new((*blk.block).clone()), &p, None).unwrap();
+            let outs = [
+                a.import(blk.clone(), 10_000, i as u64),
+                b.import(copy, 10_000, i as u64),
+                alone.import(blk.clone(), 10_000, i as u64),
+            ];
+            let shown: Vec<String> = outs.iter().map(|o| format!("{o:?}")).collect();
+            assert_eq!(shown[0], shown[2]);
+            assert_eq!(shown[1], shown[2]);
+        }
+        for blk in &blocks {
+            let (x, y) = (info(&a, &blk.hash), info(&alone, &blk.hash));
+            assert!(Arc::ptr_eq(x, info(&b, &blk.hash)), "one copy per block");
+            assert!(!Arc::ptr_eq(x, y));
+            assert_eq!(
+                (x.height, x.total_work, &x.tx_ids, &x.block),
+                (y.height, y.total_work, &y.tx_ids, &y.block)
+            );
+        }
+        for c in [&a, &b] {
+            assert_eq!(c.tip(), alone.tip());
+            assert_eq!(c.state().root(), alone.state().root());
+            assert_eq!(c.side_block_count(), alone.side_block_count());
+        }
+
+        // A node that stored the blocks before it shared takes the process's copies.
+        let mut late = ChainState::new(p.clone());
+        for blk in &blocks {
+            late.import(blk.clone(), 10_000, 0).unwrap();
+        }
+        late.share(Some(cache.clone()));
+        for blk in &blocks {
+            assert!(Arc::ptr_eq(info(&late, &blk.hash), info(&a, &blk.hash)));
+        }
+
+        // A copy built on another parent copy does not stand for the block.
+        let tip = alone.tip();
+        let parent = info(&alone, &alone.get(&tip).unwrap().header.parent).clone();
+        let block = alone.get(&tip).unwrap().clone();
+        assert!(cache
+            .block_info(&tip, |i| i.fits(&block, Some(&parent)))
+            .is_none());
+        assert!(cache.block_info(&tip, |i| i.fits(&block, None)).is_none());
+        let shared_parent = info(&a, &block.header.parent).clone();
+        assert!(cache
+            .block_info(&tip, |i| i.fits(&block, Some(&shared_parent)))
+            .is_some());
+
+        // Once no node holds a block, its copy is gone.
+        drop((a, b, late, shared_parent));
+        assert!(cache.block_info(&tip, |_| true).is_none());
     }
 }

@@ -138,12 +138,12 @@ impl ChainState {
         };
         if target == tip
             || e.status == Status::Invalid
-            || e.total_work != self.entries[&tip].total_work
+            || e.info.total_work != self.entries[&tip].info.total_work
         {
             return Ok(false);
         }
         if let Some(f) = self.engine.finalized(self, &tip) {
-            let height = self.entries.get(&f).map_or(0, |e| e.height);
+            let height = self.entries.get(&f).map_or(0, |e| e.info.height);
             if self.ancestor(target, height) != Some(f) {
                 return Ok(false);
             }

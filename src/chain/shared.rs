@@ -20,7 +20,13 @@
 //! it holds), so each node of a process asking it of the same parent gets what its own walk
 //! of its block tree would give.
 //!
-//! All three are bounded. A miss only recomputes, so what is evicted, and when, never changes a
+//! And it hands out, per block hash, the part of a block-tree entry that every node storing
+//! the block derives alike (`BlockInfo`: the block, its transaction ids,
+//! height, cumulative work and consensus state), so that the nodes of a process hold one copy
+//! per block rather than one each. It keeps them by weak reference: a copy lives as long as a
+//! node holds it, and the table is swept of dead references as it doubles.
+//!
+//! All four are bounded. A miss only recomputes, so what is evicted, and when, never changes a
 //! result. Safe to share across threads (a mutex, held only to look up and insert, never
 //! while executing).
 
@@ -29,11 +35,12 @@ use super::executor::{BlockRef, Records};
 use super::params::ChainParams;
 use super::state::{State, Undo};
 use super::validation::BlockError;
+use super::BlockInfo;
 use crate::crypto::Address;
 use crate::hash::{Hash, HashKey, HashMapById};
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Entries kept by default: blocks (the highest heights are kept).
 pub const DEFAULT_CAPACITY: usize = 256;
@@ -43,6 +50,9 @@ const REPLAY_CAPACITY: usize = 16;
 
 /// Slots of the median-time-past memo (direct-mapped: a collision only evicts).
 const MTP_SLOTS: usize = 1024;
+
+/// Size of the table of shared block parts at which it is first swept of dead references.
+const BLOCK_INFO_SWEEP: usize = 1024;
 
 /// A block applied on its parent's post-state.
 #[derive(Clone, Debug)]
@@ -90,6 +100,14 @@ struct Inner {
     capacity: usize,
 }
 
+/// The shared parts of block entries, by block hash.
+#[derive(Debug)]
+struct BlockInfos {
+    map: HashMapById<Weak<BlockInfo>>,
+    /// The size at which dead references are next swept: twice the live ones after a sweep.
+    sweep_at: usize,
+}
+
 #[derive(Debug, Default)]
 struct Replays {
     done: VecDeque<(Hash, Arc<Result<State, String>>)>,
@@ -102,6 +120,8 @@ pub struct ExecCache {
     replays: Mutex<Replays>,
     /// Median time past by block hash, direct-mapped by the hash's last bytes.
     mtp: Mutex<Vec<Option<(Hash, u64)>>>,
+    /// Shared parts of block entries ([`BlockInfo`]).
+    blocks: Mutex<BlockInfos>,
     hits: AtomicU64,
     misses: AtomicU64,
     replays_run: AtomicU64,
@@ -120,6 +140,10 @@ impl ExecCache {
             }),
             replays: Mutex::new(Replays::default()),
             mtp: Mutex::new(vec![None; MTP_SLOTS]),
+            blocks: Mutex::new(BlockInfos {
+                map: HashMapById::with_hasher(key),
+                sweep_at: BLOCK_INFO_SWEEP,
+            }),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             replays_run: AtomicU64::new(0),
@@ -177,6 +201,45 @@ impl ExecCache {
         let mtp = compute();
         self.mtp.lock().unwrap_or_else(|p| p.into_inner())[slot] = Some((*hash, mtp));
         mtp
+    }
+
+    /// The shared part of block `hash`'s entry that some node of the process holds, if it
+    /// `fits` the asking node's block and branch ([`BlockInfo::fits`]).
+    pub(super) fn block_info(
+        &self,
+        hash: &Hash,
+        fits: impl Fn(&BlockInfo) -> bool,
+    ) -> Option<Arc<BlockInfo>> {
+        let found = {
+            let t = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+            t.map.get(hash).and_then(Weak::upgrade)
+        }?;
+        fits(&found).then_some(found)
+    }
+
+    /// Offers `info`, the shared part of block `hash`'s entry as one node computed it, and
+    /// returns the copy that node should hold: a live copy already offered that `fits` its
+    /// block and branch (two nodes computed the same block at once), else `info`, which is
+    /// remembered unless another live copy (of a different block or branch) holds the place.
+    pub(super) fn offer_block_info(
+        &self,
+        hash: Hash,
+        info: Arc<BlockInfo>,
+        fits: impl Fn(&BlockInfo) -> bool,
+    ) -> Arc<BlockInfo> {
+        let mut t = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = t.map.get(&hash).and_then(Weak::upgrade) {
+            if Arc::ptr_eq(&old, &info) || fits(&old) {
+                return old;
+            }
+            return info;
+        }
+        t.map.insert(hash, Arc::downgrade(&info));
+        if t.map.len() >= t.sweep_at {
+            t.map.retain(|_, w| w.strong_count() > 0);
+            t.sweep_at = (2 * t.map.len()).max(BLOCK_INFO_SWEEP);
+        }
+        info
     }
 
     /// Blocks held.

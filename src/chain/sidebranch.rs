@@ -39,7 +39,7 @@ impl ChainState {
             .engine
             .finalized(self, &self.tip())
             .and_then(|f| self.entries.get(&f))
-            .map_or(0, |e| e.height);
+            .map_or(0, |e| e.info.height);
         self.fork_floor = self.fork_floor.max(depth_floor).max(final_height);
     }
 
@@ -57,16 +57,16 @@ impl ChainState {
             let Some(e) = self.entries.get(&h) else {
                 return Ok(());
             };
-            if e.height < self.fork_floor {
+            if e.info.height < self.fork_floor {
                 return Err(BlockError::ForkTooDeep {
-                    fork_height: e.height,
+                    fork_height: e.info.height,
                     floor: self.fork_floor,
                 });
             }
             if self.is_canonical(&h) {
                 return Ok(());
             }
-            h = e.block.header.parent;
+            h = e.info.block.header.parent;
         }
     }
 
@@ -84,7 +84,10 @@ impl ChainState {
         if from_sync {
             return Ok(());
         }
-        let work = parent.total_work.saturating_add(self.engine.weight(header));
+        let work = parent
+            .info
+            .total_work
+            .saturating_add(self.engine.weight(header));
         let tip_work = self.tip_work();
         if work < tip_work {
             return Err(BlockError::LessWork { work, tip_work });
@@ -108,7 +111,7 @@ impl ChainState {
             kids.retain(|k| *k == next);
             while let Some(h) = stack.pop() {
                 if let Some(e) = self.entries.remove(&h) {
-                    pruned.push((h, e.height));
+                    pruned.push((h, e.info.height));
                     stack.extend(e.children);
                 }
             }
