@@ -1531,7 +1531,7 @@ mod share_tests {
     #[test]
     fn an_entry_holds_no_more_than_its_own_part() {
         let size = std::mem::size_of::<Entry>();
-        assert!(size <= 88, "an entry takes {size} bytes");
+        assert!(size <= 80, "an entry takes {size} bytes");
     }
 
     #[test]
