@@ -64,8 +64,10 @@ enum Status {
 /// copy has no parent, and is taken only for an equal genesis block), the two nodes hold the
 /// same blocks all along the branch, so every field, a function of the block and its
 /// ancestors alone (`height` and `total_work` of the headers, `consensus` of
-/// [`Consensus::child_state`], which reads only the parent's state and the block, under the one
-/// engine of the process's `ChainParams`), is what this node would have computed. What
+/// [`Consensus::child_state`], which reads the parent's state and the block, under the one
+/// engine of the process's `ChainParams`), is what this node would have computed. (An engine
+/// whose `child_state` read blocks off the branch through [`Ancestry`], such as the node's
+/// tip, would make the state the node's own: it could not be shared. None does.) What
 /// depends on the node (its tie-break draw, whether it connected the block or found it
 /// invalid, the records of its own execution, the children it stored) stays in [`Entry`].
 #[derive(Debug)]
