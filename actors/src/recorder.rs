@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Default)]
 struct Inner {
     events: Trace,
-    /// The key of `events`' table of block hashes.
-    key: HashKey,
     mined_per_height: BTreeMap<u64, u32>,
     best_height: u64,
     mined_txs: u64,
@@ -56,10 +54,7 @@ impl Recorder {
     /// ([`Trace::keyed`]).
     pub fn keyed(clock: Clock, key: HashKey) -> Recorder {
         let r = Recorder::new(clock);
-        let mut g = r.inner.lock().unwrap_or_else(|p| p.into_inner());
-        g.events = Trace::keyed(key);
-        g.key = key;
-        drop(g);
+        r.inner.lock().unwrap_or_else(|p| p.into_inner()).events = Trace::keyed(key);
         r
     }
 
@@ -118,9 +113,11 @@ impl Recorder {
 
     /// Takes every event recorded so far.
     pub fn take_events(&self) -> Trace {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let key = g.key;
-        std::mem::replace(&mut g.events, Trace::keyed(key))
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .events
+            .take()
     }
 
     /// Number of events so far.

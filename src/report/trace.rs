@@ -70,6 +70,12 @@ impl Trace {
         }
     }
 
+    /// Takes the records, leaving an empty trace keyed as this one was.
+    pub fn take(&mut self) -> Trace {
+        let key = *self.block_index.hasher();
+        std::mem::replace(self, Trace::keyed(key))
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.len
@@ -223,10 +229,7 @@ impl From<&[TraceRecord]> for Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rec(t_ms: u64, node: NodeId, event: Event) -> TraceRecord {
-        TraceRecord { t_ms, node, event }
-    }
+    use crate::report::testkit::rec;
 
     fn imported(b: u8, height: u64) -> Event {
         Event::BlockImported {
@@ -284,6 +287,17 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(Trace::default().is_empty());
+    }
+
+    #[test]
+    fn take_leaves_an_empty_trace_with_the_same_key() {
+        let key = HashKey::derive(7, "trace", 0);
+        let mut t = Trace::keyed(key);
+        t.push(rec(1, 0, imported(1, 1)));
+        let taken = t.take();
+        assert_eq!(taken.len(), 1);
+        assert!(t.is_empty() && t.blocks.is_empty());
+        assert!(*t.block_index.hasher() == key);
     }
 
     #[test]
