@@ -235,7 +235,7 @@ fn fork_run_relay(n: usize, d_s: f64, seed: u64, duration_s: u64, push: bool) ->
     let extra = if push {
         format!("[pow]\ndifficulty = 16\n[gossip]\nblock_push = {}", n - 1)
     } else {
-        "[pow]\ndifficulty = 16".to_string()
+        "[pow]\ndifficulty = 16\n[gossip]\nblock_push = 0".to_string()
     };
     let out = run_ok(scenario(n, seed, duration_s, d_s * 1000.0, &extra));
     let b = &out.report.blocks;

@@ -256,11 +256,16 @@ fn a_split_without_two_thirds_stalls_finality_and_a_split_with_them_does_not() {
 #[test]
 fn an_isolated_or_oneway_cut_minority_falls_behind_on_finality_and_catches_up() {
     // 20-50 s: node 6 isolated, then its links restored by a heal naming the groups;
-    // 70-110 s: nodes 0 and 1 cannot reach the others (the others still reach them).
+    // 70-110 s: nodes 0 and 1 cannot reach the others (the others still reach them). Blocks
+    // are announced and fetched (`block_push = 0`): pushed whole, the others' blocks would
+    // still reach 0 and 1 across the one-way cut, and they would keep finalizing.
     let out = run_ok(pos(
         2,
         140,
         r#"
+        [gossip]
+        block_push = 0
+
         [[faults]]
         at = "20s"
         kind = "isolate"

@@ -37,7 +37,7 @@ impl Default for GossipConfig {
             request_timeout: Duration::from_secs(2),
             sync_timeout: Duration::from_secs(5),
             rebroadcast_interval: Duration::from_secs(60),
-            block_push: 0,
+            block_push: 3,
         }
     }
 }
