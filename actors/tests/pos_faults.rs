@@ -321,6 +321,32 @@ fn an_isolated_or_oneway_cut_minority_falls_behind_on_finality_and_catches_up() 
         .any(|(from, to, _)| *from < 2 && *to >= 2));
 }
 
+#[test]
+fn pushed_blocks_cross_a_oneway_cut_so_the_cut_side_keeps_finalizing() {
+    // The one-way cut of the test above with the default relay (`gossip.block_push = 3`): the
+    // five still reach 0 and 1, and now send them each new block whole, unasked, so 0 and 1
+    // follow the five's chain and its finality although nothing they send gets through.
+    let out = run_ok(pos(
+        2,
+        140,
+        r#"
+        [[faults]]
+        at = "70s"
+        kind = "partition_oneway"
+        from = [0, 1]
+        to = [2, 3, 4, 5, 6]
+        for = "40s"
+        "#,
+    ));
+    assert_pos_healthy(&out, 110 * S);
+    assert_every_node_advances(&out, &ALL, 70 * S + E, 110 * S, "across the one-way cut");
+    assert!(out
+        .net
+        .dropped
+        .iter()
+        .any(|((from, to, _), count)| *from < 2 && *to >= 2 && *count > 0));
+}
+
 // ---------------------------------------------------------------------------------------------
 // latency, loss, duplicate, reorder, bandwidth, heal of link rules, equivocate
 
